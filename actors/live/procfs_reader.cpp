@@ -1,0 +1,312 @@
+#include "actors/live/procfs_reader.hpp"
+
+#include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <sys/types.h>
+#include <unistd.h>
+#include <unordered_map>
+
+namespace proctrack::linux_proc {
+
+namespace {
+
+/// Reads a whole file (procfs files report size 0, so read until EOF).
+bool read_whole_file(const std::string &path, std::string &out) {
+  out.clear();
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  char buf[4096];
+  for (;;) {
+    ssize_t n = ::read(fd, buf, sizeof(buf));
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      ::close(fd);
+      return false;
+    }
+    if (n == 0)
+      break;
+    out.append(buf, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return true;
+}
+
+template <class T>
+bool parse_number(std::string_view s, T &out) {
+  if (s.empty())
+    return false;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+  return ec == std::errc() && p == s.data() + s.size();
+}
+
+/// Value of a "Key:\tvalue ..." line of /proc/PID/status: the first
+/// whitespace-separated token after the colon.
+std::optional<std::string_view> status_field(std::string_view status,
+                                             std::string_view key) {
+  size_t pos = 0;
+  while (pos < status.size()) {
+    size_t eol = status.find('\n', pos);
+    if (eol == std::string_view::npos)
+      eol = status.size();
+    std::string_view line = status.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.size() > key.size() && line.compare(0, key.size(), key) == 0
+        && line[key.size()] == ':') {
+      line.remove_prefix(key.size() + 1);
+      size_t b = line.find_first_not_of(" \t");
+      if (b == std::string_view::npos)
+        return std::string_view{};
+      line.remove_prefix(b);
+      size_t e = line.find_first_of(" \t");
+      return line.substr(0, e);
+    }
+  }
+  return std::nullopt;
+}
+
+std::int64_t read_btime(const std::string &root) {
+  std::string text;
+  if (!read_whole_file(root + "/stat", text))
+    return 0;
+  std::string_view s = text;
+  size_t pos = 0;
+  while (pos < s.size()) {
+    size_t eol = s.find('\n', pos);
+    if (eol == std::string_view::npos)
+      eol = s.size();
+    std::string_view line = s.substr(pos, eol - pos);
+    pos = eol + 1;
+    if (line.compare(0, 6, "btime ") == 0) {
+      line.remove_prefix(6);
+      while (!line.empty() && line.back() == ' ')
+        line.remove_suffix(1);
+      std::int64_t v = 0;
+      if (parse_number(line, v))
+        return v;
+      return 0;
+    }
+  }
+  return 0;
+}
+
+using user_cache = std::unordered_map<std::uint32_t, std::string>;
+
+std::string user_name(std::uint32_t uid, user_cache &cache) {
+  if (auto i = cache.find(uid); i != cache.end())
+    return i->second;
+  std::string name;
+  struct passwd pw;
+  struct passwd *res = nullptr;
+  std::vector<char> buf(1024);
+  for (;;) {
+    int rc = ::getpwuid_r(uid, &pw, buf.data(), buf.size(), &res);
+    if (rc == ERANGE && buf.size() < (1u << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (rc == 0 && res != nullptr && res->pw_name != nullptr)
+      name = res->pw_name;
+    break;
+  }
+  if (name.empty())
+    name = std::to_string(uid);
+  cache.emplace(uid, name);
+  return name;
+}
+
+void add_field(data_fields &data, std::string key, std::string json) {
+  data.push_back(data_field{std::move(key), std::move(json)});
+}
+
+} // namespace
+
+timestamp start_time_from_ticks(std::uint64_t start_ticks,
+                                std::int64_t btime_seconds,
+                                long ticks_per_second) {
+  if (ticks_per_second <= 0 || btime_seconds <= 0)
+    return unknown_time;
+  auto hz = static_cast<std::uint64_t>(ticks_per_second);
+  auto secs = static_cast<std::int64_t>(start_ticks / hz);
+  auto frac_ns = static_cast<std::int64_t>(
+      (start_ticks % hz) * static_cast<std::uint64_t>(ns_per_second) / hz);
+  return (btime_seconds + secs) * ns_per_second + frac_ns;
+}
+
+std::optional<stat_line> parse_stat_line(std::string_view text) {
+  size_t open = text.find('(');
+  size_t close = text.rfind(')');
+  if (open == std::string_view::npos || close == std::string_view::npos
+      || close < open)
+    return std::nullopt;
+  stat_line out;
+  out.comm = std::string(text.substr(open + 1, close - open - 1));
+  // Fields after comm, starting at field 3 (state).
+  std::string_view rest = text.substr(close + 1);
+  int field = 3;
+  bool have_ppid = false, have_start = false;
+  size_t pos = 0;
+  while (pos < rest.size() && field <= 22) {
+    while (pos < rest.size() && (rest[pos] == ' ' || rest[pos] == '\n'))
+      ++pos;
+    if (pos >= rest.size())
+      break;
+    size_t end = rest.find_first_of(" \n", pos);
+    if (end == std::string_view::npos)
+      end = rest.size();
+    std::string_view tok = rest.substr(pos, end - pos);
+    pos = end;
+    if (field == 3) {
+      out.state = tok.size() == 1 ? tok[0] : '?';
+    } else if (field == 4) {
+      have_ppid = parse_number(tok, out.ppid);
+    } else if (field == 22) {
+      have_start = parse_number(tok, out.starttime);
+    }
+    ++field;
+  }
+  if (!have_ppid || !have_start)
+    return std::nullopt;
+  return out;
+}
+
+procfs_reader::procfs_reader(std::string proc_root)
+    : procfs_reader(std::move(proc_root), ::sysconf(_SC_CLK_TCK)) {
+  // nop
+}
+
+procfs_reader::procfs_reader(std::string proc_root, long ticks_per_second)
+    : root_(std::move(proc_root)), hz_(ticks_per_second) {
+  btime_ = read_btime(root_);
+}
+
+timestamp procfs_reader::from_boot_ns(std::uint64_t ns_since_boot) const {
+  if (btime_ <= 0)
+    return unknown_time;
+  return btime_ * ns_per_second + static_cast<timestamp>(ns_since_boot);
+}
+
+timestamp procfs_reader::start_time(int pid) const {
+  std::string text;
+  if (pid <= 0
+      || !read_whole_file(root_ + "/" + std::to_string(pid) + "/stat", text))
+    return unknown_time;
+  auto st = parse_stat_line(text);
+  if (!st)
+    return unknown_time;
+  return start_time_from_ticks(st->starttime, btime_, hz_);
+}
+
+namespace {
+
+std::optional<process_record> read_one(const std::string &root,
+                                       std::int64_t btime, long hz, int pid,
+                                       user_cache &users) {
+  if (pid <= 0)
+    return std::nullopt;
+  const std::string dir = root + "/" + std::to_string(pid);
+  std::string status;
+  std::string stat;
+  // status first: it decides whether pid is a thread-group leader.
+  if (!read_whole_file(dir + "/status", status))
+    return std::nullopt;
+  if (auto tgid = status_field(status, "Tgid")) {
+    int t = 0;
+    if (parse_number(*tgid, t) && t != pid)
+      return std::nullopt;
+  }
+  if (!read_whole_file(dir + "/stat", stat))
+    return std::nullopt;
+  auto st = parse_stat_line(stat);
+  if (!st)
+    return std::nullopt;
+
+  process_record rec;
+  rec.pid = std::to_string(pid);
+  rec.ppid = std::to_string(st->ppid);
+  rec.start_time = start_time_from_ticks(st->starttime, btime, hz);
+
+  std::string exe;
+  {
+    std::vector<char> buf(4096);
+    ssize_t n = ::readlink((dir + "/exe").c_str(), buf.data(), buf.size());
+    if (n > 0)
+      exe.assign(buf.data(), static_cast<size_t>(n));
+  }
+  std::string cmdline;
+  bool have_cmdline = read_whole_file(dir + "/cmdline", cmdline);
+  if (have_cmdline) {
+    while (!cmdline.empty() && cmdline.back() == '\0')
+      cmdline.pop_back();
+    std::replace(cmdline.begin(), cmdline.end(), '\0', ' ');
+  }
+  std::optional<std::string> user;
+  if (auto uid = status_field(status, "Uid")) {
+    std::uint32_t u = 0;
+    if (parse_number(*uid, u))
+      user = user_name(u, users);
+  }
+
+  std::string v;
+  add_field(rec.data, "Pid", rec.pid);
+  add_field(rec.data, "Ppid", rec.ppid);
+  v.clear();
+  append_json_string(v, st->comm);
+  add_field(rec.data, "Name", v);
+  if (!exe.empty()) {
+    v.clear();
+    append_json_string(v, exe);
+    add_field(rec.data, "Exe", v);
+  }
+  if (have_cmdline) {
+    v.clear();
+    append_json_string(v, cmdline);
+    add_field(rec.data, "CommandLine", v);
+  }
+  if (user) {
+    v.clear();
+    append_json_string(v, *user);
+    add_field(rec.data, "Username", v);
+  }
+  v.clear();
+  append_time_json(v, rec.start_time);
+  add_field(rec.data, "StartTime", v);
+  return rec;
+}
+
+} // namespace
+
+std::optional<process_record> procfs_reader::read_process(int pid) const {
+  user_cache users;
+  return read_one(root_, btime_, hz_, pid, users);
+}
+
+std::vector<process_record> procfs_reader::list() const {
+  std::vector<int> pids;
+  if (DIR *d = ::opendir(root_.c_str())) {
+    while (struct dirent *e = ::readdir(d)) {
+      int pid = 0;
+      if (parse_number(std::string_view{e->d_name}, pid) && pid > 0)
+        pids.push_back(pid);
+    }
+    ::closedir(d);
+  }
+  std::sort(pids.begin(), pids.end());
+  std::vector<process_record> out;
+  out.reserve(pids.size());
+  user_cache users;
+  for (int pid : pids)
+    if (auto rec = read_one(root_, btime_, hz_, pid, users))
+      out.push_back(std::move(*rec));
+  return out;
+}
+
+} // namespace proctrack::linux_proc

@@ -1,0 +1,86 @@
+// Reads processes from a /proc tree (Linux). Plain C++, no CAF: the live
+// source actor calls it for the periodic pslist sync and to fill in the data
+// of processes announced by the proc connector (see proc_connector.hpp).
+//
+// Start-time rule (docs/sources.md, "Linux sources"): a process's start time
+// is btime + starttime_ticks / ticks_per_second, computed in integer
+// nanoseconds by start_time_from_ticks(), where btime is read ONCE per reader
+// from <root>/stat and starttime_ticks is field 22 of <root>/PID/stat. The
+// real id's seconds are the floor of that. Every path (pslist, fork, exec)
+// goes through the same function with the same btime, so one process always
+// gets the same real id.
+#pragma once
+
+#include "messages/types.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace proctrack::linux_proc {
+
+/// THE start-time rule: boot time (whole Unix seconds, /proc/stat btime) plus
+/// the process's start ticks since boot, in ns. The tick fraction is kept
+/// (exact integer arithmetic, no floating point), so whole_seconds() of the
+/// result is floor(btime + ticks / hz). Returns unknown_time when
+/// ticks_per_second <= 0 or btime <= 0.
+timestamp start_time_from_ticks(std::uint64_t start_ticks,
+                                std::int64_t btime_seconds,
+                                long ticks_per_second);
+
+/// The fields proctrack uses from one /proc/PID/stat line.
+struct stat_line {
+  std::string comm;            ///< between the first '(' and the LAST ')'
+  char state = '?';            ///< field 3
+  int ppid = 0;                ///< field 4
+  std::uint64_t starttime = 0; ///< field 22, clock ticks since boot
+};
+
+/// Parses a /proc/PID/stat line; nullopt when malformed.
+std::optional<stat_line> parse_stat_line(std::string_view text);
+
+class procfs_reader {
+public:
+  /// Boot time from <proc_root>/stat (btime), clock ticks per second from
+  /// sysconf(_SC_CLK_TCK).
+  explicit procfs_reader(std::string proc_root = "/proc");
+
+  /// As above with an explicit tick rate (tests with a fake tree).
+  procfs_reader(std::string proc_root, long ticks_per_second);
+
+  /// One process, or nullopt if it vanished (no readable stat/status) or is
+  /// a thread but not its thread group's leader (status Tgid != pid).
+  std::optional<process_record> read_process(int pid) const;
+
+  /// Every numeric directory of the root that is a process; a process that
+  /// vanishes while it is read is skipped silently. Sorted by pid.
+  std::vector<process_record> list() const;
+
+  /// Start time of pid by the rule above; unknown_time if unreadable.
+  timestamp start_time(int pid) const;
+
+  /// Converts a time in ns since boot (the proc connector's ktime) to Unix
+  /// ns with this reader's btime. Only a fallback: the kernel's monotonic
+  /// clock and btime + ticks drift apart by rounding and by suspend.
+  timestamp from_boot_ns(std::uint64_t ns_since_boot) const;
+
+  /// btime in whole Unix seconds; 0 if <root>/stat had none.
+  std::int64_t boot_time_seconds() const {
+    return btime_;
+  }
+  long ticks_per_second() const {
+    return hz_;
+  }
+  const std::string &root() const {
+    return root_;
+  }
+
+private:
+  std::string root_;
+  std::int64_t btime_ = 0;
+  long hz_ = 0;
+};
+
+} // namespace proctrack::linux_proc

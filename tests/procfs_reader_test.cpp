@@ -1,0 +1,271 @@
+#define BOOST_TEST_MODULE procfs_reader
+#include <boost/test/unit_test.hpp>
+
+#include "actors/common/time.hpp"
+#include "actors/live/procfs_reader.hpp"
+
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <thread>
+#include <unistd.h>
+
+using namespace proctrack;
+using namespace proctrack::linux_proc;
+
+namespace {
+
+/// A fake /proc tree in a temporary directory, removed at the end.
+struct fake_proc {
+  std::string root;
+
+  fake_proc() {
+    char tmpl[] = "/tmp/proctrack_procfs_XXXXXX";
+    char *p = ::mkdtemp(tmpl);
+    BOOST_REQUIRE(p != nullptr);
+    root = p;
+  }
+  ~fake_proc() {
+    std::string cmd = "rm -rf '" + root + "'";
+    if (std::system(cmd.c_str()) != 0)
+      std::perror("rm");
+  }
+  void write(const std::string &rel, const std::string &content) {
+    std::ofstream f(root + "/" + rel, std::ios::binary);
+    f << content;
+  }
+  void dir(const std::string &rel) {
+    ::mkdir((root + "/" + rel).c_str(), 0755);
+  }
+  /// A stat line: pid (comm) state ppid ... field 22 = ticks.
+  static std::string stat_line(int pid, const std::string &comm, int ppid,
+                               unsigned long ticks) {
+    std::string s =
+        std::to_string(pid) + " (" + comm + ") S " + std::to_string(ppid);
+    // fields 5..21 (17 fields), then 22 = starttime, then a few more.
+    for (int f = 5; f <= 21; ++f)
+      s += " " + std::to_string(f);
+    s += " " + std::to_string(ticks) + " 23 24 25\n";
+    return s;
+  }
+  void process(int pid, const std::string &comm, int ppid, unsigned long ticks,
+               int tgid, unsigned uid) {
+    auto d = std::to_string(pid);
+    dir(d);
+    write(d + "/stat", stat_line(pid, comm, ppid, ticks));
+    write(d + "/status",
+          "Name:\t" + comm + "\nTgid:\t" + std::to_string(tgid) + "\nPid:\t" + d
+              + "\nPPid:\t" + std::to_string(ppid) + "\nUid:\t"
+              + std::to_string(uid) + "\t" + std::to_string(uid) + "\t"
+              + std::to_string(uid) + "\t" + std::to_string(uid) + "\n");
+  }
+};
+
+const data_field *find(const process_record &r, const std::string &key) {
+  for (auto &f : r.data)
+    if (f.key == key)
+      return &f;
+  return nullptr;
+}
+
+std::string field(const process_record &r, const std::string &key) {
+  auto f = find(r, key);
+  return f ? f->json : std::string("<missing>");
+}
+
+constexpr std::int64_t btime = 1600000000;
+
+void make_tree(fake_proc &fp) {
+  fp.write("stat", "cpu  1 2 3 4\ncpu0 1 2 3 4\nintr 5\nctxt 6\nbtime "
+                       + std::to_string(btime) + "\nprocesses 7\n");
+  fp.dir("self");
+  fp.dir("sys");
+  // init
+  fp.process(1, "systemd", 0, 5, 1, 0);
+  fp.write("1/cmdline", std::string("/sbin/init\0splash\0", 18));
+  ::symlink("/usr/lib/systemd/systemd", (fp.root + "/1/exe").c_str());
+  // comm with spaces and ')' characters.
+  fp.process(100, "my (weird) proc) x", 1, 12345, 100, 4242424);
+  fp.write("100/cmdline", std::string("/opt/a b\0--flag\0\"q\"\0", 20));
+  ::symlink("/opt/a b", (fp.root + "/100/exe").c_str());
+  // a thread of 100 that is not the leader.
+  fp.process(101, "worker", 1, 12350, 100, 4242424);
+  fp.write("101/cmdline", std::string("/opt/a b\0", 9));
+  // a kernel thread: empty cmdline, no exe.
+  fp.process(2, "kthreadd", 0, 0, 2, 0);
+  fp.write("2/cmdline", "");
+  // vanishing mid-read: stat and status present, cmdline/exe gone.
+  fp.process(200, "gone", 1, 20000, 200, 0);
+  // vanished entirely: the directory is empty.
+  fp.dir("300");
+  // garbage stat
+  fp.dir("400");
+  fp.write("400/stat", "400 garbage");
+  fp.write("400/status", "Tgid:\t400\n");
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(start_time_rule) {
+  BOOST_CHECK_EQUAL(start_time_from_ticks(0, btime, 100),
+                    btime * ns_per_second);
+  BOOST_CHECK_EQUAL(start_time_from_ticks(12345, btime, 100),
+                    (btime + 123) * ns_per_second + 450'000'000);
+  BOOST_CHECK_EQUAL(whole_seconds(start_time_from_ticks(12399, btime, 100)),
+                    btime + 123);
+  BOOST_CHECK_EQUAL(start_time_from_ticks(7, btime, 3),
+                    (btime + 2) * ns_per_second + 333'333'333);
+  BOOST_CHECK_EQUAL(start_time_from_ticks(5, btime, 0), unknown_time);
+  BOOST_CHECK_EQUAL(start_time_from_ticks(5, 0, 100), unknown_time);
+}
+
+BOOST_AUTO_TEST_CASE(stat_line_parsing) {
+  auto st = parse_stat_line(fake_proc::stat_line(7, "a) (b) c", 3, 99));
+  BOOST_REQUIRE(st);
+  BOOST_CHECK_EQUAL(st->comm, "a) (b) c");
+  BOOST_CHECK_EQUAL(st->state, 'S');
+  BOOST_CHECK_EQUAL(st->ppid, 3);
+  BOOST_CHECK_EQUAL(st->starttime, 99u);
+  auto empty = parse_stat_line(fake_proc::stat_line(8, "", 3, 1));
+  BOOST_REQUIRE(empty);
+  BOOST_CHECK_EQUAL(empty->comm, "");
+  BOOST_CHECK(!parse_stat_line("1 (x) S 1 2 3"));
+  BOOST_CHECK(!parse_stat_line("garbage"));
+  BOOST_CHECK(!parse_stat_line(""));
+  BOOST_CHECK(!parse_stat_line("1 )x( S 1"));
+}
+
+BOOST_AUTO_TEST_CASE(fake_tree_read_process) {
+  fake_proc fp;
+  make_tree(fp);
+  procfs_reader r(fp.root, 100);
+  BOOST_CHECK_EQUAL(r.boot_time_seconds(), btime);
+
+  auto p = r.read_process(100);
+  BOOST_REQUIRE(p);
+  BOOST_CHECK_EQUAL(p->pid, "100");
+  BOOST_CHECK_EQUAL(p->ppid, "1");
+  BOOST_CHECK_EQUAL(p->start_time, (btime + 123) * ns_per_second + 450'000'000);
+  BOOST_CHECK_EQUAL(field(*p, "Pid"), "100");
+  BOOST_CHECK_EQUAL(field(*p, "Ppid"), "1");
+  BOOST_CHECK_EQUAL(field(*p, "Name"), "\"my (weird) proc) x\"");
+  BOOST_CHECK_EQUAL(field(*p, "Exe"), "\"/opt/a b\"");
+  BOOST_CHECK_EQUAL(field(*p, "CommandLine"), "\"/opt/a b --flag \\\"q\\\"\"");
+  BOOST_CHECK_EQUAL(field(*p, "Username"), "\"4242424\"");
+  BOOST_CHECK_EQUAL(field(*p, "StartTime"), "\"2020-09-13T12:28:43.45Z\"");
+  BOOST_CHECK_EQUAL(r.start_time(100), p->start_time);
+
+  auto init = r.read_process(1);
+  BOOST_REQUIRE(init);
+  BOOST_CHECK_EQUAL(field(*init, "Username"), "\"root\"");
+  BOOST_CHECK_EQUAL(field(*init, "CommandLine"), "\"/sbin/init splash\"");
+  BOOST_CHECK_EQUAL(field(*init, "Exe"), "\"/usr/lib/systemd/systemd\"");
+  BOOST_CHECK_EQUAL(init->ppid, "0");
+
+  // Kernel thread: empty CommandLine, no Exe.
+  auto kt = r.read_process(2);
+  BOOST_REQUIRE(kt);
+  BOOST_CHECK_EQUAL(field(*kt, "CommandLine"), "\"\"");
+  BOOST_CHECK(find(*kt, "Exe") == nullptr);
+  BOOST_CHECK_EQUAL(kt->start_time, btime * ns_per_second);
+
+  // A thread that is not its group's leader is not a process.
+  BOOST_CHECK(!r.read_process(101));
+  // Vanished mid-read: what was read is kept.
+  auto gone = r.read_process(200);
+  BOOST_REQUIRE(gone);
+  BOOST_CHECK_EQUAL(field(*gone, "Name"), "\"gone\"");
+  BOOST_CHECK(find(*gone, "CommandLine") == nullptr);
+  BOOST_CHECK(find(*gone, "Exe") == nullptr);
+  // Vanished entirely, garbage, nonexistent, invalid.
+  BOOST_CHECK(!r.read_process(300));
+  BOOST_CHECK(!r.read_process(400));
+  BOOST_CHECK(!r.read_process(999));
+  BOOST_CHECK(!r.read_process(0));
+  BOOST_CHECK(!r.read_process(-1));
+  BOOST_CHECK_EQUAL(r.start_time(300), unknown_time);
+  BOOST_CHECK_EQUAL(r.start_time(999), unknown_time);
+}
+
+BOOST_AUTO_TEST_CASE(fake_tree_list) {
+  fake_proc fp;
+  make_tree(fp);
+  procfs_reader r(fp.root, 100);
+  auto all = r.list();
+  std::vector<std::string> pids;
+  for (auto &p : all)
+    pids.push_back(p.pid);
+  std::vector<std::string> want{"1", "2", "100", "200"};
+  BOOST_CHECK_EQUAL_COLLECTIONS(pids.begin(), pids.end(), want.begin(),
+                                want.end());
+  for (auto &p : all)
+    BOOST_CHECK_EQUAL(p.start_time, r.start_time(std::stoi(p.pid)));
+}
+
+BOOST_AUTO_TEST_CASE(missing_btime) {
+  fake_proc fp;
+  make_tree(fp);
+  fp.write("stat", "cpu 1 2 3\n");
+  procfs_reader r(fp.root, 100);
+  BOOST_CHECK_EQUAL(r.boot_time_seconds(), 0);
+  auto p = r.read_process(100);
+  BOOST_REQUIRE(p);
+  BOOST_CHECK_EQUAL(p->start_time, unknown_time);
+  BOOST_CHECK_EQUAL(field(*p, "StartTime"), "\"0001-01-01T00:00:00Z\"");
+}
+
+BOOST_AUTO_TEST_CASE(real_proc) {
+  procfs_reader r;
+  BOOST_REQUIRE_GT(r.boot_time_seconds(), 0);
+  BOOST_CHECK_EQUAL(r.ticks_per_second(), ::sysconf(_SC_CLK_TCK));
+  std::string comm;
+  {
+    std::ifstream f("/proc/self/comm");
+    std::getline(f, comm);
+  }
+  auto all = r.list();
+  BOOST_CHECK_GT(all.size(), 1u);
+  const process_record *me = nullptr;
+  for (auto &p : all)
+    if (p.pid == std::to_string(::getpid()))
+      me = &p;
+  BOOST_REQUIRE(me != nullptr);
+  BOOST_CHECK_EQUAL(me->ppid, std::to_string(::getppid()));
+  BOOST_CHECK_EQUAL(field(*me, "Name"), "\"" + comm + "\"");
+  BOOST_CHECK_EQUAL(r.start_time(::getpid()), me->start_time);
+  BOOST_CHECK_NE(me->start_time, unknown_time);
+  // Started within the last hour, not in the future.
+  std::int64_t now = static_cast<std::int64_t>(std::time(nullptr));
+  BOOST_CHECK_LE(whole_seconds(me->start_time), now + 1);
+  BOOST_CHECK_GE(whole_seconds(me->start_time), now - 3600);
+  BOOST_CHECK(find(*me, "Exe") != nullptr);
+  BOOST_CHECK(find(*me, "Username") != nullptr);
+
+  // A second reader (another path) gives the identical start time.
+  procfs_reader r2("/proc");
+  BOOST_CHECK_EQUAL(r2.start_time(::getpid()), me->start_time);
+
+  // A thread of ours is not a process.
+  std::atomic<long> tid{0};
+  std::atomic<bool> stop{false};
+  std::thread t([&] {
+    tid = ::syscall(SYS_gettid);
+    while (!stop)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (tid == 0)
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  BOOST_CHECK(!r.read_process(static_cast<int>(tid.load())));
+  BOOST_CHECK(r.read_process(::getpid()));
+  bool listed = false;
+  for (auto &p : r.list())
+    if (p.pid == std::to_string(tid.load()))
+      listed = true;
+  BOOST_CHECK(!listed);
+  stop = true;
+  t.join();
+}

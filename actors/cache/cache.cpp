@@ -1,0 +1,193 @@
+#include "actors/cache/cache.hpp"
+
+#include "actors/cache/output_rows.hpp"
+#include "actors/cache/query_parser.hpp"
+#include "actors/common/time.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace proctrack {
+
+namespace {
+
+// The Exe of a process as plain text, or "" when it has none.
+std::string exe_of(const process_entry& e) {
+  for (auto& f : e.data)
+    if (f.key == "Exe") {
+      auto v = nlohmann::json::parse(f.json, nullptr, false);
+      if (v.is_string())
+        return v.get<std::string>();
+    }
+  return {};
+}
+
+timestamp wall_now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+           std::chrono::system_clock::now().time_since_epoch())
+    .count();
+}
+
+} // namespace
+
+std::string cache_config::validate() const {
+  if (table.max_size == 0)
+    return "tracker.max-size must be at least 1";
+  if (table.max_size > (std::size_t{1} << 31))
+    return "tracker.max-size must be at most 2147483648";
+  if (table.max_expiry <= 0)
+    return "tracker.max-expiry must be a positive duration";
+  return {};
+}
+
+std::vector<counter> cache_state::all_counters() const {
+  auto out = table.counter_list();
+  out.push_back({"EnrichRequests", enrich_requests});
+  out.push_back({"EnrichDone", enrich_done});
+  out.push_back({"EnrichFailed", enrich_failed});
+  for (auto& r : published)
+    for (auto& c : r.counters) {
+      bool merged = false;
+      for (auto& o : out)
+        if (o.name == c.name) {
+          o.value += c.value;
+          merged = true;
+          break;
+        }
+      if (!merged)
+        out.push_back(c);
+    }
+  return out;
+}
+
+cache_actor::behavior_type
+cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
+      enricher_actor enricher) {
+  self->state.table = process_table{cfg.table};
+  bool enrich_on = cfg.add_enrichments && enricher != nullptr;
+  // Answers flush requests once no enrichment is in flight.
+  auto release_flushes = [self] {
+    if (!self->state.enriching.empty())
+      return;
+    for (auto& p : self->state.flush_waiters)
+      p.deliver(true);
+    self->state.flush_waiters.clear();
+  };
+  auto remember = [self, cfg](const enrichment& e) {
+    auto& st = self->state;
+    if (st.enriched.emplace(e.path, e).second) {
+      st.enriched_order.push_back(e.path);
+      while (st.enriched_order.size() > cfg.max_enrichment_cache) {
+        st.enriched.erase(st.enriched_order.front());
+        st.enriched_order.pop_front();
+      }
+    }
+  };
+  // Enriches a process that has just started: from the remembered result,
+  // or by asking the enricher once per path.
+  auto enrich = [self, enricher, remember,
+                 release_flushes](const process_entry& e) {
+    auto& st = self->state;
+    auto path = exe_of(e);
+    if (path.empty())
+      return;
+    auto known = st.enriched.find(path);
+    if (known != st.enriched.end()) {
+      st.table.apply_enrichment(e.id, known->second);
+      return;
+    }
+    if (!st.enriching.insert(path).second)
+      return; // asked already; the answer enriches every process of it
+    ++st.enrich_requests;
+    self->request(enricher, caf::infinite, atom::enrich_v, path)
+      .then(
+        [self, remember, release_flushes](enrichment& r) {
+          auto& st = self->state;
+          st.enriching.erase(r.path);
+          if (r.ok) {
+            ++st.enrich_done;
+            st.table.apply_enrichment(r);
+          } else {
+            ++st.enrich_failed;
+            spdlog::debug("enrichment of {} failed: {}", r.path, r.error);
+          }
+          remember(r);
+          release_flushes();
+        },
+        [self, path, release_flushes](caf::error& err) {
+          auto& st = self->state;
+          st.enriching.erase(path);
+          ++st.enrich_failed;
+          spdlog::warn("enricher did not answer for {}: {}", path,
+                       caf::to_string(err));
+          release_flushes();
+        });
+  };
+  return {
+    [self, cfg, enrich_on, enrich](update_batch& batch) -> std::uint64_t {
+      auto& st = self->state;
+      std::string forwarded;
+      bool forward = cfg.forward_updates && !st.sinks.empty();
+      for (auto& u : batch.updates) {
+        if (forward) {
+          forwarded += update_row_json(u);
+          forwarded += '\n';
+        }
+        auto e = st.table.apply(std::move(u));
+        if (enrich_on && e)
+          enrich(*e);
+      }
+      if (forward)
+        for (auto& s : st.sinks)
+          self->send(s, forwarded);
+      return batch.updates.size();
+    },
+    [self](query& q) -> std::string {
+      auto& st = self->state;
+      std::string stats;
+      if (q.verb == "stats")
+        stats = stats_object_json(st.all_counters());
+      return answer(st.table, q, stats);
+    },
+    [self](atom::stats) -> stats_report {
+      return {cache_state::name, self->state.all_counters()};
+    },
+    [self](atom::tick, timestamp now) {
+      self->state.table.expire(now);
+    },
+    [self](atom::flush) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.enriching.empty())
+        return true;
+      auto p = self->make_response_promise<bool>();
+      st.flush_waiters.push_back(p);
+      return p;
+    },
+    [self](atom::subscribe, update_sink_actor sink) -> std::string {
+      auto& st = self->state;
+      if (sink)
+        st.sinks.push_back(sink); // a null sink just asks for the sync row
+      auto now = st.table.now() != unknown_time ? st.table.now() : wall_now();
+      return cache_sync_row_json(st.table, now);
+    },
+    [self](atom::publish, stats_report& r) {
+      auto& pub = self->state.published;
+      for (auto& p : pub)
+        if (p.source == r.source) {
+          p = std::move(r);
+          return;
+        }
+      pub.push_back(std::move(r));
+    },
+  };
+}
+
+cache_actor spawn_cache(caf::actor_system& sys, const cache_config& cfg,
+                        enricher_actor enricher) {
+  return sys.spawn(cache, cfg, std::move(enricher));
+}
+
+} // namespace proctrack

@@ -1,0 +1,138 @@
+#include "actors/cache/output_rows.hpp"
+
+#include "actors/cache/process_table.hpp"
+#include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
+
+namespace proctrack {
+
+namespace {
+
+void append_data(std::string& out, const data_fields& d) {
+  out += '{';
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    if (i)
+      out += ',';
+    append_json_string(out, d[i].key);
+    out += ':';
+    out += d[i].json.empty() ? std::string{"null"} : d[i].json;
+  }
+  out += '}';
+}
+
+void append_id(std::string& out, const std::string& pid,
+               const std::string& guid) {
+  append_json_string(out, pid.empty() ? guid : pid);
+}
+
+void append_record(std::string& out, const process_record& p) {
+  out += "{\"id\":";
+  append_id(out, p.pid, p.guid);
+  out += ",\"parent_id\":";
+  append_json_string(out, p.ppid);
+  out += ",\"start_time\":";
+  append_time_json(out, p.start_time);
+  out += ",\"data\":";
+  append_data(out, p.data);
+  out += '}';
+}
+
+} // namespace
+
+std::string update_row_json(const process_update& u) {
+  std::string out = "{\"update_type\":\"";
+  out += to_string(u.kind);
+  out += '"';
+  switch (u.kind) {
+    case update_kind::start: {
+      out += ",\"id\":";
+      append_id(out, u.process.pid, u.process.guid);
+      out += ",\"parent_id\":";
+      append_json_string(out, u.process.ppid);
+      out += ",\"start_time\":";
+      append_time_json(out, u.process.start_time);
+      out += ",\"data\":";
+      append_data(out, u.process.data);
+      break;
+    }
+    case update_kind::exit:
+      out += ",\"id\":";
+      append_json_string(out, u.target);
+      out += ",\"end_time\":";
+      append_time_json(out, u.time);
+      break;
+    case update_kind::sync:
+      out += ",\"time\":";
+      append_time_json(out, u.time);
+      out += ",\"processes\":[";
+      for (std::size_t i = 0; i < u.processes.size(); ++i) {
+        if (i)
+          out += ',';
+        append_record(out, u.processes[i]);
+      }
+      out += ']';
+      break;
+  }
+  out += '}';
+  return out;
+}
+
+std::string cache_sync_row_json(const process_table& table, timestamp time) {
+  std::string out = "{\"update_type\":\"sync\",\"time\":";
+  append_time_json(out, time);
+  out += ",\"processes\":[";
+  bool first = true;
+  for (auto* e : table.entries()) {
+    if (!first)
+      out += ',';
+    first = false;
+    // The entry in Velociraptor's shape, plus the update-row keys so the
+    // row can be fed back to `replay`.
+    out += "{\"id\":";
+    append_json_string(out, e->pid());
+    out += ",\"parent_id\":";
+    auto pp = e->parent_id;
+    append_json_string(out, pp.substr(0, pp.rfind('-')));
+    out += ",\"start_time\":";
+    append_time_json(out, e->start_time);
+    out += ",\"end_time\":";
+    append_time_json(out, e->end_time);
+    out += ",\"entry\":";
+    table.append_entry_json(out, *e);
+    out += ",\"data\":";
+    append_data(out, e->data);
+    out += '}';
+  }
+  out += "]}";
+  return out;
+}
+
+std::string stats_object_json(const std::vector<counter>& counters) {
+  std::string out = "{";
+  for (std::size_t i = 0; i < counters.size(); ++i) {
+    if (i)
+      out += ',';
+    append_json_string(out, counters[i].name);
+    out += ':';
+    if (counters[i].name.size() > 4
+        && counters[i].name.compare(counters[i].name.size() - 4, 4, "Time")
+             == 0)
+      append_time_json(out, counters[i].value);
+    else
+      out += std::to_string(counters[i].value);
+  }
+  out += '}';
+  return out;
+}
+
+std::string stats_row_json(const std::vector<counter>& counters,
+                           timestamp time) {
+  std::string out = "{\"update_type\":\"stats\",\"time\":";
+  append_time_json(out, time);
+  out += ",\"data\":";
+  out += stats_object_json(counters);
+  out += '}';
+  return out;
+}
+
+} // namespace proctrack

@@ -1,0 +1,28 @@
+// The rows of the output stream (SPEC §6) as JSON text: update rows in the
+// same shape `replay` reads (so an output stream can be replayed), the
+// `sync` row of the whole cache and `stats` rows.
+#pragma once
+
+#include "messages/types.hpp"
+
+#include <string>
+#include <vector>
+
+namespace proctrack {
+
+class process_table;
+
+/// One update as a JSON line (no trailing newline).
+std::string update_row_json(const process_update& u);
+
+/// A `sync` row holding every cached process (running and exited).
+std::string cache_sync_row_json(const process_table& table, timestamp time);
+
+/// The stats object: every counter by name, plus Time.
+std::string stats_object_json(const std::vector<counter>& counters);
+
+/// A `stats` row: {"update_type":"stats","time":...,"data":{...}}.
+std::string stats_row_json(const std::vector<counter>& counters,
+                           timestamp time);
+
+} // namespace proctrack

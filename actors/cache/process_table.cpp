@@ -1,0 +1,941 @@
+#include "actors/cache/process_table.hpp"
+
+#include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <unordered_set>
+
+namespace proctrack {
+
+namespace {
+
+constexpr timestamp rounding_slack = ns_per_second; // SPEC §1: at most 1 s
+
+bool is_digits(std::string_view s) {
+  if (s.empty())
+    return false;
+  for (char c : s)
+    if (c < '0' || c > '9')
+      return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+bool before_or_same(timestamp parent_start, timestamp child_start) {
+  // An unknown start never proves a pid was reused.
+  return parent_start == unknown_time || child_start == unknown_time
+         || parent_start <= child_start;
+}
+
+bool abs_within(timestamp a, timestamp b, timestamp slack) {
+  return a > b ? a - b <= slack : b - a <= slack;
+}
+
+const std::string* find_field(const data_fields& d, std::string_view key) {
+  for (auto& f : d)
+    if (f.key == key)
+      return &f.json;
+  return nullptr;
+}
+
+void append_data_json(std::string& out, const data_fields& d) {
+  out += '{';
+  bool first = true;
+  for (auto& f : d) {
+    if (!first)
+      out += ',';
+    first = false;
+    append_json_string(out, f.key);
+    out += ':';
+    out += f.json.empty() ? std::string_view{"null"} : std::string_view{f.json};
+  }
+  out += '}';
+}
+
+bool by_start(const process_entry* a, const process_entry* b) {
+  if (a->start_time != b->start_time)
+    return a->start_time < b->start_time;
+  return a->id < b->id;
+}
+
+} // namespace
+
+std::string_view process_entry::pid() const {
+  auto pos = id.rfind('-');
+  // Disambiguated ids ("5-1609497000.1") keep the pid before the last '-'.
+  return pos == std::string::npos ? std::string_view{id}
+                                  : std::string_view{id}.substr(0, pos);
+}
+
+std::string make_real_id(std::string_view pid, timestamp start) {
+  std::string id;
+  id.reserve(pid.size() + 12);
+  id.append(pid);
+  id += '-';
+  id += std::to_string(whole_seconds(start));
+  return id;
+}
+
+std::string normalize_guid(std::string_view guid) {
+  guid = trim(guid);
+  std::string out(guid);
+  bool all_zero = true;
+  for (auto& c : out) {
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (c != '0' && c != '-' && c != '{' && c != '}')
+      all_zero = false;
+  }
+  if (all_zero)
+    return {};
+  return out;
+}
+
+process_table::process_table(table_config cfg) : cfg_(cfg) {
+  if (cfg_.max_size == 0)
+    cfg_.max_size = 1;
+  by_id_.reserve(std::min<std::size_t>(cfg_.max_size, 1u << 20) + 1);
+  links_.reserve(std::min<std::size_t>(cfg_.max_size, 1u << 20) + 1);
+}
+
+// -- lookup -------------------------------------------------------------------
+
+std::uint32_t process_table::lookup_real_id(const std::string& id) const {
+  auto i = by_id_.find(id);
+  return i == by_id_.end() ? npos : i->second;
+}
+
+std::uint32_t process_table::lookup_link(const std::string& pid) const {
+  auto i = links_.find(pid);
+  return i == links_.end() ? npos : i->second;
+}
+
+std::uint32_t process_table::lookup_guid(const std::string& guid) const {
+  if (guid.empty())
+    return npos;
+  auto i = by_guid_.find(guid);
+  return i == by_guid_.end() ? npos : i->second;
+}
+
+std::uint32_t process_table::lookup(std::string_view raw) const {
+  auto id = trim(raw);
+  if (id.empty())
+    return npos;
+  if (id.front() == '{')
+    return lookup_guid(normalize_guid(id));
+  if (is_digits(id))
+    return lookup_link(std::string{id});
+  return lookup_real_id(std::string{id});
+}
+
+// -- LRU lists and tiers ------------------------------------------------------
+
+std::uint8_t process_table::tier_of(const process_entry& e) const {
+  if (e.live_children > 0)
+    return 2;
+  return e.running() ? 1 : 0;
+}
+
+void process_table::list_push_back(std::uint32_t slot) {
+  auto& e = slots_[slot];
+  auto& l = lists_[e.tier];
+  e.prev = l.tail;
+  e.next = npos;
+  if (l.tail != npos)
+    slots_[l.tail].next = slot;
+  else
+    l.head = slot;
+  l.tail = slot;
+  ++l.size;
+}
+
+void process_table::list_remove(std::uint32_t slot) {
+  auto& e = slots_[slot];
+  auto& l = lists_[e.tier];
+  if (e.prev != npos)
+    slots_[e.prev].next = e.next;
+  else
+    l.head = e.next;
+  if (e.next != npos)
+    slots_[e.next].prev = e.prev;
+  else
+    l.tail = e.prev;
+  e.prev = e.next = npos;
+  --l.size;
+}
+
+void process_table::touch(std::uint32_t slot) {
+  if (lists_[slots_[slot].tier].tail == slot)
+    return;
+  list_remove(slot);
+  list_push_back(slot);
+}
+
+// Recomputes the tier of `slot` and, when whether it counts as "live" for
+// its parent changes, walks up the ancestors. Bounded by the table size, so
+// a parent loop cannot make it spin.
+void process_table::refresh_tier(std::uint32_t slot) {
+  for (std::size_t steps = 0; slot != npos && steps <= slots_.size();
+       ++steps) {
+    auto& e = slots_[slot];
+    auto new_tier = tier_of(e);
+    if (new_tier == e.tier)
+      return;
+    bool was_live = e.tier != 0;
+    bool is_live = new_tier != 0;
+    list_remove(slot);
+    e.tier = new_tier;
+    list_push_back(slot);
+    if (was_live == is_live)
+      return;
+    auto parent = lookup_real_id(e.parent_id);
+    if (parent == npos || parent == slot)
+      return;
+    auto& p = slots_[parent];
+    if (is_live)
+      ++p.live_children;
+    else if (p.live_children > 0)
+      --p.live_children;
+    slot = parent;
+  }
+}
+
+// -- insertion and removal ---------------------------------------------------
+
+std::string process_table::unique_id(const std::string& pid,
+                                     timestamp start) {
+  auto base = make_real_id(pid.empty() ? std::string_view{"?"} : pid, start);
+  if (by_id_.count(base) == 0)
+    return base;
+  for (int n = 1;; ++n) {
+    auto candidate = base + "." + std::to_string(n);
+    if (by_id_.count(candidate) == 0)
+      return candidate;
+  }
+}
+
+std::uint32_t process_table::insert(std::string id, process_record&& p) {
+  std::uint32_t slot;
+  if (!free_slots_.empty()) {
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+  } else {
+    slot = static_cast<std::uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  auto& e = slots_[slot];
+  e.id = std::move(id);
+  e.parent_id.clear();
+  e.guid = std::move(p.guid);
+  e.start_time = p.start_time;
+  e.end_time = unknown_time;
+  e.last_sync_time = unknown_time;
+  e.data = std::move(p.data);
+  e.children.clear();
+  e.live_children = 0;
+  e.seen_in_sync = 0;
+  e.end_is_estimate = false;
+  e.used = true;
+  e.tier = tier_of(e);
+  list_push_back(slot);
+  by_id_.emplace(e.id, slot);
+  if (!e.guid.empty())
+    by_guid_[e.guid] = slot;
+  return slot;
+}
+
+void process_table::remove(std::uint32_t slot) {
+  auto& e = slots_[slot];
+  if (e.tier != 0) {
+    auto parent = lookup_real_id(e.parent_id);
+    if (parent != npos && parent != slot && slots_[parent].live_children > 0) {
+      --slots_[parent].live_children;
+      refresh_tier(parent);
+    }
+  }
+  list_remove(slot);
+  auto link = links_.find(std::string{e.pid()});
+  if (link != links_.end() && link->second == slot)
+    links_.erase(link);
+  if (!e.guid.empty()) {
+    auto g = by_guid_.find(e.guid);
+    if (g != by_guid_.end() && g->second == slot)
+      by_guid_.erase(g);
+  }
+  by_id_.erase(e.id);
+  e.used = false;
+  e.id.clear();
+  e.parent_id.clear();
+  e.guid.clear();
+  data_fields{}.swap(e.data);
+  std::vector<std::string>{}.swap(e.children);
+  free_slots_.push_back(slot);
+}
+
+void process_table::evict_if_full() {
+  while (by_id_.size() > cfg_.max_size) {
+    std::uint32_t victim = npos;
+    for (auto& l : lists_)
+      if (l.head != npos) {
+        victim = l.head;
+        break;
+      }
+    if (victim == npos)
+      return;
+    remove(victim);
+    ++counters_.evictions;
+  }
+}
+
+void process_table::expire(timestamp now) {
+  if (now == unknown_time || cfg_.max_expiry <= 0)
+    return;
+  last_expiry_run_ = now;
+  auto cutoff = now - cfg_.max_expiry;
+  // Only tier 0: an exited ancestor of a running process stays, so the call
+  // chain of anything still running stays whole (docs/semantics.md).
+  for (auto slot = lists_[0].head; slot != npos;) {
+    auto next = slots_[slot].next;
+    auto& e = slots_[slot];
+    if (!e.running() && e.end_time < cutoff) {
+      remove(slot);
+      ++counters_.expired;
+    }
+    slot = next;
+  }
+}
+
+void process_table::observe_time(timestamp t) {
+  if (t == unknown_time || t <= now_)
+    return;
+  now_ = t;
+  // Expire in steps of 1/64 of max_expiry (at least 1 s) of event time, so
+  // a scan is not paid for on every update.
+  auto step = std::max<timestamp>(ns_per_second, cfg_.max_expiry / 64);
+  if (last_expiry_run_ == unknown_time) {
+    last_expiry_run_ = now_;
+  } else if (now_ - last_expiry_run_ >= step) {
+    expire(now_);
+  }
+}
+
+// -- data ---------------------------------------------------------------------
+
+void process_table::merge_data(process_entry& e, data_fields&& fields) {
+  for (auto& f : fields) {
+    bool found = false;
+    for (auto& g : e.data)
+      if (g.key == f.key) {
+        g.json = std::move(f.json);
+        found = true;
+        break;
+      }
+    if (!found)
+      e.data.push_back(std::move(f));
+  }
+}
+
+void process_table::set_end(std::uint32_t slot, timestamp end, bool estimate) {
+  auto& e = slots_[slot];
+  e.end_time = end == unknown_time ? 1 : end; // an exit is never "unknown"
+  e.end_is_estimate = estimate;
+  refresh_tier(slot);
+}
+
+// -- parent resolution and links -------------------------------------------
+
+void process_table::resolve_parent(std::uint32_t child,
+                                   const std::string& ppid,
+                                   const std::string& parent_guid,
+                                   std::uint32_t parent_hint) {
+  auto start = slots_[child].start_time;
+  std::uint32_t parent = parent_hint;
+  if (parent == npos && !parent_guid.empty()) {
+    // A GUID links exactly; a pid must not stand in for an unknown GUID.
+    parent = lookup_guid(parent_guid);
+  } else if (parent == npos && !ppid.empty()) {
+    parent = lookup_link(ppid);
+    if (parent != npos && !before_or_same(slots_[parent].start_time, start))
+      parent = npos; // the pid's holder started after the child: reused pid
+  }
+  if (parent == child)
+    parent = npos;
+  auto& e = slots_[child];
+  if (parent == npos) {
+    e.parent_id = (ppid.empty() ? std::string{"?"} : ppid) + "-?";
+    ++counters_.unknown_parents;
+    return;
+  }
+  e.parent_id = slots_[parent].id;
+  auto& p = slots_[parent];
+  if (std::find(p.children.begin(), p.children.end(), e.id)
+      == p.children.end()) {
+    if (p.children.size() < cfg_.max_children)
+      p.children.push_back(e.id);
+    else
+      ++counters_.children_dropped;
+  }
+  if (e.tier != 0) {
+    ++p.live_children;
+    refresh_tier(parent);
+  }
+  touch(parent);
+}
+
+// `slot` becomes the newest holder of `pid`. A previous holder that is still
+// running cannot hold the pid too: it ended when the new one started.
+void process_table::take_link(std::uint32_t slot, const std::string& pid,
+                              timestamp holder_end) {
+  if (pid.empty())
+    return;
+  auto [it, inserted] = links_.emplace(pid, slot);
+  if (inserted || it->second == slot)
+    return;
+  auto old = it->second;
+  auto& o = slots_[old];
+  auto start = slots_[slot].start_time;
+  if (!before_or_same(o.start_time, start)) {
+    // Out-of-order input: the newer holder keeps the link and this older
+    // process must have ended by the time the newer one started.
+    if (slots_[slot].running())
+      set_end(slot, o.start_time, true);
+    return;
+  }
+  if (o.running()) {
+    set_end(old, holder_end, true);
+    ++counters_.pid_reuses;
+  }
+  it->second = slot;
+}
+
+void process_table::apply_pending_exit(std::uint32_t slot,
+                                       const std::string& pid) {
+  if (pending_exits_.empty())
+    return;
+  auto& e = slots_[slot];
+  auto hit = pending_exits_.end();
+  if (!e.guid.empty())
+    hit = pending_exits_.find(e.guid);
+  if (hit == pending_exits_.end())
+    hit = pending_exits_.find(e.id);
+  if (hit == pending_exits_.end() && !pid.empty()) {
+    auto h = pending_exits_.find(pid);
+    if (h != pending_exits_.end() && h->second >= e.start_time)
+      hit = h;
+  }
+  if (hit == pending_exits_.end())
+    return;
+  auto end = hit->second;
+  pending_exits_.erase(hit);
+  set_end(slot, end, false);
+  ++counters_.late_exits;
+}
+
+// -- updates -----------------------------------------------------------------
+
+const process_entry* process_table::apply(process_update&& u) {
+  switch (u.kind) {
+    case update_kind::start: {
+      ++counters_.starts;
+      observe_time(u.process.start_time);
+      auto slot = apply_start(std::move(u.process));
+      return slot != npos && slots_[slot].used ? &slots_[slot] : nullptr;
+    }
+    case update_kind::exit:
+      ++counters_.exits;
+      observe_time(u.time);
+      apply_exit(u.target, u.process, u.time);
+      break;
+    case update_kind::sync:
+      ++counters_.syncs;
+      observe_time(u.time);
+      apply_sync(u.time, std::move(u.processes));
+      break;
+  }
+  return nullptr;
+}
+
+std::uint32_t process_table::apply_start(process_record&& p) {
+  p.guid = normalize_guid(p.guid);
+  auto parent_guid = normalize_guid(p.parent_guid);
+  // The same process again (a second source, or exec refreshing data):
+  // merge, never duplicate.
+  std::uint32_t same = lookup_guid(p.guid);
+  if (same == npos && !p.pid.empty()) {
+    auto holder = lookup_link(p.pid);
+    if (holder != npos) {
+      auto& h = slots_[holder];
+      bool guids_agree = p.guid.empty() || h.guid.empty() || p.guid == h.guid;
+      bool times_agree = p.start_time == unknown_time
+                         || h.start_time == unknown_time
+                         || abs_within(h.start_time, p.start_time,
+                                       rounding_slack);
+      if (guids_agree && times_agree && h.running())
+        same = holder;
+      else if (guids_agree && !h.running() && p.start_time != unknown_time
+               && h.start_time == p.start_time)
+        same = holder;
+    }
+  }
+  bool collision = false;
+  if (same == npos) {
+    auto exact = lookup_real_id(make_real_id(p.pid, p.start_time));
+    if (exact != npos) {
+      auto& x = slots_[exact];
+      if (p.guid.empty() || x.guid.empty() || x.guid == p.guid)
+        same = exact;
+      else
+        collision = true; // same pid and second, different GUIDs: two processes
+    }
+  }
+  if (same != npos) {
+    auto& e = slots_[same];
+    if (e.guid.empty() && !p.guid.empty()) {
+      e.guid = p.guid;
+      by_guid_[e.guid] = same;
+    }
+    merge_data(e, std::move(p.data));
+    ++counters_.start_merges;
+    touch(same);
+    return same;
+  }
+  auto id = unique_id(p.pid, p.start_time);
+  if (collision)
+    ++counters_.guid_collisions;
+  auto pid = p.pid;
+  auto ppid = p.ppid;
+  auto slot = insert(std::move(id), std::move(p));
+  resolve_parent(slot, ppid, parent_guid, npos);
+  take_link(slot, pid, slots_[slot].start_time);
+  apply_pending_exit(slot, pid);
+  evict_if_full();
+  return slot;
+}
+
+void process_table::apply_exit(std::string_view target,
+                               const process_record& p, timestamp end) {
+  std::uint32_t slot = npos;
+  auto guid = normalize_guid(p.guid);
+  if (!guid.empty())
+    slot = lookup_guid(guid);
+  if (slot == npos && !target.empty())
+    slot = lookup(target);
+  if (slot == npos && !p.pid.empty() && guid.empty())
+    slot = lookup_link(p.pid);
+  if (slot != npos) {
+    auto& e = slots_[slot];
+    bool by_pid = guid.empty() && is_digits(trim(target));
+    if (by_pid && end != unknown_time && e.start_time != unknown_time
+        && end < e.start_time)
+      slot = npos; // the exit of an older holder of that pid
+  }
+  if (slot == npos) {
+    ++counters_.unknown_exits;
+    // Remember it: with out-of-order logs the start may still come, and it
+    // must then not stay a phantom running process.
+    std::string key = !guid.empty() ? guid : std::string{trim(target)};
+    if (key.empty())
+      key = p.pid;
+    if (!key.empty() && cfg_.max_pending_exits > 0) {
+      if (pending_exits_.emplace(key, end).second) {
+        pending_order_.push_back(key);
+        while (pending_order_.size() > cfg_.max_pending_exits) {
+          pending_exits_.erase(pending_order_.front());
+          pending_order_.pop_front();
+        }
+      }
+    }
+    return;
+  }
+  auto& e = slots_[slot];
+  if (e.running() || e.end_is_estimate)
+    set_end(slot, end, false);
+  touch(slot);
+}
+
+void process_table::apply_sync(timestamp time,
+                               std::vector<process_record>&& listing) {
+  auto gen = ++sync_generation_;
+  counters_.last_sync_time = time;
+  counters_.last_sync_size = static_cast<std::int64_t>(listing.size());
+  struct placed {
+    std::uint32_t slot;
+    bool created;
+  };
+  std::vector<placed> slots;
+  slots.reserve(listing.size());
+  // Pass 1: find or create every listed process.
+  for (auto& p : listing) {
+    p.guid = normalize_guid(p.guid);
+    std::uint32_t slot = lookup_guid(p.guid);
+    if (slot == npos && !p.pid.empty()) {
+      auto holder = lookup_link(p.pid);
+      if (holder != npos) {
+        auto& h = slots_[holder];
+        bool guids_agree =
+          p.guid.empty() || h.guid.empty() || p.guid == h.guid;
+        if (guids_agree
+            && (p.start_time == unknown_time || h.start_time == unknown_time
+                || abs_within(h.start_time, p.start_time, rounding_slack)))
+          slot = holder;
+      }
+    }
+    if (slot == npos && p.guid.empty())
+      slot = lookup_real_id(make_real_id(p.pid, p.start_time));
+    if (slot != npos && slots_[slot].seen_in_sync == gen)
+      slot = npos; // listed twice: keep the first, drop the duplicate row
+    if (slot != npos) {
+      auto& e = slots_[slot];
+      e.data = std::move(p.data); // the fresh listing replaces data
+      e.last_sync_time = time;
+      e.seen_in_sync = gen;
+      if (!e.running() && e.end_is_estimate && e.end_time <= time)
+        e.end_time = unknown_time, e.end_is_estimate = false,
+        refresh_tier(slot); // listed, so alive after all
+      touch(slot);
+      slots.push_back({slot, false});
+    } else {
+      auto id = unique_id(p.pid, p.start_time);
+      auto s = insert(std::move(id), process_record{p.pid, p.ppid, p.guid,
+                                                    p.parent_guid,
+                                                    p.start_time,
+                                                    std::move(p.data)});
+      slots_[s].last_sync_time = time;
+      slots_[s].seen_in_sync = gen;
+      slots.push_back({s, true});
+    }
+  }
+  // Pass 2: parents, within the listing first, then known entries.
+  std::unordered_map<std::string, std::uint32_t> listed_pid;
+  listed_pid.reserve(listing.size());
+  for (std::size_t i = 0; i < listing.size(); ++i)
+    if (!listing[i].pid.empty())
+      listed_pid.emplace(listing[i].pid, slots[i].slot);
+  for (std::size_t i = 0; i < listing.size(); ++i) {
+    auto slot = slots[i].slot;
+    auto& e = slots_[slot];
+    bool unknown_parent =
+      e.parent_id.empty()
+      || (e.parent_id.size() >= 2
+          && e.parent_id.compare(e.parent_id.size() - 2, 2, "-?") == 0);
+    if (!slots[i].created && !unknown_parent)
+      continue; // a known parent/child relation is never rewritten
+    auto& p = listing[i];
+    std::uint32_t hint = npos;
+    auto lp = listed_pid.find(p.ppid);
+    if (lp != listed_pid.end() && lp->second != slot
+        && before_or_same(slots_[lp->second].start_time, e.start_time))
+      hint = lp->second;
+    if (!slots[i].created && hint == npos) {
+      auto known = normalize_guid(p.parent_guid);
+      auto cand = !known.empty() ? lookup_guid(known) : lookup_link(p.ppid);
+      if (cand == npos || cand == slot
+          || !before_or_same(slots_[cand].start_time, e.start_time))
+        continue; // still unknown: leave it as it was
+      hint = cand;
+    }
+    if (!slots[i].created)
+      --counters_.unknown_parents; // it was counted when it was unknown
+    resolve_parent(slot, p.ppid, normalize_guid(p.parent_guid), hint);
+  }
+  // Pass 3: links. The listed process is the pid's holder now.
+  for (std::size_t i = 0; i < listing.size(); ++i)
+    if (slots[i].created)
+      take_link(slots[i].slot, listing[i].pid, time);
+  // Pass 4: a running process that is not listed has exited; the end is
+  // estimated as this sync's time (docs/semantics.md).
+  std::vector<std::uint32_t> gone;
+  for (std::uint32_t s = 0; s < slots_.size(); ++s) {
+    auto& e = slots_[s];
+    if (e.used && e.running() && e.seen_in_sync != gen
+        && before_or_same(e.start_time, time))
+      gone.push_back(s);
+  }
+  for (auto s : gone) {
+    set_end(s, time, true);
+    ++counters_.sync_exits;
+  }
+  evict_if_full();
+}
+
+void process_table::merge_enrichment(process_entry& e, const enrichment& en) {
+  data_fields add;
+  add.push_back({"VersionInformation", en.version_info_json});
+  auto of = find_field(e.data, "OriginalFilename");
+  if ((!of || *of == "\"-\"" || *of == "\"\"" || *of == "null")
+      && !en.original_filename.empty())
+    add.push_back({"OriginalFilename", json_string(en.original_filename)});
+  merge_data(e, std::move(add));
+}
+
+std::size_t process_table::apply_enrichment(const enrichment& en) {
+  if (!en.ok)
+    return 0;
+  std::size_t n = 0;
+  auto path_json = json_string(en.path);
+  for (auto& e : slots_) {
+    if (!e.used)
+      continue;
+    auto exe = find_field(e.data, "Exe");
+    if (!exe || *exe != path_json)
+      continue;
+    merge_enrichment(e, en);
+    ++n;
+  }
+  return n;
+}
+
+bool process_table::apply_enrichment(std::string_view id,
+                                     const enrichment& en) {
+  auto slot = lookup_real_id(std::string{id});
+  if (slot == npos || !en.ok)
+    return false;
+  merge_enrichment(slots_[slot], en);
+  return true;
+}
+
+// -- queries -----------------------------------------------------------------
+
+const process_entry* process_table::find(std::string_view id) {
+  auto slot = lookup(id);
+  if (slot == npos) {
+    ++counters_.misses;
+    return nullptr;
+  }
+  ++counters_.hits;
+  touch(slot);
+  return &slots_[slot];
+}
+
+std::vector<const process_entry*>
+process_table::callchain(std::string_view id, std::size_t max) {
+  std::vector<const process_entry*> chain;
+  auto slot = lookup(id);
+  if (slot == npos) {
+    ++counters_.misses;
+    return chain;
+  }
+  ++counters_.hits;
+  touch(slot);
+  std::unordered_set<std::uint32_t> seen;
+  while (slot != npos && chain.size() < max && seen.insert(slot).second) {
+    chain.push_back(&slots_[slot]);
+    slot = lookup_real_id(slots_[slot].parent_id);
+  }
+  std::reverse(chain.begin(), chain.end());
+  return chain;
+}
+
+std::vector<const process_entry*>
+process_table::children(std::string_view id, std::size_t max) {
+  std::vector<const process_entry*> out;
+  auto e = find(id);
+  if (!e)
+    return out;
+  for (auto& c : e->children) {
+    auto s = lookup_real_id(c);
+    if (s != npos)
+      out.push_back(&slots_[s]);
+  }
+  std::sort(out.begin(), out.end(), by_start);
+  if (out.size() > max)
+    out.resize(max);
+  return out;
+}
+
+void process_table::append_entry_json(std::string& out,
+                                       const process_entry& e) const {
+  out += "{\"Id\":";
+  append_json_string(out, e.id);
+  out += ",\"ParentId\":";
+  append_json_string(out, e.parent_id);
+  out += ",\"StartTime\":";
+  append_time_json(out, e.start_time);
+  out += ",\"EndTime\":";
+  append_time_json(out, e.end_time);
+  out += ",\"LastSyncTime\":";
+  append_time_json(out, e.last_sync_time);
+  out += ",\"Data\":";
+  append_data_json(out, e.data);
+  out += ",\"Children\":[";
+  for (std::size_t i = 0; i < e.children.size(); ++i) {
+    if (i)
+      out += ',';
+    append_json_string(out, e.children[i]);
+  }
+  out += "]}";
+}
+
+std::string process_table::get_json(std::string_view id) {
+  auto e = find(id);
+  if (!e)
+    return "null";
+  std::string out;
+  append_entry_json(out, *e);
+  return out;
+}
+
+namespace {
+
+template <class Range, class F>
+std::string json_list(const Range& xs, F&& each) {
+  std::string out = "[";
+  bool first = true;
+  for (auto& x : xs) {
+    if (!first)
+      out += ',';
+    first = false;
+    each(out, x);
+  }
+  out += ']';
+  return out;
+}
+
+} // namespace
+
+std::string process_table::callchain_json(std::string_view id,
+                                          std::size_t max) {
+  return json_list(callchain(id, max), [this](std::string& out, auto* e) {
+    append_entry_json(out, *e);
+  });
+}
+
+std::string process_table::children_json(std::string_view id,
+                                         std::size_t max) {
+  return json_list(children(id, max), [this](std::string& out, auto* e) {
+    append_entry_json(out, *e);
+  });
+}
+
+std::string process_table::tree_json(std::string_view id, std::size_t max) {
+  auto root_entry = find(id);
+  if (!root_entry || max == 0)
+    return "null";
+  // Breadth first, so a node cap keeps the upper levels whole; then emit the
+  // nested form. A node appears once even if the parent links loop.
+  struct node {
+    std::uint32_t slot;
+    std::vector<std::size_t> kids;
+  };
+  std::vector<node> nodes;
+  std::unordered_set<std::uint32_t> seen;
+  auto root = lookup_real_id(root_entry->id);
+  nodes.push_back({root, {}});
+  seen.insert(root);
+  std::vector<std::size_t> level{0};
+  for (std::size_t depth = 0; depth < max_tree_depth && !level.empty()
+                              && nodes.size() < max;
+       ++depth) {
+    std::vector<std::size_t> next;
+    for (auto n : level) {
+      std::vector<std::uint32_t> kids;
+      for (auto& c : slots_[nodes[n].slot].children) {
+        auto s = lookup_real_id(c);
+        if (s != npos && seen.count(s) == 0)
+          kids.push_back(s);
+      }
+      std::sort(kids.begin(), kids.end(), [this](auto a, auto b) {
+        return by_start(&slots_[a], &slots_[b]);
+      });
+      for (auto s : kids) {
+        if (nodes.size() >= max)
+          break;
+        seen.insert(s);
+        nodes[n].kids.push_back(nodes.size());
+        next.push_back(nodes.size());
+        nodes.push_back({s, {}});
+      }
+    }
+    level = std::move(next);
+  }
+  std::string out;
+  // Iterative emit: depth is capped at 20 anyway, but stay off the stack.
+  struct frame {
+    std::size_t n;
+    std::size_t next_kid;
+  };
+  std::vector<frame> stack{{0, 0}};
+  auto open_node = [&](std::size_t n) {
+    auto& e = slots_[nodes[n].slot];
+    out += "{\"name\":";
+    auto name = find_field(e.data, "Name");
+    out += name ? std::string_view{*name} : std::string_view{"\"\""};
+    out += ",\"id\":";
+    append_json_string(out, e.id);
+    out += ",\"start_time\":";
+    append_time_json(out, e.start_time);
+    out += ",\"end_time\":";
+    append_time_json(out, e.end_time);
+    out += ",\"data\":";
+    append_data_json(out, e.data);
+    out += ",\"children\":[";
+  };
+  open_node(0);
+  while (!stack.empty()) {
+    auto& f = stack.back();
+    auto& kids = nodes[f.n].kids;
+    if (f.next_kid < kids.size()) {
+      if (f.next_kid > 0)
+        out += ',';
+      auto k = kids[f.next_kid++];
+      open_node(k);
+      stack.push_back({k, 0});
+    } else {
+      out += "]}";
+      stack.pop_back();
+    }
+  }
+  return out;
+}
+
+std::vector<const process_entry*> process_table::entries() const {
+  std::vector<const process_entry*> out;
+  out.reserve(by_id_.size());
+  for (auto& e : slots_)
+    if (e.used)
+      out.push_back(&e);
+  std::sort(out.begin(), out.end(), by_start);
+  return out;
+}
+
+std::string process_table::pslist_json() const {
+  return json_list(entries(), [this](std::string& out, auto* e) {
+    append_entry_json(out, *e);
+  });
+}
+
+std::vector<counter> process_table::counter_list() const {
+  auto& c = counters_;
+  return {
+    {"Length", static_cast<std::int64_t>(size())},
+    {"Capacity", static_cast<std::int64_t>(cfg_.max_size)},
+    {"Links", static_cast<std::int64_t>(links_.size())},
+    {"Evictions", c.evictions},
+    {"Expired", c.expired},
+    {"Hits", c.hits},
+    {"Misses", c.misses},
+    {"StartUpdates", c.starts},
+    {"ExitUpdates", c.exits},
+    {"SyncUpdates", c.syncs},
+    {"StartMerges", c.start_merges},
+    {"UnknownParents", c.unknown_parents},
+    {"PidReuses", c.pid_reuses},
+    {"UnknownExits", c.unknown_exits},
+    {"LateExits", c.late_exits},
+    {"ChildrenDropped", c.children_dropped},
+    {"GuidCollisions", c.guid_collisions},
+    {"SyncExits", c.sync_exits},
+    {"LastSyncSize", c.last_sync_size},
+    {"LastSyncTime", c.last_sync_time},
+  };
+}
+
+} // namespace proctrack

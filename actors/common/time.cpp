@@ -1,0 +1,246 @@
+#include "actors/common/time.hpp"
+
+#include <cctype>
+#include <cstdio>
+#include <ctime>
+
+namespace proctrack {
+
+namespace {
+
+// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+// days_from_civil), so no time zone or locale is involved.
+std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
+  y -= m <= 2;
+  const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
+  const unsigned yoe = static_cast<unsigned>(y - era * 400);
+  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+}
+
+void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m,
+                     unsigned& d) {
+  z += 719468;
+  const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const unsigned doe = static_cast<unsigned>(z - era * 146097);
+  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  y = static_cast<std::int64_t>(yoe) + era * 400;
+  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const unsigned mp = (5 * doy + 2) / 153;
+  d = doy - (153 * mp + 2) / 5 + 1;
+  m = mp + (mp < 10 ? 3 : -9);
+  y += m <= 2;
+}
+
+struct cursor {
+  std::string_view s;
+  size_t i = 0;
+  bool done() const { return i >= s.size(); }
+  char peek() const { return done() ? '\0' : s[i]; }
+  bool digits(size_t n, int& out) {
+    if (i + n > s.size())
+      return false;
+    int v = 0;
+    for (size_t k = 0; k < n; ++k) {
+      char c = s[i + k];
+      if (c < '0' || c > '9')
+        return false;
+      v = v * 10 + (c - '0');
+    }
+    out = v;
+    i += n;
+    return true;
+  }
+  bool lit(char c) {
+    if (peek() != c)
+      return false;
+    ++i;
+    return true;
+  }
+};
+
+std::optional<timestamp> parse_unix(std::string_view s) {
+  // Integer or fractional Unix seconds.
+  size_t i = 0;
+  std::int64_t secs = 0;
+  if (s.empty())
+    return std::nullopt;
+  size_t digits = 0;
+  while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+    if (++digits > 12)
+      return std::nullopt;
+    secs = secs * 10 + (s[i] - '0');
+    ++i;
+  }
+  if (digits == 0)
+    return std::nullopt;
+  std::int64_t frac = 0;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    std::int64_t scale = ns_per_second / 10;
+    size_t fd = 0;
+    while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
+      frac += (s[i] - '0') * scale;
+      scale /= 10;
+      ++i;
+      ++fd;
+    }
+    if (fd == 0)
+      return std::nullopt;
+  }
+  if (i != s.size())
+    return std::nullopt;
+  return secs * ns_per_second + frac;
+}
+
+} // namespace
+
+std::optional<timestamp> parse_time(std::string_view text) {
+  while (!text.empty() && text.front() == ' ')
+    text.remove_prefix(1);
+  while (!text.empty() && text.back() == ' ')
+    text.remove_suffix(1);
+  if (text.size() < 10 || text[4] != '-')
+    return parse_unix(text);
+  cursor c{text};
+  int y, mo, d, h = 0, mi = 0, sec = 0;
+  if (!c.digits(4, y) || !c.lit('-') || !c.digits(2, mo) || !c.lit('-')
+      || !c.digits(2, d))
+    return std::nullopt;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31)
+    return std::nullopt;
+  std::int64_t frac = 0;
+  std::int64_t offset = 0;
+  if (!c.done()) {
+    if (!(c.lit('T') || c.lit('t') || c.lit(' ')))
+      return std::nullopt;
+    if (!c.digits(2, h) || !c.lit(':') || !c.digits(2, mi))
+      return std::nullopt;
+    if (c.lit(':')) {
+      if (!c.digits(2, sec))
+        return std::nullopt;
+      if (c.lit('.') || c.lit(',')) {
+        std::int64_t scale = ns_per_second / 10;
+        size_t fd = 0;
+        while (!c.done() && std::isdigit(static_cast<unsigned char>(c.peek()))) {
+          frac += (c.peek() - '0') * scale;
+          scale /= 10;
+          ++c.i;
+          ++fd;
+        }
+        if (fd == 0)
+          return std::nullopt;
+      }
+    }
+    if (h > 23 || mi > 59 || sec > 60)
+      return std::nullopt;
+    if (c.lit('Z') || c.lit('z')) {
+      // UTC
+    } else if (c.peek() == '+' || c.peek() == '-') {
+      int sign = c.peek() == '-' ? -1 : 1;
+      ++c.i;
+      int oh, om = 0;
+      if (!c.digits(2, oh))
+        return std::nullopt;
+      c.lit(':');
+      if (!c.done() && !c.digits(2, om))
+        return std::nullopt;
+      offset = sign * (oh * 3600 + om * 60);
+    }
+    // No zone: UTC (Sysmon's UtcTime has none).
+    if (!c.done())
+      return std::nullopt;
+  }
+  std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo),
+                                      static_cast<unsigned>(d));
+  std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
+  return secs * ns_per_second + frac;
+}
+
+std::string format_time(timestamp t) {
+  if (t == unknown_time)
+    return "0001-01-01T00:00:00Z";
+  std::int64_t secs = t / ns_per_second;
+  std::int64_t frac = t % ns_per_second;
+  if (frac < 0) {
+    frac += ns_per_second;
+    --secs;
+  }
+  std::int64_t days = secs / 86400;
+  std::int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    --days;
+  }
+  std::int64_t y;
+  unsigned m, d;
+  civil_from_days(days, y, m, d);
+  char buf[64];
+  int n = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
+                        static_cast<long long>(y), m, d,
+                        static_cast<long long>(rem / 3600),
+                        static_cast<long long>((rem / 60) % 60),
+                        static_cast<long long>(rem % 60));
+  std::string out(buf, static_cast<size_t>(n));
+  if (frac != 0) {
+    char fb[16];
+    std::snprintf(fb, sizeof(fb), ".%09lld", static_cast<long long>(frac));
+    std::string f(fb);
+    while (f.back() == '0')
+      f.pop_back();
+    out += f;
+  }
+  out += 'Z';
+  return out;
+}
+
+void append_time_json(std::string& out, timestamp t) {
+  out += '"';
+  out += format_time(t);
+  out += '"';
+}
+
+std::int64_t whole_seconds(timestamp t) {
+  if (t == unknown_time)
+    return 0;
+  std::int64_t s = t / ns_per_second;
+  if (t % ns_per_second < 0)
+    --s;
+  return s;
+}
+
+std::optional<timestamp> parse_duration(std::string_view text) {
+  size_t i = 0;
+  std::int64_t v = 0;
+  size_t digits = 0;
+  while (i < text.size() && std::isdigit(static_cast<unsigned char>(text[i]))) {
+    if (++digits > 15)
+      return std::nullopt;
+    v = v * 10 + (text[i] - '0');
+    ++i;
+  }
+  if (digits == 0)
+    return std::nullopt;
+  auto unit = text.substr(i);
+  std::int64_t mul;
+  if (unit == "ns")
+    mul = 1;
+  else if (unit == "us")
+    mul = 1000;
+  else if (unit == "ms")
+    mul = 1000'000;
+  else if (unit == "s")
+    mul = ns_per_second;
+  else if (unit == "min" || unit == "m")
+    mul = 60 * ns_per_second;
+  else if (unit == "h")
+    mul = 3600 * ns_per_second;
+  else if (unit == "d")
+    mul = 86400 * ns_per_second;
+  else
+    return std::nullopt;
+  return v * mul;
+}
+
+} // namespace proctrack

@@ -1,0 +1,141 @@
+#include "actors/ingest/ingest.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <unistd.h>
+
+namespace proctrack {
+
+std::string ingest_config::validate() const {
+  if (batch_size == 0)
+    return "ingest.batch-size must be at least 1";
+  if (max_in_flight == 0)
+    return "ingest.max-in-flight must be at least 1";
+  return {};
+}
+
+stats_report ingest_state::report() const {
+  std::vector<counter> cs = closed_counters;
+  if (current)
+    current->add_counters(cs);
+  add_counter(cs, "InputFiles", files_read);
+  add_counter(cs, "InputOpenFailures", open_failures);
+  add_counter(cs, "UpdatesRead", updates_sent);
+  return {name, std::move(cs)};
+}
+
+namespace {
+
+using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
+
+void log_errors(update_source& src) {
+  for (auto& e : src.take_errors())
+    spdlog::warn("skipped bad input: {}", e);
+}
+
+// Opens the next source; false when there is none left.
+bool open_next(self_ptr self, const ingest_config& cfg) {
+  auto& st = self->state;
+  while (st.next_path < cfg.paths.size()) {
+    auto& path = cfg.paths[st.next_path++];
+    std::string error;
+    auto src = open_update_source(path, cfg.format, error);
+    if (!src) {
+      ++st.open_failures;
+      st.failed = true;
+      spdlog::error("cannot read {}", error);
+      continue;
+    }
+    st.current = std::move(src);
+    st.current_path = path;
+    return true;
+  }
+  return false;
+}
+
+void finish_if_done(self_ptr self, cache_actor cache) {
+  auto& st = self->state;
+  if (!st.reading_done || st.in_flight > 0 || !st.promise.pending())
+    return;
+  // Hand our counters to the cache so `stats` queries include them.
+  self->send(cache, atom::publish_v, st.report());
+  st.promise.deliver(!st.failed);
+}
+
+void pump(self_ptr self, const ingest_config& cfg, cache_actor cache) {
+  auto& st = self->state;
+  while (!st.reading_done && st.in_flight < cfg.max_in_flight) {
+    if (!st.current && !open_next(self, cfg)) {
+      st.reading_done = true;
+      break;
+    }
+    update_batch batch;
+    batch.host = cfg.host;
+    batch.updates.reserve(cfg.batch_size);
+    bool more = st.current->read(batch.updates, cfg.batch_size);
+    log_errors(*st.current);
+    if (cfg.progress) {
+      auto pos = static_cast<std::int64_t>(st.current->position());
+      if (pos - st.progress_at >= (8 << 20)) {
+        st.progress_at = pos;
+        std::fprintf(stderr, "\r%s: %lld MB read, %lld updates",
+                     st.current_path.c_str(),
+                     static_cast<long long>(pos >> 20),
+                     static_cast<long long>(st.updates_sent));
+      }
+    }
+    if (!more) {
+      st.current->add_counters(st.closed_counters);
+      st.current.reset();
+      st.progress_at = 0;
+      ++st.files_read;
+    }
+    if (batch.updates.empty())
+      continue;
+    st.updates_sent += static_cast<std::int64_t>(batch.updates.size());
+    ++st.in_flight;
+    self->request(cache, caf::infinite, std::move(batch))
+      .then(
+        [self, cfg, cache](std::uint64_t) {
+          --self->state.in_flight;
+          pump(self, cfg, cache);
+        },
+        [self, cfg, cache](caf::error& err) {
+          spdlog::error("the cache failed a batch: {}", caf::to_string(err));
+          --self->state.in_flight;
+          self->state.failed = true;
+          pump(self, cfg, cache);
+        });
+  }
+  finish_if_done(self, cache);
+}
+
+} // namespace
+
+ingest_actor::behavior_type ingest(self_ptr self, ingest_config cfg,
+                                   cache_actor cache) {
+  return {
+    [self, cfg, cache](atom::run) -> caf::result<bool> {
+      auto& st = self->state;
+      if (st.promise.pending())
+        return caf::make_error(caf::sec::runtime_error, "already running");
+      st.promise = self->make_response_promise<bool>();
+      auto p = st.promise;
+      pump(self, cfg, cache);
+      return p;
+    },
+    [self](atom::stats) -> stats_report { return self->state.report(); },
+  };
+}
+
+ingest_actor spawn_ingest(caf::actor_system& sys, const ingest_config& cfg,
+                          cache_actor cache) {
+  auto c = cfg;
+  if (c.progress && !isatty(STDERR_FILENO))
+    c.progress = false;
+  return sys.spawn<caf::detached>(ingest, c, std::move(cache));
+}
+
+} // namespace proctrack

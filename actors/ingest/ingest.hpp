@@ -1,0 +1,58 @@
+// The ingest actor: reads update sources in order and feeds the cache in
+// batches, with a bounded number of batches in flight (backpressure: a file
+// far larger than memory never piles up in the cache's mailbox).
+#pragma once
+
+#include "actors/ingest/update_source.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace proctrack {
+
+struct ingest_config {
+  std::vector<std::string> paths;             ///< files in order; "-" is stdin
+  input_format format = input_format::unknown; ///< unknown: detect per file
+  std::size_t batch_size = 1024;  ///< updates per message to the cache
+  std::size_t max_in_flight = 4;  ///< batches sent but not yet applied
+  std::string host;               ///< tags the batches (fleet)
+  bool progress = false;          ///< report progress on stderr
+
+  std::string validate() const;
+};
+
+struct ingest_state {
+  static inline const char* name = "proctrack.ingest";
+
+  std::size_t next_path = 0;
+  std::string current_path;
+  std::unique_ptr<update_source> current;
+  std::vector<counter> closed_counters; ///< of sources read to their end
+  std::size_t in_flight = 0;
+  bool reading_done = false;
+  bool failed = false;
+  caf::typed_response_promise<bool> promise;
+  std::int64_t updates_sent = 0;
+  std::int64_t files_read = 0;
+  std::int64_t open_failures = 0;
+  std::int64_t progress_at = 0;
+
+  stats_report report() const;
+};
+
+ingest_actor::behavior_type
+ingest(ingest_actor::stateful_pointer<ingest_state> self, ingest_config cfg,
+       cache_actor cache);
+
+/// Spawns the ingest actor in a thread of its own (reading may block, e.g.
+/// on stdin). Send it atom::run to start.
+ingest_actor spawn_ingest(caf::actor_system& sys, const ingest_config& cfg,
+                          cache_actor cache);
+
+} // namespace proctrack

@@ -1,0 +1,228 @@
+#include "actors/ingest/update_source.hpp"
+
+#include "actors/ingest/evtx_reader.hpp"
+#include "actors/ingest/line_reader.hpp"
+#include "actors/ingest/sysmon_json_reader.hpp"
+#include "actors/ingest/update_row_decoder.hpp"
+
+#include <map>
+
+namespace proctrack {
+
+void add_counter(std::vector<counter>& out, const std::string& name,
+                 std::int64_t value) {
+  for (auto& c : out)
+    if (c.name == name) {
+      c.value += value;
+      return;
+    }
+  out.push_back({name, value});
+}
+
+bool parse_input_format(const std::string& text, input_format& out) {
+  if (text == "auto")
+    out = input_format::unknown;
+  else if (text == "updates")
+    out = input_format::updates;
+  else if (text == "sysmon-json")
+    out = input_format::sysmon_json;
+  else if (text == "evtx")
+    out = input_format::evtx;
+  else
+    return false;
+  return true;
+}
+
+namespace {
+
+// Update rows, one JSON object a line.
+class update_rows_source : public update_source {
+public:
+  explicit update_rows_source(std::string path) : lines_(std::move(path)) {
+  }
+
+  bool open(std::string& error) {
+    return lines_.open(error);
+  }
+
+  bool read(std::vector<process_update>& out, std::size_t max) override {
+    for (std::size_t n = 0; n < max;) {
+      auto st = lines_.next(line_);
+      if (st == line_reader::status::eof) {
+        if (!lines_.last_error().empty()) {
+          ++read_errors_;
+          errors_.push_back(lines_.last_error());
+        }
+        return false;
+      }
+      ++lines_read_;
+      bytes_ += line_.size() + 1;
+      if (st == line_reader::status::too_long) {
+        bad(lines_.line_number(), "line too long");
+        continue;
+      }
+      process_update u;
+      std::string why;
+      switch (decode_update_row(line_, u, why)) {
+        case row_result::update:
+          out.push_back(std::move(u));
+          ++n;
+          break;
+        case row_result::skip:
+          break;
+        case row_result::error:
+          bad(lines_.line_number(), why);
+          break;
+      }
+    }
+    return true;
+  }
+
+  std::vector<std::string> take_errors() override {
+    return std::exchange(errors_, {});
+  }
+
+  void add_counters(std::vector<counter>& out) const override {
+    add_counter(out, "InputLines", lines_read_);
+    add_counter(out, "InputErrors", bad_lines_ + read_errors_);
+  }
+
+  std::uint64_t position() const override {
+    return bytes_;
+  }
+
+private:
+  void bad(std::uint64_t line, const std::string& why) {
+    ++bad_lines_;
+    errors_.push_back(lines_.path() + ":" + std::to_string(line) + ": "
+                      + why);
+  }
+
+  line_reader lines_;
+  std::string line_;
+  std::vector<std::string> errors_;
+  std::int64_t lines_read_ = 0;
+  std::int64_t bad_lines_ = 0;
+  std::int64_t read_errors_ = 0;
+  std::uint64_t bytes_ = 0;
+};
+
+// Sysmon events (EVTX or JSON lines): EID 1 -> start, EID 5 -> exit; other
+// events are skipped and counted by EventID.
+template <class Reader>
+class sysmon_source : public update_source {
+public:
+  explicit sysmon_source(std::string path)
+    : path_(path), reader_(std::move(path)) {
+  }
+
+  bool open(std::string& error) {
+    return reader_.open(error);
+  }
+
+  bool read(std::vector<process_update>& out, std::size_t max) override {
+    for (std::size_t n = 0; n < max;) {
+      if (!reader_.next(event_))
+        return false;
+      ++events_;
+      std::string why;
+      auto u = to_update(event_, why);
+      if (!u) {
+        if (event_.event_id == 1 || event_.event_id == 5) {
+          ++unusable_;
+          errors_.push_back(path_ + ": record "
+                            + std::to_string(event_.record_number) + ": "
+                            + why);
+        } else {
+          ++skipped_[event_.event_id];
+        }
+        continue;
+      }
+      out.push_back(std::move(*u));
+      ++n;
+    }
+    return true;
+  }
+
+  std::vector<std::string> take_errors() override {
+    auto errs = reader_.take_errors();
+    for (auto& e : errors_)
+      errs.push_back(std::move(e));
+    errors_.clear();
+    return errs;
+  }
+
+  void add_counters(std::vector<counter>& out) const override {
+    add_counter(out, "InputEvents", events_);
+    add_counter(out, "InputErrors", input_errors() + unusable_);
+    std::int64_t skipped = 0;
+    for (auto& [id, n] : skipped_) {
+      add_counter(out, "SkippedEventID" + std::to_string(id), n);
+      skipped += n;
+    }
+    add_counter(out, "SkippedEvents", skipped);
+  }
+
+private:
+  std::int64_t input_errors() const;
+
+  std::string path_;
+  Reader reader_;
+  sysmon_event event_;
+  std::vector<std::string> errors_;
+  std::int64_t events_ = 0;
+  std::int64_t unusable_ = 0;
+  std::map<std::int64_t, std::int64_t> skipped_;
+};
+
+template <>
+std::int64_t sysmon_source<evtx_reader>::input_errors() const {
+  auto& s = reader_.stats();
+  return static_cast<std::int64_t>(s.corrupt_records + s.damaged_chunks);
+}
+
+template <>
+std::int64_t sysmon_source<sysmon_json_reader>::input_errors() const {
+  auto& s = reader_.stats();
+  return static_cast<std::int64_t>(s.bad_lines + s.read_errors);
+}
+
+template <class Source>
+std::unique_ptr<update_source> open_as(const std::string& path,
+                                       std::string& error) {
+  auto src = std::make_unique<Source>(path);
+  if (!src->open(error))
+    return nullptr;
+  return src;
+}
+
+} // namespace
+
+std::unique_ptr<update_source> open_update_source(const std::string& path,
+                                                  input_format format,
+                                                  std::string& error) {
+  if (format == input_format::unknown && path == "-")
+    format = input_format::updates;
+  if (format == input_format::unknown) {
+    format = sniff_format(path, error);
+    if (format == input_format::unknown) {
+      if (error.empty())
+        error = path + ": unknown input format (use --format=...)";
+      return nullptr;
+    }
+  }
+  switch (format) {
+    case input_format::updates:
+      return open_as<update_rows_source>(path, error);
+    case input_format::sysmon_json:
+      return open_as<sysmon_source<sysmon_json_reader>>(path, error);
+    case input_format::evtx:
+      return open_as<sysmon_source<evtx_reader>>(path, error);
+    case input_format::unknown:
+      break;
+  }
+  error = path + ": unknown input format";
+  return nullptr;
+}
+
+} // namespace proctrack

@@ -1,0 +1,120 @@
+#include "app/commands.hpp"
+
+#include "actors/cache/query_parser.hpp"
+
+#include <fstream>
+
+namespace proctrack {
+
+const char* usage_text = R"(usage: proctrack COMMAND [FLAGS] [OPERANDS]
+
+Commands:
+  run                      the console agent: live process events, pslist
+                           sync, stats, output stream, query endpoint
+  replay FILE...           feed files (update rows, Sysmon JSON lines, EVTX)
+                           through the tracker, then answer the queries
+  query Q...               ask a running agent (--connect=HOST:PORT)
+
+Replay and query flags:
+  --query=Q                a query (repeatable): VERB[:ID[:MAX]], e.g.
+                           get:2  callchain:2-1609504200  callchain:2:50
+                           children:1  tree:1:1000  pslist  stats
+  --queries=FILE           read queries from FILE, one a line
+  --format=F               auto (default), updates, sysmon-json, evtx
+  --sort=time              replay several files merged in time order
+  --connect=HOST:PORT      the agent to ask (query; default 127.0.0.1:4711)
+
+Configuration (every key also works in the config file, SPEC §8):
+  --config-file=FILE       read the config file (also --config=FILE)
+  --dump-config            print the effective configuration and exit
+  --tracker.max-size=N     processes cached at most (10000)
+  --tracker.max-children=N child ids stored per process (10)
+  --tracker.max-expiry=D   drop processes that exited D ago (24h)
+  --tracker.also-forward-updates=BOOL   forward every update (false)
+  --tracker.add-enrichments=BOOL        PE version info of each Exe (false)
+  --tracker.sync-period=D  time between pslist syncs (60s)
+  --stats.interval=D       time between stats rows (10s)
+  --query.host=H --query.port=P   the agent's query endpoint (127.0.0.1:4711)
+  --output.path=FILE       output stream to FILE instead of stdout
+  --log.level=L            trace, debug, info, warn, error, critical, off
+  --enrich.workers=N       PE reader threads (2)
+  --enrich.path-map=[...]  e.g. ["C:/=/mnt/evidence/c/"]
+Durations carry units: 500ms, 60s, 24h. See config/proctrack.ini.
+
+Exit status: 0 on success, 2 on bad usage or unreadable input.
+)";
+
+namespace {
+
+bool take(const std::string& arg, const char* flag, std::string& value) {
+  std::string f = flag;
+  if (arg.compare(0, f.size(), f) != 0)
+    return false;
+  value = arg.substr(f.size());
+  return true;
+}
+
+bool starts_with(const std::string& s, const char* p) {
+  return s.rfind(p, 0) == 0;
+}
+
+} // namespace
+
+std::string split_command_line(const std::vector<std::string>& args,
+                               command_line& out) {
+  for (auto& a : args) {
+    std::string v;
+    if (a == "--help" || a == "-h") {
+      out.help = true;
+    } else if (take(a, "--query=", v)) {
+      out.queries.push_back(v);
+    } else if (take(a, "--queries=", v)) {
+      out.queries_file = v;
+    } else if (take(a, "--format=", v)) {
+      out.format = v;
+    } else if (take(a, "--sort=", v)) {
+      if (v != "none" && v != "time")
+        return "--sort must be none or time (got \"" + v + "\")";
+      out.sort = v;
+    } else if (take(a, "--connect=", v)) {
+      out.connect = v;
+    } else if (take(a, "--host=", v)) {
+      out.host = v;
+    } else if (take(a, "--config=", v)) {
+      out.config_args.push_back("--config-file=" + v);
+    } else if (a == "--dump-config") {
+      out.dump_config = true;
+    } else if (starts_with(a, "--")) {
+      out.config_args.push_back(a); // checked by proctrack_config::load
+    } else {
+      out.operands.push_back(a);
+    }
+  }
+  return {};
+}
+
+bool collect_queries(const command_line& cl, std::vector<std::string>& texts,
+                     std::string& error) {
+  if (!cl.queries_file.empty()) {
+    std::ifstream in{cl.queries_file};
+    if (!in) {
+      error = "cannot read queries file " + cl.queries_file;
+      return false;
+    }
+    std::string line;
+    while (std::getline(in, line)) {
+      auto first = line.find_first_not_of(" \t\r");
+      if (first == std::string::npos || line[first] == '#')
+        continue;
+      texts.push_back(line.substr(first));
+    }
+  }
+  for (auto& q : cl.queries)
+    texts.push_back(q);
+  for (auto& t : texts)
+    if (!parse_query(t, error))
+      return false;
+  return true;
+}
+
+} // namespace proctrack

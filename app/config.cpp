@@ -1,0 +1,216 @@
+#include "app/config.hpp"
+
+#include "messages/type_ids.hpp"
+
+#include "actors/common/time.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace proctrack {
+
+proctrack_config::proctrack_config() {
+  proctrack::add_message_types(*this);
+  opt_group{custom_options_, "tracker"}
+    .add(max_size, "max-size", "processes cached at most (MaxSize)")
+    .add(max_children, "max-children", "child ids stored per process")
+    .add(max_expiry, "max-expiry", "drop processes that exited this long ago")
+    .add(also_forward_updates, "also-forward-updates",
+         "write every update to the output stream (AlsoForwardUpdates)")
+    .add(add_enrichments, "add-enrichments",
+         "add PE version information of each Exe (AddEnrichments)")
+    .add(sysmon_file_location, "sysmon-file-location",
+         "where Sysmon is looked for first (Windows source)")
+    .add(sync_period, "sync-period", "time between two pslist syncs");
+  opt_group{custom_options_, "stats"}.add(stats_interval, "interval",
+                                          "time between two stats rows");
+  opt_group{custom_options_, "query"}
+    .add(query_host, "host", "address of the query endpoint")
+    .add(query_port, "port", "port of the query endpoint");
+  opt_group{custom_options_, "output"}.add(
+    output_path, "path", "write the output stream here instead of stdout");
+  opt_group{custom_options_, "log"}.add(
+    log_level, "level", "trace, debug, info, warn, error, critical or off");
+  opt_group{custom_options_, "enrich"}
+    .add(enrich_workers, "workers", "threads reading PE files")
+    .add(enrich_path_map, "path-map",
+         "drive prefix to mount point, e.g. [\"C:/=/mnt/evidence/c/\"]");
+  opt_group{custom_options_, "ingest"}
+    .add(ingest_batch_size, "batch-size", "updates per message to the cache")
+    .add(ingest_max_in_flight, "max-in-flight",
+         "batches read ahead of the cache at most");
+}
+
+namespace {
+
+// Categories whose keys belong to CAF itself; CAF checks those.
+bool is_caf_category(const std::string& c) {
+  return c == "scheduler" || c == "work-stealing" || c == "logger"
+         || c == "middleman" || c == "stream" || c == "openssl"
+         || c == "caf" || c == "global";
+}
+
+} // namespace
+
+std::string proctrack_config::load(std::vector<std::string> args) {
+  // Strict check of the config file first: CAF's reader drops unknown keys
+  // and mistyped values without a word.
+  std::string file;
+  for (auto& a : args) {
+    const std::string flag = "--config-file=";
+    if (a.compare(0, flag.size(), flag) == 0)
+      file = a.substr(flag.size());
+  }
+  if (!file.empty()) {
+    std::ifstream in{file};
+    if (!in)
+      return "cannot read config file " + file;
+    caf::settings parsed;
+    auto err = parse_config(in, custom_options_, parsed);
+    if (err)
+      return "config file " + file + ": " + caf::to_string(err);
+    for (auto& [category, value] : parsed) {
+      auto dict = caf::get_if<caf::settings>(&value);
+      if (!dict) {
+        if (category == "config-file")
+          continue;
+        return "config file " + file + ": key \"" + category
+               + "\" must be inside a [category]";
+      }
+      if (is_caf_category(category))
+        continue;
+      for (auto& [key, v] : *dict) {
+        auto opt = custom_options_.qualified_name_lookup(category, key);
+        if (!opt)
+          return "config file " + file + ": unknown key " + category + "."
+                 + key;
+        if (auto e = opt->check(v))
+          return "config file " + file + ": " + category + "." + key
+                 + " must be a " + std::string(opt->type_name().data(), opt->type_name().size()) + ", not "
+                 + caf::to_string(v);
+      }
+    }
+  }
+  if (auto err = parse(std::move(args)))
+    return "bad option: " + render(err);
+  if (!remainder.empty())
+    return "unknown argument: " + remainder.front();
+  return check();
+}
+
+std::string proctrack_config::check() const {
+  cache_config cc = make_cache_config();
+  if (max_size <= 0)
+    return "tracker.max-size must be at least 1 (got "
+           + std::to_string(max_size) + ")";
+  if (max_children < 0)
+    return "tracker.max-children must not be negative (got "
+           + std::to_string(max_children) + ")";
+  if (auto e = cc.validate(); !e.empty())
+    return e;
+  if (sync_period.count() <= 0)
+    return "tracker.sync-period must be a positive duration";
+  if (stats_interval.count() <= 0)
+    return "stats.interval must be a positive duration";
+  if (query_port < 0 || query_port > 65535)
+    return "query.port must be between 0 and 65535 (got "
+           + std::to_string(query_port) + ")";
+  if (enrich_workers < 1 || enrich_workers > 64)
+    return "enrich.workers must be between 1 and 64";
+  for (auto& m : enrich_path_map)
+    if (m.find('=') == std::string::npos)
+      return "enrich.path-map entry \"" + m
+             + "\" must be PREFIX=MOUNTPOINT, e.g. C:/=/mnt/evidence/c/";
+  if (ingest_batch_size < 1 || ingest_batch_size > 1'000'000)
+    return "ingest.batch-size must be between 1 and 1000000";
+  if (ingest_max_in_flight < 1 || ingest_max_in_flight > 1024)
+    return "ingest.max-in-flight must be between 1 and 1024";
+  static const char* levels[] = {"trace", "debug", "info",    "warn",
+                                 "error", "critical", "off"};
+  bool level_ok = false;
+  for (auto l : levels)
+    level_ok = level_ok || log_level == l;
+  if (!level_ok)
+    return "log.level must be one of trace, debug, info, warn, error, "
+           "critical, off (got \""
+           + log_level + "\")";
+  return {};
+}
+
+cache_config proctrack_config::make_cache_config() const {
+  cache_config c;
+  c.table.max_size = static_cast<std::size_t>(max_size > 0 ? max_size : 0);
+  c.table.max_children =
+    static_cast<std::size_t>(max_children > 0 ? max_children : 0);
+  c.table.max_expiry = max_expiry.count();
+  c.forward_updates = also_forward_updates;
+  c.add_enrichments = add_enrichments;
+  return c;
+}
+
+namespace {
+
+std::string dur(caf::timespan t) {
+  auto ns = t.count();
+  if (ns % (3600 * ns_per_second) == 0)
+    return std::to_string(ns / (3600 * ns_per_second)) + "h";
+  if (ns % ns_per_second == 0)
+    return std::to_string(ns / ns_per_second) + "s";
+  if (ns % 1000000 == 0)
+    return std::to_string(ns / 1000000) + "ms";
+  return std::to_string(ns) + "ns";
+}
+
+std::string str(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\')
+      out += '\\';
+    out += c;
+  }
+  return out + "\"";
+}
+
+} // namespace
+
+std::string proctrack_config::dump() const {
+  std::ostringstream o;
+  auto b = [](bool v) { return v ? "true" : "false"; };
+  o << "[tracker]\n"
+    << "max-size=" << max_size << "\n"
+    << "max-children=" << max_children << "\n"
+    << "max-expiry=" << dur(max_expiry) << "\n"
+    << "also-forward-updates=" << b(also_forward_updates) << "\n"
+    << "add-enrichments=" << b(add_enrichments) << "\n"
+    << "sysmon-file-location=" << str(sysmon_file_location) << "\n"
+    << "sync-period=" << dur(sync_period) << "\n\n"
+    << "[stats]\ninterval=" << dur(stats_interval) << "\n\n"
+    << "[query]\nhost=" << str(query_host) << "\nport=" << query_port
+    << "\n\n"
+    << "[output]\npath=" << str(output_path) << "\n\n"
+    << "[log]\nlevel=" << str(log_level) << "\n\n"
+    << "[enrich]\nworkers=" << enrich_workers << "\npath-map=[";
+  for (std::size_t i = 0; i < enrich_path_map.size(); ++i)
+    o << (i ? ", " : "") << str(enrich_path_map[i]);
+  o << "]\n\n"
+    << "[ingest]\nbatch-size=" << ingest_batch_size
+    << "\nmax-in-flight=" << ingest_max_in_flight << "\n";
+  return o.str();
+}
+
+bool setup_logging(const std::string& level) {
+  auto lvl = spdlog::level::from_str(level);
+  if (lvl == spdlog::level::off && level != "off")
+    return false;
+  auto logger = spdlog::stderr_color_mt("proctrack");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%l%$ %v");
+  logger->set_level(lvl);
+  spdlog::set_default_logger(logger);
+  return true;
+}
+
+} // namespace proctrack

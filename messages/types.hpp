@@ -1,0 +1,140 @@
+// Plain data carried by proctrack's messages. No CAF include here: the
+// process table and the decoders use these types without an actor system.
+// Every struct has an `inspect` overload so CAF can serialize it (see
+// messages/type_ids.hpp) and the messages can later cross a network.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace proctrack {
+
+/// Nanoseconds since the Unix epoch (UTC). 0 means "unknown" and prints as
+/// 0001-01-01T00:00:00Z, as Velociraptor does for a zero time.
+using timestamp = std::int64_t;
+inline constexpr timestamp unknown_time = 0;
+inline constexpr timestamp ns_per_second = 1'000'000'000;
+
+/// One key of a process's Data object. `json` is the value as JSON text
+/// (`"cmd.exe"`, `42`, `{"SHA256":"..."}`), kept as text so that storing and
+/// answering never re-serialises it.
+struct data_field {
+  std::string key;
+  std::string json;
+};
+using data_fields = std::vector<data_field>;
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, data_field& x) {
+  return f(x.key, x.json);
+}
+
+/// One process as a source saw it.
+struct process_record {
+  std::string pid;          ///< bare pid as text; empty when the source lacks it
+  std::string ppid;         ///< bare parent pid as text; empty when unknown
+  std::string guid;         ///< globally unique id (Sysmon ProcessGuid), lower case
+  std::string parent_guid;  ///< ParentProcessGuid, lower case; empty when none
+  timestamp start_time = unknown_time;
+  data_fields data;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_record& x) {
+  return f(x.pid, x.ppid, x.guid, x.parent_guid, x.start_time, x.data);
+}
+
+enum class update_kind : std::uint8_t { start = 0, exit = 1, sync = 2 };
+
+inline const char* to_string(update_kind k) {
+  switch (k) {
+    case update_kind::start: return "start";
+    case update_kind::exit: return "exit";
+    case update_kind::sync: return "sync";
+  }
+  return "?";
+}
+
+/// One update row (SPEC §2).
+/// - start: `process` is the new process.
+/// - exit: `target` names the process (bare pid, real id or GUID), `time` is
+///   the end time; `process.guid`/`process.pid` may also be set by decoders.
+/// - sync: `time` is when the listing was taken, `processes` the listing.
+struct process_update {
+  update_kind kind = update_kind::start;
+  process_record process;
+  std::string target;
+  timestamp time = unknown_time;
+  std::vector<process_record> processes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, process_update& x) {
+  return f(x.kind, x.process, x.target, x.time, x.processes);
+}
+
+/// Updates travel in batches: one message per batch keeps the mailbox short
+/// and amortises the per-message cost. `host` names the machine the updates
+/// come from (empty for the local one) so a collector can tell hosts apart.
+struct update_batch {
+  std::string host;
+  std::vector<process_update> updates;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, update_batch& x) {
+  return f(x.host, x.updates);
+}
+
+/// A named counter, as reported by every actor's stats handler.
+struct counter {
+  std::string name;
+  std::int64_t value = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, counter& x) {
+  return f(x.name, x.value);
+}
+
+/// The stats of one actor: its name and its counters.
+struct stats_report {
+  std::string source;
+  std::vector<counter> counters;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
+  return f(x.source, x.counters);
+}
+
+/// A query (SPEC §4/§9): `verb` is get, callchain, children, tree, pslist or
+/// stats; `id` a bare pid, real id or GUID; `max` 0 for the verb's default.
+struct query {
+  std::string verb;
+  std::string id;
+  std::int64_t max = 0;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, query& x) {
+  return f(x.verb, x.id, x.max);
+}
+
+/// The PE version information of one executable (SPEC §7), or why there is
+/// none. `version_info_json` is the VersionInformation object as JSON text.
+struct enrichment {
+  std::string path;               ///< the Exe/Image path as the process data had it
+  bool ok = false;
+  std::string version_info_json;  ///< {"CompanyName":...}; empty unless ok
+  std::string original_filename;  ///< VersionInformation.OriginalFilename
+  std::string error;              ///< why not, unless ok
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, enrichment& x) {
+  return f(x.path, x.ok, x.version_info_json, x.original_filename, x.error);
+}
+
+} // namespace proctrack

@@ -1,5 +1,8 @@
 #include "actors/live/procfs_reader.hpp"
 
+// Linux only: the library globs every actors/*.cpp on every platform.
+#if defined(__linux__)
+
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
@@ -310,3 +313,5 @@ std::vector<process_record> procfs_reader::list() const {
 }
 
 } // namespace proctrack::linux_proc
+
+#endif // defined(__linux__)

@@ -1,0 +1,477 @@
+#include "actors/live/proc_connector.hpp"
+
+// Linux only: the library globs every actors/*.cpp on every platform.
+#if defined(__linux__)
+
+#include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
+
+#include <cerrno>
+#include <chrono>
+#include <cstddef>
+#include <cstring>
+#include <ctime>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+namespace proctrack::linux_proc {
+
+namespace {
+
+using kernel_event = ::proc_event;
+
+constexpr std::size_t event_header = offsetof(kernel_event, event_data);
+
+/// The LISTEN acknowledgement (PROC_EVENT_NONE) as the kernel echoes it.
+struct ack_info {
+  std::uint32_t seq = 0;
+  std::uint32_t ack = 0;
+  std::uint32_t err = 0;
+};
+
+/// Decodes one cn_msg payload (bytes after the nlmsghdr).
+void decode_cn(const std::uint8_t *p, std::size_t plen, decode_stats &stats,
+               std::vector<proc_event> &out, std::vector<ack_info> *acks) {
+  struct cn_msg cn;
+  if (plen < sizeof(cn)) {
+    ++stats.malformed;
+    return;
+  }
+  std::memcpy(&cn, p, sizeof(cn));
+  if (cn.id.idx != CN_IDX_PROC || cn.id.val != CN_VAL_PROC) {
+    ++stats.ignored;
+    return;
+  }
+  const std::size_t dlen = cn.len;
+  if (dlen > plen - sizeof(cn) || dlen < event_header) {
+    ++stats.malformed;
+    return;
+  }
+  kernel_event ke;
+  std::memset(&ke, 0, sizeof(ke));
+  std::memcpy(&ke, p + sizeof(cn), dlen < sizeof(ke) ? dlen : sizeof(ke));
+  auto have = [dlen](std::size_t end_offset) { return dlen >= end_offset; };
+  proc_event ev;
+  ev.ktime_ns = ke.timestamp_ns;
+  switch (ke.what) {
+  case kernel_event::PROC_EVENT_FORK:
+    if (!have(event_header + sizeof(ke.event_data.fork))) {
+      ++stats.malformed;
+      return;
+    }
+    ev.what = proc_event::fork;
+    ev.pid = ke.event_data.fork.child_pid;
+    ev.tgid = ke.event_data.fork.child_tgid;
+    ev.parent_pid = ke.event_data.fork.parent_pid;
+    ev.parent_tgid = ke.event_data.fork.parent_tgid;
+    break;
+  case kernel_event::PROC_EVENT_EXEC:
+    if (!have(event_header + sizeof(ke.event_data.exec))) {
+      ++stats.malformed;
+      return;
+    }
+    ev.what = proc_event::exec;
+    ev.pid = ke.event_data.exec.process_pid;
+    ev.tgid = ke.event_data.exec.process_tgid;
+    break;
+  case kernel_event::PROC_EVENT_EXIT:
+    // pid, tgid, exit_code, exit_signal are required; the parent fields
+    // came later (kernel 4.x) and are read when present.
+    if (!have(offsetof(kernel_event, event_data.exit.parent_pid))) {
+      ++stats.malformed;
+      return;
+    }
+    ev.what = proc_event::exit;
+    ev.pid = ke.event_data.exit.process_pid;
+    ev.tgid = ke.event_data.exit.process_tgid;
+    ev.exit_code = static_cast<int>(ke.event_data.exit.exit_code);
+    if (have(offsetof(kernel_event, event_data.exit.parent_tgid)
+             + sizeof(ke.event_data.exit.parent_tgid))) {
+      ev.parent_pid = ke.event_data.exit.parent_pid;
+      ev.parent_tgid = ke.event_data.exit.parent_tgid;
+    }
+    break;
+  case kernel_event::PROC_EVENT_NONE:
+    ev.what = proc_event::other;
+    if (acks != nullptr && have(event_header + sizeof(ke.event_data.ack)))
+      acks->push_back(ack_info{cn.seq, cn.ack, ke.event_data.ack.err});
+    break;
+  default:
+    // uid/gid/sid/ptrace/comm/coredump all start with pid, tgid.
+    ev.what = proc_event::other;
+    if (have(event_header + 2 * sizeof(__kernel_pid_t))) {
+      ev.pid = ke.event_data.id.process_pid;
+      ev.tgid = ke.event_data.id.process_tgid;
+    }
+    break;
+  }
+  ++stats.events;
+  out.push_back(ev);
+}
+
+void decode_into(const std::uint8_t *buf, std::size_t len, decode_stats &stats,
+                 std::vector<proc_event> &out, std::vector<ack_info> *acks) {
+  ++stats.datagrams;
+  if (buf == nullptr)
+    return;
+  std::size_t off = 0;
+  while (off < len) {
+    const std::size_t left = len - off;
+    struct nlmsghdr h;
+    if (left < sizeof(h)) {
+      ++stats.malformed; // trailing bytes too short for a header
+      return;
+    }
+    std::memcpy(&h, buf + off, sizeof(h));
+    ++stats.messages;
+    if (h.nlmsg_len < NLMSG_HDRLEN || h.nlmsg_len > left) {
+      ++stats.malformed; // the next message cannot be located
+      return;
+    }
+    const std::uint8_t *payload = buf + off + NLMSG_HDRLEN;
+    const std::size_t plen = h.nlmsg_len - NLMSG_HDRLEN;
+    switch (h.nlmsg_type) {
+    case NLMSG_NOOP:
+      ++stats.ignored;
+      break;
+    case NLMSG_ERROR:
+    case NLMSG_OVERRUN:
+      ++stats.errors;
+      break;
+    default: // the connector sends its messages as NLMSG_DONE
+      decode_cn(payload, plen, stats, out, acks);
+      break;
+    }
+    const std::size_t step = NLMSG_ALIGN(h.nlmsg_len);
+    if (step >= left)
+      return;
+    off += step;
+  }
+}
+
+std::string errno_text(int err) {
+  return std::strerror(err);
+}
+
+} // namespace
+
+std::vector<proc_event> decode(const std::uint8_t *buf, std::size_t len,
+                               decode_stats &stats) {
+  std::vector<proc_event> out;
+  decode_into(buf, len, stats, out, nullptr);
+  return out;
+}
+
+// -- proc_connector ---------------------------------------------------------
+
+proc_connector::~proc_connector() {
+  close();
+}
+
+void proc_connector::apply_rcvbuf() {
+  if (fd_ < 0 || rcvbuf_ <= 0)
+    return;
+  if (::setsockopt(fd_, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf_, sizeof(rcvbuf_))
+      != 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &rcvbuf_, sizeof(rcvbuf_));
+}
+
+void proc_connector::set_receive_buffer(int bytes) {
+  rcvbuf_ = bytes;
+  apply_rcvbuf();
+}
+
+bool proc_connector::send_op(int op) {
+  struct sockaddr_nl self;
+  socklen_t slen = sizeof(self);
+  std::memset(&self, 0, sizeof(self));
+  ::getsockname(fd_, reinterpret_cast<struct sockaddr *>(&self), &slen);
+  alignas(struct nlmsghdr)
+      std::uint8_t msg[NLMSG_SPACE(sizeof(struct cn_msg) + sizeof(int))];
+  std::memset(msg, 0, sizeof(msg));
+  struct nlmsghdr h;
+  std::memset(&h, 0, sizeof(h));
+  h.nlmsg_len = NLMSG_LENGTH(sizeof(struct cn_msg) + sizeof(int));
+  h.nlmsg_type = NLMSG_DONE;
+  h.nlmsg_pid = self.nl_pid;
+  struct cn_msg cn;
+  std::memset(&cn, 0, sizeof(cn));
+  cn.id.idx = CN_IDX_PROC;
+  cn.id.val = CN_VAL_PROC;
+  cn.seq = self.nl_pid; // echoed in the acknowledgement
+  cn.ack = 0;
+  cn.len = sizeof(int);
+  std::memcpy(msg, &h, sizeof(h));
+  std::memcpy(msg + NLMSG_HDRLEN, &cn, sizeof(cn));
+  std::memcpy(msg + NLMSG_HDRLEN + sizeof(cn), &op, sizeof(op));
+  struct sockaddr_nl kernel;
+  std::memset(&kernel, 0, sizeof(kernel));
+  kernel.nl_family = AF_NETLINK;
+  for (;;) {
+    ssize_t n =
+        ::sendto(fd_, msg, h.nlmsg_len, 0,
+                 reinterpret_cast<struct sockaddr *>(&kernel), sizeof(kernel));
+    if (n >= 0)
+      return true;
+    if (errno != EINTR)
+      return false;
+  }
+}
+
+bool proc_connector::open(std::string &error) {
+  close();
+  auto fail = [&](const char *what, int err) {
+    if (err == EPERM || err == EACCES)
+      error = std::string("proc connector: ") + what
+              + ": needs root or CAP_NET_ADMIN: run with sudo";
+    else
+      error = std::string("proc connector: ") + what + ": " + errno_text(err);
+    last_error_ = error;
+    close();
+    return false;
+  };
+  fd_ = ::socket(PF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_CONNECTOR);
+  if (fd_ < 0)
+    return fail("socket", errno);
+  struct sockaddr_nl addr;
+  std::memset(&addr, 0, sizeof(addr));
+  addr.nl_family = AF_NETLINK;
+  addr.nl_groups = CN_IDX_PROC;
+  addr.nl_pid = 0; // let the kernel pick a unique port id
+  if (::bind(fd_, reinterpret_cast<struct sockaddr *>(&addr), sizeof(addr))
+      != 0)
+    return fail("bind", errno);
+  apply_rcvbuf();
+  if (!send_op(PROC_CN_MCAST_LISTEN))
+    return fail("listen", errno);
+  // The kernel acknowledges LISTEN with a PROC_EVENT_NONE (cn_msg.ack = our
+  // ack + 1) whose err says whether we may listen (EPERM without
+  // CAP_NET_ADMIN). It is queued before sendto() returns. A kernel that
+  // ignores the request (a caller outside the initial user/pid namespace)
+  // sends no acknowledgement and would never send events either. The seq is
+  // not echoed by current kernels, so the first acknowledgement decides (it
+  // is multicast: another listener's could come first, a rare race).
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(1000);
+  bool acknowledged = false;
+  bool dropped = false;
+  std::vector<proc_event> early;
+  while (!acknowledged) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0)
+      break;
+    struct pollfd pfd {
+      fd_, POLLIN, 0
+    };
+    if (::poll(&pfd, 1, static_cast<int>(left)) <= 0)
+      continue;
+    if (buf_.size() < 65536)
+      buf_.resize(65536);
+    struct sockaddr_nl from;
+    socklen_t flen = sizeof(from);
+    std::memset(&from, 0, sizeof(from));
+    ssize_t n = ::recvfrom(fd_, buf_.data(), buf_.size(), MSG_DONTWAIT,
+                           reinterpret_cast<struct sockaddr *>(&from), &flen);
+    if (n < 0) {
+      if (errno == ENOBUFS)
+        dropped = true; // the acknowledgement may be lost in a storm
+      if (errno == EINTR || errno == EAGAIN || errno == ENOBUFS)
+        continue;
+      return fail("recv", errno);
+    }
+    if (from.nl_pid != 0)
+      continue;
+    std::vector<ack_info> acks;
+    decode_stats scratch;
+    decode_into(buf_.data(), static_cast<std::size_t>(n), scratch, early,
+                &acks);
+    for (auto &a : acks) {
+      if (a.ack != 1)
+        continue;
+      if (a.err != 0)
+        return fail("listen", static_cast<int>(a.err));
+      acknowledged = true;
+      break;
+    }
+  }
+  if (!acknowledged && !dropped) {
+    error = "proc connector: the kernel did not acknowledge LISTEN (not in "
+            "the initial user and pid namespace?)";
+    last_error_ = error;
+    close();
+    return false;
+  }
+  // Events received while waiting for the acknowledgement predate the
+  // caller's first listing; they are dropped (the listing covers them).
+  error.clear();
+  last_error_.clear();
+  return true;
+}
+
+proc_connector::recv_status
+proc_connector::receive(std::vector<proc_event> &out, int timeout_ms) {
+  if (fd_ < 0) {
+    last_error_ = "proc connector: not open";
+    return recv_status::error;
+  }
+  struct pollfd pfd {
+    fd_, POLLIN, 0
+  };
+  int rc = ::poll(&pfd, 1, timeout_ms);
+  if (rc < 0) {
+    if (errno == EINTR)
+      return recv_status::timeout;
+    last_error_ = "proc connector: poll: " + errno_text(errno);
+    return recv_status::error;
+  }
+  if (rc == 0)
+    return recv_status::timeout;
+  if (buf_.size() < 65536)
+    buf_.resize(65536);
+  int datagrams = 0;
+  // Drain what is queued, bounded so one call cannot starve the caller.
+  for (int i = 0; i < 1024; ++i) {
+    struct sockaddr_nl from;
+    std::memset(&from, 0, sizeof(from));
+    struct iovec iov {
+      buf_.data(), buf_.size()
+    };
+    struct msghdr mh;
+    std::memset(&mh, 0, sizeof(mh));
+    mh.msg_name = &from;
+    mh.msg_namelen = sizeof(from);
+    mh.msg_iov = &iov;
+    mh.msg_iovlen = 1;
+    ssize_t n = ::recvmsg(fd_, &mh, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK)
+        break;
+      if (errno == ENOBUFS) {
+        ++overflows_;
+        return recv_status::overflow;
+      }
+      last_error_ = "proc connector: recv: " + errno_text(errno);
+      return recv_status::error;
+    }
+    ++datagrams;
+    if (from.nl_pid != 0) {
+      ++foreign_;
+      continue;
+    }
+    if (mh.msg_flags & MSG_TRUNC)
+      ++stats_.malformed; // decode what fits; the rest is lost
+    decode_into(buf_.data(), static_cast<std::size_t>(n), stats_, out, nullptr);
+  }
+  return datagrams > 0 ? recv_status::ok : recv_status::timeout;
+}
+
+void proc_connector::close() {
+  if (fd_ < 0)
+    return;
+  send_op(PROC_CN_MCAST_IGNORE);
+  ::close(fd_);
+  fd_ = -1;
+}
+
+// -- events -> updates -----------------------------------------------------
+
+timestamp realtime_now() {
+  struct timespec ts;
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<timestamp>(ts.tv_sec) * ns_per_second + ts.tv_nsec;
+}
+
+namespace {
+
+void set_field(data_fields &data, const std::string &key, std::string json) {
+  for (auto &f : data)
+    if (f.key == key) {
+      f.json = std::move(json);
+      return;
+    }
+  data.push_back(data_field{key, std::move(json)});
+}
+
+} // namespace
+
+std::size_t to_updates(const proc_event &ev, const procfs_reader &reader,
+                       std::vector<process_update> &out, timestamp now) {
+  switch (ev.what) {
+  case proc_event::fork: {
+    if (ev.pid != ev.tgid || ev.tgid <= 0)
+      return 0; // a new thread, not a new process
+    process_update u;
+    u.kind = update_kind::start;
+    const std::string ppid = std::to_string(ev.parent_tgid);
+    if (auto rec = reader.read_process(ev.tgid)) {
+      u.process = std::move(*rec);
+      // The event names the parent at fork time; /proc may already show
+      // a reparented child.
+      u.process.ppid = ppid;
+      set_field(u.process.data, "Ppid", ppid);
+    } else {
+      auto &p = u.process;
+      p.pid = std::to_string(ev.tgid);
+      p.ppid = ppid;
+      p.start_time = reader.from_boot_ns(ev.ktime_ns);
+      set_field(p.data, "Pid", p.pid);
+      set_field(p.data, "Ppid", p.ppid);
+      std::string t;
+      append_time_json(t, p.start_time);
+      set_field(p.data, "StartTime", std::move(t));
+    }
+    u.time = u.process.start_time;
+    out.push_back(std::move(u));
+    return 1;
+  }
+  case proc_event::exec: {
+    // After exec the task is the group leader (the kernel's de_thread), so
+    // tgid names the process either way.
+    const int pid = ev.tgid > 0 ? ev.tgid : ev.pid;
+    auto rec = reader.read_process(pid);
+    if (!rec)
+      return 0; // gone already: its fork start stands
+    process_update u;
+    u.kind = update_kind::start;
+    u.process = std::move(*rec);
+    u.time = u.process.start_time;
+    out.push_back(std::move(u));
+    return 1;
+  }
+  case proc_event::exit: {
+    if (ev.pid != ev.tgid || ev.tgid <= 0)
+      return 0; // a thread ended, not the process
+    process_update u;
+    u.kind = update_kind::exit;
+    u.target = std::to_string(ev.tgid);
+    u.process.pid = u.target;
+    u.time = now != unknown_time ? now : realtime_now();
+    out.push_back(std::move(u));
+    return 1;
+  }
+  case proc_event::other:
+    break;
+  }
+  return 0;
+}
+
+std::size_t to_updates(const std::vector<proc_event> &events,
+                       const procfs_reader &reader,
+                       std::vector<process_update> &out, timestamp now) {
+  std::size_t n = 0;
+  for (auto &ev : events)
+    n += to_updates(ev, reader, out, now);
+  return n;
+}
+
+} // namespace proctrack::linux_proc
+
+#endif // defined(__linux__)

@@ -1,0 +1,141 @@
+// The Linux kernel's process events (netlink proc connector) as plain C++,
+// no CAF. Three parts:
+// - decode(): a pure decoder of one netlink datagram into proc_event values;
+// - proc_connector: the NETLINK_CONNECTOR socket subscribed to CN_IDX_PROC;
+// - to_updates(): turns events into proctrack::process_update rows, reading
+//   /proc (procfs_reader) for the start time and data of new processes.
+#pragma once
+
+#include "actors/live/procfs_reader.hpp"
+#include "messages/types.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace proctrack::linux_proc {
+
+/// One kernel process event. For fork, pid/tgid are the CHILD's and
+/// parent_pid/parent_tgid its parent's; for exec and exit, pid/tgid are the
+/// process's (exit also carries the parent where the kernel sends it).
+struct proc_event {
+  enum kind : std::uint8_t { fork, exec, exit, other };
+  kind what = other;
+  int pid = 0;
+  int tgid = 0;
+  int parent_pid = 0;
+  int parent_tgid = 0;
+  int exit_code = 0;          ///< exit only: the raw wait status
+  std::uint64_t ktime_ns = 0; ///< the kernel's time of the event, ns since boot
+
+  /// The event concerns a whole process (thread-group leader): a fork whose
+  /// child is a new process, or the exit of a process, or an exec.
+  bool is_leader() const {
+    return pid == tgid;
+  }
+};
+
+/// Counters of decode(); accumulate across calls.
+struct decode_stats {
+  std::uint64_t datagrams = 0; ///< buffers passed to decode
+  std::uint64_t messages = 0;  ///< netlink messages seen
+  std::uint64_t events = 0;    ///< proc events decoded (any kind)
+  std::uint64_t malformed = 0; ///< short/inconsistent messages (skipped)
+  std::uint64_t ignored = 0;   ///< not a proc-connector message (noop, etc.)
+  std::uint64_t errors = 0;    ///< NLMSG_ERROR / NLMSG_OVERRUN messages
+};
+
+/// Decodes a netlink datagram holding one or more nlmsghdr + cn_msg + struct
+/// proc_event. Never reads outside [buf, buf + len); anything malformed is
+/// counted in stats.malformed and skipped (a bad nlmsg_len ends the datagram,
+/// since the next message cannot be found).
+std::vector<proc_event> decode(const std::uint8_t *buf, std::size_t len,
+                               decode_stats &stats);
+
+class proc_connector {
+public:
+  enum class recv_status { ok, timeout, overflow /* ENOBUFS */, error };
+
+  proc_connector() = default;
+  proc_connector(const proc_connector &) = delete;
+  proc_connector &operator=(const proc_connector &) = delete;
+  ~proc_connector();
+
+  /// Opens a NETLINK_CONNECTOR socket, binds it to CN_IDX_PROC and sends
+  /// PROC_CN_MCAST_LISTEN. On failure returns false with a message in
+  /// `error` (EPERM: "needs root or CAP_NET_ADMIN: run with sudo").
+  bool open(std::string &error);
+
+  /// The socket, -1 when closed.
+  int fd() const {
+    return fd_;
+  }
+
+  /// Waits at most timeout_ms (poll) for a datagram, then reads every
+  /// datagram already queued (up to a bound) and appends their events to
+  /// `out`. ok: at least one datagram was read (out may still be empty, e.g.
+  /// for the LISTEN acknowledgement). overflow: the kernel dropped events
+  /// (ENOBUFS); the caller should resync with a /proc listing. error: see
+  /// last_error().
+  recv_status receive(std::vector<proc_event> &out, int timeout_ms);
+
+  /// SO_RCVBUF (SO_RCVBUFFORCE when permitted), applied now if open, else at
+  /// open(). A bigger buffer makes overflow under fork storms less likely.
+  void set_receive_buffer(int bytes);
+
+  /// Sends PROC_CN_MCAST_IGNORE (best effort) and closes the socket.
+  void close();
+
+  const decode_stats &stats() const {
+    return stats_;
+  }
+  std::uint64_t overflows() const {
+    return overflows_;
+  }
+  /// Datagrams not from the kernel (netlink port id != 0), dropped.
+  std::uint64_t foreign() const {
+    return foreign_;
+  }
+  const std::string &last_error() const {
+    return last_error_;
+  }
+
+private:
+  bool send_op(int op);
+  void apply_rcvbuf();
+
+  int fd_ = -1;
+  int rcvbuf_ = 0;
+  decode_stats stats_;
+  std::uint64_t overflows_ = 0;
+  std::uint64_t foreign_ = 0;
+  std::string last_error_;
+  std::vector<std::uint8_t> buf_;
+};
+
+/// Wall-clock now (CLOCK_REALTIME) in Unix ns.
+timestamp realtime_now();
+
+/// Turns one event into zero or one update, appended to out:
+/// - fork whose child is a leader (pid == tgid): start of pid tgid, ppid =
+///   parent_tgid, start_time = reader.start_time(child) or, if the child
+///   already vanished, reader.from_boot_ns(ktime_ns); data from
+///   reader.read_process(child) when available, else Pid/Ppid/StartTime.
+/// - exec: start of the same process (same pid and start_time, so the table
+///   merges) with data re-read from /proc; nothing if it already vanished.
+/// - exit of a leader: exit with target = bare pid, time = `now` (or
+///   realtime_now() when now is unknown_time).
+/// - anything else (thread fork/exit, other kinds): nothing.
+/// Returns the number of updates appended.
+std::size_t to_updates(const proc_event &ev, const procfs_reader &reader,
+                       std::vector<process_update> &out,
+                       timestamp now = unknown_time);
+
+/// As above for every event in order.
+std::size_t to_updates(const std::vector<proc_event> &events,
+                       const procfs_reader &reader,
+                       std::vector<process_update> &out,
+                       timestamp now = unknown_time);
+
+} // namespace proctrack::linux_proc

@@ -1,0 +1,466 @@
+#define BOOST_TEST_MODULE proc_connector
+#include <boost/test/unit_test.hpp>
+
+#if !defined(__linux__)
+BOOST_AUTO_TEST_CASE(not_linux) {
+  BOOST_TEST_MESSAGE("Linux sources: nothing to test on this platform");
+}
+#else
+
+#include "actors/common/time.hpp"
+#include "actors/live/proc_connector.hpp"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <linux/cn_proc.h>
+#include <linux/connector.h>
+#include <linux/netlink.h>
+#include <string>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+namespace lp = proctrack::linux_proc;
+using proctrack::ns_per_second;
+using proctrack::process_update;
+using proctrack::timestamp;
+using proctrack::unknown_time;
+using proctrack::update_kind;
+
+namespace {
+
+using bytes = std::vector<std::uint8_t>;
+
+/// Appends one nlmsghdr + cn_msg + kernel proc_event. `cn_len` overrides
+/// cn_msg.len, `nl_len` overrides nlmsghdr.nlmsg_len (0: correct values).
+void add_msg(bytes &out, const ::proc_event &ev, std::size_t cn_len = 0,
+             std::uint32_t nl_len = 0, std::uint32_t idx = CN_IDX_PROC) {
+  const std::size_t data_len = cn_len ? cn_len : sizeof(ev);
+  const std::size_t body = sizeof(cn_msg) + sizeof(ev);
+  nlmsghdr h{};
+  h.nlmsg_len = nl_len ? nl_len : NLMSG_LENGTH(body);
+  h.nlmsg_type = NLMSG_DONE;
+  cn_msg cn{};
+  cn.id.idx = idx;
+  cn.id.val = CN_VAL_PROC;
+  cn.len = static_cast<std::uint16_t>(data_len);
+  const std::size_t start = out.size();
+  out.resize(start + NLMSG_SPACE(body), 0);
+  std::memcpy(out.data() + start, &h, sizeof(h));
+  std::memcpy(out.data() + start + NLMSG_HDRLEN, &cn, sizeof(cn));
+  std::memcpy(out.data() + start + NLMSG_HDRLEN + sizeof(cn), &ev, sizeof(ev));
+}
+
+::proc_event fork_ev(int ppid, int ptgid, int cpid, int ctgid,
+                     std::uint64_t t = 1000) {
+  ::proc_event e{};
+  e.what = ::proc_event::PROC_EVENT_FORK;
+  e.timestamp_ns = t;
+  e.event_data.fork.parent_pid = ppid;
+  e.event_data.fork.parent_tgid = ptgid;
+  e.event_data.fork.child_pid = cpid;
+  e.event_data.fork.child_tgid = ctgid;
+  return e;
+}
+
+::proc_event exec_ev(int pid, int tgid) {
+  ::proc_event e{};
+  e.what = ::proc_event::PROC_EVENT_EXEC;
+  e.timestamp_ns = 2000;
+  e.event_data.exec.process_pid = pid;
+  e.event_data.exec.process_tgid = tgid;
+  return e;
+}
+
+::proc_event exit_ev(int pid, int tgid, unsigned code) {
+  ::proc_event e{};
+  e.what = ::proc_event::PROC_EVENT_EXIT;
+  e.timestamp_ns = 3000;
+  e.event_data.exit.process_pid = pid;
+  e.event_data.exit.process_tgid = tgid;
+  e.event_data.exit.exit_code = code;
+  e.event_data.exit.parent_pid = 7;
+  e.event_data.exit.parent_tgid = 7;
+  return e;
+}
+
+std::vector<lp::proc_event> dec(const bytes &b, lp::decode_stats &st) {
+  return lp::decode(b.data(), b.size(), st);
+}
+
+std::string field(const proctrack::process_record &r, const std::string &k) {
+  for (auto &f : r.data)
+    if (f.key == k)
+      return f.json;
+  return "<missing>";
+}
+
+struct fake_proc {
+  std::string root;
+  fake_proc() {
+    char tmpl[] = "/tmp/proctrack_conn_XXXXXX";
+    char *p = ::mkdtemp(tmpl);
+    BOOST_REQUIRE(p != nullptr);
+    root = p;
+  }
+  ~fake_proc() {
+    std::string cmd = "rm -rf '" + root + "'";
+    if (std::system(cmd.c_str()) != 0)
+      std::perror("rm");
+  }
+  void write(const std::string &rel, const std::string &content) {
+    std::ofstream f(root + "/" + rel, std::ios::binary);
+    f << content;
+  }
+  void process(int pid, const std::string &comm, int ppid,
+               unsigned long ticks) {
+    auto d = std::to_string(pid);
+    ::mkdir((root + "/" + d).c_str(), 0755);
+    std::string s = d + " (" + comm + ") S " + std::to_string(ppid);
+    for (int f = 5; f <= 21; ++f)
+      s += " 0";
+    s += " " + std::to_string(ticks) + " 0 0\n";
+    write(d + "/stat", s);
+    write(d + "/status", "Tgid:\t" + d + "\nUid:\t0\t0\t0\t0\n");
+    write(d + "/cmdline", comm + std::string(1, '\0') + "-x");
+  }
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(decode_fork_exec_exit) {
+  bytes b;
+  add_msg(b, fork_ev(10, 10, 11, 11, 5 * ns_per_second));
+  lp::decode_stats st;
+  auto ev = dec(b, st);
+  BOOST_REQUIRE_EQUAL(ev.size(), 1u);
+  BOOST_CHECK(ev[0].what == lp::proc_event::fork);
+  BOOST_CHECK_EQUAL(ev[0].pid, 11);
+  BOOST_CHECK_EQUAL(ev[0].tgid, 11);
+  BOOST_CHECK_EQUAL(ev[0].parent_pid, 10);
+  BOOST_CHECK_EQUAL(ev[0].parent_tgid, 10);
+  BOOST_CHECK_EQUAL(ev[0].ktime_ns, 5u * ns_per_second);
+  BOOST_CHECK(ev[0].is_leader());
+
+  b.clear();
+  add_msg(b, exec_ev(11, 11));
+  ev = dec(b, st);
+  BOOST_REQUIRE_EQUAL(ev.size(), 1u);
+  BOOST_CHECK(ev[0].what == lp::proc_event::exec);
+  BOOST_CHECK_EQUAL(ev[0].pid, 11);
+  BOOST_CHECK_EQUAL(ev[0].ktime_ns, 2000u);
+
+  b.clear();
+  add_msg(b, exit_ev(11, 11, 256));
+  ev = dec(b, st);
+  BOOST_REQUIRE_EQUAL(ev.size(), 1u);
+  BOOST_CHECK(ev[0].what == lp::proc_event::exit);
+  BOOST_CHECK_EQUAL(ev[0].pid, 11);
+  BOOST_CHECK_EQUAL(ev[0].tgid, 11);
+  BOOST_CHECK_EQUAL(ev[0].exit_code, 256);
+  BOOST_CHECK_EQUAL(ev[0].parent_tgid, 7);
+  BOOST_CHECK_EQUAL(st.events, 3u);
+  BOOST_CHECK_EQUAL(st.malformed, 0u);
+  BOOST_CHECK_EQUAL(st.datagrams, 3u);
+}
+
+BOOST_AUTO_TEST_CASE(decode_thread_and_other) {
+  bytes b;
+  add_msg(b, fork_ev(10, 10, 12, 10)); // a new thread of 10
+  add_msg(b, exit_ev(12, 10, 0));      // that thread ends
+  ::proc_event uid{};
+  uid.what = ::proc_event::PROC_EVENT_UID;
+  uid.event_data.id.process_pid = 10;
+  uid.event_data.id.process_tgid = 10;
+  add_msg(b, uid);
+  lp::decode_stats st;
+  auto ev = dec(b, st);
+  BOOST_REQUIRE_EQUAL(ev.size(), 3u);
+  BOOST_CHECK(ev[0].what == lp::proc_event::fork);
+  BOOST_CHECK(!ev[0].is_leader());
+  BOOST_CHECK(ev[1].what == lp::proc_event::exit);
+  BOOST_CHECK(!ev[1].is_leader());
+  BOOST_CHECK(ev[2].what == lp::proc_event::other);
+  BOOST_CHECK_EQUAL(ev[2].pid, 10);
+  // None of them is an update.
+  lp::procfs_reader r("/nonexistent", 100);
+  std::vector<process_update> ups;
+  BOOST_CHECK_EQUAL(lp::to_updates(ev, r, ups), 0u);
+  BOOST_CHECK(ups.empty());
+}
+
+BOOST_AUTO_TEST_CASE(decode_two_messages_in_one_datagram) {
+  bytes b;
+  add_msg(b, fork_ev(1, 1, 20, 20));
+  add_msg(b, exec_ev(20, 20));
+  lp::decode_stats st;
+  auto ev = dec(b, st);
+  BOOST_REQUIRE_EQUAL(ev.size(), 2u);
+  BOOST_CHECK(ev[0].what == lp::proc_event::fork);
+  BOOST_CHECK(ev[1].what == lp::proc_event::exec);
+  BOOST_CHECK_EQUAL(st.messages, 2u);
+  BOOST_CHECK_EQUAL(st.datagrams, 1u);
+  BOOST_CHECK_EQUAL(st.malformed, 0u);
+}
+
+BOOST_AUTO_TEST_CASE(decode_truncated) {
+  bytes full;
+  add_msg(full, fork_ev(1, 1, 20, 20));
+  lp::decode_stats st;
+  // Every prefix: never a crash (ASan watches), never a bogus event.
+  for (std::size_t n = 0; n < full.size(); ++n) {
+    bytes b(full.begin(), full.begin() + static_cast<std::ptrdiff_t>(n));
+    b.shrink_to_fit();
+    auto ev = lp::decode(n ? b.data() : nullptr, n, st);
+    BOOST_CHECK(ev.empty());
+  }
+  BOOST_CHECK_EQUAL(st.events, 0u);
+  BOOST_CHECK_GE(st.malformed, full.size() - 1);
+  // A good message followed by a truncated one: the good one is kept.
+  bytes two;
+  add_msg(two, exec_ev(5, 5));
+  add_msg(two, fork_ev(1, 1, 20, 20));
+  two.resize(two.size() - 10);
+  lp::decode_stats st2;
+  auto ev = dec(two, st2);
+  BOOST_REQUIRE_EQUAL(ev.size(), 1u);
+  BOOST_CHECK(ev[0].what == lp::proc_event::exec);
+  BOOST_CHECK_EQUAL(st2.malformed, 1u);
+}
+
+BOOST_AUTO_TEST_CASE(decode_wrong_lengths) {
+  lp::decode_stats st;
+  // nlmsg_len larger than the datagram.
+  bytes b;
+  add_msg(b, fork_ev(1, 1, 20, 20), 0, 4096);
+  BOOST_CHECK(dec(b, st).empty());
+  BOOST_CHECK_EQUAL(st.malformed, 1u);
+  // nlmsg_len smaller than a header.
+  b.clear();
+  add_msg(b, fork_ev(1, 1, 20, 20), 0, 4);
+  BOOST_CHECK(dec(b, st).empty());
+  BOOST_CHECK_EQUAL(st.malformed, 2u);
+  // cn_msg.len larger than the netlink payload.
+  b.clear();
+  add_msg(b, fork_ev(1, 1, 20, 20), 2000);
+  BOOST_CHECK(dec(b, st).empty());
+  BOOST_CHECK_EQUAL(st.malformed, 3u);
+  // cn_msg.len too short for a fork event.
+  b.clear();
+  add_msg(b, fork_ev(1, 1, 20, 20), 20);
+  BOOST_CHECK(dec(b, st).empty());
+  BOOST_CHECK_EQUAL(st.malformed, 4u);
+  // nlmsg_len too short for the cn_msg it claims.
+  b.clear();
+  // (what follows it is then misparsed as further messages: also counted)
+  add_msg(b, exec_ev(1, 1), 0, NLMSG_LENGTH(10));
+  BOOST_CHECK(dec(b, st).empty());
+  BOOST_CHECK_GE(st.malformed, 5u);
+  // Not the proc connector: ignored, not malformed.
+  st = lp::decode_stats{};
+  b.clear();
+  add_msg(b, exec_ev(1, 1), 0, 0, CN_IDX_PROC + 5);
+  BOOST_CHECK(dec(b, st).empty());
+  BOOST_CHECK_EQUAL(st.malformed, 0u);
+  BOOST_CHECK_EQUAL(st.ignored, 1u);
+  // An exit event from an old kernel without the parent fields is fine.
+  b.clear();
+  add_msg(b, exit_ev(9, 9, 0), offsetof(::proc_event, event_data) + 16);
+  auto ev = dec(b, st);
+  BOOST_REQUIRE_EQUAL(ev.size(), 1u);
+  BOOST_CHECK_EQUAL(ev[0].pid, 9);
+  BOOST_CHECK_EQUAL(ev[0].parent_tgid, 0);
+  BOOST_CHECK(lp::decode(nullptr, 0, st).empty());
+}
+
+BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
+  fake_proc fp;
+  fp.write("stat", "cpu 1\nbtime 1600000000\n");
+  fp.process(50, "child", 1, 250); // reparented to 1 in /proc already
+  lp::procfs_reader r(fp.root, 100);
+  std::vector<process_update> ups;
+  // fork of a leader, child still in /proc
+  BOOST_CHECK_EQUAL(
+      lp::to_updates(
+          lp::proc_event{lp::proc_event::fork, 50, 50, 40, 40, 0, 999}, r, ups),
+      1u);
+  // fork of a leader that already vanished: falls back to ktime
+  lp::proc_event gone{lp::proc_event::fork, 60, 60, 40, 40, 0,
+                      3 * ns_per_second + 5};
+  BOOST_CHECK_EQUAL(lp::to_updates(gone, r, ups), 1u);
+  // exec of 50; exec of a vanished process gives nothing
+  BOOST_CHECK_EQUAL(
+      lp::to_updates(lp::proc_event{lp::proc_event::exec, 50, 50}, r, ups), 1u);
+  BOOST_CHECK_EQUAL(
+      lp::to_updates(lp::proc_event{lp::proc_event::exec, 61, 61}, r, ups), 0u);
+  // exit of 50 with a given clock
+  BOOST_CHECK_EQUAL(lp::to_updates(lp::proc_event{lp::proc_event::exit, 50, 50},
+                                   r, ups, 42 * ns_per_second),
+                    1u);
+  BOOST_REQUIRE_EQUAL(ups.size(), 4u);
+
+  const timestamp st50 = (1600000000 + 2) * ns_per_second + 500'000'000;
+  BOOST_CHECK(ups[0].kind == update_kind::start);
+  BOOST_CHECK_EQUAL(ups[0].process.pid, "50");
+  BOOST_CHECK_EQUAL(ups[0].process.ppid, "40");
+  BOOST_CHECK_EQUAL(field(ups[0].process, "Ppid"), "40");
+  BOOST_CHECK_EQUAL(field(ups[0].process, "Name"), "\"child\"");
+  BOOST_CHECK_EQUAL(ups[0].process.start_time, st50);
+  BOOST_CHECK_EQUAL(ups[0].process.start_time, r.start_time(50));
+
+  BOOST_CHECK_EQUAL(ups[1].process.pid, "60");
+  BOOST_CHECK_EQUAL(ups[1].process.ppid, "40");
+  BOOST_CHECK_EQUAL(field(ups[1].process, "Pid"), "60");
+  BOOST_CHECK_EQUAL(ups[1].process.start_time,
+                    (1600000000 + 3) * ns_per_second + 5);
+
+  BOOST_CHECK(ups[2].kind == update_kind::start);
+  BOOST_CHECK_EQUAL(ups[2].process.pid, "50");
+  BOOST_CHECK_EQUAL(ups[2].process.start_time, st50);
+  BOOST_CHECK_EQUAL(field(ups[2].process, "CommandLine"), "\"child -x\"");
+
+  BOOST_CHECK(ups[3].kind == update_kind::exit);
+  BOOST_CHECK_EQUAL(ups[3].target, "50");
+  BOOST_CHECK_EQUAL(ups[3].time, 42 * ns_per_second);
+
+  // Exit time defaults to the wall clock.
+  std::vector<process_update> e;
+  timestamp before = lp::realtime_now();
+  lp::to_updates(lp::proc_event{lp::proc_event::exit, 7, 7}, r, e);
+  BOOST_REQUIRE_EQUAL(e.size(), 1u);
+  BOOST_CHECK_GE(e[0].time, before);
+  BOOST_CHECK_LE(e[0].time, lp::realtime_now());
+}
+
+BOOST_AUTO_TEST_CASE(closed_connector) {
+  lp::proc_connector c;
+  BOOST_CHECK_EQUAL(c.fd(), -1);
+  std::vector<lp::proc_event> out;
+  BOOST_CHECK(c.receive(out, 0) == lp::proc_connector::recv_status::error);
+  c.close();
+}
+
+BOOST_AUTO_TEST_CASE(live_connector) {
+  lp::proc_connector c;
+  c.set_receive_buffer(1 << 20);
+  std::string err;
+  if (!c.open(err)) {
+    BOOST_TEST_MESSAGE("skipping live test: " << err);
+    BOOST_CHECK(err.find("run with sudo") != std::string::npos
+                || ::geteuid() == 0);
+    if (err.find("run with sudo") == std::string::npos)
+      BOOST_WARN_MESSAGE(false, "proc connector unavailable: " << err);
+    return;
+  }
+  BOOST_REQUIRE_GE(c.fd(), 0);
+  // Nothing is lost by a short timeout.
+  std::vector<lp::proc_event> events;
+
+  pid_t child = ::fork();
+  BOOST_REQUIRE_GE(child, 0);
+  if (child == 0) {
+    ::execl("/bin/true", "true", static_cast<char *>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+  bool saw_fork = false, saw_exec = false, saw_exit = false;
+  std::vector<lp::proc_event> mine;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (!(saw_fork && saw_exec && saw_exit)
+         && std::chrono::steady_clock::now() < deadline) {
+    events.clear();
+    auto rs = c.receive(events, 200);
+    BOOST_REQUIRE(rs != lp::proc_connector::recv_status::error);
+    for (auto &e : events) {
+      if (e.tgid != child)
+        continue;
+      mine.push_back(e);
+      if (e.what == lp::proc_event::fork && e.is_leader()
+          && e.parent_tgid == ::getpid())
+        saw_fork = true;
+      if (e.what == lp::proc_event::exec)
+        saw_exec = true;
+      if (e.what == lp::proc_event::exit && e.is_leader()) {
+        saw_exit = true;
+        BOOST_CHECK_EQUAL(e.exit_code, status);
+      }
+    }
+  }
+  BOOST_CHECK(saw_fork);
+  BOOST_CHECK(saw_exec);
+  BOOST_CHECK(saw_exit);
+  BOOST_CHECK_EQUAL(c.stats().malformed, 0u);
+
+  // The events make a start and an exit of the child (exec may yield
+  // nothing: the child is gone from /proc by now).
+  lp::procfs_reader r;
+  std::vector<process_update> ups;
+  lp::to_updates(mine, r, ups);
+  BOOST_REQUIRE_GE(ups.size(), 2u);
+  BOOST_CHECK(ups.front().kind == update_kind::start);
+  BOOST_CHECK_EQUAL(ups.front().process.pid, std::to_string(child));
+  BOOST_CHECK_EQUAL(ups.front().process.ppid, std::to_string(::getpid()));
+  BOOST_CHECK_NE(ups.front().process.start_time, unknown_time);
+  // The fallback start (ktime + btime) is close to our own clock.
+  BOOST_CHECK_LE(
+      std::llabs(ups.front().process.start_time - lp::realtime_now()),
+      10 * ns_per_second);
+  BOOST_CHECK(ups.back().kind == update_kind::exit);
+  BOOST_CHECK_EQUAL(ups.back().target, std::to_string(child));
+
+  c.close();
+  BOOST_CHECK_EQUAL(c.fd(), -1);
+}
+
+BOOST_AUTO_TEST_CASE(live_start_time_matches_proc) {
+  // A child that lives long enough to be read: the fork path and the /proc
+  // listing must give it the same real id.
+  lp::proc_connector c;
+  std::string err;
+  if (!c.open(err)) {
+    BOOST_TEST_MESSAGE("skipping live test: " << err);
+    return;
+  }
+  int pipefd[2];
+  BOOST_REQUIRE_EQUAL(::pipe(pipefd), 0);
+  pid_t child = ::fork();
+  BOOST_REQUIRE_GE(child, 0);
+  if (child == 0) {
+    ::close(pipefd[1]);
+    char ch;
+    while (::read(pipefd[0], &ch, 1) < 0) {
+    }
+    ::_exit(0);
+  }
+  ::close(pipefd[0]);
+  lp::procfs_reader r;
+  std::vector<process_update> ups;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (ups.empty() && std::chrono::steady_clock::now() < deadline) {
+    std::vector<lp::proc_event> events;
+    c.receive(events, 200);
+    for (auto &e : events)
+      if (e.tgid == child && e.what == lp::proc_event::fork)
+        lp::to_updates(e, r, ups);
+  }
+  BOOST_REQUIRE_EQUAL(ups.size(), 1u);
+  timestamp from_list = unknown_time;
+  for (auto &p : r.list())
+    if (p.pid == std::to_string(child))
+      from_list = p.start_time;
+  BOOST_CHECK_EQUAL(ups[0].process.start_time, from_list);
+  BOOST_CHECK_EQUAL(ups[0].process.start_time, r.start_time(child));
+  BOOST_CHECK_EQUAL(field(ups[0].process, "Name"),
+                    field(*r.read_process(::getpid()), "Name"));
+  ::close(pipefd[1]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+}
+
+#endif // defined(__linux__)

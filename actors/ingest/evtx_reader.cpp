@@ -1,0 +1,318 @@
+#include "actors/ingest/evtx_reader.hpp"
+
+// Debian's libevtx.h includes <libbfio.h> on POSIX, but libevtx-dev does
+// not depend on libbfio-dev. Nothing here uses the libbfio entry points, so
+// when the header is missing, hide them (features.h has an include guard).
+#if !__has_include(<libbfio.h>)
+#include <libevtx/features.h>
+#undef LIBEVTX_HAVE_BFIO
+#endif
+#include <libevtx.h>
+#include <pugixml.hpp>
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace proctrack {
+
+namespace {
+
+constexpr std::size_t file_header_size = 4096;
+constexpr std::size_t chunk_size = 65536;
+
+// The innermost (first) message of a libevtx error, then frees it.
+std::string take_message(libevtx_error_t *&err) {
+  if (err == nullptr)
+    return "unknown error";
+  char buf[2048] = {0};
+  libevtx_error_backtrace_sprint(err, buf, sizeof(buf));
+  libevtx_error_free(&err);
+  err = nullptr;
+  std::string s(buf);
+  // Keep the first (most specific) line.
+  auto nl = s.find('\n');
+  if (nl != std::string::npos)
+    s.resize(nl);
+  while (!s.empty() && (s.back() == '.' || s.back() == ' '))
+    s.pop_back();
+  return s.empty() ? std::string("unknown error") : s;
+}
+
+std::uint32_t le32(const unsigned char *p) {
+  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8
+         | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
+}
+
+std::uint16_t le16(const unsigned char *p) {
+  return static_cast<std::uint16_t>(p[0] | p[1] << 8);
+}
+
+std::uint64_t le64(const unsigned char *p) {
+  return std::uint64_t{le32(p)} | std::uint64_t{le32(p + 4)} << 32;
+}
+
+std::uint32_t crc(const unsigned char *p, std::size_t n,
+                  std::uint32_t seed = 0) {
+  return static_cast<std::uint32_t>(
+      crc32(seed, reinterpret_cast<const Bytef *>(p), static_cast<uInt>(n)));
+}
+
+bool all_zero(const unsigned char *p, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (p[i] != 0)
+      return false;
+  return true;
+}
+
+} // namespace
+
+evtx_reader::evtx_reader(std::string path) : path_(std::move(path)) {}
+
+evtx_reader::~evtx_reader() {
+  if (file_ != nullptr) {
+    auto f = static_cast<libevtx_file_t *>(file_);
+    libevtx_file_close(f, nullptr);
+    libevtx_file_free(&f, nullptr);
+  }
+}
+
+void evtx_reader::error(std::string msg) {
+  // Bounded: a hostile file cannot grow the backlog without limit.
+  if (errors_.size() < 10000)
+    errors_.push_back(path_ + ": " + std::move(msg));
+}
+
+std::vector<std::string> evtx_reader::take_errors() {
+  std::vector<std::string> out;
+  out.swap(errors_);
+  return out;
+}
+
+bool evtx_reader::open(std::string &err_msg) {
+  {
+    std::ifstream in(path_, std::ios::binary);
+    if (!in) {
+      err_msg = path_ + ": cannot open: " + std::strerror(errno);
+      return false;
+    }
+    char magic[8] = {0};
+    in.read(magic, 8);
+    if (in.gcount() != 8 || std::memcmp(magic, "ElfFile", 8) != 0) {
+      err_msg = path_ + ": not an EVTX file (no ElfFile signature)";
+      return false;
+    }
+  }
+  libevtx_file_t *f = nullptr;
+  libevtx_error_t *e = nullptr;
+  if (libevtx_file_initialize(&f, &e) != 1) {
+    err_msg = path_ + ": libevtx: " + take_message(e);
+    return false;
+  }
+  if (libevtx_file_open(f, path_.c_str(), LIBEVTX_OPEN_READ, &e) != 1) {
+    err_msg = path_ + ": not a readable EVTX file: " + take_message(e);
+    libevtx_file_free(&f, nullptr);
+    return false;
+  }
+  file_ = f;
+  if (libevtx_file_get_number_of_records(f, &count_, &e) != 1) {
+    error("cannot count records: " + take_message(e));
+    count_ = 0;
+  }
+  index_ = 0;
+  scan_chunks();
+  // libevtx also calls a file corrupted for unused slack at its end, which
+  // scan_chunks() dismisses; report its verdict only when the scan has no
+  // better explanation.
+  if (libevtx_file_is_corrupted(f, &e) == 1 && stats_.damaged_chunks == 0
+      && !slack_)
+    error("libevtx reports the file as corrupted");
+  if (e != nullptr)
+    libevtx_error_free(&e);
+  return true;
+}
+
+// libevtx skips a chunk with a bad signature and ignores a chunk cut off by
+// truncation without a word; the file header and chunk checksums are checked
+// here so that the damage is reported.
+void evtx_reader::scan_chunks() {
+  std::ifstream in(path_, std::ios::binary);
+  if (!in)
+    return;
+  std::vector<unsigned char> buf(chunk_size);
+  in.read(reinterpret_cast<char *>(buf.data()), file_header_size);
+  if (static_cast<std::size_t>(in.gcount()) < 128)
+    return;
+  std::uint16_t declared = le16(buf.data() + 42);
+  if (le32(buf.data() + 124) != crc(buf.data(), 120))
+    error("file header checksum mismatch");
+  std::size_t k = 0;
+  std::vector<std::size_t> unsigned_chunks;
+  auto report_unsigned = [&] {
+    for (auto u : unsigned_chunks) {
+      ++stats_.damaged_chunks;
+      error("chunk " + std::to_string(u) + " (offset "
+            + std::to_string(file_header_size + u * chunk_size)
+            + "): bad chunk signature; its records are lost");
+    }
+    unsigned_chunks.clear();
+  };
+  for (;; ++k) {
+    in.read(reinterpret_cast<char *>(buf.data()), chunk_size);
+    auto got = static_cast<std::size_t>(in.gcount());
+    if (got == 0)
+      break;
+    std::string where = "chunk " + std::to_string(k) + " (offset "
+                        + std::to_string(file_header_size + k * chunk_size)
+                        + ")";
+    if (got < chunk_size) {
+      bool is_chunk = got >= 8 && std::memcmp(buf.data(), "ElfChnk", 8) == 0;
+      if (!all_zero(buf.data(), got) && (is_chunk || k < declared)) {
+        report_unsigned();
+        ++stats_.damaged_chunks;
+        error(where + ": truncated (" + std::to_string(got) + " of "
+              + std::to_string(chunk_size) + " bytes); its records are lost");
+      }
+      ++k;
+      break;
+    }
+    if (std::memcmp(buf.data(), "ElfChnk", 8) != 0) {
+      // Unused space at the end of a preallocated file may hold anything
+      // (sysmon.evtx has 8 such chunks of slack): a chunk without signature
+      // is damage only if a valid chunk follows it or the header counts it.
+      if (!all_zero(buf.data(), 512))
+        unsigned_chunks.push_back(k);
+      continue;
+    }
+    report_unsigned();
+    std::uint32_t header_crc = crc(buf.data(), 120);
+    header_crc = crc(buf.data() + 128, 384, header_crc);
+    std::uint32_t free_off = le32(buf.data() + 48);
+    bool bad = false;
+    std::string why;
+    if (header_crc != le32(buf.data() + 124)) {
+      bad = true;
+      why = "chunk header checksum mismatch";
+    } else if (free_off < 512 || free_off > chunk_size) {
+      bad = true;
+      why = "bad free space offset";
+    } else if (crc(buf.data() + 512, free_off - 512) != le32(buf.data() + 52)) {
+      bad = true;
+      why = "event records checksum mismatch";
+    }
+    if (bad) {
+      ++stats_.damaged_chunks;
+      error(where + " (records " + std::to_string(le64(buf.data() + 24)) + "-"
+            + std::to_string(le64(buf.data() + 32)) + "): " + why
+            + "; records in it may be lost or skipped");
+    }
+  }
+  while (!unsigned_chunks.empty() && unsigned_chunks.back() >= declared) {
+    unsigned_chunks.pop_back();
+    slack_ = true;
+  }
+  report_unsigned();
+  if (declared > k && k < 0xffff) {
+    // Only complain about missing chunks if the file is shorter than the
+    // header says (a "dirty" header may under-count, never over-count).
+    error("file truncated: header declares " + std::to_string(declared)
+          + " chunks, " + std::to_string(k) + " present");
+  }
+}
+
+bool evtx_reader::next(sysmon_event &ev) {
+  auto f = static_cast<libevtx_file_t *>(file_);
+  if (f == nullptr)
+    return false;
+  while (index_ < count_) {
+    int i = index_++;
+    libevtx_record_t *rec = nullptr;
+    libevtx_error_t *e = nullptr;
+    auto where = [&] {
+      return "record index " + std::to_string(i) + " (after record "
+             + std::to_string(last_id_) + ")";
+    };
+    if (libevtx_file_get_record_by_index(f, i, &rec, &e) != 1
+        || rec == nullptr) {
+      ++stats_.corrupt_records;
+      error(where() + ": unreadable: " + take_message(e));
+      continue;
+    }
+    std::uint64_t id = 0;
+    bool have_id = libevtx_record_get_identifier(rec, &id, &e) == 1;
+    if (!have_id && e != nullptr)
+      libevtx_error_free(&e);
+    std::string name = have_id ? "record " + std::to_string(id) : where();
+    std::size_t size = 0;
+    bool ok = libevtx_record_get_utf8_xml_string_size(rec, &size, &e) == 1
+              && size > 0;
+    if (ok) {
+      xml_.resize(size);
+      ok = libevtx_record_get_utf8_xml_string(
+               rec, reinterpret_cast<uint8_t *>(xml_.data()), size, &e)
+           == 1;
+    }
+    libevtx_record_free(&rec, nullptr);
+    if (!ok) {
+      ++stats_.corrupt_records;
+      error(name + ": cannot render: " + take_message(e));
+      continue;
+    }
+    if (have_id)
+      last_id_ = id;
+    std::size_t len = std::strlen(xml_.c_str());
+    std::string why;
+    if (!parse_event_xml(xml_.data(), len, ev, why)) {
+      ++stats_.corrupt_records;
+      error(name + ": " + why);
+      continue;
+    }
+    if (ev.record_number == 0 && have_id)
+      ev.record_number = id;
+    ++stats_.records;
+    return true;
+  }
+  return false;
+}
+
+bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
+                     std::string &why) {
+  ev.clear();
+  pugi::xml_document doc;
+  auto res = doc.load_buffer(xml, size,
+                             pugi::parse_default | pugi::parse_ws_pcdata_single,
+                             pugi::encoding_utf8);
+  if (!res) {
+    why = std::string("bad XML: ") + res.description() + " at offset "
+          + std::to_string(res.offset);
+    return false;
+  }
+  auto event = doc.child("Event");
+  if (!event) {
+    why = "no <Event> element";
+    return false;
+  }
+  auto sys = event.child("System");
+  ev.provider = sys.child("Provider").attribute("Name").value();
+  {
+    const char *t = sys.child("EventID").child_value();
+    char *end = nullptr;
+    long long v = std::strtoll(t, &end, 10);
+    ev.event_id = (end != t && *end == '\0') ? v : -1;
+  }
+  ev.computer = sys.child("Computer").child_value();
+  {
+    const char *t = sys.child("EventRecordID").child_value();
+    ev.record_number = std::strtoull(t, nullptr, 10);
+  }
+  int unnamed = 0;
+  for (auto d : event.child("EventData").children("Data")) {
+    auto n = d.attribute("Name");
+    std::string key = n ? n.value() : "Data" + std::to_string(unnamed++);
+    ev.fields.emplace_back(std::move(key), d.child_value());
+  }
+  return true;
+}
+
+} // namespace proctrack

@@ -1,0 +1,119 @@
+#include "actors/ingest/line_reader.hpp"
+
+#include <cerrno>
+#include <cstring>
+#include <zlib.h>
+
+namespace proctrack {
+
+namespace {
+constexpr std::size_t chunk_size = 256 * 1024;
+} // namespace
+
+line_reader::line_reader(std::string path, std::size_t max_line)
+    : path_(std::move(path)), max_line_(max_line) {}
+
+line_reader::~line_reader() {
+  if (gz_ != nullptr)
+    gzclose(static_cast<gzFile>(gz_));
+}
+
+bool line_reader::open(std::string &error) {
+  errno = 0;
+  gzFile f = gzopen(path_.c_str(), "rb");
+  if (f == nullptr) {
+    error = path_ + ": cannot open: "
+            + (errno != 0 ? std::strerror(errno) : "out of memory");
+    return false;
+  }
+  gzbuffer(f, 128 * 1024);
+  gz_ = f;
+  buf_.resize(chunk_size);
+  pos_ = end_ = 0;
+  eof_ = false;
+  first_ = true;
+  line_no_ = 0;
+  error_.clear();
+  return true;
+}
+
+// Moves unread bytes to the front and reads more. False when nothing more
+// can be read (end of input or read error).
+bool line_reader::fill() {
+  if (eof_ || gz_ == nullptr)
+    return false;
+  if (pos_ > 0) {
+    std::memmove(buf_.data(), buf_.data() + pos_, end_ - pos_);
+    end_ -= pos_;
+    pos_ = 0;
+  }
+  if (end_ == buf_.size())
+    buf_.resize(buf_.size() * 2);
+  auto f = static_cast<gzFile>(gz_);
+  int n =
+      gzread(f, buf_.data() + end_, static_cast<unsigned>(buf_.size() - end_));
+  if (n > 0) {
+    end_ += static_cast<std::size_t>(n);
+    return true;
+  }
+  eof_ = true;
+  int code = Z_OK;
+  const char *msg = gzerror(f, &code);
+  if (code != Z_OK || n < 0)
+    error_ = path_ + ": read error after line " + std::to_string(line_no_)
+             + ": " + (msg != nullptr && *msg != '\0' ? msg : "unknown");
+  return false;
+}
+
+line_reader::status line_reader::next(std::string &line) {
+  if (gz_ == nullptr)
+    return status::eof;
+  bool skipping = false; // inside a line that is too long
+  std::size_t scanned = 0;
+  for (;;) {
+    const char *base = buf_.data() + pos_;
+    std::size_t avail = end_ - pos_;
+    const void *nl = scanned < avail
+                         ? std::memchr(base + scanned, '\n', avail - scanned)
+                         : nullptr;
+    if (nl != nullptr || (eof_ && avail > 0) || (eof_ && skipping)) {
+      std::size_t len =
+          nl != nullptr
+              ? static_cast<std::size_t>(static_cast<const char *>(nl) - base)
+              : avail;
+      pos_ += len + (nl != nullptr ? 1 : 0);
+      ++line_no_;
+      if (skipping || len > max_line_) {
+        first_ = false;
+        return status::too_long;
+      }
+      if (len > 0 && base[len - 1] == '\r')
+        --len;
+      std::size_t off = 0;
+      if (first_ && len >= 3 && std::memcmp(base, "\xEF\xBB\xBF", 3) == 0)
+        off = 3;
+      first_ = false;
+      line.assign(base + off, len - off);
+      return status::ok;
+    }
+    if (eof_)
+      return status::eof;
+    scanned = avail;
+    if (avail > max_line_) {
+      // Drop what we have of the over-long line and keep scanning for its
+      // end without buffering it.
+      skipping = true;
+      pos_ = end_;
+      scanned = 0;
+    }
+    if (!fill() && end_ == pos_ && !skipping)
+      return status::eof;
+    if (skipping && eof_ && end_ == pos_) {
+      ++line_no_;
+      first_ = false;
+      return status::too_long;
+    }
+  }
+}
+
+} // namespace proctrack

@@ -1,0 +1,67 @@
+// Reads a text file line by line, plain or gzip-compressed (zlib's gzread
+// reads both transparently). Lines are bounded: a longer line is an error,
+// skipped, and reading goes on after it. No CAF include.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace proctrack {
+
+class line_reader {
+public:
+  /// 16 MiB: the longest line accepted by default.
+  static constexpr std::size_t default_max_line = std::size_t{16} << 20;
+
+  enum class status {
+    ok,       ///< `line` holds the next line (without '\n' or "\r\n")
+    too_long, ///< the line exceeded max_line; it was skipped
+    eof,      ///< no more lines (a read error, if any, is in last_error())
+  };
+
+  explicit line_reader(std::string path,
+                       std::size_t max_line = default_max_line);
+  ~line_reader();
+  line_reader(const line_reader &) = delete;
+  line_reader &operator=(const line_reader &) = delete;
+
+  /// Opens the file; false and a message naming the file if it cannot.
+  bool open(std::string &error);
+
+  /// Reads the next line. A UTF-8 byte order mark at the start of the file
+  /// is dropped. The last line need not end in '\n'.
+  status next(std::string &line);
+
+  /// 1-based number of the line last returned (or skipped as too long).
+  std::uint64_t line_number() const {
+    return line_no_;
+  }
+
+  /// Non-empty after eof when the input ended in a read error (a corrupt or
+  /// truncated gzip stream): "FILE: why".
+  const std::string &last_error() const {
+    return error_;
+  }
+
+  const std::string &path() const {
+    return path_;
+  }
+
+private:
+  bool fill();
+
+  std::string path_;
+  std::size_t max_line_;
+  void *gz_ = nullptr; // gzFile
+  std::vector<char> buf_;
+  std::size_t pos_ = 0;
+  std::size_t end_ = 0;
+  bool eof_ = false;
+  bool first_ = true;
+  std::uint64_t line_no_ = 0;
+  std::string error_;
+};
+
+} // namespace proctrack

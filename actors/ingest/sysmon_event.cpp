@@ -1,0 +1,252 @@
+#include "actors/ingest/sysmon_event.hpp"
+
+#include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
+
+#include <cctype>
+
+namespace proctrack {
+
+void sysmon_event::clear() {
+  provider.clear();
+  event_id = -1;
+  computer.clear();
+  record_number = 0;
+  fields.clear();
+}
+
+void sysmon_event::set(std::string name, std::string value) {
+  for (auto &kv : fields)
+    if (kv.first == name) {
+      kv.second = std::move(value);
+      return;
+    }
+  fields.emplace_back(std::move(name), std::move(value));
+}
+
+const std::string *sysmon_event::find(std::string_view name) const {
+  for (auto &kv : fields)
+    if (kv.first == name)
+      return &kv.second;
+  return nullptr;
+}
+
+std::string lower_guid(std::string_view guid) {
+  std::string out(guid);
+  for (auto &c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool is_null_guid(std::string_view guid) {
+  if (guid.size() >= 2 && guid.front() == '{' && guid.back() == '}')
+    guid = guid.substr(1, guid.size() - 2);
+  if (guid.size() != 36)
+    return false;
+  for (char c : guid)
+    if (c != '0' && c != '-')
+      return false;
+  return true;
+}
+
+std::string_view base_name(std::string_view path) {
+  auto pos = path.find_last_of("\\/");
+  return pos == std::string_view::npos ? path : path.substr(pos + 1);
+}
+
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i]))
+        != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+// A decimal number that fits a JSON integer (no sign, no leading zeros
+// beyond "0", at most 19 digits).
+bool is_plain_number(std::string_view s) {
+  if (s.empty() || s.size() > 19)
+    return false;
+  for (char c : s)
+    if (c < '0' || c > '9')
+      return false;
+  return s.size() == 1 || s[0] != '0';
+}
+
+void add_field(data_fields &data, std::string key, std::string json) {
+  data.push_back(data_field{std::move(key), std::move(json)});
+}
+
+void add_string(data_fields &data, const sysmon_event &ev, const char *from,
+                const char *to) {
+  if (auto v = ev.find(from)) {
+    std::string j;
+    append_json_string(j, *v);
+    add_field(data, to, std::move(j));
+  }
+}
+
+void add_number(data_fields &data, const std::string *v, const char *key) {
+  if (v == nullptr)
+    return;
+  auto t = trim(*v);
+  if (is_plain_number(t))
+    add_field(data, key, std::string(t));
+  else
+    add_field(data, key, json_string(*v));
+}
+
+// A usable GUID: present, not empty, not all zero.
+const std::string *usable_guid(const sysmon_event &ev, std::string_view key) {
+  auto v = ev.find(key);
+  if (v == nullptr || trim(*v).empty() || is_null_guid(trim(*v)))
+    return nullptr;
+  return v;
+}
+
+std::string pid_text(const std::string *v) {
+  return v == nullptr ? std::string{} : std::string(trim(*v));
+}
+
+} // namespace
+
+std::string hashes_json(std::string_view hashes) {
+  std::vector<std::pair<std::string_view, std::string_view>> pairs;
+  std::string_view rest = hashes;
+  while (!rest.empty()) {
+    auto comma = rest.find(',');
+    auto item = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view{}
+                                           : rest.substr(comma + 1);
+    auto eq = item.find('=');
+    if (eq == std::string_view::npos || eq == 0)
+      continue;
+    pairs.emplace_back(trim(item.substr(0, eq)), trim(item.substr(eq + 1)));
+  }
+  if (pairs.empty())
+    return json_string(hashes);
+  std::string out = "{";
+  bool first = true;
+  auto emit = [&](std::string_view k, std::string_view v) {
+    if (!first)
+      out += ',';
+    first = false;
+    append_json_string(out, k);
+    out += ':';
+    append_json_string(out, v);
+  };
+  static constexpr std::string_view preferred[] = {"SHA256", "MD5", "IMPHASH"};
+  for (auto name : preferred)
+    for (auto &[k, v] : pairs)
+      if (iequals(k, name)) {
+        emit(name, v);
+        break;
+      }
+  for (auto &[k, v] : pairs) {
+    bool seen = false;
+    for (auto name : preferred)
+      seen = seen || iequals(k, name);
+    // Keep the first occurrence of any other algorithm only.
+    for (auto &[k2, v2] : pairs) {
+      if (&k2 == &k)
+        break;
+      seen = seen || k2 == k;
+    }
+    if (!seen)
+      emit(k, v);
+  }
+  out += '}';
+  return out;
+}
+
+std::optional<process_update> to_update(const sysmon_event &ev,
+                                        std::string &why_not) {
+  if (!ev.provider.empty() && !iequals(ev.provider, sysmon_provider)) {
+    why_not = "provider " + ev.provider + " is not Sysmon";
+    return std::nullopt;
+  }
+  if (ev.event_id != 1 && ev.event_id != 5) {
+    why_not = "EventID " + std::to_string(ev.event_id) + " is not 1 or 5";
+    return std::nullopt;
+  }
+  auto pid = ev.find("ProcessId");
+  auto guid = usable_guid(ev, "ProcessGuid");
+  if (pid == nullptr && guid == nullptr) {
+    why_not = "EventID " + std::to_string(ev.event_id)
+              + " without ProcessId or ProcessGuid";
+    return std::nullopt;
+  }
+  std::optional<timestamp> when;
+  if (auto utc = ev.find("UtcTime"))
+    when = parse_time(*utc);
+
+  process_update u;
+  auto &p = u.process;
+  p.pid = pid_text(pid);
+  if (guid != nullptr)
+    p.guid = lower_guid(trim(*guid));
+
+  if (ev.event_id == 5) {
+    if (!when) {
+      why_not = "EventID 5 without a valid UtcTime";
+      return std::nullopt;
+    }
+    u.kind = update_kind::exit;
+    u.target = !p.guid.empty() ? p.guid : p.pid;
+    u.time = *when;
+    return u;
+  }
+
+  u.kind = update_kind::start;
+  auto ppid = ev.find("ParentProcessId");
+  p.ppid = pid_text(ppid);
+  if (auto pg = usable_guid(ev, "ParentProcessGuid"))
+    p.parent_guid = lower_guid(trim(*pg));
+  p.start_time = when.value_or(unknown_time);
+
+  auto &d = p.data;
+  d.reserve(24);
+  add_number(d, pid, "Pid");
+  add_number(d, ppid, "Ppid");
+  if (auto image = ev.find("Image"))
+    add_field(d, "Name", json_string(base_name(*image)));
+  if (when) {
+    std::string t;
+    append_time_json(t, *when);
+    add_field(d, "StartTime", std::move(t));
+  }
+  add_string(d, ev, "User", "Username");
+  add_string(d, ev, "Image", "Exe");
+  add_string(d, ev, "CommandLine", "CommandLine");
+  add_string(d, ev, "CurrentDirectory", "CurrentDirectory");
+  add_string(d, ev, "FileVersion", "FileVersion");
+  add_string(d, ev, "Description", "Description");
+  add_string(d, ev, "Company", "Company");
+  add_string(d, ev, "Product", "Product");
+  add_string(d, ev, "ParentImage", "ParentImage");
+  add_string(d, ev, "ParentCommandLine", "ParentCommandLine");
+  add_number(d, ev.find("TerminalSessionId"), "TerminalSessionId");
+  add_string(d, ev, "IntegrityLevel", "IntegrityLevel");
+  if (auto h = ev.find("Hashes"))
+    add_field(d, "Hashes", hashes_json(*h));
+  add_string(d, ev, "ProcessGuid", "ProcessGuid");
+  add_string(d, ev, "ParentProcessGuid", "ParentProcessGuid");
+  add_string(d, ev, "OriginalFileName", "OriginalFilename");
+  if (!ev.computer.empty())
+    add_field(d, "Computer", json_string(ev.computer));
+  return u;
+}
+
+} // namespace proctrack

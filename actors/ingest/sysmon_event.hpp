@@ -1,0 +1,57 @@
+// One Windows event as the Sysmon readers see it (EVTX or JSON lines), and
+// its translation into a proctrack update (SPEC §5). Plain C++, no CAF.
+#pragma once
+
+#include "messages/types.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace proctrack {
+
+/// The provider name of Sysmon's events.
+inline constexpr std::string_view sysmon_provider = "Microsoft-Windows-Sysmon";
+
+/// One event: the envelope (provider, EventID, computer, record number) and
+/// the EventData fields by Name, in the order the source gave them.
+struct sysmon_event {
+  std::string provider;            ///< empty when the source does not say
+  std::int64_t event_id = -1;      ///< -1 when absent or not a number
+  std::string computer;            ///< host name; empty when absent
+  std::uint64_t record_number = 0; ///< EventRecordID / line number; 0 = none
+  std::vector<std::pair<std::string, std::string>> fields;
+
+  void clear();
+
+  /// Sets (or replaces) a field.
+  void set(std::string name, std::string value);
+
+  /// The value of a field, or nullptr when absent.
+  const std::string *find(std::string_view name) const;
+};
+
+/// Turns EID 1 into a `start` update and EID 5 into an `exit` update.
+/// Anything else (another EventID, another provider, an event that names no
+/// process, an exit without a valid UtcTime) gives nullopt and `why_not`.
+std::optional<process_update> to_update(const sysmon_event &ev,
+                                        std::string &why_not);
+
+/// Lower-cases a GUID's text ({9A1B...} -> {9a1b...}).
+std::string lower_guid(std::string_view guid);
+
+/// True for "{00000000-0000-0000-0000-000000000000}" (braces optional).
+bool is_null_guid(std::string_view guid);
+
+/// The last path component of a Windows or POSIX path.
+std::string_view base_name(std::string_view path);
+
+/// Sysmon's "SHA1=..,MD5=..,SHA256=..,IMPHASH=.." as a JSON object with
+/// SHA256, MD5, IMPHASH first (those present), then any other algorithm.
+/// Returns the value as a JSON string when it holds no ALG=HEX pair.
+std::string hashes_json(std::string_view hashes);
+
+} // namespace proctrack

@@ -8,6 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -162,7 +163,9 @@ bytes version_blob(const std::vector<bytes> &strings, bool with_fixed = true) {
 // A PE32+ image with one .rsrc section (RVA 0x1000, file offset 0x200) that
 // holds root -> 16 -> 1 -> 0x409 -> data entry -> blob. Offsets of the three
 // directories in the section: 0x00, 0x18, 0x30; data entry 0x48; blob 0x58.
-bytes make_pe(const bytes &blob) {
+// With n_lang > 1 the language level has n_lang entries that all point at
+// the same data entry (which then follows them).
+bytes make_pe(const bytes &blob, std::uint16_t n_lang = 1) {
   bytes f(0x200, 0);
   f[0] = 'M';
   f[1] = 'Z';
@@ -177,18 +180,21 @@ bytes make_pe(const bytes &blob) {
   put32(f, opt + 36, 0x200);  // FileAlignment
   put32(f, opt + 60, 0x200);  // SizeOfHeaders
   put32(f, opt + 108, 16);    // NumberOfRvaAndSizes
-  bytes rs(0x58, 0);
+  const std::size_t data_entry = 0x40 + 8 * std::size_t{n_lang};
+  bytes rs(data_entry + 0x10, 0);
   put16(rs, 0x0E, 1); // root: one ID entry
   put32(rs, 0x10, 16);
   put32(rs, 0x14, 0x80000018u);
   put16(rs, 0x18 + 0x0E, 1); // name level
   put32(rs, 0x28, 1);
   put32(rs, 0x2C, 0x80000030u);
-  put16(rs, 0x30 + 0x0E, 1); // language level
-  put32(rs, 0x40, 0x409);
-  put32(rs, 0x44, 0x48);
-  put32(rs, 0x48, 0x1000 + 0x58); // data entry
-  put32(rs, 0x4C, static_cast<std::uint32_t>(blob.size()));
+  put16(rs, 0x30 + 0x0E, n_lang); // language level
+  for (std::size_t i = 0; i < n_lang; ++i) {
+    put32(rs, 0x40 + 8 * i, static_cast<std::uint32_t>(0x409 + i));
+    put32(rs, 0x44 + 8 * i, static_cast<std::uint32_t>(data_entry));
+  }
+  put32(rs, data_entry, static_cast<std::uint32_t>(0x1000 + rs.size()));
+  put32(rs, data_entry + 4, static_cast<std::uint32_t>(blob.size()));
   rs.insert(rs.end(), blob.begin(), blob.end());
   put32(f, opt + 112 + 16, 0x1000);
   put32(f, opt + 112 + 20, static_cast<std::uint32_t>(rs.size()));
@@ -217,6 +223,14 @@ BOOST_AUTO_TEST_CASE(reference_corpus) {
       continue;
     BOOST_TEST_CONTEXT(file) {
       auto r = pe::read_file(pe_dir() + "/" + file);
+      // read_file (on-demand reads) and parse (memory) agree.
+      auto d = slurp(pe_dir() + "/" + file);
+      auto rm = parse_copy(d.data(), d.size());
+      BOOST_TEST(rm.error == r.error);
+      BOOST_TEST(rm.message == r.message);
+      BOOST_TEST(rm.info.has_value() == r.info.has_value());
+      if (rm.info && r.info)
+        BOOST_TEST(pe::to_json(*rm.info) == pe::to_json(*r.info));
       const auto &exp = rec["expected"];
       if (!has_data(exp)) {
         ++without;
@@ -457,6 +471,33 @@ BOOST_AUTO_TEST_CASE(synthetic_loops_and_depth) {
 }
 
 // --- robustness ----------------------------------------------------------
+
+// 4000 language entries all naming one 64 KB blob of ~3000 Strings: the
+// work caps (version bytes, table entries) end it quickly with an error.
+BOOST_AUTO_TEST_CASE(amplification_is_bounded) {
+  std::vector<bytes> strings(3000, vs_string(u"K", u""));
+  auto blob = version_blob(strings);
+  BOOST_REQUIRE_LT(blob.size(), 65536u);
+  auto img = make_pe(blob, 4000);
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = parse_copy(img.data(), img.size());
+  double secs =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0)
+          .count();
+  BOOST_TEST_MESSAGE("amplification: " << secs << " s, " << r.message);
+  BOOST_TEST(r.error == pe::error_kind::malformed);
+  BOOST_TEST(secs < 5.0);
+  BOOST_REQUIRE(r.info.has_value());
+  std::size_t entries = 0;
+  for (const auto &t : r.info->tables)
+    entries += t.entries.size();
+  BOOST_TEST(entries <= 65536u);
+  BOOST_TEST(r.info->strings.size() == 1u);
+  // One language entry: the same blob is fine.
+  img = make_pe(blob);
+  r = parse_copy(img.data(), img.size());
+  BOOST_TEST(r.error == pe::error_kind::none, r.message);
+}
 
 BOOST_AUTO_TEST_CASE(every_prefix) {
   for (const char *f :

@@ -45,6 +45,10 @@ using u64 = std::uint64_t;
 constexpr std::uint16_t rt_version = 16;
 constexpr u64 fixed_info_size = 52;
 constexpr std::uint32_t hard_max_depth = 64; // whatever limits says
+// Work caps that keep hostile files cheap, whatever the limits say:
+constexpr u64 max_sections = 8192;          // sections used for RVA mapping
+constexpr u64 max_version_bytes = 16 << 20; // VS_VERSIONINFO bytes, all blobs
+constexpr u64 max_table_entries = 65536;    // Strings, all tables
 
 std::string hex(u64 v) {
   char buf[24];
@@ -151,8 +155,8 @@ struct vs_node {
 
 class vs_parser {
 public:
-  vs_parser(view blob, u64 file_off, damage &dmg)
-      : v_(blob), base_(file_off), dmg_(dmg) {}
+  vs_parser(view blob, u64 file_off, damage &dmg, u64 &entries)
+      : v_(blob), base_(file_off), dmg_(dmg), entries_(entries) {}
 
   // Appends what this blob holds to `out`; returns false if there is no
   // usable root node.
@@ -192,6 +196,13 @@ public:
           string_table st;
           st.lang_codepage = key(t);
           for_children(t, t.value_off + t.value_len, [&](const vs_node &s) {
+            if (entries_ >= max_table_entries) {
+              if (entries_++ == max_table_entries)
+                dmg_.add("more than " + std::to_string(max_table_entries)
+                         + " version strings");
+              return;
+            }
+            ++entries_;
             st.entries.emplace_back(key(s), value_text(s));
           });
           out.tables.push_back(std::move(st));
@@ -293,6 +304,108 @@ private:
   view v_;
   u64 base_;
   damage &dmg_;
+  u64 &entries_; // Strings so far, all blobs
+};
+
+// --- byte sources ---------------------------------------------------------
+// pe_parser reads through a Source: has(off, len) checks a range against the
+// size, u16/u32 read little-endian values (caller checked has), bytes() gives
+// a contiguous view of a checked range (at most max_vs_size bytes).
+
+// A VS_VERSIONINFO root's wLength is 16 bits, so nothing past this many
+// bytes of a version resource is ever looked at.
+constexpr u64 max_vs_size = 0x10000;
+
+struct memory_source {
+  view v;
+  u64 size() const {
+    return v.n;
+  }
+  bool has(u64 off, u64 len) const {
+    return v.has(off, len);
+  }
+  std::uint16_t u16(u64 off) const {
+    return v.u16(off);
+  }
+  std::uint32_t u32(u64 off) const {
+    return v.u32(off);
+  }
+  view bytes(u64 off, u64 len) const {
+    return view{v.d + off, len};
+  }
+};
+
+// Reads a file on demand through a few cached 4 KiB blocks: memory stays
+// small whatever the file size, and only the headers, the resource tree and
+// the version data are read. A file that shrinks while being read gives
+// zeros past its new end and sets `short_read`.
+class file_source {
+public:
+  file_source(int fd, u64 size) : fd_(fd), n_(size) {}
+  u64 size() const {
+    return n_;
+  }
+  bool has(u64 off, u64 len) const {
+    return off <= n_ && len <= n_ - off;
+  }
+  std::uint16_t u16(u64 off) {
+    return static_cast<std::uint16_t>(byte(off) | (byte(off + 1) << 8));
+  }
+  std::uint32_t u32(u64 off) {
+    return static_cast<std::uint32_t>(u16(off))
+           | (static_cast<std::uint32_t>(u16(off + 2)) << 16);
+  }
+  view bytes(u64 off, u64 len) {
+    buf_.assign(len, 0);
+    read_at(off, len, buf_.data());
+    return view{buf_.data(), len};
+  }
+  bool short_read = false;
+  int read_errno = 0;
+
+private:
+  static constexpr u64 block_size = 4096;
+  static constexpr std::size_t slots = 16;
+  struct slot {
+    u64 index = ~u64{0};
+    std::uint8_t data[block_size];
+  };
+
+  void read_at(u64 off, u64 len, std::uint8_t *out) {
+    u64 got = 0;
+    while (got < len) {
+      ssize_t r =
+          ::pread(fd_, out + got, len - got, static_cast<off_t>(off + got));
+      if (r < 0 && errno == EINTR)
+        continue;
+      if (r <= 0) {
+        if (r < 0)
+          read_errno = errno;
+        short_read = true;
+        std::memset(out + got, 0, len - got);
+        return;
+      }
+      got += static_cast<u64>(r);
+    }
+  }
+
+  std::uint8_t byte(u64 off) {
+    if (!cache_)
+      cache_.reset(new slot[slots]);
+    u64 index = off / block_size;
+    slot &s = cache_[index % slots];
+    if (s.index != index) {
+      u64 start = index * block_size;
+      read_at(start, std::min(block_size, n_ - start), s.data);
+      s.index = index;
+    }
+    return s.data[off % block_size];
+  }
+
+  int fd_;
+  u64 n_;
+  std::unique_ptr<slot[]> cache_;
+  std::vector<std::uint8_t> buf_;
 };
 
 // --- PE headers and resource tree ---------------------------------------
@@ -309,17 +422,18 @@ struct blob_ref {
   u64 entry_off; // file offset of the IMAGE_RESOURCE_DATA_ENTRY
 };
 
+template <class Source>
 class pe_parser {
 public:
-  pe_parser(view v, const limits &lim) : v_(v), lim_(lim) {
+  pe_parser(Source &src, const limits &lim) : src_(src), lim_(lim) {
     max_depth_ = std::min(lim.max_depth, hard_max_depth);
   }
 
   result run() {
     result r;
-    if (v_.n > lim_.max_file_size) {
+    if (src_.size() > lim_.max_file_size) {
       r.error = error_kind::too_large;
-      r.message = "input of " + std::to_string(v_.n) + " bytes exceeds "
+      r.message = "input of " + std::to_string(src_.size()) + " bytes exceeds "
                   + std::to_string(lim_.max_file_size);
       return r;
     }
@@ -335,6 +449,7 @@ public:
     resources(rsrc_rva, blobs);
     version_info info;
     bool have_info = false, have_fixed = false;
+    u64 version_bytes = 0, table_entries = 0;
     for (const auto &b : blobs) {
       auto off = rva_to_offset(b.rva);
       if (!off) {
@@ -343,12 +458,19 @@ public:
         continue;
       }
       u64 len = b.size;
-      if (!v_.has(*off, len)) {
+      if (!src_.has(*off, len)) {
         dmg_.add("RT_VERSION data at offset " + hex(*off) + " (size "
                  + std::to_string(b.size) + ") runs past the end of the file");
-        len = v_.n - *off;
+        len = src_.size() - *off;
       }
-      vs_parser vp(view{v_.d + *off, len}, *off, dmg_);
+      len = std::min<u64>(len, max_vs_size);
+      if (version_bytes + len > max_version_bytes) {
+        dmg_.add("more than " + std::to_string(max_version_bytes)
+                 + " bytes of version data");
+        break;
+      }
+      version_bytes += len;
+      vs_parser vp(src_.bytes(*off, len), *off, dmg_, table_entries);
       if (vp.run(info, have_fixed))
         have_info = true;
       else
@@ -380,24 +502,24 @@ private:
   // DOS, PE signature, COFF, optional header, section table. Sets rsrc_rva
   // to the resource directory RVA (0: none).
   bool headers(result &r, u64 &rsrc_rva) {
-    if (!v_.has(0, 2) || v_.d[0] != 'M' || v_.d[1] != 'Z')
+    if (!src_.has(0, 2) || src_.u16(0) != 0x5A4D)
       return fail(r, "no MZ signature at offset 0");
-    if (!v_.has(0, 64))
-      return fail(r, "DOS header truncated (file is " + std::to_string(v_.n)
-                         + " bytes)");
-    u64 nt = v_.u32(0x3C);
-    if (!v_.has(nt, 4 + 20))
+    if (!src_.has(0, 64))
+      return fail(r, "DOS header truncated (file is "
+                         + std::to_string(src_.size()) + " bytes)");
+    u64 nt = src_.u32(0x3C);
+    if (!src_.has(nt, 4 + 20))
       return fail(r, "e_lfanew " + hex(nt)
                          + ": NT headers lie past the end of the file");
-    if (v_.u32(nt) != 0x00004550)
+    if (src_.u32(nt) != 0x00004550)
       return fail(r, "no PE signature at offset " + hex(nt));
     u64 coff = nt + 4;
-    u64 nsections = v_.u16(coff + 2);
-    u64 opt_size = v_.u16(coff + 16);
+    u64 nsections = src_.u16(coff + 2);
+    u64 opt_size = src_.u16(coff + 16);
     u64 opt = coff + 20;
-    if (!v_.has(opt, 2))
+    if (!src_.has(opt, 2))
       return fail(r, "optional header at offset " + hex(opt) + " truncated");
-    std::uint16_t magic = v_.u16(opt);
+    std::uint16_t magic = src_.u16(opt);
     u64 fixed_part, ndirs_off;
     if (magic == 0x10B) {
       fixed_part = 96;
@@ -409,18 +531,18 @@ private:
       return fail(r, "optional header at offset " + hex(opt) + " has magic "
                          + hex(magic) + " (neither PE32 nor PE32+)");
     }
-    if (!v_.has(opt, fixed_part))
+    if (!src_.has(opt, fixed_part))
       return fail(r, "optional header at offset " + hex(opt) + " truncated");
-    section_alignment_ = v_.u32(opt + 32);
-    file_alignment_ = v_.u32(opt + 36);
-    size_of_headers_ = v_.u32(opt + 60);
-    u64 ndirs = v_.u32(opt + ndirs_off);
+    section_alignment_ = src_.u32(opt + 32);
+    file_alignment_ = src_.u32(opt + 36);
+    size_of_headers_ = src_.u32(opt + 60);
+    u64 ndirs = src_.u32(opt + ndirs_off);
     u64 rsrc_dir = opt + fixed_part + 2 * 8;
-    if (ndirs > 2 && rsrc_dir + 8 <= opt + opt_size && v_.has(rsrc_dir, 8))
-      rsrc_rva = v_.u32(rsrc_dir);
+    if (ndirs > 2 && rsrc_dir + 8 <= opt + opt_size && src_.has(rsrc_dir, 8))
+      rsrc_rva = src_.u32(rsrc_dir);
     // Section table: keep the entries that fit in the file.
     u64 st = opt + opt_size;
-    u64 fit = v_.has(st, 0) ? (v_.n - st) / 40 : 0;
+    u64 fit = src_.has(st, 0) ? (src_.size() - st) / 40 : 0;
     if (fit < nsections) {
       if (fit == 0 && nsections > 0)
         return fail(r, "section table at offset " + hex(st)
@@ -430,14 +552,20 @@ private:
                + " fit in the file");
       nsections = fit;
     }
+    if (nsections > max_sections) {
+      dmg_.add("section table at offset " + hex(st) + " declares "
+               + std::to_string(nsections) + " sections, only the first "
+               + std::to_string(max_sections) + " are used");
+      nsections = max_sections;
+    }
     sections_.reserve(nsections);
     for (u64 i = 0; i < nsections; ++i) {
       u64 s = st + 40 * i;
       section sec;
-      u64 vsize = v_.u32(s + 8);
-      u64 va = v_.u32(s + 12);
-      u64 raw_size = v_.u32(s + 16);
-      u64 raw_ptr = v_.u32(s + 20);
+      u64 vsize = src_.u32(s + 8);
+      u64 va = src_.u32(s + 12);
+      u64 raw_size = src_.u32(s + 16);
+      u64 raw_ptr = src_.u32(s + 20);
       // pefile's adjust_SectionAlignment / adjust_FileAlignment
       u64 sa = section_alignment_;
       if (sa < 0x1000)
@@ -459,12 +587,12 @@ private:
     for (const auto &s : sections_) {
       if (rva >= s.va && rva - s.va < s.vsize) {
         u64 off = s.raw + (rva - s.va);
-        if (off < v_.n)
+        if (off < src_.size())
           return off;
         return std::nullopt;
       }
     }
-    if (rva < size_of_headers_ && rva < v_.n)
+    if (rva < size_of_headers_ && rva < src_.size())
       return rva; // headers are mapped 1:1
     return std::nullopt;
   }
@@ -472,7 +600,7 @@ private:
   // Pointer to len bytes at an RVA, or nullptr.
   std::optional<u64> at_rva(u64 rva, u64 len) const {
     auto off = rva_to_offset(rva);
-    if (!off || !v_.has(*off, len))
+    if (!off || !src_.has(*off, len))
       return std::nullopt;
     return off;
   }
@@ -513,7 +641,7 @@ private:
                  + " lies outside the file");
         return;
       }
-      blobs.push_back({v_.u32(*off), v_.u32(*off + 4), *off});
+      blobs.push_back({src_.u32(*off), src_.u32(*off + 4), *off});
       return;
     }
     if (depth >= max_depth_) {
@@ -546,13 +674,21 @@ private:
                + " lies outside the file");
       return;
     }
-    u64 count = u64{v_.u16(*dir + 12)} + v_.u16(*dir + 14);
+    u64 count = u64{src_.u16(*dir + 12)} + src_.u16(*dir + 14);
     if (count > lim_.max_resource_entries) {
       dmg_.add("resource directory at offset " + hex(*dir) + " has "
                + std::to_string(count) + " entries (limit "
                + std::to_string(lim_.max_resource_entries) + ")");
       return;
     }
+    // All directories together: a bound on the work for any tree shape.
+    u64 budget = 4 * u64{lim_.max_resource_entries};
+    if (count > budget - std::min(budget, entries_seen_)) {
+      dmg_.add("resource tree has more than " + std::to_string(budget)
+               + " entries (at directory offset " + hex(*dir) + ")");
+      return;
+    }
+    entries_seen_ += count;
     for (u64 i = 0; i < count; ++i) {
       // Entries are read through the RVA mapping like the header, so a
       // directory that straddles the file end is cut where the file ends.
@@ -563,17 +699,18 @@ private:
                  + " lies outside the file");
         return;
       }
-      f(v_.u32(*e), v_.u32(*e + 4), *e);
+      f(src_.u32(*e), src_.u32(*e + 4), *e);
     }
   }
 
-  view v_;
+  Source &src_;
   const limits &lim_;
   std::uint32_t max_depth_ = 8;
   u64 section_alignment_ = 0, file_alignment_ = 0, size_of_headers_ = 0;
   std::vector<section> sections_;
   std::vector<u64> visited_;
   bool too_many_blobs_ = false;
+  u64 entries_seen_ = 0;
   damage dmg_;
 };
 
@@ -594,8 +731,8 @@ void merge_strings(version_info &info) {
 result parse(const std::uint8_t *data, std::size_t size, const limits &lim) {
   if (data == nullptr)
     size = 0;
-  pe_parser p(view{data, size}, lim);
-  auto r = p.run();
+  memory_source src{view{data, size}};
+  auto r = pe_parser<memory_source>(src, lim).run();
   if (r.info)
     merge_strings(*r.info);
   return r;
@@ -636,26 +773,22 @@ result read_file(const std::string &path, const limits &lim) {
                 + std::to_string(lim.max_file_size) + ")";
     return r;
   }
-  // A bounded read rather than mmap: a file truncated while mapped would
-  // raise SIGBUS; here a shrinking file just yields fewer bytes.
-  std::unique_ptr<std::uint8_t[]> buf(new std::uint8_t[size ? size : 1]);
-  u64 got = 0;
-  while (got < size) {
-    ssize_t n =
-        ::pread(fd, buf.get() + got, size - got, static_cast<off_t>(got));
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      int e = errno;
-      r.error = error_kind::io_error;
-      r.message = "cannot read " + path + ": " + std::strerror(e);
-      return r;
-    }
-    if (n == 0)
-      break;
-    got += static_cast<u64>(n);
+  // Read on demand with pread rather than mmap: a file truncated while
+  // mapped would raise SIGBUS; here a shrinking file is reported as an I/O
+  // error. Only the blocks the parser needs are read.
+  file_source src(fd, size);
+  r = pe_parser<file_source>(src, lim).run();
+  if (src.short_read) {
+    result e;
+    e.error = error_kind::io_error;
+    e.message = "cannot read " + path + ": "
+                + (src.read_errno ? std::strerror(src.read_errno)
+                                  : "file shrank while being read");
+    return e;
   }
-  return parse(buf.get(), got, lim);
+  if (r.info)
+    merge_strings(*r.info);
+  return r;
 }
 
 std::string to_json(const version_info &info) {

@@ -97,9 +97,10 @@ struct decoded {
   bool opened = false;
   std::string open_error;
   std::uint64_t corrupt = 0;
+  std::uint64_t filtered = 0;
 };
 
-decoded decode(const fs::path &p) {
+decoded decode(const fs::path &p, bool filter = false) {
   decoded out;
   std::string err;
   auto fmt = sniff_format(p.string(), err);
@@ -114,20 +115,26 @@ decoded decode(const fs::path &p) {
   sysmon_event ev;
   if (fmt == input_format::evtx) {
     evtx_reader r(p.string());
+    if (filter)
+      r.only_event_ids({1, 5});
     out.opened = r.open(out.open_error);
     if (out.opened) {
       while (r.next(ev))
         feed(ev);
       out.corrupt = r.stats().corrupt_records;
+      out.filtered = r.stats().filtered;
     }
     out.errors = r.take_errors();
   } else if (fmt == input_format::sysmon_json) {
     sysmon_json_reader r(p.string());
+    if (filter)
+      r.only_event_ids({1, 5});
     out.opened = r.open(out.open_error);
     if (out.opened) {
       while (r.next(ev))
         feed(ev);
       out.corrupt = r.stats().bad_lines;
+      out.filtered = r.stats().filtered;
     }
     out.errors = r.take_errors();
   } else {
@@ -290,6 +297,21 @@ BOOST_AUTO_TEST_CASE(corpus_counts_match_manifest) {
       BOOST_TEST_MESSAGE(rel << ": EID1 " << eid1 << "/"
                              << f.at("eid1").get<int>() << " EID5 " << eid5
                              << "/" << f.at("eid5").get<int>());
+    }
+    // The same with the EventID filter: same updates, the rest filtered.
+    BOOST_TEST_CONTEXT(rel << " (filtered)") {
+      auto q = decode(sysmon_dir() / rel, true);
+      BOOST_TEST_REQUIRE(q.opened, q.open_error);
+      BOOST_TEST(q.updates.size() == d.updates.size());
+      for (std::size_t i = 0; i < std::min(q.updates.size(), d.updates.size());
+           ++i) {
+        BOOST_TEST(q.updates[i].process.guid == d.updates[i].process.guid);
+        BOOST_TEST(q.updates[i].process.data.size()
+                   == d.updates[i].process.data.size());
+      }
+      BOOST_TEST(q.events.size() + q.filtered
+                 == f.at("records").get<std::size_t>());
+      BOOST_TEST(q.errors.empty());
     }
     ++files;
   }
@@ -708,4 +730,22 @@ BOOST_AUTO_TEST_CASE(format_sniffing) {
   BOOST_TEST((sniff_format((tmp.path / "missing").string(), err)
               == input_format::unknown));
   BOOST_TEST(!err.empty());
+}
+
+BOOST_AUTO_TEST_CASE(event_id_prefilter_scan) {
+  std::vector<std::int64_t> w = {1, 5};
+  std::int64_t seen = -1;
+  BOOST_TEST(may_hold_event(R"({"EventID":1,"x":2})", w, seen));
+  BOOST_TEST(!may_hold_event(R"({"EventID" : 10,"x":2})", w, seen));
+  BOOST_TEST(seen == 10);
+  BOOST_TEST(!may_hold_event(R"({"event_id":"13","x":2})", w, seen));
+  BOOST_TEST(seen == 13);
+  BOOST_TEST(may_hold_event(R"({"winlog":{"event_id":5}})", w, seen));
+  // A key inside a string value is escaped: not a key.
+  BOOST_TEST(may_hold_event(R"({"m":"\"EventID\":3","EventID":5})", w, seen));
+  BOOST_TEST(!may_hold_event(R"({"m":"\"EventID\":1","EventID":3})", w, seen));
+  // No key, or an unreadable one: parse it.
+  BOOST_TEST(may_hold_event(R"({"foo":1})", w, seen));
+  BOOST_TEST(may_hold_event(R"({"EventID":null})", w, seen));
+  BOOST_TEST(may_hold_event(R"({"EventID":11111111111111111111111})", w, seen));
 }

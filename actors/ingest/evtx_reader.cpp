@@ -243,6 +243,24 @@ bool evtx_reader::next(sysmon_event &ev) {
     bool have_id = libevtx_record_get_identifier(rec, &id, &e) == 1;
     if (!have_id && e != nullptr)
       libevtx_error_free(&e);
+    if (!wanted_.empty()) {
+      std::uint32_t eid = 0;
+      if (libevtx_record_get_event_identifier(rec, &eid, &e) == 1) {
+        bool want = false;
+        for (auto w : wanted_)
+          want = want || w == static_cast<std::int64_t>(eid);
+        if (!want) {
+          libevtx_record_free(&rec, nullptr);
+          if (have_id)
+            last_id_ = id;
+          ++stats_.filtered;
+          ++stats_.filtered_by_event_id[eid];
+          continue;
+        }
+      } else if (e != nullptr) {
+        libevtx_error_free(&e); // render it and let the XML decide
+      }
+    }
     std::string name = have_id ? "record " + std::to_string(id) : where();
     std::size_t size = 0;
     bool ok = libevtx_record_get_utf8_xml_string_size(rec, &size, &e) == 1

@@ -8,6 +8,7 @@
 #include "actors/ingest/sysmon_event.hpp"
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,8 @@ public:
     std::uint64_t records = 0;         ///< records returned by next()
     std::uint64_t corrupt_records = 0; ///< records skipped as unreadable
     std::uint64_t damaged_chunks = 0;  ///< chunks found damaged or cut off
+    std::uint64_t filtered = 0;        ///< records skipped by only_event_ids()
+    std::map<std::int64_t, std::uint64_t> filtered_by_event_id;
   };
 
   explicit evtx_reader(std::string path);
@@ -30,6 +33,14 @@ public:
   /// be read or is not EVTX. Damage found in the chunks is reported through
   /// take_errors(), not here.
   bool open(std::string &error);
+
+  /// Returns only records with one of these EventIDs (empty: all, the
+  /// default). The others are recognised from libevtx's event identifier
+  /// without rendering their XML, skipped and counted per EventID in
+  /// stats().filtered_by_event_id.
+  void only_event_ids(std::vector<std::int64_t> ids) {
+    wanted_ = std::move(ids);
+  }
 
   /// The next allocated record, in record order. Records libevtx cannot
   /// read or render, or whose XML does not parse, are skipped and counted.
@@ -62,6 +73,7 @@ private:
   counters stats_;
   std::vector<std::string> errors_;
   std::string xml_;
+  std::vector<std::int64_t> wanted_;
 };
 
 /// Parses one record's XML (as libevtx renders it) into ev. False and

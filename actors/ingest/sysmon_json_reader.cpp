@@ -8,77 +8,155 @@ namespace {
 
 using json = nlohmann::json;
 
-// A field value as text: strings as they are, numbers and booleans printed,
-// objects and arrays as JSON. False for null (the field is left out).
-bool to_text(const json &v, std::string &out) {
-  switch (v.type()) {
-  case json::value_t::string:
-    out = v.get_ref<const std::string &>();
+// Decodes one line with nlohmann's SAX interface: no DOM is built, only the
+// scalars that can matter are kept, in the order of the line. The contexts
+// tracked are the top-level object, `winlog`, `winlog.event_data`,
+// `event_data`, `host` and `EventData`; anything deeper is skipped.
+class event_sax : public nlohmann::json_sax<json> {
+public:
+  enum ctx : std::uint8_t {
+    top,
+    winlog,
+    winlog_event_data,
+    event_data,
+    host,
+    event_data_obj, // Azure Monitor's EventData object
+    other,
+  };
+  using fields = std::vector<std::pair<std::string, std::string>>;
+
+  fields top_fields, wl_fields, wl_ed_fields, ed_fields, eventdata_fields;
+  std::string host_name;
+  bool is_object = false;
+  bool has_winlog = false;
+  bool has_event_data = false;
+  std::string error;
+
+  bool null() override {
+    return true; // left out
+  }
+  bool boolean(bool v) override {
+    return scalar(v ? "true" : "false");
+  }
+  bool number_integer(number_integer_t v) override {
+    return scalar(std::to_string(v));
+  }
+  bool number_unsigned(number_unsigned_t v) override {
+    return scalar(std::to_string(v));
+  }
+  bool number_float(number_float_t, const string_t &s) override {
+    return scalar(s);
+  }
+  bool string(string_t &s) override {
+    return scalar(std::move(s));
+  }
+  bool binary(binary_t &) override {
     return true;
-  case json::value_t::number_unsigned:
-    out = std::to_string(v.get<std::uint64_t>());
+  }
+  bool start_object(std::size_t) override {
+    if (stack_.empty()) {
+      is_object = true;
+      stack_.push_back(top);
+      return true;
+    }
+    ctx parent = stack_.back();
+    ctx c = other;
+    if (parent == top) {
+      if (key_ == "winlog") {
+        c = winlog;
+        has_winlog = true;
+      } else if (key_ == "event_data") {
+        c = event_data;
+        has_event_data = true;
+      } else if (key_ == "host") {
+        c = host;
+      } else if (key_ == "EventData") {
+        c = event_data_obj;
+      }
+    } else if (parent == winlog && key_ == "event_data") {
+      c = winlog_event_data;
+    }
+    stack_.push_back(c);
     return true;
-  case json::value_t::number_integer:
-    out = std::to_string(v.get<std::int64_t>());
+  }
+  bool key(string_t &k) override {
+    key_ = std::move(k);
     return true;
-  case json::value_t::boolean:
-    out = v.get<bool>() ? "true" : "false";
+  }
+  bool end_object() override {
+    stack_.pop_back();
     return true;
-  case json::value_t::null:
-  case json::value_t::discarded:
+  }
+  bool start_array(std::size_t) override {
+    stack_.push_back(other);
+    return true;
+  }
+  bool end_array() override {
+    stack_.pop_back();
+    return true;
+  }
+  bool parse_error(std::size_t pos, const std::string &,
+                   const nlohmann::detail::exception &) override {
+    error = "not valid JSON (at byte " + std::to_string(pos) + ")";
     return false;
-  default:
-    out = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  }
+
+private:
+  bool scalar(std::string v) {
+    if (stack_.empty())
+      return true; // a bare scalar: not an object
+    switch (stack_.back()) {
+    case top:
+      top_fields.emplace_back(key_, std::move(v));
+      break;
+    case winlog:
+      wl_fields.emplace_back(key_, std::move(v));
+      break;
+    case winlog_event_data:
+      wl_ed_fields.emplace_back(key_, std::move(v));
+      break;
+    case event_data:
+      ed_fields.emplace_back(key_, std::move(v));
+      break;
+    case event_data_obj:
+      eventdata_fields.emplace_back(key_, std::move(v));
+      break;
+    case host:
+      if (key_ == "name")
+        host_name = std::move(v);
+      break;
+    case other:
+      break;
+    }
     return true;
   }
+
+  std::vector<ctx> stack_;
+  std::string key_;
+};
+
+const std::string *lookup(const event_sax::fields &f, std::string_view k) {
+  for (auto &kv : f)
+    if (kv.first == k)
+      return &kv.second;
+  return nullptr;
 }
 
-const json *member(const json &obj, const char *key) {
-  if (!obj.is_object())
-    return nullptr;
-  auto it = obj.find(key);
-  return it == obj.end() ? nullptr : &*it;
+std::string text(const event_sax::fields &f, std::string_view k) {
+  auto v = lookup(f, k);
+  return v != nullptr ? *v : std::string{};
 }
 
-std::string text_of(const json *v) {
-  std::string s;
-  if (v != nullptr)
-    to_text(*v, s);
-  return s;
-}
-
-std::int64_t event_id_of(const json *v) {
-  if (v == nullptr)
+std::int64_t event_id_of(const std::string *v) {
+  if (v == nullptr || v->empty())
     return -1;
-  if (v->is_number_integer() || v->is_number_unsigned())
-    return v->get<std::int64_t>();
-  if (v->is_string()) {
-    const auto &s = v->get_ref<const std::string &>();
-    char *end = nullptr;
-    long long x = std::strtoll(s.c_str(), &end, 10);
-    if (!s.empty() && end != s.c_str() && *end == '\0')
-      return x;
-  }
-  return -1;
+  char *end = nullptr;
+  long long x = std::strtoll(v->c_str(), &end, 10);
+  return *end == '\0' ? x : -1;
 }
 
-std::uint64_t number_of(const json *v) {
-  if (v == nullptr)
-    return 0;
-  if (v->is_number_unsigned() || v->is_number_integer())
-    return v->get<std::uint64_t>();
-  if (v->is_string())
-    return std::strtoull(v->get_ref<const std::string &>().c_str(), nullptr,
-                         10);
-  return 0;
-}
-
-void copy_fields(const json &obj, sysmon_event &ev) {
-  ev.fields.reserve(obj.size());
-  std::string s;
-  for (auto it = obj.begin(); it != obj.end(); ++it)
-    if (to_text(it.value(), s))
-      ev.fields.emplace_back(it.key(), s);
+std::uint64_t number_of(const std::string *v) {
+  return v == nullptr ? 0 : std::strtoull(v->c_str(), nullptr, 10);
 }
 
 // The envelope keys of the flat forms, which are not EventData fields.
@@ -110,16 +188,15 @@ bool flat_envelope_key(const std::string &k) {
                                      "ThreadID",
                                      "Category",
                                      "TimeCreated",
-                                     "host",
                                      "port",
-                                     "tags",
                                      "Version",
                                      "AccountName",
                                      "AccountType",
                                      "Domain",
                                      "UserID",
                                      "ProviderName",
-                                     "Provider"};
+                                     "Provider",
+                                     "EventData"};
   for (auto key : keys)
     if (k == key)
       return true;
@@ -131,70 +208,61 @@ bool flat_envelope_key(const std::string &k) {
 bool parse_event_json(std::string_view line, sysmon_event &ev,
                       std::string &why) {
   ev.clear();
-  json j = json::parse(line.begin(), line.end(), nullptr, false);
-  if (j.is_discarded()) {
-    why = "not valid JSON";
+  event_sax sax;
+  if (!json::sax_parse(line.begin(), line.end(), &sax)) {
+    why = sax.error.empty() ? "not valid JSON" : sax.error;
     return false;
   }
-  if (!j.is_object()) {
+  if (!sax.is_object) {
     why = "not a JSON object";
     return false;
   }
-  if (auto wl = member(j, "winlog"); wl != nullptr && wl->is_object()) {
+  auto &top = sax.top_fields;
+  if (sax.has_winlog) {
     // winlogbeat 7+ (ECS).
-    ev.event_id = event_id_of(member(*wl, "event_id"));
-    ev.provider = text_of(member(*wl, "provider_name"));
-    ev.computer = text_of(member(*wl, "computer_name"));
+    auto &wl = sax.wl_fields;
+    ev.event_id = event_id_of(lookup(wl, "event_id"));
+    ev.provider = text(wl, "provider_name");
+    ev.computer = text(wl, "computer_name");
     if (ev.computer.empty())
-      if (auto h = member(j, "host"))
-        ev.computer = text_of(member(*h, "name"));
-    ev.record_number = number_of(member(*wl, "record_id"));
-    if (auto ed = member(*wl, "event_data"); ed != nullptr && ed->is_object())
-      copy_fields(*ed, ev);
-  } else if (auto ed = member(j, "event_data");
-             (ed != nullptr && ed->is_object())
-             || member(j, "event_id") != nullptr) {
+      ev.computer = sax.host_name;
+    ev.record_number = number_of(lookup(wl, "record_id"));
+    ev.fields = std::move(sax.wl_ed_fields);
+  } else if (sax.has_event_data || lookup(top, "event_id") != nullptr) {
     // winlogbeat 6.
-    ev.event_id = event_id_of(member(j, "event_id"));
-    ev.provider = text_of(member(j, "source_name"));
+    ev.event_id = event_id_of(lookup(top, "event_id"));
+    ev.provider = text(top, "source_name");
     if (ev.provider.empty())
-      ev.provider = text_of(member(j, "provider_name"));
-    ev.computer = text_of(member(j, "computer_name"));
-    ev.record_number = number_of(member(j, "record_number"));
-    if (ed != nullptr && ed->is_object())
-      copy_fields(*ed, ev);
-  } else if (auto id = member(j, "EventID"); id != nullptr) {
+      ev.provider = text(top, "provider_name");
+    ev.computer = text(top, "computer_name");
+    ev.record_number = number_of(lookup(top, "record_number"));
+    ev.fields = std::move(sax.ed_fields);
+  } else if (auto id = lookup(top, "EventID"); id != nullptr) {
     // Flat: the EventData fields sit at the top level beside the envelope.
     ev.event_id = event_id_of(id);
-    ev.provider = text_of(member(j, "SourceName"));
+    ev.provider = text(top, "SourceName");
     if (ev.provider.empty())
-      ev.provider = text_of(member(j, "ProviderName"));
-    if (ev.provider.empty()) {
-      auto p = member(j, "Provider");
-      if (p != nullptr && p->is_string())
-        ev.provider = p->get<std::string>();
-    }
-    ev.computer = text_of(member(j, "Hostname"));
+      ev.provider = text(top, "ProviderName");
+    if (ev.provider.empty())
+      ev.provider = text(top, "Provider");
+    ev.computer = text(top, "Hostname");
     if (ev.computer.empty())
-      ev.computer = text_of(member(j, "Computer"));
-    ev.record_number = number_of(member(j, "RecordNumber"));
+      ev.computer = text(top, "Computer");
+    ev.record_number = number_of(lookup(top, "RecordNumber"));
     if (ev.record_number == 0)
-      ev.record_number = number_of(member(j, "EventRecordID"));
-    ev.fields.reserve(j.size());
-    std::string s;
-    for (auto it = j.begin(); it != j.end(); ++it)
-      if (!flat_envelope_key(it.key()) && to_text(it.value(), s))
-        ev.fields.emplace_back(it.key(), s);
-    // Azure Monitor's WindowsEvent: EventData as an object or JSON string.
-    if (auto ed2 = member(j, "EventData")) {
-      json inner =
-          ed2->is_string()
-              ? json::parse(ed2->get_ref<const std::string &>(), nullptr, false)
-              : *ed2;
-      if (inner.is_object())
-        for (auto it = inner.begin(); it != inner.end(); ++it)
-          if (to_text(it.value(), s))
-            ev.set(it.key(), s);
+      ev.record_number = number_of(lookup(top, "EventRecordID"));
+    ev.fields.reserve(top.size());
+    for (auto &kv : top)
+      if (!flat_envelope_key(kv.first))
+        ev.fields.push_back(std::move(kv));
+    // Azure Monitor's WindowsEvent: EventData as an object or a JSON string.
+    for (auto &kv : sax.eventdata_fields)
+      ev.set(std::move(kv.first), std::move(kv.second));
+    if (auto s = lookup(top, "EventData"); s != nullptr) {
+      event_sax inner;
+      if (json::sax_parse(s->begin(), s->end(), &inner) && inner.is_object)
+        for (auto &kv : inner.top_fields)
+          ev.set(std::move(kv.first), std::move(kv.second));
     }
   } else {
     why = "no EventID, event_id or winlog.event_id: not an event";
@@ -205,6 +273,51 @@ bool parse_event_json(std::string_view line, sysmon_event &ev,
     return false;
   }
   return true;
+}
+
+bool may_hold_event(std::string_view line,
+                    const std::vector<std::int64_t> &wanted,
+                    std::int64_t &seen) {
+  bool found = false;
+  for (std::string_view key :
+       {std::string_view{"\"EventID\""}, std::string_view{"\"event_id\""}}) {
+    for (auto pos = line.find(key); pos != std::string_view::npos;
+         pos = line.find(key, pos + 1)) {
+      // Inside a JSON string a quote is escaped, so an unescaped "EventID"
+      // followed by ':' is a key.
+      auto i = pos + key.size();
+      auto ws = [&] {
+        while (i < line.size()
+               && (line[i] == ' ' || line[i] == '\t' || line[i] == '\r'
+                   || line[i] == '\n'))
+          ++i;
+      };
+      ws();
+      if (i >= line.size() || line[i] != ':')
+        continue;
+      ++i;
+      ws();
+      if (i < line.size() && line[i] == '"')
+        ++i;
+      std::int64_t v = 0;
+      std::size_t digits = 0;
+      while (i < line.size() && line[i] >= '0' && line[i] <= '9'
+             && digits < 18) {
+        v = v * 10 + (line[i] - '0');
+        ++i;
+        ++digits;
+      }
+      if (digits == 0 || (i < line.size() && line[i] >= '0' && line[i] <= '9'))
+        return true; // cannot tell: parse it
+      for (auto w : wanted)
+        if (w == v)
+          return true;
+      if (!found)
+        seen = v;
+      found = true;
+    }
+  }
+  return !found;
 }
 
 sysmon_json_reader::sysmon_json_reader(std::string path)
@@ -246,6 +359,14 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
     }
     if (line_.find_first_not_of(" \t\r") == std::string::npos)
       continue; // blank line
+    if (!wanted_.empty()) {
+      std::int64_t seen = -1;
+      if (!may_hold_event(line_, wanted_, seen)) {
+        ++stats_.filtered;
+        ++stats_.filtered_by_event_id[seen];
+        continue;
+      }
+    }
     std::string why;
     if (!parse_event_json(line_, ev, why)) {
       ++stats_.bad_lines;

@@ -165,8 +165,10 @@ public:
     if (!node(0, v_.n, root))
       return false;
     if (!key_is(root, "VS_VERSION_INFO"))
-      dmg_.add("VS_VERSIONINFO at offset " + hex(base_) + " has root key '"
-               + key(root).substr(0, 40) + "'");
+      dmg_.add(
+          "VS_VERSIONINFO at offset " + hex(base_) + " has root key '"
+          + utf16_to_utf8(v_, root.key_off, std::min<u64>(root.key_units, 40))
+          + "'");
     if (root.value_len >= fixed_info_size && root.value_off <= root.end
         && fixed_info_size <= root.end - root.value_off) {
       if (!have_fixed) {

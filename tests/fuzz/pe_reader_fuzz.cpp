@@ -1,0 +1,116 @@
+// libFuzzer target: proctrack::pe::parse on arbitrary bytes. Besides the
+// sanitizers it checks the result's invariants: a result without error holds
+// info, every error has a message, every string is valid UTF-8 and to_json
+// gives a JSON object. Inputs up to 1 MiB also go through read_file (via a
+// memfd), which reads on demand, and must give the same result as parse.
+#include "actors/enricher/pe_version_reader.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string>
+
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace {
+
+bool valid_utf8(const std::string &s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n;
+    std::uint32_t cp, min;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    } else if ((c & 0xE0) == 0xC0) {
+      n = 2, cp = c & 0x1F, min = 0x80;
+    } else if ((c & 0xF0) == 0xE0) {
+      n = 3, cp = c & 0x0F, min = 0x800;
+    } else if ((c & 0xF8) == 0xF0) {
+      n = 4, cp = c & 0x07, min = 0x10000;
+    } else {
+      return false;
+    }
+    if (s.size() - i < n)
+      return false;
+    for (std::size_t k = 1; k < n; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xC0) != 0x80)
+        return false;
+      cp = (cp << 6) | (cc & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+      return false;
+    i += n;
+  }
+  return true;
+}
+
+void check(const proctrack::pe::result &r) {
+  using proctrack::pe::error_kind;
+  if (r.error == error_kind::none && !r.info)
+    std::abort();
+  if (r.error != error_kind::none && r.message.empty())
+    std::abort();
+  if (!r.info)
+    return;
+  const auto &info = *r.info;
+  for (const auto &t : info.tables) {
+    if (!valid_utf8(t.lang_codepage))
+      std::abort();
+    for (const auto &[k, v] : t.entries)
+      if (!valid_utf8(k) || !valid_utf8(v))
+        std::abort();
+  }
+  for (const auto &[k, v] : info.strings)
+    if (!valid_utf8(k) || !valid_utf8(v))
+      std::abort();
+  for (const auto &t : info.translations)
+    if (t.size() != 8)
+      std::abort();
+  auto json = proctrack::pe::to_json(info);
+  if (json.size() < 2 || json.front() != '{' || json.back() != '}')
+    std::abort();
+}
+
+} // namespace
+
+void same(const proctrack::pe::result &a, const proctrack::pe::result &b) {
+  if (a.error != b.error || a.message != b.message
+      || a.info.has_value() != b.info.has_value())
+    std::abort();
+  if (a.info
+      && proctrack::pe::to_json(*a.info) != proctrack::pe::to_json(*b.info))
+    std::abort();
+}
+
+int memfd = -1;
+
+void via_file(const std::uint8_t *data, std::size_t size,
+              const proctrack::pe::result &expected) {
+  if (size > (1u << 20))
+    return;
+  if (memfd < 0)
+    memfd = ::memfd_create("pe_reader_fuzz", MFD_CLOEXEC);
+  if (memfd < 0 || ::ftruncate(memfd, 0) != 0
+      || ::pwrite(memfd, data, size, 0) != static_cast<ssize_t>(size))
+    return;
+  same(expected,
+       proctrack::pe::read_file("/proc/self/fd/" + std::to_string(memfd)));
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data,
+                                      std::size_t size) {
+  auto r = proctrack::pe::parse(data, size);
+  check(r);
+  via_file(data, size, r);
+  // Tight limits exercise the caps (depth, entry counts, file size).
+  proctrack::pe::limits tight;
+  tight.max_depth = 3;
+  tight.max_resource_entries = 4;
+  tight.max_file_size = 1u << 16;
+  check(proctrack::pe::parse(data, size, tight));
+  return 0;
+}

@@ -6,7 +6,7 @@
 
 namespace proctrack {
 
-const char* usage_text = R"(usage: proctrack COMMAND [FLAGS] [OPERANDS]
+const char *usage_text = R"(usage: proctrack COMMAND [FLAGS] [OPERANDS]
 
 Commands:
   run                      the console agent: live process events, pslist
@@ -46,7 +46,7 @@ Exit status: 0 on success, 2 on bad usage or unreadable input.
 
 namespace {
 
-bool take(const std::string& arg, const char* flag, std::string& value) {
+bool take(const std::string &arg, const char *flag, std::string &value) {
   std::string f = flag;
   if (arg.compare(0, f.size(), f) != 0)
     return false;
@@ -54,15 +54,15 @@ bool take(const std::string& arg, const char* flag, std::string& value) {
   return true;
 }
 
-bool starts_with(const std::string& s, const char* p) {
+bool starts_with(const std::string &s, const char *p) {
   return s.rfind(p, 0) == 0;
 }
 
 } // namespace
 
-std::string split_command_line(const std::vector<std::string>& args,
-                               command_line& out) {
-  for (auto& a : args) {
+std::string split_command_line(const std::vector<std::string> &args,
+                               command_line &out) {
+  for (auto &a : args) {
     std::string v;
     if (a == "--help" || a == "-h") {
       out.help = true;
@@ -93,8 +93,8 @@ std::string split_command_line(const std::vector<std::string>& args,
   return {};
 }
 
-bool collect_queries(const command_line& cl, std::vector<std::string>& texts,
-                     std::string& error) {
+bool collect_queries(const command_line &cl, std::vector<std::string> &texts,
+                     std::string &error) {
   if (!cl.queries_file.empty()) {
     std::ifstream in{cl.queries_file};
     if (!in) {
@@ -109,9 +109,9 @@ bool collect_queries(const command_line& cl, std::vector<std::string>& texts,
       texts.push_back(line.substr(first));
     }
   }
-  for (auto& q : cl.queries)
+  for (auto &q : cl.queries)
     texts.push_back(q);
-  for (auto& t : texts)
+  for (auto &t : texts)
     if (!parse_query(t, error))
       return false;
   return true;

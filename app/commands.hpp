@@ -23,18 +23,18 @@ struct command_line {
 
 /// Splits argv (after the subcommand). An empty string when fine, else the
 /// usage error.
-std::string split_command_line(const std::vector<std::string>& args,
-                               command_line& out);
+std::string split_command_line(const std::vector<std::string> &args,
+                               command_line &out);
 
-int run_replay(const command_line& cl);
-int run_agent(const command_line& cl);
-int run_query(const command_line& cl);
+int run_replay(const command_line &cl);
+int run_agent(const command_line &cl);
+int run_query(const command_line &cl);
 
 /// Reads queries (one a line; blank lines and '#' comments skipped) from
 /// --queries=FILE and --query=; false with `error` on a bad query or file.
-bool collect_queries(const command_line& cl, std::vector<std::string>& texts,
-                     std::string& error);
+bool collect_queries(const command_line &cl, std::vector<std::string> &texts,
+                     std::string &error);
 
-extern const char* usage_text;
+extern const char *usage_text;
 
 } // namespace proctrack

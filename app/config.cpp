@@ -16,42 +16,42 @@ namespace proctrack {
 proctrack_config::proctrack_config() {
   proctrack::add_message_types(*this);
   opt_group{custom_options_, "tracker"}
-    .add(max_size, "max-size", "processes cached at most (MaxSize)")
-    .add(max_children, "max-children", "child ids stored per process")
-    .add(max_expiry, "max-expiry", "drop processes that exited this long ago")
-    .add(also_forward_updates, "also-forward-updates",
-         "write every update to the output stream (AlsoForwardUpdates)")
-    .add(add_enrichments, "add-enrichments",
-         "add PE version information of each Exe (AddEnrichments)")
-    .add(sysmon_file_location, "sysmon-file-location",
-         "where Sysmon is looked for first (Windows source)")
-    .add(sync_period, "sync-period", "time between two pslist syncs");
+      .add(max_size, "max-size", "processes cached at most (MaxSize)")
+      .add(max_children, "max-children", "child ids stored per process")
+      .add(max_expiry, "max-expiry", "drop processes that exited this long ago")
+      .add(also_forward_updates, "also-forward-updates",
+           "write every update to the output stream (AlsoForwardUpdates)")
+      .add(add_enrichments, "add-enrichments",
+           "add PE version information of each Exe (AddEnrichments)")
+      .add(sysmon_file_location, "sysmon-file-location",
+           "where Sysmon is looked for first (Windows source)")
+      .add(sync_period, "sync-period", "time between two pslist syncs");
   opt_group{custom_options_, "stats"}.add(stats_interval, "interval",
                                           "time between two stats rows");
   opt_group{custom_options_, "query"}
-    .add(query_host, "host", "address of the query endpoint")
-    .add(query_port, "port", "port of the query endpoint");
+      .add(query_host, "host", "address of the query endpoint")
+      .add(query_port, "port", "port of the query endpoint");
   opt_group{custom_options_, "output"}.add(
-    output_path, "path", "write the output stream here instead of stdout");
+      output_path, "path", "write the output stream here instead of stdout");
   opt_group{custom_options_, "log"}.add(
-    log_level, "level", "trace, debug, info, warn, error, critical or off");
+      log_level, "level", "trace, debug, info, warn, error, critical or off");
   opt_group{custom_options_, "enrich"}
-    .add(enrich_workers, "workers", "threads reading PE files")
-    .add(enrich_path_map, "path-map",
-         "drive prefix to mount point, e.g. [\"C:/=/mnt/evidence/c/\"]");
+      .add(enrich_workers, "workers", "threads reading PE files")
+      .add(enrich_path_map, "path-map",
+           "drive prefix to mount point, e.g. [\"C:/=/mnt/evidence/c/\"]");
   opt_group{custom_options_, "ingest"}
-    .add(ingest_batch_size, "batch-size", "updates per message to the cache")
-    .add(ingest_max_in_flight, "max-in-flight",
-         "batches read ahead of the cache at most");
+      .add(ingest_batch_size, "batch-size", "updates per message to the cache")
+      .add(ingest_max_in_flight, "max-in-flight",
+           "batches read ahead of the cache at most");
 }
 
 namespace {
 
 // Categories whose keys belong to CAF itself; CAF checks those.
-bool is_caf_category(const std::string& c) {
+bool is_caf_category(const std::string &c) {
   return c == "scheduler" || c == "work-stealing" || c == "logger"
-         || c == "middleman" || c == "stream" || c == "openssl"
-         || c == "caf" || c == "global";
+         || c == "middleman" || c == "stream" || c == "openssl" || c == "caf"
+         || c == "global";
 }
 
 } // namespace
@@ -60,7 +60,7 @@ std::string proctrack_config::load(std::vector<std::string> args) {
   // Strict check of the config file first: CAF's reader drops unknown keys
   // and mistyped values without a word.
   std::string file;
-  for (auto& a : args) {
+  for (auto &a : args) {
     const std::string flag = "--config-file=";
     if (a.compare(0, flag.size(), flag) == 0)
       file = a.substr(flag.size());
@@ -73,7 +73,7 @@ std::string proctrack_config::load(std::vector<std::string> args) {
     auto err = parse_config(in, custom_options_, parsed);
     if (err)
       return "config file " + file + ": " + caf::to_string(err);
-    for (auto& [category, value] : parsed) {
+    for (auto &[category, value] : parsed) {
       auto dict = caf::get_if<caf::settings>(&value);
       if (!dict) {
         if (category == "config-file")
@@ -83,15 +83,16 @@ std::string proctrack_config::load(std::vector<std::string> args) {
       }
       if (is_caf_category(category))
         continue;
-      for (auto& [key, v] : *dict) {
+      for (auto &[key, v] : *dict) {
         auto opt = custom_options_.qualified_name_lookup(category, key);
         if (!opt)
           return "config file " + file + ": unknown key " + category + "."
                  + key;
         if (auto e = opt->check(v))
           return "config file " + file + ": " + category + "." + key
-                 + " must be a " + std::string(opt->type_name().data(), opt->type_name().size()) + ", not "
-                 + caf::to_string(v);
+                 + " must be a "
+                 + std::string(opt->type_name().data(), opt->type_name().size())
+                 + ", not " + caf::to_string(v);
       }
     }
   }
@@ -121,7 +122,7 @@ std::string proctrack_config::check() const {
            + std::to_string(query_port) + ")";
   if (enrich_workers < 1 || enrich_workers > 64)
     return "enrich.workers must be between 1 and 64";
-  for (auto& m : enrich_path_map)
+  for (auto &m : enrich_path_map)
     if (m.find('=') == std::string::npos)
       return "enrich.path-map entry \"" + m
              + "\" must be PREFIX=MOUNTPOINT, e.g. C:/=/mnt/evidence/c/";
@@ -129,7 +130,7 @@ std::string proctrack_config::check() const {
     return "ingest.batch-size must be between 1 and 1000000";
   if (ingest_max_in_flight < 1 || ingest_max_in_flight > 1024)
     return "ingest.max-in-flight must be between 1 and 1024";
-  static const char* levels[] = {"trace", "debug", "info",    "warn",
+  static const char *levels[] = {"trace", "debug",    "info", "warn",
                                  "error", "critical", "off"};
   bool level_ok = false;
   for (auto l : levels)
@@ -145,7 +146,7 @@ cache_config proctrack_config::make_cache_config() const {
   cache_config c;
   c.table.max_size = static_cast<std::size_t>(max_size > 0 ? max_size : 0);
   c.table.max_children =
-    static_cast<std::size_t>(max_children > 0 ? max_children : 0);
+      static_cast<std::size_t>(max_children > 0 ? max_children : 0);
   c.table.max_expiry = max_expiry.count();
   c.forward_updates = also_forward_updates;
   c.add_enrichments = add_enrichments;
@@ -165,7 +166,7 @@ std::string dur(caf::timespan t) {
   return std::to_string(ns) + "ns";
 }
 
-std::string str(const std::string& s) {
+std::string str(const std::string &s) {
   std::string out = "\"";
   for (char c : s) {
     if (c == '"' || c == '\\')
@@ -189,8 +190,7 @@ std::string proctrack_config::dump() const {
     << "sysmon-file-location=" << str(sysmon_file_location) << "\n"
     << "sync-period=" << dur(sync_period) << "\n\n"
     << "[stats]\ninterval=" << dur(stats_interval) << "\n\n"
-    << "[query]\nhost=" << str(query_host) << "\nport=" << query_port
-    << "\n\n"
+    << "[query]\nhost=" << str(query_host) << "\nport=" << query_port << "\n\n"
     << "[output]\npath=" << str(output_path) << "\n\n"
     << "[log]\nlevel=" << str(log_level) << "\n\n"
     << "[enrich]\nworkers=" << enrich_workers << "\npath-map=[";
@@ -202,7 +202,7 @@ std::string proctrack_config::dump() const {
   return o.str();
 }
 
-bool setup_logging(const std::string& level) {
+bool setup_logging(const std::string &level) {
   auto lvl = spdlog::level::from_str(level);
   if (lvl == spdlog::level::off && level != "off")
     return false;

@@ -64,6 +64,6 @@ public:
 
 /// Sets up spdlog on stderr at `level` (trace, debug, info, warn, error,
 /// critical, off); false if the level is unknown.
-bool setup_logging(const std::string& level);
+bool setup_logging(const std::string &level);
 
 } // namespace proctrack

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-int main(int argc, char** argv) {
+int main(int argc, char **argv) {
   using namespace proctrack;
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h"
@@ -31,7 +31,9 @@ int main(int argc, char** argv) {
     return run_agent(cl);
   if (sub == "query")
     return run_query(cl);
-  std::fprintf(stderr, "proctrack: unknown command \"%s\" (run, replay, "
-                       "query)\n", sub.c_str());
+  std::fprintf(stderr,
+               "proctrack: unknown command \"%s\" (run, replay, "
+               "query)\n",
+               sub.c_str());
   return 2;
 }

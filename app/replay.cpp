@@ -17,23 +17,22 @@ namespace proctrack {
 namespace {
 
 // Writes the output stream of a replay to stdout.
-update_sink_actor::behavior_type
-stdout_sink(update_sink_actor::pointer) {
+update_sink_actor::behavior_type stdout_sink(update_sink_actor::pointer) {
   return {
-    [](const std::string& lines) {
-      std::fwrite(lines.data(), 1, lines.size(), stdout);
-    },
+      [](const std::string &lines) {
+        std::fwrite(lines.data(), 1, lines.size(), stdout);
+      },
   };
 }
 
-int fail(const std::string& msg) {
+int fail(const std::string &msg) {
   std::fprintf(stderr, "proctrack replay: %s\n", msg.c_str());
   return 2;
 }
 
 } // namespace
 
-int run_replay(const command_line& cl) {
+int run_replay(const command_line &cl) {
   proctrack_config cfg;
   if (auto err = cfg.load(cl.config_args); !err.empty())
     return fail(err);
@@ -55,7 +54,7 @@ int run_replay(const command_line& cl) {
                 + cl.format + "\")");
   // Every file must be readable before anything starts: a typo in the last
   // of ten files should not cost a long replay.
-  for (auto& path : cl.operands) {
+  for (auto &path : cl.operands) {
     if (path == "-")
       continue;
     std::ifstream in{path, std::ios::binary};
@@ -65,7 +64,7 @@ int run_replay(const command_line& cl) {
   if (!setup_logging(cfg.log_level))
     return fail("log.level: unknown level " + cfg.log_level);
   std::vector<query> queries;
-  for (auto& t : texts)
+  for (auto &t : texts)
     queries.push_back(*parse_query(t, error));
 
   caf::actor_system sys{cfg};
@@ -84,46 +83,46 @@ int run_replay(const command_line& cl) {
     // replay), then every update as it is applied.
     auto sink = sys.spawn(stdout_sink);
     self->request(cache, caf::infinite, atom::subscribe_v, sink)
-      .receive([](std::string& row) { std::printf("%s\n", row.c_str()); },
-               [](caf::error&) {});
+        .receive([](std::string &row) { std::printf("%s\n", row.c_str()); },
+                 [](caf::error &) {});
   }
   bool ok = false;
   self->request(reader, caf::infinite, atom::run_v)
-    .receive([&](bool r) { ok = r; },
-             [&](caf::error& e) {
-               spdlog::error("replay failed: {}", caf::to_string(e));
-             });
+      .receive([&](bool r) { ok = r; },
+               [&](caf::error &e) {
+                 spdlog::error("replay failed: {}", caf::to_string(e));
+               });
   // Enrichments the replay triggered finish before any answer.
   self->request(cache, caf::infinite, atom::flush_v)
-    .receive([](bool) {}, [](caf::error&) {});
+      .receive([](bool) {}, [](caf::error &) {});
   std::string out;
   if (without_queries) {
     if (!cfg.also_forward_updates) {
       self->request(cache, caf::infinite, atom::subscribe_v,
                     update_sink_actor{})
-        .receive([&](std::string& row) { out += row + "\n"; },
-                 [](caf::error&) {});
+          .receive([&](std::string &row) { out += row + "\n"; },
+                   [](caf::error &) {});
     }
     self->request(cache, caf::infinite, query{"stats", "", 0})
-      .receive(
-        [&](std::string& stats) {
-          out += "{\"update_type\":\"stats\",\"data\":" + stats + "}\n";
-        },
-        [](caf::error&) {});
+        .receive(
+            [&](std::string &stats) {
+              out += "{\"update_type\":\"stats\",\"data\":" + stats + "}\n";
+            },
+            [](caf::error &) {});
   }
   for (std::size_t i = 0; i < queries.size(); ++i) {
     self->request(cache, caf::infinite, queries[i])
-      .receive(
-        [&](std::string& result) {
-          out += "{\"query\":";
-          append_json_string(out, texts[i]);
-          out += ",\"result\":";
-          out += result;
-          out += "}\n";
-        },
-        [&](caf::error& e) {
-          spdlog::error("query {} failed: {}", texts[i], caf::to_string(e));
-        });
+        .receive(
+            [&](std::string &result) {
+              out += "{\"query\":";
+              append_json_string(out, texts[i]);
+              out += ",\"result\":";
+              out += result;
+              out += "}\n";
+            },
+            [&](caf::error &e) {
+              spdlog::error("query {} failed: {}", texts[i], caf::to_string(e));
+            });
     if (out.size() > (1 << 20)) {
       std::fwrite(out.data(), 1, out.size(), stdout);
       out.clear();
@@ -134,16 +133,6 @@ int run_replay(const command_line& cl) {
   self->send_exit(reader, caf::exit_reason::user_shutdown);
   self->send_exit(cache, caf::exit_reason::user_shutdown);
   return ok ? 0 : 2;
-}
-
-int run_agent(const command_line&) {
-  std::fprintf(stderr, "proctrack run: not built yet\n");
-  return 2;
-}
-
-int run_query(const command_line&) {
-  std::fprintf(stderr, "proctrack query: not built yet\n");
-  return 2;
 }
 
 } // namespace proctrack

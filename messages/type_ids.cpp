@@ -4,7 +4,7 @@
 
 namespace proctrack {
 
-void add_message_types(caf::actor_system_config& cfg) {
+void add_message_types(caf::actor_system_config &cfg) {
   cfg.add_message_types<caf::id_block::proctrack>();
 }
 

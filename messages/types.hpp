@@ -26,32 +26,35 @@ struct data_field {
 using data_fields = std::vector<data_field>;
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, data_field& x) {
+typename Inspector::result_type inspect(Inspector &f, data_field &x) {
   return f(x.key, x.json);
 }
 
 /// One process as a source saw it.
 struct process_record {
-  std::string pid;          ///< bare pid as text; empty when the source lacks it
-  std::string ppid;         ///< bare parent pid as text; empty when unknown
-  std::string guid;         ///< globally unique id (Sysmon ProcessGuid), lower case
-  std::string parent_guid;  ///< ParentProcessGuid, lower case; empty when none
+  std::string pid;  ///< bare pid as text; empty when the source lacks it
+  std::string ppid; ///< bare parent pid as text; empty when unknown
+  std::string guid; ///< globally unique id (Sysmon ProcessGuid), lower case
+  std::string parent_guid; ///< ParentProcessGuid, lower case; empty when none
   timestamp start_time = unknown_time;
   data_fields data;
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, process_record& x) {
+typename Inspector::result_type inspect(Inspector &f, process_record &x) {
   return f(x.pid, x.ppid, x.guid, x.parent_guid, x.start_time, x.data);
 }
 
 enum class update_kind : std::uint8_t { start = 0, exit = 1, sync = 2 };
 
-inline const char* to_string(update_kind k) {
+inline const char *to_string(update_kind k) {
   switch (k) {
-    case update_kind::start: return "start";
-    case update_kind::exit: return "exit";
-    case update_kind::sync: return "sync";
+  case update_kind::start:
+    return "start";
+  case update_kind::exit:
+    return "exit";
+  case update_kind::sync:
+    return "sync";
   }
   return "?";
 }
@@ -70,7 +73,7 @@ struct process_update {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, process_update& x) {
+typename Inspector::result_type inspect(Inspector &f, process_update &x) {
   return f(x.kind, x.process, x.target, x.time, x.processes);
 }
 
@@ -83,7 +86,7 @@ struct update_batch {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, update_batch& x) {
+typename Inspector::result_type inspect(Inspector &f, update_batch &x) {
   return f(x.host, x.updates);
 }
 
@@ -94,7 +97,7 @@ struct counter {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, counter& x) {
+typename Inspector::result_type inspect(Inspector &f, counter &x) {
   return f(x.name, x.value);
 }
 
@@ -105,7 +108,7 @@ struct stats_report {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, stats_report& x) {
+typename Inspector::result_type inspect(Inspector &f, stats_report &x) {
   return f(x.source, x.counters);
 }
 
@@ -118,22 +121,22 @@ struct query {
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, query& x) {
+typename Inspector::result_type inspect(Inspector &f, query &x) {
   return f(x.verb, x.id, x.max);
 }
 
 /// The PE version information of one executable (SPEC §7), or why there is
 /// none. `version_info_json` is the VersionInformation object as JSON text.
 struct enrichment {
-  std::string path;               ///< the Exe/Image path as the process data had it
+  std::string path; ///< the Exe/Image path as the process data had it
   bool ok = false;
-  std::string version_info_json;  ///< {"CompanyName":...}; empty unless ok
-  std::string original_filename;  ///< VersionInformation.OriginalFilename
-  std::string error;              ///< why not, unless ok
+  std::string version_info_json; ///< {"CompanyName":...}; empty unless ok
+  std::string original_filename; ///< VersionInformation.OriginalFilename
+  std::string error;             ///< why not, unless ok
 };
 
 template <class Inspector>
-typename Inspector::result_type inspect(Inspector& f, enrichment& x) {
+typename Inspector::result_type inspect(Inspector &f, enrichment &x) {
   return f(x.path, x.ok, x.version_info_json, x.original_filename, x.error);
 }
 

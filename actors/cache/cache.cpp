@@ -15,8 +15,8 @@ namespace proctrack {
 namespace {
 
 // The Exe of a process as plain text, or "" when it has none.
-std::string exe_of(const process_entry& e) {
-  for (auto& f : e.data)
+std::string exe_of(const process_entry &e) {
+  for (auto &f : e.data)
     if (f.key == "Exe") {
       auto v = nlohmann::json::parse(f.json, nullptr, false);
       if (v.is_string())
@@ -27,8 +27,8 @@ std::string exe_of(const process_entry& e) {
 
 timestamp wall_now() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
-           std::chrono::system_clock::now().time_since_epoch())
-    .count();
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 } // namespace
@@ -48,10 +48,10 @@ std::vector<counter> cache_state::all_counters() const {
   out.push_back({"EnrichRequests", enrich_requests});
   out.push_back({"EnrichDone", enrich_done});
   out.push_back({"EnrichFailed", enrich_failed});
-  for (auto& r : published)
-    for (auto& c : r.counters) {
+  for (auto &r : published)
+    for (auto &c : r.counters) {
       bool merged = false;
-      for (auto& o : out)
+      for (auto &o : out)
         if (o.name == c.name) {
           o.value += c.value;
           merged = true;
@@ -72,12 +72,12 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
   auto release_flushes = [self] {
     if (!self->state.enriching.empty())
       return;
-    for (auto& p : self->state.flush_waiters)
+    for (auto &p : self->state.flush_waiters)
       p.deliver(true);
     self->state.flush_waiters.clear();
   };
-  auto remember = [self, cfg](const enrichment& e) {
-    auto& st = self->state;
+  auto remember = [self, cfg](const enrichment &e) {
+    auto &st = self->state;
     if (st.enriched.emplace(e.path, e).second) {
       st.enriched_order.push_back(e.path);
       while (st.enriched_order.size() > cfg.max_enrichment_cache) {
@@ -89,8 +89,8 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
   // Enriches a process that has just started: from the remembered result,
   // or by asking the enricher once per path.
   auto enrich = [self, enricher, remember,
-                 release_flushes](const process_entry& e) {
-    auto& st = self->state;
+                 release_flushes](const process_entry &e) {
+    auto &st = self->state;
     auto path = exe_of(e);
     if (path.empty())
       return;
@@ -103,89 +103,87 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       return; // asked already; the answer enriches every process of it
     ++st.enrich_requests;
     self->request(enricher, caf::infinite, atom::enrich_v, path)
-      .then(
-        [self, remember, release_flushes](enrichment& r) {
-          auto& st = self->state;
-          st.enriching.erase(r.path);
-          if (r.ok) {
-            ++st.enrich_done;
-            st.table.apply_enrichment(r);
-          } else {
-            ++st.enrich_failed;
-            spdlog::debug("enrichment of {} failed: {}", r.path, r.error);
-          }
-          remember(r);
-          release_flushes();
-        },
-        [self, path, release_flushes](caf::error& err) {
-          auto& st = self->state;
-          st.enriching.erase(path);
-          ++st.enrich_failed;
-          spdlog::warn("enricher did not answer for {}: {}", path,
-                       caf::to_string(err));
-          release_flushes();
-        });
+        .then(
+            [self, remember, release_flushes](enrichment &r) {
+              auto &st = self->state;
+              st.enriching.erase(r.path);
+              if (r.ok) {
+                ++st.enrich_done;
+                st.table.apply_enrichment(r);
+              } else {
+                ++st.enrich_failed;
+                spdlog::debug("enrichment of {} failed: {}", r.path, r.error);
+              }
+              remember(r);
+              release_flushes();
+            },
+            [self, path, release_flushes](caf::error &err) {
+              auto &st = self->state;
+              st.enriching.erase(path);
+              ++st.enrich_failed;
+              spdlog::warn("enricher did not answer for {}: {}", path,
+                           caf::to_string(err));
+              release_flushes();
+            });
   };
   return {
-    [self, cfg, enrich_on, enrich](update_batch& batch) -> std::uint64_t {
-      auto& st = self->state;
-      std::string forwarded;
-      bool forward = cfg.forward_updates && !st.sinks.empty();
-      for (auto& u : batch.updates) {
-        if (forward) {
-          forwarded += update_row_json(u);
-          forwarded += '\n';
+      [self, cfg, enrich_on, enrich](update_batch &batch) -> std::uint64_t {
+        auto &st = self->state;
+        std::string forwarded;
+        bool forward = cfg.forward_updates && !st.sinks.empty();
+        for (auto &u : batch.updates) {
+          if (forward) {
+            forwarded += update_row_json(u);
+            forwarded += '\n';
+          }
+          auto e = st.table.apply(std::move(u));
+          if (enrich_on && e)
+            enrich(*e);
         }
-        auto e = st.table.apply(std::move(u));
-        if (enrich_on && e)
-          enrich(*e);
-      }
-      if (forward)
-        for (auto& s : st.sinks)
-          self->send(s, forwarded);
-      return batch.updates.size();
-    },
-    [self](query& q) -> std::string {
-      auto& st = self->state;
-      std::string stats;
-      if (q.verb == "stats")
-        stats = stats_object_json(st.all_counters());
-      return answer(st.table, q, stats);
-    },
-    [self](atom::stats) -> stats_report {
-      return {cache_state::name, self->state.all_counters()};
-    },
-    [self](atom::tick, timestamp now) {
-      self->state.table.expire(now);
-    },
-    [self](atom::flush) -> caf::result<bool> {
-      auto& st = self->state;
-      if (st.enriching.empty())
-        return true;
-      auto p = self->make_response_promise<bool>();
-      st.flush_waiters.push_back(p);
-      return p;
-    },
-    [self](atom::subscribe, update_sink_actor sink) -> std::string {
-      auto& st = self->state;
-      if (sink)
-        st.sinks.push_back(sink); // a null sink just asks for the sync row
-      auto now = st.table.now() != unknown_time ? st.table.now() : wall_now();
-      return cache_sync_row_json(st.table, now);
-    },
-    [self](atom::publish, stats_report& r) {
-      auto& pub = self->state.published;
-      for (auto& p : pub)
-        if (p.source == r.source) {
-          p = std::move(r);
-          return;
-        }
-      pub.push_back(std::move(r));
-    },
+        if (forward)
+          for (auto &s : st.sinks)
+            self->send(s, forwarded);
+        return batch.updates.size();
+      },
+      [self](query &q) -> std::string {
+        auto &st = self->state;
+        std::string stats;
+        if (q.verb == "stats")
+          stats = stats_object_json(st.all_counters());
+        return answer(st.table, q, stats);
+      },
+      [self](atom::stats) -> stats_report {
+        return {cache_state::name, self->state.all_counters()};
+      },
+      [self](atom::tick, timestamp now) { self->state.table.expire(now); },
+      [self](atom::flush) -> caf::result<bool> {
+        auto &st = self->state;
+        if (st.enriching.empty())
+          return true;
+        auto p = self->make_response_promise<bool>();
+        st.flush_waiters.push_back(p);
+        return p;
+      },
+      [self](atom::subscribe, update_sink_actor sink) -> std::string {
+        auto &st = self->state;
+        if (sink)
+          st.sinks.push_back(sink); // a null sink just asks for the sync row
+        auto now = st.table.now() != unknown_time ? st.table.now() : wall_now();
+        return cache_sync_row_json(st.table, now);
+      },
+      [self](atom::publish, stats_report &r) {
+        auto &pub = self->state.published;
+        for (auto &p : pub)
+          if (p.source == r.source) {
+            p = std::move(r);
+            return;
+          }
+        pub.push_back(std::move(r));
+      },
   };
 }
 
-cache_actor spawn_cache(caf::actor_system& sys, const cache_config& cfg,
+cache_actor spawn_cache(caf::actor_system &sys, const cache_config &cfg,
                         enricher_actor enricher) {
   return sys.spawn(cache, cfg, std::move(enricher));
 }

@@ -20,8 +20,8 @@ namespace proctrack {
 
 struct cache_config {
   table_config table;
-  bool forward_updates = false; ///< tracker.also-forward-updates
-  bool add_enrichments = false; ///< tracker.add-enrichments
+  bool forward_updates = false;            ///< tracker.also-forward-updates
+  bool add_enrichments = false;            ///< tracker.add-enrichments
   std::size_t max_enrichment_cache = 4096; ///< version infos kept per path
 
   /// Empty when valid, else what is wrong, naming the config key.
@@ -29,7 +29,7 @@ struct cache_config {
 };
 
 struct cache_state {
-  static inline const char* name = "proctrack.cache";
+  static inline const char *name = "proctrack.cache";
 
   process_table table;
   std::vector<update_sink_actor> sinks;
@@ -52,7 +52,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
 
 /// Validates `cfg` and spawns the cache. `enricher` may be null (no
 /// enrichment even when add_enrichments is set).
-cache_actor spawn_cache(caf::actor_system& sys, const cache_config& cfg,
+cache_actor spawn_cache(caf::actor_system &sys, const cache_config &cfg,
                         enricher_actor enricher = {});
 
 } // namespace proctrack

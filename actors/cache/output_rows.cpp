@@ -8,7 +8,7 @@ namespace proctrack {
 
 namespace {
 
-void append_data(std::string& out, const data_fields& d) {
+void append_data(std::string &out, const data_fields &d) {
   out += '{';
   for (std::size_t i = 0; i < d.size(); ++i) {
     if (i)
@@ -20,12 +20,12 @@ void append_data(std::string& out, const data_fields& d) {
   out += '}';
 }
 
-void append_id(std::string& out, const std::string& pid,
-               const std::string& guid) {
+void append_id(std::string &out, const std::string &pid,
+               const std::string &guid) {
   append_json_string(out, pid.empty() ? guid : pid);
 }
 
-void append_record(std::string& out, const process_record& p) {
+void append_record(std::string &out, const process_record &p) {
   out += "{\"id\":";
   append_id(out, p.pid, p.guid);
   out += ",\"parent_id\":";
@@ -39,50 +39,50 @@ void append_record(std::string& out, const process_record& p) {
 
 } // namespace
 
-std::string update_row_json(const process_update& u) {
+std::string update_row_json(const process_update &u) {
   std::string out = "{\"update_type\":\"";
   out += to_string(u.kind);
   out += '"';
   switch (u.kind) {
-    case update_kind::start: {
-      out += ",\"id\":";
-      append_id(out, u.process.pid, u.process.guid);
-      out += ",\"parent_id\":";
-      append_json_string(out, u.process.ppid);
-      out += ",\"start_time\":";
-      append_time_json(out, u.process.start_time);
-      out += ",\"data\":";
-      append_data(out, u.process.data);
-      break;
+  case update_kind::start: {
+    out += ",\"id\":";
+    append_id(out, u.process.pid, u.process.guid);
+    out += ",\"parent_id\":";
+    append_json_string(out, u.process.ppid);
+    out += ",\"start_time\":";
+    append_time_json(out, u.process.start_time);
+    out += ",\"data\":";
+    append_data(out, u.process.data);
+    break;
+  }
+  case update_kind::exit:
+    out += ",\"id\":";
+    append_json_string(out, u.target);
+    out += ",\"end_time\":";
+    append_time_json(out, u.time);
+    break;
+  case update_kind::sync:
+    out += ",\"time\":";
+    append_time_json(out, u.time);
+    out += ",\"processes\":[";
+    for (std::size_t i = 0; i < u.processes.size(); ++i) {
+      if (i)
+        out += ',';
+      append_record(out, u.processes[i]);
     }
-    case update_kind::exit:
-      out += ",\"id\":";
-      append_json_string(out, u.target);
-      out += ",\"end_time\":";
-      append_time_json(out, u.time);
-      break;
-    case update_kind::sync:
-      out += ",\"time\":";
-      append_time_json(out, u.time);
-      out += ",\"processes\":[";
-      for (std::size_t i = 0; i < u.processes.size(); ++i) {
-        if (i)
-          out += ',';
-        append_record(out, u.processes[i]);
-      }
-      out += ']';
-      break;
+    out += ']';
+    break;
   }
   out += '}';
   return out;
 }
 
-std::string cache_sync_row_json(const process_table& table, timestamp time) {
+std::string cache_sync_row_json(const process_table &table, timestamp time) {
   std::string out = "{\"update_type\":\"sync\",\"time\":";
   append_time_json(out, time);
   out += ",\"processes\":[";
   bool first = true;
-  for (auto* e : table.entries()) {
+  for (auto *e : table.entries()) {
     if (!first)
       out += ',';
     first = false;
@@ -107,7 +107,7 @@ std::string cache_sync_row_json(const process_table& table, timestamp time) {
   return out;
 }
 
-std::string stats_object_json(const std::vector<counter>& counters) {
+std::string stats_object_json(const std::vector<counter> &counters) {
   std::string out = "{";
   for (std::size_t i = 0; i < counters.size(); ++i) {
     if (i)
@@ -116,7 +116,7 @@ std::string stats_object_json(const std::vector<counter>& counters) {
     out += ':';
     if (counters[i].name.size() > 4
         && counters[i].name.compare(counters[i].name.size() - 4, 4, "Time")
-             == 0)
+               == 0)
       append_time_json(out, counters[i].value);
     else
       out += std::to_string(counters[i].value);
@@ -125,7 +125,7 @@ std::string stats_object_json(const std::vector<counter>& counters) {
   return out;
 }
 
-std::string stats_row_json(const std::vector<counter>& counters,
+std::string stats_row_json(const std::vector<counter> &counters,
                            timestamp time) {
   std::string out = "{\"update_type\":\"stats\",\"time\":";
   append_time_json(out, time);

@@ -13,16 +13,16 @@ namespace proctrack {
 class process_table;
 
 /// One update as a JSON line (no trailing newline).
-std::string update_row_json(const process_update& u);
+std::string update_row_json(const process_update &u);
 
 /// A `sync` row holding every cached process (running and exited).
-std::string cache_sync_row_json(const process_table& table, timestamp time);
+std::string cache_sync_row_json(const process_table &table, timestamp time);
 
 /// The stats object: every counter by name, plus Time.
-std::string stats_object_json(const std::vector<counter>& counters);
+std::string stats_object_json(const std::vector<counter> &counters);
 
 /// A `stats` row: {"update_type":"stats","time":...,"data":{...}}.
-std::string stats_row_json(const std::vector<counter>& counters,
+std::string stats_row_json(const std::vector<counter> &counters,
                            timestamp time);
 
 } // namespace proctrack

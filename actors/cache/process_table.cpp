@@ -40,17 +40,17 @@ bool abs_within(timestamp a, timestamp b, timestamp slack) {
   return a > b ? a - b <= slack : b - a <= slack;
 }
 
-const std::string* find_field(const data_fields& d, std::string_view key) {
-  for (auto& f : d)
+const std::string *find_field(const data_fields &d, std::string_view key) {
+  for (auto &f : d)
     if (f.key == key)
       return &f.json;
   return nullptr;
 }
 
-void append_data_json(std::string& out, const data_fields& d) {
+void append_data_json(std::string &out, const data_fields &d) {
   out += '{';
   bool first = true;
-  for (auto& f : d) {
+  for (auto &f : d) {
     if (!first)
       out += ',';
     first = false;
@@ -61,7 +61,7 @@ void append_data_json(std::string& out, const data_fields& d) {
   out += '}';
 }
 
-bool by_start(const process_entry* a, const process_entry* b) {
+bool by_start(const process_entry *a, const process_entry *b) {
   if (a->start_time != b->start_time)
     return a->start_time < b->start_time;
   return a->id < b->id;
@@ -89,7 +89,7 @@ std::string normalize_guid(std::string_view guid) {
   guid = trim(guid);
   std::string out(guid);
   bool all_zero = true;
-  for (auto& c : out) {
+  for (auto &c : out) {
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (c != '0' && c != '-' && c != '{' && c != '}')
       all_zero = false;
@@ -108,17 +108,17 @@ process_table::process_table(table_config cfg) : cfg_(cfg) {
 
 // -- lookup -------------------------------------------------------------------
 
-std::uint32_t process_table::lookup_real_id(const std::string& id) const {
+std::uint32_t process_table::lookup_real_id(const std::string &id) const {
   auto i = by_id_.find(id);
   return i == by_id_.end() ? npos : i->second;
 }
 
-std::uint32_t process_table::lookup_link(const std::string& pid) const {
+std::uint32_t process_table::lookup_link(const std::string &pid) const {
   auto i = links_.find(pid);
   return i == links_.end() ? npos : i->second;
 }
 
-std::uint32_t process_table::lookup_guid(const std::string& guid) const {
+std::uint32_t process_table::lookup_guid(const std::string &guid) const {
   if (guid.empty())
     return npos;
   auto i = by_guid_.find(guid);
@@ -138,15 +138,15 @@ std::uint32_t process_table::lookup(std::string_view raw) const {
 
 // -- LRU lists and tiers ------------------------------------------------------
 
-std::uint8_t process_table::tier_of(const process_entry& e) const {
+std::uint8_t process_table::tier_of(const process_entry &e) const {
   if (e.live_children > 0)
     return 2;
   return e.running() ? 1 : 0;
 }
 
 void process_table::list_push_back(std::uint32_t slot) {
-  auto& e = slots_[slot];
-  auto& l = lists_[e.tier];
+  auto &e = slots_[slot];
+  auto &l = lists_[e.tier];
   e.prev = l.tail;
   e.next = npos;
   if (l.tail != npos)
@@ -158,8 +158,8 @@ void process_table::list_push_back(std::uint32_t slot) {
 }
 
 void process_table::list_remove(std::uint32_t slot) {
-  auto& e = slots_[slot];
-  auto& l = lists_[e.tier];
+  auto &e = slots_[slot];
+  auto &l = lists_[e.tier];
   if (e.prev != npos)
     slots_[e.prev].next = e.next;
   else
@@ -183,9 +183,8 @@ void process_table::touch(std::uint32_t slot) {
 // its parent changes, walks up the ancestors. Bounded by the table size, so
 // a parent loop cannot make it spin.
 void process_table::refresh_tier(std::uint32_t slot) {
-  for (std::size_t steps = 0; slot != npos && steps <= slots_.size();
-       ++steps) {
-    auto& e = slots_[slot];
+  for (std::size_t steps = 0; slot != npos && steps <= slots_.size(); ++steps) {
+    auto &e = slots_[slot];
     auto new_tier = tier_of(e);
     if (new_tier == e.tier)
       return;
@@ -199,7 +198,7 @@ void process_table::refresh_tier(std::uint32_t slot) {
     auto parent = lookup_real_id(e.parent_id);
     if (parent == npos || parent == slot)
       return;
-    auto& p = slots_[parent];
+    auto &p = slots_[parent];
     if (is_live)
       ++p.live_children;
     else if (p.live_children > 0)
@@ -210,8 +209,7 @@ void process_table::refresh_tier(std::uint32_t slot) {
 
 // -- insertion and removal ---------------------------------------------------
 
-std::string process_table::unique_id(const std::string& pid,
-                                     timestamp start) {
+std::string process_table::unique_id(const std::string &pid, timestamp start) {
   auto base = make_real_id(pid.empty() ? std::string_view{"?"} : pid, start);
   if (by_id_.count(base) == 0)
     return base;
@@ -222,7 +220,7 @@ std::string process_table::unique_id(const std::string& pid,
   }
 }
 
-std::uint32_t process_table::insert(std::string id, process_record&& p) {
+std::uint32_t process_table::insert(std::string id, process_record &&p) {
   std::uint32_t slot;
   if (!free_slots_.empty()) {
     slot = free_slots_.back();
@@ -231,7 +229,7 @@ std::uint32_t process_table::insert(std::string id, process_record&& p) {
     slot = static_cast<std::uint32_t>(slots_.size());
     slots_.emplace_back();
   }
-  auto& e = slots_[slot];
+  auto &e = slots_[slot];
   e.id = std::move(id);
   e.parent_id.clear();
   e.guid = std::move(p.guid);
@@ -253,7 +251,7 @@ std::uint32_t process_table::insert(std::string id, process_record&& p) {
 }
 
 void process_table::remove(std::uint32_t slot) {
-  auto& e = slots_[slot];
+  auto &e = slots_[slot];
   if (e.tier != 0) {
     auto parent = lookup_real_id(e.parent_id);
     if (parent != npos && parent != slot && slots_[parent].live_children > 0) {
@@ -283,7 +281,7 @@ void process_table::remove(std::uint32_t slot) {
 void process_table::evict_if_full() {
   while (by_id_.size() > cfg_.max_size) {
     std::uint32_t victim = npos;
-    for (auto& l : lists_)
+    for (auto &l : lists_)
       if (l.head != npos) {
         victim = l.head;
         break;
@@ -304,7 +302,7 @@ void process_table::expire(timestamp now) {
   // chain of anything still running stays whole (docs/semantics.md).
   for (auto slot = lists_[0].head; slot != npos;) {
     auto next = slots_[slot].next;
-    auto& e = slots_[slot];
+    auto &e = slots_[slot];
     if (!e.running() && e.end_time < cutoff) {
       remove(slot);
       ++counters_.expired;
@@ -329,10 +327,10 @@ void process_table::observe_time(timestamp t) {
 
 // -- data ---------------------------------------------------------------------
 
-void process_table::merge_data(process_entry& e, data_fields&& fields) {
-  for (auto& f : fields) {
+void process_table::merge_data(process_entry &e, data_fields &&fields) {
+  for (auto &f : fields) {
     bool found = false;
-    for (auto& g : e.data)
+    for (auto &g : e.data)
       if (g.key == f.key) {
         g.json = std::move(f.json);
         found = true;
@@ -344,7 +342,7 @@ void process_table::merge_data(process_entry& e, data_fields&& fields) {
 }
 
 void process_table::set_end(std::uint32_t slot, timestamp end, bool estimate) {
-  auto& e = slots_[slot];
+  auto &e = slots_[slot];
   e.end_time = end == unknown_time ? 1 : end; // an exit is never "unknown"
   e.end_is_estimate = estimate;
   refresh_tier(slot);
@@ -352,9 +350,8 @@ void process_table::set_end(std::uint32_t slot, timestamp end, bool estimate) {
 
 // -- parent resolution and links -------------------------------------------
 
-void process_table::resolve_parent(std::uint32_t child,
-                                   const std::string& ppid,
-                                   const std::string& parent_guid,
+void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
+                                   const std::string &parent_guid,
                                    std::uint32_t parent_hint) {
   auto start = slots_[child].start_time;
   std::uint32_t parent = parent_hint;
@@ -368,14 +365,14 @@ void process_table::resolve_parent(std::uint32_t child,
   }
   if (parent == child)
     parent = npos;
-  auto& e = slots_[child];
+  auto &e = slots_[child];
   if (parent == npos) {
     e.parent_id = (ppid.empty() ? std::string{"?"} : ppid) + "-?";
     ++counters_.unknown_parents;
     return;
   }
   e.parent_id = slots_[parent].id;
-  auto& p = slots_[parent];
+  auto &p = slots_[parent];
   if (std::find(p.children.begin(), p.children.end(), e.id)
       == p.children.end()) {
     if (p.children.size() < cfg_.max_children)
@@ -392,7 +389,7 @@ void process_table::resolve_parent(std::uint32_t child,
 
 // `slot` becomes the newest holder of `pid`. A previous holder that is still
 // running cannot hold the pid too: it ended when the new one started.
-void process_table::take_link(std::uint32_t slot, const std::string& pid,
+void process_table::take_link(std::uint32_t slot, const std::string &pid,
                               timestamp holder_end) {
   if (pid.empty())
     return;
@@ -400,7 +397,7 @@ void process_table::take_link(std::uint32_t slot, const std::string& pid,
   if (inserted || it->second == slot)
     return;
   auto old = it->second;
-  auto& o = slots_[old];
+  auto &o = slots_[old];
   auto start = slots_[slot].start_time;
   if (!before_or_same(o.start_time, start)) {
     // Out-of-order input: the newer holder keeps the link and this older
@@ -417,10 +414,10 @@ void process_table::take_link(std::uint32_t slot, const std::string& pid,
 }
 
 void process_table::apply_pending_exit(std::uint32_t slot,
-                                       const std::string& pid) {
+                                       const std::string &pid) {
   if (pending_exits_.empty())
     return;
-  auto& e = slots_[slot];
+  auto &e = slots_[slot];
   auto hit = pending_exits_.end();
   if (!e.guid.empty())
     hit = pending_exits_.find(e.guid);
@@ -441,29 +438,29 @@ void process_table::apply_pending_exit(std::uint32_t slot,
 
 // -- updates -----------------------------------------------------------------
 
-const process_entry* process_table::apply(process_update&& u) {
+const process_entry *process_table::apply(process_update &&u) {
   switch (u.kind) {
-    case update_kind::start: {
-      ++counters_.starts;
-      observe_time(u.process.start_time);
-      auto slot = apply_start(std::move(u.process));
-      return slot != npos && slots_[slot].used ? &slots_[slot] : nullptr;
-    }
-    case update_kind::exit:
-      ++counters_.exits;
-      observe_time(u.time);
-      apply_exit(u.target, u.process, u.time);
-      break;
-    case update_kind::sync:
-      ++counters_.syncs;
-      observe_time(u.time);
-      apply_sync(u.time, std::move(u.processes));
-      break;
+  case update_kind::start: {
+    ++counters_.starts;
+    observe_time(u.process.start_time);
+    auto slot = apply_start(std::move(u.process));
+    return slot != npos && slots_[slot].used ? &slots_[slot] : nullptr;
+  }
+  case update_kind::exit:
+    ++counters_.exits;
+    observe_time(u.time);
+    apply_exit(u.target, u.process, u.time);
+    break;
+  case update_kind::sync:
+    ++counters_.syncs;
+    observe_time(u.time);
+    apply_sync(u.time, std::move(u.processes));
+    break;
   }
   return nullptr;
 }
 
-std::uint32_t process_table::apply_start(process_record&& p) {
+std::uint32_t process_table::apply_start(process_record &&p) {
   p.guid = normalize_guid(p.guid);
   auto parent_guid = normalize_guid(p.parent_guid);
   // The same process again (a second source, or exec refreshing data):
@@ -472,12 +469,11 @@ std::uint32_t process_table::apply_start(process_record&& p) {
   if (same == npos && !p.pid.empty()) {
     auto holder = lookup_link(p.pid);
     if (holder != npos) {
-      auto& h = slots_[holder];
+      auto &h = slots_[holder];
       bool guids_agree = p.guid.empty() || h.guid.empty() || p.guid == h.guid;
-      bool times_agree = p.start_time == unknown_time
-                         || h.start_time == unknown_time
-                         || abs_within(h.start_time, p.start_time,
-                                       rounding_slack);
+      bool times_agree =
+          p.start_time == unknown_time || h.start_time == unknown_time
+          || abs_within(h.start_time, p.start_time, rounding_slack);
       if (guids_agree && times_agree && h.running())
         same = holder;
       else if (guids_agree && !h.running() && p.start_time != unknown_time
@@ -489,7 +485,7 @@ std::uint32_t process_table::apply_start(process_record&& p) {
   if (same == npos) {
     auto exact = lookup_real_id(make_real_id(p.pid, p.start_time));
     if (exact != npos) {
-      auto& x = slots_[exact];
+      auto &x = slots_[exact];
       if (p.guid.empty() || x.guid.empty() || x.guid == p.guid)
         same = exact;
       else
@@ -497,7 +493,7 @@ std::uint32_t process_table::apply_start(process_record&& p) {
     }
   }
   if (same != npos) {
-    auto& e = slots_[same];
+    auto &e = slots_[same];
     if (e.guid.empty() && !p.guid.empty()) {
       e.guid = p.guid;
       by_guid_[e.guid] = same;
@@ -520,8 +516,8 @@ std::uint32_t process_table::apply_start(process_record&& p) {
   return slot;
 }
 
-void process_table::apply_exit(std::string_view target,
-                               const process_record& p, timestamp end) {
+void process_table::apply_exit(std::string_view target, const process_record &p,
+                               timestamp end) {
   std::uint32_t slot = npos;
   auto guid = normalize_guid(p.guid);
   if (!guid.empty())
@@ -531,7 +527,7 @@ void process_table::apply_exit(std::string_view target,
   if (slot == npos && !p.pid.empty() && guid.empty())
     slot = lookup_link(p.pid);
   if (slot != npos) {
-    auto& e = slots_[slot];
+    auto &e = slots_[slot];
     bool by_pid = guid.empty() && is_digits(trim(target));
     if (by_pid && end != unknown_time && e.start_time != unknown_time
         && end < e.start_time)
@@ -555,14 +551,14 @@ void process_table::apply_exit(std::string_view target,
     }
     return;
   }
-  auto& e = slots_[slot];
+  auto &e = slots_[slot];
   if (e.running() || e.end_is_estimate)
     set_end(slot, end, false);
   touch(slot);
 }
 
 void process_table::apply_sync(timestamp time,
-                               std::vector<process_record>&& listing) {
+                               std::vector<process_record> &&listing) {
   auto gen = ++sync_generation_;
   counters_.last_sync_time = time;
   counters_.last_sync_size = static_cast<std::int64_t>(listing.size());
@@ -573,15 +569,14 @@ void process_table::apply_sync(timestamp time,
   std::vector<placed> slots;
   slots.reserve(listing.size());
   // Pass 1: find or create every listed process.
-  for (auto& p : listing) {
+  for (auto &p : listing) {
     p.guid = normalize_guid(p.guid);
     std::uint32_t slot = lookup_guid(p.guid);
     if (slot == npos && !p.pid.empty()) {
       auto holder = lookup_link(p.pid);
       if (holder != npos) {
-        auto& h = slots_[holder];
-        bool guids_agree =
-          p.guid.empty() || h.guid.empty() || p.guid == h.guid;
+        auto &h = slots_[holder];
+        bool guids_agree = p.guid.empty() || h.guid.empty() || p.guid == h.guid;
         if (guids_agree
             && (p.start_time == unknown_time || h.start_time == unknown_time
                 || abs_within(h.start_time, p.start_time, rounding_slack)))
@@ -593,7 +588,7 @@ void process_table::apply_sync(timestamp time,
     if (slot != npos && slots_[slot].seen_in_sync == gen)
       slot = npos; // listed twice: keep the first, drop the duplicate row
     if (slot != npos) {
-      auto& e = slots_[slot];
+      auto &e = slots_[slot];
       e.data = std::move(p.data); // the fresh listing replaces data
       e.last_sync_time = time;
       e.seen_in_sync = gen;
@@ -604,10 +599,9 @@ void process_table::apply_sync(timestamp time,
       slots.push_back({slot, false});
     } else {
       auto id = unique_id(p.pid, p.start_time);
-      auto s = insert(std::move(id), process_record{p.pid, p.ppid, p.guid,
-                                                    p.parent_guid,
-                                                    p.start_time,
-                                                    std::move(p.data)});
+      auto s = insert(std::move(id),
+                      process_record{p.pid, p.ppid, p.guid, p.parent_guid,
+                                     p.start_time, std::move(p.data)});
       slots_[s].last_sync_time = time;
       slots_[s].seen_in_sync = gen;
       slots.push_back({s, true});
@@ -621,14 +615,14 @@ void process_table::apply_sync(timestamp time,
       listed_pid.emplace(listing[i].pid, slots[i].slot);
   for (std::size_t i = 0; i < listing.size(); ++i) {
     auto slot = slots[i].slot;
-    auto& e = slots_[slot];
+    auto &e = slots_[slot];
     bool unknown_parent =
-      e.parent_id.empty()
-      || (e.parent_id.size() >= 2
-          && e.parent_id.compare(e.parent_id.size() - 2, 2, "-?") == 0);
+        e.parent_id.empty()
+        || (e.parent_id.size() >= 2
+            && e.parent_id.compare(e.parent_id.size() - 2, 2, "-?") == 0);
     if (!slots[i].created && !unknown_parent)
       continue; // a known parent/child relation is never rewritten
-    auto& p = listing[i];
+    auto &p = listing[i];
     std::uint32_t hint = npos;
     auto lp = listed_pid.find(p.ppid);
     if (lp != listed_pid.end() && lp->second != slot
@@ -654,7 +648,7 @@ void process_table::apply_sync(timestamp time,
   // estimated as this sync's time (docs/semantics.md).
   std::vector<std::uint32_t> gone;
   for (std::uint32_t s = 0; s < slots_.size(); ++s) {
-    auto& e = slots_[s];
+    auto &e = slots_[s];
     if (e.used && e.running() && e.seen_in_sync != gen
         && before_or_same(e.start_time, time))
       gone.push_back(s);
@@ -666,7 +660,7 @@ void process_table::apply_sync(timestamp time,
   evict_if_full();
 }
 
-void process_table::merge_enrichment(process_entry& e, const enrichment& en) {
+void process_table::merge_enrichment(process_entry &e, const enrichment &en) {
   data_fields add;
   add.push_back({"VersionInformation", en.version_info_json});
   auto of = find_field(e.data, "OriginalFilename");
@@ -676,12 +670,12 @@ void process_table::merge_enrichment(process_entry& e, const enrichment& en) {
   merge_data(e, std::move(add));
 }
 
-std::size_t process_table::apply_enrichment(const enrichment& en) {
+std::size_t process_table::apply_enrichment(const enrichment &en) {
   if (!en.ok)
     return 0;
   std::size_t n = 0;
   auto path_json = json_string(en.path);
-  for (auto& e : slots_) {
+  for (auto &e : slots_) {
     if (!e.used)
       continue;
     auto exe = find_field(e.data, "Exe");
@@ -694,7 +688,7 @@ std::size_t process_table::apply_enrichment(const enrichment& en) {
 }
 
 bool process_table::apply_enrichment(std::string_view id,
-                                     const enrichment& en) {
+                                     const enrichment &en) {
   auto slot = lookup_real_id(std::string{id});
   if (slot == npos || !en.ok)
     return false;
@@ -704,7 +698,7 @@ bool process_table::apply_enrichment(std::string_view id,
 
 // -- queries -----------------------------------------------------------------
 
-const process_entry* process_table::find(std::string_view id) {
+const process_entry *process_table::find(std::string_view id) {
   auto slot = lookup(id);
   if (slot == npos) {
     ++counters_.misses;
@@ -715,9 +709,9 @@ const process_entry* process_table::find(std::string_view id) {
   return &slots_[slot];
 }
 
-std::vector<const process_entry*>
-process_table::callchain(std::string_view id, std::size_t max) {
-  std::vector<const process_entry*> chain;
+std::vector<const process_entry *> process_table::callchain(std::string_view id,
+                                                            std::size_t max) {
+  std::vector<const process_entry *> chain;
   auto slot = lookup(id);
   if (slot == npos) {
     ++counters_.misses;
@@ -734,13 +728,13 @@ process_table::callchain(std::string_view id, std::size_t max) {
   return chain;
 }
 
-std::vector<const process_entry*>
-process_table::children(std::string_view id, std::size_t max) {
-  std::vector<const process_entry*> out;
+std::vector<const process_entry *> process_table::children(std::string_view id,
+                                                           std::size_t max) {
+  std::vector<const process_entry *> out;
   auto e = find(id);
   if (!e)
     return out;
-  for (auto& c : e->children) {
+  for (auto &c : e->children) {
     auto s = lookup_real_id(c);
     if (s != npos)
       out.push_back(&slots_[s]);
@@ -751,8 +745,8 @@ process_table::children(std::string_view id, std::size_t max) {
   return out;
 }
 
-void process_table::append_entry_json(std::string& out,
-                                       const process_entry& e) const {
+void process_table::append_entry_json(std::string &out,
+                                      const process_entry &e) const {
   out += "{\"Id\":";
   append_json_string(out, e.id);
   out += ",\"ParentId\":";
@@ -786,10 +780,10 @@ std::string process_table::get_json(std::string_view id) {
 namespace {
 
 template <class Range, class F>
-std::string json_list(const Range& xs, F&& each) {
+std::string json_list(const Range &xs, F &&each) {
   std::string out = "[";
   bool first = true;
-  for (auto& x : xs) {
+  for (auto &x : xs) {
     if (!first)
       out += ',';
     first = false;
@@ -803,14 +797,13 @@ std::string json_list(const Range& xs, F&& each) {
 
 std::string process_table::callchain_json(std::string_view id,
                                           std::size_t max) {
-  return json_list(callchain(id, max), [this](std::string& out, auto* e) {
+  return json_list(callchain(id, max), [this](std::string &out, auto *e) {
     append_entry_json(out, *e);
   });
 }
 
-std::string process_table::children_json(std::string_view id,
-                                         std::size_t max) {
-  return json_list(children(id, max), [this](std::string& out, auto* e) {
+std::string process_table::children_json(std::string_view id, std::size_t max) {
+  return json_list(children(id, max), [this](std::string &out, auto *e) {
     append_entry_json(out, *e);
   });
 }
@@ -831,13 +824,13 @@ std::string process_table::tree_json(std::string_view id, std::size_t max) {
   nodes.push_back({root, {}});
   seen.insert(root);
   std::vector<std::size_t> level{0};
-  for (std::size_t depth = 0; depth < max_tree_depth && !level.empty()
-                              && nodes.size() < max;
+  for (std::size_t depth = 0;
+       depth < max_tree_depth && !level.empty() && nodes.size() < max;
        ++depth) {
     std::vector<std::size_t> next;
     for (auto n : level) {
       std::vector<std::uint32_t> kids;
-      for (auto& c : slots_[nodes[n].slot].children) {
+      for (auto &c : slots_[nodes[n].slot].children) {
         auto s = lookup_real_id(c);
         if (s != npos && seen.count(s) == 0)
           kids.push_back(s);
@@ -864,7 +857,7 @@ std::string process_table::tree_json(std::string_view id, std::size_t max) {
   };
   std::vector<frame> stack{{0, 0}};
   auto open_node = [&](std::size_t n) {
-    auto& e = slots_[nodes[n].slot];
+    auto &e = slots_[nodes[n].slot];
     out += "{\"name\":";
     auto name = find_field(e.data, "Name");
     out += name ? std::string_view{*name} : std::string_view{"\"\""};
@@ -880,8 +873,8 @@ std::string process_table::tree_json(std::string_view id, std::size_t max) {
   };
   open_node(0);
   while (!stack.empty()) {
-    auto& f = stack.back();
-    auto& kids = nodes[f.n].kids;
+    auto &f = stack.back();
+    auto &kids = nodes[f.n].kids;
     if (f.next_kid < kids.size()) {
       if (f.next_kid > 0)
         out += ',';
@@ -896,10 +889,10 @@ std::string process_table::tree_json(std::string_view id, std::size_t max) {
   return out;
 }
 
-std::vector<const process_entry*> process_table::entries() const {
-  std::vector<const process_entry*> out;
+std::vector<const process_entry *> process_table::entries() const {
+  std::vector<const process_entry *> out;
   out.reserve(by_id_.size());
-  for (auto& e : slots_)
+  for (auto &e : slots_)
     if (e.used)
       out.push_back(&e);
   std::sort(out.begin(), out.end(), by_start);
@@ -907,34 +900,34 @@ std::vector<const process_entry*> process_table::entries() const {
 }
 
 std::string process_table::pslist_json() const {
-  return json_list(entries(), [this](std::string& out, auto* e) {
+  return json_list(entries(), [this](std::string &out, auto *e) {
     append_entry_json(out, *e);
   });
 }
 
 std::vector<counter> process_table::counter_list() const {
-  auto& c = counters_;
+  auto &c = counters_;
   return {
-    {"Length", static_cast<std::int64_t>(size())},
-    {"Capacity", static_cast<std::int64_t>(cfg_.max_size)},
-    {"Links", static_cast<std::int64_t>(links_.size())},
-    {"Evictions", c.evictions},
-    {"Expired", c.expired},
-    {"Hits", c.hits},
-    {"Misses", c.misses},
-    {"StartUpdates", c.starts},
-    {"ExitUpdates", c.exits},
-    {"SyncUpdates", c.syncs},
-    {"StartMerges", c.start_merges},
-    {"UnknownParents", c.unknown_parents},
-    {"PidReuses", c.pid_reuses},
-    {"UnknownExits", c.unknown_exits},
-    {"LateExits", c.late_exits},
-    {"ChildrenDropped", c.children_dropped},
-    {"GuidCollisions", c.guid_collisions},
-    {"SyncExits", c.sync_exits},
-    {"LastSyncSize", c.last_sync_size},
-    {"LastSyncTime", c.last_sync_time},
+      {"Length", static_cast<std::int64_t>(size())},
+      {"Capacity", static_cast<std::int64_t>(cfg_.max_size)},
+      {"Links", static_cast<std::int64_t>(links_.size())},
+      {"Evictions", c.evictions},
+      {"Expired", c.expired},
+      {"Hits", c.hits},
+      {"Misses", c.misses},
+      {"StartUpdates", c.starts},
+      {"ExitUpdates", c.exits},
+      {"SyncUpdates", c.syncs},
+      {"StartMerges", c.start_merges},
+      {"UnknownParents", c.unknown_parents},
+      {"PidReuses", c.pid_reuses},
+      {"UnknownExits", c.unknown_exits},
+      {"LateExits", c.late_exits},
+      {"ChildrenDropped", c.children_dropped},
+      {"GuidCollisions", c.guid_collisions},
+      {"SyncExits", c.sync_exits},
+      {"LastSyncSize", c.last_sync_size},
+      {"LastSyncTime", c.last_sync_time},
   };
 }
 

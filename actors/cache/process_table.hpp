@@ -18,8 +18,10 @@ namespace proctrack {
 struct table_config {
   std::size_t max_size = 10000;  ///< processes cached (links do not count)
   std::size_t max_children = 10; ///< child ids stored per parent
-  timestamp max_expiry = 24 * 3600 * ns_per_second; ///< exited processes live this long
-  std::size_t max_pending_exits = 4096; ///< exits remembered for a start that comes late
+  timestamp max_expiry =
+      24 * 3600 * ns_per_second; ///< exited processes live this long
+  std::size_t max_pending_exits =
+      4096; ///< exits remembered for a start that comes late
 };
 
 /// One cached process. Data values are kept as JSON text.
@@ -35,8 +37,10 @@ struct process_entry {
   // Bookkeeping for eviction order (see process_table::tier_of).
   std::uint32_t prev = 0;
   std::uint32_t next = 0;
-  std::uint32_t live_children = 0; ///< children that are running or have running descendants
-  std::uint64_t seen_in_sync = 0;  ///< generation of the last sync that listed it
+  std::uint32_t live_children =
+      0; ///< children that are running or have running descendants
+  std::uint64_t seen_in_sync =
+      0; ///< generation of the last sync that listed it
   std::uint8_t tier = 0;
   bool end_is_estimate = false;
   bool used = false;
@@ -55,7 +59,7 @@ struct table_counters {
   std::int64_t unknown_parents = 0; ///< starts whose parent is not cached
   std::int64_t pid_reuses = 0;      ///< a running holder of a pid replaced
   std::int64_t unknown_exits = 0;   ///< exits for no cached process
-  std::int64_t late_exits = 0;      ///< exits applied when their start came later
+  std::int64_t late_exits = 0; ///< exits applied when their start came later
   std::int64_t children_dropped = 0;
   std::int64_t evictions = 0, expired = 0;
   std::int64_t hits = 0, misses = 0;
@@ -74,8 +78,8 @@ public:
   /// Applies one update (SPEC §2). Data is moved out of `u`. For a start,
   /// returns the process it created or merged into (valid until the next
   /// update), else nullptr.
-  const process_entry* apply(process_update&& u);
-  const process_entry* apply(const process_update& u) {
+  const process_entry *apply(process_update &&u);
+  const process_entry *apply(const process_update &u) {
     return apply(process_update{u});
   }
 
@@ -85,20 +89,20 @@ public:
 
   /// Merges PE version information into every cached process whose Exe is
   /// `e.path` (SPEC §7). Returns how many processes were updated.
-  std::size_t apply_enrichment(const enrichment& e);
+  std::size_t apply_enrichment(const enrichment &e);
   /// The same for one process (by real id); false if it is not cached.
-  bool apply_enrichment(std::string_view id, const enrichment& e);
+  bool apply_enrichment(std::string_view id, const enrichment &e);
 
   // -- lookups (each counts a hit or a miss and touches the process) --------
 
   /// Resolves a bare pid, a real id or a GUID; nullptr when unknown.
-  const process_entry* find(std::string_view id);
+  const process_entry *find(std::string_view id);
   /// Oldest known ancestor first, the process itself last.
-  std::vector<const process_entry*> callchain(std::string_view id,
-                                              std::size_t max = 10);
+  std::vector<const process_entry *> callchain(std::string_view id,
+                                               std::size_t max = 10);
   /// Direct children that are cached, sorted by start time.
-  std::vector<const process_entry*> children(std::string_view id,
-                                             std::size_t max = 100);
+  std::vector<const process_entry *> children(std::string_view id,
+                                              std::size_t max = 100);
 
   // -- answers as JSON text (SPEC §4) ----------------------------------------
 
@@ -107,7 +111,7 @@ public:
   std::string children_json(std::string_view id, std::size_t max = 100);
   std::string tree_json(std::string_view id, std::size_t max = 1000);
   std::string pslist_json() const;
-  void append_entry_json(std::string& out, const process_entry& e) const;
+  void append_entry_json(std::string &out, const process_entry &e) const;
 
   // -- state -----------------------------------------------------------------
 
@@ -117,10 +121,10 @@ public:
   std::size_t link_count() const {
     return links_.size();
   }
-  const table_config& config() const {
+  const table_config &config() const {
     return cfg_;
   }
-  const table_counters& counters() const {
+  const table_counters &counters() const {
     return counters_;
   }
   std::vector<counter> counter_list() const;
@@ -129,7 +133,7 @@ public:
     return now_;
   }
   /// Every cached entry, sorted by start time then id.
-  std::vector<const process_entry*> entries() const;
+  std::vector<const process_entry *> entries() const;
 
   static constexpr std::size_t max_tree_depth = 20;
 
@@ -141,32 +145,32 @@ private:
     std::size_t size = 0;
   };
 
-  std::uint32_t apply_start(process_record&& p);
-  void apply_exit(std::string_view target, const process_record& p,
+  std::uint32_t apply_start(process_record &&p);
+  void apply_exit(std::string_view target, const process_record &p,
                   timestamp end);
-  void apply_sync(timestamp time, std::vector<process_record>&& listing);
+  void apply_sync(timestamp time, std::vector<process_record> &&listing);
 
   std::uint32_t lookup(std::string_view id) const;
-  std::uint32_t lookup_real_id(const std::string& id) const;
-  std::uint32_t lookup_link(const std::string& pid) const;
-  std::uint32_t lookup_guid(const std::string& guid) const;
-  std::uint32_t insert(std::string id, process_record&& p);
-  std::string unique_id(const std::string& pid, timestamp start);
-  void resolve_parent(std::uint32_t child, const std::string& ppid,
-                      const std::string& parent_guid,
+  std::uint32_t lookup_real_id(const std::string &id) const;
+  std::uint32_t lookup_link(const std::string &pid) const;
+  std::uint32_t lookup_guid(const std::string &guid) const;
+  std::uint32_t insert(std::string id, process_record &&p);
+  std::string unique_id(const std::string &pid, timestamp start);
+  void resolve_parent(std::uint32_t child, const std::string &ppid,
+                      const std::string &parent_guid,
                       std::uint32_t parent_hint);
-  void take_link(std::uint32_t slot, const std::string& pid,
+  void take_link(std::uint32_t slot, const std::string &pid,
                  timestamp holder_end);
   void set_end(std::uint32_t slot, timestamp end, bool estimate);
-  void merge_data(process_entry& e, data_fields&& fields);
-  void merge_enrichment(process_entry& e, const enrichment& en);
+  void merge_data(process_entry &e, data_fields &&fields);
+  void merge_enrichment(process_entry &e, const enrichment &en);
   void observe_time(timestamp t);
-  void apply_pending_exit(std::uint32_t slot, const std::string& pid);
+  void apply_pending_exit(std::uint32_t slot, const std::string &pid);
 
   // Eviction order: tier 0 (exited, no running descendant) goes first, then
   // tier 1 (running, no running descendant), then tier 2 (ancestors of
   // running processes), each least recently used first.
-  std::uint8_t tier_of(const process_entry& e) const;
+  std::uint8_t tier_of(const process_entry &e) const;
   void refresh_tier(std::uint32_t slot);
   void touch(std::uint32_t slot);
   void list_push_back(std::uint32_t slot);

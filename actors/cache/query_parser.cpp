@@ -6,14 +6,14 @@ namespace proctrack {
 
 namespace {
 
-bool needs_id(const std::string& verb) {
+bool needs_id(const std::string &verb) {
   return verb == "get" || verb == "callchain" || verb == "children"
          || verb == "tree";
 }
 
 } // namespace
 
-std::int64_t default_max(const std::string& verb) {
+std::int64_t default_max(const std::string &verb) {
   if (verb == "callchain")
     return 10;
   if (verb == "children")
@@ -23,7 +23,7 @@ std::int64_t default_max(const std::string& verb) {
   return 0;
 }
 
-std::optional<query> parse_query(std::string_view text, std::string& error) {
+std::optional<query> parse_query(std::string_view text, std::string &error) {
   while (!text.empty() && (text.back() == '\r' || text.back() == ' '))
     text.remove_suffix(1);
   while (!text.empty() && text.front() == ' ')
@@ -32,7 +32,7 @@ std::optional<query> parse_query(std::string_view text, std::string& error) {
   auto c1 = text.find(':');
   q.verb = std::string{text.substr(0, c1)};
   std::string_view rest =
-    c1 == std::string_view::npos ? std::string_view{} : text.substr(c1 + 1);
+      c1 == std::string_view::npos ? std::string_view{} : text.substr(c1 + 1);
   auto fail = [&](std::string why) {
     error = "query \"" + std::string{text} + "\": " + why;
     return std::nullopt;
@@ -69,7 +69,7 @@ std::optional<query> parse_query(std::string_view text, std::string& error) {
   return q;
 }
 
-std::string to_string(const query& q) {
+std::string to_string(const query &q) {
   std::string s = q.verb;
   if (!q.id.empty()) {
     s += ':';
@@ -82,8 +82,8 @@ std::string to_string(const query& q) {
   return s;
 }
 
-std::string answer(process_table& table, const query& q,
-                   const std::string& stats_json) {
+std::string answer(process_table &table, const query &q,
+                   const std::string &stats_json) {
   auto max = [&] {
     return static_cast<std::size_t>(q.max > 0 ? q.max : default_max(q.verb));
   };

@@ -8,7 +8,7 @@ namespace proctrack {
 
 /// Appends s as a quoted JSON string, escaping what JSON requires. Invalid
 /// UTF-8 bytes are replaced by U+FFFD so the output is always valid JSON.
-void append_json_string(std::string& out, std::string_view s);
+void append_json_string(std::string &out, std::string_view s);
 
 /// Returns s as a quoted JSON string.
 std::string json_string(std::string_view s);

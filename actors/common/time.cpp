@@ -19,8 +19,8 @@ std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
 }
 
-void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m,
-                     unsigned& d) {
+void civil_from_days(std::int64_t z, std::int64_t &y, unsigned &m,
+                     unsigned &d) {
   z += 719468;
   const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
   const unsigned doe = static_cast<unsigned>(z - era * 146097);
@@ -36,9 +36,13 @@ void civil_from_days(std::int64_t z, std::int64_t& y, unsigned& m,
 struct cursor {
   std::string_view s;
   size_t i = 0;
-  bool done() const { return i >= s.size(); }
-  char peek() const { return done() ? '\0' : s[i]; }
-  bool digits(size_t n, int& out) {
+  bool done() const {
+    return i >= s.size();
+  }
+  char peek() const {
+    return done() ? '\0' : s[i];
+  }
+  bool digits(size_t n, int &out) {
     if (i + n > s.size())
       return false;
     int v = 0;
@@ -123,7 +127,8 @@ std::optional<timestamp> parse_time(std::string_view text) {
       if (c.lit('.') || c.lit(',')) {
         std::int64_t scale = ns_per_second / 10;
         size_t fd = 0;
-        while (!c.done() && std::isdigit(static_cast<unsigned char>(c.peek()))) {
+        while (!c.done()
+               && std::isdigit(static_cast<unsigned char>(c.peek()))) {
           frac += (c.peek() - '0') * scale;
           scale /= 10;
           ++c.i;
@@ -152,8 +157,8 @@ std::optional<timestamp> parse_time(std::string_view text) {
     if (!c.done())
       return std::nullopt;
   }
-  std::int64_t days = days_from_civil(y, static_cast<unsigned>(mo),
-                                      static_cast<unsigned>(d));
+  std::int64_t days =
+      days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
   return secs * ns_per_second + frac;
 }
@@ -177,11 +182,11 @@ std::string format_time(timestamp t) {
   unsigned m, d;
   civil_from_days(days, y, m, d);
   char buf[64];
-  int n = std::snprintf(buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
-                        static_cast<long long>(y), m, d,
-                        static_cast<long long>(rem / 3600),
-                        static_cast<long long>((rem / 60) % 60),
-                        static_cast<long long>(rem % 60));
+  int n = std::snprintf(
+      buf, sizeof(buf), "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
+      static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
+      static_cast<long long>((rem / 60) % 60),
+      static_cast<long long>(rem % 60));
   std::string out(buf, static_cast<size_t>(n));
   if (frac != 0) {
     char fb[16];
@@ -195,7 +200,7 @@ std::string format_time(timestamp t) {
   return out;
 }
 
-void append_time_json(std::string& out, timestamp t) {
+void append_time_json(std::string &out, timestamp t) {
   out += '"';
   out += format_time(t);
   out += '"';

@@ -20,7 +20,7 @@ std::optional<timestamp> parse_time(std::string_view text);
 std::string format_time(timestamp t);
 
 /// Appends format_time(t) to out, quoted as a JSON string.
-void append_time_json(std::string& out, timestamp t);
+void append_time_json(std::string &out, timestamp t);
 
 /// Whole Unix seconds of t (floor), 0 for unknown.
 std::int64_t whole_seconds(timestamp t);

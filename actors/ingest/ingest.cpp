@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <unistd.h>
 
@@ -23,6 +24,8 @@ stats_report ingest_state::report() const {
   add_counter(cs, "InputFiles", files_read);
   add_counter(cs, "InputOpenFailures", open_failures);
   add_counter(cs, "UpdatesRead", updates_sent);
+  add_counter(cs, "BatchesInFlightPeak",
+              static_cast<std::int64_t>(in_flight_peak));
   return {name, std::move(cs)};
 }
 
@@ -30,16 +33,16 @@ namespace {
 
 using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
 
-void log_errors(update_source& src) {
-  for (auto& e : src.take_errors())
+void log_errors(update_source &src) {
+  for (auto &e : src.take_errors())
     spdlog::warn("skipped bad input: {}", e);
 }
 
 // Opens the next source; false when there is none left.
-bool open_next(self_ptr self, const ingest_config& cfg) {
-  auto& st = self->state;
+bool open_next(self_ptr self, const ingest_config &cfg) {
+  auto &st = self->state;
   while (st.next_path < cfg.paths.size()) {
-    auto& path = cfg.paths[st.next_path++];
+    auto &path = cfg.paths[st.next_path++];
     std::string error;
     auto src = open_update_source(path, cfg.format, error);
     if (!src) {
@@ -56,7 +59,7 @@ bool open_next(self_ptr self, const ingest_config& cfg) {
 }
 
 void finish_if_done(self_ptr self, cache_actor cache) {
-  auto& st = self->state;
+  auto &st = self->state;
   if (!st.reading_done || st.in_flight > 0 || !st.promise.pending())
     return;
   // Hand our counters to the cache so `stats` queries include them.
@@ -64,8 +67,8 @@ void finish_if_done(self_ptr self, cache_actor cache) {
   st.promise.deliver(!st.failed);
 }
 
-void pump(self_ptr self, const ingest_config& cfg, cache_actor cache) {
-  auto& st = self->state;
+void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
+  auto &st = self->state;
   while (!st.reading_done && st.in_flight < cfg.max_in_flight) {
     if (!st.current && !open_next(self, cfg)) {
       st.reading_done = true;
@@ -81,8 +84,7 @@ void pump(self_ptr self, const ingest_config& cfg, cache_actor cache) {
       if (pos - st.progress_at >= (8 << 20)) {
         st.progress_at = pos;
         std::fprintf(stderr, "\r%s: %lld MB read, %lld updates",
-                     st.current_path.c_str(),
-                     static_cast<long long>(pos >> 20),
+                     st.current_path.c_str(), static_cast<long long>(pos >> 20),
                      static_cast<long long>(st.updates_sent));
       }
     }
@@ -96,18 +98,20 @@ void pump(self_ptr self, const ingest_config& cfg, cache_actor cache) {
       continue;
     st.updates_sent += static_cast<std::int64_t>(batch.updates.size());
     ++st.in_flight;
+    st.in_flight_peak = std::max(st.in_flight_peak, st.in_flight);
     self->request(cache, caf::infinite, std::move(batch))
-      .then(
-        [self, cfg, cache](std::uint64_t) {
-          --self->state.in_flight;
-          pump(self, cfg, cache);
-        },
-        [self, cfg, cache](caf::error& err) {
-          spdlog::error("the cache failed a batch: {}", caf::to_string(err));
-          --self->state.in_flight;
-          self->state.failed = true;
-          pump(self, cfg, cache);
-        });
+        .then(
+            [self, cfg, cache](std::uint64_t) {
+              --self->state.in_flight;
+              pump(self, cfg, cache);
+            },
+            [self, cfg, cache](caf::error &err) {
+              spdlog::error("the cache failed a batch: {}",
+                            caf::to_string(err));
+              --self->state.in_flight;
+              self->state.failed = true;
+              pump(self, cfg, cache);
+            });
   }
   finish_if_done(self, cache);
 }
@@ -117,20 +121,20 @@ void pump(self_ptr self, const ingest_config& cfg, cache_actor cache) {
 ingest_actor::behavior_type ingest(self_ptr self, ingest_config cfg,
                                    cache_actor cache) {
   return {
-    [self, cfg, cache](atom::run) -> caf::result<bool> {
-      auto& st = self->state;
-      if (st.promise.pending())
-        return caf::make_error(caf::sec::runtime_error, "already running");
-      st.promise = self->make_response_promise<bool>();
-      auto p = st.promise;
-      pump(self, cfg, cache);
-      return p;
-    },
-    [self](atom::stats) -> stats_report { return self->state.report(); },
+      [self, cfg, cache](atom::run) -> caf::result<bool> {
+        auto &st = self->state;
+        if (st.promise.pending())
+          return caf::make_error(caf::sec::runtime_error, "already running");
+        st.promise = self->make_response_promise<bool>();
+        auto p = st.promise;
+        pump(self, cfg, cache);
+        return p;
+      },
+      [self](atom::stats) -> stats_report { return self->state.report(); },
   };
 }
 
-ingest_actor spawn_ingest(caf::actor_system& sys, const ingest_config& cfg,
+ingest_actor spawn_ingest(caf::actor_system &sys, const ingest_config &cfg,
                           cache_actor cache) {
   auto c = cfg;
   if (c.progress && !isatty(STDERR_FILENO))

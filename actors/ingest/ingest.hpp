@@ -17,24 +17,25 @@
 namespace proctrack {
 
 struct ingest_config {
-  std::vector<std::string> paths;             ///< files in order; "-" is stdin
+  std::vector<std::string> paths;              ///< files in order; "-" is stdin
   input_format format = input_format::unknown; ///< unknown: detect per file
-  std::size_t batch_size = 1024;  ///< updates per message to the cache
-  std::size_t max_in_flight = 4;  ///< batches sent but not yet applied
-  std::string host;               ///< tags the batches (fleet)
-  bool progress = false;          ///< report progress on stderr
+  std::size_t batch_size = 1024; ///< updates per message to the cache
+  std::size_t max_in_flight = 4; ///< batches sent but not yet applied
+  std::string host;              ///< tags the batches (fleet)
+  bool progress = false;         ///< report progress on stderr
 
   std::string validate() const;
 };
 
 struct ingest_state {
-  static inline const char* name = "proctrack.ingest";
+  static inline const char *name = "proctrack.ingest";
 
   std::size_t next_path = 0;
   std::string current_path;
   std::unique_ptr<update_source> current;
   std::vector<counter> closed_counters; ///< of sources read to their end
   std::size_t in_flight = 0;
+  std::size_t in_flight_peak = 0;
   bool reading_done = false;
   bool failed = false;
   caf::typed_response_promise<bool> promise;
@@ -52,7 +53,7 @@ ingest(ingest_actor::stateful_pointer<ingest_state> self, ingest_config cfg,
 
 /// Spawns the ingest actor in a thread of its own (reading may block, e.g.
 /// on stdin). Send it atom::run to start.
-ingest_actor spawn_ingest(caf::actor_system& sys, const ingest_config& cfg,
+ingest_actor spawn_ingest(caf::actor_system &sys, const ingest_config &cfg,
                           cache_actor cache);
 
 } // namespace proctrack

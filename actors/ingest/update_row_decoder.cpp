@@ -17,7 +17,7 @@ struct field_error {
 
 // A pid ("5"), a real id ("5-1609497000", also disambiguated "5-1609497000.1")
 // or a GUID ("{...}").
-bool valid_id(const std::string& s) {
+bool valid_id(const std::string &s) {
   if (s.empty())
     return false;
   if (s.front() == '{')
@@ -39,7 +39,7 @@ bool valid_id(const std::string& s) {
 
 // An id as text: numbers and strings both work. For a start's `id` or a
 // `parent_id`, a real id ("5-1609497000") gives its pid.
-bool id_text(const json& v, std::string& out) {
+bool id_text(const json &v, std::string &out) {
   if (v.is_number_unsigned()) {
     out = std::to_string(v.get<std::uint64_t>());
     return true;
@@ -67,7 +67,7 @@ std::string bare_pid(std::string id) {
   return id;
 }
 
-timestamp time_field(const json& row, const char* key, bool required) {
+timestamp time_field(const json &row, const char *key, bool required) {
   auto i = row.find(key);
   if (i == row.end() || i->is_null()) {
     if (required)
@@ -76,30 +76,31 @@ timestamp time_field(const json& row, const char* key, bool required) {
   }
   std::optional<timestamp> t;
   if (i->is_string())
-    t = parse_time(i->get_ref<const std::string&>());
+    t = parse_time(i->get_ref<const std::string &>());
   else if (i->is_number_integer() && i->get<std::int64_t>() >= 0)
     t = i->get<std::int64_t>() * ns_per_second;
   else if (i->is_number_float() && i->get<double>() >= 0)
     t = static_cast<timestamp>(i->get<double>() * ns_per_second);
   if (!t)
-    throw field_error{std::string{"\""} + key + "\" is not a time: "
-                      + i->dump()};
+    throw field_error{std::string{"\""} + key
+                      + "\" is not a time: " + i->dump()};
   return *t;
 }
 
-std::string string_of(const json& v) {
+std::string string_of(const json &v) {
   return v.is_string() ? v.get<std::string>() : std::string{};
 }
 
 // One process of a start row or a sync listing.
-process_record record_of(const json& row, const char* where) {
+process_record record_of(const json &row, const char *where) {
   if (!row.is_object())
     throw field_error{std::string{where} + " is not an object"};
   process_record p;
   auto id = row.find("id");
   if (id == row.end() || !id_text(*id, p.pid))
-    throw field_error{std::string{where} + ": \"id\" must be a pid (number "
-                      "or string)"};
+    throw field_error{std::string{where}
+                      + ": \"id\" must be a pid (number "
+                        "or string)"};
   p.pid = bare_pid(std::move(p.pid));
   auto parent = row.find("parent_id");
   if (parent != row.end() && !parent->is_null()) {
@@ -114,13 +115,13 @@ process_record record_of(const json& row, const char* where) {
     if (!data->is_object())
       throw field_error{std::string{where} + ": \"data\" must be an object"};
     p.data.reserve(data->size());
-    for (auto& [k, v] : data->items()) {
+    for (auto &[k, v] : data->items()) {
       if (k == "ProcessGuid")
         p.guid = normalize_guid(string_of(v));
       else if (k == "ParentProcessGuid")
         p.parent_guid = normalize_guid(string_of(v));
-      p.data.push_back({k, v.dump(-1, ' ', false,
-                                  json::error_handler_t::replace)});
+      p.data.push_back(
+          {k, v.dump(-1, ' ', false, json::error_handler_t::replace)});
     }
   }
   // A pid given as a GUID links by GUID.
@@ -133,8 +134,8 @@ process_record record_of(const json& row, const char* where) {
 
 } // namespace
 
-row_result decode_update_row(std::string_view line, process_update& out,
-                             std::string& error) {
+row_result decode_update_row(std::string_view line, process_update &out,
+                             std::string &error) {
   auto first = line.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos)
     return row_result::skip;
@@ -151,7 +152,7 @@ row_result decode_update_row(std::string_view line, process_update& out,
     auto type = row.find("update_type");
     if (type == row.end() || !type->is_string())
       throw field_error{"missing \"update_type\""};
-    auto& t = type->get_ref<const std::string&>();
+    auto &t = type->get_ref<const std::string &>();
     out = process_update{};
     if (t == "start") {
       out.kind = update_kind::start;
@@ -170,7 +171,7 @@ row_result decode_update_row(std::string_view line, process_update& out,
         throw field_error{"sync row: \"processes\" must be an array"};
       out.processes.reserve(ps->size());
       std::size_t i = 0;
-      for (auto& p : *ps) {
+      for (auto &p : *ps) {
         auto where = "sync row: processes[" + std::to_string(i++) + "]";
         out.processes.push_back(record_of(p, where.c_str()));
       }
@@ -179,10 +180,10 @@ row_result decode_update_row(std::string_view line, process_update& out,
     } else {
       throw field_error{"unknown update_type \"" + t + "\""};
     }
-  } catch (const field_error& e) {
+  } catch (const field_error &e) {
     error = e.message;
     return row_result::error;
-  } catch (const json::exception& e) {
+  } catch (const json::exception &e) {
     error = e.what();
     return row_result::error;
   }

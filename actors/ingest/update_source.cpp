@@ -9,9 +9,9 @@
 
 namespace proctrack {
 
-void add_counter(std::vector<counter>& out, const std::string& name,
+void add_counter(std::vector<counter> &out, const std::string &name,
                  std::int64_t value) {
-  for (auto& c : out)
+  for (auto &c : out)
     if (c.name == name) {
       c.value += value;
       return;
@@ -19,7 +19,7 @@ void add_counter(std::vector<counter>& out, const std::string& name,
   out.push_back({name, value});
 }
 
-bool parse_input_format(const std::string& text, input_format& out) {
+bool parse_input_format(const std::string &text, input_format &out) {
   if (text == "auto")
     out = input_format::unknown;
   else if (text == "updates")
@@ -38,14 +38,13 @@ namespace {
 // Update rows, one JSON object a line.
 class update_rows_source : public update_source {
 public:
-  explicit update_rows_source(std::string path) : lines_(std::move(path)) {
-  }
+  explicit update_rows_source(std::string path) : lines_(std::move(path)) {}
 
-  bool open(std::string& error) {
+  bool open(std::string &error) {
     return lines_.open(error);
   }
 
-  bool read(std::vector<process_update>& out, std::size_t max) override {
+  bool read(std::vector<process_update> &out, std::size_t max) override {
     for (std::size_t n = 0; n < max;) {
       auto st = lines_.next(line_);
       if (st == line_reader::status::eof) {
@@ -64,15 +63,15 @@ public:
       process_update u;
       std::string why;
       switch (decode_update_row(line_, u, why)) {
-        case row_result::update:
-          out.push_back(std::move(u));
-          ++n;
-          break;
-        case row_result::skip:
-          break;
-        case row_result::error:
-          bad(lines_.line_number(), why);
-          break;
+      case row_result::update:
+        out.push_back(std::move(u));
+        ++n;
+        break;
+      case row_result::skip:
+        break;
+      case row_result::error:
+        bad(lines_.line_number(), why);
+        break;
       }
     }
     return true;
@@ -82,7 +81,7 @@ public:
     return std::exchange(errors_, {});
   }
 
-  void add_counters(std::vector<counter>& out) const override {
+  void add_counters(std::vector<counter> &out) const override {
     add_counter(out, "InputLines", lines_read_);
     add_counter(out, "InputErrors", bad_lines_ + read_errors_);
   }
@@ -92,10 +91,9 @@ public:
   }
 
 private:
-  void bad(std::uint64_t line, const std::string& why) {
+  void bad(std::uint64_t line, const std::string &why) {
     ++bad_lines_;
-    errors_.push_back(lines_.path() + ":" + std::to_string(line) + ": "
-                      + why);
+    errors_.push_back(lines_.path() + ":" + std::to_string(line) + ": " + why);
   }
 
   line_reader lines_;
@@ -113,14 +111,13 @@ template <class Reader>
 class sysmon_source : public update_source {
 public:
   explicit sysmon_source(std::string path)
-    : path_(path), reader_(std::move(path)) {
-  }
+      : path_(path), reader_(std::move(path)) {}
 
-  bool open(std::string& error) {
+  bool open(std::string &error) {
     return reader_.open(error);
   }
 
-  bool read(std::vector<process_update>& out, std::size_t max) override {
+  bool read(std::vector<process_update> &out, std::size_t max) override {
     for (std::size_t n = 0; n < max;) {
       if (!reader_.next(event_))
         return false;
@@ -146,17 +143,17 @@ public:
 
   std::vector<std::string> take_errors() override {
     auto errs = reader_.take_errors();
-    for (auto& e : errors_)
+    for (auto &e : errors_)
       errs.push_back(std::move(e));
     errors_.clear();
     return errs;
   }
 
-  void add_counters(std::vector<counter>& out) const override {
+  void add_counters(std::vector<counter> &out) const override {
     add_counter(out, "InputEvents", events_);
     add_counter(out, "InputErrors", input_errors() + unusable_);
     std::int64_t skipped = 0;
-    for (auto& [id, n] : skipped_) {
+    for (auto &[id, n] : skipped_) {
       add_counter(out, "SkippedEventID" + std::to_string(id), n);
       skipped += n;
     }
@@ -177,19 +174,19 @@ private:
 
 template <>
 std::int64_t sysmon_source<evtx_reader>::input_errors() const {
-  auto& s = reader_.stats();
+  auto &s = reader_.stats();
   return static_cast<std::int64_t>(s.corrupt_records + s.damaged_chunks);
 }
 
 template <>
 std::int64_t sysmon_source<sysmon_json_reader>::input_errors() const {
-  auto& s = reader_.stats();
+  auto &s = reader_.stats();
   return static_cast<std::int64_t>(s.bad_lines + s.read_errors);
 }
 
 template <class Source>
-std::unique_ptr<update_source> open_as(const std::string& path,
-                                       std::string& error) {
+std::unique_ptr<update_source> open_as(const std::string &path,
+                                       std::string &error) {
   auto src = std::make_unique<Source>(path);
   if (!src->open(error))
     return nullptr;
@@ -198,9 +195,9 @@ std::unique_ptr<update_source> open_as(const std::string& path,
 
 } // namespace
 
-std::unique_ptr<update_source> open_update_source(const std::string& path,
+std::unique_ptr<update_source> open_update_source(const std::string &path,
                                                   input_format format,
-                                                  std::string& error) {
+                                                  std::string &error) {
   if (format == input_format::unknown && path == "-")
     format = input_format::updates;
   if (format == input_format::unknown) {
@@ -212,14 +209,14 @@ std::unique_ptr<update_source> open_update_source(const std::string& path,
     }
   }
   switch (format) {
-    case input_format::updates:
-      return open_as<update_rows_source>(path, error);
-    case input_format::sysmon_json:
-      return open_as<sysmon_source<sysmon_json_reader>>(path, error);
-    case input_format::evtx:
-      return open_as<sysmon_source<evtx_reader>>(path, error);
-    case input_format::unknown:
-      break;
+  case input_format::updates:
+    return open_as<update_rows_source>(path, error);
+  case input_format::sysmon_json:
+    return open_as<sysmon_source<sysmon_json_reader>>(path, error);
+  case input_format::evtx:
+    return open_as<sysmon_source<evtx_reader>>(path, error);
+  case input_format::unknown:
+    break;
   }
   error = path + ": unknown input format";
   return nullptr;

@@ -17,14 +17,14 @@ public:
 
   /// Appends up to `max` updates to `out`, in source order. False once the
   /// source is exhausted (it may still have appended some).
-  virtual bool read(std::vector<process_update>& out, std::size_t max) = 0;
+  virtual bool read(std::vector<process_update> &out, std::size_t max) = 0;
 
   /// Problems met since the last call, each naming file and line/record.
   virtual std::vector<std::string> take_errors() = 0;
 
   /// Counters of this source (added up over all sources by the ingest
   /// actor): lines/records read, bad input, skipped events.
-  virtual void add_counters(std::vector<counter>& out) const = 0;
+  virtual void add_counters(std::vector<counter> &out) const = 0;
 
   /// Bytes of input consumed so far, for progress reports (0 if unknown).
   virtual std::uint64_t position() const {
@@ -35,15 +35,15 @@ public:
 /// Opens `path` ("-" is standard input, update rows only) as `format`
 /// (input_format::unknown: detect from the content). nullptr and `error`
 /// naming the file when it cannot be opened or its format is unknown.
-std::unique_ptr<update_source> open_update_source(const std::string& path,
+std::unique_ptr<update_source> open_update_source(const std::string &path,
                                                   input_format format,
-                                                  std::string& error);
+                                                  std::string &error);
 
 /// Parses "auto", "updates", "sysmon-json", "evtx".
-bool parse_input_format(const std::string& text, input_format& out);
+bool parse_input_format(const std::string &text, input_format &out);
 
 /// Adds `c` to the counter of the same name in `out`, or appends it.
-void add_counter(std::vector<counter>& out, const std::string& name,
+void add_counter(std::vector<counter> &out, const std::string &name,
                  std::int64_t value);
 
 } // namespace proctrack

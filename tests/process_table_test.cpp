@@ -1,0 +1,424 @@
+// The process table's rules, one by one (SPEC §1-§4).
+#define BOOST_TEST_MODULE process_table
+#include <boost/test/unit_test.hpp>
+
+#include "actors/cache/process_table.hpp"
+#include "actors/common/time.hpp"
+
+#include <nlohmann/json.hpp>
+
+using namespace proctrack;
+using nlohmann::json;
+
+namespace {
+
+timestamp t(const char *text) {
+  return *parse_time(text);
+}
+
+process_record rec(std::string pid, std::string ppid, const char *start,
+                   std::string name = "") {
+  process_record p;
+  p.pid = std::move(pid);
+  p.ppid = std::move(ppid);
+  p.start_time = start ? t(start) : unknown_time;
+  if (!name.empty())
+    p.data.push_back({"Name", "\"" + name + "\""});
+  return p;
+}
+
+process_update start(std::string pid, std::string ppid, const char *when,
+                     std::string name = "") {
+  process_update u;
+  u.kind = update_kind::start;
+  u.process = rec(std::move(pid), std::move(ppid), when, std::move(name));
+  return u;
+}
+
+process_update exit_of(std::string id, const char *when) {
+  process_update u;
+  u.kind = update_kind::exit;
+  u.target = std::move(id);
+  u.time = t(when);
+  return u;
+}
+
+process_update sync(const char *when, std::vector<process_record> ps) {
+  process_update u;
+  u.kind = update_kind::sync;
+  u.time = t(when);
+  u.processes = std::move(ps);
+  return u;
+}
+
+std::vector<std::string> chain_ids(process_table &tab, const std::string &id,
+                                   std::size_t max = 10) {
+  std::vector<std::string> out;
+  for (auto *e : tab.callchain(id, max))
+    out.push_back(e->id);
+  return out;
+}
+
+using ids = std::vector<std::string>;
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(real_id_is_pid_and_start_seconds) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:30:00Z"));
+  auto e = tab.find("5");
+  BOOST_REQUIRE(e);
+  BOOST_TEST(e->id == "5-1609497000");
+  BOOST_TEST(tab.find("5-1609497000") == e);
+  tab.apply(start("6", "1", nullptr));
+  BOOST_TEST(tab.find("6")->id == "6-0");
+}
+
+BOOST_AUTO_TEST_CASE(unknown_parent_is_written_ppid_question_mark) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:30:00Z"));
+  BOOST_TEST(tab.find("5")->parent_id == "1-?");
+  BOOST_TEST(tab.counters().unknown_parents == 1);
+}
+
+BOOST_AUTO_TEST_CASE(parent_resolves_only_if_it_started_first) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:30:00Z"));
+  tab.apply(start("6", "5", "2021-01-01T10:31:00Z"));
+  BOOST_TEST(tab.find("6")->parent_id == "5-1609497000");
+  // pid 7's holder started after the child that names it: a reused pid.
+  tab.apply(start("7", "1", "2021-01-01T11:00:00Z"));
+  tab.apply(start("8", "7", "2021-01-01T10:59:00Z"));
+  BOOST_TEST(tab.find("8")->parent_id == "7-?");
+  BOOST_TEST(tab.find("5")->children == ids{"6-1609497060"});
+}
+
+BOOST_AUTO_TEST_CASE(new_start_takes_the_link_and_ends_the_old_holder) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:00:00Z"));
+  tab.apply(start("5", "1", "2021-01-01T11:00:00Z"));
+  auto old = tab.find("5-1609495200");
+  BOOST_REQUIRE(old);
+  BOOST_TEST(old->end_time == t("2021-01-01T11:00:00Z"));
+  BOOST_TEST(tab.find("5")->id == "5-1609498800");
+  BOOST_TEST(tab.counters().pid_reuses == 1);
+}
+
+BOOST_AUTO_TEST_CASE(start_for_an_existing_id_merges_data) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:00:00Z", "a"));
+  auto u = start("5", "1", "2021-01-01T10:00:00Z");
+  u.process.data.push_back({"Exe", "\"/bin/a\""});
+  tab.apply(u);
+  BOOST_TEST(tab.size() == 1u);
+  auto e = tab.find("5");
+  BOOST_TEST(e->data.size() == 2u);
+  BOOST_TEST(tab.counters().start_merges == 1);
+}
+
+BOOST_AUTO_TEST_CASE(start_times_within_a_second_are_one_process) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:00:00.600Z"));
+  tab.apply(
+      sync("2021-01-01T10:05:00Z", {rec("5", "1", "2021-01-01T10:00:01Z")}));
+  BOOST_TEST(tab.size() == 1u);
+  BOOST_TEST(tab.find("5")->id == "5-1609495200");
+  BOOST_TEST(tab.find("5")->running());
+}
+
+BOOST_AUTO_TEST_CASE(max_children_caps_stored_children) {
+  table_config cfg;
+  cfg.max_children = 2;
+  process_table tab{cfg};
+  tab.apply(start("1", "0", "2021-01-01T10:00:00Z"));
+  for (int i = 0; i < 5; ++i)
+    tab.apply(start(std::to_string(10 + i), "1", "2021-01-01T10:01:00Z"));
+  BOOST_TEST(tab.find("1")->children.size() == 2u);
+  BOOST_TEST(tab.counters().children_dropped == 3);
+  // The children still know their parent.
+  BOOST_TEST(tab.find("14")->parent_id == "1-1609495200");
+}
+
+BOOST_AUTO_TEST_CASE(exit_sets_end_time_and_keeps_the_entry) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:00:00Z"));
+  tab.apply(exit_of("5", "2021-01-01T12:00:00Z"));
+  auto e = tab.find("5-1609495200");
+  BOOST_REQUIRE(e);
+  BOOST_TEST(e->end_time == t("2021-01-01T12:00:00Z"));
+  BOOST_TEST(tab.size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(unknown_exit_is_counted_and_creates_nothing) {
+  process_table tab;
+  tab.apply(exit_of("42", "2021-01-01T12:00:00Z"));
+  BOOST_TEST(tab.size() == 0u);
+  BOOST_TEST(tab.counters().unknown_exits == 1);
+}
+
+BOOST_AUTO_TEST_CASE(exit_before_start_leaves_no_phantom_running_process) {
+  process_table tab;
+  tab.apply(exit_of("42", "2021-01-01T12:00:00Z"));
+  tab.apply(start("42", "1", "2021-01-01T11:00:00Z"));
+  auto e = tab.find("42");
+  BOOST_REQUIRE(e);
+  BOOST_TEST(!e->running());
+  BOOST_TEST(e->end_time == t("2021-01-01T12:00:00Z"));
+  // An exit that is older than a later start does not end that start.
+  tab.apply(exit_of("43", "2021-01-01T10:00:00Z"));
+  tab.apply(start("43", "1", "2021-01-01T11:00:00Z"));
+  BOOST_TEST(tab.find("43")->running());
+}
+
+BOOST_AUTO_TEST_CASE(sync_creates_refreshes_and_resolves_within_listing) {
+  process_table tab;
+  // Child listed before its parent: parents resolve within the listing.
+  tab.apply(sync("2021-01-01T13:00:00Z",
+                 {rec("2", "5", "2021-01-01T12:30:00Z", "child"),
+                  rec("5", "1", "2021-01-01T10:30:00Z", "parent")}));
+  BOOST_TEST(tab.find("2")->parent_id == "5-1609497000");
+  BOOST_TEST(tab.find("5")->last_sync_time == t("2021-01-01T13:00:00Z"));
+  // A refresh replaces data.
+  tab.apply(sync("2021-01-01T13:01:00Z",
+                 {rec("2", "5", "2021-01-01T12:30:00Z", "renamed"),
+                  rec("5", "1", "2021-01-01T10:30:00Z", "parent")}));
+  BOOST_TEST(tab.find("2")->data.size() == 1u);
+  BOOST_TEST(tab.find("2")->data[0].json == "\"renamed\"");
+}
+
+BOOST_AUTO_TEST_CASE(vanished_process_ends_at_the_sync_that_misses_it) {
+  process_table tab;
+  tab.apply(
+      sync("2021-01-01T13:00:00Z", {rec("5", "1", "2021-01-01T10:30:00Z"),
+                                    rec("2", "5", "2021-01-01T12:30:00Z")}));
+  tab.apply(
+      sync("2021-01-01T13:01:00Z", {rec("2", "5", "2021-01-01T12:30:00Z")}));
+  auto p = tab.find("5-1609497000");
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->end_time == t("2021-01-01T13:01:00Z"));
+  BOOST_TEST(tab.find("2")->parent_id == "5-1609497000");
+}
+
+BOOST_AUTO_TEST_CASE(pid_reuse_across_syncs_never_moves_a_child) {
+  process_table tab;
+  tab.apply(
+      sync("2021-01-01T13:00:00Z", {rec("5", "1", "2021-01-01T10:30:00Z"),
+                                    rec("2", "5", "2021-01-01T12:30:00Z")}));
+  // pid 5 now belongs to a new process; 2 still lists ppid 5.
+  tab.apply(
+      sync("2021-01-01T14:00:00Z", {rec("5", "1", "2021-01-01T13:30:00Z"),
+                                    rec("2", "5", "2021-01-01T12:30:00Z")}));
+  BOOST_TEST(tab.find("2")->parent_id == "5-1609497000");
+  BOOST_TEST(tab.find("5")->id == "5-1609507800");
+  BOOST_TEST(!tab.find("5-1609497000")->running());
+  BOOST_TEST(chain_ids(tab, "2") == (ids{"5-1609497000", "2-1609504200"}));
+}
+
+BOOST_AUTO_TEST_CASE(lru_eviction_bounds_the_size_and_counts) {
+  table_config cfg;
+  cfg.max_size = 10;
+  process_table tab{cfg};
+  for (int i = 0; i < 25; ++i) {
+    tab.apply(start(std::to_string(100 + i), "1", "2021-01-01T10:00:00Z"));
+    tab.apply(exit_of(std::to_string(100 + i), "2021-01-01T10:00:01Z"));
+  }
+  BOOST_TEST(tab.size() == 10u);
+  BOOST_TEST(tab.counters().evictions == 15);
+  // The oldest went first; links to evicted processes are gone too.
+  BOOST_TEST(!tab.find("100"));
+  BOOST_TEST(tab.find("124"));
+  BOOST_TEST(tab.link_count() == 10u);
+}
+
+BOOST_AUTO_TEST_CASE(lookups_refresh_lru_order) {
+  table_config cfg;
+  cfg.max_size = 3;
+  process_table tab{cfg};
+  for (int i = 1; i <= 3; ++i) {
+    tab.apply(start(std::to_string(i), "0", "2021-01-01T10:00:00Z"));
+    tab.apply(exit_of(std::to_string(i), "2021-01-01T10:00:01Z"));
+  }
+  BOOST_TEST(tab.find("1")); // touch the oldest
+  tab.apply(start("4", "0", "2021-01-01T10:00:02Z"));
+  BOOST_TEST(tab.find("1"));
+  BOOST_TEST(!tab.find("2"));
+}
+
+BOOST_AUTO_TEST_CASE(ancestors_of_running_processes_are_evicted_last) {
+  table_config cfg;
+  cfg.max_size = 8;
+  process_table tab{cfg};
+  // A chain 1 -> 2 -> 3 -> 4 where only 4 runs; 1..3 have exited.
+  tab.apply(start("1", "0", "2021-01-01T10:00:00Z"));
+  tab.apply(start("2", "1", "2021-01-01T10:00:01Z"));
+  tab.apply(start("3", "2", "2021-01-01T10:00:02Z"));
+  tab.apply(start("4", "3", "2021-01-01T10:00:03Z"));
+  for (auto p : {"1", "2", "3"})
+    tab.apply(exit_of(p, "2021-01-01T10:00:04Z"));
+  // A flood of short-lived processes, and a few running ones.
+  for (int i = 0; i < 100; ++i) {
+    auto pid = std::to_string(1000 + i);
+    tab.apply(start(pid, "0", "2021-01-01T10:01:00Z"));
+    if (i % 40)
+      tab.apply(exit_of(pid, "2021-01-01T10:01:01Z"));
+  }
+  // The running ones (1000, 1040, 1080) are cached as well.
+  BOOST_TEST(tab.find("1080"));
+  BOOST_TEST(tab.find("1000"));
+  BOOST_TEST(tab.size() == 8u);
+  BOOST_TEST(
+      chain_ids(tab, "4")
+      == (ids{"1-1609495200", "2-1609495201", "3-1609495202", "4-1609495203"}));
+  // Once 4 exits, its ancestors lose their protection.
+  tab.apply(exit_of("4", "2021-01-01T10:02:00Z"));
+  for (int i = 0; i < 20; ++i) {
+    auto pid = std::to_string(2000 + i);
+    tab.apply(start(pid, "0", "2021-01-01T10:03:00Z"));
+  }
+  BOOST_TEST(!tab.find("1-1609495200"));
+}
+
+BOOST_AUTO_TEST_CASE(expiry_uses_event_time) {
+  table_config cfg;
+  cfg.max_expiry = 3600 * ns_per_second;
+  process_table tab{cfg};
+  tab.apply(start("5", "1", "2021-01-01T10:00:00Z"));
+  tab.apply(start("6", "1", "2021-01-01T10:00:00Z"));
+  tab.apply(exit_of("5", "2021-01-01T10:10:00Z"));
+  tab.apply(start("7", "1", "2021-01-01T11:00:00Z"));
+  BOOST_TEST(tab.find("5-1609495200")); // exited 50 min ago: kept
+  tab.apply(start("8", "1", "2021-01-01T11:30:00Z"));
+  BOOST_TEST(!tab.find("5-1609495200")); // exited 80 min ago: dropped
+  BOOST_TEST(tab.find("6"));             // still running: kept
+  BOOST_TEST(tab.counters().expired == 1);
+}
+
+BOOST_AUTO_TEST_CASE(callchain_stops_at_max_unknown_parent_and_loops) {
+  process_table tab;
+  tab.apply(start("1", "0", "2021-01-01T10:00:00Z"));
+  for (int i = 2; i <= 15; ++i)
+    tab.apply(start(std::to_string(i), std::to_string(i - 1),
+                    "2021-01-01T10:00:00Z"));
+  BOOST_TEST(chain_ids(tab, "15").size() == 10u);
+  BOOST_TEST(chain_ids(tab, "15", 50).size() == 15u);
+  BOOST_TEST(chain_ids(tab, "15", 50).front() == "1-1609495200");
+  BOOST_TEST(tab.callchain("999").empty());
+  // A loop: two processes that name each other (unknown start times).
+  process_table loop;
+  loop.apply(sync("2021-01-01T10:00:00Z",
+                  {rec("20", "21", nullptr), rec("21", "20", nullptr)}));
+  auto c = chain_ids(loop, "20", 50);
+  BOOST_TEST(c.size() == 2u);
+  BOOST_TEST(c.back() == "20-0");
+  auto tree = json::parse(loop.tree_json("20", 1000));
+  BOOST_TEST(tree["id"] == "20-0");
+}
+
+BOOST_AUTO_TEST_CASE(guid_links_exactly_and_lookups_ignore_case) {
+  process_table tab;
+  auto parent = start("100", "4", "2021-01-01T10:00:00Z", "parent");
+  parent.process.guid = "{AAAAAAAA-0000-0000-0000-000000000001}";
+  tab.apply(parent);
+  // pid 100 reused by an unrelated process before the child starts.
+  auto reuse = start("100", "4", "2021-01-01T10:00:30Z", "other");
+  reuse.process.guid = "{AAAAAAAA-0000-0000-0000-000000000002}";
+  tab.apply(reuse);
+  auto child = start("200", "100", "2021-01-01T10:01:00Z", "child");
+  child.process.guid = "{aaaaaaaa-0000-0000-0000-000000000003}";
+  child.process.parent_guid = "{aaaaaaaa-0000-0000-0000-000000000001}";
+  tab.apply(child);
+  BOOST_TEST(tab.find("200")->parent_id == "100-1609495200");
+  auto by_guid = tab.find("{AAAAAAAA-0000-0000-0000-000000000003}");
+  BOOST_REQUIRE(by_guid);
+  BOOST_TEST(by_guid->id == "200-1609495260");
+  // An exit by GUID.
+  process_update ex;
+  ex.kind = update_kind::exit;
+  ex.target = "{aaaaaaaa-0000-0000-0000-000000000003}";
+  ex.time = t("2021-01-01T10:02:00Z");
+  tab.apply(ex);
+  BOOST_TEST(!tab.find("200-1609495260")->running());
+}
+
+BOOST_AUTO_TEST_CASE(same_pid_and_second_with_different_guids_stay_two) {
+  process_table tab;
+  auto a = start("300", "4", "2021-01-01T10:00:00.100Z", "a");
+  a.process.guid = "{bbbbbbbb-0000-0000-0000-000000000001}";
+  auto b = start("300", "4", "2021-01-01T10:00:00.900Z", "b");
+  b.process.guid = "{bbbbbbbb-0000-0000-0000-000000000002}";
+  tab.apply(a);
+  tab.apply(b);
+  BOOST_TEST(tab.size() == 2u);
+  auto ea = tab.find("{bbbbbbbb-0000-0000-0000-000000000001}");
+  auto eb = tab.find("{bbbbbbbb-0000-0000-0000-000000000002}");
+  BOOST_REQUIRE(ea);
+  BOOST_REQUIRE(eb);
+  BOOST_TEST(ea->id != eb->id);
+  BOOST_TEST(ea->id == "300-1609495200");
+  BOOST_TEST(eb->id == "300-1609495200.1");
+  BOOST_TEST(tab.counters().guid_collisions == 1);
+}
+
+BOOST_AUTO_TEST_CASE(all_zero_parent_guid_is_an_unknown_parent) {
+  process_table tab;
+  auto a = start("300", "4", "2021-01-01T10:00:00Z");
+  a.process.parent_guid = "{00000000-0000-0000-0000-000000000000}";
+  tab.apply(start("4", "0", "2021-01-01T09:00:00Z"));
+  tab.apply(a);
+  // With no usable GUID the pid rule applies.
+  BOOST_TEST(tab.find("300")->parent_id == "4-1609491600");
+}
+
+BOOST_AUTO_TEST_CASE(tree_is_sorted_depth_bounded_and_capped) {
+  process_table tab{table_config{100000, 10, 24 * 3600 * ns_per_second, 16}};
+  // A chain of 30 under a root: depth is capped at 20 below the root.
+  tab.apply(start("1", "0", "2021-01-01T10:00:00Z", "root"));
+  for (int i = 2; i <= 31; ++i)
+    tab.apply(start(std::to_string(i), std::to_string(i - 1),
+                    "2021-01-01T10:00:00Z"));
+  auto tree = json::parse(tab.tree_json("1", 1000));
+  int depth = 0;
+  for (auto *n = &tree; !(*n)["children"].empty(); n = &(*n)["children"][0])
+    ++depth;
+  BOOST_TEST(depth == 20);
+  // Children sorted by start time, and the node cap.
+  process_table wide;
+  wide.apply(start("1", "0", "2021-01-01T10:00:00Z", "root"));
+  wide.apply(start("3", "1", "2021-01-01T10:00:03Z"));
+  wide.apply(start("2", "1", "2021-01-01T10:00:02Z"));
+  auto w = json::parse(wide.tree_json("1", 1000));
+  BOOST_TEST(w["children"][0]["id"] == "2-1609495202");
+  BOOST_TEST(w["children"][1]["id"] == "3-1609495203");
+  BOOST_TEST(w["name"] == "root");
+  auto capped = json::parse(wide.tree_json("1", 2));
+  BOOST_TEST(capped["children"].size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(entry_json_has_velociraptors_shape) {
+  process_table tab;
+  tab.apply(start("5", "1", "2021-01-01T10:30:00Z", "Process5"));
+  tab.apply(start("2", "5", "2021-01-01T12:30:00Z", "Process2"));
+  auto e = json::parse(tab.get_json("2"));
+  BOOST_TEST(e["Id"] == "2-1609504200");
+  BOOST_TEST(e["ParentId"] == "5-1609497000");
+  BOOST_TEST(e["StartTime"] == "2021-01-01T12:30:00Z");
+  BOOST_TEST(e["EndTime"] == "0001-01-01T00:00:00Z");
+  BOOST_TEST(e["Data"]["Name"] == "Process2");
+  BOOST_TEST(e["Children"].is_array());
+  BOOST_TEST(tab.get_json("77") == "null");
+  BOOST_TEST(tab.counters().misses == 1);
+  BOOST_TEST(tab.counters().hits == 1);
+}
+
+BOOST_AUTO_TEST_CASE(hostile_flood_never_grows_past_max_size) {
+  table_config cfg;
+  cfg.max_size = 1000;
+  process_table tab{cfg};
+  // A fork bomb where nothing exits: all running, evicted LRU.
+  for (int i = 0; i < 50000; ++i)
+    tab.apply(start(std::to_string(10 + i), std::to_string(10 + i / 3),
+                    "2021-01-01T10:00:00Z"));
+  BOOST_TEST(tab.size() == 1000u);
+  BOOST_TEST(tab.link_count() <= 1000u);
+  BOOST_TEST(tab.counters().evictions == 49000);
+}

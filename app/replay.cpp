@@ -9,7 +9,9 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 namespace proctrack {
@@ -23,6 +25,27 @@ update_sink_actor::behavior_type stdout_sink(update_sink_actor::pointer) {
         std::fwrite(lines.data(), 1, lines.size(), stdout);
       },
   };
+}
+
+// The files below `dir` that hold input: those whose format is given or
+// can be detected. Sorted by name so a replay is repeatable.
+std::vector<std::string> files_below(const std::string &dir,
+                                     input_format format) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator();
+       it.increment(ec)) {
+    if (!it->is_regular_file(ec))
+      continue;
+    auto p = it->path().string();
+    std::string error;
+    if (format != input_format::unknown
+        || sniff_format(p, error) != input_format::unknown)
+      out.push_back(p);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 int fail(const std::string &msg) {
@@ -53,13 +76,26 @@ int run_replay(const command_line &cl) {
     return fail("--format must be auto, updates, sysmon-json or evtx (got \""
                 + cl.format + "\")");
   // Every file must be readable before anything starts: a typo in the last
-  // of ten files should not cost a long replay.
+  // of ten files should not cost a long replay. A directory stands for the
+  // log files below it, in name order.
+  std::vector<std::string> paths;
   for (auto &path : cl.operands) {
-    if (path == "-")
+    if (path == "-") {
+      paths.push_back(path);
       continue;
+    }
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) {
+      auto found = files_below(path, format);
+      if (found.empty())
+        return fail("no log files (EVTX, Sysmon JSON, update rows) in " + path);
+      paths.insert(paths.end(), found.begin(), found.end());
+      continue;
+    }
     std::ifstream in{path, std::ios::binary};
     if (!in)
       return fail("cannot read input file " + path);
+    paths.push_back(path);
   }
   if (!setup_logging(cfg.log_level))
     return fail("log.level: unknown level " + cfg.log_level);
@@ -70,7 +106,8 @@ int run_replay(const command_line &cl) {
   caf::actor_system sys{cfg};
   auto cache = spawn_cache(sys, cfg.make_cache_config());
   ingest_config ic;
-  ic.paths = cl.operands;
+  ic.paths = paths;
+  ic.sort_by_time = cl.sort == "time";
   ic.format = format;
   ic.batch_size = static_cast<std::size_t>(cfg.ingest_batch_size);
   ic.max_in_flight = static_cast<std::size_t>(cfg.ingest_max_in_flight);

@@ -58,10 +58,40 @@ bool open_next(self_ptr self, const ingest_config &cfg) {
   return false;
 }
 
+// A progress line on stderr (a terminal) at most once a second: where we
+// are, how fast, how much was bad.
+bool cfg_progress_line_open(const ingest_state &st) {
+  using namespace std::chrono;
+  return st.progress_updates > 0 && st.progress_at != st.started;
+}
+
+void report_progress(ingest_state &st, std::size_t just_read) {
+  using namespace std::chrono;
+  auto now = steady_clock::now();
+  if (st.progress_updates == 0 && just_read > 0)
+    st.started = st.progress_at = now;
+  st.progress_updates += static_cast<std::int64_t>(just_read);
+  if (now - st.progress_at < seconds(1))
+    return;
+  st.progress_at = now;
+  auto secs = duration<double>(now - st.started).count();
+  std::int64_t errors = 0;
+  for (auto &c : st.report().counters)
+    if (c.name == "InputErrors")
+      errors = c.value;
+  std::fprintf(stderr, "\r%s: %lld updates, %.0f/s, %lld errors   ",
+               st.current_path.c_str(),
+               static_cast<long long>(st.progress_updates),
+               secs > 0 ? st.progress_updates / secs : 0.0,
+               static_cast<long long>(errors));
+}
+
 void finish_if_done(self_ptr self, cache_actor cache) {
   auto &st = self->state;
   if (!st.reading_done || st.in_flight > 0 || !st.promise.pending())
     return;
+  if (cfg_progress_line_open(st))
+    std::fputs("\n", stderr);
   // Hand our counters to the cache so `stats` queries include them.
   self->send(cache, atom::publish_v, st.report());
   st.promise.deliver(!st.failed);
@@ -79,19 +109,11 @@ void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
     batch.updates.reserve(cfg.batch_size);
     bool more = st.current->read(batch.updates, cfg.batch_size);
     log_errors(*st.current);
-    if (cfg.progress) {
-      auto pos = static_cast<std::int64_t>(st.current->position());
-      if (pos - st.progress_at >= (8 << 20)) {
-        st.progress_at = pos;
-        std::fprintf(stderr, "\r%s: %lld MB read, %lld updates",
-                     st.current_path.c_str(), static_cast<long long>(pos >> 20),
-                     static_cast<long long>(st.updates_sent));
-      }
-    }
+    if (cfg.progress)
+      report_progress(st, batch.updates.size());
     if (!more) {
       st.current->add_counters(st.closed_counters);
       st.current.reset();
-      st.progress_at = 0;
       ++st.files_read;
     }
     if (batch.updates.empty())

@@ -10,6 +10,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -23,6 +24,7 @@ struct ingest_config {
   std::size_t max_in_flight = 4; ///< batches sent but not yet applied
   std::string host;              ///< tags the batches (fleet)
   bool progress = false;         ///< report progress on stderr
+  bool sort_by_time = false;     ///< merge all sources in event time order
 
   std::string validate() const;
 };
@@ -42,7 +44,8 @@ struct ingest_state {
   std::int64_t updates_sent = 0;
   std::int64_t files_read = 0;
   std::int64_t open_failures = 0;
-  std::int64_t progress_at = 0;
+  std::int64_t progress_updates = 0;
+  std::chrono::steady_clock::time_point started, progress_at;
 
   stats_report report() const;
 };

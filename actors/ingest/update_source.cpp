@@ -125,7 +125,9 @@ public:
       std::string why;
       auto u = to_update(event_, why);
       if (!u) {
-        if (event_.event_id == 1 || event_.event_id == 5) {
+        if (!event_.provider.empty() && event_.provider != sysmon_provider) {
+          ++other_providers_;
+        } else if (event_.event_id == 1 || event_.event_id == 5) {
           ++unusable_;
           errors_.push_back(path_ + ": record "
                             + std::to_string(event_.record_number) + ": "
@@ -150,14 +152,16 @@ public:
   }
 
   void add_counters(std::vector<counter> &out) const override {
-    add_counter(out, "InputEvents", events_);
+    add_counter(out, "InputEvents",
+                events_ + static_cast<std::int64_t>(reader_.stats().filtered));
     add_counter(out, "InputErrors", input_errors() + unusable_);
     std::int64_t skipped = 0;
     for (auto &[id, n] : skipped_) {
       add_counter(out, "SkippedEventID" + std::to_string(id), n);
       skipped += n;
     }
-    add_counter(out, "SkippedEvents", skipped);
+    add_counter(out, "SkippedEvents", skipped + other_providers_);
+    add_counter(out, "SkippedOtherProviders", other_providers_);
   }
 
 private:
@@ -169,6 +173,7 @@ private:
   std::vector<std::string> errors_;
   std::int64_t events_ = 0;
   std::int64_t unusable_ = 0;
+  std::int64_t other_providers_ = 0;
   std::map<std::int64_t, std::int64_t> skipped_;
 };
 
@@ -193,7 +198,90 @@ std::unique_ptr<update_source> open_as(const std::string &path,
   return src;
 }
 
+// The time an update happened at, for merging sources in time order.
+timestamp time_of(const process_update &u) {
+  return u.kind == update_kind::start ? u.process.start_time : u.time;
+}
+
+// Merges several sources by event time: each source keeps its own order
+// (a log's out-of-order events stay where they are) and the merge always
+// takes the source whose next update is the oldest. Memory: one small
+// look-ahead per source.
+class time_merged_source : public update_source {
+public:
+  explicit time_merged_source(
+      std::vector<std::unique_ptr<update_source>> sources)
+      : inputs_(sources.size()) {
+    for (std::size_t i = 0; i < sources.size(); ++i)
+      inputs_[i].src = std::move(sources[i]);
+  }
+
+  bool read(std::vector<process_update> &out, std::size_t max) override {
+    for (std::size_t n = 0; n < max; ++n) {
+      input *best = nullptr;
+      for (auto &in : inputs_) {
+        if (!fill(in))
+          continue;
+        if (!best || time_of(in.buf[in.pos]) < time_of(best->buf[best->pos]))
+          best = &in;
+      }
+      if (!best)
+        return false;
+      out.push_back(std::move(best->buf[best->pos++]));
+    }
+    return true;
+  }
+
+  std::vector<std::string> take_errors() override {
+    std::vector<std::string> all;
+    for (auto &in : inputs_)
+      for (auto &e : in.src->take_errors())
+        all.push_back(std::move(e));
+    return all;
+  }
+
+  void add_counters(std::vector<counter> &out) const override {
+    for (auto &in : inputs_)
+      in.src->add_counters(out);
+  }
+
+  std::uint64_t position() const override {
+    std::uint64_t p = 0;
+    for (auto &in : inputs_)
+      p += in.src->position();
+    return p;
+  }
+
+private:
+  static constexpr std::size_t lookahead = 64;
+
+  struct input {
+    std::unique_ptr<update_source> src;
+    std::vector<process_update> buf;
+    std::size_t pos = 0;
+    bool more = true;
+  };
+
+  // True when `in` has an update ready.
+  static bool fill(input &in) {
+    if (in.pos < in.buf.size())
+      return true;
+    in.buf.clear();
+    in.pos = 0;
+    while (in.more && in.buf.empty())
+      in.more = in.src->read(in.buf, lookahead);
+    return !in.buf.empty();
+  }
+
+  std::vector<input> inputs_;
+};
+
 } // namespace
+
+std::unique_ptr<update_source>
+merge_by_time(std::vector<std::unique_ptr<update_source>> sources) {
+  return std::make_unique<time_merged_source>(std::move(sources));
+}
 
 std::unique_ptr<update_source> open_update_source(const std::string &path,
                                                   input_format format,

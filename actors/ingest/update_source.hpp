@@ -39,6 +39,11 @@ std::unique_ptr<update_source> open_update_source(const std::string &path,
                                                   input_format format,
                                                   std::string &error);
 
+/// One source that yields the updates of all `sources` merged in event
+/// time order (each source's own order is kept).
+std::unique_ptr<update_source>
+merge_by_time(std::vector<std::unique_ptr<update_source>> sources);
+
 /// Parses "auto", "updates", "sysmon-json", "evtx".
 bool parse_input_format(const std::string &text, input_format &out);
 

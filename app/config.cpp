@@ -54,6 +54,20 @@ bool is_caf_category(const std::string &c) {
          || c == "global";
 }
 
+std::string describe_type(const caf::config_option &opt) {
+  std::string t(opt.type_name().data(), opt.type_name().size());
+  if (t.find("int") != std::string::npos)
+    return "an integer";
+  if (t == "timespan")
+    return "a duration with a unit (500ms, 60s, 24h)";
+  if (t == "boolean" || t == "bool")
+    return "true or false";
+  if (t.find("list") != std::string::npos
+      || t.find("vector") != std::string::npos)
+    return "a list of strings, e.g. [\"a\", \"b\"]";
+  return "a " + t;
+}
+
 } // namespace
 
 std::string proctrack_config::load(std::vector<std::string> args) {
@@ -69,11 +83,12 @@ std::string proctrack_config::load(std::vector<std::string> args) {
     std::ifstream in{file};
     if (!in)
       return "cannot read config file " + file;
-    caf::settings parsed;
-    auto err = parse_config(in, custom_options_, parsed);
-    if (err)
-      return "config file " + file + ": " + caf::to_string(err);
-    for (auto &[category, value] : parsed) {
+    // Parsed without the option set: with it CAF drops mistyped values
+    // silently, and we want to name them.
+    auto parsed = parse_config(in);
+    if (!parsed)
+      return "config file " + file + ": " + caf::to_string(parsed.error());
+    for (auto &[category, value] : *parsed) {
       auto dict = caf::get_if<caf::settings>(&value);
       if (!dict) {
         if (category == "config-file")
@@ -90,11 +105,37 @@ std::string proctrack_config::load(std::vector<std::string> args) {
                  + key;
         if (auto e = opt->check(v))
           return "config file " + file + ": " + category + "." + key
-                 + " must be a "
-                 + std::string(opt->type_name().data(), opt->type_name().size())
-                 + ", not " + caf::to_string(v);
+                 + " must be " + describe_type(*opt) + ", not "
+                 + caf::to_string(v);
       }
     }
+  }
+  // Our own flags are checked here too, so the message names the flag and
+  // what it wants; CAF checks its own.
+  for (auto &a : args) {
+    if (a.rfind("--", 0) != 0)
+      continue;
+    auto eq = a.find('=');
+    auto name =
+        a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    auto dot = name.find('.');
+    if (dot == std::string::npos)
+      continue; // --config-file, --dump-config, --help: CAF's
+    auto category = name.substr(0, dot);
+    if (is_caf_category(category))
+      continue;
+    auto opt =
+        custom_options_.qualified_name_lookup(category, name.substr(dot + 1));
+    if (!opt)
+      return "unknown option --" + name + " (see proctrack --help)";
+    if (eq == std::string::npos) {
+      if (!opt->is_flag())
+        return "--" + name + " needs a value: --" + name + "=VALUE";
+      continue;
+    }
+    if (!opt->parse(a.substr(eq + 1)))
+      return "--" + name + " must be " + describe_type(*opt) + ", not \""
+             + a.substr(eq + 1) + "\"";
   }
   if (auto err = parse(std::move(args)))
     return "bad option: " + render(err);

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what proctrack needs to build and test on Debian 12 (as root or
+# through sudo). Does nothing when everything is there already.
+set -euo pipefail
+packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
+  libspdlog-dev libboost-test-dev libevtx-dev libpugixml-dev zlib1g-dev
+  clang libclang-rt-14-dev procps)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Sets up, builds and runs every test suite (ctest), then fuzzes the PE
+# reader briefly. The corpus is read from ../shared/data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh
+(cd build && ctest --output-on-failure --timeout 900 -j2)
+scripts/fuzz.sh "${FUZZ_SECONDS:-30}"

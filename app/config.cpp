@@ -110,6 +110,48 @@ std::string proctrack_config::load(std::vector<std::string> args) {
       }
     }
   }
+  // CAF 0.17's command line refuses `--FLAG=true|false` for a boolean and
+  // takes a list only as `[...]`. We also accept those, and
+  // `--enrich.path-map=C:/=/x/` (a bare string, repeatable): such arguments
+  // are taken out here and applied after CAF's parse, so the command line
+  // still overrides the config file.
+  std::vector<std::pair<const caf::config_option *, std::string>> late_flags;
+  std::vector<std::string> cli_path_map;
+  bool path_map_on_cli = false;
+  for (auto i = args.begin(); i != args.end();) {
+    auto eq = i->find('=');
+    if (i->rfind("--", 0) != 0 || eq == std::string::npos) {
+      ++i;
+      continue;
+    }
+    auto name = i->substr(2, eq - 2);
+    auto value = i->substr(eq + 1);
+    auto dot = name.find('.');
+    auto opt = dot == std::string::npos
+                   ? nullptr
+                   : custom_options_.qualified_name_lookup(
+                       name.substr(0, dot), name.substr(dot + 1));
+    if (opt && opt->is_flag()) {
+      if (!opt->parse(value))
+        return "--" + name + " must be true or false, not \"" + value + "\"";
+      late_flags.emplace_back(opt, value);
+      i = args.erase(i);
+    } else if (name == "enrich.path-map") {
+      path_map_on_cli = true;
+      if (value.empty() || value.front() != '[') {
+        cli_path_map.push_back(value);
+      } else {
+        if (!opt->parse(value))
+          return "--" + name + " must be " + describe_type(*opt) + ", not \""
+                 + value + "\"";
+        cli_path_map.insert(cli_path_map.end(), enrich_path_map.begin(),
+                            enrich_path_map.end());
+      }
+      i = args.erase(i);
+    } else {
+      ++i;
+    }
+  }
   // Our own flags are checked here too, so the message names the flag and
   // what it wants; CAF checks its own.
   for (auto &a : args) {
@@ -139,6 +181,10 @@ std::string proctrack_config::load(std::vector<std::string> args) {
   }
   if (auto err = parse(std::move(args)))
     return "bad option: " + render(err);
+  for (auto &[opt, value] : late_flags)
+    opt->parse(value); // stores into the bound member
+  if (path_map_on_cli)
+    enrich_path_map = std::move(cli_path_map);
   if (!remainder.empty())
     return "unknown argument: " + remainder.front();
   return check();

@@ -5,6 +5,7 @@
 
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
+#include "actors/enricher/enricher.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -104,7 +105,15 @@ int run_replay(const command_line &cl) {
     queries.push_back(*parse_query(t, error));
 
   caf::actor_system sys{cfg};
-  auto cache = spawn_cache(sys, cfg.make_cache_config());
+  enricher_actor enricher;
+  if (cfg.add_enrichments) {
+    enricher_config ec{static_cast<std::size_t>(cfg.enrich_workers),
+                       cfg.enrich_path_map};
+    if (auto err = ec.validate(); !err.empty())
+      return fail(err);
+    enricher = *spawn_enricher(sys, ec);
+  }
+  auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
   ingest_config ic;
   ic.paths = paths;
   ic.sort_by_time = cl.sort == "time";
@@ -169,6 +178,8 @@ int run_replay(const command_line &cl) {
   std::fflush(stdout);
   self->send_exit(reader, caf::exit_reason::user_shutdown);
   self->send_exit(cache, caf::exit_reason::user_shutdown);
+  if (enricher)
+    self->send_exit(enricher, caf::exit_reason::user_shutdown);
   return ok ? 0 : 2;
 }
 

@@ -1,0 +1,158 @@
+// Update rows (SPEC §5): what is accepted, what is rejected and why.
+#define BOOST_TEST_MODULE update_row_decoder
+#include <boost/test/unit_test.hpp>
+
+#include "actors/common/time.hpp"
+#include "actors/ingest/update_row_decoder.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <ostream>
+
+using namespace proctrack;
+
+namespace proctrack {
+std::ostream &operator<<(std::ostream &os, update_kind k) {
+  return os << to_string(k);
+}
+std::ostream &operator<<(std::ostream &os, row_result r) {
+  return os << static_cast<int>(r);
+}
+} // namespace proctrack
+
+namespace {
+
+process_update ok(const std::string &line) {
+  process_update u;
+  std::string err;
+  auto r = decode_update_row(line, u, err);
+  BOOST_TEST_INFO("line: " << line << " error: " << err);
+  BOOST_REQUIRE(r == row_result::update);
+  return u;
+}
+
+std::string bad(const std::string &line) {
+  process_update u;
+  std::string err;
+  auto r = decode_update_row(line, u, err);
+  BOOST_TEST_INFO("line: " << line);
+  BOOST_REQUIRE(r == row_result::error);
+  BOOST_TEST(!err.empty());
+  return err;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(start_row_with_numbers_and_strings) {
+  auto u = ok(R"({"update_type":"start","id":2,"parent_id":"1",)"
+              R"("start_time":"2021-01-01T12:30:00Z","data":{"Name":"P2"}})");
+  BOOST_TEST(u.kind == update_kind::start);
+  BOOST_TEST(u.process.pid == "2");
+  BOOST_TEST(u.process.ppid == "1");
+  BOOST_TEST(u.process.start_time == *parse_time("2021-01-01T12:30:00Z"));
+  BOOST_REQUIRE(u.process.data.size() == 1u);
+  BOOST_TEST(u.process.data[0].key == "Name");
+  BOOST_TEST(u.process.data[0].json == "\"P2\"");
+  // A real id as the id gives its pid.
+  BOOST_TEST(ok(R"({"update_type":"start","id":"5-1609497000"})").process.pid
+             == "5");
+}
+
+BOOST_AUTO_TEST_CASE(data_values_are_kept_as_they_came) {
+  auto u = ok(R"({"update_type":"start","id":2,"data":{"A":1.50,)"
+              R"("B":"\u00e9\"x","C":{"SHA256":"AB","N":[1,2]},"D":null,)"
+              R"("ProcessGuid":"{ABC-1}","ParentProcessGuid":"{DEF-2}"}})");
+  auto &d = u.process.data;
+  BOOST_REQUIRE(d.size() == 6u);
+  BOOST_TEST(d[0].json == "1.50");
+  BOOST_TEST(d[1].json == R"("\u00e9\"x")");
+  BOOST_TEST(d[2].json == R"({"SHA256":"AB","N":[1,2]})");
+  BOOST_TEST(d[3].json == "null");
+  BOOST_TEST(u.process.guid == "{abc-1}");
+  BOOST_TEST(u.process.parent_guid == "{def-2}");
+}
+
+BOOST_AUTO_TEST_CASE(escaped_keys_are_unescaped) {
+  auto u = ok(R"({"update_type":"start","id":2,"data":{"N\u0061me":"x"}})");
+  BOOST_TEST(u.process.data[0].key == "Name");
+}
+
+BOOST_AUTO_TEST_CASE(exit_and_sync_rows) {
+  auto e = ok(R"({"update_type":"exit","id":"{AB-CD}","end_time":1609459200})");
+  BOOST_TEST(e.kind == update_kind::exit);
+  BOOST_TEST(e.target == "{AB-CD}");
+  BOOST_TEST(e.time == 1609459200 * ns_per_second);
+  auto s = ok(
+      R"({"update_type":"sync","time":"2021-01-01 12:30:00.123",)"
+      R"("processes":[{"id":2,"parent_id":5,"start_time":"2021-01-01T12:30Z"},)"
+      R"({"id":"5","data":{"Name":"five"}}]})");
+  BOOST_TEST(s.kind == update_kind::sync);
+  BOOST_TEST(s.time == *parse_time("2021-01-01T12:30:00.123Z"));
+  BOOST_REQUIRE(s.processes.size() == 2u);
+  BOOST_TEST(s.processes[0].ppid == "5");
+  BOOST_TEST(s.processes[1].data[0].json == "\"five\"");
+}
+
+BOOST_AUTO_TEST_CASE(time_forms) {
+  for (auto t :
+       {R"("2021-01-01T12:30:00Z")", R"("2021-01-01T12:30Z")",
+        R"("2021-01-01T14:30:00+02:00")", R"("2021-01-01 12:30:00.000")",
+        "1609504200", R"("1609504200")", "1609504200.0"}) {
+    auto u = ok(std::string{R"({"update_type":"exit","id":2,"end_time":)"} + t
+                + "}");
+    BOOST_TEST(u.time == 1609504200 * ns_per_second, "form " << t);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stats_rows_and_blank_lines_are_skipped) {
+  process_update u;
+  std::string err;
+  BOOST_TEST(decode_update_row("   ", u, err) == row_result::skip);
+  BOOST_TEST(decode_update_row(R"({"update_type":"stats","data":{}})", u, err)
+             == row_result::skip);
+}
+
+BOOST_AUTO_TEST_CASE(bad_rows_are_rejected_with_a_reason) {
+  BOOST_TEST(bad(R"({"update_type":"start","id":2)").find("not valid JSON")
+             != std::string::npos);
+  bad(R"({"update_type":"start","id":2} trailing)");
+  bad(R"([1,2])");
+  bad(R"("just a string")");
+  bad(R"({"id":2})");
+  bad(R"({"update_type":"bogus","id":2})");
+  BOOST_TEST(bad(R"({"update_type":"start","id":"abc"})").find("\"id\"")
+             != std::string::npos);
+  bad(R"({"update_type":"start","id":-3})");
+  bad(R"({"update_type":"start","id":2.5})");
+  bad(R"({"update_type":"start","id":2,"data":"x"})");
+  BOOST_TEST(bad(R"({"update_type":"start","id":2,"start_time":"yesterday"})")
+                 .find("start_time")
+             != std::string::npos);
+  bad(R"({"update_type":"exit","id":2})");
+  bad(R"({"update_type":"sync","time":1,"processes":{}})");
+  bad(R"({"update_type":"sync","time":1,"processes":[{"id":"x"}]})");
+  bad("{\"update_type\":\"start\",\"id\":2,\"data\":{\"N\":\"\xff\"}}");
+  bad("{\"update_type\":\"start\",\"id\":2,\"data\":{\"N\":\"a\tb\"}}");
+  bad(R"({"update_type":"start","id":2,"data":{"N":tru}})");
+  bad(R"({"update_type":"start","id":2,"data":{"N":01}})");
+  bad(R"({"update_type":"start","id":2,"data":{"N":"\x"}})");
+  std::string deep = R"({"update_type":"start","id":2,"data":{"N":)";
+  deep += std::string(200, '[') + std::string(200, ']') + "}}";
+  bad(deep);
+}
+
+BOOST_AUTO_TEST_CASE(agrees_with_nlohmann_on_what_is_json) {
+  // Every prefix of a valid row is torn JSON except the whole row.
+  std::string row = R"({"update_type":"start","id":2,"parent_id":1,)"
+                    R"("start_time":"2021-01-01T12:30:00Z","data":{"Name":"P",)"
+                    R"("L":[1,{"a":null}],"U":"\u00e9"}})";
+  for (std::size_t n = 1; n < row.size(); ++n) {
+    process_update u;
+    std::string err;
+    auto r = decode_update_row(row.substr(0, n), u, err);
+    bool nl_ok =
+        !nlohmann::json::parse(row.substr(0, n), nullptr, false).is_discarded();
+    BOOST_TEST((r == row_result::update) == nl_ok, "prefix " << n);
+  }
+  ok(row);
+}

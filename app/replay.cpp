@@ -141,6 +141,15 @@ int run_replay(const command_line &cl) {
   // Enrichments the replay triggered finish before any answer.
   self->request(cache, caf::infinite, atom::flush_v)
       .receive([](bool) {}, [](caf::error &) {});
+  // The enricher's own counters (cache hits, reads, errors by kind) join the
+  // `stats` answer.
+  if (enricher)
+    self->request(enricher, caf::infinite, atom::stats_v)
+        .receive(
+            [&](stats_report &r) {
+              self->send(cache, atom::publish_v, std::move(r));
+            },
+            [](caf::error &) {});
   std::string out;
   if (without_queries) {
     if (!cfg.also_forward_updates) {

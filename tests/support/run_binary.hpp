@@ -260,7 +260,8 @@ inline replay_output replay(const std::string &file,
 
 /// The value of counter NAME in a stats result (an object, or a list of
 /// {"name":..,"value":..}); throws when absent.
-inline long long stat(const nlohmann::json &stats, const std::string &name) {
+inline long long counter_of(const nlohmann::json &stats,
+                            const std::string &name) {
   if (stats.is_object()) {
     if (stats.contains(name))
       return stats.at(name).get<long long>();

@@ -1,0 +1,217 @@
+// The `proctrack replay` command line through the real binary: exit status
+// and messages for bad usage (SPEC §9: 2, naming what was wrong), config
+// files and flags (SPEC §8), --queries, --dump-config, the output stream
+// without queries (SPEC §6) and standard input.
+#define BOOST_TEST_MODULE replay_cli
+#include <boost/test/unit_test.hpp>
+
+#include "support/run_binary.hpp"
+
+using nlohmann::json;
+using namespace proctrack_test;
+
+namespace {
+
+const char *updates =
+    R"({"update_type":"start","id":1,"parent_id":0,"start_time":"2021-01-01T10:00:00Z","data":{"Name":"init"}}
+{"update_type":"start","id":2,"parent_id":1,"start_time":"2021-01-01T10:30:00Z","data":{"Name":"sh"}}
+{"update_type":"start","id":3,"parent_id":2,"start_time":"2021-01-01T10:31:00Z","data":{"Name":"ls"}}
+{"update_type":"exit","id":3,"end_time":"2021-01-01T10:31:01Z"}
+)";
+
+bool has(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
+// Many processes, so a small max-size shows in Length.
+std::string many_starts(int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += json{{"update_type", "start"},
+                {"id", 100 + i},
+                {"parent_id", 1},
+                {"start_time", 1609495200 + i},
+                {"data", {{"Name", "p"}}}}
+               .dump()
+           + "\n";
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(missing_input_file) {
+  temp_dir dir;
+  auto missing = (dir.path() / "no-such-file.jsonl").string();
+  auto r = proctrack({"replay", missing, "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, missing), r.err);
+  BOOST_TEST(r.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(unknown_query_verb) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  auto r = proctrack({"replay", file, "--query=ancestors:3"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, "ancestors"), r.err);
+  BOOST_TEST(r.out.empty());
+}
+
+BOOST_AUTO_TEST_CASE(max_size_zero) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  auto r = proctrack({"replay", file, "--tracker.max-size=0", "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, "tracker.max-size"), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(negative_max_expiry) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  auto r =
+      proctrack({"replay", file, "--tracker.max-expiry=-5s", "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, "tracker.max-expiry"), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(config_file_misspelled_key) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  auto conf = dir.write("bad.ini", "[tracker]\nmax-sise=10\n");
+  auto r =
+      proctrack({"replay", file, "--config-file=" + conf, "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, "max-sise"), r.err);
+  // --config=FILE is the same thing
+  auto r2 = proctrack({"replay", file, "--config=" + conf, "--query=stats"});
+  BOOST_TEST(r2.status == 2);
+  BOOST_TEST(has(r2.err, "max-sise"), r2.err);
+}
+
+BOOST_AUTO_TEST_CASE(config_file_wrong_type) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  auto conf = dir.write("bad.ini", "[tracker]\nmax-size=\"ten\"\n");
+  auto r = proctrack({"replay", file, "--config=" + conf, "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, "tracker.max-size"), r.err);
+}
+
+BOOST_AUTO_TEST_CASE(config_file_values_are_honoured) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", many_starts(25));
+  auto conf = dir.write("good.ini", "[tracker]\nmax-size=10\n"
+                                    "max-expiry=2h\n");
+  auto r = replay(file, {"stats"}, {"--config=" + conf});
+  BOOST_TEST(counter_of(r[0], "Capacity") == 10);
+  BOOST_TEST(counter_of(r[0], "Length") == 10);
+  BOOST_TEST(counter_of(r[0], "Evictions") == 15);
+  auto d = proctrack({"replay", "--config=" + conf, "--dump-config"});
+  BOOST_TEST(d.status == 0);
+  BOOST_TEST(has(d.out, "max-size=10"), d.out);
+  BOOST_TEST(has(d.out, "max-expiry=2h"), d.out);
+}
+
+BOOST_AUTO_TEST_CASE(flag_overrides_config_file) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", many_starts(25));
+  auto conf = dir.write("good.ini", "[tracker]\nmax-size=10\n");
+  // The flag wins whether it comes before or after the file.
+  for (auto order : {0, 1}) {
+    std::vector<std::string> flags{"--config=" + conf, "--tracker.max-size=20"};
+    if (order)
+      std::swap(flags[0], flags[1]);
+    auto r = replay(file, {"stats"}, flags);
+    BOOST_TEST(counter_of(r[0], "Capacity") == 20);
+    BOOST_TEST(counter_of(r[0], "Length") == 20);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(queries_file_preserves_order) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  auto qfile = dir.write("queries.txt", "# comment\n"
+                                        "stats\n"
+                                        "callchain:3\n"
+                                        "\n"
+                                        "get:2\n"
+                                        "children:1\n"
+                                        "get:1-1609495200\n");
+  auto r = proctrack({"replay", file, "--queries=" + qfile});
+  BOOST_TEST(r.status == 0, r.err);
+  auto res = results(
+      r, {"stats", "callchain:3", "get:2", "children:1", "get:1-1609495200"});
+  BOOST_TEST(counter_of(res[0], "Length") == 3);
+  BOOST_TEST(ids(res[1])
+             == (std::vector<std::string>{"1-1609495200", "2-1609497000",
+                                          "3-1609497060"}));
+  BOOST_TEST(res[2].at("Id") == "2-1609497000");
+  BOOST_TEST(ids(res[3]) == (std::vector<std::string>{"2-1609497000"}));
+  BOOST_TEST(res[4].at("Data").at("Name") == "init");
+
+  // --queries=FILE and --query=Q together: the file's first, then the flags.
+  auto r2 = proctrack({"replay", file, "--queries=" + qfile, "--query=get:3",
+                       "--query=pslist"});
+  BOOST_TEST(r2.status == 0, r2.err);
+  auto res2 = results(r2, {"stats", "callchain:3", "get:2", "children:1",
+                           "get:1-1609495200", "get:3", "pslist"});
+  BOOST_TEST(res2[5].at("EndTime") == "2021-01-01T10:31:01Z");
+  BOOST_TEST(res2[6].size() == 3u);
+
+  auto missing = (dir.path() / "nope.txt").string();
+  auto r3 = proctrack({"replay", file, "--queries=" + missing});
+  BOOST_TEST(r3.status == 2);
+  BOOST_TEST(has(r3.err, missing), r3.err);
+}
+
+BOOST_AUTO_TEST_CASE(dump_config_prints_the_keys) {
+  auto r = proctrack({"replay", "--dump-config"});
+  BOOST_TEST(r.status == 0, r.err);
+  for (auto key :
+       {"[tracker]", "max-size=10000", "max-children=10", "max-expiry=24h",
+        "also-forward-updates=false", "add-enrichments=false",
+        "sysmon-file-location=", "sync-period=60s", "[stats]", "interval=10s"})
+    BOOST_TEST(has(r.out, key), key << " in\n" << r.out);
+  auto r2 = proctrack({"replay", "--dump-config", "--tracker.max-size=42"});
+  BOOST_TEST(r2.status == 0, r2.err);
+  BOOST_TEST(has(r2.out, "max-size=42"), r2.out);
+}
+
+BOOST_AUTO_TEST_CASE(output_stream_without_queries) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  auto r = proctrack({"replay", file});
+  BOOST_TEST(r.status == 0, r.err);
+  auto rows = json_lines(r.out);
+  BOOST_REQUIRE(rows.size() >= 2u);
+  BOOST_TEST(rows.front().at("update_type") == "sync");
+  BOOST_TEST(rows.back().at("update_type") == "stats");
+  BOOST_TEST(counter_of(rows.back().at("data"), "Length") == 3);
+  // The first row holds the whole cache.
+  auto dump = rows.front().dump();
+  for (auto id : {"1-1609495200", "2-1609497000", "3-1609497060"})
+    BOOST_TEST(has(dump, id), id << " in " << dump);
+}
+
+// KNOWN FAILURE (reported): replay.cpp accepts "-", but line_reader::open
+// gzopen()s the path "-" ("cannot read -: cannot open"), so nothing is read
+// and the replay exits 2. Remove expected_failures once stdin works.
+BOOST_AUTO_TEST_CASE(replay_reads_stdin,
+                     *boost::unit_test::expected_failures(1)) {
+  auto r = proctrack({"replay", "-", "--query=callchain:3", "--query=stats"},
+                     updates);
+  BOOST_TEST(r.status == 0, r.err);
+  if (r.status != 0)
+    return; // one failure, not a cascade
+  auto res = results(r, {"callchain:3", "stats"});
+  BOOST_TEST(ids(res[0])
+             == (std::vector<std::string>{"1-1609495200", "2-1609497000",
+                                          "3-1609497060"}));
+  BOOST_TEST(counter_of(res[1], "Length") == 3);
+}
+
+BOOST_AUTO_TEST_CASE(no_input_files) {
+  auto r = proctrack({"replay", "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(!r.err.empty());
+}

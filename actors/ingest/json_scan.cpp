@@ -57,12 +57,29 @@ bool scanner::at_end() {
   return i_ == s_.size();
 }
 
+// Bytes a string may hold without a closer look: printable ASCII other
+// than '"' and '\\'.
+struct plain_table {
+  bool plain[256] = {};
+  constexpr plain_table() {
+    for (int c = 0x20; c < 0x80; ++c)
+      plain[c] = c != '"' && c != '\\';
+  }
+};
+constexpr plain_table plain_bytes{};
+
 bool scanner::scan_string(value &out) {
   auto start = i_;
   ++i_; // opening quote
   out.has_escapes = false;
-  while (i_ < s_.size()) {
-    auto c = static_cast<unsigned char>(s_[i_]);
+  const auto *p = reinterpret_cast<const unsigned char *>(s_.data());
+  const auto n = s_.size();
+  while (i_ < n) {
+    while (i_ < n && plain_bytes.plain[p[i_]])
+      ++i_;
+    if (i_ >= n)
+      break;
+    auto c = p[i_];
     if (c == '"') {
       ++i_;
       out.k = kind::string;
@@ -249,19 +266,24 @@ bool scanner::scan(value &out) {
   return scan_any(out, 1);
 }
 
-bool scanner::begin_object() {
+char scanner::peek() {
+  return skip_ws() ? s_[i_] : '\0';
+}
+
+bool scanner::begin_object(bool &first) {
   if (!skip_ws() || s_[i_] != '{')
     return fail("expected an object");
   ++i_;
-  first_ = true;
+  first = true;
   return true;
 }
 
-bool scanner::next_key(std::string_view &raw_key, bool &key_escaped) {
+bool scanner::next_key(bool &first, std::string_view &raw_key,
+                       bool &key_escaped) {
   if (!skip_ws())
     return fail("unterminated object");
-  if (first_) {
-    first_ = false;
+  if (first) {
+    first = false;
     if (s_[i_] == '}') {
       ++i_;
       return false;
@@ -290,19 +312,19 @@ bool scanner::next_key(std::string_view &raw_key, bool &key_escaped) {
   return true;
 }
 
-bool scanner::begin_array() {
+bool scanner::begin_array(bool &first) {
   if (!skip_ws() || s_[i_] != '[')
     return fail("expected an array");
   ++i_;
-  first_ = true;
+  first = true;
   return true;
 }
 
-bool scanner::next_element() {
+bool scanner::next_element(bool &first) {
   if (!skip_ws())
     return fail("unterminated array");
-  if (first_) {
-    first_ = false;
+  if (first) {
+    first = false;
     if (s_[i_] == ']') {
       ++i_;
       return false;

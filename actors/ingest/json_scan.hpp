@@ -32,14 +32,18 @@ public:
   /// objects and arrays to a depth of 64).
   bool scan(value &out);
 
-  /// For objects: call begin_object(), then next_key() until it returns
-  /// false (end of object or error: check ok()), scanning each value.
-  bool begin_object();
-  bool next_key(std::string_view &raw_key, bool &key_escaped);
+  /// For objects: call begin_object(first), then next_key(first, ...) until
+  /// it returns false (end of object, or an error: check ok()), scanning
+  /// each value. `first` is the caller's, so objects can nest.
+  bool begin_object(bool &first);
+  bool next_key(bool &first, std::string_view &raw_key, bool &key_escaped);
 
-  /// For arrays: begin_array(), then next_element() until false.
-  bool begin_array();
-  bool next_element();
+  /// For arrays: begin_array(first), then next_element(first) until false.
+  bool begin_array(bool &first);
+  bool next_element(bool &first);
+
+  /// The next non-space character, or '\0' at the end.
+  char peek();
 
   /// True when nothing but white space is left.
   bool at_end();
@@ -61,7 +65,6 @@ private:
 
   std::string_view s_;
   std::size_t i_ = 0;
-  bool first_ = true; ///< first member/element of the current container
   std::string error_;
 };
 

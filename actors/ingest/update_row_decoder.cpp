@@ -105,20 +105,26 @@ std::string key_text(std::string_view raw_key, bool escaped) {
   return out;
 }
 
-// The data object: every key with its raw JSON value, never re-serialised.
-void read_data(const value &v, process_record &p, const std::string &where) {
-  if (v.k == kind::null)
+// The data object, read in place: every key with its raw JSON value, never
+// re-serialised. The scanner validates each value as it goes.
+void read_data(scanner &sc, process_record &p, const std::string &where) {
+  if (sc.peek() != '{') {
+    value v;
+    if (!sc.scan(v))
+      return;
+    if (v.k != kind::null)
+      throw field_error{where + ": \"data\" must be an object"};
     return;
-  if (v.k != kind::object)
-    throw field_error{where + ": \"data\" must be an object"};
-  scanner ds{v.raw};
-  ds.begin_object();
+  }
+  bool first = true;
+  sc.begin_object(first);
   std::string_view k;
   bool esc = false;
   std::string buf;
-  while (ds.next_key(k, esc)) {
+  while (sc.next_key(first, k, esc)) {
     value dv;
-    ds.scan(dv);
+    if (!sc.scan(dv))
+      return;
     if (k == "ProcessGuid" && dv.k == kind::string)
       p.guid = normalize_guid(json_scan::string_text(dv, buf));
     else if (k == "ParentProcessGuid" && dv.k == kind::string)
@@ -127,39 +133,21 @@ void read_data(const value &v, process_record &p, const std::string &where) {
   }
 }
 
-// One process of a start row or a sync listing, from a scanned object.
-process_record record_of(const value &obj, const std::string &where) {
-  if (obj.k != kind::object)
-    throw field_error{where + " is not an object"};
-  process_record p;
-  scanner sc{obj.raw};
-  sc.begin_object();
-  std::string_view k;
-  bool esc = false;
+// The keys of a row (or of one process of a sync), gathered in one pass.
+struct row_fields {
+  process_record rec;
   bool have_id = false;
-  value data;
-  while (sc.next_key(k, esc)) {
-    value v;
-    sc.scan(v);
-    if (k == "id") {
-      if (!id_text(v, p.pid))
-        throw field_error{where + ": \"id\" must be a pid (number or string)"};
-      have_id = true;
-    } else if (k == "parent_id") {
-      if (v.k != kind::null && !id_text(v, p.ppid))
-        throw field_error{where
-                          + ": \"parent_id\" must be a pid (number or string)"};
-    } else if (k == "start_time") {
-      p.start_time = time_of(v, "start_time");
-    } else if (k == "data") {
-      data = v;
-    }
-  }
-  if (!have_id)
-    throw field_error{where + ": \"id\" must be a pid (number or string)"};
+  std::string id; ///< as given (pid, real id or GUID)
+  value type, end_time, time;
+  bool have_type = false, have_end = false, have_time = false;
+  bool have_processes = false;
+  std::vector<process_record> processes;
+};
+
+void finish_record(row_fields &f, process_record &p) {
+  p.pid = f.id;
   strip_to_pid(p.pid);
   strip_to_pid(p.ppid);
-  read_data(data, p, where);
   // A pid given as a GUID links by GUID.
   if (!p.pid.empty() && p.pid.front() == '{') {
     p.guid = normalize_guid(p.pid);
@@ -169,7 +157,69 @@ process_record record_of(const value &obj, const std::string &where) {
     p.parent_guid = normalize_guid(p.ppid);
     p.ppid.clear();
   }
-  return p;
+}
+
+void read_object(scanner &sc, row_fields &f, bool top,
+                 const std::string &where);
+
+// One process of a sync listing.
+process_record read_listed(scanner &sc, const std::string &where) {
+  if (sc.peek() != '{')
+    throw field_error{where + " is not an object"};
+  row_fields f;
+  read_object(sc, f, false, where);
+  if (!sc.ok())
+    return {};
+  if (!f.have_id)
+    throw field_error{where + ": \"id\" must be a pid (number or string)"};
+  finish_record(f, f.rec);
+  return std::move(f.rec);
+}
+
+void read_object(scanner &sc, row_fields &f, bool top,
+                 const std::string &where) {
+  bool first = true;
+  sc.begin_object(first);
+  std::string_view k;
+  bool esc = false;
+  while (sc.ok() && sc.next_key(first, k, esc)) {
+    if (k == "data") {
+      read_data(sc, f.rec, where);
+      continue;
+    }
+    if (top && k == "processes" && sc.peek() == '[') {
+      f.have_processes = true;
+      bool efirst = true;
+      sc.begin_array(efirst);
+      std::size_t i = 0;
+      while (sc.ok() && sc.next_element(efirst))
+        f.processes.push_back(read_listed(sc, "sync row: processes["
+                                                  + std::to_string(i++) + "]"));
+      continue;
+    }
+    value v;
+    if (!sc.scan(v))
+      return;
+    if (k == "id") {
+      if (!id_text(v, f.id))
+        throw field_error{where + ": \"id\" must be a pid (number or string)"};
+      f.have_id = true;
+    } else if (k == "parent_id") {
+      if (v.k != kind::null && !id_text(v, f.rec.ppid))
+        throw field_error{where
+                          + ": \"parent_id\" must be a pid (number or string)"};
+    } else if (k == "start_time") {
+      f.rec.start_time = time_of(v, "start_time");
+    } else if (top && k == "update_type") {
+      f.type = v, f.have_type = true;
+    } else if (top && k == "end_time") {
+      f.end_time = v, f.have_end = true;
+    } else if (top && k == "time") {
+      f.time = v, f.have_time = true;
+    } else if (top && k == "processes") {
+      throw field_error{"sync row: \"processes\" must be an array"};
+    }
+  }
 }
 
 } // namespace
@@ -179,71 +229,65 @@ row_result decode_update_row(std::string_view line, process_update &out,
   scanner sc{line};
   if (!sc.skip_ws())
     return row_result::skip;
-  // One validating pass over the whole line first: a torn line is rejected
-  // before anything of it is used.
-  value row;
-  if (!sc.scan(row) || !sc.at_end()) {
-    error = "not valid JSON (" + (sc.ok() ? "text after the value" : sc.error())
+  if (sc.peek() != '{') {
+    value v;
+    error = sc.scan(v) && sc.at_end() ? "not a JSON object"
+                                      : "not valid JSON (" + sc.error() + ")";
+    return row_result::error;
+  }
+  // One pass: fields are checked as they are met, but a row is used only
+  // when the whole line is valid JSON, and a torn line is reported as torn
+  // even when a field before the tear was wrong.
+  row_fields f;
+  try {
+    read_object(sc, f, true, "row");
+  } catch (const field_error &e) {
+    scanner whole{line};
+    value rest;
+    if (!whole.scan(rest) || !whole.at_end()) {
+      error =
+          "not valid JSON ("
+          + (whole.ok() ? std::string{"text after the value"} : whole.error())
+          + ")";
+      return row_result::error;
+    }
+    error = e.message;
+    return row_result::error;
+  }
+  if (!sc.ok() || !sc.at_end()) {
+    error = "not valid JSON ("
+            + (sc.ok() ? std::string{"text after the value"} : sc.error())
             + ")";
     return row_result::error;
   }
-  if (row.k != kind::object) {
-    error = "not a JSON object";
-    return row_result::error;
-  }
   try {
-    scanner fields{row.raw};
-    fields.begin_object();
-    std::string_view k;
-    bool esc = false;
-    value type, id, end_time, time, processes;
-    bool have_type = false, have_id = false, have_end = false,
-         have_time = false, have_processes = false;
-    while (fields.next_key(k, esc)) {
-      value v;
-      fields.scan(v);
-      if (k == "update_type")
-        type = v, have_type = true;
-      else if (k == "id")
-        id = v, have_id = true;
-      else if (k == "end_time")
-        end_time = v, have_end = true;
-      else if (k == "time")
-        time = v, have_time = true;
-      else if (k == "processes")
-        processes = v, have_processes = true;
-    }
-    if (!have_type || type.k != kind::string)
+    if (!f.have_type || f.type.k != kind::string)
       throw field_error{"missing \"update_type\""};
     std::string tbuf;
-    auto t = json_scan::string_text(type, tbuf);
+    auto t = json_scan::string_text(f.type, tbuf);
     out = process_update{};
     if (t == "start") {
+      if (!f.have_id)
+        throw field_error{"start row: \"id\" must be a pid (number or string)"};
       out.kind = update_kind::start;
-      out.process = record_of(row, "start row");
+      finish_record(f, f.rec);
+      out.process = std::move(f.rec);
     } else if (t == "exit") {
       out.kind = update_kind::exit;
-      if (!have_id || !id_text(id, out.target))
+      if (!f.have_id)
         throw field_error{"exit row: \"id\" must be a pid, real id or GUID"};
-      if (!have_end || end_time.k == kind::null)
+      out.target = std::move(f.id);
+      if (!f.have_end || f.end_time.k == kind::null)
         throw field_error{"missing \"end_time\""};
-      out.time = time_of(end_time, "end_time");
+      out.time = time_of(f.end_time, "end_time");
     } else if (t == "sync") {
       out.kind = update_kind::sync;
-      if (!have_time || time.k == kind::null)
+      if (!f.have_time || f.time.k == kind::null)
         throw field_error{"missing \"time\""};
-      out.time = time_of(time, "time");
-      if (!have_processes || processes.k != kind::array)
+      out.time = time_of(f.time, "time");
+      if (!f.have_processes)
         throw field_error{"sync row: \"processes\" must be an array"};
-      scanner ps{processes.raw};
-      ps.begin_array();
-      std::size_t i = 0;
-      while (ps.next_element()) {
-        value el;
-        ps.scan(el);
-        out.processes.push_back(
-            record_of(el, "sync row: processes[" + std::to_string(i++) + "]"));
-      }
+      out.processes = std::move(f.processes);
     } else if (t == "stats") {
       return row_result::skip; // our own output stream replayed
     } else {

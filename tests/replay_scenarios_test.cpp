@@ -220,15 +220,22 @@ BOOST_AUTO_TEST_CASE(start_reuses_running_pid) {
   temp_dir dir;
   auto file = dir.write_lines("updates.jsonl",
                               {start_row(30, 1, at(10, 0), "first.exe"),
-                               start_row(30, 1, at(11, 0), "second.exe")});
-  auto r = replay(file, {"get:30", "get:30-1609495200", "pslist", "stats"});
+                               start_row(30, 1, at(11, 0), "second.exe"),
+                               start_row(31, 30, at(11, 5), "grandchild.exe"),
+                               // a bare pid names the newest holder
+                               exit_row(30, at(11, 30))});
+  auto r = replay(file,
+                  {"get:30", "get:30-1609495200", "pslist", "stats", "get:31"});
   BOOST_TEST(r[0].at("Id") == rid(30, at(11, 0)));
   BOOST_TEST(r[0].at("Data").at("Name") == "second.exe");
-  BOOST_TEST(r[0].at("EndTime") == zero_time);
+  BOOST_TEST(r[0].at("EndTime") == "2021-01-01T11:30:00Z");
+  BOOST_TEST(r[0].at("Children") == json::array({rid(31, at(11, 5))}));
+  BOOST_TEST(r[4].at("ParentId") == rid(30, at(11, 0)));
   BOOST_TEST(r[1].at("Id") == rid(30, at(10, 0)));
   BOOST_TEST(r[1].at("Data").at("Name") == "first.exe");
   BOOST_TEST(r[1].at("EndTime") == "2021-01-01T11:00:00Z");
-  BOOST_TEST(r[2].size() == 2u);
+  BOOST_TEST(r[1].at("Children").empty());
+  BOOST_TEST(r[2].size() == 3u);
   BOOST_TEST(counter_of(r[3], "PidReuses") == 1);
 }
 
@@ -319,6 +326,88 @@ BOOST_AUTO_TEST_CASE(fork_bomb_tree_is_bounded) {
   BOOST_TEST(ids(r[5])
              == (std::vector<std::string>{rid(2, t0 + 2), rid(3, t0 + 3),
                                           rid(4, t0 + 4)}));
+}
+
+// 2b. Times in update rows: RFC 3339 with a fraction, Sysmon's form, Unix
+// seconds and an offset all give UTC output with Z; the real id uses whole
+// seconds.
+BOOST_AUTO_TEST_CASE(time_formats_in_update_rows) {
+  temp_dir dir;
+  auto file =
+      dir.write_lines("updates.jsonl",
+                      {start_row(90, 1, json("2021-01-01T10:00:00.400Z"), "a"),
+                       start_row(91, 1, json("2021-01-01 10:00:02.123"), "b"),
+                       start_row(92, 1, json(1609495203), "c"),
+                       start_row(93, 1, json("2021-01-01T11:00:04+01:00"), "d"),
+                       start_row(94, 1, json("2021-01-01T10:01Z"), "e")});
+  auto r = replay(file, {"get:90", "get:91", "get:92", "get:93", "get:94"});
+  BOOST_TEST(r[0].at("Id") == "90-1609495200");
+  BOOST_TEST(r[0].at("StartTime") == "2021-01-01T10:00:00.4Z");
+  BOOST_TEST(r[1].at("Id") == "91-1609495202");
+  BOOST_TEST(r[1].at("StartTime") == "2021-01-01T10:00:02.123Z");
+  BOOST_TEST(r[2].at("Id") == "92-1609495203");
+  BOOST_TEST(r[2].at("StartTime") == "2021-01-01T10:00:03Z");
+  BOOST_TEST(r[3].at("Id") == "93-1609495204");
+  BOOST_TEST(r[3].at("StartTime") == "2021-01-01T10:00:04Z");
+  BOOST_TEST(r[4].at("Id") == "94-1609495260");
+}
+
+// 7b. A fork bomb into a small cache (3 children per process, 8 levels,
+// spawned depth first as a recursive bomb does): memory stays bounded, every
+// cached process's parent link still resolves (a running process's
+// ancestors are evicted last), and the newest process's chain is whole.
+BOOST_AUTO_TEST_CASE(fork_bomb_under_pressure_keeps_chain) {
+  temp_dir dir;
+  const long long t0 = at(0, 0);
+  std::vector<std::string> rows;
+  std::vector<long long> parent_of(9842, 0);
+  long long next_pid = 1;
+  std::function<void(long long, int)> spawn = [&](long long parent, int depth) {
+    auto pid = next_pid++;
+    parent_of[pid] = parent;
+    rows.push_back(start_row(pid, parent, t0 + pid, "bomb.exe"));
+    if (depth < 8)
+      for (int k = 0; k < 3; ++k)
+        spawn(pid, depth + 1);
+  };
+  spawn(0, 0);
+  BOOST_REQUIRE(rows.size() == 9841u);
+  auto file = dir.write_lines("bomb.jsonl", rows);
+  auto r = replay(file, {"stats", "callchain:9841", "pslist"},
+                  {"--tracker.max-size=1000"});
+  BOOST_TEST(counter_of(r[0], "Length") == 1000);
+  BOOST_TEST(counter_of(r[0], "Evictions") == 9841 - 1000);
+  std::vector<std::string> want;
+  for (long long pid = 9841; pid != 0; pid = parent_of[pid])
+    want.insert(want.begin(), rid(pid, t0 + pid));
+  BOOST_TEST(want.size() == 9u);
+  BOOST_TEST(ids(r[1]) == want);
+  BOOST_TEST(r[2].size() == 1000u);
+  auto cached = id_set(r[2]);
+  for (auto &e : r[2]) {
+    auto parent = e.at("ParentId").get<std::string>();
+    bool unknown =
+        parent.size() >= 2 && parent.substr(parent.size() - 2) == "-?";
+    BOOST_TEST((unknown || cached.count(parent) == 1),
+               e.at("Id") << " has parent " << parent << ", not cached");
+  }
+}
+
+// 8c. More children than tracker.max-children: the first ones are stored,
+// the rest counted.
+BOOST_AUTO_TEST_CASE(max_children_caps_stored_children) {
+  temp_dir dir;
+  std::vector<std::string> rows{start_row(1, 0, at(9, 0), "parent")};
+  for (int i = 0; i < 5; ++i)
+    rows.push_back(start_row(10 + i, 1, at(9, 1 + i), "kid"));
+  auto file = dir.write_lines("updates.jsonl", rows);
+  auto r =
+      replay(file, {"get:1", "stats", "get:14"}, {"--tracker.max-children=2"});
+  BOOST_TEST(r[0].at("Children")
+             == json::array({rid(10, at(9, 1)), rid(11, at(9, 2))}));
+  BOOST_TEST(counter_of(r[1], "ChildrenDropped") == 3);
+  BOOST_TEST(counter_of(r[1], "Length") == 6);
+  BOOST_TEST(r[2].at("ParentId") == rid(1, at(9, 0))); // still linked up
 }
 
 // 8b. The tree is at most 20 levels deep below its root, however deep the
@@ -470,9 +559,10 @@ BOOST_AUTO_TEST_CASE(guid_lineage_and_case_insensitive_lookup) {
            72, 70, at(10, 1), "child.exe",
            {{"ProcessGuid", g_child}, {"ParentProcessGuid", g_parent_lc}}),
        // The pid says 4242; the GUID names the parent exactly.
-       start_row(
-           73, 4242, at(10, 2), "other.exe",
-           {{"ProcessGuid", g_orphan}, {"ParentProcessGuid", g_parent}})});
+       start_row(73, 4242, at(10, 2), "other.exe",
+                 {{"ProcessGuid", g_orphan}, {"ParentProcessGuid", g_parent}}),
+       // an exit may name the process by its GUID, in either case
+       exit_row("{abcdef01-1111-2222-3333-000000000002}", at(10, 30))});
   auto parent = rid(70, at(10, 0)), child = rid(72, at(10, 1)),
        other = rid(73, at(10, 2));
   auto r = replay(file, {"get:" + g_parent, "get:" + g_parent_lc,
@@ -483,6 +573,8 @@ BOOST_AUTO_TEST_CASE(guid_lineage_and_case_insensitive_lookup) {
   BOOST_TEST(r[0].at("Id") == parent);
   BOOST_TEST(r[1].at("Id") == parent);
   BOOST_TEST(ids(r[2]) == (std::vector<std::string>{parent, child}));
+  BOOST_TEST(r[2][1].at("EndTime") == "2021-01-01T10:30:00Z");
+  BOOST_TEST(r[2][0].at("EndTime") == zero_time);
   BOOST_TEST(r[3].at("Id") == other);
   BOOST_TEST(r[3].at("ParentId") == parent);
   BOOST_TEST(ids(r[4]) == (std::vector<std::string>{child, other}));

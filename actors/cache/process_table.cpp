@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <unordered_set>
 
 namespace proctrack {
@@ -77,11 +78,16 @@ std::string_view process_entry::pid() const {
 }
 
 std::string make_real_id(std::string_view pid, timestamp start) {
+  if (pid.empty())
+    pid = "?"; // no pid known (some Sysmon exports): the GUID tracks it
+  char digits[24];
+  auto [end, ec] =
+      std::to_chars(digits, digits + sizeof(digits), whole_seconds(start));
   std::string id;
-  id.reserve(pid.size() + 12);
+  id.reserve(pid.size() + 1 + static_cast<std::size_t>(end - digits));
   id.append(pid);
   id += '-';
-  id += std::to_string(whole_seconds(start));
+  id.append(digits, end);
   return id;
 }
 
@@ -209,10 +215,7 @@ void process_table::refresh_tier(std::uint32_t slot) {
 
 // -- insertion and removal ---------------------------------------------------
 
-std::string process_table::unique_id(const std::string &pid, timestamp start) {
-  auto base = make_real_id(pid.empty() ? std::string_view{"?"} : pid, start);
-  if (by_id_.count(base) == 0)
-    return base;
+std::string process_table::unique_id(const std::string &base) {
   for (int n = 1;; ++n) {
     auto candidate = base + "." + std::to_string(n);
     if (by_id_.count(candidate) == 0)
@@ -482,8 +485,9 @@ std::uint32_t process_table::apply_start(process_record &&p) {
     }
   }
   bool collision = false;
+  auto id = make_real_id(p.pid, p.start_time);
   if (same == npos) {
-    auto exact = lookup_real_id(make_real_id(p.pid, p.start_time));
+    auto exact = lookup_real_id(id);
     if (exact != npos) {
       auto &x = slots_[exact];
       if (p.guid.empty() || x.guid.empty() || x.guid == p.guid)
@@ -503,9 +507,10 @@ std::uint32_t process_table::apply_start(process_record &&p) {
     touch(same);
     return same;
   }
-  auto id = unique_id(p.pid, p.start_time);
-  if (collision)
+  if (collision) {
+    id = unique_id(id);
     ++counters_.guid_collisions;
+  }
   auto pid = p.pid;
   auto ppid = p.ppid;
   auto slot = insert(std::move(id), std::move(p));
@@ -598,7 +603,9 @@ void process_table::apply_sync(timestamp time,
       touch(slot);
       slots.push_back({slot, false});
     } else {
-      auto id = unique_id(p.pid, p.start_time);
+      auto id = make_real_id(p.pid, p.start_time);
+      if (by_id_.count(id) != 0)
+        id = unique_id(id); // a duplicate row or same second, other GUID
       auto s = insert(std::move(id),
                       process_record{p.pid, p.ppid, p.guid, p.parent_guid,
                                      p.start_time, std::move(p.data)});

@@ -155,7 +155,8 @@ private:
   std::uint32_t lookup_link(const std::string &pid) const;
   std::uint32_t lookup_guid(const std::string &guid) const;
   std::uint32_t insert(std::string id, process_record &&p);
-  std::string unique_id(const std::string &pid, timestamp start);
+  /// `base` with the first free ".N" suffix (same pid and second).
+  std::string unique_id(const std::string &base);
   void resolve_parent(std::uint32_t child, const std::string &ppid,
                       const std::string &parent_guid,
                       std::uint32_t parent_hint);

@@ -193,11 +193,7 @@ BOOST_AUTO_TEST_CASE(output_stream_without_queries) {
     BOOST_TEST(has(dump, id), id << " in " << dump);
 }
 
-// KNOWN FAILURE (reported): replay.cpp accepts "-", but line_reader::open
-// gzopen()s the path "-" ("cannot read -: cannot open"), so nothing is read
-// and the replay exits 2. Remove expected_failures once stdin works.
-BOOST_AUTO_TEST_CASE(replay_reads_stdin,
-                     *boost::unit_test::expected_failures(1)) {
+BOOST_AUTO_TEST_CASE(replay_reads_stdin) {
   auto r = proctrack({"replay", "-", "--query=callchain:3", "--query=stats"},
                      updates);
   BOOST_TEST(r.status == 0, r.err);

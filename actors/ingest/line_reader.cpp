@@ -2,6 +2,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <unistd.h>
 #include <zlib.h>
 
 namespace proctrack {
@@ -20,7 +21,9 @@ line_reader::~line_reader() {
 
 bool line_reader::open(std::string &error) {
   errno = 0;
-  gzFile f = gzopen(path_.c_str(), "rb");
+  // "-" is standard input (plain or gzip'd, like any file).
+  gzFile f = path_ == "-" ? gzdopen(dup(STDIN_FILENO), "rb")
+                          : gzopen(path_.c_str(), "rb");
   if (f == nullptr) {
     error = path_ + ": cannot open: "
             + (errno != 0 ? std::strerror(errno) : "out of memory");

@@ -14,6 +14,8 @@ Commands:
   replay FILE...           feed files (update rows, Sysmon JSON lines, EVTX)
                            through the tracker, then answer the queries
   query Q...               ask a running agent (--connect=HOST:PORT)
+  collector                mirror the trackers of many hosts that forward
+                           to it (docs/fleet.md)
 
 Replay and query flags:
   --query=Q                a query (repeatable): VERB[:ID[:MAX]], e.g.
@@ -39,6 +41,15 @@ Configuration (every key also works in the config file, SPEC §8):
   --log.level=L            trace, debug, info, warn, error, critical, off
   --enrich.workers=N       PE reader threads (2)
   --enrich.path-map=[...]  e.g. ["C:/=/mnt/evidence/c/"]
+Fleet (docs/fleet.md):
+  --forward.connect=H:P    run/replay: send the update stream to a collector
+  --forward.buffer=N       updates kept while it is away (100000)
+  --forward.timeout=D      replay waits D for the collector's acks (30s)
+  --agent.host-name=NAME   this host at the collector (default: hostname)
+  --listen.host=H --listen.port=P   collector endpoint (127.0.0.1:4712)
+  --collector.max-hosts=N  hosts mirrored at most (1000)
+  --allow-insecure=BOOL    listen beyond loopback without TLS (false)
+  --tls.certificate=F --tls.key=F --tls.ca=F   mutual TLS (CAF openssl)
 Durations carry units: 500ms, 60s, 24h. See config/proctrack.ini.
 
 Exit status: 0 on success, 2 on bad usage or unreadable input.

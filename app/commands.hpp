@@ -29,6 +29,7 @@ std::string split_command_line(const std::vector<std::string> &args,
 int run_replay(const command_line &cl);
 int run_agent(const command_line &cl);
 int run_query(const command_line &cl);
+int run_collector(const command_line &cl);
 
 /// Reads queries (one a line; blank lines and '#' comments skipped) from
 /// --queries=FILE and --query=; false with `error` on a bad query or file.

@@ -5,10 +5,14 @@
 #include "actors/common/time.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <fstream>
+#include <unistd.h>
 #include <sstream>
 
 namespace proctrack {
@@ -43,6 +47,28 @@ proctrack_config::proctrack_config() {
       .add(ingest_batch_size, "batch-size", "updates per message to the cache")
       .add(ingest_max_in_flight, "max-in-flight",
            "batches read ahead of the cache at most");
+  opt_group{custom_options_, "forward"}
+      .add(forward_connect, "connect",
+           "send the update stream to the collector at HOST:PORT")
+      .add(forward_buffer, "buffer",
+           "updates kept while the collector is away (then dropped)")
+      .add(forward_timeout, "timeout",
+           "a replay waits this long for the collector's acks");
+  opt_group{custom_options_, "agent"}.add(
+      agent_host_name, "host-name",
+      "this host's name at the collector (default: hostname)");
+  opt_group{custom_options_, "listen"}
+      .add(listen_host, "host", "address the collector listens on")
+      .add(listen_port, "port", "port the collector listens on (0: any)");
+  opt_group{custom_options_, "collector"}.add(
+      collector_max_hosts, "max-hosts", "hosts mirrored at most");
+  opt_group{custom_options_, "global"}.add(
+      allow_insecure, "allow-insecure",
+      "listen beyond loopback without TLS");
+  opt_group{custom_options_, "tls"}
+      .add(tls_certificate, "certificate", "PEM certificate of this peer")
+      .add(tls_key, "key", "PEM private key of the certificate")
+      .add(tls_ca, "ca", "PEM CA certificate that signs every peer");
 }
 
 namespace {
@@ -93,6 +119,12 @@ std::string proctrack_config::load(std::vector<std::string> args) {
       if (!dict) {
         if (category == "config-file")
           continue;
+        if (category == "allow-insecure") {
+          if (!caf::holds_alternative<bool>(value))
+            return "config file " + file
+                   + ": allow-insecure must be true or false";
+          continue;
+        }
         return "config file " + file + ": key \"" + category
                + "\" must be inside a [category]";
       }
@@ -128,7 +160,10 @@ std::string proctrack_config::load(std::vector<std::string> args) {
     auto value = i->substr(eq + 1);
     auto dot = name.find('.');
     auto opt = dot == std::string::npos
-                   ? nullptr
+                   ? (name == "allow-insecure"
+                          ? custom_options_.qualified_name_lookup("global",
+                                                                  name)
+                          : nullptr)
                    : custom_options_.qualified_name_lookup(
                        name.substr(0, dot), name.substr(dot + 1));
     if (opt && opt->is_flag()) {
@@ -217,6 +252,46 @@ std::string proctrack_config::check() const {
     return "ingest.batch-size must be between 1 and 1000000";
   if (ingest_max_in_flight < 1 || ingest_max_in_flight > 1024)
     return "ingest.max-in-flight must be between 1 and 1024";
+  if (!forward_connect.empty()) {
+    auto colon = forward_connect.rfind(':');
+    auto port = colon == std::string::npos ? std::string{}
+                                           : forward_connect.substr(colon + 1);
+    if (colon == 0 || port.empty() || port.size() > 5
+        || port.find_first_not_of("0123456789") != std::string::npos
+        || std::stol(port) < 1 || std::stol(port) > 65535)
+      return "forward.connect must be HOST:PORT (got \"" + forward_connect
+             + "\")";
+  }
+  if (forward_buffer < 1 || forward_buffer > 100'000'000)
+    return "forward.buffer must be between 1 and 100000000";
+  if (forward_timeout.count() <= 0)
+    return "forward.timeout must be a positive duration";
+  for (unsigned char c : agent_host_name)
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-'))
+      return "agent.host-name must be letters, digits, '.', '_' or '-' (got "
+             "\""
+             + agent_host_name + "\")";
+  if (agent_host_name.size() > 255)
+    return "agent.host-name must be at most 255 characters";
+  if (listen_host.empty())
+    return "listen.host must not be empty";
+  if (listen_port < 0 || listen_port > 65535)
+    return "listen.port must be between 0 and 65535 (got "
+           + std::to_string(listen_port) + ")";
+  if (collector_max_hosts < 1 || collector_max_hosts > 100000)
+    return "collector.max-hosts must be between 1 and 100000";
+  if (!tls_certificate.empty() || !tls_key.empty() || !tls_ca.empty()) {
+    const char *keys[] = {"tls.certificate", "tls.key", "tls.ca"};
+    const std::string *vals[] = {&tls_certificate, &tls_key, &tls_ca};
+    for (int i = 0; i < 3; ++i) {
+      if (vals[i]->empty())
+        return std::string{keys[i]}
+               + " must be set too: TLS needs tls.certificate, tls.key and "
+                 "tls.ca";
+      if (!std::ifstream{*vals[i]})
+        return std::string{keys[i]} + ": cannot read " + *vals[i];
+    }
+  }
   static const char *levels[] = {"trace", "debug",    "info", "warn",
                                  "error", "critical", "off"};
   bool level_ok = false;
@@ -227,6 +302,30 @@ std::string proctrack_config::check() const {
            "critical, off (got \""
            + log_level + "\")";
   return {};
+}
+
+std::string proctrack_config::host_name() const {
+  if (!agent_host_name.empty())
+    return agent_host_name;
+  char buf[256] = {};
+  if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0)
+    return "localhost";
+  std::string h = buf;
+  for (auto &c : h)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_'
+          || c == '-'))
+      c = '_';
+  return h;
+}
+
+void proctrack_config::load_network() {
+  caf::actor_system_config::load<caf::io::middleman>();
+  if (tls_enabled()) {
+    openssl_certificate = tls_certificate;
+    openssl_key = tls_key;
+    openssl_cafile = tls_ca;
+    caf::actor_system_config::load<caf::openssl::manager>();
+  }
 }
 
 cache_config proctrack_config::make_cache_config() const {
@@ -285,7 +384,14 @@ std::string proctrack_config::dump() const {
     o << (i ? ", " : "") << str(enrich_path_map[i]);
   o << "]\n\n"
     << "[ingest]\nbatch-size=" << ingest_batch_size
-    << "\nmax-in-flight=" << ingest_max_in_flight << "\n";
+    << "\nmax-in-flight=" << ingest_max_in_flight << "\n\n"
+    << "[forward]\nconnect=" << str(forward_connect)
+    << "\nbuffer=" << forward_buffer << "\ntimeout=" << dur(forward_timeout)
+    << "\n\n[agent]\nhost-name=" << str(agent_host_name) << "\n\n"
+    << "[listen]\nhost=" << str(listen_host) << "\nport=" << listen_port
+    << "\n\n[collector]\nmax-hosts=" << collector_max_hosts << "\n\n"
+    << "[tls]\ncertificate=" << str(tls_certificate)
+    << "\nkey=" << str(tls_key) << "\nca=" << str(tls_ca) << "\n";
   return o.str();
 }
 

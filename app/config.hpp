@@ -43,6 +43,30 @@ public:
   // [ingest]
   std::int64_t ingest_batch_size = 1024;
   std::int64_t ingest_max_in_flight = 4;
+  // [forward] (fleet, docs/fleet.md)
+  std::string forward_connect; ///< HOST:PORT of a collector; empty: off
+  std::int64_t forward_buffer = 100000;
+  caf::timespan forward_timeout = std::chrono::seconds(30);
+  // [agent]
+  std::string agent_host_name; ///< empty: this machine's hostname
+  // [listen] (the collector's endpoint)
+  std::string listen_host = "127.0.0.1";
+  std::int64_t listen_port = 4712;
+  // [collector]
+  std::int64_t collector_max_hosts = 1000;
+  // allow-insecure (top level): listen beyond loopback without TLS
+  bool allow_insecure = false;
+  // [tls]
+  std::string tls_certificate, tls_key, tls_ca;
+
+  bool tls_enabled() const {
+    return !tls_certificate.empty();
+  }
+  /// agent.host-name, or this machine's hostname when not set.
+  std::string host_name() const;
+  /// Loads CAF's middleman (and, with tls.*, the openssl manager with our
+  /// certificate, key and CA). Call before creating the actor system.
+  void load_network();
 
   /// Parses CAF-style arguments (`--tracker.max-size=10`,
   /// `--config-file=F`). Returns an empty string on success, else the

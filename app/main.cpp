@@ -31,9 +31,11 @@ int main(int argc, char **argv) {
     return run_agent(cl);
   if (sub == "query")
     return run_query(cl);
+  if (sub == "collector")
+    return run_collector(cl);
   std::fprintf(stderr,
                "proctrack: unknown command \"%s\" (run, replay, "
-               "query)\n",
+               "query, collector)\n",
                sub.c_str());
   return 2;
 }

@@ -6,6 +6,7 @@
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/enricher/enricher.hpp"
+#include "actors/forward/forwarder.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -104,6 +105,8 @@ int run_replay(const command_line &cl) {
   for (auto &t : texts)
     queries.push_back(*parse_query(t, error));
 
+  if (!cfg.forward_connect.empty())
+    cfg.load_network();
   caf::actor_system sys{cfg};
   enricher_actor enricher;
   if (cfg.add_enrichments) {
@@ -121,8 +124,31 @@ int run_replay(const command_line &cl) {
   ic.batch_size = static_cast<std::size_t>(cfg.ingest_batch_size);
   ic.max_in_flight = static_cast<std::size_t>(cfg.ingest_max_in_flight);
   ic.progress = true;
-  auto reader = spawn_ingest(sys, ic, cache);
   caf::scoped_actor self{sys};
+  // Fleet: forward the stream to a collector (docs/fleet.md). Subscribed
+  // before the first batch, so the collector sees the replay from the start.
+  forwarder_actor forwarder;
+  if (!cfg.forward_connect.empty()) {
+    forwarder_config fc;
+    parse_host_port(cfg.forward_connect, fc.collector_host, fc.collector_port);
+    fc.host = cfg.host_name();
+    fc.buffer = static_cast<std::size_t>(cfg.forward_buffer);
+    fc.timeout = cfg.forward_timeout;
+    fc.stats_interval = cfg.stats_interval;
+    fc.tls = cfg.tls_enabled();
+    auto tc = cfg.make_cache_config().table;
+    fc.max_size = tc.max_size;
+    fc.max_children = tc.max_children;
+    fc.max_expiry = tc.max_expiry;
+    std::string ferr;
+    forwarder = spawn_forwarder(sys, fc, cache, ferr);
+    if (!forwarder)
+      return fail(ferr);
+    self->request(forwarder, caf::infinite, atom::stats_v)
+        .receive([](stats_report &) {}, [](caf::error &) {});
+  }
+  ic.host = cfg.forward_connect.empty() ? std::string{} : cfg.host_name();
+  auto reader = spawn_ingest(sys, ic, cache);
   bool without_queries = queries.empty();
   if (without_queries && cfg.also_forward_updates) {
     // The stream as the agent writes it: a sync row first (empty before the
@@ -150,6 +176,44 @@ int run_replay(const command_line &cl) {
               self->send(cache, atom::publish_v, std::move(r));
             },
             [](caf::error &) {});
+  // A forwarding replay ends once the collector has acked everything, or
+  // after forward.timeout, saying what was not delivered.
+  bool delivered = true;
+  if (forwarder) {
+    self->request(forwarder, caf::infinite, atom::flush_v)
+        .receive(
+            [&](stats_report &r) {
+              std::int64_t undelivered = 0, dropped = 0, acked = 0, done = 0;
+              for (auto &c : r.counters) {
+                if (c.name == "ForwardUndelivered")
+                  undelivered = c.value;
+                else if (c.name == "ForwardDropped")
+                  dropped = c.value;
+                else if (c.name == "ForwardUpdatesAcked")
+                  acked = c.value;
+                else if (c.name == "ForwardDelivered")
+                  done = c.value;
+              }
+              delivered = done == 1;
+              if (delivered)
+                spdlog::info("forward: {} updates acked by {}", acked,
+                             cfg.forward_connect);
+              else
+                std::fprintf(stderr,
+                             "proctrack replay: forward: stream not delivered "
+                             "to %s within forward.timeout: %lld updates "
+                             "unacked, %lld dropped, %lld acked\n",
+                             cfg.forward_connect.c_str(),
+                             static_cast<long long>(undelivered),
+                             static_cast<long long>(dropped),
+                             static_cast<long long>(acked));
+            },
+            [&](caf::error &e) {
+              delivered = false;
+              std::fprintf(stderr, "proctrack replay: forward: %s\n",
+                           caf::to_string(e).c_str());
+            });
+  }
   std::string out;
   if (without_queries) {
     if (!cfg.also_forward_updates) {
@@ -189,7 +253,11 @@ int run_replay(const command_line &cl) {
   self->send_exit(cache, caf::exit_reason::user_shutdown);
   if (enricher)
     self->send_exit(enricher, caf::exit_reason::user_shutdown);
-  return ok ? 0 : 2;
+  if (forwarder)
+    self->send_exit(forwarder, caf::exit_reason::user_shutdown);
+  if (!ok)
+    return 2;
+  return delivered ? 0 : 1;
 }
 
 } // namespace proctrack

@@ -24,6 +24,10 @@ using update_sink_actor = caf::typed_actor<
     // One or more JSON lines (each ending in '\n') to write.
     caf::reacts_to<std::string>>;
 
+/// Receives the update stream as typed batches: every batch the cache
+/// applied, in order (the fleet forwarder; embedders).
+using update_batch_sink_actor = caf::typed_actor<caf::reacts_to<update_batch>>;
+
 /// Reads the PE version information of executables (SPEC §7).
 using enricher_actor = stats_api::extend<
     // The version information of the file at a path (as the process data has
@@ -46,7 +50,13 @@ using cache_actor = stats_api::extend<
     // the whole cache, which the subscriber writes first.
     caf::replies_to<atom::subscribe, update_sink_actor>::with<std::string>,
     // Adds counters of other actors to the ones `stats` queries report.
-    caf::reacts_to<atom::publish, stats_report>>;
+    caf::reacts_to<atom::publish, stats_report>,
+    // Registers a typed sink (once; asking again only takes a new
+    // snapshot); answers the snapshot of the cache as updates that rebuild
+    // it (actors/forward/snapshot.hpp). Every batch applied after the answer
+    // goes to the sink.
+    caf::replies_to<atom::subscribe, update_batch_sink_actor>::with<
+        update_batch>>;
 
 /// Reads update sources (files, stdin, EVTX, Sysmon JSON) and feeds the
 /// cache in order, a bounded number of batches in flight.
@@ -58,10 +68,14 @@ using ingest_actor = stats_api::extend<
 /// Takes a /proc listing on a timer and sends it to the cache as `sync`.
 using pslist_sync_actor = stats_api::extend<
     // Takes a listing now (e.g. after lost events); answers when applied.
-    caf::replies_to<atom::sync>::with<std::uint64_t>>;
+    caf::replies_to<atom::sync>::with<std::uint64_t>,
+    // Its own timer: the periodic sync.
+    caf::reacts_to<atom::tick>>;
 
 /// Live kernel process events (netlink proc connector) into the cache.
-using live_events_actor = stats_api;
+using live_events_actor = stats_api::extend<
+    // Its own loop: poll the socket briefly, send what arrived, repeat.
+    caf::reacts_to<atom::tick>>;
 
 /// Polls the stats of every actor and publishes `stats` rows.
 using stats_publisher_actor =
@@ -69,5 +83,31 @@ using stats_publisher_actor =
                       // Answers the current stats row (JSON object) of all
                       // actors combined.
                       caf::replies_to<atom::snapshot>::with<std::string>>;
+
+/// Sends this host's update stream to a fleet collector (issue 7).
+using forwarder_actor = stats_api::extend<
+    // A batch the cache applied (the forwarder is the cache's typed sink).
+    caf::reacts_to<update_batch>,
+    // Answers once everything forwarded so far has been acked by the
+    // collector, or when forward.timeout has passed; the report counts what
+    // was delivered and what was not.
+    caf::replies_to<atom::flush>::with<stats_report>,
+    // Timers: connect again, periodic stats, flush deadline.
+    caf::reacts_to<atom::reconnect>, caf::reacts_to<atom::tick>,
+    caf::reacts_to<atom::timeout>>;
+
+/// Mirrors the process tables of many hosts (issue 7).
+using collector_actor = stats_api::extend<
+    // A host's next stream message; answers its seq once applied, or an
+    // error when it is refused (bad message, out of order: resync).
+    caf::replies_to<fleet_batch>::with<std::uint64_t>,
+    // Hello of a forwarder (host, session): the next seq the collector
+    // expects of that session, 0 when it needs a snapshot.
+    caf::replies_to<atom::subscribe, std::string, std::uint64_t>::with<
+        std::uint64_t>,
+    // A query about one host (SPEC §4), answered from its mirror.
+    caf::replies_to<std::string, query>::with<std::string>,
+    // Every host: last update time, table size, last stats (JSON list).
+    caf::replies_to<atom::hosts>::with<std::string>>;
 
 } // namespace proctrack

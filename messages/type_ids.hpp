@@ -20,6 +20,7 @@ CAF_ADD_TYPE_ID(proctrack, (proctrack::counter))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::stats_report))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::query))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::enrichment))
+CAF_ADD_TYPE_ID(proctrack, (proctrack::fleet_batch))
 
 // Atoms are verbs (at most 10 characters).
 CAF_ADD_ATOM(proctrack, proctrack::atom, stats, "stats")
@@ -32,6 +33,9 @@ CAF_ADD_ATOM(proctrack, proctrack::atom, snapshot, "snapshot")
 CAF_ADD_ATOM(proctrack, proctrack::atom, sync, "sync")
 CAF_ADD_ATOM(proctrack, proctrack::atom, ready, "ready")
 CAF_ADD_ATOM(proctrack, proctrack::atom, publish, "publish")
+CAF_ADD_ATOM(proctrack, proctrack::atom, hosts, "hosts")
+CAF_ADD_ATOM(proctrack, proctrack::atom, reconnect, "reconnect")
+CAF_ADD_ATOM(proctrack, proctrack::atom, timeout, "timeout")
 
 CAF_END_TYPE_ID_BLOCK(proctrack)
 

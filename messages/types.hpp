@@ -140,4 +140,29 @@ typename Inspector::result_type inspect(Inspector &f, enrichment &x) {
   return f(x.path, x.ok, x.version_info_json, x.original_filename, x.error);
 }
 
+/// One message of a host's update stream to a fleet collector (issue 7).
+/// `seq` numbers the messages of one forwarder `session` (1, 2, ...): the
+/// collector applies them in order and acks each seq. A message with
+/// `snapshot` set starts over: the collector drops its mirror of `host` and
+/// builds a new one (with the host's table limits, capped by its own) from
+/// this and the following updates. `stats`, when not empty, are the host's
+/// latest counters.
+struct fleet_batch {
+  std::string host;
+  std::uint64_t session = 0;
+  std::uint64_t seq = 0;
+  bool snapshot = false;
+  std::uint64_t max_size = 0;     ///< the host's tracker.max-size
+  std::uint64_t max_children = 0; ///< the host's tracker.max-children
+  timestamp max_expiry = 0;       ///< the host's tracker.max-expiry
+  std::vector<process_update> updates;
+  std::vector<counter> stats;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, fleet_batch &x) {
+  return f(x.host, x.session, x.seq, x.snapshot, x.max_size, x.max_children,
+           x.max_expiry, x.updates, x.stats);
+}
+
 } // namespace proctrack

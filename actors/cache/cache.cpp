@@ -3,11 +3,13 @@
 #include "actors/cache/output_rows.hpp"
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/time.hpp"
+#include "actors/forward/snapshot.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 namespace proctrack {
@@ -131,6 +133,12 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         auto &st = self->state;
         std::string forwarded;
         bool forward = cfg.forward_updates && !st.sinks.empty();
+        if (!st.batch_sinks.empty()) {
+          // Typed sinks get every applied batch, a copy taken before the
+          // table moves the data out.
+          for (auto &s : st.batch_sinks)
+            self->send(s, batch);
+        }
         for (auto &u : batch.updates) {
           if (forward) {
             forwarded += update_row_json(u);
@@ -170,6 +178,14 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           st.sinks.push_back(sink); // a null sink just asks for the sync row
         auto now = st.table.now() != unknown_time ? st.table.now() : wall_now();
         return cache_sync_row_json(st.table, now);
+      },
+      [self](atom::subscribe, update_batch_sink_actor sink) -> update_batch {
+        auto &st = self->state;
+        if (sink
+            && std::find(st.batch_sinks.begin(), st.batch_sinks.end(), sink)
+                   == st.batch_sinks.end())
+          st.batch_sinks.push_back(sink);
+        return update_batch{{}, snapshot_updates(st.table)};
       },
       [self](atom::publish, stats_report &r) {
         auto &pub = self->state.published;

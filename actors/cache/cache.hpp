@@ -33,6 +33,7 @@ struct cache_state {
 
   process_table table;
   std::vector<update_sink_actor> sinks;
+  std::vector<update_batch_sink_actor> batch_sinks; ///< typed (fleet)
   // Enrichment bookkeeping: results by path (bounded), paths in flight, and
   // flush requests waiting for the in-flight ones.
   std::unordered_map<std::string, enrichment> enriched;

@@ -1,0 +1,433 @@
+#include "actors/forward/forwarder.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <random>
+
+namespace proctrack {
+
+std::string forwarder_config::validate() const {
+  if (collector_host.empty() || collector_port == 0)
+    return "forward.connect must be HOST:PORT";
+  if (!valid_host_name(host))
+    return "agent.host-name must be 1-255 characters of A-Z a-z 0-9 . _ - "
+           "(got \""
+           + host + "\")";
+  if (buffer < 1)
+    return "forward.buffer must be at least 1";
+  if (timeout.count() <= 0)
+    return "forward.timeout must be a positive duration";
+  if (chunk < 1 || max_in_flight < 1)
+    return "forwarder chunk and max-in-flight must be at least 1";
+  return {};
+}
+
+bool parse_host_port(const std::string &text, std::string &host,
+                     std::uint16_t &port) {
+  auto colon = text.rfind(':');
+  if (colon == std::string::npos || colon == 0 || colon + 1 == text.size())
+    return false;
+  host = text.substr(0, colon);
+  if (host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  auto digits = text.substr(colon + 1);
+  if (digits.size() > 5
+      || digits.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  auto p = std::stoul(digits);
+  if (p == 0 || p > 65535)
+    return false;
+  port = static_cast<std::uint16_t>(p);
+  return !host.empty();
+}
+
+bool valid_host_name(const std::string &name) {
+  if (name.empty() || name.size() > 255)
+    return false;
+  for (unsigned char c : name)
+    if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-'))
+      return false;
+  return true;
+}
+
+stats_report forwarder_state::report() const {
+  std::int64_t in_flight_updates = 0;
+  for (auto &b : pending)
+    in_flight_updates += static_cast<std::int64_t>(b.updates.size());
+  bool delivered = pending.empty() && !awaiting_snapshot && !resync;
+  return {name,
+          {{"ForwardUpdatesIn", updates_in},
+           {"ForwardUpdatesAcked", updates_acked},
+           {"ForwardUndelivered", in_flight_updates},
+           {"ForwardDropped", dropped},
+           {"ForwardSuperseded", superseded},
+           {"ForwardSnapshots", snapshots},
+           {"ForwardConnects", connects},
+           {"ForwardConnectFailures", connect_failures},
+           {"ForwardDisconnects", disconnects},
+           {"ForwardRefused", refused},
+           {"ForwardDelivered", delivered ? 1 : 0}}};
+}
+
+namespace {
+
+using fwd_ptr = forwarder_actor::stateful_pointer<forwarder_state>;
+
+} // namespace
+
+forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
+                                         cache_actor cache) {
+  auto &st0 = self->state;
+  st0.session = std::random_device{}() * std::uint64_t{0x100000000}
+                + std::random_device{}();
+  if (st0.session == 0)
+    st0.session = 1;
+  st0.backoff = cfg.backoff_min;
+  auto sink = caf::actor_cast<update_batch_sink_actor>(self);
+
+  auto release_flushes = [self](bool force) {
+    auto &st = self->state;
+    bool done = st.pending.empty() && !st.awaiting_snapshot && !st.resync;
+    if (!done && !force)
+      return;
+    auto r = st.report();
+    for (auto &p : st.flush_waiters)
+      p.deliver(r);
+    st.flush_waiters.clear();
+  };
+
+  auto make_batch = [self, cfg](bool snapshot) {
+    auto &st = self->state;
+    fleet_batch b;
+    b.host = cfg.host;
+    b.session = st.session;
+    b.seq = st.next_seq++;
+    b.snapshot = snapshot;
+    b.max_size = cfg.max_size;
+    b.max_children = cfg.max_children;
+    b.max_expiry = cfg.max_expiry;
+    return b;
+  };
+
+  // Sends what may go now: at most max_in_flight unacked messages.
+  self->state.pump = [self, cfg, release_flushes] {
+    auto &st = self->state;
+    if (!st.collector || st.connecting || st.awaiting_snapshot)
+      return;
+    if (st.resync) {
+      self->state.take_snapshot();
+      return;
+    }
+    while (st.sent < st.pending.size() && st.sent < cfg.max_in_flight) {
+      auto epoch = st.epoch;
+      self->request(st.collector, cfg.timeout, st.pending[st.sent])
+          .then(
+              [self, epoch, release_flushes](std::uint64_t seq) {
+                auto &st = self->state;
+                if (epoch != st.epoch)
+                  return;
+                while (!st.pending.empty() && st.pending.front().seq <= seq) {
+                  auto n = st.pending.front().updates.size();
+                  st.updates_acked += static_cast<std::int64_t>(n);
+                  st.pending_updates -= std::min(st.pending_updates, n);
+                  st.pending.pop_front();
+                  if (st.sent > 0)
+                    --st.sent;
+                }
+                st.pump();
+                release_flushes(false);
+              },
+              [self, epoch](caf::error &err) {
+                if (epoch != self->state.epoch)
+                  return;
+                self->state.fail(err);
+              });
+      ++st.sent;
+    }
+  };
+
+  // Forgets what is pending and asks the cache for a fresh snapshot; every
+  // batch the cache applied before answering is in it.
+  self->state.take_snapshot = [self, cache, sink, cfg, make_batch] {
+    auto &st = self->state;
+    st.awaiting_snapshot = true;
+    st.resync = false;
+    st.superseded += static_cast<std::int64_t>(st.pending_updates);
+    st.pending.clear();
+    st.pending_updates = 0;
+    st.sent = 0;
+    ++st.epoch;
+    self->request(cache, caf::infinite, atom::subscribe_v, sink)
+        .then(
+            [self, cfg, make_batch](update_batch &b) {
+              auto &st = self->state;
+              st.awaiting_snapshot = false;
+              ++st.snapshots;
+              auto &u = b.updates;
+              std::size_t i = 0;
+              do {
+                auto fb = make_batch(i == 0);
+                auto end = std::min(u.size(), i + cfg.chunk);
+                fb.updates.assign(std::make_move_iterator(u.begin() + i),
+                                  std::make_move_iterator(u.begin() + end));
+                if (fb.snapshot)
+                  fb.stats = st.last_stats;
+                st.pending_updates += end - i;
+                st.pending.push_back(std::move(fb));
+                i = end;
+              } while (i < u.size());
+              self->state.pump();
+            },
+            [self](caf::error &err) {
+              spdlog::error("forwarder: the cache gave no snapshot: {}",
+                            caf::to_string(err));
+              self->quit(err);
+            });
+  };
+
+  auto schedule_reconnect = [self, cfg] {
+    auto &st = self->state;
+    self->delayed_send(self, st.backoff, atom::reconnect_v);
+    st.backoff = std::min(cfg.backoff_max, st.backoff * 2);
+  };
+
+  self->state.fail = [self, schedule_reconnect,
+                      release_flushes](const caf::error &err) {
+    auto &st = self->state;
+    if (!st.collector)
+      return;
+    spdlog::warn("forwarder: lost the collector ({}); reconnecting",
+                 caf::to_string(err));
+    if (err != caf::sec::request_receiver_down
+        && err != caf::sec::request_timeout)
+      ++st.refused; // the collector refused a message: resync
+    if (err != caf::sec::request_receiver_down)
+      st.resync = true;
+    ++st.disconnects;
+    self->demonitor(st.collector.address());
+    st.collector = nullptr;
+    st.sent = 0;
+    ++st.epoch;
+    schedule_reconnect();
+  };
+
+  // Connects asynchronously through the middleman (or its TLS twin), says
+  // hello and resumes or resyncs.
+  self->state.connect = [self, cfg, schedule_reconnect] {
+    auto &st = self->state;
+    if (st.collector || st.connecting)
+      return;
+    st.connecting = true;
+    auto &sys = self->home_system();
+    caf::io::middleman_actor mm = cfg.tls ? sys.openssl_manager().actor_handle()
+                                          : sys.middleman().actor_handle();
+    auto on_error = [self, schedule_reconnect](caf::error &err) {
+      auto &st = self->state;
+      st.connecting = false;
+      st.collector = nullptr;
+      ++st.connect_failures;
+      spdlog::debug("forwarder: cannot connect: {}", caf::to_string(err));
+      schedule_reconnect();
+    };
+    self->request(mm, cfg.timeout, caf::connect_atom::value, cfg.collector_host,
+                  cfg.collector_port)
+        .then(
+            [self, cfg, on_error](caf::node_id &, caf::strong_actor_ptr &ptr,
+                                  std::set<std::string> &ifs) {
+              auto &sys = self->home_system();
+              auto expected = sys.message_types<collector_actor>();
+              if (!ptr || ifs != expected) {
+                caf::error e = caf::make_error(
+                    caf::sec::unexpected_actor_messaging_interface);
+                on_error(e);
+                return;
+              }
+              auto handle = caf::actor_cast<collector_actor>(std::move(ptr));
+              self->request(handle, cfg.timeout, atom::subscribe_v, cfg.host,
+                            self->state.session)
+                  .then(
+                      [self, handle, cfg](std::uint64_t next) {
+                        auto &st = self->state;
+                        st.connecting = false;
+                        st.collector = handle;
+                        self->monitor(handle);
+                        ++st.connects;
+                        st.backoff = cfg.backoff_min;
+                        spdlog::info("forwarder: connected to {}:{} as {}",
+                                     cfg.collector_host, cfg.collector_port,
+                                     cfg.host);
+                        // Resume where the collector is, when nothing it
+                        // needs is lost; else start over with a snapshot.
+                        bool ok = false;
+                        if (!st.resync && !st.awaiting_snapshot) {
+                          auto front = st.pending.empty()
+                                           ? st.next_seq
+                                           : st.pending.front().seq;
+                          if (next != 0 && next >= front
+                              && next <= st.next_seq) {
+                            while (!st.pending.empty()
+                                   && st.pending.front().seq < next) {
+                              st.pending_updates -=
+                                  std::min(st.pending_updates,
+                                           st.pending.front().updates.size());
+                              st.pending.pop_front();
+                            }
+                            ok = true;
+                          } else if (!st.pending.empty()
+                                     && st.pending.front().snapshot) {
+                            ok = true;
+                          }
+                        } else if (st.awaiting_snapshot) {
+                          ok = true; // one is on its way
+                        }
+                        st.sent = 0;
+                        if (!ok)
+                          self->state.take_snapshot();
+                        else
+                          self->state.pump();
+                      },
+                      on_error);
+            },
+            on_error);
+  };
+
+  self->set_down_handler([self](caf::down_msg &dm) {
+    auto &st = self->state;
+    if (st.collector && dm.source == st.collector.address())
+      self->state.fail(caf::make_error(caf::sec::request_receiver_down));
+  });
+
+  // Start: subscribe (the first snapshot), connect, stats timer.
+  st0.awaiting_snapshot = true;
+  self->request(cache, caf::infinite, atom::subscribe_v, sink)
+      .then(
+          [self, cfg, make_batch](update_batch &b) {
+            auto &st = self->state;
+            st.awaiting_snapshot = false;
+            ++st.snapshots;
+            auto &u = b.updates;
+            std::size_t i = 0;
+            do {
+              auto fb = make_batch(i == 0);
+              auto end = std::min(u.size(), i + cfg.chunk);
+              fb.updates.assign(std::make_move_iterator(u.begin() + i),
+                                std::make_move_iterator(u.begin() + end));
+              st.pending_updates += end - i;
+              st.pending.push_back(std::move(fb));
+              i = end;
+            } while (i < u.size());
+            self->state.pump();
+          },
+          [self](caf::error &err) { self->quit(err); });
+  self->state.connect();
+  self->delayed_send(self, cfg.stats_interval, atom::tick_v);
+
+  return {
+      [self, cfg, make_batch](update_batch &b) {
+        auto &st = self->state;
+        auto n = b.updates.size();
+        st.updates_in += static_cast<std::int64_t>(n);
+        if (st.awaiting_snapshot) {
+          st.superseded += static_cast<std::int64_t>(n); // in the snapshot
+          return;
+        }
+        if (st.resync || st.pending_updates + n > cfg.buffer) {
+          // The buffer is full (collector away or slow): drop, and make
+          // the collector exact again with a snapshot once it is back.
+          st.dropped += static_cast<std::int64_t>(n);
+          if (!st.resync)
+            spdlog::warn("forwarder: buffer of {} updates full; dropping "
+                         "until the next snapshot",
+                         cfg.buffer);
+          st.resync = true;
+          self->state.pump();
+          return;
+        }
+        auto &u = b.updates;
+        for (std::size_t i = 0; i < u.size();) {
+          auto fb = make_batch(false);
+          auto end = std::min(u.size(), i + cfg.chunk);
+          fb.updates.assign(std::make_move_iterator(u.begin() + i),
+                            std::make_move_iterator(u.begin() + end));
+          st.pending_updates += end - i;
+          st.pending.push_back(std::move(fb));
+          i = end;
+        }
+        self->state.pump();
+      },
+      [self](atom::stats) -> stats_report { return self->state.report(); },
+      [self, cfg, cache, make_batch,
+       release_flushes](atom::flush) -> caf::result<stats_report> {
+        auto p = self->make_response_promise<stats_report>();
+        self->state.flush_waiters.push_back(p);
+        self->delayed_send(self, cfg.timeout, atom::timeout_v);
+        // The host's final counters travel with the stream, then wait.
+        self->request(cache, caf::infinite, atom::stats_v)
+            .then(
+                [self, make_batch, release_flushes](stats_report &r) {
+                  auto &st = self->state;
+                  st.last_stats = r.counters;
+                  if (!st.resync && !st.awaiting_snapshot) {
+                    auto fb = make_batch(false);
+                    fb.stats = st.last_stats;
+                    st.pending.push_back(std::move(fb));
+                  }
+                  self->state.pump();
+                  release_flushes(false);
+                },
+                [release_flushes](caf::error &) { release_flushes(false); });
+        return p;
+      },
+      [self](atom::reconnect) {
+        if (!self->state.collector)
+          self->state.connect();
+      },
+      [self, cfg, cache, make_batch](atom::tick) {
+        self->delayed_send(self, cfg.stats_interval, atom::tick_v);
+        self->request(cache, caf::infinite, atom::stats_v)
+            .then(
+                [self, make_batch](stats_report &r) {
+                  auto &st = self->state;
+                  st.last_stats = r.counters;
+                  if (st.resync || st.awaiting_snapshot)
+                    return; // the next snapshot carries them
+                  // Only the latest stats matter: replace unsent ones.
+                  if (st.pending.size() > st.sent
+                      && st.pending.back().updates.empty()
+                      && !st.pending.back().snapshot) {
+                    st.pending.back().stats = st.last_stats;
+                  } else {
+                    auto fb = make_batch(false);
+                    fb.stats = st.last_stats;
+                    st.pending.push_back(std::move(fb));
+                  }
+                  self->state.pump();
+                },
+                [](caf::error &) {});
+      },
+      [release_flushes](atom::timeout) { release_flushes(true); },
+  };
+}
+
+forwarder_actor spawn_forwarder(caf::actor_system &sys,
+                                const forwarder_config &cfg, cache_actor cache,
+                                std::string &error) {
+  error = cfg.validate();
+  if (!error.empty())
+    return {};
+  if (!sys.has_middleman()) {
+    error = "forwarding needs CAF's middleman (load caf::io::middleman)";
+    return {};
+  }
+  if (cfg.tls && !sys.has_openssl_manager()) {
+    error = "forwarding with TLS needs caf::openssl::manager loaded";
+    return {};
+  }
+  return sys.spawn(forwarder, cfg, std::move(cache));
+}
+
+} // namespace proctrack

@@ -1,0 +1,97 @@
+// `proctrack collector`: mirrors the process tables of many hosts that
+// forward their update streams (issue 7, docs/fleet.md), and answers
+// queries about each host over the middleman.
+#include "app/commands.hpp"
+#include "app/config.hpp"
+
+#include "actors/collector/collector.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
+
+namespace proctrack {
+
+namespace {
+
+int fail(const std::string &msg) {
+  std::fprintf(stderr, "proctrack collector: %s\n", msg.c_str());
+  return 2;
+}
+
+bool is_loopback(const std::string &host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1"
+         || host.rfind("127.", 0) == 0;
+}
+
+} // namespace
+
+int run_collector(const command_line &cl) {
+  proctrack_config cfg;
+  if (auto err = cfg.load(cl.config_args); !err.empty())
+    return fail(err);
+  if (cfg.help_printed())
+    return 0;
+  if (cl.dump_config) {
+    std::fputs(cfg.dump().c_str(), stdout);
+    return 0;
+  }
+  if (!cl.operands.empty())
+    return fail("unexpected argument " + cl.operands.front());
+  if (!setup_logging(cfg.log_level))
+    return fail("log.level: unknown level " + cfg.log_level);
+  if (!is_loopback(cfg.listen_host) && !cfg.tls_enabled()) {
+    if (!cfg.allow_insecure)
+      return fail("listen.host " + cfg.listen_host
+                  + " is not loopback: configure tls.certificate, tls.key "
+                    "and tls.ca, or set allow-insecure=true");
+    spdlog::warn("listening on {} WITHOUT TLS (allow-insecure=true): anyone "
+                 "who reaches the port can feed and read every mirror",
+                 cfg.listen_host);
+  }
+  collector_config cc;
+  cc.table = cfg.make_cache_config().table;
+  cc.max_hosts = static_cast<std::size_t>(cfg.collector_max_hosts);
+  // Block the stop signals before CAF starts its threads, then wait for one.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  cfg.load_network();
+  caf::actor_system sys{cfg};
+  std::string error;
+  auto handle = spawn_collector(sys, cc, error);
+  if (!handle)
+    return fail(error);
+  auto port = static_cast<std::uint16_t>(cfg.listen_port);
+  auto bound =
+      cfg.tls_enabled()
+          ? caf::openssl::publish(handle, port, cfg.listen_host.c_str(), true)
+          : sys.middleman().publish(handle, port, cfg.listen_host.c_str(),
+                                    true);
+  if (!bound) {
+    caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    return fail("cannot listen on " + cfg.listen_host + ":"
+                + std::to_string(port) + ": " + sys.render(bound.error()));
+  }
+  // The one stdout line: where we listen (port 0 picks a free one).
+  std::printf("{\"listening\":\"%s:%u\",\"tls\":%s}\n", cfg.listen_host.c_str(),
+              static_cast<unsigned>(*bound),
+              cfg.tls_enabled() ? "true" : "false");
+  std::fflush(stdout);
+  spdlog::info("collector listening on {}:{}{}", cfg.listen_host, *bound,
+               cfg.tls_enabled() ? " (TLS)" : "");
+  int sig = 0;
+  sigwait(&stop, &sig);
+  spdlog::info("collector stopping (signal {})", sig);
+  caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+} // namespace proctrack

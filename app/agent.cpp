@@ -1,13 +1,151 @@
-// `proctrack run`: the console agent (issue 4).
+// `proctrack run`: the console agent (SPEC §6, §9). Live kernel process
+// events plus a periodic /proc listing feed the cache; the output stream
+// goes to stdout (or output.path); queries come over CAF's middleman.
 #include "app/commands.hpp"
+#include "app/config.hpp"
 
+#include "actors/enricher/enricher.hpp"
+#include "actors/live/live_events.hpp"
+#include "actors/live/pslist_sync.hpp"
+#include "actors/output/output_writer.hpp"
+#include "actors/stats/stats_publisher.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <csignal>
 #include <cstdio>
+#include <memory>
+#include <pthread.h>
 
 namespace proctrack {
 
-int run_agent(const command_line &) {
-  std::fprintf(stderr, "proctrack run: the live agent is not built yet\n");
+namespace {
+
+int fail(const std::string &msg) {
+  std::fprintf(stderr, "proctrack run: %s\n", msg.c_str());
   return 2;
+}
+
+// The agent's own endpoint must not face a network by accident.
+bool is_loopback(const std::string &host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1"
+         || host.rfind("127.", 0) == 0;
+}
+
+} // namespace
+
+int run_agent(const command_line &cl) {
+  // SIGINT/SIGTERM are taken by sigwait below: block them before any thread
+  // starts so no CAF thread gets them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  proctrack_config cfg;
+  static_cast<caf::actor_system_config &>(cfg).load<caf::io::middleman>();
+  if (auto err = cfg.load(cl.config_args); !err.empty())
+    return fail(err);
+  if (cfg.help_printed())
+    return 0;
+  if (cl.dump_config) {
+    std::fputs(cfg.dump().c_str(), stdout);
+    return 0;
+  }
+  if (!cl.operands.empty())
+    return fail("takes no operands (got \"" + cl.operands.front()
+                + "\"); to read files use `proctrack replay`");
+  if (!setup_logging(cfg.log_level))
+    return fail("log.level: unknown level " + cfg.log_level);
+
+  // The kernel's process events first: nothing may fall between the first
+  // listing and the first event.
+  auto connector = std::make_shared<linux_proc::proc_connector>();
+  std::string error;
+  connector->set_receive_buffer(8 << 20);
+  if (!connector->open(error))
+    return fail("cannot listen to the kernel's process events: " + error
+                + " (the agent needs root or CAP_NET_ADMIN: run it with sudo)");
+
+  caf::actor_system sys{cfg};
+  enricher_actor enricher;
+  if (cfg.add_enrichments) {
+    enricher_config ec{static_cast<std::size_t>(cfg.enrich_workers),
+                       cfg.enrich_path_map};
+    if (auto why = ec.validate(); !why.empty())
+      return fail(why);
+    enricher = *spawn_enricher(sys, ec);
+  }
+  auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
+  auto writer = spawn_output_writer(sys, cfg.output_path, error);
+  if (!writer)
+    return fail(error);
+  auto host = std::string{};
+  pslist_sync_config pc;
+  pc.period = cfg.sync_period;
+  if (auto why = pc.validate(); !why.empty())
+    return fail(why);
+  auto pslist = spawn_pslist_sync(sys, pc, cache);
+  caf::scoped_actor self{sys};
+  // The first sync before anything is reported.
+  bool synced = false;
+  self->request(pslist, std::chrono::seconds(30), atom::sync_v)
+      .receive(
+          [&](std::uint64_t n) {
+            synced = true;
+            spdlog::info("first pslist sync: {} processes", n);
+          },
+          [&](caf::error &e) { error = caf::to_string(e); });
+  if (!synced)
+    return fail("the first /proc listing failed: " + error);
+  // The stream starts with the whole cache.
+  self->request(cache, caf::infinite, atom::subscribe_v, writer)
+      .receive([&](std::string &row) { self->send(writer, row + "\n"); },
+               [&](caf::error &e) { error = caf::to_string(e); });
+  live_events_config lc;
+  auto live = spawn_live_events(sys, lc, connector, cache, pslist);
+  connector.reset(); // the live events actor owns it now
+  std::vector<stats_api> polled{caf::actor_cast<stats_api>(live),
+                                caf::actor_cast<stats_api>(pslist)};
+  if (enricher)
+    polled.push_back(caf::actor_cast<stats_api>(enricher));
+  stats_publisher_config sc;
+  sc.interval = cfg.stats_interval;
+  auto stats = spawn_stats_publisher(sys, sc, cache, polled, writer);
+  // The query endpoint.
+  if (!is_loopback(cfg.query_host))
+    spdlog::warn("query endpoint on {}: reachable from the network, "
+                 "without authentication",
+                 cfg.query_host);
+  auto port =
+      sys.middleman().publish(cache, static_cast<std::uint16_t>(cfg.query_port),
+                              cfg.query_host.c_str(), true);
+  if (!port) {
+    self->send_exit(live, caf::exit_reason::user_shutdown);
+    return fail("cannot listen on query." + cfg.query_host + ":"
+                + std::to_string(cfg.query_port) + ": "
+                + sys.render(port.error()));
+  }
+  spdlog::info("ready: query endpoint {}:{}", cfg.query_host, *port);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  spdlog::info("stopping on signal {}", sig);
+  sys.middleman().unpublish(cache, *port);
+  for (auto a :
+       {caf::actor_cast<caf::actor>(live), caf::actor_cast<caf::actor>(stats),
+        caf::actor_cast<caf::actor>(pslist), caf::actor_cast<caf::actor>(cache),
+        caf::actor_cast<caf::actor>(enricher)})
+    if (a)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+  // The writer goes last and flushes what it has.
+  self->send_exit(writer, caf::exit_reason::user_shutdown);
+  self->wait_for(writer);
+  std::fflush(stdout);
+  return 0;
 }
 
 } // namespace proctrack

@@ -1,13 +1,86 @@
-// `proctrack query`: asks a running agent (issue 4).
+// `proctrack query [--connect=HOST:PORT] Q...`: asks a running agent and
+// prints the same JSON lines as `replay`.
 #include "app/commands.hpp"
+#include "app/config.hpp"
+
+#include "actors/cache/query_parser.hpp"
+#include "actors/common/json_text.hpp"
+
+#include <caf/all.hpp>
+#include <caf/io/all.hpp>
 
 #include <cstdio>
 
 namespace proctrack {
 
-int run_query(const command_line &) {
-  std::fprintf(stderr, "proctrack query: not built yet\n");
+namespace {
+
+int fail(const std::string &msg) {
+  std::fprintf(stderr, "proctrack query: %s\n", msg.c_str());
   return 2;
+}
+
+} // namespace
+
+int run_query(const command_line &cl) {
+  proctrack_config cfg;
+  static_cast<caf::actor_system_config &>(cfg).load<caf::io::middleman>();
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  if (auto err = cfg.load(cl.config_args); !err.empty())
+    return fail(err);
+  // Queries are operands here, or --query= / --queries= as in replay.
+  command_line qcl = cl;
+  for (auto &op : cl.operands)
+    qcl.queries.push_back(op);
+  std::vector<std::string> texts;
+  std::string error;
+  if (!collect_queries(qcl, texts, error))
+    return fail(error);
+  if (texts.empty())
+    return fail("no query (e.g. proctrack query callchain:1234)");
+  auto target = cl.connect.empty()
+                    ? cfg.query_host + ":" + std::to_string(cfg.query_port)
+                    : cl.connect;
+  auto colon = target.rfind(':');
+  if (colon == std::string::npos || colon == 0)
+    return fail("--connect must be HOST:PORT (got \"" + target + "\")");
+  auto host = target.substr(0, colon);
+  int port = 0;
+  try {
+    port = std::stoi(target.substr(colon + 1));
+  } catch (...) {
+    port = -1;
+  }
+  if (port <= 0 || port > 65535)
+    return fail("--connect: bad port in \"" + target + "\"");
+  caf::actor_system sys{cfg};
+  auto cache = sys.middleman().remote_actor<cache_actor>(
+      host, static_cast<std::uint16_t>(port));
+  if (!cache)
+    return fail("cannot reach an agent at " + target + ": "
+                + sys.render(cache.error()));
+  caf::scoped_actor self{sys};
+  int status = 0;
+  for (auto &t : texts) {
+    auto q = *parse_query(t, error);
+    self->request(*cache, std::chrono::seconds(30), q)
+        .receive(
+            [&](std::string &result) {
+              std::string out = "{\"query\":";
+              append_json_string(out, t);
+              out += ",\"result\":";
+              out += result;
+              out += "}\n";
+              std::fwrite(out.data(), 1, out.size(), stdout);
+            },
+            [&](caf::error &e) {
+              std::fprintf(stderr, "proctrack query: %s failed: %s\n",
+                           t.c_str(), sys.render(e).c_str());
+              status = 2;
+            });
+  }
+  std::fflush(stdout);
+  return status;
 }
 
 } // namespace proctrack

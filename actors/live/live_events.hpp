@@ -1,0 +1,59 @@
+// The live events actor: owns the netlink proc connector socket, turns the
+// kernel's fork/exec/exit events into updates and sends them to the cache.
+// A receive-buffer overflow (ENOBUFS) means events were lost: it is counted
+// and an immediate pslist sync heals the cache.
+#pragma once
+
+#include "actors/live/proc_connector.hpp"
+#include "actors/live/procfs_reader.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace proctrack {
+
+struct live_events_config {
+  int poll_ms = 100;              ///< longest wait for events per turn
+  std::size_t max_batch = 4096;   ///< updates per message to the cache
+  std::size_t max_in_flight = 64; ///< batches not yet applied by the cache
+  std::string proc_root = "/proc";
+  std::string host;
+
+  std::string validate() const;
+};
+
+struct live_events_state {
+  static inline const char *name = "proctrack.live_events";
+
+  std::shared_ptr<linux_proc::proc_connector> connector;
+  std::optional<linux_proc::procfs_reader> reader;
+  std::vector<linux_proc::proc_event> events;
+  std::size_t in_flight = 0;
+  std::int64_t events_seen = 0;
+  std::int64_t updates_sent = 0;
+  std::int64_t lost_overflows = 0;
+  std::int64_t dropped_batches = 0;
+  std::int64_t receive_errors = 0;
+};
+
+live_events_actor::behavior_type
+live_events(live_events_actor::stateful_pointer<live_events_state> self,
+            live_events_config cfg,
+            std::shared_ptr<linux_proc::proc_connector> connector,
+            cache_actor cache, pslist_sync_actor pslist);
+
+/// Spawns the actor in a thread of its own around an already opened
+/// connector (open it before the first pslist sync, so nothing falls
+/// between the listing and the events).
+live_events_actor
+spawn_live_events(caf::actor_system &sys, const live_events_config &cfg,
+                  std::shared_ptr<linux_proc::proc_connector> connector,
+                  cache_actor cache, pslist_sync_actor pslist);
+
+} // namespace proctrack

@@ -1,0 +1,48 @@
+// The pslist sync actor: takes a /proc listing every tracker.sync-period
+// (and on demand, e.g. after lost kernel events) and sends it to the cache
+// as one `sync` update.
+#pragma once
+
+#include "actors/live/procfs_reader.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+namespace proctrack {
+
+struct pslist_sync_config {
+  std::chrono::nanoseconds period = std::chrono::seconds(60);
+  std::string proc_root = "/proc";
+  std::string host; ///< tags the batches (fleet)
+
+  std::string validate() const;
+};
+
+struct pslist_sync_state {
+  static inline const char *name = "proctrack.pslist_sync";
+
+  std::optional<linux_proc::procfs_reader> reader;
+  std::int64_t syncs = 0;
+  std::int64_t last_size = 0;
+  std::int64_t last_duration_us = 0;
+  std::int64_t max_duration_us = 0;
+  timestamp last_time = unknown_time;
+};
+
+pslist_sync_actor::behavior_type
+pslist_sync(pslist_sync_actor::stateful_pointer<pslist_sync_state> self,
+            pslist_sync_config cfg, cache_actor cache);
+
+/// Spawns the actor; its timer starts with the first period. Ask it
+/// atom::sync for a listing now (the agent does, before it reports ready).
+pslist_sync_actor spawn_pslist_sync(caf::actor_system &sys,
+                                    const pslist_sync_config &cfg,
+                                    cache_actor cache);
+
+} // namespace proctrack

@@ -1,0 +1,205 @@
+// The live agent end to end (issue 4): `proctrack run` as root, a real
+// process chain, answers over the query endpoint, SIGINT.
+#define BOOST_TEST_MODULE agent_e2e
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/run_binary.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <fcntl.h>
+#include <random>
+#include <sys/wait.h>
+#include <thread>
+#include <unistd.h>
+
+using nlohmann::json;
+using namespace proctrack_test;
+using namespace std::chrono_literals;
+
+namespace {
+
+// The agent as a child process with stdout/stderr in files.
+struct agent {
+  pid_t pid = -1;
+  int port = 0;
+  temp_dir dir;
+  std::string out_path, err_path;
+
+  agent() {
+    std::random_device rd;
+    port = 20000 + static_cast<int>(rd() % 20000);
+    out_path = (dir.path() / "out.jsonl").string();
+    err_path = (dir.path() / "err.log").string();
+    pid = fork();
+    if (pid == 0) {
+      int o = ::open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(o, 1);
+      dup2(e, 2);
+      auto bin = binary();
+      auto port_flag = "--query.port=" + std::to_string(port);
+      execl(bin.c_str(), bin.c_str(), "run", port_flag.c_str(),
+            "--stats.interval=1s", "--tracker.sync-period=2s", nullptr);
+      _exit(127);
+    }
+  }
+
+  std::string err() const {
+    std::ifstream in{err_path};
+    return {std::istreambuf_iterator<char>(in), {}};
+  }
+
+  std::vector<json> out_rows() const {
+    std::ifstream in{out_path};
+    std::vector<json> rows;
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty())
+        rows.push_back(json::parse(line));
+    return rows;
+  }
+
+  bool wait_ready(std::chrono::seconds limit) {
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      if (err().find("ready:") != std::string::npos)
+        return true;
+      int st;
+      if (waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        return false;
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  json ask(const std::string &q) {
+    auto r =
+        proctrack({"query", "--connect=127.0.0.1:" + std::to_string(port), q});
+    BOOST_REQUIRE_MESSAGE(r.status == 0, "query " << q << ": " << r.err);
+    return results(r, {q}).at(0);
+  }
+
+  // SIGINT; returns the exit status, -1 if it did not stop within `limit`.
+  int stop(std::chrono::milliseconds limit) {
+    if (pid <= 0)
+      return -1;
+    kill(pid, SIGINT);
+    auto deadline = std::chrono::steady_clock::now() + limit;
+    while (std::chrono::steady_clock::now() < deadline) {
+      int st;
+      if (waitpid(pid, &st, WNOHANG) == pid) {
+        pid = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      }
+      std::this_thread::sleep_for(10ms);
+    }
+    return -1;
+  }
+
+  ~agent() {
+    if (pid > 0) {
+      kill(pid, SIGKILL);
+      waitpid(pid, nullptr, 0);
+    }
+  }
+};
+
+std::vector<std::string> names(const json &chain) {
+  std::vector<std::string> out;
+  for (auto &e : chain)
+    out.push_back(e["Data"].value("Name", ""));
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(agent_tracks_a_real_process_chain) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: the agent needs the proc connector; skipped");
+    return;
+  }
+  agent a;
+  BOOST_REQUIRE_MESSAGE(a.wait_ready(30s), "agent not ready: " << a.err());
+  // bash -> sh -> sleep, the sleep living 3 s.
+  pid_t chain = fork();
+  if (chain == 0) {
+    execl("/bin/bash", "bash", "-c", "sh -c 'sleep 3; true' & wait", nullptr);
+    _exit(127);
+  }
+  // Find the sleep: the newest process named sleep below our bash.
+  std::string sleep_pid;
+  for (int i = 0; i < 100 && sleep_pid.empty(); ++i) {
+    std::this_thread::sleep_for(50ms);
+    auto kids = run("/usr/bin/pgrep", {"-P", std::to_string(chain)});
+    std::istringstream in{kids.out};
+    std::string sh;
+    while (in >> sh) {
+      auto s = run("/usr/bin/pgrep", {"-P", sh, "-x", "sleep"});
+      std::istringstream sin{s.out};
+      sin >> sleep_pid;
+    }
+  }
+  BOOST_REQUIRE(!sleep_pid.empty());
+  // The live events may lag a moment behind the process.
+  json chain_json;
+  for (int i = 0; i < 40; ++i) {
+    chain_json = a.ask("callchain:" + sleep_pid);
+    if (chain_json.size() >= 3 && names(chain_json).back() == "sleep")
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  auto n = names(chain_json);
+  BOOST_REQUIRE_GE(n.size(), 3u);
+  BOOST_TEST(n[n.size() - 3] == "bash");
+  BOOST_TEST(n[n.size() - 2] == "sh");
+  BOOST_TEST(n[n.size() - 1] == "sleep");
+  // Its exit is seen.
+  waitpid(chain, nullptr, 0);
+  json entry;
+  for (int i = 0; i < 40; ++i) {
+    entry = a.ask("get:" + sleep_pid);
+    if (entry.is_object() && entry["EndTime"] != "0001-01-01T00:00:00Z")
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(entry["EndTime"] != "0001-01-01T00:00:00Z");
+  // One entry, whether the live events or a sync saw it first (wait for a
+  // sync to have passed).
+  std::this_thread::sleep_for(2500ms);
+  auto ps = a.ask("pslist");
+  int count = 0;
+  for (auto &e : ps)
+    if (std::to_string(e["Data"].value("Pid", 0)) == sleep_pid
+        && e["Data"].value("Name", "") == "sleep")
+      ++count;
+  BOOST_TEST(count == 1);
+  auto stats = a.ask("stats");
+  BOOST_TEST(stats["PslistSyncs"].get<int>() >= 1);
+  BOOST_TEST(stats.contains("LostEvents"));
+  // SIGINT: exit 0 within 2 s, the stream flushed.
+  BOOST_TEST(a.stop(2000ms) == 0);
+  auto rows = a.out_rows();
+  BOOST_REQUIRE_GE(rows.size(), 2u);
+  BOOST_TEST(rows.front()["update_type"] == "sync");
+  BOOST_TEST(rows.front()["processes"].size() > 0u);
+  int stats_rows = 0;
+  for (auto &r : rows)
+    stats_rows += r["update_type"] == "stats";
+  BOOST_TEST(stats_rows >= 2);
+}
+
+BOOST_AUTO_TEST_CASE(bad_config_and_operands_exit_2) {
+  auto r = proctrack({"run", "--stats.interval=0s"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("stats.interval") != std::string::npos);
+  r = proctrack({"run", "somefile"});
+  BOOST_TEST(r.status == 2);
+  r = proctrack({"query", "--connect=127.0.0.1:1", "stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("cannot reach") != std::string::npos);
+}

@@ -43,6 +43,10 @@ int run_agent(const command_line &cl) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  // A shell starts background jobs with SIGINT ignored, and an ignored
+  // signal is discarded before sigwait can see it: take both back.
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   proctrack_config cfg;

@@ -203,3 +203,21 @@ BOOST_AUTO_TEST_CASE(bad_config_and_operands_exit_2) {
   BOOST_TEST(r.status == 2);
   BOOST_TEST(r.err.find("cannot reach") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(sigint_stops_an_agent_started_in_the_background) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: skipped");
+    return;
+  }
+  // A non-interactive shell starts `&` jobs with SIGINT ignored; the agent
+  // must still stop on it.
+  std::random_device rd;
+  auto port = std::to_string(20000 + rd() % 20000);
+  auto script = "\"$0\" run --query.port=" + port
+                + " >/dev/null 2>&1 & p=$!; sleep 2; kill -INT $p; "
+                  "for i in $(seq 40); do kill -0 $p 2>/dev/null || break; "
+                  "sleep 0.05; done; kill -0 $p 2>/dev/null && "
+                  "{ kill -9 $p; exit 9; }; wait $p";
+  auto r = run("/bin/bash", {"-c", script, binary()});
+  BOOST_TEST(r.status == 0, "status " << r.status << " " << r.err);
+}

@@ -32,12 +32,29 @@ int run_query(const command_line &cl) {
   command_line qcl = cl;
   for (auto &op : cl.operands)
     qcl.queries.push_back(op);
+  // `hosts` asks a collector for its hosts; it is not a tracker query.
+  bool want_hosts = false;
+  auto &ops = qcl.queries;
+  for (auto it = ops.begin(); it != ops.end();)
+    if (*it == "hosts") {
+      want_hosts = true;
+      it = ops.erase(it);
+    } else {
+      ++it;
+    }
   std::vector<std::string> texts;
   std::string error;
   if (!collect_queries(qcl, texts, error))
     return fail(error);
+  bool collector = want_hosts || !cl.host.empty();
+  if (!cl.host.empty() && texts.empty() && !want_hosts)
+    return fail("--host=NAME needs a query");
+  if (want_hosts)
+    texts.insert(texts.begin(), "hosts");
   if (texts.empty())
     return fail("no query (e.g. proctrack query callchain:1234)");
+  if (collector && cl.connect.empty())
+    return fail("a collector query needs --connect=HOST:PORT");
   auto target = cl.connect.empty()
                     ? cfg.query_host + ":" + std::to_string(cfg.query_port)
                     : cl.connect;
@@ -54,6 +71,43 @@ int run_query(const command_line &cl) {
   if (port <= 0 || port > 65535)
     return fail("--connect: bad port in \"" + target + "\"");
   caf::actor_system sys{cfg};
+  auto print = [](const std::string &q, const std::string &result) {
+    std::string out = "{\"query\":";
+    append_json_string(out, q);
+    out += ",\"result\":";
+    out += result;
+    out += "}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  };
+  if (collector) {
+    // A collector answers for each host it mirrors.
+    auto col = sys.middleman().remote_actor<collector_actor>(
+        host, static_cast<std::uint16_t>(port));
+    if (!col)
+      return fail("cannot reach a collector at " + target + ": "
+                  + sys.render(col.error()));
+    caf::scoped_actor self{sys};
+    int status = 0;
+    auto on_error = [&](const std::string &t) {
+      return [&, t](caf::error &e) {
+        std::fprintf(stderr, "proctrack query: %s failed: %s\n", t.c_str(),
+                     sys.render(e).c_str());
+        status = 2;
+      };
+    };
+    for (auto &t : texts) {
+      if (t == "hosts") {
+        self->request(*col, std::chrono::seconds(30), atom::hosts_v)
+            .receive([&](std::string &r) { print(t, r); }, on_error(t));
+        continue;
+      }
+      auto q = *parse_query(t, error);
+      self->request(*col, std::chrono::seconds(30), cl.host, q)
+          .receive([&](std::string &r) { print(t, r); }, on_error(t));
+    }
+    std::fflush(stdout);
+    return status;
+  }
   auto cache = sys.middleman().remote_actor<cache_actor>(
       host, static_cast<std::uint16_t>(port));
   if (!cache)

@@ -253,6 +253,19 @@ BOOST_AUTO_TEST_CASE(three_hosts_mirror_their_replays) {
   }
   // A host the collector does not know is an error, not an empty answer.
   BOOST_CHECK_THROW(c.ask("nosuchhost", "pslist"), std::runtime_error);
+  // The command line: `proctrack query --host=NAME Q` and `hosts`.
+  auto connect = "--connect=127.0.0.1:" + std::to_string(port);
+  auto cli = run(binary(), {"query", connect, "--host=host0", "callchain:3"});
+  BOOST_REQUIRE_MESSAGE(cli.status == 0, cli.err);
+  BOOST_TEST(
+      results(cli, {"callchain:3"}).at(0)
+      == replay(files[0], {"callchain:3"}, {"--tracker.max-size=500"})[0]);
+  auto hl = run(binary(), {"query", connect, "hosts"});
+  BOOST_REQUIRE_MESSAGE(hl.status == 0, hl.err);
+  BOOST_TEST(results(hl, {"hosts"}).at(0).size() == 3u);
+  auto unknown =
+      run(binary(), {"query", connect, "--host=nosuchhost", "get:1"});
+  BOOST_TEST(unknown.status == 2);
 }
 
 // Known gap (docs/fleet.md): the snapshot is a list of start/exit updates,

@@ -168,16 +168,19 @@ if table:
       f"{fmt(table['median_seconds'], ' s')} = **{fmt(table['rows_per_s'])} rows/s** | "
       f"pipeline: {fmt(replay_rps)} rows/s | pipeline = {fmt(100 * pipeline_share if pipeline_share else None, '%')} of bare | "
       f"{fmt(peak('table'), ' MiB')} (holds all decoded rows) |")
-if dec:
-    n = dec["nlohmann"]
-    for key, label in (("simdjson", "baseline x86-64"), ("simdjson_native", "-march=native")):
-        s = dec.get(key)
-        if s:
-            a(f"| 1. decode {dec['rows']:,} rows into `process_update`: nlohmann/json "
-              f"(`decode_update_row`) vs simdjson On-Demand ({label}, `{s['implementation']}` kernel) | "
-              f"nlohmann {fmt(n['rows_per_s'])} rows/s ({fmt(n['mb_per_s'])} MB/s) | "
-              f"simdjson {fmt(s['rows_per_s'])} rows/s ({fmt(s['mb_per_s'])} MB/s) | "
-              f"simdjson {fmt(s['speedup_over_nlohmann'])}× faster; same result: {s['same_result_as_nlohmann']} | — |")
+if dec and "scanner" in dec:
+    sc = dec["scanner"]
+    for key in ("nlohmann", "simdjson", "simdjson_native"):
+        d = dec.get(key)
+        if not d:
+            continue
+        label = d["what"]
+        a(f"| 1. decode the {dec['rows']:,} rows into `process_update` (one thread, in memory): "
+          f"`decode_update_row` (scanner) vs {label} | "
+          f"scanner {fmt(sc['rows_per_s'])} rows/s ({fmt(sc['mb_per_s'])} MB/s) | "
+          f"{key} {fmt(d['rows_per_s'])} rows/s ({fmt(d['mb_per_s'])} MB/s) | "
+          f"{key} = {fmt(d['speedup_over_scanner'])}× the scanner's speed; same result: "
+          f"{'yes' if d['same_result_as_scanner'] else '**no**'} | — |")
 if t_evtx and t_evtxexport:
     a(f"| 2. EVTX replay, {ev_records:,} records ({evtx.get('sets')} × the {evtx.get('files')} largest logs) | "
       f"{fmt(t_evtx['median_seconds'], ' s')} = **{fmt(ev_records / t_evtx['median_seconds'])} records/s** | "
@@ -221,17 +224,32 @@ if os.path.exists(notes):
     ctx = {
         "replay_rps": fmt(replay_rps), "table_rps": fmt(table.get("rows_per_s")),
         "pipeline_pct": fmt(100 * pipeline_share if pipeline_share else None),
+        "sc_rps": fmt(dec.get("scanner", {}).get("rows_per_s")),
         "nl_rps": fmt(dec.get("nlohmann", {}).get("rows_per_s")),
+        "nl_x": fmt(dec.get("nlohmann", {}).get("speedup_over_scanner")),
         "sj_rps": fmt(dec.get("simdjson", {}).get("rows_per_s")),
         "sjn_rps": fmt(dec.get("simdjson_native", {}).get("rows_per_s")),
-        "sj_x": fmt(dec.get("simdjson", {}).get("speedup_over_nlohmann")),
-        "sjn_x": fmt(dec.get("simdjson_native", {}).get("speedup_over_nlohmann")),
+        "sj_x": fmt(dec.get("simdjson", {}).get("speedup_over_scanner")),
+        "sjn_x": fmt(dec.get("simdjson_native", {}).get("speedup_over_scanner")),
+        "jq_rps": fmt(rows / t_jq["median_seconds"] if t_jq else None),
+        "evtx_rps": fmt(ev_records / t_evtx["median_seconds"] if t_evtx else None),
+        "evtxexport_rps": fmt(ev_records / t_evtxexport["median_seconds"] if t_evtxexport else None),
+        "cc_a50": fmt(qry.get("actor", {}).get("callchain", {}).get("p50_us")),
+        "ch_p99": fmt(qry.get("actor", {}).get("children", {}).get("p99_us")),
+        "tree_p99": fmt(qry.get("actor", {}).get("tree", {}).get("p99_us")),
+        "tree_t99": fmt(qry.get("table", {}).get("tree", {}).get("p99_us")),
+        "mem_empty_1m": fmt(mem.get("1000000-empty", {}).get("overhead_per_process")),
+        "mem_sysmon_1m": fmt(mem.get("1000000-sysmon", {}).get("overhead_per_process")),
+        "mem_sysmon_rss": fmt(mem.get("100000-sysmon", {}).get("rss_per_process")),
+        "mem_sysmon_data": fmt(mem.get("100000-sysmon", {}).get("data_bytes_per_process")),
+        "mem_growth_10k_empty": fmt(mem.get("10000-empty", {}).get("growth_after_max_size_pct")),
+        "mem_growth_1m": fmt(mem.get("1000000-sysmon", {}).get("growth_after_max_size_pct")),
         "evtx_ratio": fmt(W["replay_evtx"]["ratio_time_proctrack_over_evtxexport"]),
         "cc_p50": fmt(qry.get("actor", {}).get("callchain", {}).get("p50_us")),
         "cc_p99": fmt(qry.get("actor", {}).get("callchain", {}).get("p99_us")),
         "cc_t99": fmt(qry.get("table", {}).get("callchain", {}).get("p99_us")),
         "cc_t50": fmt(qry.get("table", {}).get("callchain", {}).get("p50_us")),
-        "evictions": table.get("counters", {}).get("Evictions"),
+        "evictions": fmt(table.get("counters", {}).get("Evictions")),
         "mem_empty": fmt(mem.get("100000-empty", {}).get("overhead_per_process")),
         "mem_sysmon": fmt(mem.get("100000-sysmon", {}).get("overhead_per_process")),
         "pe_x": fmt(W["pe_reader"]["speedup"]),

@@ -5,6 +5,7 @@
 //   table FILE [--reps=R] [--max-size=M]   bare process_table apply rate
 //   decode FILE [--reps=R]                 nlohmann vs simdjson row decoding
 //   query [--n=N] [--reps=R]               query latency (actor, bare table)
+//   pslist [--spawn=N] [--reps=R]          one pslist sync vs ps
 //   mem --n=N [--data=sysmon|empty] [--factor=F]   RSS per tracked process
 //   pe [--reps=R] FILE...                  PE version reader files/s
 //
@@ -15,21 +16,25 @@
 #include "actors/common/time.hpp"
 #include "actors/enricher/pe_version_reader.hpp"
 #include "actors/ingest/update_row_decoder.hpp"
+#include "actors/live/pslist_sync.hpp"
 #include "bench/nlohmann_decoder.hpp"
 #include "bench/simdjson_decoder.hpp"
 #include "bench/workload.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/all.hpp>
+#include <caf/io/all.hpp>
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <string>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <vector>
 
@@ -446,7 +451,173 @@ int cmd_query(const args &a) {
   return 0;
 }
 
-// -- mem
+// -- query over loopback ---
+
+// query-server: the same cache as `query`, published on loopback as the
+// agent publishes its cache (CAF's middleman); prints the port, then waits
+// until its standard input closes.
+int cmd_query_server(const args &a) {
+  auto n = a.num("n", 100000);
+  auto population = query_population(n);
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  cache_config cc;
+  cc.table.max_size = n;
+  auto cache = spawn_cache(sys, cc);
+  caf::scoped_actor self{sys};
+  for (std::size_t i = 0; i < population.size(); i += 1024) {
+    update_batch b;
+    auto end = std::min(population.size(), i + 1024);
+    for (auto k = i; k < end; ++k)
+      b.updates.push_back(std::move(population[k]));
+    self->request(cache, caf::infinite, std::move(b))
+        .receive(
+            [](std::uint64_t) {},
+            [](caf::error &e) { throw std::runtime_error(caf::to_string(e)); });
+  }
+  auto port = sys.middleman().publish(cache, 0, "127.0.0.1");
+  if (!port)
+    throw std::runtime_error("publish: " + sys.render(port.error()));
+  std::printf("%u\n", static_cast<unsigned>(*port));
+  std::fflush(stdout);
+  char c;
+  while (std::fread(&c, 1, 1, stdin) == 1) {
+  }
+  self->send_exit(cache, caf::exit_reason::user_shutdown);
+  return 0;
+}
+
+// query-client: connects as `proctrack query` does and times each request.
+int cmd_query_client(const args &a) {
+  auto n = a.num("n", 100000);
+  auto reps = a.num("reps", 5);
+  auto port = static_cast<std::uint16_t>(a.num("port", 0));
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  cfg.load<caf::io::middleman>();
+  cfg.set("logger.verbosity", caf::atom("quiet"));
+  caf::actor_system sys{cfg};
+  auto cache = sys.middleman().remote_actor<cache_actor>("127.0.0.1", port);
+  if (!cache)
+    throw std::runtime_error("connect: " + sys.render(cache.error()));
+  caf::scoped_actor self{sys};
+  struct q {
+    const char *name;
+    query what;
+    std::uint64_t iters;
+  };
+  std::vector<q> qs = {
+      {"callchain", query{"callchain", std::to_string(n), 10},
+       a.num("iters", 5000)},
+      {"children", query{"children", "21", 0}, a.num("iters", 5000)},
+      {"tree", query{"tree", "20", 1000}, a.num("tree-iters", 200)},
+  };
+  json j;
+  j["processes"] = n;
+  for (auto &x : qs) {
+    latency l;
+    for (std::uint64_t r = 0; r <= reps; ++r) {
+      std::vector<double> lat;
+      lat.reserve(x.iters);
+      for (std::uint64_t i = 0; i < x.iters; ++i) {
+        auto t0 = clock_type::now();
+        self->request(*cache, caf::infinite, x.what)
+            .receive([&](std::string &s) { l.bytes = s.size(); },
+                     [](caf::error &e) {
+                       throw std::runtime_error(caf::to_string(e));
+                     });
+        lat.push_back(seconds_since(t0) * 1e6);
+      }
+      std::sort(lat.begin(), lat.end());
+      if (r > 0) {
+        l.p50.push_back(percentile(lat, 0.5));
+        l.p99.push_back(percentile(lat, 0.99));
+      }
+    }
+    j["loopback"][x.name] = latency_json(l);
+  }
+  std::puts(j.dump().c_str());
+  return 0;
+}
+
+// -- pslist ---
+
+// One pslist sync (the agent's pslist_sync actor: /proc listing into the
+// cache) with `--spawn` extra live processes, against `ps -eo
+// pid,ppid,lstart,user,comm,args` on the same process set.
+int cmd_pslist(const args &a) {
+  auto spawn = a.num("spawn", 3000);
+  auto reps = a.num("reps", 5);
+  // Children first, while this process has one thread: each just waits.
+  std::vector<pid_t> kids;
+  for (std::uint64_t i = 0; i < spawn; ++i) {
+    auto pid = fork();
+    if (pid == 0) {
+      pause();
+      _exit(0);
+    }
+    if (pid < 0)
+      break;
+    kids.push_back(pid);
+  }
+  json j;
+  j["spawned"] = kids.size();
+  {
+    caf::actor_system_config cfg;
+    add_message_types(cfg);
+    cfg.set("logger.verbosity", caf::atom("quiet"));
+    caf::actor_system sys{cfg};
+    cache_config cc;
+    cc.table.max_size = 100000;
+    auto cache = spawn_cache(sys, cc);
+    pslist_sync_config pc;
+    pc.period = std::chrono::hours(24);
+    auto ps = spawn_pslist_sync(sys, pc, cache);
+    caf::scoped_actor self{sys};
+    std::vector<double> secs;
+    std::uint64_t listed = 0;
+    for (std::uint64_t r = 0; r <= reps; ++r) {
+      auto t0 = clock_type::now();
+      self->request(ps, caf::infinite, atom::sync_v)
+          .receive([&](std::uint64_t n) { listed = n; },
+                   [](caf::error &e) {
+                     throw std::runtime_error(caf::to_string(e));
+                   });
+      auto s = seconds_since(t0);
+      if (r > 0)
+        secs.push_back(s);
+    }
+    j["proctrack"] = series(secs, 1.0, "syncs_per_s");
+    j["proctrack"]["listed"] = listed;
+    self->send_exit(ps, caf::exit_reason::user_shutdown);
+    self->send_exit(cache, caf::exit_reason::user_shutdown);
+  }
+  std::vector<double> ps_secs;
+  for (std::uint64_t r = 0; r <= reps; ++r) {
+    auto t0 = clock_type::now();
+    if (std::system("exec ps -eo pid,ppid,lstart,user,comm,args >/dev/null")
+        != 0)
+      throw std::runtime_error("ps failed");
+    auto s = seconds_since(t0);
+    if (r > 0)
+      ps_secs.push_back(s);
+  }
+  j["ps"] = series(ps_secs, 1.0, "runs_per_s");
+  j["ratio_proctrack_over_ps"] =
+      median(j["proctrack"]["seconds"].get<std::vector<double>>())
+      / median(ps_secs);
+  for (auto pid : kids)
+    kill(pid, SIGKILL);
+  for (auto pid : kids)
+    waitpid(pid, nullptr, 0);
+  std::puts(j.dump().c_str());
+  return 0;
+}
+
+// -- mem ---
 // -------------------------------------------------------------------------
 
 int cmd_mem(const args &a) {
@@ -555,6 +726,12 @@ int main(int argc, char **argv) {
       return cmd_decode(a);
     if (cmd == "query")
       return cmd_query(a);
+    if (cmd == "query-server")
+      return cmd_query_server(a);
+    if (cmd == "query-client")
+      return cmd_query_client(a);
+    if (cmd == "pslist")
+      return cmd_pslist(a);
     if (cmd == "mem")
       return cmd_mem(a);
     if (cmd == "pe")

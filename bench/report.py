@@ -57,6 +57,8 @@ evtx = load("evtx.result.json", {})
 table = load("table.result.json", {})
 dec = load("decode.result.json", {})
 qry = load("query.result.json", {})
+loop = load("loopback.result.json", {})
+psl = load("pslist.result.json", {})
 pe = load("pe.result.json", {})
 pefile = load("pefile.result.json", {})
 mem = {os.path.basename(p)[4:-12]: json.load(open(p))
@@ -88,13 +90,13 @@ W["replay_evtx"] = {**evtx, "proctrack": t_evtx, "evtxexport": t_evtxexport,
                         if t_evtx and t_evtxexport else None,
                     "stats": evtx_stats}
 W["queries"] = {**qry, "peak_rss_mib": peak("query"),
-                "loopback": "not measured: `proctrack query` is not built yet"}
+                "loopback": loop.get("loopback")}
 W["memory"] = {k: {**v, "peak_rss_mib": peak("mem-" + k)} for k, v in mem.items()}
 W["pe_reader"] = {"proctrack": {**pe, "peak_rss_mib": peak("pe")},
                   "pefile_fast": {**pefile, "peak_rss_mib": peak("pefile")},
                   "speedup": pe.get("files_per_s", 0) / pefile["files_per_s"]
                   if pefile.get("files_per_s") else None}
-W["pslist_sync"] = "not measured: the agent's pslist actor has not landed"
+W["pslist_sync"] = psl or "not measured"
 
 # -- goals -----------------------------------------------------------------------
 mem_over = {k: v["overhead_per_process"] for k, v in mem.items()}
@@ -115,13 +117,19 @@ goals = [
      (qry.get("actor", {}).get("callchain", {}).get("p99_us") or 1e9) <= 50,
      f"{fmt(qry.get('actor', {}).get('callchain', {}).get('p99_us'))} µs "
      f"(bare table {fmt(qry.get('table', {}).get('callchain', {}).get('p99_us'))} µs)"),
-    ("callchain p99 ≤ 1 ms over loopback", None, None,
-     "not measured (`proctrack query` not built yet)"),
+    ("callchain p99 ≤ 1 ms over loopback",
+     loop.get("loopback", {}).get("callchain", {}).get("p99_us"),
+     (loop.get("loopback", {}).get("callchain", {}).get("p99_us") or 1e9) <= 1000
+     if loop else None,
+     f"{fmt(loop.get('loopback', {}).get('callchain', {}).get('p99_us'))} µs"
+     if loop else "not measured"),
     ("≤ 300 B overhead per tracked process beyond its data",
      max(mem_over.values()) if mem_over else None,
      bool(mem_over) and max(mem_over.values()) <= 300,
      ", ".join(f"{k}: {fmt(v)} B" for k, v in mem_over.items())),
-    ("pslist sync ≤ 0.3× `ps`", None, None, "not measured (pslist actor not landed)"),
+    ("pslist sync ≤ 0.3× `ps`", psl.get("ratio_proctrack_over_ps"),
+     (psl.get("ratio_proctrack_over_ps") or 9) <= 0.3 if psl else None,
+     f"{fmt(psl.get('ratio_proctrack_over_ps'))}× ps's time" if psl else "not measured"),
     ("PE reader ≥ 100× python3-pefile fast mode",
      W["pe_reader"]["speedup"], (W["pe_reader"]["speedup"] or 0) >= 100,
      f"{fmt(W['pe_reader']['speedup'])}×"),
@@ -197,7 +205,17 @@ if qry:
           f"p50 **{fmt(ac['p50_us'], ' µs')}**, p99 **{fmt(ac['p99_us'], ' µs')}** | "
           f"bare table (no actor): p50 {fmt(tb['p50_us'], ' µs')}, p99 {fmt(tb['p99_us'], ' µs')} | "
           f"actor/table p99 {fmt(ac['p99_us'] / tb['p99_us'])}× | {fmt(peak('query'), ' MiB')} |")
-    a("| 3. queries over the loopback endpoint | not measured: `proctrack query` is not built yet | | | |")
+    for q, label in (("callchain", "callchain depth 10"), ("children", "children (10)"),
+                     ("tree", "tree, 1000 nodes")):
+        lp = loop.get("loopback", {}).get(q)
+        if not lp:
+            continue
+        ac = qry["actor"][q]
+        a(f"| 3. the same query over the loopback endpoint (CAF middleman, `remote_actor` "
+          f"from a second process, as `proctrack query` connects): {label} | "
+          f"p50 **{fmt(lp['p50_us'], ' µs')}**, p99 **{fmt(lp['p99_us'], ' µs')}** | "
+          f"in-process through the actor: p50 {fmt(ac['p50_us'], ' µs')}, p99 {fmt(ac['p99_us'], ' µs')} | "
+          f"loopback/in-process p99 {fmt(lp['p99_us'] / ac['p99_us'])}× | — |")
 for k, v in mem.items():
     n, d = k.split("-")
     a(f"| 4. memory, {int(n):,} processes, {d} data ({fmt(v['data_bytes_per_process'], ' B')} of data each) | "
@@ -205,7 +223,12 @@ for k, v in mem.items():
       f"**{fmt(v['overhead_per_process'], ' B')}** | after 3× max-size starts: "
       f"{v['rss_at_end'] / 2**20:,.1f} MiB vs {v['rss_at_max_size'] / 2**20:,.1f} MiB at max-size | "
       f"+{fmt(v['growth_after_max_size_pct'], '%')} after max-size | {fmt(peak('mem-' + k), ' MiB')} |")
-a("| 5. pslist sync of 3,000 processes vs `ps` | not measured: the pslist actor has not landed | | | |")
+if psl:
+    a(f"| 5. one pslist sync (`pslist_sync` actor: /proc listing applied to the cache) with "
+      f"{psl['spawned']:,} spawned processes ({psl['proctrack']['listed']:,} listed) | "
+      f"**{fmt(psl['proctrack']['median_seconds'] * 1000, ' ms')}** | "
+      f"`ps -eo pid,ppid,lstart,user,comm,args` > /dev/null: {fmt(psl['ps']['median_seconds'] * 1000, ' ms')} | "
+      f"{fmt(psl['ratio_proctrack_over_ps'])}× ps's time | — |")
 if pe and pefile:
     a(f"| 6. PE version reader, {pe['files']} files of `shared/data/pe/{{wine,bin}}` | "
       f"**{fmt(pe['files_per_s'])} files/s** | python3-pefile fast mode: {fmt(pefile['files_per_s'])} files/s | "
@@ -234,6 +257,11 @@ if os.path.exists(notes):
         "jq_rps": fmt(rows / t_jq["median_seconds"] if t_jq else None),
         "evtx_rps": fmt(ev_records / t_evtx["median_seconds"] if t_evtx else None),
         "evtxexport_rps": fmt(ev_records / t_evtxexport["median_seconds"] if t_evtxexport else None),
+        "lb_p99": fmt(loop.get("loopback", {}).get("callchain", {}).get("p99_us")),
+        "lb_p50": fmt(loop.get("loopback", {}).get("callchain", {}).get("p50_us")),
+        "ps_ratio": fmt(psl.get("ratio_proctrack_over_ps")),
+        "ps_ms": fmt(psl.get("proctrack", {}).get("median_seconds", 0) * 1000),
+        "psps_ms": fmt(psl.get("ps", {}).get("median_seconds", 0) * 1000),
         "cc_a50": fmt(qry.get("actor", {}).get("callchain", {}).get("p50_us")),
         "ch_p99": fmt(qry.get("actor", {}).get("children", {}).get("p99_us")),
         "tree_p99": fmt(qry.get("actor", {}).get("tree", {}).get("p99_us")),

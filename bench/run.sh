@@ -112,6 +112,17 @@ log "decoders: nlohmann vs simdjson"
 "$PB" decode "$UPD" --reps="$REPS" >"$OUT/decode.result.json"
 log "queries"
 /usr/bin/time -v -o "$OUT/times/query.time" "$PB" query --n=100000 --reps="$REPS" >"$OUT/query.result.json"
+log "queries over loopback (CAF middleman, as the agent publishes its cache)"
+rm -f "$OUT/qs.in" "$OUT/qs.port"
+mkfifo "$OUT/qs.in"
+"$PB" query-server --n=100000 <"$OUT/qs.in" >"$OUT/qs.port" &
+exec 7>"$OUT/qs.in" # the server runs until this closes
+for ((i = 0; i < 240 && ! -s "$OUT/qs.port"; i++)); do sleep 0.5; done
+"$PB" query-client --port="$(cat "$OUT/qs.port")" --reps="$REPS" >"$OUT/loopback.result.json"
+exec 7>&-
+wait
+log "pslist sync of 3000 spawned processes vs ps"
+"$PB" pslist --spawn=3000 --reps="$REPS" >"$OUT/pslist.result.json"
 for n in 10000 100000 1000000; do
   for d in empty sysmon; do
     log "memory: $n processes, $d data"

@@ -18,6 +18,7 @@
 #include <cstdio>
 #include <memory>
 #include <pthread.h>
+#include <thread>
 
 namespace proctrack {
 
@@ -26,12 +27,6 @@ namespace {
 int fail(const std::string &msg) {
   std::fprintf(stderr, "proctrack run: %s\n", msg.c_str());
   return 2;
-}
-
-// The agent's own endpoint must not face a network by accident.
-bool is_loopback(const std::string &host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1"
-         || host.rfind("127.", 0) == 0;
 }
 
 } // namespace
@@ -50,7 +45,6 @@ int run_agent(const command_line &cl) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   proctrack_config cfg;
-  static_cast<caf::actor_system_config &>(cfg).load<caf::io::middleman>();
   if (auto err = cfg.load(cl.config_args); !err.empty())
     return fail(err);
   if (cfg.help_printed())
@@ -64,6 +58,7 @@ int run_agent(const command_line &cl) {
                 + "\"); to read files use `proctrack replay`");
   if (!setup_logging(cfg.log_level))
     return fail("log.level: unknown level " + cfg.log_level);
+  cfg.load_network(); // the query endpoint; TLS when tls.* is set
 
   // The kernel's process events first: nothing may fall between the first
   // listing and the first event.
@@ -76,18 +71,12 @@ int run_agent(const command_line &cl) {
 
   caf::actor_system sys{cfg};
   enricher_actor enricher;
-  if (cfg.add_enrichments) {
-    enricher_config ec{static_cast<std::size_t>(cfg.enrich_workers),
-                       cfg.enrich_path_map};
-    if (auto why = ec.validate(); !why.empty())
-      return fail(why);
-    enricher = *spawn_enricher(sys, ec);
-  }
+  if (auto why = cfg.spawn_enricher_if_on(sys, enricher); !why.empty())
+    return fail(why);
   auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
   auto writer = spawn_output_writer(sys, cfg.output_path, error);
   if (!writer)
     return fail(error);
-  auto host = std::string{};
   pslist_sync_config pc;
   pc.period = cfg.sync_period;
   if (auto why = pc.validate(); !why.empty())
@@ -116,6 +105,14 @@ int run_agent(const command_line &cl) {
                                 caf::actor_cast<stats_api>(pslist)};
   if (enricher)
     polled.push_back(caf::actor_cast<stats_api>(enricher));
+  // Fleet: the stream goes to a collector too (docs/fleet.md).
+  forwarder_actor forwarder;
+  if (!cfg.forward_connect.empty()) {
+    forwarder = spawn_forwarder(sys, cfg.make_forwarder_config(), cache, error);
+    if (!forwarder)
+      return fail(error);
+    polled.push_back(caf::actor_cast<stats_api>(forwarder));
+  }
   stats_publisher_config sc;
   sc.interval = cfg.stats_interval;
   auto stats = spawn_stats_publisher(sys, sc, cache, polled, writer);
@@ -149,6 +146,16 @@ int run_agent(const command_line &cl) {
   self->send_exit(writer, caf::exit_reason::user_shutdown);
   self->wait_for(writer);
   std::fflush(stdout);
+  // Everything is written. The actor system's teardown can still wait on
+  // network peers (e.g. a forwarder's collector connection); the 2 s stop
+  // promise wins over that wait.
+  std::thread([] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+    spdlog::warn("shutdown took over 1 s after the output was flushed; "
+                 "exiting");
+    spdlog::default_logger()->flush();
+    std::_Exit(0);
+  }).detach();
   return 0;
 }
 

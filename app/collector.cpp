@@ -24,11 +24,6 @@ int fail(const std::string &msg) {
   return 2;
 }
 
-bool is_loopback(const std::string &host) {
-  return host == "127.0.0.1" || host == "localhost" || host == "::1"
-         || host.rfind("127.", 0) == 0;
-}
-
 } // namespace
 
 int run_collector(const command_line &cl) {

@@ -12,8 +12,8 @@
 
 #include <cctype>
 #include <fstream>
-#include <unistd.h>
 #include <sstream>
+#include <unistd.h>
 
 namespace proctrack {
 
@@ -60,11 +60,10 @@ proctrack_config::proctrack_config() {
   opt_group{custom_options_, "listen"}
       .add(listen_host, "host", "address the collector listens on")
       .add(listen_port, "port", "port the collector listens on (0: any)");
-  opt_group{custom_options_, "collector"}.add(
-      collector_max_hosts, "max-hosts", "hosts mirrored at most");
+  opt_group{custom_options_, "collector"}.add(collector_max_hosts, "max-hosts",
+                                              "hosts mirrored at most");
   opt_group{custom_options_, "global"}.add(
-      allow_insecure, "allow-insecure",
-      "listen beyond loopback without TLS");
+      allow_insecure, "allow-insecure", "listen beyond loopback without TLS");
   opt_group{custom_options_, "tls"}
       .add(tls_certificate, "certificate", "PEM certificate of this peer")
       .add(tls_key, "key", "PEM private key of the certificate")
@@ -159,13 +158,13 @@ std::string proctrack_config::load(std::vector<std::string> args) {
     auto name = i->substr(2, eq - 2);
     auto value = i->substr(eq + 1);
     auto dot = name.find('.');
-    auto opt = dot == std::string::npos
-                   ? (name == "allow-insecure"
-                          ? custom_options_.qualified_name_lookup("global",
-                                                                  name)
-                          : nullptr)
-                   : custom_options_.qualified_name_lookup(
-                       name.substr(0, dot), name.substr(dot + 1));
+    auto opt =
+        dot == std::string::npos
+            ? (name == "allow-insecure"
+                   ? custom_options_.qualified_name_lookup("global", name)
+                   : nullptr)
+            : custom_options_.qualified_name_lookup(name.substr(0, dot),
+                                                    name.substr(dot + 1));
     if (opt && opt->is_flag()) {
       if (!opt->parse(value))
         return "--" + name + " must be true or false, not \"" + value + "\"";
@@ -328,6 +327,40 @@ void proctrack_config::load_network() {
   }
 }
 
+bool is_loopback(const std::string &host) {
+  return host == "127.0.0.1" || host == "localhost" || host == "::1"
+         || host.rfind("127.", 0) == 0;
+}
+
+forwarder_config proctrack_config::make_forwarder_config() const {
+  forwarder_config fc;
+  parse_host_port(forward_connect, fc.collector_host, fc.collector_port);
+  fc.host = host_name();
+  fc.buffer = static_cast<std::size_t>(forward_buffer);
+  fc.timeout = forward_timeout;
+  fc.stats_interval = stats_interval;
+  fc.tls = tls_enabled();
+  auto tc = make_cache_config().table;
+  fc.max_size = tc.max_size;
+  fc.max_children = tc.max_children;
+  fc.max_expiry = tc.max_expiry;
+  return fc;
+}
+
+std::string proctrack_config::spawn_enricher_if_on(caf::actor_system &sys,
+                                                   enricher_actor &out) const {
+  if (!add_enrichments)
+    return {};
+  enricher_config ec{static_cast<std::size_t>(enrich_workers), enrich_path_map};
+  if (auto why = ec.validate(); !why.empty())
+    return why;
+  auto e = spawn_enricher(sys, ec);
+  if (!e)
+    return "cannot start the enricher: " + sys.render(e.error());
+  out = *e;
+  return {};
+}
+
 cache_config proctrack_config::make_cache_config() const {
   cache_config c;
   c.table.max_size = static_cast<std::size_t>(max_size > 0 ? max_size : 0);
@@ -390,8 +423,8 @@ std::string proctrack_config::dump() const {
     << "\n\n[agent]\nhost-name=" << str(agent_host_name) << "\n\n"
     << "[listen]\nhost=" << str(listen_host) << "\nport=" << listen_port
     << "\n\n[collector]\nmax-hosts=" << collector_max_hosts << "\n\n"
-    << "[tls]\ncertificate=" << str(tls_certificate)
-    << "\nkey=" << str(tls_key) << "\nca=" << str(tls_ca) << "\n";
+    << "[tls]\ncertificate=" << str(tls_certificate) << "\nkey=" << str(tls_key)
+    << "\nca=" << str(tls_ca) << "\n";
   return o.str();
 }
 

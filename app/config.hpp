@@ -6,6 +6,8 @@
 #pragma once
 
 #include "actors/cache/cache.hpp"
+#include "actors/enricher/enricher.hpp"
+#include "actors/forward/forwarder.hpp"
 #include "actors/ingest/ingest.hpp"
 
 #include <caf/actor_system_config.hpp>
@@ -78,6 +80,15 @@ public:
 
   cache_config make_cache_config() const;
 
+  /// The forwarder's settings from forward.*, agent.host-name, tls.* and
+  /// the table limits (only meaningful when forward.connect is set).
+  forwarder_config make_forwarder_config() const;
+
+  /// Spawns the enricher when tracker.add-enrichments is on (a null handle
+  /// otherwise). Empty string on success, else what is wrong.
+  std::string spawn_enricher_if_on(caf::actor_system &sys,
+                                   enricher_actor &out) const;
+
   /// The effective configuration as an ini file (for --dump-config).
   std::string dump() const;
 
@@ -85,6 +96,9 @@ public:
     return cli_helptext_printed;
   }
 };
+
+/// True for addresses that only this machine can reach.
+bool is_loopback(const std::string &host);
 
 /// Sets up spdlog on stderr at `level` (trace, debug, info, warn, error,
 /// critical, off); false if the level is unknown.

@@ -109,13 +109,8 @@ int run_replay(const command_line &cl) {
     cfg.load_network();
   caf::actor_system sys{cfg};
   enricher_actor enricher;
-  if (cfg.add_enrichments) {
-    enricher_config ec{static_cast<std::size_t>(cfg.enrich_workers),
-                       cfg.enrich_path_map};
-    if (auto err = ec.validate(); !err.empty())
-      return fail(err);
-    enricher = *spawn_enricher(sys, ec);
-  }
+  if (auto why = cfg.spawn_enricher_if_on(sys, enricher); !why.empty())
+    return fail(why);
   auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
   ingest_config ic;
   ic.paths = paths;
@@ -129,17 +124,7 @@ int run_replay(const command_line &cl) {
   // before the first batch, so the collector sees the replay from the start.
   forwarder_actor forwarder;
   if (!cfg.forward_connect.empty()) {
-    forwarder_config fc;
-    parse_host_port(cfg.forward_connect, fc.collector_host, fc.collector_port);
-    fc.host = cfg.host_name();
-    fc.buffer = static_cast<std::size_t>(cfg.forward_buffer);
-    fc.timeout = cfg.forward_timeout;
-    fc.stats_interval = cfg.stats_interval;
-    fc.tls = cfg.tls_enabled();
-    auto tc = cfg.make_cache_config().table;
-    fc.max_size = tc.max_size;
-    fc.max_children = tc.max_children;
-    fc.max_expiry = tc.max_expiry;
+    auto fc = cfg.make_forwarder_config();
     std::string ferr;
     forwarder = spawn_forwarder(sys, fc, cache, ferr);
     if (!forwarder)

@@ -91,6 +91,25 @@ std::string make_real_id(std::string_view pid, timestamp start) {
   return id;
 }
 
+// In place, and without work for the usual cases: empty, or already lower
+// case from a decoder.
+void normalize_guid_in_place(std::string &guid) {
+  if (guid.empty())
+    return;
+  bool clean = guid.front() != ' ' && guid.back() != ' ';
+  bool all_zero = true;
+  for (char c : guid) {
+    if (c >= 'A' && c <= 'Z')
+      clean = false;
+    if (c != '0' && c != '-' && c != '{' && c != '}')
+      all_zero = false;
+  }
+  if (all_zero)
+    guid.clear();
+  else if (!clean)
+    guid = normalize_guid(guid);
+}
+
 std::string normalize_guid(std::string_view guid) {
   guid = trim(guid);
   std::string out(guid);
@@ -464,8 +483,9 @@ const process_entry *process_table::apply(process_update &&u) {
 }
 
 std::uint32_t process_table::apply_start(process_record &&p) {
-  p.guid = normalize_guid(p.guid);
-  auto parent_guid = normalize_guid(p.parent_guid);
+  normalize_guid_in_place(p.guid);
+  normalize_guid_in_place(p.parent_guid);
+  auto parent_guid = std::move(p.parent_guid);
   // The same process again (a second source, or exec refreshing data):
   // merge, never duplicate.
   std::uint32_t same = lookup_guid(p.guid);
@@ -575,7 +595,7 @@ void process_table::apply_sync(timestamp time,
   slots.reserve(listing.size());
   // Pass 1: find or create every listed process.
   for (auto &p : listing) {
-    p.guid = normalize_guid(p.guid);
+    normalize_guid_in_place(p.guid);
     std::uint32_t slot = lookup_guid(p.guid);
     if (slot == npos && !p.pid.empty()) {
       auto holder = lookup_link(p.pid);

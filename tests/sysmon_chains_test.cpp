@@ -116,7 +116,7 @@ BOOST_AUTO_TEST_CASE(callchains_match_guid_lineage) {
       }
       std::vector<std::string> got;
       for (auto *e : table.callchain(g, max_chain))
-        got.push_back(exe_of(e->data));
+        got.push_back(exe_of(unpack_data(e->data)));
       ++file_checked;
       deepest = std::max(deepest, expect.size());
       total_links += expect.size();

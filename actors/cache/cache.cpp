@@ -18,12 +18,11 @@ namespace {
 
 // The Exe of a process as plain text, or "" when it has none.
 std::string exe_of(const process_entry &e) {
-  for (auto &f : e.data)
-    if (f.key == "Exe") {
-      auto v = nlohmann::json::parse(f.json, nullptr, false);
-      if (v.is_string())
-        return v.get<std::string>();
-    }
+  if (auto raw = data_value(e.data, "Exe")) {
+    auto v = nlohmann::json::parse(*raw, nullptr, false);
+    if (v.is_string())
+      return v.get<std::string>();
+  }
   return {};
 }
 

@@ -100,7 +100,7 @@ std::string cache_sync_row_json(const process_table &table, timestamp time) {
     out += ",\"entry\":";
     table.append_entry_json(out, *e);
     out += ",\"data\":";
-    append_data(out, e->data);
+    out += e->data;
     out += '}';
   }
   out += "]}";

@@ -1,5 +1,6 @@
 #include "actors/cache/process_table.hpp"
 
+#include "actors/common/json_scan.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
@@ -41,25 +42,12 @@ bool abs_within(timestamp a, timestamp b, timestamp slack) {
   return a > b ? a - b <= slack : b - a <= slack;
 }
 
-const std::string *find_field(const data_fields &d, std::string_view key) {
-  for (auto &f : d)
-    if (f.key == key)
-      return &f.json;
-  return nullptr;
-}
-
-void append_data_json(std::string &out, const data_fields &d) {
-  out += '{';
-  bool first = true;
-  for (auto &f : d) {
-    if (!first)
-      out += ',';
-    first = false;
-    append_json_string(out, f.key);
-    out += ':';
-    out += f.json.empty() ? std::string_view{"null"} : std::string_view{f.json};
-  }
-  out += '}';
+// The raw JSON value of `key` in a packed Data object, as a string.
+std::optional<std::string> find_field(const std::string &packed,
+                                      std::string_view key) {
+  if (auto v = data_value(packed, key))
+    return std::string{*v};
+  return std::nullopt;
 }
 
 bool by_start(const process_entry *a, const process_entry *b) {
@@ -89,6 +77,67 @@ std::string make_real_id(std::string_view pid, timestamp start) {
   id += '-';
   id.append(digits, end);
   return id;
+}
+
+std::string pack_data(const data_fields &d) {
+  std::size_t n = 2;
+  for (auto &f : d)
+    n += f.key.size() + f.json.size() + 8;
+  std::string out;
+  out.reserve(n);
+  out += '{';
+  bool first = true;
+  for (auto &f : d) {
+    if (!first)
+      out += ',';
+    first = false;
+    append_json_string(out, f.key);
+    out += ':';
+    out += f.json.empty() ? std::string_view{"null"} : std::string_view{f.json};
+  }
+  out += '}';
+  return out;
+}
+
+data_fields unpack_data(std::string_view packed) {
+  data_fields out;
+  json_scan::scanner sc{packed};
+  bool first = true;
+  if (packed.empty() || !sc.begin_object(first))
+    return out;
+  std::string_view k;
+  bool esc = false;
+  std::string buf;
+  while (sc.next_key(first, k, esc)) {
+    json_scan::value v;
+    if (!sc.scan(v))
+      break;
+    std::string key;
+    if (esc)
+      json_scan::unescape("\"" + std::string{k} + "\"", key);
+    else
+      key.assign(k.data(), k.size());
+    out.push_back({std::move(key), std::string{v.raw}});
+  }
+  return out;
+}
+
+std::optional<std::string_view> data_value(std::string_view packed,
+                                           std::string_view key) {
+  json_scan::scanner sc{packed};
+  bool first = true;
+  if (packed.empty() || !sc.begin_object(first))
+    return std::nullopt;
+  std::string_view k;
+  bool esc = false;
+  while (sc.next_key(first, k, esc)) {
+    json_scan::value v;
+    if (!sc.scan(v))
+      break;
+    if (!esc && k == key)
+      return v.raw;
+  }
+  return std::nullopt;
 }
 
 // In place, and without work for the usual cases: empty, or already lower
@@ -258,7 +307,8 @@ std::uint32_t process_table::insert(std::string id, process_record &&p) {
   e.start_time = p.start_time;
   e.end_time = unknown_time;
   e.last_sync_time = unknown_time;
-  e.data = std::move(p.data);
+  e.data = pack_data(p.data);
+  data_fields{}.swap(p.data); // taken: free the pieces now
   e.children.clear();
   e.live_children = 0;
   e.seen_in_sync = 0;
@@ -295,7 +345,7 @@ void process_table::remove(std::uint32_t slot) {
   e.id.clear();
   e.parent_id.clear();
   e.guid.clear();
-  data_fields{}.swap(e.data);
+  std::string{}.swap(e.data);
   std::vector<std::string>{}.swap(e.children);
   free_slots_.push_back(slot);
 }
@@ -350,17 +400,20 @@ void process_table::observe_time(timestamp t) {
 // -- data ---------------------------------------------------------------------
 
 void process_table::merge_data(process_entry &e, data_fields &&fields) {
+  // Rare (a second source, exec, enrichment): unpack, merge, pack again.
+  auto have = unpack_data(e.data);
   for (auto &f : fields) {
     bool found = false;
-    for (auto &g : e.data)
+    for (auto &g : have)
       if (g.key == f.key) {
         g.json = std::move(f.json);
         found = true;
         break;
       }
     if (!found)
-      e.data.push_back(std::move(f));
+      have.push_back(std::move(f));
   }
+  e.data = pack_data(have);
 }
 
 void process_table::set_end(std::uint32_t slot, timestamp end, bool estimate) {
@@ -614,7 +667,7 @@ void process_table::apply_sync(timestamp time,
       slot = npos; // listed twice: keep the first, drop the duplicate row
     if (slot != npos) {
       auto &e = slots_[slot];
-      e.data = std::move(p.data); // the fresh listing replaces data
+      e.data = pack_data(p.data); // the fresh listing replaces data
       e.last_sync_time = time;
       e.seen_in_sync = gen;
       if (!e.running() && e.end_is_estimate && e.end_time <= time)
@@ -785,7 +838,7 @@ void process_table::append_entry_json(std::string &out,
   out += ",\"LastSyncTime\":";
   append_time_json(out, e.last_sync_time);
   out += ",\"Data\":";
-  append_data_json(out, e.data);
+  out += e.data;
   out += ",\"Children\":[";
   for (std::size_t i = 0; i < e.children.size(); ++i) {
     if (i)
@@ -895,7 +948,7 @@ std::string process_table::tree_json(std::string_view id, std::size_t max) {
     out += ",\"end_time\":";
     append_time_json(out, e.end_time);
     out += ",\"data\":";
-    append_data_json(out, e.data);
+    out += e.data;
     out += ",\"children\":[";
   };
   open_node(0);

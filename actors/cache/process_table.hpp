@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -32,7 +33,7 @@ struct process_entry {
   timestamp start_time = unknown_time;
   timestamp end_time = unknown_time;
   timestamp last_sync_time = unknown_time;
-  data_fields data;
+  std::string data; ///< the Data object as JSON text (one block; see pack_data)
   std::vector<std::string> children; ///< real ids, at most max_children
   // Bookkeeping for eviction order (see process_table::tier_of).
   std::uint32_t prev = 0;
@@ -193,6 +194,14 @@ private:
   timestamp last_expiry_run_ = unknown_time;
   std::uint64_t sync_generation_ = 0;
 };
+
+/// Data as stored: one JSON object text, so a process costs one allocation
+/// for its data and answers splice it unchanged.
+std::string pack_data(const data_fields &d);
+data_fields unpack_data(std::string_view packed);
+/// The raw JSON value of `key`, if present.
+std::optional<std::string_view> data_value(std::string_view packed,
+                                           std::string_view key);
 
 /// The real id of a process: "<pid>-<whole start seconds>" (SPEC §1).
 std::string make_real_id(std::string_view pid, timestamp start);

@@ -43,7 +43,7 @@ std::vector<process_update> snapshot_updates(const process_table &table) {
       u.process.pid = std::string{e->pid()};
       u.process.guid = e->guid;
       u.process.start_time = e->start_time;
-      u.process.data = e->data;
+      u.process.data = unpack_data(e->data);
       // The parent as the entry links it: its pid, and its GUID when the
       // parent is cached with one.
       auto dash = e->parent_id.rfind('-');

@@ -2,7 +2,7 @@
 
 #include "actors/cache/process_table.hpp"
 #include "actors/common/time.hpp"
-#include "actors/ingest/json_scan.hpp"
+#include "actors/common/json_scan.hpp"
 
 #include <cstdlib>
 

@@ -1,4 +1,4 @@
-#include "actors/ingest/json_scan.hpp"
+#include "actors/common/json_scan.hpp"
 
 namespace proctrack::json_scan {
 

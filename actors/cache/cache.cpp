@@ -160,7 +160,12 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         return answer(st.table, q, stats);
       },
       [self](atom::stats) -> stats_report {
-        return {cache_state::name, self->state.all_counters()};
+        auto counters = self->state.all_counters();
+        // Only the actor itself may read its mailbox (CAF 0.17's size()
+        // moves messages between internal queues).
+        counters.push_back(
+            {"MailboxCache", static_cast<std::int64_t>(self->mailbox().size())});
+        return {cache_state::name, std::move(counters)};
       },
       [self](atom::tick, timestamp now) { self->state.table.expire(now); },
       [self](atom::flush) -> caf::result<bool> {

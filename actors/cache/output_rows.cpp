@@ -8,18 +8,6 @@ namespace proctrack {
 
 namespace {
 
-void append_data(std::string &out, const data_fields &d) {
-  out += '{';
-  for (std::size_t i = 0; i < d.size(); ++i) {
-    if (i)
-      out += ',';
-    append_json_string(out, d[i].key);
-    out += ':';
-    out += d[i].json.empty() ? std::string{"null"} : d[i].json;
-  }
-  out += '}';
-}
-
 void append_id(std::string &out, const std::string &pid,
                const std::string &guid) {
   append_json_string(out, pid.empty() ? guid : pid);
@@ -33,7 +21,7 @@ void append_record(std::string &out, const process_record &p) {
   out += ",\"start_time\":";
   append_time_json(out, p.start_time);
   out += ",\"data\":";
-  append_data(out, p.data);
+  append_packed_data(out, p.data);
   out += '}';
 }
 
@@ -52,7 +40,7 @@ std::string update_row_json(const process_update &u) {
     out += ",\"start_time\":";
     append_time_json(out, u.process.start_time);
     out += ",\"data\":";
-    append_data(out, u.process.data);
+    append_packed_data(out, u.process.data);
     break;
   }
   case update_kind::exit:

@@ -79,12 +79,7 @@ std::string make_real_id(std::string_view pid, timestamp start) {
   return id;
 }
 
-std::string pack_data(const data_fields &d) {
-  std::size_t n = 2;
-  for (auto &f : d)
-    n += f.key.size() + f.json.size() + 8;
-  std::string out;
-  out.reserve(n);
+void append_packed_data(std::string &out, const data_fields &d) {
   out += '{';
   bool first = true;
   for (auto &f : d) {
@@ -96,6 +91,15 @@ std::string pack_data(const data_fields &d) {
     out += f.json.empty() ? std::string_view{"null"} : std::string_view{f.json};
   }
   out += '}';
+}
+
+std::string pack_data(const data_fields &d) {
+  std::size_t n = 2;
+  for (auto &f : d)
+    n += f.key.size() + f.json.size() + 8;
+  std::string out;
+  out.reserve(n);
+  append_packed_data(out, d);
   return out;
 }
 

@@ -198,6 +198,8 @@ private:
 /// Data as stored: one JSON object text, so a process costs one allocation
 /// for its data and answers splice it unchanged.
 std::string pack_data(const data_fields &d);
+/// Appends the same JSON object text to `out`.
+void append_packed_data(std::string &out, const data_fields &d);
 data_fields unpack_data(std::string_view packed);
 /// The raw JSON value of `key`, if present.
 std::optional<std::string_view> data_value(std::string_view packed,

@@ -1,5 +1,7 @@
 #include "actors/common/json_scan.hpp"
 
+#include "actors/common/json_text.hpp"
+
 namespace proctrack::json_scan {
 
 namespace {
@@ -18,24 +20,6 @@ int hex_val(char c) {
   if (c >= 'A' && c <= 'F')
     return c - 'A' + 10;
   return -1;
-}
-
-void put_utf8(std::string &out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
 }
 
 } // namespace
@@ -390,7 +374,7 @@ void unescape(std::string_view raw, std::string &out) {
       } else if (cp >= 0xD800 && cp <= 0xDFFF) {
         cp = 0xFFFD; // a lone surrogate
       }
-      put_utf8(out, cp);
+      append_utf8(out, cp);
       break;
     }
     default:

@@ -78,24 +78,6 @@ u64 align4(u64 x) {
   return (x + 3) & ~u64{3};
 }
 
-void put_utf8(std::string &out, std::uint32_t cp) {
-  if (cp < 0x80) {
-    out += static_cast<char>(cp);
-  } else if (cp < 0x800) {
-    out += static_cast<char>(0xC0 | (cp >> 6));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else if (cp < 0x10000) {
-    out += static_cast<char>(0xE0 | (cp >> 12));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  } else {
-    out += static_cast<char>(0xF0 | (cp >> 18));
-    out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
-    out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-    out += static_cast<char>(0x80 | (cp & 0x3F));
-  }
-}
-
 // UTF-16LE code units [off, off + 2 * units) to UTF-8; surrogate pairs are
 // combined, lone surrogates become U+FFFD. Caller checked the range.
 std::string utf16_to_utf8(const view &v, u64 off, u64 units) {
@@ -107,7 +89,7 @@ std::string utf16_to_utf8(const view &v, u64 off, u64 units) {
       if (i + 1 < units) {
         std::uint32_t c2 = v.u16(off + 2 * (i + 1));
         if (c2 >= 0xDC00 && c2 <= 0xDFFF) {
-          put_utf8(out, 0x10000 + ((c - 0xD800) << 10) + (c2 - 0xDC00));
+          append_utf8(out, 0x10000 + ((c - 0xD800) << 10) + (c2 - 0xDC00));
           ++i;
           continue;
         }
@@ -116,7 +98,7 @@ std::string utf16_to_utf8(const view &v, u64 off, u64 units) {
     } else if (c >= 0xDC00 && c <= 0xDFFF) {
       c = 0xFFFD;
     }
-    put_utf8(out, c);
+    append_utf8(out, c);
   }
   return out;
 }

@@ -1,8 +1,8 @@
 #include "actors/ingest/update_row_decoder.hpp"
 
 #include "actors/cache/process_table.hpp"
-#include "actors/common/time.hpp"
 #include "actors/common/json_scan.hpp"
+#include "actors/common/time.hpp"
 
 #include <cstdlib>
 

@@ -117,7 +117,7 @@ rm -f "$OUT/qs.in" "$OUT/qs.port"
 mkfifo "$OUT/qs.in"
 "$PB" query-server --n=100000 <"$OUT/qs.in" >"$OUT/qs.port" &
 exec 7>"$OUT/qs.in" # the server runs until this closes
-for ((i = 0; i < 240 && ! -s "$OUT/qs.port"; i++)); do sleep 0.5; done
+for ((i = 0; i < 240; i++)); do [ -s "$OUT/qs.port" ] && break; sleep 0.5; done
 "$PB" query-client --port="$(cat "$OUT/qs.port")" --reps="$REPS" >"$OUT/loopback.result.json"
 exec 7>&-
 wait

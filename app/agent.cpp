@@ -70,19 +70,55 @@ int run_agent(const command_line &cl) {
                 + " (the agent needs root or CAP_NET_ADMIN: run it with sudo)");
 
   caf::actor_system sys{cfg};
+  caf::scoped_actor self{sys};
+  // Every actor started so far, stopped on any way out (a failure after
+  // this point must not leave timers running: the system would wait on
+  // them forever). The writer goes last and flushes what it has.
+  std::vector<caf::actor> started;
+  output_writer_actor writer;
+  auto stop_all = [&](int code) {
+    for (auto &a : started)
+      self->send_exit(a, caf::exit_reason::user_shutdown);
+    if (writer) {
+      self->send_exit(writer, caf::exit_reason::user_shutdown);
+      self->wait_for(writer);
+    }
+    std::fflush(stdout);
+    // Everything is written. The actor system's teardown can still wait on
+    // network peers (e.g. a forwarder's collector connection); the 2 s stop
+    // promise wins over that wait.
+    std::thread([code] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+      spdlog::warn("shutdown took over 1 s after the output was flushed; "
+                   "exiting");
+      spdlog::default_logger()->flush();
+      std::_Exit(code);
+    }).detach();
+    return code;
+  };
+  auto fail_running = [&](const std::string &msg) {
+    fail(msg);
+    return stop_all(2);
+  };
+  auto keep = [&](const auto &h) {
+    if (h)
+      started.push_back(caf::actor_cast<caf::actor>(h));
+  };
   enricher_actor enricher;
   if (auto why = cfg.spawn_enricher_if_on(sys, enricher); !why.empty())
-    return fail(why);
+    return fail_running(why);
+  keep(enricher);
   auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
-  auto writer = spawn_output_writer(sys, cfg.output_path, error);
+  keep(cache);
+  writer = spawn_output_writer(sys, cfg.output_path, error);
   if (!writer)
-    return fail(error);
+    return fail_running(error);
   pslist_sync_config pc;
   pc.period = cfg.sync_period;
   if (auto why = pc.validate(); !why.empty())
-    return fail(why);
+    return fail_running(why);
   auto pslist = spawn_pslist_sync(sys, pc, cache);
-  caf::scoped_actor self{sys};
+  keep(pslist);
   // The first sync before anything is reported.
   bool synced = false;
   self->request(pslist, std::chrono::seconds(30), atom::sync_v)
@@ -93,16 +129,19 @@ int run_agent(const command_line &cl) {
           },
           [&](caf::error &e) { error = caf::to_string(e); });
   if (!synced)
-    return fail("the first /proc listing failed: " + error);
+    return fail_running("the first /proc listing failed: " + error);
   // The stream starts with the whole cache.
-  self->request(cache, caf::infinite, atom::subscribe_v, writer)
+  auto sink = caf::actor_cast<update_sink_actor>(writer);
+  self->request(cache, caf::infinite, atom::subscribe_v, sink)
       .receive([&](std::string &row) { self->send(writer, row + "\n"); },
                [&](caf::error &e) { error = caf::to_string(e); });
   live_events_config lc;
   auto live = spawn_live_events(sys, lc, connector, cache, pslist);
+  keep(live);
   connector.reset(); // the live events actor owns it now
   std::vector<stats_api> polled{caf::actor_cast<stats_api>(live),
-                                caf::actor_cast<stats_api>(pslist)};
+                                caf::actor_cast<stats_api>(pslist),
+                                caf::actor_cast<stats_api>(writer)};
   if (enricher)
     polled.push_back(caf::actor_cast<stats_api>(enricher));
   // Fleet: the stream goes to a collector too (docs/fleet.md).
@@ -110,12 +149,14 @@ int run_agent(const command_line &cl) {
   if (!cfg.forward_connect.empty()) {
     forwarder = spawn_forwarder(sys, cfg.make_forwarder_config(), cache, error);
     if (!forwarder)
-      return fail(error);
+      return fail_running(error);
+    keep(forwarder);
     polled.push_back(caf::actor_cast<stats_api>(forwarder));
   }
   stats_publisher_config sc;
   sc.interval = cfg.stats_interval;
-  auto stats = spawn_stats_publisher(sys, sc, cache, polled, writer);
+  auto stats = spawn_stats_publisher(sys, sc, cache, polled, sink);
+  keep(stats);
   // The query endpoint.
   if (!is_loopback(cfg.query_host))
     spdlog::warn("query endpoint on {}: reachable from the network, "
@@ -124,39 +165,18 @@ int run_agent(const command_line &cl) {
   auto port =
       sys.middleman().publish(cache, static_cast<std::uint16_t>(cfg.query_port),
                               cfg.query_host.c_str(), true);
-  if (!port) {
-    self->send_exit(live, caf::exit_reason::user_shutdown);
-    return fail("cannot listen on query." + cfg.query_host + ":"
-                + std::to_string(cfg.query_port) + ": "
-                + sys.render(port.error()));
-  }
+  if (!port)
+    return fail_running("cannot open the query endpoint " + cfg.query_host + ":"
+                        + std::to_string(cfg.query_port)
+                        + " (query.host, query.port): "
+                        + sys.render(port.error()));
   spdlog::info("ready: query endpoint {}:{}", cfg.query_host, *port);
 
   int sig = 0;
   sigwait(&stop_signals, &sig);
   spdlog::info("stopping on signal {}", sig);
   sys.middleman().unpublish(cache, *port);
-  for (auto a :
-       {caf::actor_cast<caf::actor>(live), caf::actor_cast<caf::actor>(stats),
-        caf::actor_cast<caf::actor>(pslist), caf::actor_cast<caf::actor>(cache),
-        caf::actor_cast<caf::actor>(enricher)})
-    if (a)
-      self->send_exit(a, caf::exit_reason::user_shutdown);
-  // The writer goes last and flushes what it has.
-  self->send_exit(writer, caf::exit_reason::user_shutdown);
-  self->wait_for(writer);
-  std::fflush(stdout);
-  // Everything is written. The actor system's teardown can still wait on
-  // network peers (e.g. a forwarder's collector connection); the 2 s stop
-  // promise wins over that wait.
-  std::thread([] {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1000));
-    spdlog::warn("shutdown took over 1 s after the output was flushed; "
-                 "exiting");
-    spdlog::default_logger()->flush();
-    std::_Exit(0);
-  }).detach();
-  return 0;
+  return stop_all(0);
 }
 
 } // namespace proctrack

@@ -8,7 +8,7 @@ namespace proctrack {
 std::string live_events_config::validate() const {
   if (poll_ms <= 0 || poll_ms > 1000)
     return "live events poll time must be between 1 and 1000 ms";
-  if (max_batch == 0 || max_in_flight == 0)
+  if (max_batch == 0 || max_in_flight == 0 || max_backlog == 0)
     return "live events batch bounds must be positive";
   return {};
 }
@@ -17,25 +17,70 @@ namespace {
 
 using self_ptr = live_events_actor::stateful_pointer<live_events_state>;
 
-void send_batch(self_ptr self, const live_events_config &cfg,
-                const cache_actor &cache, std::vector<process_update> &&ups) {
+// Asks the pslist sync actor for a listing now, unless one is on its way.
+void heal(self_ptr self, const pslist_sync_actor &pslist) {
   auto &st = self->state;
-  if (ups.empty())
+  if (st.heal_pending || !pslist)
     return;
-  if (st.in_flight >= cfg.max_in_flight) {
-    // The cache is far behind: drop rather than grow without bound; the
-    // next sync puts the cache right.
-    ++st.dropped_batches;
-    return;
+  st.heal_pending = true;
+  ++st.heal_syncs;
+  self->request(pslist, caf::infinite, atom::sync_v)
+      .then([self](std::uint64_t) { self->state.heal_pending = false; },
+            [self](caf::error &) { self->state.heal_pending = false; });
+}
+
+// Appends updates to the backlog, filling the last batch up to max_batch.
+// Past max_backlog the rest is dropped and the cache healed by a sync.
+void enqueue(self_ptr self, const live_events_config &cfg,
+             const pslist_sync_actor &pslist,
+             std::vector<process_update> &&ups) {
+  auto &st = self->state;
+  std::size_t dropped = 0;
+  for (auto &u : ups) {
+    if (st.backlog_size >= cfg.max_backlog) {
+      ++dropped;
+      continue;
+    }
+    if (st.backlog.empty() || st.backlog.back().size() >= cfg.max_batch) {
+      st.backlog.emplace_back();
+      st.backlog.back().reserve(std::min(cfg.max_batch, ups.size()));
+    }
+    st.backlog.back().push_back(std::move(u));
+    ++st.backlog_size;
   }
-  update_batch b;
-  b.host = cfg.host;
-  b.updates = std::move(ups);
-  st.updates_sent += static_cast<std::int64_t>(b.updates.size());
-  ++st.in_flight;
-  self->request(cache, caf::infinite, std::move(b))
-      .then([self](std::uint64_t) { --self->state.in_flight; },
-            [self](caf::error &) { --self->state.in_flight; });
+  st.max_backlog_seen =
+      std::max(st.max_backlog_seen, static_cast<std::int64_t>(st.backlog_size));
+  if (dropped > 0) {
+    if (st.dropped_updates == 0 || !st.heal_pending)
+      spdlog::warn("the cache is {} updates behind: dropped {} live updates, "
+                   "syncing from /proc",
+                   st.backlog_size, dropped);
+    st.dropped_updates += static_cast<std::int64_t>(dropped);
+    heal(self, pslist);
+  }
+}
+
+// Sends backlog batches while fewer than max_in_flight wait for the cache;
+// each answer sends the next, so the cache never idles while work waits.
+void pump(self_ptr self, const live_events_config &cfg,
+          const cache_actor &cache) {
+  auto &st = self->state;
+  while (!st.backlog.empty() && st.in_flight < cfg.max_in_flight) {
+    update_batch b;
+    b.host = cfg.host;
+    b.updates = std::move(st.backlog.front());
+    st.backlog.pop_front();
+    st.backlog_size -= b.updates.size();
+    st.updates_sent += static_cast<std::int64_t>(b.updates.size());
+    ++st.in_flight;
+    auto done = [self, cfg, cache] {
+      --self->state.in_flight;
+      pump(self, cfg, cache);
+    };
+    self->request(cache, caf::infinite, std::move(b))
+        .then([done](std::uint64_t) { done(); },
+              [done](caf::error &) { done(); });
+  }
 }
 
 } // namespace
@@ -48,19 +93,21 @@ live_events(self_ptr self, live_events_config cfg,
   self->state.reader.emplace(cfg.proc_root);
   self->send(self, atom::tick_v);
   return {
-      // One turn: wait briefly for events, send them, come back. Other
-      // messages (stats, exit) are handled between turns.
+      // One turn: wait briefly for events, queue them, send what may go,
+      // come back. Other messages (answers, stats, exit) are handled between
+      // turns, so the actor stops within poll_ms.
       [self, cfg, cache, pslist](atom::tick) {
         auto &st = self->state;
         st.events.clear();
-        auto status = st.connector->receive(st.events, cfg.poll_ms);
+        // While batches wait to be sent, only peek at the socket.
+        auto wait = st.backlog.empty() ? cfg.poll_ms : 1;
+        auto status = st.connector->receive(st.events, wait);
         using rs = linux_proc::proc_connector::recv_status;
         if (status == rs::overflow) {
           ++st.lost_overflows;
           spdlog::warn("kernel process events lost (receive buffer full): "
                        "syncing from /proc");
-          self->request(pslist, caf::infinite, atom::sync_v)
-              .then([](std::uint64_t) {}, [](caf::error &) {});
+          heal(self, pslist);
         } else if (status == rs::error) {
           ++st.receive_errors;
           spdlog::error("proc connector: {}", st.connector->last_error());
@@ -68,15 +115,8 @@ live_events(self_ptr self, live_events_config cfg,
         st.events_seen += static_cast<std::int64_t>(st.events.size());
         std::vector<process_update> ups;
         linux_proc::to_updates(st.events, *st.reader, ups);
-        while (ups.size() > cfg.max_batch) {
-          std::vector<process_update> rest(
-              std::make_move_iterator(ups.begin() + cfg.max_batch),
-              std::make_move_iterator(ups.end()));
-          ups.resize(cfg.max_batch);
-          send_batch(self, cfg, cache, std::move(ups));
-          ups = std::move(rest);
-        }
-        send_batch(self, cfg, cache, std::move(ups));
+        enqueue(self, cfg, pslist, std::move(ups));
+        pump(self, cfg, cache);
         self->send(self, atom::tick_v);
       },
       [self](atom::stats) -> stats_report {
@@ -86,7 +126,10 @@ live_events(self_ptr self, live_events_config cfg,
                 {{"KernelEvents", st.events_seen},
                  {"LiveUpdates", st.updates_sent},
                  {"LostEvents", st.lost_overflows},
-                 {"DroppedLiveBatches", st.dropped_batches},
+                 {"DroppedLiveUpdates", st.dropped_updates},
+                 {"HealingSyncs", st.heal_syncs},
+                 {"LiveBacklog", static_cast<std::int64_t>(st.backlog_size)},
+                 {"MaxLiveBacklog", st.max_backlog_seen},
                  {"MalformedKernelMessages",
                   static_cast<std::int64_t>(cs.malformed)},
                  {"ConnectorErrors", st.receive_errors},

@@ -12,6 +12,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -19,9 +20,13 @@
 namespace proctrack {
 
 struct live_events_config {
-  int poll_ms = 100;              ///< longest wait for events per turn
-  std::size_t max_batch = 4096;   ///< updates per message to the cache
-  std::size_t max_in_flight = 64; ///< batches not yet applied by the cache
+  int poll_ms = 100;             ///< longest wait for events per turn
+  std::size_t max_batch = 4096;  ///< updates per message to the cache
+  std::size_t max_in_flight = 8; ///< batches not yet applied by the cache
+  /// Updates waiting for the cache beyond the batches in flight (coalesced
+  /// into full batches). Past this bound new updates are dropped, counted,
+  /// and a pslist sync heals the cache: memory stays bounded under a storm.
+  std::size_t max_backlog = 65536;
   std::string proc_root = "/proc";
   std::string host;
 
@@ -34,12 +39,18 @@ struct live_events_state {
   std::shared_ptr<linux_proc::proc_connector> connector;
   std::optional<linux_proc::procfs_reader> reader;
   std::vector<linux_proc::proc_event> events;
+  /// Updates not yet sent, oldest first, in batches of at most max_batch.
+  std::deque<std::vector<process_update>> backlog;
+  std::size_t backlog_size = 0; ///< updates in backlog
   std::size_t in_flight = 0;
+  bool heal_pending = false; ///< a sync was asked for and has not answered
   std::int64_t events_seen = 0;
   std::int64_t updates_sent = 0;
   std::int64_t lost_overflows = 0;
-  std::int64_t dropped_batches = 0;
+  std::int64_t dropped_updates = 0;
+  std::int64_t heal_syncs = 0;
   std::int64_t receive_errors = 0;
+  std::int64_t max_backlog_seen = 0;
 };
 
 live_events_actor::behavior_type

@@ -16,8 +16,8 @@ output_writer_state::~output_writer_state() {
   }
 }
 
-update_sink_actor::behavior_type
-output_writer(update_sink_actor::stateful_pointer<output_writer_state> self,
+output_writer_actor::behavior_type
+output_writer(output_writer_actor::stateful_pointer<output_writer_state> self,
               std::string path) {
   auto &st = self->state;
   if (path.empty()) {
@@ -38,12 +38,20 @@ output_writer(update_sink_actor::stateful_pointer<output_writer_state> self,
           ++st.write_errors;
         ++st.lines;
       },
+      [self](atom::stats) -> stats_report {
+        auto &st = self->state;
+        return {output_writer_state::name,
+                {{"OutputMessages", st.lines},
+                 {"OutputWriteErrors", st.write_errors},
+                 {"MailboxOutput",
+                  static_cast<std::int64_t>(self->mailbox().size())}}};
+      },
   };
 }
 
-update_sink_actor spawn_output_writer(caf::actor_system &sys,
-                                      const std::string &path,
-                                      std::string &error) {
+output_writer_actor spawn_output_writer(caf::actor_system &sys,
+                                        const std::string &path,
+                                        std::string &error) {
   if (!path.empty()) {
     // Check here, so a bad path is a clear exit 2 before the agent starts.
     std::FILE *f = std::fopen(path.c_str(), "a");

@@ -14,6 +14,10 @@
 
 namespace proctrack {
 
+/// The writer is a sink that also reports its counters (lines written,
+/// write errors, its own mailbox depth: a slow reader of stdout shows there).
+using output_writer_actor = update_sink_actor::extend_with<stats_api>;
+
 struct output_writer_state {
   static inline const char *name = "proctrack.output_writer";
   std::FILE *out = nullptr;
@@ -23,14 +27,14 @@ struct output_writer_state {
   ~output_writer_state();
 };
 
-update_sink_actor::behavior_type
-output_writer(update_sink_actor::stateful_pointer<output_writer_state> self,
+output_writer_actor::behavior_type
+output_writer(output_writer_actor::stateful_pointer<output_writer_state> self,
               std::string path);
 
 /// Opens `path` for appending ("" = stdout) before spawning; nullptr
 /// handle and `error` naming the file when it cannot be opened.
-update_sink_actor spawn_output_writer(caf::actor_system &sys,
-                                      const std::string &path,
-                                      std::string &error);
+output_writer_actor spawn_output_writer(caf::actor_system &sys,
+                                        const std::string &path,
+                                        std::string &error);
 
 } // namespace proctrack

@@ -9,8 +9,8 @@
 
 #include <chrono>
 #include <csignal>
+#include <cstdlib>
 #include <fcntl.h>
-#include <random>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -28,9 +28,8 @@ struct agent {
   temp_dir dir;
   std::string out_path, err_path;
 
-  agent() {
-    std::random_device rd;
-    port = 20000 + static_cast<int>(rd() % 20000);
+  // Port 0: the agent picks a free one and logs it in its ready line.
+  explicit agent(std::vector<std::string> extra = {}) {
     out_path = (dir.path() / "out.jsonl").string();
     err_path = (dir.path() / "err.log").string();
     pid = fork();
@@ -40,9 +39,15 @@ struct agent {
       dup2(o, 1);
       dup2(e, 2);
       auto bin = binary();
-      auto port_flag = "--query.port=" + std::to_string(port);
-      execl(bin.c_str(), bin.c_str(), "run", port_flag.c_str(),
-            "--stats.interval=1s", "--tracker.sync-period=2s", nullptr);
+      std::vector<std::string> args{bin, "run", "--query.port=0",
+                                    "--stats.interval=1s",
+                                    "--tracker.sync-period=2s"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      std::vector<char *> argv;
+      for (auto &a : args)
+        argv.push_back(a.data());
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
       _exit(127);
     }
   }
@@ -65,8 +70,13 @@ struct agent {
   bool wait_ready(std::chrono::seconds limit) {
     auto deadline = std::chrono::steady_clock::now() + limit;
     while (std::chrono::steady_clock::now() < deadline) {
-      if (err().find("ready:") != std::string::npos)
-        return true;
+      auto e = err();
+      auto at = e.find("ready: query endpoint ");
+      if (at != std::string::npos) {
+        auto line = e.substr(at, e.find('\n', at) - at);
+        port = std::stoi(line.substr(line.rfind(':') + 1));
+        return port > 0;
+      }
       int st;
       if (waitpid(pid, &st, WNOHANG) == pid) {
         pid = -1;
@@ -171,13 +181,22 @@ BOOST_AUTO_TEST_CASE(agent_tracks_a_real_process_chain) {
   // One entry, whether the live events or a sync saw it first (wait for a
   // sync to have passed).
   std::this_thread::sleep_for(2500ms);
+  // Counted by real id: every entry of this pid whose start second is
+  // within 2 s of the sleep's (a second id from a rounding difference
+  // between the two sources would show here), whatever its Name.
+  auto sleep_id = chain_json.back()["Id"].get<std::string>();
+  auto start_of = [](const std::string &id) {
+    return std::stoll(id.substr(id.find('-') + 1));
+  };
   auto ps = a.ask("pslist");
   int count = 0;
-  for (auto &e : ps)
-    if (std::to_string(e["Data"].value("Pid", 0)) == sleep_pid
-        && e["Data"].value("Name", "") == "sleep")
+  for (auto &e : ps) {
+    auto id = e["Id"].get<std::string>();
+    if (id.rfind(sleep_pid + "-", 0) == 0 && id.back() != '?'
+        && std::llabs(start_of(id) - start_of(sleep_id)) <= 2)
       ++count;
-  BOOST_TEST(count == 1);
+  }
+  BOOST_TEST(count == 1, "entries of pid " << sleep_pid << ": " << count);
   auto stats = a.ask("stats");
   BOOST_TEST(stats["PslistSyncs"].get<int>() >= 1);
   BOOST_TEST(stats.contains("LostEvents"));
@@ -191,6 +210,12 @@ BOOST_AUTO_TEST_CASE(agent_tracks_a_real_process_chain) {
   for (auto &r : rows)
     stats_rows += r["update_type"] == "stats";
   BOOST_TEST(stats_rows >= 2);
+  // The stats rows carry the agent's own keys (SPEC §6, docs/agent.md).
+  auto &last = rows.back()["update_type"] == "stats" ? rows.back() : rows[1];
+  for (auto key :
+       {"Length", "Capacity", "LostEvents", "PslistSyncs", "LastSyncDurationUs",
+        "LastSyncTime", "MailboxCache", "MailboxLiveEvents", "MailboxOutput"})
+    BOOST_TEST(last["data"].contains(key), "stats row lacks " << key);
 }
 
 BOOST_AUTO_TEST_CASE(bad_config_and_operands_exit_2) {
@@ -204,6 +229,27 @@ BOOST_AUTO_TEST_CASE(bad_config_and_operands_exit_2) {
   BOOST_TEST(r.err.find("cannot reach") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(a_failure_after_start_up_exits_2_without_hanging) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: skipped");
+    return;
+  }
+  // A second agent on the first one's port gets as far as the query
+  // endpoint, then must stop every actor it started and exit 2.
+  agent first;
+  BOOST_REQUIRE_MESSAGE(first.wait_ready(30s),
+                        "agent not ready: " << first.err());
+  auto t0 = std::chrono::steady_clock::now();
+  auto r = run(binary(), {"run", "--query.port=" + std::to_string(first.port)},
+               {}, std::chrono::seconds(20));
+  auto took = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST(!r.timed_out);
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("query.port") != std::string::npos, r.err);
+  BOOST_TEST((took < 10s));
+  BOOST_TEST(first.stop(2000ms) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(sigint_stops_an_agent_started_in_the_background) {
   if (geteuid() != 0) {
     BOOST_TEST_MESSAGE("not root: skipped");
@@ -211,9 +257,7 @@ BOOST_AUTO_TEST_CASE(sigint_stops_an_agent_started_in_the_background) {
   }
   // A non-interactive shell starts `&` jobs with SIGINT ignored; the agent
   // must still stop on it.
-  std::random_device rd;
-  auto port = std::to_string(20000 + rd() % 20000);
-  auto script = "\"$0\" run --query.port=" + port
+  auto script = std::string("\"$0\" run --query.port=0")
                 + " >/dev/null 2>&1 & p=$!; sleep 2; kill -INT $p; "
                   "for i in $(seq 40); do kill -0 $p 2>/dev/null || break; "
                   "sleep 0.05; done; kill -0 $p 2>/dev/null && "

@@ -10,6 +10,8 @@
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
+
+#include "tests/support/actor_fixture.hpp"
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -22,42 +24,7 @@ using namespace proctrack;
 
 namespace {
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    proctrack::add_message_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
-
-struct fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator &sched =
-      dynamic_cast<caf::scheduler::test_coordinator &>(sys.scheduler());
-  caf::scoped_actor self{sys};
-
-  // Sends a request from a helper actor; the answer lands in the returned
-  // slot once the scheduler has run.
-  template <class R, class Handle, class... Ts>
-  std::shared_ptr<std::optional<R>> send_request(Handle dest, Ts... xs) {
-    auto slot = std::make_shared<std::optional<R>>();
-    sys.spawn([=](caf::event_based_actor *a) {
-      a->request(dest, caf::infinite, xs...).then([=](R r) {
-        *slot = std::move(r);
-      });
-    });
-    return slot;
-  }
-
-  template <class R, class Handle, class... Ts>
-  R ask(Handle dest, Ts... xs) {
-    auto slot = send_request<R>(dest, xs...);
-    sched.run();
-    BOOST_REQUIRE(slot->has_value());
-    return **slot;
-  }
-};
+using fixture = proctrack_test::actor_fixture;
 
 process_update start(std::string pid, std::string ppid, const char *when) {
   process_update u;

@@ -20,6 +20,8 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 
 #include <caf/all.hpp>
 #include <caf/scheduler/test_coordinator.hpp>
+
+#include "tests/support/actor_fixture.hpp"
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -38,59 +40,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct test_config : caf::actor_system_config {
-  test_config() {
-    proctrack::add_message_types(*this);
-    set("scheduler.policy", caf::atom("testing"));
-    set("logger.verbosity", caf::atom("quiet"));
-  }
-};
-
-struct fixture {
-  test_config cfg;
-  caf::actor_system sys{cfg};
-  caf::scheduler::test_coordinator &sched =
-      dynamic_cast<caf::scheduler::test_coordinator &>(sys.scheduler());
-  caf::scoped_actor self{sys};
-
-  // A request from a helper actor; the answer lands in the slot once the
-  // scheduler has run.
-  template <class R, class Handle, class... Ts>
-  std::shared_ptr<std::optional<R>> send_request(Handle dest, Ts... xs) {
-    auto slot = std::make_shared<std::optional<R>>();
-    sys.spawn([=](caf::event_based_actor *a) {
-      a->request(dest, caf::infinite, xs...).then([=](R r) {
-        *slot = std::move(r);
-      });
-    });
-    return slot;
-  }
-
-  template <class R, class Handle, class... Ts>
-  R ask(Handle dest, Ts... xs) {
-    auto slot = send_request<R>(dest, xs...);
-    sched.run();
-    BOOST_REQUIRE(slot->has_value());
-    return **slot;
-  }
-
-  // Every actor a test spawns, stopped at teardown (also when a check
-  // failed) so that the system's shutdown does not wait on live timers
-  // (STYLE pitfall 3).
-  std::vector<caf::actor> spawned;
-
-  template <class Handle>
-  Handle track(Handle h) {
-    spawned.push_back(caf::actor_cast<caf::actor>(h));
-    return h;
-  }
-
-  ~fixture() {
-    for (auto &a : spawned)
-      self->send_exit(a, caf::exit_reason::user_shutdown);
-    sched.run();
-  }
-};
+using fixture = proctrack_test::actor_fixture;
 
 /// A fake /proc tree in a temporary directory, removed at the end.
 struct fake_proc {

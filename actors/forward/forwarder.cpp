@@ -150,9 +150,31 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     }
   };
 
+  // Queues the cache's snapshot answer in chunks, the first one marked as
+  // the snapshot and carrying the host's last counters, and sends.
+  auto queue_snapshot = [self, cfg, make_batch](update_batch &b) {
+    auto &st = self->state;
+    st.awaiting_snapshot = false;
+    ++st.snapshots;
+    auto &u = b.updates;
+    std::size_t i = 0;
+    do {
+      auto fb = make_batch(i == 0);
+      auto end = std::min(u.size(), i + cfg.chunk);
+      fb.updates.assign(std::make_move_iterator(u.begin() + i),
+                        std::make_move_iterator(u.begin() + end));
+      if (fb.snapshot)
+        fb.stats = st.last_stats;
+      st.pending_updates += end - i;
+      st.pending.push_back(std::move(fb));
+      i = end;
+    } while (i < u.size());
+    st.pump();
+  };
+
   // Forgets what is pending and asks the cache for a fresh snapshot; every
   // batch the cache applied before answering is in it.
-  self->state.take_snapshot = [self, cache, sink, cfg, make_batch] {
+  self->state.take_snapshot = [self, cache, sink, queue_snapshot] {
     auto &st = self->state;
     st.awaiting_snapshot = true;
     st.resync = false;
@@ -162,31 +184,12 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     st.sent = 0;
     ++st.epoch;
     self->request(cache, caf::infinite, atom::subscribe_v, sink)
-        .then(
-            [self, cfg, make_batch](update_batch &b) {
-              auto &st = self->state;
-              st.awaiting_snapshot = false;
-              ++st.snapshots;
-              auto &u = b.updates;
-              std::size_t i = 0;
-              do {
-                auto fb = make_batch(i == 0);
-                auto end = std::min(u.size(), i + cfg.chunk);
-                fb.updates.assign(std::make_move_iterator(u.begin() + i),
-                                  std::make_move_iterator(u.begin() + end));
-                if (fb.snapshot)
-                  fb.stats = st.last_stats;
-                st.pending_updates += end - i;
-                st.pending.push_back(std::move(fb));
-                i = end;
-              } while (i < u.size());
-              self->state.pump();
-            },
-            [self](caf::error &err) {
-              spdlog::error("forwarder: the cache gave no snapshot: {}",
-                            caf::to_string(err));
-              self->quit(err);
-            });
+        .then([queue_snapshot](update_batch &b) { queue_snapshot(b); },
+              [self](caf::error &err) {
+                spdlog::error("forwarder: the cache gave no snapshot: {}",
+                              caf::to_string(err));
+                self->quit(err);
+              });
   };
 
   auto schedule_reconnect = [self, cfg] {
@@ -304,25 +307,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
   // Start: subscribe (the first snapshot), connect, stats timer.
   st0.awaiting_snapshot = true;
   self->request(cache, caf::infinite, atom::subscribe_v, sink)
-      .then(
-          [self, cfg, make_batch](update_batch &b) {
-            auto &st = self->state;
-            st.awaiting_snapshot = false;
-            ++st.snapshots;
-            auto &u = b.updates;
-            std::size_t i = 0;
-            do {
-              auto fb = make_batch(i == 0);
-              auto end = std::min(u.size(), i + cfg.chunk);
-              fb.updates.assign(std::make_move_iterator(u.begin() + i),
-                                std::make_move_iterator(u.begin() + end));
-              st.pending_updates += end - i;
-              st.pending.push_back(std::move(fb));
-              i = end;
-            } while (i < u.size());
-            self->state.pump();
-          },
-          [self](caf::error &err) { self->quit(err); });
+      .then([queue_snapshot](update_batch &b) { queue_snapshot(b); },
+            [self](caf::error &err) { self->quit(err); });
   self->state.connect();
   self->delayed_send(self, cfg.stats_interval, atom::tick_v);
 

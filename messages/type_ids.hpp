@@ -21,6 +21,10 @@ CAF_ADD_TYPE_ID(proctrack, (proctrack::stats_report))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::query))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::enrichment))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::fleet_batch))
+CAF_ADD_TYPE_ID(proctrack, (proctrack::process_enrichment))
+CAF_ADD_TYPE_ID(proctrack, (proctrack::process_state))
+CAF_ADD_TYPE_ID(proctrack, (proctrack::pending_exit))
+CAF_ADD_TYPE_ID(proctrack, (proctrack::table_state))
 
 // Atoms are verbs (at most 10 characters).
 CAF_ADD_ATOM(proctrack, proctrack::atom, stats, "stats")

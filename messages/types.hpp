@@ -77,19 +77,6 @@ typename Inspector::result_type inspect(Inspector &f, process_update &x) {
   return f(x.kind, x.process, x.target, x.time, x.processes);
 }
 
-/// Updates travel in batches: one message per batch keeps the mailbox short
-/// and amortises the per-message cost. `host` names the machine the updates
-/// come from (empty for the local one) so a collector can tell hosts apart.
-struct update_batch {
-  std::string host;
-  std::vector<process_update> updates;
-};
-
-template <class Inspector>
-typename Inspector::result_type inspect(Inspector &f, update_batch &x) {
-  return f(x.host, x.updates);
-}
-
 /// A named counter, as reported by every actor's stats handler.
 struct counter {
   std::string name;
@@ -140,29 +127,122 @@ typename Inspector::result_type inspect(Inspector &f, enrichment &x) {
   return f(x.path, x.ok, x.version_info_json, x.original_filename, x.error);
 }
 
+/// Version information to merge into cached processes: into the process
+/// with real id `id`, or, when `id` is empty, into every cached process
+/// whose Exe is `info.path`.
+struct process_enrichment {
+  std::string id;
+  enrichment info;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, process_enrichment &x) {
+  return f(x.id, x.info);
+}
+
+/// Updates travel in batches: one message per batch keeps the mailbox short
+/// and amortises the per-message cost. `host` names the machine the updates
+/// come from (empty for the local one) so a collector can tell hosts apart.
+/// A batch is applied in this order: the updates, then the enrichments,
+/// then, when `expire_at` is set, the expiry of processes that exited
+/// tracker.max-expiry before it. The cache hands its typed sinks every
+/// batch in this form, enrichments and live-mode expiry included, so a
+/// mirror that applies them in order stays equal to the cache.
+struct update_batch {
+  std::string host;
+  std::vector<process_update> updates;
+  std::vector<process_enrichment> enrichments;
+  timestamp expire_at = unknown_time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, update_batch &x) {
+  return f(x.host, x.updates, x.enrichments, x.expire_at);
+}
+
+/// One cached process exactly as a process table holds it: what a fleet
+/// snapshot carries so that a collector's mirror is the host's table, not a
+/// re-derivation of it (a re-derivation loses the children and parents the
+/// host has already evicted).
+struct process_state {
+  std::string id;        ///< real id
+  std::string parent_id; ///< real id of the parent, or "<ppid>-?"
+  std::string guid;      ///< lower case, empty when none
+  timestamp start_time = unknown_time;
+  timestamp end_time = unknown_time;
+  timestamp last_sync_time = unknown_time;
+  std::string data;                  ///< the Data object as JSON text
+  std::vector<std::string> children; ///< real ids, as stored
+  std::uint32_t live_children = 0;   ///< children running or with running ones
+  bool end_is_estimate = false;
+  bool holds_pid = false;  ///< the newest holder of its pid (bare-pid lookups)
+  bool holds_guid = false; ///< the process its GUID resolves to
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, process_state &x) {
+  return f(x.id, x.parent_id, x.guid, x.start_time, x.end_time,
+           x.last_sync_time, x.data, x.children, x.live_children,
+           x.end_is_estimate, x.holds_pid, x.holds_guid);
+}
+
+/// An exit seen before its process's start (kept for out-of-order logs).
+struct pending_exit {
+  std::string key; ///< GUID, real id or pid the exit named
+  timestamp time = unknown_time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, pending_exit &x) {
+  return f(x.key, x.time);
+}
+
+/// A process table's state (process_table::export_state). `processes` are
+/// in eviction order (the first goes first), `pending_exits` oldest first.
+/// It may travel in chunks: importing the pieces in order equals importing
+/// the whole; the clock fields are set only in the first.
+struct table_state {
+  timestamp now = unknown_time;             ///< newest event time seen
+  timestamp last_expiry_run = unknown_time; ///< event time of the last expiry
+  std::vector<pending_exit> pending_exits;
+  std::vector<process_state> processes;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, table_state &x) {
+  return f(x.now, x.last_expiry_run, x.pending_exits, x.processes);
+}
+
 /// One message of a host's update stream to a fleet collector (issue 7).
 /// `seq` numbers the messages of one forwarder `session` (1, 2, ...): the
 /// collector applies them in order and acks each seq. A message with
 /// `snapshot` set starts over: the collector drops its mirror of `host` and
-/// builds a new one (with the host's table limits, capped by its own) from
-/// this and the following updates. `stats`, when not empty, are the host's
-/// latest counters.
+/// builds a new one (with the host's table limits, capped by its own).
+/// Each message is applied as: `state` imported (the chunks of the host's
+/// table state, which follow the snapshot message), then the updates, the
+/// enrichments and `expire_at` as in update_batch. `stats`, when not empty,
+/// are the host's latest counters.
 struct fleet_batch {
   std::string host;
   std::uint64_t session = 0;
   std::uint64_t seq = 0;
   bool snapshot = false;
-  std::uint64_t max_size = 0;     ///< the host's tracker.max-size
-  std::uint64_t max_children = 0; ///< the host's tracker.max-children
-  timestamp max_expiry = 0;       ///< the host's tracker.max-expiry
+  std::uint64_t max_size = 0;          ///< the host's tracker.max-size
+  std::uint64_t max_children = 0;      ///< the host's tracker.max-children
+  timestamp max_expiry = 0;            ///< the host's tracker.max-expiry
+  std::uint64_t max_pending_exits = 0; ///< the host's pending-exit bound
+  table_state state;
   std::vector<process_update> updates;
+  std::vector<process_enrichment> enrichments;
+  timestamp expire_at = unknown_time;
   std::vector<counter> stats;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, fleet_batch &x) {
   return f(x.host, x.session, x.seq, x.snapshot, x.max_size, x.max_children,
-           x.max_expiry, x.updates, x.stats);
+           x.max_expiry, x.max_pending_exits, x.state, x.updates, x.enrichments,
+           x.expire_at, x.stats);
 }
 
 } // namespace proctrack

@@ -7,6 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <random>
+
 using namespace proctrack;
 using nlohmann::json;
 
@@ -422,4 +424,191 @@ BOOST_AUTO_TEST_CASE(hostile_flood_never_grows_past_max_size) {
   BOOST_TEST(tab.size() == 1000u);
   BOOST_TEST(tab.link_count() <= 1000u);
   BOOST_TEST(tab.counters().evictions == 49000);
+}
+
+// -- state transfer (fleet snapshots) ----------------------------------------
+
+namespace {
+
+std::string render(const table_state &s) {
+  json out;
+  out["now"] = s.now;
+  out["last_expiry_run"] = s.last_expiry_run;
+  for (auto &pe : s.pending_exits)
+    out["pending"].push_back({pe.key, pe.time});
+  for (auto &p : s.processes)
+    out["processes"].push_back({p.id, p.parent_id, p.guid, p.start_time,
+                                p.end_time, p.last_sync_time, p.data,
+                                p.children, p.live_children, p.end_is_estimate,
+                                p.holds_pid, p.holds_guid});
+  return out.dump();
+}
+
+// A hostile-ish mixed workload: a small pid space (reuse), GUIDs on some
+// processes, exits by pid, real id and GUID (some for unknown processes, so
+// exits wait), syncs listing part of what runs, time mostly advancing.
+std::vector<process_update> workload(unsigned seed, std::size_t n,
+                                     timestamp base) {
+  std::mt19937 rng{seed};
+  std::vector<process_update> out;
+  std::vector<process_record> alive;
+  timestamp now = base;
+  for (std::size_t i = 0; i < n; ++i) {
+    now += static_cast<timestamp>(rng() % 40) * ns_per_second / 4;
+    auto r = rng() % 100;
+    if (r < 55 || alive.size() < 3) {
+      process_record p;
+      p.pid = std::to_string(100 + rng() % 300);
+      p.ppid = alive.empty() ? "1" : alive[rng() % alive.size()].pid;
+      p.start_time = now;
+      if (rng() % 3 == 0)
+        p.guid = "{" + std::to_string(seed) + "-" + std::to_string(i) + "}";
+      p.data.push_back({"Name", "\"p" + std::to_string(i) + "\""});
+      p.data.push_back({"Exe", "\"/bin/p" + std::to_string(i % 7) + "\""});
+      alive.push_back(p);
+      process_update u;
+      u.kind = update_kind::start;
+      u.process = std::move(p);
+      out.push_back(std::move(u));
+    } else if (r < 90) {
+      auto k = rng() % alive.size();
+      auto &p = alive[k];
+      process_update u;
+      u.kind = update_kind::exit;
+      u.time = now;
+      switch (rng() % 4) {
+      case 0:
+        u.target = p.pid;
+        break;
+      case 1:
+        u.target = make_real_id(p.pid, p.start_time);
+        break;
+      case 2:
+        u.process.guid = p.guid;
+        u.target = p.pid;
+        break;
+      default:
+        u.target = "{never-started-" + std::to_string(i) + "}";
+      }
+      alive.erase(alive.begin() + static_cast<std::ptrdiff_t>(k));
+      out.push_back(std::move(u));
+    } else {
+      process_update u;
+      u.kind = update_kind::sync;
+      u.time = now;
+      for (auto &p : alive)
+        if (rng() % 4 != 0)
+          u.processes.push_back(p);
+      out.push_back(std::move(u));
+    }
+  }
+  return out;
+}
+
+table_config small_table() {
+  table_config cfg;
+  cfg.max_size = 150;
+  cfg.max_children = 3;
+  cfg.max_expiry = 600 * ns_per_second;
+  cfg.max_pending_exits = 20;
+  return cfg;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(imported_state_answers_and_evolves_as_the_original) {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    auto base = t("2021-01-01T00:00:00Z");
+    auto first = workload(seed, 3000, base);
+    auto later = workload(seed + 100, 3000, base + 20000 * ns_per_second);
+    process_table host{small_table()};
+    for (auto &u : first)
+      host.apply(u);
+    BOOST_TEST(host.counters().evictions > 0);
+    BOOST_TEST(host.counters().children_dropped > 0);
+    auto state = host.export_state();
+    BOOST_TEST(!state.pending_exits.empty());
+    // A mirror from the state, imported in chunks of 7 as a forwarder
+    // sends it.
+    process_table mirror{small_table()};
+    table_state head;
+    head.now = state.now;
+    head.last_expiry_run = state.last_expiry_run;
+    head.pending_exits = state.pending_exits;
+    BOOST_TEST(mirror.import_state(std::move(head)) == 0u);
+    for (std::size_t i = 0; i < state.processes.size(); i += 7) {
+      table_state chunk;
+      auto end = std::min(state.processes.size(), i + 7);
+      chunk.processes.assign(state.processes.begin() + i,
+                             state.processes.begin() + end);
+      BOOST_TEST(mirror.import_state(std::move(chunk)) == 0u);
+    }
+    BOOST_TEST(render(mirror.export_state()) == render(state));
+    BOOST_TEST(mirror.pslist_json() == host.pslist_json());
+    // Both go on with the same stream (evictions, expiry, pid reuse, late
+    // exits) and stay equal, state and answers.
+    for (auto &u : later) {
+      host.apply(u);
+      mirror.apply(u);
+    }
+    BOOST_TEST(render(mirror.export_state()) == render(host.export_state()));
+    for (auto *e : host.entries()) {
+      auto id = e->id;
+      BOOST_TEST(mirror.callchain_json(id) == host.callchain_json(id));
+      BOOST_TEST(mirror.tree_json(id) == host.tree_json(id));
+      BOOST_TEST(mirror.children_json(id) == host.children_json(id));
+    }
+    for (int pid = 100; pid < 400; ++pid)
+      BOOST_TEST(mirror.get_json(std::to_string(pid))
+                 == host.get_json(std::to_string(pid)));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(replaying_a_start_exit_snapshot_is_not_enough) {
+  // Why the state travels and not start/exit updates: once a parent is
+  // evicted, a re-derivation loses the child's ParentId (it becomes
+  // "<ppid>-?"), while the imported state keeps it.
+  table_config cfg;
+  cfg.max_size = 2;
+  process_table host{cfg};
+  host.apply(start("10", "1", "2021-01-01T10:00:00Z", "parent"));
+  host.apply(start("20", "10", "2021-01-01T10:00:01Z", "child"));
+  host.apply(exit_of("10", "2021-01-01T10:00:05Z"));
+  host.apply(exit_of("20", "2021-01-01T10:00:06Z"));
+  host.find("20"); // 10 is now the least recently used
+  host.apply(start("30", "1", "2021-01-01T10:00:07Z", "other")); // evicts 10
+  BOOST_TEST(host.find("10") == nullptr);
+  auto parent_of_20 = json::parse(host.get_json("20"))["ParentId"];
+  BOOST_TEST(parent_of_20 == "10-1609495200");
+  process_table mirror{cfg};
+  mirror.import_state(host.export_state());
+  BOOST_TEST(json::parse(mirror.get_json("20"))["ParentId"] == parent_of_20);
+}
+
+BOOST_AUTO_TEST_CASE(import_skips_duplicates_and_stays_bounded) {
+  table_config cfg;
+  cfg.max_size = 100;
+  cfg.max_children = 2;
+  process_table tab{cfg};
+  table_state s;
+  for (int i = 0; i < 30; ++i) {
+    process_state p;
+    p.id = std::to_string(i % 25) + "-1609495200"; // 5 duplicates
+    p.parent_id = "1-?";
+    p.start_time = t("2021-01-01T10:00:00Z");
+    p.data = "{\"Name\":\"x\"}";
+    p.children = {"a-1", "b-1", "c-1", "d-1"};
+    p.holds_pid = true;
+    s.processes.push_back(std::move(p));
+  }
+  BOOST_TEST(tab.import_state(table_state{s}) == 5u);
+  BOOST_TEST(tab.size() == 25u);
+  auto e = json::parse(tab.get_json("24"));
+  BOOST_TEST(e["Children"].size() == 2u);
+  // A state larger than the table keeps the table at its bound.
+  cfg.max_size = 10;
+  process_table small{cfg};
+  small.import_state(std::move(s));
+  BOOST_TEST(small.size() == 10u);
+  BOOST_TEST(small.link_count() <= 10u);
 }

@@ -295,15 +295,18 @@ std::string process_table::unique_id(const std::string &base) {
   }
 }
 
-std::uint32_t process_table::insert(std::string id, process_record &&p) {
-  std::uint32_t slot;
+std::uint32_t process_table::allocate_slot() {
   if (!free_slots_.empty()) {
-    slot = free_slots_.back();
+    auto slot = free_slots_.back();
     free_slots_.pop_back();
-  } else {
-    slot = static_cast<std::uint32_t>(slots_.size());
-    slots_.emplace_back();
+    return slot;
   }
+  slots_.emplace_back();
+  return static_cast<std::uint32_t>(slots_.size() - 1);
+}
+
+std::uint32_t process_table::insert(std::string id, process_record &&p) {
+  auto slot = allocate_slot();
   auto &e = slots_[slot];
   e.id = std::move(id);
   e.parent_id.clear();
@@ -510,6 +513,11 @@ void process_table::apply_pending_exit(std::uint32_t slot,
   if (hit == pending_exits_.end())
     return;
   auto end = hit->second;
+  // Out of the order too, so the bound counts only exits still waiting.
+  auto in_order =
+      std::find(pending_order_.begin(), pending_order_.end(), hit->first);
+  if (in_order != pending_order_.end())
+    pending_order_.erase(in_order);
   pending_exits_.erase(hit);
   set_end(slot, end, false);
   ++counters_.late_exits;
@@ -730,13 +738,18 @@ void process_table::apply_sync(timestamp time,
       take_link(slots[i].slot, listing[i].pid, time);
   // Pass 4: a running process that is not listed has exited; the end is
   // estimated as this sync's time (docs/semantics.md).
+  // Walked in eviction order (running processes are in tiers 1 and 2), not
+  // slot order: the order the ends are set in decides the lists' order, and
+  // it must not depend on memory layout, or a mirror built from
+  // export_state() would drift from its host.
   std::vector<std::uint32_t> gone;
-  for (std::uint32_t s = 0; s < slots_.size(); ++s) {
-    auto &e = slots_[s];
-    if (e.used && e.running() && e.seen_in_sync != gen
-        && before_or_same(e.start_time, time))
-      gone.push_back(s);
-  }
+  for (int tier = 1; tier <= 2; ++tier)
+    for (auto s = lists_[tier].head; s != npos; s = slots_[s].next) {
+      auto &e = slots_[s];
+      if (e.running() && e.seen_in_sync != gen
+          && before_or_same(e.start_time, time))
+        gone.push_back(s);
+    }
   for (auto s : gone) {
     set_end(s, time, true);
     ++counters_.sync_exits;
@@ -778,6 +791,97 @@ bool process_table::apply_enrichment(std::string_view id,
     return false;
   merge_enrichment(slots_[slot], en);
   return true;
+}
+
+std::size_t process_table::apply_enrichment(const process_enrichment &pe) {
+  if (pe.id.empty())
+    return apply_enrichment(pe.info);
+  return apply_enrichment(pe.id, pe.info) ? 1 : 0;
+}
+
+// -- state transfer
+// ------------------------------------------------------------
+
+table_state process_table::export_state() const {
+  table_state s;
+  s.now = now_;
+  s.last_expiry_run = last_expiry_run_;
+  s.pending_exits.reserve(pending_order_.size());
+  for (auto &key : pending_order_)
+    if (auto it = pending_exits_.find(key); it != pending_exits_.end())
+      s.pending_exits.push_back({key, it->second});
+  s.processes.reserve(by_id_.size());
+  for (auto &l : lists_)
+    for (auto slot = l.head; slot != npos; slot = slots_[slot].next) {
+      auto &e = slots_[slot];
+      process_state p;
+      p.id = e.id;
+      p.parent_id = e.parent_id;
+      p.guid = e.guid;
+      p.start_time = e.start_time;
+      p.end_time = e.end_time;
+      p.last_sync_time = e.last_sync_time;
+      p.data = e.data;
+      p.children = e.children;
+      p.live_children = e.live_children;
+      p.end_is_estimate = e.end_is_estimate;
+      p.holds_pid = lookup_link(std::string{e.pid()}) == slot;
+      p.holds_guid = !e.guid.empty() && lookup_guid(e.guid) == slot;
+      s.processes.push_back(std::move(p));
+    }
+  return s;
+}
+
+std::size_t process_table::import_state(table_state &&s) {
+  if (s.now > now_)
+    now_ = s.now;
+  if (s.last_expiry_run != unknown_time)
+    last_expiry_run_ = s.last_expiry_run;
+  for (auto &pe : s.pending_exits) {
+    if (pe.key.empty() || cfg_.max_pending_exits == 0)
+      continue;
+    if (pending_exits_.emplace(pe.key, pe.time).second) {
+      pending_order_.push_back(std::move(pe.key));
+      while (pending_order_.size() > cfg_.max_pending_exits) {
+        pending_exits_.erase(pending_order_.front());
+        pending_order_.pop_front();
+      }
+    }
+  }
+  std::size_t skipped = 0;
+  // In eviction order: each goes to the back of its tier's list, so the
+  // lists come out in the order they had.
+  for (auto &p : s.processes) {
+    if (p.id.empty() || by_id_.count(p.id) != 0) {
+      ++skipped;
+      continue;
+    }
+    auto slot = allocate_slot();
+    auto &e = slots_[slot];
+    e.id = std::move(p.id);
+    e.parent_id = std::move(p.parent_id);
+    e.guid = std::move(p.guid);
+    e.start_time = p.start_time;
+    e.end_time = p.end_time;
+    e.last_sync_time = p.last_sync_time;
+    e.data = p.data.empty() ? std::string{"{}"} : std::move(p.data);
+    e.children = std::move(p.children);
+    if (e.children.size() > cfg_.max_children)
+      e.children.resize(cfg_.max_children);
+    e.live_children = p.live_children;
+    e.seen_in_sync = 0;
+    e.end_is_estimate = p.end_is_estimate;
+    e.used = true;
+    e.tier = tier_of(e);
+    list_push_back(slot);
+    by_id_.emplace(e.id, slot);
+    if (p.holds_pid)
+      links_[std::string{e.pid()}] = slot;
+    if (p.holds_guid && !e.guid.empty())
+      by_guid_[e.guid] = slot;
+    evict_if_full();
+  }
+  return skipped;
 }
 
 // -- queries -----------------------------------------------------------------

@@ -93,6 +93,8 @@ public:
   std::size_t apply_enrichment(const enrichment &e);
   /// The same for one process (by real id); false if it is not cached.
   bool apply_enrichment(std::string_view id, const enrichment &e);
+  /// A process_enrichment: by id, or by path when its id is empty.
+  std::size_t apply_enrichment(const process_enrichment &pe);
 
   // -- lookups (each counts a hit or a miss and touches the process) --------
 
@@ -136,6 +138,19 @@ public:
   /// Every cached entry, sorted by start time then id.
   std::vector<const process_entry *> entries() const;
 
+  // -- state transfer (fleet snapshots) --------------------------------------
+
+  /// Everything that decides this table's future answers: the processes in
+  /// eviction order with their links, the pending exits and the clock.
+  /// Importing it into an empty table with the same limits gives a table
+  /// that answers and evolves exactly as this one (save for the LRU touches
+  /// of queries, which are not part of any stream).
+  table_state export_state() const;
+  /// Imports a state, or one chunk of it (chunks in order). Processes whose
+  /// id is empty or already cached are skipped; returns how many were.
+  /// Children beyond max_children are cut; the table stays within max_size.
+  std::size_t import_state(table_state &&s);
+
   static constexpr std::size_t max_tree_depth = 20;
 
 private:
@@ -156,6 +171,7 @@ private:
   std::uint32_t lookup_link(const std::string &pid) const;
   std::uint32_t lookup_guid(const std::string &guid) const;
   std::uint32_t insert(std::string id, process_record &&p);
+  std::uint32_t allocate_slot();
   /// `base` with the first free ".N" suffix (same pid and second).
   std::string unique_id(const std::string &base);
   void resolve_parent(std::uint32_t child, const std::string &ppid,

@@ -344,6 +344,7 @@ forwarder_config proctrack_config::make_forwarder_config() const {
   fc.max_size = tc.max_size;
   fc.max_children = tc.max_children;
   fc.max_expiry = tc.max_expiry;
+  fc.max_pending_exits = tc.max_pending_exits;
   return fc;
 }
 

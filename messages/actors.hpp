@@ -25,7 +25,8 @@ using update_sink_actor = caf::typed_actor<
     caf::reacts_to<std::string>>;
 
 /// Receives the update stream as typed batches: every batch the cache
-/// applied, in order (the fleet forwarder; embedders).
+/// applied, in order, with the enrichments it merged and its live-mode
+/// expiry (the fleet forwarder; embedders).
 using update_batch_sink_actor = caf::typed_actor<caf::reacts_to<update_batch>>;
 
 /// Reads the PE version information of executables (SPEC §7).
@@ -55,8 +56,13 @@ using cache_actor = stats_api::extend<
     // snapshot); answers the snapshot of the cache as updates that rebuild
     // it (actors/forward/snapshot.hpp). Every batch applied after the answer
     // goes to the sink.
-    caf::replies_to<atom::subscribe, update_batch_sink_actor>::with<
-        update_batch>>;
+    caf::replies_to<atom::subscribe,
+                    update_batch_sink_actor>::with<update_batch>,
+    // The same registration, answered with the table's exact state
+    // (process_table::export_state): what a fleet forwarder sends so the
+    // collector's mirror is the table itself.
+    caf::replies_to<atom::snapshot,
+                    update_batch_sink_actor>::with<table_state>>;
 
 /// Reads update sources (files, stdin, EVTX, Sysmon JSON) and feeds the
 /// cache in order, a bounded number of batches in flight.
@@ -103,8 +109,8 @@ using collector_actor = stats_api::extend<
     caf::replies_to<fleet_batch>::with<std::uint64_t>,
     // Hello of a forwarder (host, session): the next seq the collector
     // expects of that session, 0 when it needs a snapshot.
-    caf::replies_to<atom::subscribe, std::string, std::uint64_t>::with<
-        std::uint64_t>,
+    caf::replies_to<atom::subscribe, std::string,
+                    std::uint64_t>::with<std::uint64_t>,
     // A query about one host (SPEC §4), answered from its mirror.
     caf::replies_to<std::string, query>::with<std::string>,
     // Every host: last update time, table size, last stats (JSON list).

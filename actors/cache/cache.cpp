@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 
 namespace proctrack {
 
@@ -87,17 +88,22 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       }
     }
   };
-  // Enriches a process that has just started: from the remembered result,
-  // or by asking the enricher once per path.
-  auto enrich = [self, enricher, remember,
-                 release_flushes](const process_entry &e) {
+  // Typed sinks get what the table applied, in order (update_batch).
+  auto to_batch_sinks = [self](const update_batch &b) {
+    for (auto &s : self->state.batch_sinks)
+      self->send(s, b);
+  };
+  // Enriches a process that has just started: from the remembered result
+  // (merged now, and told to the typed sinks through `applied`), or by
+  // asking the enricher once per path.
+  auto enrich = [self, enricher, remember, release_flushes,
+                 to_batch_sinks](const std::string &id, const std::string &path,
+                                 std::vector<process_enrichment> *applied) {
     auto &st = self->state;
-    auto path = exe_of(e);
-    if (path.empty())
-      return;
     auto known = st.enriched.find(path);
     if (known != st.enriched.end()) {
-      st.table.apply_enrichment(e.id, known->second);
+      if (st.table.apply_enrichment(id, known->second) && applied)
+        applied->push_back({id, known->second});
       return;
     }
     if (!st.enriching.insert(path).second)
@@ -105,12 +111,17 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
     ++st.enrich_requests;
     self->request(enricher, caf::infinite, atom::enrich_v, path)
         .then(
-            [self, remember, release_flushes](enrichment &r) {
+            [self, remember, release_flushes, to_batch_sinks](enrichment &r) {
               auto &st = self->state;
               st.enriching.erase(r.path);
               if (r.ok) {
                 ++st.enrich_done;
                 st.table.apply_enrichment(r);
+                if (!st.batch_sinks.empty()) {
+                  update_batch b;
+                  b.enrichments.push_back({{}, r});
+                  to_batch_sinks(b);
+                }
               } else {
                 ++st.enrich_failed;
                 spdlog::debug("enrichment of {} failed: {}", r.path, r.error);
@@ -128,16 +139,19 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
             });
   };
   return {
-      [self, cfg, enrich_on, enrich](update_batch &batch) -> std::uint64_t {
+      [self, cfg, enrich_on, enrich,
+       to_batch_sinks](update_batch &batch) -> std::uint64_t {
         auto &st = self->state;
         std::string forwarded;
         bool forward = cfg.forward_updates && !st.sinks.empty();
-        if (!st.batch_sinks.empty()) {
-          // Typed sinks get every applied batch, a copy taken before the
-          // table moves the data out.
-          for (auto &s : st.batch_sinks)
-            self->send(s, batch);
-        }
+        // Typed sinks get the batch as applied: a copy taken before the
+        // table moves the data out, plus the enrichments merged below.
+        std::optional<update_batch> applied;
+        if (!st.batch_sinks.empty())
+          applied = batch;
+        // Started processes to enrich once the whole batch is in, so that
+        // what a sink sees (updates, then enrichments) is what happened.
+        std::vector<std::pair<std::string, std::string>> started;
         for (auto &u : batch.updates) {
           if (forward) {
             forwarded += update_row_json(u);
@@ -145,8 +159,18 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           }
           auto e = st.table.apply(std::move(u));
           if (enrich_on && e)
-            enrich(*e);
+            if (auto path = exe_of(*e); !path.empty())
+              started.emplace_back(e->id, std::move(path));
         }
+        // The batch's own enrichments first: the copy lists them first.
+        for (auto &pe : batch.enrichments)
+          st.table.apply_enrichment(pe);
+        for (auto &[id, path] : started)
+          enrich(id, path, applied ? &applied->enrichments : nullptr);
+        if (batch.expire_at != unknown_time)
+          st.table.expire(batch.expire_at);
+        if (applied)
+          to_batch_sinks(*applied);
         if (forward)
           for (auto &s : st.sinks)
             self->send(s, forwarded);
@@ -163,11 +187,18 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         auto counters = self->state.all_counters();
         // Only the actor itself may read its mailbox (CAF 0.17's size()
         // moves messages between internal queues).
-        counters.push_back(
-            {"MailboxCache", static_cast<std::int64_t>(self->mailbox().size())});
+        counters.push_back({"MailboxCache",
+                            static_cast<std::int64_t>(self->mailbox().size())});
         return {cache_state::name, std::move(counters)};
       },
-      [self](atom::tick, timestamp now) { self->state.table.expire(now); },
+      [self, to_batch_sinks](atom::tick, timestamp now) {
+        self->state.table.expire(now);
+        if (!self->state.batch_sinks.empty()) {
+          update_batch b;
+          b.expire_at = now;
+          to_batch_sinks(b);
+        }
+      },
       [self](atom::flush) -> caf::result<bool> {
         auto &st = self->state;
         if (st.enriching.empty())
@@ -189,7 +220,17 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
             && std::find(st.batch_sinks.begin(), st.batch_sinks.end(), sink)
                    == st.batch_sinks.end())
           st.batch_sinks.push_back(sink);
-        return update_batch{{}, snapshot_updates(st.table)};
+        update_batch b;
+        b.updates = snapshot_updates(st.table);
+        return b;
+      },
+      [self](atom::snapshot, update_batch_sink_actor sink) -> table_state {
+        auto &st = self->state;
+        if (sink
+            && std::find(st.batch_sinks.begin(), st.batch_sinks.end(), sink)
+                   == st.batch_sinks.end())
+          st.batch_sinks.push_back(sink);
+        return st.table.export_state();
       },
       [self](atom::publish, stats_report &r) {
         auto &pub = self->state.published;

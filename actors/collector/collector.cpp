@@ -41,6 +41,57 @@ std::string check_record(const process_record &p, const fleet_limits &l) {
   return {};
 }
 
+bool is_json_object(const std::string &text) {
+  auto first = text.find_first_not_of(" \t\r\n");
+  return first != std::string::npos && text[first] == '{'
+         && nlohmann::json::accept(text);
+}
+
+std::string check_state(const table_state &s, const fleet_limits &l) {
+  if (s.processes.size() > l.max_updates)
+    return std::to_string(s.processes.size())
+           + " snapshot processes in one message (at most "
+           + std::to_string(l.max_updates) + ")";
+  if (s.pending_exits.size() > l.max_pending)
+    return "more than " + std::to_string(l.max_pending) + " pending exits";
+  for (auto &pe : s.pending_exits)
+    if (pe.key.size() > l.max_id)
+      return "a pending exit key longer than " + std::to_string(l.max_id);
+  for (auto &p : s.processes) {
+    if (p.id.empty() || p.id.size() > l.max_id || p.parent_id.size() > l.max_id
+        || p.guid.size() > l.max_id)
+      return "a snapshot process id that is empty or longer than "
+             + std::to_string(l.max_id) + " bytes";
+    if (p.children.size() > l.max_children)
+      return "snapshot process " + p.id + " has more than "
+             + std::to_string(l.max_children) + " children";
+    for (auto &c : p.children)
+      if (c.empty() || c.size() > l.max_id)
+        return "snapshot process " + p.id + " has a bad child id";
+    if (p.data.size() > l.max_data)
+      return "snapshot process " + p.id + " has Data longer than "
+             + std::to_string(l.max_data) + " bytes";
+    if (!p.data.empty() && !is_json_object(p.data))
+      return "snapshot process " + p.id + " has Data that is not a JSON object";
+  }
+  return {};
+}
+
+std::string check_enrichment(const process_enrichment &pe,
+                             const fleet_limits &l) {
+  if (pe.id.size() > l.max_id)
+    return "an enrichment id longer than " + std::to_string(l.max_id);
+  auto &e = pe.info;
+  if (e.path.size() > l.max_value || e.original_filename.size() > l.max_value
+      || e.error.size() > l.max_value
+      || e.version_info_json.size() > l.max_data)
+    return "an enrichment field that is too long";
+  if (e.ok && !is_json_object(e.version_info_json))
+    return "enrichment of " + e.path.substr(0, 64)
+           + ": VersionInformation is not a JSON object";
+  return {};
+}
+
 } // namespace
 
 std::string collector_config::validate() const {
@@ -66,6 +117,13 @@ std::string check_fleet_batch(const fleet_batch &b, const fleet_limits &l) {
   for (auto &c : b.stats)
     if (c.name.empty() || c.name.size() > l.max_key)
       return "a stats counter name that is empty or too long";
+  if (auto e = check_state(b.state, l); !e.empty())
+    return e;
+  if (b.enrichments.size() > l.max_updates)
+    return "too many enrichments in one message";
+  for (auto &pe : b.enrichments)
+    if (auto e = check_enrichment(pe, l); !e.empty())
+      return e;
   std::size_t records = 0;
   for (auto &u : b.updates) {
     if (static_cast<unsigned>(u.kind) > 2)
@@ -137,6 +195,9 @@ collector(collector_actor::stateful_pointer<collector_state> self,
                 std::min<std::size_t>(tc.max_children, b.max_children);
           if (b.max_expiry > 0)
             tc.max_expiry = b.max_expiry;
+          if (b.max_pending_exits > 0)
+            tc.max_pending_exits = std::min<std::size_t>(tc.max_pending_exits,
+                                                         b.max_pending_exits);
           auto &h = it->second;
           h.table = std::make_unique<process_table>(tc);
           h.session = b.session;
@@ -158,15 +219,25 @@ collector(collector_actor::stateful_pointer<collector_state> self,
           return caf::make_error(caf::sec::invalid_argument,
                                  "gap in the stream: send a snapshot");
         }
+        // In the order the host applied them (fleet_batch).
+        auto n = b.updates.size() + b.state.processes.size();
+        if (auto skipped = h.table->import_state(std::move(b.state)))
+          spdlog::warn("collector: {} snapshot processes of {} were "
+                       "duplicates and skipped",
+                       skipped, b.host);
         for (auto &u : b.updates)
           h.table->apply(std::move(u));
+        for (auto &pe : b.enrichments)
+          h.table->apply_enrichment(pe);
+        if (b.expire_at != unknown_time)
+          h.table->expire(b.expire_at);
         h.next_seq = b.seq + 1;
-        h.updates += static_cast<std::int64_t>(b.updates.size());
+        h.updates += static_cast<std::int64_t>(n);
         h.last_update = wall_now();
         if (!b.stats.empty())
           h.stats = std::move(b.stats);
         ++st.batches;
-        st.updates += static_cast<std::int64_t>(b.updates.size());
+        st.updates += static_cast<std::int64_t>(n);
         return b.seq;
       },
       [self](atom::subscribe, const std::string &host,

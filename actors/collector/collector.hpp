@@ -37,6 +37,9 @@ struct fleet_limits {
   std::size_t max_key = 256;         ///< data key
   std::size_t max_value = 1 << 20;   ///< data value (JSON text)
   std::size_t max_counters = 1024;   ///< stats counters
+  std::size_t max_children = 65536;  ///< child ids of one snapshot process
+  std::size_t max_data = 1 << 22;    ///< Data text of one snapshot process
+  std::size_t max_pending = 1 << 16; ///< pending exits in one snapshot
 };
 
 /// Empty when `b` may be applied, else why not.

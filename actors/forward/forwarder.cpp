@@ -10,6 +10,16 @@
 
 namespace proctrack {
 
+namespace {
+
+// What a message counts against forward.buffer: its updates, the processes
+// of a snapshot chunk and its enrichments.
+std::size_t weight(const fleet_batch &b) {
+  return b.updates.size() + b.state.processes.size() + b.enrichments.size();
+}
+
+} // namespace
+
 std::string forwarder_config::validate() const {
   if (collector_host.empty() || collector_port == 0)
     return "forward.connect must be HOST:PORT";
@@ -57,7 +67,7 @@ bool valid_host_name(const std::string &name) {
 stats_report forwarder_state::report() const {
   std::int64_t in_flight_updates = 0;
   for (auto &b : pending)
-    in_flight_updates += static_cast<std::int64_t>(b.updates.size());
+    in_flight_updates += static_cast<std::int64_t>(weight(b));
   bool delivered = pending.empty() && !awaiting_snapshot && !resync;
   return {name,
           {{"ForwardUpdatesIn", updates_in},
@@ -110,6 +120,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     b.max_size = cfg.max_size;
     b.max_children = cfg.max_children;
     b.max_expiry = cfg.max_expiry;
+    b.max_pending_exits = cfg.max_pending_exits;
     return b;
   };
 
@@ -131,7 +142,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                 if (epoch != st.epoch)
                   return;
                 while (!st.pending.empty() && st.pending.front().seq <= seq) {
-                  auto n = st.pending.front().updates.size();
+                  auto n = weight(st.pending.front());
                   st.updates_acked += static_cast<std::int64_t>(n);
                   st.pending_updates -= std::min(st.pending_updates, n);
                   st.pending.pop_front();
@@ -150,25 +161,30 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     }
   };
 
-  // Queues the cache's snapshot answer in chunks, the first one marked as
-  // the snapshot and carrying the host's last counters, and sends.
-  auto queue_snapshot = [self, cfg, make_batch](update_batch &b) {
+  // Queues the cache's state in chunks, the first one marked as the
+  // snapshot and carrying the clock, the pending exits and the host's last
+  // counters, and sends.
+  auto queue_snapshot = [self, cfg, make_batch](table_state &s) {
     auto &st = self->state;
     st.awaiting_snapshot = false;
     ++st.snapshots;
-    auto &u = b.updates;
+    auto &procs = s.processes;
     std::size_t i = 0;
     do {
       auto fb = make_batch(i == 0);
-      auto end = std::min(u.size(), i + cfg.chunk);
-      fb.updates.assign(std::make_move_iterator(u.begin() + i),
-                        std::make_move_iterator(u.begin() + end));
-      if (fb.snapshot)
+      auto end = std::min(procs.size(), i + cfg.chunk);
+      fb.state.processes.assign(std::make_move_iterator(procs.begin() + i),
+                                std::make_move_iterator(procs.begin() + end));
+      if (fb.snapshot) {
+        fb.state.now = s.now;
+        fb.state.last_expiry_run = s.last_expiry_run;
+        fb.state.pending_exits = std::move(s.pending_exits);
         fb.stats = st.last_stats;
+      }
       st.pending_updates += end - i;
       st.pending.push_back(std::move(fb));
       i = end;
-    } while (i < u.size());
+    } while (i < procs.size());
     st.pump();
   };
 
@@ -183,8 +199,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     st.pending_updates = 0;
     st.sent = 0;
     ++st.epoch;
-    self->request(cache, caf::infinite, atom::subscribe_v, sink)
-        .then([queue_snapshot](update_batch &b) { queue_snapshot(b); },
+    self->request(cache, caf::infinite, atom::snapshot_v, sink)
+        .then([queue_snapshot](table_state &s) { queue_snapshot(s); },
               [self](caf::error &err) {
                 spdlog::error("forwarder: the cache gave no snapshot: {}",
                               caf::to_string(err));
@@ -276,7 +292,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                                    && st.pending.front().seq < next) {
                               st.pending_updates -=
                                   std::min(st.pending_updates,
-                                           st.pending.front().updates.size());
+                                           weight(st.pending.front()));
                               st.pending.pop_front();
                             }
                             ok = true;
@@ -306,8 +322,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
 
   // Start: subscribe (the first snapshot), connect, stats timer.
   st0.awaiting_snapshot = true;
-  self->request(cache, caf::infinite, atom::subscribe_v, sink)
-      .then([queue_snapshot](update_batch &b) { queue_snapshot(b); },
+  self->request(cache, caf::infinite, atom::snapshot_v, sink)
+      .then([queue_snapshot](table_state &s) { queue_snapshot(s); },
             [self](caf::error &err) { self->quit(err); });
   self->state.connect();
   self->delayed_send(self, cfg.stats_interval, atom::tick_v);
@@ -315,7 +331,9 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
   return {
       [self, cfg, make_batch](update_batch &b) {
         auto &st = self->state;
-        auto n = b.updates.size();
+        auto n = b.updates.size() + b.enrichments.size();
+        if (n == 0 && b.expire_at == unknown_time)
+          return;
         st.updates_in += static_cast<std::int64_t>(n);
         if (st.awaiting_snapshot) {
           st.superseded += static_cast<std::int64_t>(n); // in the snapshot
@@ -333,16 +351,23 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
           self->state.pump();
           return;
         }
+        // Updates in chunks; the enrichments and the expiry ride with the
+        // last chunk, since they apply after the updates.
         auto &u = b.updates;
-        for (std::size_t i = 0; i < u.size();) {
+        std::size_t i = 0;
+        do {
           auto fb = make_batch(false);
           auto end = std::min(u.size(), i + cfg.chunk);
           fb.updates.assign(std::make_move_iterator(u.begin() + i),
                             std::make_move_iterator(u.begin() + end));
-          st.pending_updates += end - i;
+          if (end == u.size()) {
+            fb.enrichments = std::move(b.enrichments);
+            fb.expire_at = b.expire_at;
+          }
+          st.pending_updates += end - i + fb.enrichments.size();
           st.pending.push_back(std::move(fb));
           i = end;
-        }
+        } while (i < u.size());
         self->state.pump();
       },
       [self](atom::stats) -> stats_report { return self->state.report(); },

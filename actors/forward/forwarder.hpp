@@ -39,6 +39,7 @@ struct forwarder_config {
   std::uint64_t max_size = 10000;
   std::uint64_t max_children = 10;
   timestamp max_expiry = 24 * 3600 * ns_per_second;
+  std::uint64_t max_pending_exits = 4096;
 
   /// Empty when valid, else what is wrong, naming the config key.
   std::string validate() const;

@@ -325,6 +325,67 @@ BOOST_AUTO_TEST_CASE(collector_restart_mid_stream_resyncs) {
   expect_mirror(c, "restarted", file);
 }
 
+// Enrichment reaches the collector too: the version information the host's
+// enricher merged (from a result it remembered, or when the enricher
+// answered later) travels in the stream, so an enriched host's mirror
+// answers with the same VersionInformation.
+BOOST_AUTO_TEST_CASE(enrichments_reach_the_mirror) {
+  temp_dir d;
+  std::unique_ptr<child> coll;
+  auto port = start_collector(coll, {"--listen.port=0"});
+  BOOST_REQUIRE(port != 0);
+  const char *files[] = {"basic64.exe",   "unicode.exe",   "basic32.exe",
+                         "multilang.exe", "fixture64.dll", "basic64.exe",
+                         "nostrings.exe", "longvals.exe",  "unicode.exe"};
+  std::string events;
+  int pid = 200;
+  for (auto f : files) {
+    char guid[64];
+    std::snprintf(guid, sizeof guid, "{e2c04bb9-0000-0000-0000-%012d}", pid);
+    json e{{"SourceName", "Microsoft-Windows-Sysmon"},
+           {"EventID", 1},
+           {"UtcTime",
+            "2021-06-12 01:07:" + std::to_string(10 + pid - 200) + ".000"},
+           {"ProcessGuid", guid},
+           {"ProcessId", std::to_string(pid)},
+           {"Image", std::string{"C:\\Fixtures\\"} + f},
+           {"OriginalFileName", "-"},
+           {"CommandLine", f},
+           {"ParentProcessGuid", "{e2c04bb9-0000-0000-0000-000000000004}"},
+           {"ParentProcessId", "4"}};
+    events += e.dump() + "\n";
+    ++pid;
+  }
+  auto file = d.write("sysmon.jsonl", events);
+  std::vector<std::string> flags{
+      "--tracker.add-enrichments=true",
+      "--enrich.path-map=[\"C:/Fixtures/="
+          + std::string{std::getenv("PROCTRACK_DATA")} + "/pe/bin/\"]"};
+  auto own_ps = replay(file, {"pslist"}, flags);
+  std::vector<std::string> qs{"pslist"};
+  for (auto &id : ids(own_ps[0]))
+    qs.push_back("get:" + id);
+  auto own = replay(file, qs, flags);
+  auto args = flags;
+  args.insert(args.begin(), {"replay", file});
+  args.push_back("--forward.connect=127.0.0.1:" + std::to_string(port));
+  args.push_back("--agent.host-name=enriched");
+  args.push_back("--forward.timeout=30s");
+  auto r = run(binary(), args, {}, std::chrono::seconds(60));
+  BOOST_REQUIRE_MESSAGE(r.status == 0, r.err);
+  client c{port};
+  int enriched = 0;
+  for (std::size_t i = 0; i < qs.size(); ++i) {
+    auto theirs = c.ask("enriched", qs[i]);
+    BOOST_TEST(theirs == own[i],
+               qs[i] << "\ncollector: " << theirs.dump().substr(0, 300)
+                     << "\nown: " << own[i].dump().substr(0, 300));
+    if (i > 0 && theirs.at("Data").contains("VersionInformation"))
+      ++enriched;
+  }
+  BOOST_TEST(enriched >= 7, "processes with VersionInformation: " << enriched);
+}
+
 BOOST_AUTO_TEST_CASE(bad_messages_are_refused) {
   proctrack::fleet_batch b;
   b.host = "ok-host";

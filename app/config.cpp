@@ -362,6 +362,17 @@ std::string proctrack_config::spawn_enricher_if_on(caf::actor_system &sys,
   return {};
 }
 
+tracker_settings proctrack_config::make_tracker_settings() const {
+  tracker_settings s;
+  s.cache = make_cache_config();
+  if (add_enrichments)
+    s.enricher = enricher_config{static_cast<std::size_t>(enrich_workers),
+                                 enrich_path_map};
+  if (!forward_connect.empty())
+    s.forward = make_forwarder_config();
+  return s;
+}
+
 cache_config proctrack_config::make_cache_config() const {
   cache_config c;
   c.table.max_size = static_cast<std::size_t>(max_size > 0 ? max_size : 0);

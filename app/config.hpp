@@ -9,6 +9,7 @@
 #include "actors/enricher/enricher.hpp"
 #include "actors/forward/forwarder.hpp"
 #include "actors/ingest/ingest.hpp"
+#include "actors/tracker/tracker.hpp"
 
 #include <caf/actor_system_config.hpp>
 
@@ -88,6 +89,11 @@ public:
   /// otherwise). Empty string on success, else what is wrong.
   std::string spawn_enricher_if_on(caf::actor_system &sys,
                                    enricher_actor &out) const;
+
+  /// The tracker as spawn_tracker takes it: the cache, the enricher when
+  /// tracker.add-enrichments is on, the forwarder when forward.connect is
+  /// set (no stats publishing: the agent wires its own).
+  tracker_settings make_tracker_settings() const;
 
   /// The effective configuration as an ini file (for --dump-config).
   std::string dump() const;

@@ -108,10 +108,15 @@ int run_replay(const command_line &cl) {
   if (!cfg.forward_connect.empty())
     cfg.load_network();
   caf::actor_system sys{cfg};
-  enricher_actor enricher;
-  if (auto why = cfg.spawn_enricher_if_on(sys, enricher); !why.empty())
-    return fail(why);
-  auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
+  // The cache with the enricher and the forwarder when they are on. The
+  // forwarder subscribes before the first batch, so the collector sees the
+  // replay from the start (docs/fleet.md).
+  auto tracked = spawn_tracker(sys, cfg.make_tracker_settings());
+  if (!tracked)
+    return fail(tracker_error_message(tracked.error()));
+  auto cache = tracked->cache;
+  auto enricher = tracked->enricher;
+  auto forwarder = tracked->forwarder;
   ingest_config ic;
   ic.paths = paths;
   ic.sort_by_time = cl.sort == "time";
@@ -120,18 +125,9 @@ int run_replay(const command_line &cl) {
   ic.max_in_flight = static_cast<std::size_t>(cfg.ingest_max_in_flight);
   ic.progress = true;
   caf::scoped_actor self{sys};
-  // Fleet: forward the stream to a collector (docs/fleet.md). Subscribed
-  // before the first batch, so the collector sees the replay from the start.
-  forwarder_actor forwarder;
-  if (!cfg.forward_connect.empty()) {
-    auto fc = cfg.make_forwarder_config();
-    std::string ferr;
-    forwarder = spawn_forwarder(sys, fc, cache, ferr);
-    if (!forwarder)
-      return fail(ferr);
+  if (forwarder)
     self->request(forwarder, caf::infinite, atom::stats_v)
         .receive([](stats_report &) {}, [](caf::error &) {});
-  }
   ic.host = cfg.forward_connect.empty() ? std::string{} : cfg.host_name();
   auto reader = spawn_ingest(sys, ic, cache);
   bool without_queries = queries.empty();

@@ -23,6 +23,7 @@ forwarder_config with_table_limits(forwarder_config fc,
   fc.max_size = table.max_size;
   fc.max_children = table.max_children;
   fc.max_expiry = table.max_expiry;
+  fc.max_pending_exits = table.max_pending_exits;
   return fc;
 }
 

@@ -15,6 +15,9 @@
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 #include <future>
@@ -384,6 +387,74 @@ BOOST_AUTO_TEST_CASE(enrichments_reach_the_mirror) {
       ++enriched;
   }
   BOOST_TEST(enriched >= 7, "processes with VersionInformation: " << enriched);
+}
+
+// No collector at all: the replay still answers its own queries, waits
+// forward.timeout, says what was not delivered and exits 1.
+BOOST_AUTO_TEST_CASE(unreachable_collector_reports_undelivered) {
+  // A port nothing listens on: bind one, note it, close it.
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  BOOST_REQUIRE(bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
+  auto port = ntohs(a.sin_port);
+  close(fd);
+  auto file = std::string{std::getenv("PROCTRACK_SOURCE")}
+              + "/examples/updates/velociraptor_scenario.jsonl";
+  auto own = replay(file, {"callchain:3"});
+  auto started = std::chrono::steady_clock::now();
+  auto r = run(binary(),
+               {"replay", file, "--query=callchain:3",
+                "--forward.connect=127.0.0.1:" + std::to_string(port),
+                "--agent.host-name=lonely", "--forward.timeout=2s"},
+               {}, std::chrono::seconds(30));
+  auto took = std::chrono::steady_clock::now() - started;
+  BOOST_TEST(r.status == 1, r.err);
+  BOOST_TEST(r.err.find("not delivered") != std::string::npos, r.err);
+  BOOST_TEST(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+             >= 2000);
+  BOOST_TEST(results(r, {"callchain:3"}).at(0) == own[0]);
+}
+
+// collector.max-hosts bounds the mirrors: one more host is refused and
+// counted, the hosts already mirrored stay.
+BOOST_AUTO_TEST_CASE(max_hosts_refuses_one_more_host) {
+  std::unique_ptr<child> coll;
+  auto port =
+      start_collector(coll, {"--listen.port=0", "--collector.max-hosts=2"});
+  BOOST_REQUIRE(port != 0);
+  auto file = std::string{std::getenv("PROCTRACK_SOURCE")}
+              + "/examples/updates/velociraptor_scenario.jsonl";
+  auto forward = [&](const std::string &host) {
+    return run(binary(),
+               {"replay", file,
+                "--forward.connect=127.0.0.1:" + std::to_string(port),
+                "--agent.host-name=" + host, "--forward.timeout=3s"},
+               {}, std::chrono::seconds(30));
+  };
+  BOOST_TEST(forward("first").status == 0);
+  BOOST_TEST(forward("second").status == 0);
+  auto third = forward("third");
+  BOOST_TEST(third.status == 1, third.err);
+  client c{port};
+  auto hosts = c.hosts();
+  BOOST_REQUIRE_EQUAL(hosts.size(), 2u);
+  BOOST_TEST(hosts[0].at("Host") == "first");
+  BOOST_TEST(hosts[1].at("Host") == "second");
+  caf::scoped_actor self{*c.sys};
+  long long refused = -1;
+  self->request(c.collector, std::chrono::seconds(10), proctrack::atom::stats_v)
+      .receive(
+          [&](proctrack::stats_report &r) {
+            for (auto &k : r.counters)
+              if (k.name == "HostsRefused")
+                refused = k.value;
+          },
+          [&](caf::error &) {});
+  BOOST_TEST(refused >= 1);
 }
 
 BOOST_AUTO_TEST_CASE(bad_messages_are_refused) {

@@ -137,10 +137,14 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
       auto epoch = st.epoch;
       self->request(st.collector, cfg.timeout, st.pending[st.sent])
           .then(
-              [self, epoch, release_flushes](std::uint64_t seq) {
+              [self, cfg, epoch, release_flushes](std::uint64_t seq) {
                 auto &st = self->state;
                 if (epoch != st.epoch)
                   return;
+                // Backoff starts over only once the collector takes our
+                // messages: one that refuses them (max-hosts, a bad
+                // message) is not hammered at the shortest interval.
+                st.backoff = cfg.backoff_min;
                 while (!st.pending.empty() && st.pending.front().seq <= seq) {
                   auto n = weight(st.pending.front());
                   st.updates_acked += static_cast<std::int64_t>(n);
@@ -275,7 +279,6 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                         st.collector = handle;
                         self->monitor(handle);
                         ++st.connects;
-                        st.backoff = cfg.backoff_min;
                         spdlog::info("forwarder: connected to {}:{} as {}",
                                      cfg.collector_host, cfg.collector_port,
                                      cfg.host);

@@ -218,6 +218,96 @@ BOOST_AUTO_TEST_CASE(agent_tracks_a_real_process_chain) {
     BOOST_TEST(last["data"].contains(key), "stats row lacks " << key);
 }
 
+// A live agent forwards its stream to a collector (issue 7): the
+// collector's answers about the host follow the kernel's events.
+BOOST_AUTO_TEST_CASE(a_live_agent_forwards_to_a_collector) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: the agent needs the proc connector; skipped");
+    return;
+  }
+  temp_dir d;
+  auto coll_out = (d.path() / "collector.out").string();
+  pid_t coll = fork();
+  if (coll == 0) {
+    int o = ::open(coll_out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(o, 1);
+    auto bin = binary();
+    execl(bin.c_str(), bin.c_str(), "collector", "--listen.port=0",
+          "--log.level=warn", nullptr);
+    _exit(127);
+  }
+  struct reaper {
+    pid_t p;
+    ~reaper() {
+      kill(p, SIGKILL);
+      waitpid(p, nullptr, 0);
+    }
+  } reap{coll};
+  int cport = 0;
+  for (int i = 0; i < 200 && cport == 0; ++i) {
+    std::ifstream in{coll_out};
+    std::string line;
+    if (std::getline(in, line) && line.find("listening") != std::string::npos) {
+      auto addr = json::parse(line).at("listening").get<std::string>();
+      cport = std::stoi(addr.substr(addr.rfind(':') + 1));
+    } else
+      std::this_thread::sleep_for(50ms);
+  }
+  BOOST_REQUIRE(cport > 0);
+  auto connect = "--connect=127.0.0.1:" + std::to_string(cport);
+  agent a{{"--forward.connect=127.0.0.1:" + std::to_string(cport),
+           "--agent.host-name=live1"}};
+  BOOST_REQUIRE_MESSAGE(a.wait_ready(30s), "agent not ready: " << a.err());
+  pid_t chain = fork();
+  if (chain == 0) {
+    execl("/bin/bash", "bash", "-c", "sh -c 'sleep 1; true' & wait", nullptr);
+    _exit(127);
+  }
+  std::string sleep_pid;
+  for (int i = 0; i < 100 && sleep_pid.empty(); ++i) {
+    std::this_thread::sleep_for(50ms);
+    auto kids = run("/usr/bin/pgrep", {"-P", std::to_string(chain)});
+    std::istringstream in{kids.out};
+    std::string sh;
+    while (in >> sh) {
+      auto s = run("/usr/bin/pgrep", {"-P", sh, "-x", "sleep"});
+      std::istringstream sin{s.out};
+      sin >> sleep_pid;
+    }
+  }
+  BOOST_REQUIRE(!sleep_pid.empty());
+  waitpid(chain, nullptr, 0);
+  // Once the exit has travelled, the collector's entry for the sleep equals
+  // the agent's own (an exited process no longer changes).
+  auto ask_collector = [&](const std::string &q) {
+    auto r = proctrack({"query", connect, "--host=live1", q});
+    return r.status == 0 ? results(r, {q}).at(0) : json{};
+  };
+  json mine, theirs;
+  for (int i = 0; i < 100; ++i) {
+    mine = a.ask("get:" + sleep_pid);
+    theirs = ask_collector("get:" + sleep_pid);
+    if (mine.is_object() && mine["EndTime"] != "0001-01-01T00:00:00Z"
+        && theirs == mine)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  BOOST_TEST(theirs == mine,
+             "collector: " << theirs.dump() << "\nagent: " << mine.dump());
+  auto n = names(ask_collector("callchain:" + sleep_pid));
+  BOOST_REQUIRE_GE(n.size(), 3u);
+  BOOST_TEST(n[n.size() - 3] == "bash");
+  BOOST_TEST(n[n.size() - 2] == "sh");
+  BOOST_TEST(n[n.size() - 1] == "sleep");
+  auto hosts = proctrack({"query", connect, "hosts"});
+  BOOST_REQUIRE(hosts.status == 0);
+  auto hl = results(hosts, {"hosts"}).at(0);
+  BOOST_REQUIRE_EQUAL(hl.size(), 1u);
+  BOOST_TEST(hl[0]["Host"] == "live1");
+  BOOST_TEST(hl[0]["Length"].get<long long>() > 10);
+  BOOST_TEST(a.stop(2000ms) == 0);
+}
+
 BOOST_AUTO_TEST_CASE(bad_config_and_operands_exit_2) {
   auto r = proctrack({"run", "--stats.interval=0s"});
   BOOST_TEST(r.status == 2);

@@ -152,6 +152,76 @@ BOOST_AUTO_TEST_CASE(every_message_type_survives_serialization) {
   BOOST_TEST(q2.max == 50);
   BOOST_TEST(en2.original_filename == "a.exe");
   BOOST_TEST(en2.ok);
+  // The fleet's message: a state chunk, updates, enrichments, expiry.
+  fleet_batch fb;
+  fb.host = "web1";
+  fb.session = 7;
+  fb.seq = 2;
+  fb.snapshot = true;
+  fb.max_pending_exits = 4096;
+  fb.state.now = 99;
+  fb.state.pending_exits.push_back({"{g}", 98});
+  process_state ps;
+  ps.id = "5-1609497000";
+  ps.parent_id = "1-?";
+  ps.data = "{\"Name\":\"x\"}";
+  ps.children = {"6-1609497001"};
+  ps.live_children = 1;
+  ps.holds_pid = true;
+  fb.state.processes.push_back(ps);
+  fb.updates = b2.updates;
+  fb.enrichments.push_back({"5-1609497000", en});
+  fb.expire_at = 100;
+  std::vector<char> buf2;
+  caf::binary_serializer out2{sys, buf2};
+  BOOST_REQUIRE(!out2(fb));
+  fleet_batch fb2;
+  caf::binary_deserializer in2{sys, buf2};
+  BOOST_REQUIRE(!in2(fb2));
+  BOOST_TEST(fb2.max_pending_exits == 4096u);
+  BOOST_TEST(fb2.state.now == 99);
+  BOOST_TEST(fb2.state.pending_exits.at(0).key == "{g}");
+  BOOST_REQUIRE(fb2.state.processes.size() == 1u);
+  BOOST_TEST(fb2.state.processes[0].children.at(0) == "6-1609497001");
+  BOOST_TEST(fb2.state.processes[0].live_children == 1u);
+  BOOST_TEST(fb2.state.processes[0].holds_pid);
+  BOOST_TEST(!fb2.state.processes[0].holds_guid);
+  BOOST_TEST(fb2.updates.size() == 3u);
+  BOOST_TEST(fb2.enrichments.at(0).info.version_info_json
+             == en.version_info_json);
+  BOOST_TEST(fb2.expire_at == 100);
+}
+
+// The cache tells its typed sinks what it applied beyond the updates: the
+// live-mode expiry ticks and the batch's enrichments, and its snapshot
+// handler answers the table's exact state.
+BOOST_AUTO_TEST_CASE(typed_sinks_see_expiry_and_enrichments) {
+  auto cache = track(spawn_cache(sys, cache_config{}));
+  auto seen = std::make_shared<std::vector<update_batch>>();
+  auto sink = track(caf::actor_cast<update_batch_sink_actor>(
+      sys.spawn([seen](caf::event_based_actor *) -> caf::behavior {
+        return {[seen](update_batch &b) { seen->push_back(std::move(b)); }};
+      })));
+  auto state = ask<table_state>(cache, atom::snapshot_v, sink);
+  BOOST_TEST(state.processes.empty());
+  update_batch b;
+  b.updates.push_back(start("5", "1", "2021-01-01T10:30:00Z"));
+  enrichment en{"C:/a.exe", true, "{\"CompanyName\":\"A\"}", "a.exe", ""};
+  b.enrichments.push_back({"5-1609497000", en});
+  BOOST_TEST(ask<std::uint64_t>(cache, b) == 1u);
+  self->send(cache, atom::tick_v, timestamp{1609497000} * ns_per_second);
+  sched.run();
+  BOOST_REQUIRE_EQUAL(seen->size(), 2u);
+  BOOST_TEST((*seen)[0].updates.size() == 1u);
+  BOOST_REQUIRE_EQUAL((*seen)[0].enrichments.size(), 1u);
+  BOOST_TEST((*seen)[0].enrichments[0].id == "5-1609497000");
+  BOOST_TEST((*seen)[1].updates.empty());
+  BOOST_TEST((*seen)[1].expire_at == timestamp{1609497000} * ns_per_second);
+  // The state now holds the process with its enrichment merged.
+  state = ask<table_state>(cache, atom::snapshot_v, sink);
+  BOOST_REQUIRE_EQUAL(state.processes.size(), 1u);
+  BOOST_TEST(state.processes[0].data.find("VersionInformation")
+             != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -87,6 +87,14 @@ conn_state *state_of(const SSL *ssl) {
   return static_cast<conn_state *>(SSL_CTX_get_ex_data(ctx, state_index()));
 }
 
+// OpenSSL 3.0 has no text for TLS 1.3's certificate_required.
+std::string alert_text(int desc) {
+  if (desc == 116)
+    return "certificate required";
+  std::string t = SSL_alert_desc_string_long(desc);
+  return t == "unknown" ? "alert " + std::to_string(desc) : t;
+}
+
 void on_info(const SSL *ssl, int where, int ret) {
   auto *st = state_of(ssl);
   if (!st)
@@ -109,7 +117,7 @@ void on_info(const SSL *ssl, int where, int ret) {
     st->alerted = st->alerted || read;
     if (st->why.empty())
       st->why = std::string{read ? "peer sent alert: " : "sent alert: "}
-                + SSL_alert_desc_string_long(ret);
+                + alert_text(ret & 0xff);
   }
 }
 

@@ -28,8 +28,9 @@ struct tls_audit_counts {
 /// The counts of this process so far.
 tls_audit_counts tls_audit();
 
-/// True when the interposition is live: CAF's calls reach tls_audit.cpp
-/// (false if the executable does not export SSL_CTX_set_verify).
+/// True when the interposition is live: the process resolves
+/// SSL_CTX_set_verify to tls_audit.cpp's (false if the executable does not
+/// export it; then nothing is counted).
 bool tls_audit_active();
 
 } // namespace proctrack

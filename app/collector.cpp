@@ -5,6 +5,7 @@
 #include "app/config.hpp"
 
 #include "actors/collector/collector.hpp"
+#include "actors/common/tls_audit.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -82,6 +83,9 @@ int run_collector(const command_line &cl) {
   std::fflush(stdout);
   spdlog::info("collector listening on {}:{}{}", cfg.listen_host, *bound,
                cfg.tls_enabled() ? " (TLS)" : "");
+  if (cfg.tls_enabled() && !tls_audit_active())
+    spdlog::warn("tls: SSL_CTX_set_verify is not interposed (see "
+                 "docs/fleet.md): refused peers are not counted (TlsRefused)");
   int sig = 0;
   sigwait(&stop, &sig);
   spdlog::info("collector stopping (signal {})", sig);

@@ -25,6 +25,9 @@ Replay and query flags:
   --format=F               auto (default), updates, sysmon-json, evtx
   --sort=time              replay several files merged in time order
   --connect=HOST:PORT      the agent to ask (query; default 127.0.0.1:4711)
+  --host=NAME              query: ask a collector about host NAME; the
+                           queries hosts and collector-stats ask the
+                           collector itself
 
 Configuration (every key also works in the config file, SPEC §8):
   --config-file=FILE       read the config file (also --config=FILE)

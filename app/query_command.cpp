@@ -1,13 +1,15 @@
 // `proctrack query [--connect=HOST:PORT] Q...`: asks a running agent and
-// prints the same JSON lines as `replay`.
+// prints the same JSON lines as `replay`; through TLS when tls.* is set.
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
+#include "actors/cache/output_rows.hpp"
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 
 #include <cstdio>
 
@@ -24,24 +26,26 @@ int fail(const std::string &msg) {
 
 int run_query(const command_line &cl) {
   proctrack_config cfg;
-  static_cast<caf::actor_system_config &>(cfg).load<caf::io::middleman>();
   cfg.set("logger.verbosity", caf::atom("quiet"));
   if (auto err = cfg.load(cl.config_args); !err.empty())
     return fail(err);
+  cfg.load_network(); // TLS when tls.* is set
   // Queries are operands here, or --query= / --queries= as in replay.
   command_line qcl = cl;
   for (auto &op : cl.operands)
     qcl.queries.push_back(op);
-  // `hosts` asks a collector for its hosts; it is not a tracker query.
-  bool want_hosts = false;
+  // `hosts` asks a collector for its hosts, `collector-stats` for its own
+  // counters; they are not tracker queries.
+  std::vector<std::string> collector_words;
   auto &ops = qcl.queries;
   for (auto it = ops.begin(); it != ops.end();)
-    if (*it == "hosts") {
-      want_hosts = true;
+    if (*it == "hosts" || *it == "collector-stats") {
+      collector_words.push_back(*it);
       it = ops.erase(it);
     } else {
       ++it;
     }
+  bool want_hosts = !collector_words.empty();
   std::vector<std::string> texts;
   std::string error;
   if (!collect_queries(qcl, texts, error))
@@ -49,8 +53,7 @@ int run_query(const command_line &cl) {
   bool collector = want_hosts || !cl.host.empty();
   if (!cl.host.empty() && texts.empty() && !want_hosts)
     return fail("--host=NAME needs a query");
-  if (want_hosts)
-    texts.insert(texts.begin(), "hosts");
+  texts.insert(texts.begin(), collector_words.begin(), collector_words.end());
   if (texts.empty())
     return fail("no query (e.g. proctrack query callchain:1234)");
   if (collector && cl.connect.empty())
@@ -71,6 +74,13 @@ int run_query(const command_line &cl) {
   if (port <= 0 || port > 65535)
     return fail("--connect: bad port in \"" + target + "\"");
   caf::actor_system sys{cfg};
+  auto connect = [&](auto handle) -> caf::expected<decltype(handle)> {
+    using handle_type = decltype(handle);
+    auto p = static_cast<std::uint16_t>(port);
+    if (cfg.tls_enabled())
+      return caf::openssl::remote_actor<handle_type>(sys, host, p);
+    return sys.middleman().remote_actor<handle_type>(host, p);
+  };
   auto print = [](const std::string &q, const std::string &result) {
     std::string out = "{\"query\":";
     append_json_string(out, q);
@@ -81,8 +91,7 @@ int run_query(const command_line &cl) {
   };
   if (collector) {
     // A collector answers for each host it mirrors.
-    auto col = sys.middleman().remote_actor<collector_actor>(
-        host, static_cast<std::uint16_t>(port));
+    auto col = connect(collector_actor{});
     if (!col)
       return fail("cannot reach a collector at " + target + ": "
                   + sys.render(col.error()));
@@ -101,6 +110,15 @@ int run_query(const command_line &cl) {
             .receive([&](std::string &r) { print(t, r); }, on_error(t));
         continue;
       }
+      if (t == "collector-stats") {
+        self->request(*col, std::chrono::seconds(30), atom::stats_v)
+            .receive(
+                [&](stats_report &r) {
+                  print(t, stats_object_json(r.counters));
+                },
+                on_error(t));
+        continue;
+      }
       auto q = *parse_query(t, error);
       self->request(*col, std::chrono::seconds(30), cl.host, q)
           .receive([&](std::string &r) { print(t, r); }, on_error(t));
@@ -108,8 +126,7 @@ int run_query(const command_line &cl) {
     std::fflush(stdout);
     return status;
   }
-  auto cache = sys.middleman().remote_actor<cache_actor>(
-      host, static_cast<std::uint16_t>(port));
+  auto cache = connect(cache_actor{});
   if (!cache)
     return fail("cannot reach an agent at " + target + ": "
                 + sys.render(cache.error()));

@@ -164,7 +164,8 @@ int run_replay(const command_line &cl) {
     self->request(forwarder, caf::infinite, atom::flush_v)
         .receive(
             [&](stats_report &r) {
-              std::int64_t undelivered = 0, dropped = 0, acked = 0, done = 0;
+              std::int64_t undelivered = 0, dropped = 0, acked = 0, done = 0,
+                           failed = 0;
               for (auto &c : r.counters) {
                 if (c.name == "ForwardUndelivered")
                   undelivered = c.value;
@@ -174,6 +175,8 @@ int run_replay(const command_line &cl) {
                   acked = c.value;
                 else if (c.name == "ForwardDelivered")
                   done = c.value;
+                else if (c.name == "ForwardConnectFailures")
+                  failed = c.value;
               }
               delivered = done == 1;
               if (delivered)
@@ -183,11 +186,13 @@ int run_replay(const command_line &cl) {
                 std::fprintf(stderr,
                              "proctrack replay: forward: stream not delivered "
                              "to %s within forward.timeout: %lld updates "
-                             "unacked, %lld dropped, %lld acked\n",
+                             "unacked, %lld dropped, %lld acked, %lld failed "
+                             "connection attempts\n",
                              cfg.forward_connect.c_str(),
                              static_cast<long long>(undelivered),
                              static_cast<long long>(dropped),
-                             static_cast<long long>(acked));
+                             static_cast<long long>(acked),
+                             static_cast<long long>(failed));
             },
             [&](caf::error &e) {
               delivered = false;

@@ -4,6 +4,7 @@
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
+#include "actors/common/tls_audit.hpp"
 #include "actors/forward/forwarder.hpp"
 
 #include <caf/all.hpp>
@@ -156,7 +157,11 @@ std::vector<counter> collector_state::counters() const {
           {"Refused", refused},
           {"OutOfOrder", out_of_order},
           {"Duplicates", duplicates},
-          {"HostsRefused", hosts_refused}};
+          {"HostsRefused", hosts_refused},
+          // Peers refused at the TLS handshake never reach this actor;
+          // actors/common/tls_audit.cpp counts them for the process.
+          {"TlsAccepted", tls_audit().accepted},
+          {"TlsRefused", tls_audit().refused}};
 }
 
 collector_actor::behavior_type

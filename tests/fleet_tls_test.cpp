@@ -1,0 +1,358 @@
+// Fleet with TLS (issue 7, docs/fleet.md "TLS"), in separate processes on
+// loopback: a `proctrack collector` with tls.* and forwarding `proctrack
+// replay`s. Certificates are made at test time with the openssl CLI: a CA,
+// a collector and an agent signed by it, and a stranger CA with a stranger
+// signed by it. A peer with the CA's certificate delivers and is mirrored
+// exactly; a stranger's certificate and a plain (non-TLS) forwarder are
+// refused: nothing of them arrives, their replays report the stream as not
+// delivered, and the collector counts and logs each refusal (TlsRefused).
+#define BOOST_TEST_MODULE fleet_tls
+#include <boost/test/unit_test.hpp>
+
+#include "support/run_binary.hpp"
+
+#include <chrono>
+#include <regex>
+#include <thread>
+
+using namespace proctrack_test;
+using nlohmann::json;
+
+namespace {
+
+std::string slurp(const std::string &path) {
+  std::ifstream in{path, std::ios::binary};
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The openssl CLI on PATH (scripts/setup.sh installs it), or empty.
+std::string openssl_cli() {
+  const char *path = std::getenv("PATH");
+  std::istringstream dirs{path ? path : "/usr/bin:/bin"};
+  std::string dir;
+  while (std::getline(dirs, dir, ':')) {
+    auto p = (dir.empty() ? std::string{"."} : dir) + "/openssl";
+    if (access(p.c_str(), X_OK) == 0)
+      return p;
+  }
+  return {};
+}
+
+// PEM files of one party: NAME.pem (certificate) and NAME.key.
+struct party {
+  std::string cert, key;
+};
+
+// Makes the CAs and leaf certificates in `dir` with the openssl CLI: the
+// commands docs/fleet.md shows.
+class pki {
+public:
+  explicit pki(const temp_dir &dir) : dir_(dir.path().string()) {
+    cli_ = openssl_cli();
+    if (cli_.empty())
+      throw std::runtime_error(
+          "the openssl command is missing (scripts/setup.sh installs it)");
+    ca_ = make_ca("ca");
+    collector_ = make_leaf("collector", "ca");
+    agent_ = make_leaf("agent", "ca");
+    stranger_ca_ = make_ca("stranger-ca");
+    stranger_ = make_leaf("stranger", "stranger-ca");
+  }
+  const std::string &ca() const {
+    return ca_.cert;
+  }
+  const std::string &stranger_ca() const {
+    return stranger_ca_.cert;
+  }
+  const party &collector() const {
+    return collector_;
+  }
+  const party &agent() const {
+    return agent_;
+  }
+  const party &stranger() const {
+    return stranger_;
+  }
+
+  /// The tls.* flags of a party that trusts `ca`.
+  static std::vector<std::string> flags(const party &p, const std::string &ca) {
+    return {"--tls.certificate=" + p.cert, "--tls.key=" + p.key,
+            "--tls.ca=" + ca};
+  }
+
+private:
+  void openssl(const std::vector<std::string> &args) {
+    auto r = run(cli_, args, {}, std::chrono::seconds(60));
+    if (r.status != 0)
+      throw std::runtime_error("openssl " + args.at(0) + " failed ("
+                               + std::to_string(r.status) + "): " + r.err);
+  }
+  party make_ca(const std::string &name) {
+    party p{dir_ + "/" + name + ".pem", dir_ + "/" + name + ".key"};
+    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
+             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", p.key, "-out",
+             p.cert, "-days", "2", "-subj", "/CN=" + name});
+    return p;
+  }
+  party make_leaf(const std::string &name, const std::string &ca) {
+    party p{dir_ + "/" + name + ".pem", dir_ + "/" + name + ".key"};
+    auto csr = dir_ + "/" + name + ".csr";
+    openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", p.key, "-out", csr, "-subj", "/CN=" + name});
+    openssl({"x509", "-req", "-in", csr, "-CA", dir_ + "/" + ca + ".pem",
+             "-CAkey", dir_ + "/" + ca + ".key", "-set_serial",
+             std::to_string(++serial_), "-days", "2", "-out", p.cert});
+    return p;
+  }
+
+  std::string dir_, cli_;
+  int serial_ = 1000;
+  party ca_, collector_, agent_, stranger_ca_, stranger_;
+};
+
+// A background `proctrack collector`, killed when it goes out of scope;
+// stdout is read for the "listening" line, stderr goes to a file (its log).
+class collector_process {
+public:
+  collector_process(const std::vector<std::string> &flags,
+                    const std::string &log_path)
+      : log_(log_path) {
+    int out[2];
+    if (pipe(out) != 0)
+      throw std::runtime_error("pipe");
+    std::vector<std::string> args{binary(), "collector", "--listen.port=0",
+                                  "--log.level=warn"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    pid_ = fork();
+    if (pid_ < 0)
+      throw std::runtime_error("fork");
+    if (pid_ == 0) {
+      dup2(out[1], 1);
+      int err = open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(err, 2);
+      int devnull = open("/dev/null", O_RDONLY);
+      dup2(devnull, 0);
+      close(out[0]);
+      close(out[1]);
+      std::vector<char *> argv;
+      for (auto &a : args)
+        argv.push_back(const_cast<char *>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(argv[0], argv.data());
+      _exit(127);
+    }
+    close(out[1]);
+    out_ = out[0];
+    auto line = first_line(std::chrono::seconds(30));
+    if (line.empty())
+      throw std::runtime_error("the collector did not start:\n" + log());
+    listening_ = json::parse(line);
+    auto addr = listening_.at("listening").get<std::string>();
+    port_ =
+        static_cast<std::uint16_t>(std::stoi(addr.substr(addr.rfind(':') + 1)));
+  }
+  ~collector_process() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int st;
+      waitpid(pid_, &st, 0);
+    }
+    close(out_);
+  }
+  collector_process(const collector_process &) = delete;
+  collector_process &operator=(const collector_process &) = delete;
+
+  std::uint16_t port() const {
+    return port_;
+  }
+  std::string connect() const {
+    return "127.0.0.1:" + std::to_string(port_);
+  }
+  const json &listening() const {
+    return listening_;
+  }
+  /// What it logged so far.
+  std::string log() const {
+    return slurp(log_);
+  }
+
+private:
+  std::string first_line(std::chrono::seconds timeout) {
+    std::string line;
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      pollfd p{out_, POLLIN, 0};
+      if (poll(&p, 1, 100) <= 0)
+        continue;
+      char c;
+      if (read(out_, &c, 1) != 1)
+        break;
+      if (c == '\n')
+        return line;
+      line += c;
+    }
+    return {};
+  }
+
+  pid_t pid_ = -1;
+  int out_ = -1;
+  std::string log_;
+  json listening_;
+  std::uint16_t port_ = 0;
+};
+
+std::string scenario() {
+  return std::string{std::getenv("PROCTRACK_SOURCE")}
+         + "/examples/updates/velociraptor_scenario.jsonl";
+}
+
+std::vector<std::string> concat(std::vector<std::string> a,
+                                const std::vector<std::string> &b) {
+  a.insert(a.end(), b.begin(), b.end());
+  return a;
+}
+
+// `proctrack replay FILE` forwarding to `c` as host `name` with `extra`
+// flags (the tls.* ones, or none).
+run_result forward(const collector_process &c, const std::string &name,
+                   const std::string &timeout,
+                   const std::vector<std::string> &extra,
+                   const std::vector<std::string> &queries = {"pslist"}) {
+  std::vector<std::string> args{
+      "replay", scenario(), "--forward.connect=" + c.connect(),
+      "--agent.host-name=" + name, "--forward.timeout=" + timeout};
+  args = concat(args, extra);
+  for (auto &q : queries)
+    args.push_back("--query=" + q);
+  return run(binary(), args, {}, std::chrono::seconds(120));
+}
+
+// `proctrack query --connect=C FLAGS... Q...` and its results.
+std::vector<json> ask(const collector_process &c,
+                      const std::vector<std::string> &flags,
+                      const std::vector<std::string> &queries) {
+  auto r =
+      run(binary(),
+          concat(concat({"query", "--connect=" + c.connect()}, flags), queries),
+          {}, std::chrono::seconds(60));
+  if (r.status != 0)
+    throw std::runtime_error("proctrack query exited "
+                             + std::to_string(r.status) + ": " + r.err);
+  std::vector<std::string> names;
+  for (auto &q : queries)
+    if (q.rfind("--", 0) != 0)
+      names.push_back(q);
+  return results(r, names);
+}
+
+// The collector's own counters, asked with the agent's credentials.
+json collector_stats(const collector_process &c, const pki &keys) {
+  return ask(c, pki::flags(keys.agent(), keys.ca()), {"collector-stats"}).at(0);
+}
+
+// Waits (bounded) until the collector has counted more than `than`
+// refusals; returns the last count seen.
+long long wait_refused_above(const collector_process &c, const pki &keys,
+                             long long than) {
+  long long now = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    now = counter_of(collector_stats(c, keys), "TlsRefused");
+    if (now > than)
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return now;
+}
+
+// A replay that could not deliver: exit 1, the stream reported as not
+// delivered, with its failed connection attempts.
+void expect_undelivered(const run_result &r, const std::string &who) {
+  BOOST_TEST(!r.timed_out, who);
+  BOOST_TEST(r.status == 1, who << " exited " << r.status << "\n" << r.err);
+  BOOST_TEST(r.err.find("not delivered") != std::string::npos, who << r.err);
+  std::smatch m;
+  BOOST_REQUIRE_MESSAGE(
+      std::regex_search(r.err, m,
+                        std::regex{"(\\d+) failed connection attempts"}),
+      who << ": no failed connection attempts in\n"
+          << r.err);
+  BOOST_TEST(std::stoll(m[1]) > 0, who << r.err);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(peers_with_the_ca_deliver_and_are_mirrored) {
+  temp_dir d;
+  pki keys{d};
+  collector_process coll{pki::flags(keys.collector(), keys.ca()),
+                         (d.path() / "collector.log").string()};
+  BOOST_TEST(coll.listening().at("tls") == true);
+  auto agent = pki::flags(keys.agent(), keys.ca());
+  auto own = forward(coll, "tls-host", "30s", agent,
+                     {"pslist", "callchain:3", "tree:4"});
+  BOOST_REQUIRE_MESSAGE(own.status == 0, own.err);
+  auto own_results = results(own, {"pslist", "callchain:3", "tree:4"});
+  BOOST_REQUIRE(!own_results[0].empty());
+  // The collector's answers about the host equal the replay's own, asked
+  // through TLS with `proctrack query`.
+  auto theirs = ask(coll, concat(agent, {"--host=tls-host"}),
+                    {"pslist", "callchain:3", "tree:4"});
+  for (std::size_t i = 0; i < theirs.size(); ++i)
+    BOOST_TEST(theirs[i] == own_results[i], i);
+  auto hosts = ask(coll, agent, {"hosts"}).at(0);
+  BOOST_REQUIRE_EQUAL(hosts.size(), 1u);
+  BOOST_TEST(hosts[0].at("Host") == "tls-host");
+  auto stats = collector_stats(coll, keys);
+  BOOST_TEST(counter_of(stats, "TlsAccepted") >= 3); // replay, 2 queries
+  BOOST_TEST(counter_of(stats, "TlsRefused") == 0, stats.dump());
+}
+
+BOOST_AUTO_TEST_CASE(strangers_and_plain_peers_are_refused_and_counted) {
+  temp_dir d;
+  pki keys{d};
+  collector_process coll{pki::flags(keys.collector(), keys.ca()),
+                         (d.path() / "collector.log").string()};
+  auto refused = counter_of(collector_stats(coll, keys), "TlsRefused");
+  BOOST_TEST(refused == 0);
+
+  // A certificate the collector's CA did not sign (the stranger trusts the
+  // collector's CA, so it is the collector that refuses).
+  auto r =
+      forward(coll, "stranger1", "3s", pki::flags(keys.stranger(), keys.ca()));
+  expect_undelivered(r, "stranger with the CA");
+  auto now = wait_refused_above(coll, keys, refused);
+  BOOST_TEST(now > refused, "stranger with the CA not counted\n" << coll.log());
+  refused = now;
+  BOOST_TEST(coll.log().find("certificate /CN=stranger") != std::string::npos,
+             coll.log());
+
+  // A stranger through and through: its own CA, trusting only that.
+  r = forward(coll, "stranger2", "3s",
+              pki::flags(keys.stranger(), keys.stranger_ca()));
+  expect_undelivered(r, "stranger with its own CA");
+  now = wait_refused_above(coll, keys, refused);
+  BOOST_TEST(now > refused, "stranger with its own CA not counted\n"
+                                << coll.log());
+  refused = now;
+
+  // No TLS at all.
+  r = forward(coll, "plain1", "3s", {});
+  expect_undelivered(r, "plain forwarder");
+  now = wait_refused_above(coll, keys, refused);
+  BOOST_TEST(now > refused, "plain forwarder not counted\n" << coll.log());
+  // A plain query is refused too (and counted).
+  auto q = run(binary(), {"query", "--connect=" + coll.connect(), "hosts"}, {},
+               std::chrono::seconds(60));
+  BOOST_TEST(q.status != 0, q.out);
+
+  // Nothing of them arrived; the refusals are logged with the peer.
+  auto hosts = ask(coll, pki::flags(keys.agent(), keys.ca()), {"hosts"}).at(0);
+  BOOST_TEST(hosts.empty(), hosts.dump());
+  auto stats = collector_stats(coll, keys);
+  BOOST_TEST(counter_of(stats, "Batches") == 0, stats.dump());
+  BOOST_TEST(coll.log().find("tls: refused 127.0.0.1:") != std::string::npos,
+             coll.log());
+}

@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
   libspdlog-dev libboost-test-dev libevtx-dev libpugixml-dev zlib1g-dev
-  clang libclang-rt-14-dev procps openssl)
+  libssl-dev clang libclang-rt-14-dev procps openssl)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

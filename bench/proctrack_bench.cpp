@@ -8,6 +8,8 @@
 //   pslist [--spawn=N] [--reps=R]          one pslist sync vs ps
 //   mem --n=N [--data=sysmon|empty] [--factor=F]   RSS per tracked process
 //   pe [--reps=R] FILE...                  PE version reader files/s
+//   resync [--n=N] [--reps=R]              a collector resync of an N-process
+//                                          table: state vs start/exit updates
 //
 // Every timed subcommand runs one untimed warm-up pass, then R timed ones
 // (default 5), and reports each and the median.
@@ -15,6 +17,7 @@
 #include "actors/cache/process_table.hpp"
 #include "actors/common/time.hpp"
 #include "actors/enricher/pe_version_reader.hpp"
+#include "actors/forward/snapshot.hpp"
 #include "actors/ingest/update_row_decoder.hpp"
 #include "actors/live/pslist_sync.hpp"
 #include "bench/nlohmann_decoder.hpp"
@@ -709,6 +712,125 @@ int cmd_pe(const args &a) {
 
 } // namespace
 
+// -- resync
+// --------------------------------------------------------------------
+
+// What a collector resync of one host costs, from the host's table to the
+// collector's mirror, both ways the snapshot can travel: the exact state
+// (export_state, serialize, deserialize, import_state: what the forwarder
+// sends) and the earlier form, start/exit updates re-applied
+// (snapshot_updates, ..., apply), which is the baseline. The network itself
+// is not timed: CAF's binary serializer gives the bytes that would cross it.
+int cmd_resync(const args &a) {
+  auto n = a.num("n", 100000);
+  auto reps = a.num("reps", 5);
+  bench::workload_config wc;
+  wc.rows = n * 3;
+  wc.seed = a.num("seed", 42);
+  bench::workload w{wc};
+  table_config tc;
+  tc.max_size = n;
+  process_table host{tc};
+  process_update u;
+  while (w.next(u))
+    host.apply(std::move(u));
+  caf::actor_system_config cfg;
+  add_message_types(cfg);
+  caf::actor_system sys{cfg};
+  struct stages {
+    std::vector<double> take, serialize, deserialize, build, total;
+    std::size_t bytes = 0, mirror_size = 0;
+  };
+  auto timed = [](auto &&f, std::vector<double> &into, bool keep) {
+    auto t0 = clock_type::now();
+    f();
+    if (keep)
+      into.push_back(seconds_since(t0));
+  };
+  stages st, up;
+  for (std::uint64_t r = 0; r <= reps; ++r) {
+    bool keep = r > 0;
+    auto t0 = clock_type::now();
+    {
+      table_state s;
+      std::vector<char> buf;
+      table_state back;
+      process_table mirror{tc};
+      timed([&] { s = host.export_state(); }, st.take, keep);
+      timed(
+          [&] {
+            caf::binary_serializer out{sys, buf};
+            if (out(s))
+              throw std::runtime_error("serialize");
+          },
+          st.serialize, keep);
+      timed(
+          [&] {
+            caf::binary_deserializer in{sys, buf};
+            if (in(back))
+              throw std::runtime_error("deserialize");
+          },
+          st.deserialize, keep);
+      timed([&] { mirror.import_state(std::move(back)); }, st.build, keep);
+      st.bytes = buf.size();
+      st.mirror_size = mirror.size();
+      if (mirror.pslist_json() != host.pslist_json())
+        throw std::runtime_error("the imported mirror differs from the host");
+    }
+    if (keep)
+      st.total.push_back(seconds_since(t0));
+    t0 = clock_type::now();
+    {
+      std::vector<process_update> s;
+      std::vector<char> buf;
+      std::vector<process_update> back;
+      process_table mirror{tc};
+      timed([&] { s = snapshot_updates(host); }, up.take, keep);
+      timed(
+          [&] {
+            caf::binary_serializer out{sys, buf};
+            if (out(s))
+              throw std::runtime_error("serialize");
+          },
+          up.serialize, keep);
+      timed(
+          [&] {
+            caf::binary_deserializer in{sys, buf};
+            if (in(back))
+              throw std::runtime_error("deserialize");
+          },
+          up.deserialize, keep);
+      timed(
+          [&] {
+            for (auto &x : back)
+              mirror.apply(std::move(x));
+          },
+          up.build, keep);
+      up.bytes = buf.size();
+      up.mirror_size = mirror.size();
+    }
+    if (keep)
+      up.total.push_back(seconds_since(t0));
+  }
+  auto report = [](const stages &x) {
+    return json{{"take_ms", median(x.take) * 1e3},
+                {"serialize_ms", median(x.serialize) * 1e3},
+                {"deserialize_ms", median(x.deserialize) * 1e3},
+                {"build_ms", median(x.build) * 1e3},
+                {"total_ms", median(x.total) * 1e3},
+                {"total_seconds", x.total},
+                {"bytes", x.bytes},
+                {"mirror_size", x.mirror_size}};
+  };
+  json j{{"processes", host.size()},
+         {"state", report(st)},
+         {"updates", report(up)},
+         {"time_ratio", median(st.total) / median(up.total)},
+         {"bytes_ratio", double(st.bytes) / double(up.bytes)}};
+  std::puts(j.dump().c_str());
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     std::fputs("usage: proctrack_bench gen|table|decode|query|mem|pe ...\n",
@@ -736,6 +858,8 @@ int main(int argc, char **argv) {
       return cmd_mem(a);
     if (cmd == "pe")
       return cmd_pe(a);
+    if (cmd == "resync")
+      return cmd_resync(a);
   } catch (const std::exception &e) {
     std::fprintf(stderr, "proctrack_bench %s: %s\n", cmd.c_str(), e.what());
     return 1;

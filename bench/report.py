@@ -59,6 +59,7 @@ dec = load("decode.result.json", {})
 qry = load("query.result.json", {})
 loop = load("loopback.result.json", {})
 psl = load("pslist.result.json", {})
+rsy = load("resync.result.json", {})
 pe = load("pe.result.json", {})
 pefile = load("pefile.result.json", {})
 mem = {os.path.basename(p)[4:-12]: json.load(open(p))
@@ -97,6 +98,7 @@ W["pe_reader"] = {"proctrack": {**pe, "peak_rss_mib": peak("pe")},
                   "speedup": pe.get("files_per_s", 0) / pefile["files_per_s"]
                   if pefile.get("files_per_s") else None}
 W["pslist_sync"] = psl or "not measured"
+W["fleet_resync"] = rsy or "not measured"
 
 # -- goals -----------------------------------------------------------------------
 mem_over = {k: v["overhead_per_process"] for k, v in mem.items()}
@@ -233,6 +235,16 @@ if pe and pefile:
     a(f"| 6. PE version reader, {pe['files']} files of `shared/data/pe/{{wine,bin}}` | "
       f"**{fmt(pe['files_per_s'])} files/s** | python3-pefile fast mode: {fmt(pefile['files_per_s'])} files/s | "
       f"**{fmt(W['pe_reader']['speedup'])}×** pefile | {fmt(peak('pe'), ' MiB')} (pefile {fmt(peak('pefile'), ' MiB')}) |")
+if rsy:
+    st, up = rsy["state"], rsy["updates"]
+    a(f"| 7. fleet resync of a {rsy['processes']:,}-process table (Sysmon-sized data), host table to "
+      f"collector mirror: take, CAF binary serialize, deserialize, build | exact state "
+      f"(`export_state` → `import_state`): **{fmt(st['total_ms'], ' ms')}** "
+      f"(take {fmt(st['take_ms'], ' ms')}, serialize {fmt(st['serialize_ms'], ' ms')}, "
+      f"deserialize {fmt(st['deserialize_ms'], ' ms')}, import {fmt(st['build_ms'], ' ms')}), "
+      f"{st['bytes'] / 2**20:,.1f} MiB | start/exit updates re-applied (the earlier, inexact form): "
+      f"{fmt(up['total_ms'], ' ms')}, {up['bytes'] / 2**20:,.1f} MiB | "
+      f"**{fmt(rsy['time_ratio'])}×** the updates' time, {fmt(rsy['bytes_ratio'])}× their bytes | — |")
 a("")
 a("## Goals: where we stand")
 a("")

@@ -123,6 +123,8 @@ exec 7>&-
 wait
 log "pslist sync of 3000 spawned processes vs ps"
 "$PB" pslist --spawn=3000 --reps="$REPS" >"$OUT/pslist.result.json"
+log "fleet resync of a 100k-process table: exact state vs start/exit updates"
+"$PB" resync --n=100000 --reps="$REPS" >"$OUT/resync.result.json"
 for n in 10000 100000 1000000; do
   for d in empty sysmon; do
     log "memory: $n processes, $d data"

@@ -740,6 +740,7 @@ int cmd_resync(const args &a) {
   struct stages {
     std::vector<double> take, serialize, deserialize, build, total;
     std::size_t bytes = 0, mirror_size = 0;
+    std::string pslist; ///< the mirror's answer, to check it
   };
   auto timed = [](auto &&f, std::vector<double> &into, bool keep) {
     auto t0 = clock_type::now();
@@ -747,70 +748,52 @@ int cmd_resync(const args &a) {
     if (keep)
       into.push_back(seconds_since(t0));
   };
+  // One way to the mirror: take the snapshot, carry it through CAF's binary
+  // serializer and back, build the mirror from it.
+  auto path = [&](auto take, auto build, stages &into, bool keep) {
+    auto t0 = clock_type::now();
+    {
+      decltype(take()) s, back;
+      std::vector<char> buf;
+      process_table mirror{tc};
+      timed([&] { s = take(); }, into.take, keep);
+      timed(
+          [&] {
+            caf::binary_serializer out{sys, buf};
+            if (out(s))
+              throw std::runtime_error("serialize");
+          },
+          into.serialize, keep);
+      timed(
+          [&] {
+            caf::binary_deserializer in{sys, buf};
+            if (in(back))
+              throw std::runtime_error("deserialize");
+          },
+          into.deserialize, keep);
+      timed([&] { build(mirror, back); }, into.build, keep);
+      into.bytes = buf.size();
+      into.mirror_size = mirror.size();
+      if (!keep) // checked in the warm-up pass only: not part of the time
+        into.pslist = mirror.pslist_json();
+    }
+    if (keep)
+      into.total.push_back(seconds_since(t0));
+  };
   stages st, up;
   for (std::uint64_t r = 0; r <= reps; ++r) {
     bool keep = r > 0;
-    auto t0 = clock_type::now();
-    {
-      table_state s;
-      std::vector<char> buf;
-      table_state back;
-      process_table mirror{tc};
-      timed([&] { s = host.export_state(); }, st.take, keep);
-      timed(
-          [&] {
-            caf::binary_serializer out{sys, buf};
-            if (out(s))
-              throw std::runtime_error("serialize");
-          },
-          st.serialize, keep);
-      timed(
-          [&] {
-            caf::binary_deserializer in{sys, buf};
-            if (in(back))
-              throw std::runtime_error("deserialize");
-          },
-          st.deserialize, keep);
-      timed([&] { mirror.import_state(std::move(back)); }, st.build, keep);
-      st.bytes = buf.size();
-      st.mirror_size = mirror.size();
-      if (mirror.pslist_json() != host.pslist_json())
-        throw std::runtime_error("the imported mirror differs from the host");
-    }
-    if (keep)
-      st.total.push_back(seconds_since(t0));
-    t0 = clock_type::now();
-    {
-      std::vector<process_update> s;
-      std::vector<char> buf;
-      std::vector<process_update> back;
-      process_table mirror{tc};
-      timed([&] { s = snapshot_updates(host); }, up.take, keep);
-      timed(
-          [&] {
-            caf::binary_serializer out{sys, buf};
-            if (out(s))
-              throw std::runtime_error("serialize");
-          },
-          up.serialize, keep);
-      timed(
-          [&] {
-            caf::binary_deserializer in{sys, buf};
-            if (in(back))
-              throw std::runtime_error("deserialize");
-          },
-          up.deserialize, keep);
-      timed(
-          [&] {
-            for (auto &x : back)
-              mirror.apply(std::move(x));
-          },
-          up.build, keep);
-      up.bytes = buf.size();
-      up.mirror_size = mirror.size();
-    }
-    if (keep)
-      up.total.push_back(seconds_since(t0));
+    path([&] { return host.export_state(); },
+         [](process_table &m, table_state &s) { m.import_state(std::move(s)); },
+         st, keep);
+    if (!keep && st.pslist != host.pslist_json())
+      throw std::runtime_error("the imported mirror differs from the host");
+    path([&] { return snapshot_updates(host); },
+         [](process_table &m, std::vector<process_update> &us) {
+           for (auto &x : us)
+             m.apply(std::move(x));
+         },
+         up, keep);
   }
   auto report = [](const stages &x) {
     return json{{"take_ms", median(x.take) * 1e3},

@@ -180,20 +180,7 @@ public:
 
 private:
   std::string first_line(std::chrono::seconds timeout) {
-    std::string line;
-    auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      pollfd p{out_, POLLIN, 0};
-      if (poll(&p, 1, 100) <= 0)
-        continue;
-      char c;
-      if (read(out_, &c, 1) != 1)
-        break;
-      if (c == '\n')
-        return line;
-      line += c;
-    }
-    return {};
+    return read_line(out_, timeout);
   }
 
   pid_t pid_ = -1;

@@ -88,7 +88,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       }
     }
   };
-  // Typed sinks get what the table applied, in order (update_batch).
+  // Typed sinks (once each; asking again only takes a new snapshot) get
+  // what the table applied, in order (update_batch).
+  auto add_batch_sink = [self](const update_batch_sink_actor &sink) {
+    auto &sinks = self->state.batch_sinks;
+    if (sink && std::find(sinks.begin(), sinks.end(), sink) == sinks.end())
+      sinks.push_back(sink);
+  };
   auto to_batch_sinks = [self](const update_batch &b) {
     for (auto &s : self->state.batch_sinks)
       self->send(s, b);
@@ -214,23 +220,17 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         auto now = st.table.now() != unknown_time ? st.table.now() : wall_now();
         return cache_sync_row_json(st.table, now);
       },
-      [self](atom::subscribe, update_batch_sink_actor sink) -> update_batch {
-        auto &st = self->state;
-        if (sink
-            && std::find(st.batch_sinks.begin(), st.batch_sinks.end(), sink)
-                   == st.batch_sinks.end())
-          st.batch_sinks.push_back(sink);
+      [self, add_batch_sink](atom::subscribe,
+                             update_batch_sink_actor sink) -> update_batch {
+        add_batch_sink(sink);
         update_batch b;
-        b.updates = snapshot_updates(st.table);
+        b.updates = snapshot_updates(self->state.table);
         return b;
       },
-      [self](atom::snapshot, update_batch_sink_actor sink) -> table_state {
-        auto &st = self->state;
-        if (sink
-            && std::find(st.batch_sinks.begin(), st.batch_sinks.end(), sink)
-                   == st.batch_sinks.end())
-          st.batch_sinks.push_back(sink);
-        return st.table.export_state();
+      [self, add_batch_sink](atom::snapshot,
+                             update_batch_sink_actor sink) -> table_state {
+        add_batch_sink(sink);
+        return self->state.table.export_state();
       },
       [self](atom::publish, stats_report &r) {
         auto &pub = self->state.published;

@@ -291,4 +291,24 @@ inline nlohmann::json entry(const nlohmann::json &pslist,
 
 inline const char *zero_time = "0001-01-01T00:00:00Z";
 
+/// The next line a child writes to `fd` (without its newline), read byte by
+/// byte so nothing after it is consumed; empty when none came within
+/// `timeout` or the pipe closed first.
+inline std::string read_line(int fd, std::chrono::milliseconds timeout) {
+  std::string line;
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (poll(&p, 1, 100) <= 0)
+      continue;
+    char c;
+    if (read(fd, &c, 1) != 1)
+      break;
+    if (c == '\n')
+      return line;
+    line += c;
+  }
+  return {};
+}
+
 } // namespace proctrack_test

@@ -12,6 +12,7 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include <csignal>
@@ -58,6 +59,8 @@ int run_agent(const command_line &cl) {
                 + "\"); to read files use `proctrack replay`");
   if (!setup_logging(cfg.log_level))
     return fail("log.level: unknown level " + cfg.log_level);
+  if (auto why = cfg.check_listen(cfg.query_host, "query.host"); !why.empty())
+    return fail(why);
   cfg.load_network(); // the query endpoint; TLS when tls.* is set
 
   // The kernel's process events first: nothing may fall between the first
@@ -157,14 +160,13 @@ int run_agent(const command_line &cl) {
   sc.interval = cfg.stats_interval;
   auto stats = spawn_stats_publisher(sys, sc, cache, polled, sink);
   keep(stats);
-  // The query endpoint.
-  if (!is_loopback(cfg.query_host))
-    spdlog::warn("query endpoint on {}: reachable from the network, "
-                 "without authentication",
-                 cfg.query_host);
+  // The query endpoint: TLS when tls.* is set (checked above: beyond
+  // loopback only with TLS or allow-insecure).
+  auto qport = static_cast<std::uint16_t>(cfg.query_port);
   auto port =
-      sys.middleman().publish(cache, static_cast<std::uint16_t>(cfg.query_port),
-                              cfg.query_host.c_str(), true);
+      cfg.tls_enabled()
+          ? caf::openssl::publish(cache, qport, cfg.query_host.c_str(), true)
+          : sys.middleman().publish(cache, qport, cfg.query_host.c_str(), true);
   if (!port)
     return fail_running("cannot open the query endpoint " + cfg.query_host + ":"
                         + std::to_string(cfg.query_port)

@@ -41,15 +41,8 @@ int run_collector(const command_line &cl) {
     return fail("unexpected argument " + cl.operands.front());
   if (!setup_logging(cfg.log_level))
     return fail("log.level: unknown level " + cfg.log_level);
-  if (!is_loopback(cfg.listen_host) && !cfg.tls_enabled()) {
-    if (!cfg.allow_insecure)
-      return fail("listen.host " + cfg.listen_host
-                  + " is not loopback: configure tls.certificate, tls.key "
-                    "and tls.ca, or set allow-insecure=true");
-    spdlog::warn("listening on {} WITHOUT TLS (allow-insecure=true): anyone "
-                 "who reaches the port can feed and read every mirror",
-                 cfg.listen_host);
-  }
+  if (auto why = cfg.check_listen(cfg.listen_host, "listen.host"); !why.empty())
+    return fail(why);
   collector_config cc;
   cc.table = cfg.make_cache_config().table;
   cc.max_hosts = static_cast<std::size_t>(cfg.collector_max_hosts);

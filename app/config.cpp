@@ -332,6 +332,20 @@ bool is_loopback(const std::string &host) {
          || host.rfind("127.", 0) == 0;
 }
 
+std::string proctrack_config::check_listen(const std::string &host,
+                                           const std::string &key) const {
+  if (is_loopback(host) || tls_enabled())
+    return {};
+  if (!allow_insecure)
+    return key + " " + host
+           + " is not loopback: configure tls.certificate, tls.key and "
+             "tls.ca, or set allow-insecure=true";
+  spdlog::warn("{} {} WITHOUT TLS (allow-insecure=true): anyone who reaches "
+               "the port can talk to it",
+               key, host);
+  return {};
+}
+
 forwarder_config proctrack_config::make_forwarder_config() const {
   forwarder_config fc;
   parse_host_port(forward_connect, fc.collector_host, fc.collector_port);

@@ -67,6 +67,11 @@ public:
   }
   /// agent.host-name, or this machine's hostname when not set.
   std::string host_name() const;
+  /// Whether an endpoint may listen on `host` (the value of config key
+  /// `key`): loopback always; elsewhere only with TLS, or with
+  /// allow-insecure, which logs a warning. Empty when it may, else why not.
+  std::string check_listen(const std::string &host,
+                           const std::string &key) const;
   /// Loads CAF's middleman (and, with tls.*, the openssl manager with our
   /// certificate, key and CA). Call before creating the actor system.
   void load_network();

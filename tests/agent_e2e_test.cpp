@@ -126,6 +126,24 @@ std::vector<std::string> names(const json &chain) {
   return out;
 }
 
+// The pid of the process named sleep two levels below `bash` (bash -> sh
+// -> sleep), waited for up to 5 s; empty when it never shows.
+std::string sleep_below(pid_t bash) {
+  std::string sleep_pid;
+  for (int i = 0; i < 100 && sleep_pid.empty(); ++i) {
+    std::this_thread::sleep_for(50ms);
+    auto kids = run("/usr/bin/pgrep", {"-P", std::to_string(bash)});
+    std::istringstream in{kids.out};
+    std::string sh;
+    while (in >> sh) {
+      auto s = run("/usr/bin/pgrep", {"-P", sh, "-x", "sleep"});
+      std::istringstream sin{s.out};
+      sin >> sleep_pid;
+    }
+  }
+  return sleep_pid;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(agent_tracks_a_real_process_chain) {
@@ -141,19 +159,7 @@ BOOST_AUTO_TEST_CASE(agent_tracks_a_real_process_chain) {
     execl("/bin/bash", "bash", "-c", "sh -c 'sleep 3; true' & wait", nullptr);
     _exit(127);
   }
-  // Find the sleep: the newest process named sleep below our bash.
-  std::string sleep_pid;
-  for (int i = 0; i < 100 && sleep_pid.empty(); ++i) {
-    std::this_thread::sleep_for(50ms);
-    auto kids = run("/usr/bin/pgrep", {"-P", std::to_string(chain)});
-    std::istringstream in{kids.out};
-    std::string sh;
-    while (in >> sh) {
-      auto s = run("/usr/bin/pgrep", {"-P", sh, "-x", "sleep"});
-      std::istringstream sin{s.out};
-      sin >> sleep_pid;
-    }
-  }
+  auto sleep_pid = sleep_below(chain);
   BOOST_REQUIRE(!sleep_pid.empty());
   // The live events may lag a moment behind the process.
   json chain_json;
@@ -263,18 +269,7 @@ BOOST_AUTO_TEST_CASE(a_live_agent_forwards_to_a_collector) {
     execl("/bin/bash", "bash", "-c", "sh -c 'sleep 1; true' & wait", nullptr);
     _exit(127);
   }
-  std::string sleep_pid;
-  for (int i = 0; i < 100 && sleep_pid.empty(); ++i) {
-    std::this_thread::sleep_for(50ms);
-    auto kids = run("/usr/bin/pgrep", {"-P", std::to_string(chain)});
-    std::istringstream in{kids.out};
-    std::string sh;
-    while (in >> sh) {
-      auto s = run("/usr/bin/pgrep", {"-P", sh, "-x", "sleep"});
-      std::istringstream sin{s.out};
-      sin >> sleep_pid;
-    }
-  }
+  auto sleep_pid = sleep_below(chain);
   BOOST_REQUIRE(!sleep_pid.empty());
   waitpid(chain, nullptr, 0);
   // Once the exit has travelled, the collector's entry for the sleep equals
@@ -317,6 +312,12 @@ BOOST_AUTO_TEST_CASE(bad_config_and_operands_exit_2) {
   r = proctrack({"query", "--connect=127.0.0.1:1", "stats"});
   BOOST_TEST(r.status == 2);
   BOOST_TEST(r.err.find("cannot reach") != std::string::npos);
+  // The query endpoint beyond loopback needs TLS or allow-insecure (issue 7).
+  r = proctrack({"run", "--query.host=0.0.0.0"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("query.host 0.0.0.0 is not loopback")
+                 != std::string::npos,
+             r.err);
 }
 
 BOOST_AUTO_TEST_CASE(a_failure_after_start_up_exits_2_without_hanging) {

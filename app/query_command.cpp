@@ -29,6 +29,9 @@ int run_query(const command_line &cl) {
   cfg.set("logger.verbosity", caf::atom("quiet"));
   if (auto err = cfg.load(cl.config_args); !err.empty())
     return fail(err);
+  // Logs (e.g. a refused TLS handshake) go to stderr: stdout is answers only.
+  if (!setup_logging(cfg.log_level))
+    return fail("log.level: unknown level " + cfg.log_level);
   cfg.load_network(); // TLS when tls.* is set
   // Queries are operands here, or --query= / --queries= as in replay.
   command_line qcl = cl;

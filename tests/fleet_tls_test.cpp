@@ -343,3 +343,74 @@ BOOST_AUTO_TEST_CASE(strangers_and_plain_peers_are_refused_and_counted) {
   BOOST_TEST(coll.log().find("tls: refused 127.0.0.1:") != std::string::npos,
              coll.log());
 }
+
+// The live agent's query endpoint with tls.* set speaks TLS only: a query
+// with a certificate from the CA is answered, a plain one and a stranger's
+// are not. Root only (the agent needs the kernel's process events).
+BOOST_AUTO_TEST_CASE(agent_query_endpoint_speaks_tls) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: the agent needs the proc connector; skipped");
+    return;
+  }
+  temp_dir d;
+  pki keys{d};
+  auto err_path = (d.path() / "agent.err").string();
+  auto agent_flags = pki::flags(keys.agent(), keys.ca());
+  pid_t agent = fork();
+  if (agent == 0) {
+    int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int n = ::open("/dev/null", O_WRONLY);
+    dup2(e, 2);
+    dup2(n, 1);
+    std::vector<std::string> args{binary(), "run", "--query.port=0"};
+    args.insert(args.end(), agent_flags.begin(), agent_flags.end());
+    std::vector<char *> argv;
+    for (auto &a : args)
+      argv.push_back(a.data());
+    argv.push_back(nullptr);
+    execv(argv[0], argv.data());
+    _exit(127);
+  }
+  struct reaper {
+    pid_t p;
+    ~reaper() {
+      if (p > 0) {
+        kill(p, SIGKILL);
+        waitpid(p, nullptr, 0);
+      }
+    }
+  } reap{agent};
+  std::string endpoint;
+  for (int i = 0; i < 600 && endpoint.empty(); ++i) {
+    auto log = slurp(err_path);
+    auto at = log.find("ready: query endpoint ");
+    if (at != std::string::npos) {
+      auto line = log.substr(at, log.find('\n', at) - at);
+      endpoint = line.substr(line.rfind(' ') + 1);
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
+  BOOST_REQUIRE_MESSAGE(!endpoint.empty(), "agent not ready:\n"
+                                               << slurp(err_path));
+  auto query = [&](std::vector<std::string> flags) {
+    std::vector<std::string> args{"query", "--connect=" + endpoint};
+    args.insert(args.end(), flags.begin(), flags.end());
+    args.push_back("stats");
+    return run(binary(), args, {}, std::chrono::seconds(30));
+  };
+  auto ok = query(pki::flags(keys.collector(), keys.ca()));
+  BOOST_REQUIRE_MESSAGE(ok.status == 0, ok.err);
+  BOOST_TEST(counter_of(results(ok, {"stats"}).at(0), "Length") > 0);
+  auto plain = query({});
+  BOOST_TEST(plain.status != 0, plain.out);
+  BOOST_TEST(plain.out.empty(), plain.out);
+  auto stranger = query(pki::flags(keys.stranger(), keys.ca()));
+  BOOST_TEST(stranger.status != 0, stranger.out);
+  BOOST_TEST(stranger.out.empty(), stranger.out);
+  kill(agent, SIGINT);
+  int st = 0;
+  waitpid(agent, &st, 0);
+  reap.p = -1;
+  BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 0), slurp(err_path));
+}

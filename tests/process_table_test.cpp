@@ -612,3 +612,51 @@ BOOST_AUTO_TEST_CASE(import_skips_duplicates_and_stays_bounded) {
   BOOST_TEST(small.size() == 10u);
   BOOST_TEST(small.link_count() <= 10u);
 }
+
+BOOST_AUTO_TEST_CASE(hostile_state_import_stays_bounded_and_answers) {
+  // A state from the network may lie: parent cycles, self parents, children
+  // that do not exist, live-children counts that match nothing, the same pid
+  // claimed by many, Data that is not an object. Importing it, then updating
+  // and asking, must neither crash nor spin nor grow past max_size.
+  std::mt19937 rng{7};
+  table_config cfg;
+  cfg.max_size = 300;
+  cfg.max_children = 4;
+  process_table tab{cfg};
+  auto any_id = [&] {
+    return std::to_string(rng() % 50) + "-" + std::to_string(rng() % 5);
+  };
+  for (int chunk = 0; chunk < 20; ++chunk) {
+    table_state s;
+    s.now = static_cast<timestamp>(rng());
+    s.pending_exits.push_back({any_id(), static_cast<timestamp>(rng())});
+    for (int i = 0; i < 40; ++i) {
+      process_state p;
+      p.id = any_id();
+      p.parent_id = rng() % 4 == 0 ? p.id : any_id();
+      p.guid = rng() % 3 == 0 ? "{g" + std::to_string(rng() % 10) + "}" : "";
+      p.start_time = static_cast<timestamp>(rng() % 1000) * ns_per_second;
+      p.end_time = rng() % 2 ? unknown_time
+                             : p.start_time + static_cast<timestamp>(rng());
+      p.data = rng() % 5 == 0 ? "[1,2" : "{\"Name\":\"x\"}";
+      for (unsigned k = rng() % 9; k > 0; --k)
+        p.children.push_back(any_id());
+      p.live_children = rng() % 4;
+      p.holds_pid = rng() % 2;
+      p.holds_guid = rng() % 2;
+      s.processes.push_back(std::move(p));
+    }
+    tab.import_state(std::move(s));
+    BOOST_TEST(tab.size() <= cfg.max_size);
+  }
+  for (auto &u : workload(9, 2000, t("2021-01-01T00:00:00Z")))
+    tab.apply(u);
+  BOOST_TEST(tab.size() <= cfg.max_size);
+  BOOST_TEST(tab.link_count() <= cfg.max_size);
+  for (auto *e : tab.entries()) {
+    BOOST_TEST(tab.callchain(e->id, 10).size() <= 10u);
+    BOOST_TEST(json::parse(tab.tree_json(e->id)).is_object());
+  }
+  tab.expire(t("2030-01-01T00:00:00Z"));
+  BOOST_TEST(tab.size() <= cfg.max_size);
+}

@@ -50,6 +50,13 @@ std::optional<std::string> find_field(const std::string &packed,
   return std::nullopt;
 }
 
+// Exactly one valid JSON object (nothing after it).
+bool is_json_object(std::string_view text) {
+  json_scan::scanner sc{text};
+  json_scan::value v;
+  return sc.peek() == '{' && sc.scan(v) && sc.at_end();
+}
+
 bool by_start(const process_entry *a, const process_entry *b) {
   if (a->start_time != b->start_time)
     return a->start_time < b->start_time;
@@ -864,7 +871,8 @@ std::size_t process_table::import_state(table_state &&s) {
     e.start_time = p.start_time;
     e.end_time = p.end_time;
     e.last_sync_time = p.last_sync_time;
-    e.data = p.data.empty() ? std::string{"{}"} : std::move(p.data);
+    // Answers splice Data unchanged, so it must be one JSON object.
+    e.data = is_json_object(p.data) ? std::move(p.data) : std::string{"{}"};
     e.children = std::move(p.children);
     if (e.children.size() > cfg_.max_children)
       e.children.resize(cfg_.max_children);

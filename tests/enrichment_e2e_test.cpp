@@ -249,6 +249,43 @@ BOOST_AUTO_TEST_CASE(bare_path_map_string_works_too) {
   BOOST_CHECK_EQUAL(v[0]["result"]["Data"]["OriginalFilename"], "basic64.exe");
 }
 
+// Processes a pslist sync brings in get their version information too, and
+// a later sync's fresh data (which carries none) does not take it away.
+BOOST_AUTO_TEST_CASE(syncs_enrich_listed_processes_and_keep_it) {
+  auto rows = dir / "updates.jsonl";
+  {
+    auto proc = [](int pid, const char *exe) {
+      return json{{"id", pid},
+                  {"parent_id", 4},
+                  {"start_time", "2021-06-12T01:00:00Z"},
+                  {"data", {{"Name", "p"}, {"Exe", exe}}}};
+    };
+    json start = proc(300, "C:\\Fixtures\\basic64.exe");
+    start["update_type"] = "start";
+    json sync1{{"update_type", "sync"},
+               {"time", "2021-06-12T01:00:10Z"},
+               {"processes",
+                {proc(300, "C:\\Fixtures\\basic64.exe"),
+                 proc(301, "C:\\Fixtures\\unicode.exe")}}};
+    json sync2 = sync1;
+    sync2["time"] = "2021-06-12T01:01:10Z";
+    std::ofstream out{rows};
+    out << start.dump() << "\n" << sync1.dump() << "\n" << sync2.dump() << "\n";
+  }
+  auto r = run({"replay", rows.string(), "--format=updates",
+                "--tracker.add-enrichments=true", map, "--ingest.batch-size=1",
+                "--query=get:300", "--query=get:301"});
+  BOOST_REQUIRE_EQUAL(r.status, 0);
+  auto v = lines(r.out);
+  BOOST_REQUIRE_EQUAL(v.size(), 2u);
+  auto d300 = v[0]["result"]["Data"], d301 = v[1]["result"]["Data"];
+  BOOST_CHECK_EQUAL(d300["VersionInformation"]["OriginalFilename"],
+                    "basic64.exe");
+  BOOST_CHECK_EQUAL(d301["VersionInformation"]["CompanyName"],
+                    "Soci\u00e9t\u00e9 G\u00e9n\u00e9rale \u00a9");
+  BOOST_CHECK_EQUAL(v[1]["result"]["LastSyncTime"], "2021-06-12T01:01:10Z");
+}
+
 BOOST_AUTO_TEST_CASE(without_enrichments_nothing_is_added) {
   auto r = run(args({map, "--query=get:100", "--query=stats"}));
   BOOST_REQUIRE_EQUAL(r.status, 0);

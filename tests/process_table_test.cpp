@@ -660,3 +660,28 @@ BOOST_AUTO_TEST_CASE(hostile_state_import_stays_bounded_and_answers) {
   tab.expire(t("2030-01-01T00:00:00Z"));
   BOOST_TEST(tab.size() <= cfg.max_size);
 }
+
+BOOST_AUTO_TEST_CASE(a_sync_keeps_the_version_information_of_an_unchanged_exe) {
+  process_table tab;
+  auto listed = [](const char *exe, const char *of) {
+    auto p = rec("5", "1", "2021-01-01T10:30:00Z", "x");
+    p.data.push_back({"Exe", std::string{"\""} + exe + "\""});
+    p.data.push_back({"OriginalFilename", std::string{"\""} + of + "\""});
+    return p;
+  };
+  process_update s;
+  s.kind = update_kind::start;
+  s.process = listed("C:\\\\a.exe", "-");
+  tab.apply(s);
+  enrichment en{"C:\\a.exe", true, "{\"CompanyName\":\"A\"}", "a.exe", ""};
+  BOOST_TEST(tab.apply_enrichment(en) == 1u);
+  tab.apply(sync("2021-01-01T10:31:00Z", {listed("C:\\\\a.exe", "-")}));
+  auto d = json::parse(tab.get_json("5"))["Data"];
+  BOOST_TEST(d["VersionInformation"]["CompanyName"] == "A");
+  BOOST_TEST(d["OriginalFilename"] == "a.exe");
+  // Another Exe under the same process (exec): the old information goes.
+  tab.apply(sync("2021-01-01T10:32:00Z", {listed("C:\\\\b.exe", "-")}));
+  d = json::parse(tab.get_json("5"))["Data"];
+  BOOST_TEST(!d.contains("VersionInformation"));
+  BOOST_TEST(d["OriginalFilename"] == "-");
+}

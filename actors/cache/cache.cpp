@@ -27,6 +27,16 @@ std::string exe_of(const process_entry &e) {
   return {};
 }
 
+// The same for a listed process (a sync row), before the table takes it.
+std::string exe_of(const process_record &p) {
+  for (auto &f : p.data)
+    if (f.key == "Exe") {
+      auto v = nlohmann::json::parse(f.json, nullptr, false);
+      return v.is_string() ? v.get<std::string>() : std::string{};
+    }
+  return {};
+}
+
 timestamp wall_now() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -157,17 +167,30 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           applied = batch;
         // Started processes to enrich once the whole batch is in, so that
         // what a sink sees (updates, then enrichments) is what happened.
-        std::vector<std::pair<std::string, std::string>> started;
+        std::vector<std::pair<std::string, std::string>> started, listed;
         for (auto &u : batch.updates) {
           if (forward) {
             forwarded += update_row_json(u);
             forwarded += '\n';
           }
+          // A sync creates processes too, and they need their version
+          // information as much as started ones (SPEC §7).
+          if (enrich_on && u.kind == update_kind::sync)
+            for (auto &p : u.processes)
+              if (auto path = exe_of(p); !path.empty())
+                listed.emplace_back(make_real_id(p.pid, p.start_time),
+                                    std::move(path));
           auto e = st.table.apply(std::move(u));
           if (enrich_on && e)
             if (auto path = exe_of(*e); !path.empty())
               started.emplace_back(e->id, std::move(path));
         }
+        // Listed processes that have it already (kept across the refresh)
+        // are left alone.
+        for (auto &[id, path] : listed)
+          if (auto *e = st.table.peek(id);
+              e && !data_value(e->data, "VersionInformation"))
+            started.emplace_back(id, std::move(path));
         // The batch's own enrichments first: the copy lists them first.
         for (auto &pe : batch.enrichments)
           st.table.apply_enrichment(pe);

@@ -430,6 +430,31 @@ void process_table::merge_data(process_entry &e, data_fields &&fields) {
   e.data = pack_data(have);
 }
 
+void process_table::refresh_data(process_entry &e, std::string fresh) {
+  // The version information of an unchanged Exe stays (SPEC §7: every
+  // process with an Exe has it; a listing does not carry it).
+  auto vi = data_value(e.data, "VersionInformation");
+  if (!vi) {
+    e.data = std::move(fresh);
+    return;
+  }
+  auto old_exe = data_value(e.data, "Exe");
+  auto new_exe = data_value(fresh, "Exe");
+  if (!old_exe || !new_exe || *old_exe != *new_exe) {
+    e.data = std::move(fresh);
+    return;
+  }
+  data_fields keep{{"VersionInformation", std::string{*vi}}};
+  auto fresh_of = data_value(fresh, "OriginalFilename");
+  auto old_of = data_value(e.data, "OriginalFilename");
+  if (old_of
+      && (!fresh_of || *fresh_of == "\"-\"" || *fresh_of == "\"\""
+          || *fresh_of == "null"))
+    keep.push_back({"OriginalFilename", std::string{*old_of}});
+  e.data = std::move(fresh);
+  merge_data(e, std::move(keep));
+}
+
 void process_table::set_end(std::uint32_t slot, timestamp end, bool estimate) {
   auto &e = slots_[slot];
   e.end_time = end == unknown_time ? 1 : end; // an exit is never "unknown"
@@ -686,7 +711,7 @@ void process_table::apply_sync(timestamp time,
       slot = npos; // listed twice: keep the first, drop the duplicate row
     if (slot != npos) {
       auto &e = slots_[slot];
-      e.data = pack_data(p.data); // the fresh listing replaces data
+      refresh_data(e, pack_data(p.data)); // the fresh listing replaces data
       e.last_sync_time = time;
       e.seen_in_sync = gen;
       if (!e.running() && e.end_is_estimate && e.end_time <= time)
@@ -789,6 +814,11 @@ std::size_t process_table::apply_enrichment(const enrichment &en) {
     ++n;
   }
   return n;
+}
+
+const process_entry *process_table::peek(std::string_view real_id) const {
+  auto slot = lookup_real_id(std::string{real_id});
+  return slot == npos ? nullptr : &slots_[slot];
 }
 
 bool process_table::apply_enrichment(std::string_view id,

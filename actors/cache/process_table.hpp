@@ -100,6 +100,9 @@ public:
 
   /// Resolves a bare pid, a real id or a GUID; nullptr when unknown.
   const process_entry *find(std::string_view id);
+  /// The process with this real id, without counting or touching it (the
+  /// cache's own bookkeeping must not change eviction order).
+  const process_entry *peek(std::string_view real_id) const;
   /// Oldest known ancestor first, the process itself last.
   std::vector<const process_entry *> callchain(std::string_view id,
                                                std::size_t max = 10);
@@ -181,6 +184,7 @@ private:
                  timestamp holder_end);
   void set_end(std::uint32_t slot, timestamp end, bool estimate);
   void merge_data(process_entry &e, data_fields &&fields);
+  void refresh_data(process_entry &e, std::string fresh);
   void merge_enrichment(process_entry &e, const enrichment &en);
   void observe_time(timestamp t);
   void apply_pending_exit(std::uint32_t slot, const std::string &pid);

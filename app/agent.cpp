@@ -46,19 +46,11 @@ int run_agent(const command_line &cl) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   proctrack_config cfg;
-  if (auto err = cfg.load(cl.config_args); !err.empty())
-    return fail(err);
-  if (cfg.help_printed())
-    return 0;
-  if (cl.dump_config) {
-    std::fputs(cfg.dump().c_str(), stdout);
-    return 0;
-  }
+  if (auto done = start_command(cfg, cl, "proctrack run"))
+    return *done;
   if (!cl.operands.empty())
     return fail("takes no operands (got \"" + cl.operands.front()
                 + "\"); to read files use `proctrack replay`");
-  if (!setup_logging(cfg.log_level))
-    return fail("log.level: unknown level " + cfg.log_level);
   if (auto why = cfg.check_listen(cfg.query_host, "query.host"); !why.empty())
     return fail(why);
   cfg.load_network(); // the query endpoint; TLS when tls.* is set

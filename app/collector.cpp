@@ -29,18 +29,10 @@ int fail(const std::string &msg) {
 
 int run_collector(const command_line &cl) {
   proctrack_config cfg;
-  if (auto err = cfg.load(cl.config_args); !err.empty())
-    return fail(err);
-  if (cfg.help_printed())
-    return 0;
-  if (cl.dump_config) {
-    std::fputs(cfg.dump().c_str(), stdout);
-    return 0;
-  }
+  if (auto done = start_command(cfg, cl, "proctrack collector"))
+    return *done;
   if (!cl.operands.empty())
     return fail("unexpected argument " + cl.operands.front());
-  if (!setup_logging(cfg.log_level))
-    return fail("log.level: unknown level " + cfg.log_level);
   if (auto why = cfg.check_listen(cfg.listen_host, "listen.host"); !why.empty())
     return fail(why);
   collector_config cc;

@@ -1,5 +1,7 @@
 #include "app/config.hpp"
 
+#include "app/commands.hpp"
+
 #include "messages/type_ids.hpp"
 
 #include "actors/common/time.hpp"
@@ -452,6 +454,25 @@ std::string proctrack_config::dump() const {
     << "[tls]\ncertificate=" << str(tls_certificate) << "\nkey=" << str(tls_key)
     << "\nca=" << str(tls_ca) << "\n";
   return o.str();
+}
+
+std::optional<int> start_command(proctrack_config &cfg, const command_line &cl,
+                                 const char *prefix) {
+  auto fail = [prefix](const std::string &msg) {
+    std::fprintf(stderr, "%s: %s\n", prefix, msg.c_str());
+    return 2;
+  };
+  if (auto err = cfg.load(cl.config_args); !err.empty())
+    return fail(err);
+  if (cfg.help_printed())
+    return 0;
+  if (cl.dump_config) {
+    std::fputs(cfg.dump().c_str(), stdout);
+    return 0;
+  }
+  if (!setup_logging(cfg.log_level))
+    return fail("log.level: unknown level " + cfg.log_level);
+  return std::nullopt;
 }
 
 bool setup_logging(const std::string &level) {

@@ -14,6 +14,7 @@
 #include <caf/actor_system_config.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -114,5 +115,14 @@ bool is_loopback(const std::string &host);
 /// Sets up spdlog on stderr at `level` (trace, debug, info, warn, error,
 /// critical, off); false if the level is unknown.
 bool setup_logging(const std::string &level);
+
+struct command_line;
+
+/// How every subcommand starts: load the configuration (file and flags),
+/// answer --help and --dump-config, set up logging. Returns the exit status
+/// when the command is done already (0 after help or the dump; 2 after
+/// printing "PREFIX: error" on stderr), nothing when it goes on.
+std::optional<int> start_command(proctrack_config &cfg, const command_line &cl,
+                                 const char *prefix);
 
 } // namespace proctrack

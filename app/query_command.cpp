@@ -27,11 +27,9 @@ int fail(const std::string &msg) {
 int run_query(const command_line &cl) {
   proctrack_config cfg;
   cfg.set("logger.verbosity", caf::atom("quiet"));
-  if (auto err = cfg.load(cl.config_args); !err.empty())
-    return fail(err);
   // Logs (e.g. a refused TLS handshake) go to stderr: stdout is answers only.
-  if (!setup_logging(cfg.log_level))
-    return fail("log.level: unknown level " + cfg.log_level);
+  if (auto done = start_command(cfg, cl, "proctrack query"))
+    return *done;
   cfg.load_network(); // TLS when tls.* is set
   // Queries are operands here, or --query= / --queries= as in replay.
   command_line qcl = cl;

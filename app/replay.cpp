@@ -59,14 +59,8 @@ int fail(const std::string &msg) {
 
 int run_replay(const command_line &cl) {
   proctrack_config cfg;
-  if (auto err = cfg.load(cl.config_args); !err.empty())
-    return fail(err);
-  if (cfg.help_printed())
-    return 0;
-  if (cl.dump_config) {
-    std::fputs(cfg.dump().c_str(), stdout);
-    return 0;
-  }
+  if (auto done = start_command(cfg, cl, "proctrack replay"))
+    return *done;
   std::vector<std::string> texts;
   std::string error;
   if (!collect_queries(cl, texts, error))
@@ -99,8 +93,6 @@ int run_replay(const command_line &cl) {
       return fail("cannot read input file " + path);
     paths.push_back(path);
   }
-  if (!setup_logging(cfg.log_level))
-    return fail("log.level: unknown level " + cfg.log_level);
   std::vector<query> queries;
   for (auto &t : texts)
     queries.push_back(*parse_query(t, error));

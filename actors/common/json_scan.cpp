@@ -105,30 +105,8 @@ bool scanner::scan_string(value &out) {
       continue;
     }
     // UTF-8: validate the sequence.
-    std::size_t n;
-    std::uint32_t min;
-    if ((c & 0xE0) == 0xC0) {
-      n = 2;
-      min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3;
-      min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4;
-      min = 0x10000;
-    } else {
-      return fail("invalid UTF-8");
-    }
-    if (i_ + n > s_.size())
-      return fail("invalid UTF-8");
-    std::uint32_t cp = c & (0x7F >> n);
-    for (std::size_t k = 1; k < n; ++k) {
-      auto cc = static_cast<unsigned char>(s_[i_ + k]);
-      if ((cc & 0xC0) != 0x80)
-        return fail("invalid UTF-8");
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+    auto n = utf8_sequence_length(s_, i_);
+    if (n == 0)
       return fail("invalid UTF-8");
     i_ += n;
   }

@@ -2,10 +2,7 @@
 
 namespace proctrack {
 
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], 0 if invalid.
-size_t utf8_len(std::string_view s, size_t i) {
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) {
   auto c = static_cast<unsigned char>(s[i]);
   size_t n;
   unsigned min;
@@ -37,8 +34,6 @@ size_t utf8_len(std::string_view s, size_t i) {
   return n;
 }
 
-} // namespace
-
 void append_json_string(std::string &out, std::string_view s) {
   static constexpr char hex[] = "0123456789abcdef";
   out += '"';
@@ -46,7 +41,7 @@ void append_json_string(std::string &out, std::string_view s) {
   while (i < s.size()) {
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
-      size_t n = utf8_len(s, i);
+      size_t n = utf8_sequence_length(s, i);
       if (n == 0) {
         out += "\xEF\xBF\xBD";
         ++i;

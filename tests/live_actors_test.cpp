@@ -7,6 +7,8 @@
 #define BOOST_TEST_MODULE live_actors
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/run_binary.hpp"
+
 #if !defined(__linux__)
 BOOST_AUTO_TEST_CASE(not_linux) {
   BOOST_TEST_MESSAGE("Linux sources: nothing to test on this platform");
@@ -45,23 +47,14 @@ using fixture = proctrack_test::actor_fixture;
 /// A fake /proc tree in a temporary directory, removed at the end.
 struct fake_proc {
   static constexpr std::int64_t btime = 1600000000;
-  std::string root;
+  proctrack_test::temp_dir tree; // removed with everything in it
+  std::string root = tree.path().string();
 
   fake_proc() {
-    char tmpl[] = "/tmp/proctrack_live_actors_XXXXXX";
-    char *p = ::mkdtemp(tmpl);
-    BOOST_REQUIRE(p != nullptr);
-    root = p;
     write("stat", "cpu  1 2 3 4\nbtime " + std::to_string(btime) + "\n");
   }
-  ~fake_proc() {
-    std::string cmd = "rm -rf '" + root + "'";
-    if (std::system(cmd.c_str()) != 0)
-      std::perror("rm");
-  }
   void write(const std::string &rel, const std::string &content) {
-    std::ofstream f(root + "/" + rel, std::ios::binary);
-    f << content;
+    tree.write(rel, content);
   }
   // A process started `secs` seconds after boot (ticks at the host's rate,
   // as the reader in the actor uses sysconf(_SC_CLK_TCK)).
@@ -80,9 +73,8 @@ struct fake_proc {
     write(d + "/cmdline", std::string("/bin/") + comm + '\0');
   }
   void remove(int pid) {
-    std::string cmd = "rm -rf '" + root + "/" + std::to_string(pid) + "'";
-    if (std::system(cmd.c_str()) != 0)
-      std::perror("rm");
+    std::error_code ec;
+    std::filesystem::remove_all(tree.path() / std::to_string(pid), ec);
   }
   static std::string real_id(int pid, long secs) {
     return std::to_string(pid) + "-" + std::to_string(btime + secs);

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE proc_connector
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/run_binary.hpp"
+
 #if !defined(__linux__)
 BOOST_AUTO_TEST_CASE(not_linux) {
   BOOST_TEST_MESSAGE("Linux sources: nothing to test on this platform");
@@ -99,21 +101,10 @@ std::string field(const proctrack::process_record &r, const std::string &k) {
 }
 
 struct fake_proc {
-  std::string root;
-  fake_proc() {
-    char tmpl[] = "/tmp/proctrack_conn_XXXXXX";
-    char *p = ::mkdtemp(tmpl);
-    BOOST_REQUIRE(p != nullptr);
-    root = p;
-  }
-  ~fake_proc() {
-    std::string cmd = "rm -rf '" + root + "'";
-    if (std::system(cmd.c_str()) != 0)
-      std::perror("rm");
-  }
+  proctrack_test::temp_dir tree; // removed with everything in it
+  std::string root = tree.path().string();
   void write(const std::string &rel, const std::string &content) {
-    std::ofstream f(root + "/" + rel, std::ios::binary);
-    f << content;
+    tree.write(rel, content);
   }
   void process(int pid, const std::string &comm, int ppid,
                unsigned long ticks) {

@@ -1,6 +1,8 @@
 #define BOOST_TEST_MODULE procfs_reader
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/run_binary.hpp"
+
 #if !defined(__linux__)
 BOOST_AUTO_TEST_CASE(not_linux) {
   BOOST_TEST_MESSAGE("Linux sources: nothing to test on this platform");
@@ -27,22 +29,11 @@ namespace {
 
 /// A fake /proc tree in a temporary directory, removed at the end.
 struct fake_proc {
-  std::string root;
+  proctrack_test::temp_dir tree; // removed with everything in it
+  std::string root = tree.path().string();
 
-  fake_proc() {
-    char tmpl[] = "/tmp/proctrack_procfs_XXXXXX";
-    char *p = ::mkdtemp(tmpl);
-    BOOST_REQUIRE(p != nullptr);
-    root = p;
-  }
-  ~fake_proc() {
-    std::string cmd = "rm -rf '" + root + "'";
-    if (std::system(cmd.c_str()) != 0)
-      std::perror("rm");
-  }
   void write(const std::string &rel, const std::string &content) {
-    std::ofstream f(root + "/" + rel, std::ios::binary);
-    f << content;
+    tree.write(rel, content);
   }
   void dir(const std::string &rel) {
     ::mkdir((root + "/" + rel).c_str(), 0755);

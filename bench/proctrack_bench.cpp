@@ -356,6 +356,28 @@ json latency_json(const latency &l) {
               {"answer_bytes", l.bytes}};
 }
 
+// A cache of `max_size` spawned into `sys` and fed `population` in batches
+// of 1024, each applied before the next is sent.
+cache_actor filled_cache(caf::actor_system &sys,
+                         std::vector<process_update> &population,
+                         std::size_t max_size) {
+  cache_config cc;
+  cc.table.max_size = max_size;
+  auto cache = spawn_cache(sys, cc);
+  caf::scoped_actor self{sys};
+  for (std::size_t i = 0; i < population.size(); i += 1024) {
+    update_batch b;
+    auto end = std::min(population.size(), i + 1024);
+    for (auto k = i; k < end; ++k)
+      b.updates.push_back(std::move(population[k]));
+    self->request(cache, caf::infinite, std::move(b))
+        .receive(
+            [](std::uint64_t) {},
+            [](caf::error &e) { throw std::runtime_error(caf::to_string(e)); });
+  }
+  return cache;
+}
+
 int cmd_query(const args &a) {
   auto n = a.num("n", 100000);
   auto reps = a.num("reps", 5);
@@ -413,20 +435,8 @@ int cmd_query(const args &a) {
   add_message_types(cfg);
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
-  cache_config cc;
-  cc.table.max_size = n;
-  auto cache = spawn_cache(sys, cc);
+  auto cache = filled_cache(sys, population, n);
   caf::scoped_actor self{sys};
-  for (std::size_t i = 0; i < population.size(); i += 1024) {
-    update_batch b;
-    auto end = std::min(population.size(), i + 1024);
-    for (auto k = i; k < end; ++k)
-      b.updates.push_back(std::move(population[k]));
-    self->request(cache, caf::infinite, std::move(b))
-        .receive(
-            [](std::uint64_t) {},
-            [](caf::error &e) { throw std::runtime_error(caf::to_string(e)); });
-  }
   for (auto &x : qs) {
     latency l;
     for (std::uint64_t r = 0; r <= reps; ++r) {
@@ -467,20 +477,8 @@ int cmd_query_server(const args &a) {
   cfg.load<caf::io::middleman>();
   cfg.set("logger.verbosity", caf::atom("quiet"));
   caf::actor_system sys{cfg};
-  cache_config cc;
-  cc.table.max_size = n;
-  auto cache = spawn_cache(sys, cc);
+  auto cache = filled_cache(sys, population, n);
   caf::scoped_actor self{sys};
-  for (std::size_t i = 0; i < population.size(); i += 1024) {
-    update_batch b;
-    auto end = std::min(population.size(), i + 1024);
-    for (auto k = i; k < end; ++k)
-      b.updates.push_back(std::move(population[k]));
-    self->request(cache, caf::infinite, std::move(b))
-        .receive(
-            [](std::uint64_t) {},
-            [](caf::error &e) { throw std::runtime_error(caf::to_string(e)); });
-  }
   auto port = sys.middleman().publish(cache, 0, "127.0.0.1");
   if (!port)
     throw std::runtime_error("publish: " + sys.render(port.error()));

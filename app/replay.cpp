@@ -157,7 +157,7 @@ int run_replay(const command_line &cl) {
         .receive(
             [&](stats_report &r) {
               std::int64_t undelivered = 0, dropped = 0, acked = 0, done = 0,
-                           failed = 0;
+                           failed = 0, snapshots = 0;
               for (auto &c : r.counters) {
                 if (c.name == "ForwardUndelivered")
                   undelivered = c.value;
@@ -169,11 +169,15 @@ int run_replay(const command_line &cl) {
                   done = c.value;
                 else if (c.name == "ForwardConnectFailures")
                   failed = c.value;
+                else if (c.name == "ForwardSnapshots")
+                  snapshots = c.value;
               }
               delivered = done == 1;
               if (delivered)
-                spdlog::info("forward: {} updates acked by {}", acked,
-                             cfg.forward_connect);
+                spdlog::info("forward: {} updates acked by {}, {} full "
+                             "syncs sent, {} updates dropped while it was "
+                             "away or behind",
+                             acked, cfg.forward_connect, snapshots, dropped);
               else
                 std::fprintf(stderr,
                              "proctrack replay: forward: stream not delivered "

@@ -22,6 +22,7 @@
 
 #include <future>
 #include <random>
+#include <regex>
 #include <thread>
 
 using namespace proctrack_test;
@@ -74,6 +75,101 @@ public:
 private:
   pid_t pid_ = -1;
   int out_ = -1;
+};
+
+// A background `proctrack replay -` whose standard input the test writes
+// piece by piece, so it can act at a known point of the stream (the replay
+// cannot finish before its input is closed). Its stdout and stderr go to
+// files, so a chatty replay never blocks on a full pipe.
+class fed_replay {
+public:
+  fed_replay(const temp_dir &d, const std::string &name,
+             const std::vector<std::string> &flags)
+      : out_path_{(d.path() / (name + ".out")).string()},
+        err_path_{(d.path() / (name + ".err")).string()} {
+    // Close-on-exec: a replay started later must not hold this one's
+    // stdin open, or it would never see the end of its input.
+    int in[2];
+    if (pipe2(in, O_CLOEXEC) != 0)
+      throw std::runtime_error("pipe");
+    pid_ = fork();
+    if (pid_ == 0) {
+      dup2(in[0], 0);
+      close(in[0]);
+      close(in[1]);
+      int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+      dup2(out, 1);
+      dup2(err, 2);
+      auto bin = binary();
+      std::vector<std::string> args{"replay", "-"};
+      args.insert(args.end(), flags.begin(), flags.end());
+      std::vector<char *> argv{const_cast<char *>(bin.c_str())};
+      for (auto &a : args)
+        argv.push_back(const_cast<char *>(a.c_str()));
+      argv.push_back(nullptr);
+      execv(bin.c_str(), argv.data());
+      _exit(127);
+    }
+    close(in[0]);
+    in_ = in[1];
+    signal(SIGPIPE, SIG_IGN);
+    fcntl(in_, F_SETFL, fcntl(in_, F_GETFL) | O_NONBLOCK);
+  }
+  ~fed_replay() {
+    close_input();
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      int st;
+      waitpid(pid_, &st, 0);
+    }
+  }
+  /// Writes `text` to the replay's stdin; false when it took it not all
+  /// within `timeout` (the replay stalled or died).
+  bool feed(const std::string &text, std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::size_t done = 0;
+    while (done < text.size()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        return false;
+      pollfd p{in_, POLLOUT, 0};
+      if (poll(&p, 1, 100) <= 0)
+        continue;
+      auto w = write(in_, text.data() + done, text.size() - done);
+      if (w > 0)
+        done += static_cast<std::size_t>(w);
+      else if (errno != EAGAIN && errno != EINTR)
+        return false;
+    }
+    return true;
+  }
+  void close_input() {
+    if (in_ >= 0)
+      close(in_);
+    in_ = -1;
+  }
+  /// The exit code once it exited within `timeout`, else -1.
+  int wait(std::chrono::seconds timeout) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (pid_ > 0 && std::chrono::steady_clock::now() < deadline) {
+      int st = 0;
+      if (waitpid(pid_, &st, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+  }
+  std::string err() const {
+    std::ifstream f{err_path_};
+    return {std::istreambuf_iterator<char>{f}, {}};
+  }
+
+private:
+  std::string out_path_, err_path_;
+  pid_t pid_ = -1;
+  int in_ = -1;
 };
 
 // Starts a collector; returns its port (0 on failure).
@@ -164,8 +260,9 @@ struct client {
 
 // Every query worth asking of a replay: pslist, and get, callchain,
 // children and tree of every process.
-std::vector<std::string> queries_for(const std::string &file) {
-  auto r = replay(file, {"pslist"});
+std::vector<std::string> queries_for(const std::string &file,
+                                     const std::vector<std::string> &flags) {
+  auto r = replay(file, {"pslist"}, flags);
   std::vector<std::string> qs{"pslist"};
   for (auto &id : ids(r[0]))
     for (auto v : {"get:", "callchain:", "children:", "tree:"})
@@ -173,10 +270,10 @@ std::vector<std::string> queries_for(const std::string &file) {
   return qs;
 }
 
-void expect_mirror(client &c, const std::string &host,
-                   const std::string &file) {
-  auto qs = queries_for(file);
-  auto own = replay(file, qs);
+void expect_mirror(client &c, const std::string &host, const std::string &file,
+                   const std::vector<std::string> &flags = {}) {
+  auto qs = queries_for(file, flags);
+  auto own = replay(file, qs, flags);
   BOOST_TEST_MESSAGE(host << ": comparing " << qs.size() << " answers");
   for (std::size_t i = 0; i < qs.size(); ++i) {
     auto theirs = c.ask(host, qs[i]);
@@ -258,43 +355,74 @@ BOOST_AUTO_TEST_CASE(three_hosts_mirror_their_replays) {
   BOOST_TEST(unknown.status == 2);
 }
 
-// The collector dies mid-stream (the host has evicted processes by then:
-// 60,000 updates into a 10,000-process table) and comes back on the same
-// port. The forwarder reconnects and sends the table's exact state, so the
-// new mirror answers every query as the host does, including the parents
-// and children the host has evicted since.
+// Three hosts forward to a collector that dies mid-stream (each host has
+// evicted processes by then: 20,000 updates into a 2,000-process table)
+// and comes back on the same port while the hosts keep working. Each
+// replay reads its stream from stdin in three parts: the collector is
+// killed after the first part has reached it, the second part is applied
+// while it is down (more than forward.buffer holds, so updates are
+// dropped), and it is restarted before the last. Every forwarder
+// reconnects and sends its table's exact state, so the new mirrors answer
+// every query as the hosts do, including the parents and children the
+// hosts have evicted since.
 BOOST_AUTO_TEST_CASE(collector_restart_mid_stream_resyncs) {
   temp_dir d;
   std::unique_ptr<child> coll;
   auto port = start_collector(coll, {"--listen.port=0"});
   BOOST_REQUIRE(port != 0);
-  auto file = d.write("big.jsonl", make_updates(7, 60000));
-  auto replay_run = std::async(std::launch::async, [&] {
-    return run(binary(),
-               {"replay", file, "--ingest.batch-size=16",
-                "--ingest.max-in-flight=1",
-                "--forward.connect=127.0.0.1:" + std::to_string(port),
-                "--agent.host-name=restarted", "--forward.timeout=60s",
-                "--forward.buffer=500"},
-               {}, std::chrono::seconds(120));
-  });
-  // Kill the collector as soon as it has part of the stream.
+  const std::vector<std::string> table{"--tracker.max-size=2000"};
+  struct host {
+    std::string name, file;
+    std::vector<std::string> parts;
+    std::unique_ptr<fed_replay> replay;
+  };
+  std::vector<host> hosts(3);
+  for (std::size_t i = 0; i < hosts.size(); ++i) {
+    auto &h = hosts[i];
+    h.name = "restarted" + std::to_string(i);
+    auto text = make_updates(7 + static_cast<unsigned>(i), 20000);
+    h.file = d.write(h.name + ".jsonl", text);
+    // Three parts, cut at line ends.
+    std::size_t a = text.find('\n', text.size() / 3) + 1;
+    std::size_t b = text.find('\n', 2 * text.size() / 3) + 1;
+    h.parts = {text.substr(0, a), text.substr(a, b - a), text.substr(b)};
+    auto flags = table;
+    for (auto f :
+         {"--query=stats", "--ingest.batch-size=16", "--ingest.max-in-flight=1",
+          "--forward.timeout=60s", "--forward.buffer=500", "--log.level=info"})
+      flags.push_back(f);
+    flags.push_back("--forward.connect=127.0.0.1:" + std::to_string(port));
+    flags.push_back("--agent.host-name=" + h.name);
+    h.replay = std::make_unique<fed_replay>(d, h.name, flags);
+  }
+  for (auto &h : hosts)
+    BOOST_REQUIRE_MESSAGE(h.replay->feed(h.parts[0], std::chrono::seconds(60)),
+                          h.name << " stalled: " << h.replay->err());
+  // Kill the collector once every host's first part has reached it.
   {
     client c{port};
     bool seen = false;
-    for (int i = 0; i < 2000 && !seen; ++i) {
-      auto h = c.hosts();
-      seen = !h.empty() && h[0].at("Updates").get<long long>() > 0;
+    for (int i = 0; i < 3000 && !seen; ++i) {
+      auto hl = c.hosts();
+      seen = hl.size() == hosts.size();
+      // Half the first part's rows: the rest may still be in flight.
+      for (std::size_t k = 0; seen && k < hl.size(); ++k)
+        seen = hl[k].at("Updates").get<long long>()
+               >= std::count(hosts[k].parts[0].begin(), hosts[k].parts[0].end(),
+                             '\n')
+                      / 2;
       if (!seen)
-        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    BOOST_REQUIRE_MESSAGE(seen, "the collector never saw the stream");
+    BOOST_REQUIRE_MESSAGE(seen, "the collector never saw the streams");
   }
   coll->kill9();
-  bool mid_stream =
-      replay_run.wait_for(std::chrono::seconds(0)) != std::future_status::ready;
-  BOOST_WARN_MESSAGE(mid_stream, "the replay was done before the kill");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // The hosts keep working while nobody listens.
+  for (auto &h : hosts)
+    BOOST_REQUIRE_MESSAGE(h.replay->feed(h.parts[1], std::chrono::seconds(60)),
+                          h.name << " stalled without its collector: "
+                                 << h.replay->err());
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
   std::unique_ptr<child> coll2;
   std::uint16_t port2 = 0;
   for (int i = 0; i < 50 && port2 == 0; ++i) {
@@ -303,16 +431,38 @@ BOOST_AUTO_TEST_CASE(collector_restart_mid_stream_resyncs) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   BOOST_REQUIRE_EQUAL(port2, port);
-  auto r = replay_run.get();
-  if (!mid_stream)
-    return; // nothing to resync: the stream was complete before the kill
-  BOOST_REQUIRE_MESSAGE(r.status == 0, "replay: " << r.status << "\n" << r.err);
+  for (auto &h : hosts) {
+    BOOST_REQUIRE_MESSAGE(h.replay->feed(h.parts[2], std::chrono::seconds(60)),
+                          h.name << " stalled: " << h.replay->err());
+    h.replay->close_input();
+  }
+  for (auto &h : hosts) {
+    auto status = h.replay->wait(std::chrono::seconds(120));
+    auto err = h.replay->err();
+    BOOST_REQUIRE_MESSAGE(status == 0, h.name << ": " << status << "\n" << err);
+    // The replay says what reconnecting cost: a second full sync, and the
+    // updates the bounded buffer could not keep.
+    std::smatch m;
+    BOOST_REQUIRE_MESSAGE(
+        std::regex_search(err, m,
+                          std::regex{"(\\d+) full syncs sent, (\\d+) "
+                                     "updates dropped while it was "
+                                     "away or behind"}),
+        h.name << ": no forward summary in\n"
+               << err);
+    BOOST_TEST_MESSAGE(h.name << ": " << m[0]);
+    BOOST_TEST(std::stoll(m[1]) >= 2, h.name << " never resynced");
+    BOOST_TEST(std::stoll(m[2]) > 0, h.name << " lost nothing: the buffer "
+                                               "was not tested");
+  }
   client c{port};
-  auto hosts = c.hosts();
-  BOOST_REQUIRE_EQUAL(hosts.size(), 1u);
-  BOOST_TEST(hosts[0].at("Snapshots").get<long long>() >= 1);
-  // The restarted collector's mirror equals the host's own table.
-  expect_mirror(c, "restarted", file);
+  auto hl = c.hosts();
+  BOOST_REQUIRE_EQUAL(hl.size(), hosts.size());
+  for (auto &e : hl)
+    BOOST_TEST(e.at("Snapshots").get<long long>() >= 1);
+  // Each restarted collector's mirror equals its host's own table.
+  for (auto &h : hosts)
+    expect_mirror(c, h.name, h.file, table);
 }
 
 // Enrichment reaches the collector too: the version information the host's

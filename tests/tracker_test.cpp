@@ -180,9 +180,9 @@ BOOST_AUTO_TEST_CASE(a_tracker_with_stats_publishing_answers_stats) {
   track(t->stats);
   track(t->cache);
   track(t->enricher);
-  BOOST_TEST(ask<std::uint64_t>(t->cache,
-                                update_batch{{}, {start("7", "1", 1609459200)}})
-             == 1u);
+  update_batch b;
+  b.updates.push_back(start("7", "1", 1609459200));
+  BOOST_TEST(ask<std::uint64_t>(t->cache, std::move(b)) == 1u);
   auto st = ask<stats_report>(t->stats, atom::stats_v);
   BOOST_TEST(st.source == "proctrack.stats_publisher");
   BOOST_TEST(counter_of(st, "StatsRows") == 0);

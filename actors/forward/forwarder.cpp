@@ -12,10 +12,19 @@ namespace proctrack {
 
 namespace {
 
-// What a message counts against forward.buffer: its updates, the processes
-// of a snapshot chunk and its enrichments.
+// What a message carries: its updates, the processes of a snapshot chunk
+// and its enrichments.
 std::size_t weight(const fleet_batch &b) {
   return b.updates.size() + b.state.processes.size() + b.enrichments.size();
+}
+
+// What a message counts against forward.buffer: its stream updates. A
+// snapshot is not counted: it is one copy of the table, bounded by
+// tracker.max-size, and counting it would make every table larger than
+// the buffer overflow it again as soon as the next update arrives, so a
+// busy host would send nothing but snapshots.
+std::size_t buffered(const fleet_batch &b) {
+  return b.updates.size() + b.enrichments.size();
 }
 
 } // namespace
@@ -146,9 +155,10 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                 // message) is not hammered at the shortest interval.
                 st.backoff = cfg.backoff_min;
                 while (!st.pending.empty() && st.pending.front().seq <= seq) {
-                  auto n = weight(st.pending.front());
-                  st.updates_acked += static_cast<std::int64_t>(n);
-                  st.pending_updates -= std::min(st.pending_updates, n);
+                  st.updates_acked +=
+                      static_cast<std::int64_t>(weight(st.pending.front()));
+                  st.pending_updates -= std::min(st.pending_updates,
+                                                 buffered(st.pending.front()));
                   st.pending.pop_front();
                   if (st.sent > 0)
                     --st.sent;
@@ -185,7 +195,6 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
         fb.state.pending_exits = std::move(s.pending_exits);
         fb.stats = st.last_stats;
       }
-      st.pending_updates += end - i;
       st.pending.push_back(std::move(fb));
       i = end;
     } while (i < procs.size());
@@ -295,7 +304,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                                    && st.pending.front().seq < next) {
                               st.pending_updates -=
                                   std::min(st.pending_updates,
-                                           weight(st.pending.front()));
+                                           buffered(st.pending.front()));
                               st.pending.pop_front();
                             }
                             ok = true;
@@ -346,10 +355,16 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
           // The buffer is full (collector away or slow): drop, and make
           // the collector exact again with a snapshot once it is back.
           st.dropped += static_cast<std::int64_t>(n);
-          if (!st.resync)
+          // Once per episode, and at most every 10 s while the collector
+          // keeps falling behind.
+          auto now = std::chrono::steady_clock::now();
+          if (!st.resync
+              && now - st.last_drop_warning >= std::chrono::seconds(10)) {
             spdlog::warn("forwarder: buffer of {} updates full; dropping "
-                         "until the next snapshot",
-                         cfg.buffer);
+                         "until the next snapshot ({} dropped so far)",
+                         cfg.buffer, st.dropped);
+            st.last_drop_warning = now;
+          }
           st.resync = true;
           self->state.pump();
           return;
@@ -358,6 +373,30 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
         // last chunk, since they apply after the updates.
         auto &u = b.updates;
         std::size_t i = 0;
+        // Small batches (a live agent's, a replay's with a small
+        // ingest.batch-size) fill the last unsent message first: only
+        // max_in_flight messages travel per round trip, so one batch per
+        // message would make a busy host outrun its collector. Only a
+        // message with nothing that applies after its updates can grow.
+        if (st.pending.size() > st.sent) {
+          auto &last = st.pending.back();
+          if (!last.snapshot && last.state.processes.empty()
+              && last.enrichments.empty() && last.expire_at == unknown_time
+              && last.stats.empty() && last.updates.size() < cfg.chunk) {
+            i = std::min(u.size(), cfg.chunk - last.updates.size());
+            last.updates.insert(last.updates.end(),
+                                std::make_move_iterator(u.begin()),
+                                std::make_move_iterator(u.begin() + i));
+            st.pending_updates += i;
+            if (i == u.size()) {
+              st.pending_updates += b.enrichments.size();
+              last.enrichments = std::move(b.enrichments);
+              last.expire_at = b.expire_at;
+              self->state.pump();
+              return;
+            }
+          }
+        }
         do {
           auto fb = make_batch(false);
           auto end = std::min(u.size(), i + cfg.chunk);

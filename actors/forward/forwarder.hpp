@@ -57,7 +57,8 @@ struct forwarder_state {
   std::uint64_t epoch = 0;         ///< bumped on disconnect and snapshot
   std::deque<fleet_batch> pending; ///< unacked messages, by seq
   std::size_t sent = 0;            ///< the first `sent` are in flight
-  std::size_t pending_updates = 0; ///< updates in `pending`
+  std::size_t pending_updates = 0; ///< stream updates in `pending`
+  std::chrono::steady_clock::time_point last_drop_warning{};
   caf::timespan backoff{};
   std::vector<counter> last_stats;
   std::vector<caf::typed_response_promise<stats_report>> flush_waiters;

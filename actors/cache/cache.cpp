@@ -105,9 +105,14 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
     if (sink && std::find(sinks.begin(), sinks.end(), sink) == sinks.end())
       sinks.push_back(sink);
   };
-  auto to_batch_sinks = [self](const update_batch &b) {
-    for (auto &s : self->state.batch_sinks)
-      self->send(s, b);
+  // The last sink gets the batch itself: a batch of Sysmon-sized updates
+  // is worth not copying once more.
+  auto to_batch_sinks = [self](update_batch &&b) {
+    auto &sinks = self->state.batch_sinks;
+    for (std::size_t i = 0; i + 1 < sinks.size(); ++i)
+      self->send(sinks[i], b);
+    if (!sinks.empty())
+      self->send(sinks.back(), std::move(b));
   };
   // Enriches a process that has just started: from the remembered result
   // (merged now, and told to the typed sinks through `applied`), or by
@@ -136,7 +141,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                 if (!st.batch_sinks.empty()) {
                   update_batch b;
                   b.enrichments.push_back({{}, r});
-                  to_batch_sinks(b);
+                  to_batch_sinks(std::move(b));
                 }
               } else {
                 ++st.enrich_failed;
@@ -199,7 +204,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         if (batch.expire_at != unknown_time)
           st.table.expire(batch.expire_at);
         if (applied)
-          to_batch_sinks(*applied);
+          to_batch_sinks(std::move(*applied));
         if (forward)
           for (auto &s : st.sinks)
             self->send(s, forwarded);
@@ -225,7 +230,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         if (!self->state.batch_sinks.empty()) {
           update_batch b;
           b.expire_at = now;
-          to_batch_sinks(b);
+          to_batch_sinks(std::move(b));
         }
       },
       [self](atom::flush) -> caf::result<bool> {

@@ -65,6 +65,7 @@ pefile = load("pefile.result.json", {})
 mem = {os.path.basename(p)[4:-12]: json.load(open(p))
        for p in sorted(glob.glob(os.path.join(out, "mem-*.result.json")))}
 t_replay, t_jq = times("replay_updates"), times("jq")
+t_forward = times("replay_forward")
 t_evtx, t_evtxexport = times("replay_evtx"), times("evtxexport")
 replay_stats = (load("replay_updates.stats.json", {}) or {}).get("result", {})
 evtx_stats = (load("replay_evtx.stats.json", {}) or {}).get("result", {})
@@ -99,6 +100,19 @@ W["pe_reader"] = {"proctrack": {**pe, "peak_rss_mib": peak("pe")},
                   if pefile.get("files_per_s") else None}
 W["pslist_sync"] = psl or "not measured"
 W["fleet_resync"] = rsy or "not measured"
+fwd_summary = {}
+fwd_err = os.path.join(out, "times", "replay_forward.err")
+if os.path.exists(fwd_err):
+    import re
+    m = re.search(r"forward: (\d+) updates acked by \S+, (\d+) full syncs sent, "
+                  r"(\d+) updates dropped", open(fwd_err).read())
+    if m:
+        fwd_summary = {"acked": int(m[1]), "full_syncs": int(m[2]), "dropped": int(m[3])}
+W["replay_forward"] = {
+    "proctrack": t_forward, "last_run": fwd_summary,
+    "rows_per_s": rows / t_forward["median_seconds"] if t_forward else None,
+    "ratio_time_over_replay": t_forward["median_seconds"] / t_replay["median_seconds"]
+    if t_forward and t_replay else None} if t_forward else "not measured"
 
 # -- goals -----------------------------------------------------------------------
 mem_over = {k: v["overhead_per_process"] for k, v in mem.items()}
@@ -245,6 +259,16 @@ if rsy:
       f"{st['bytes'] / 2**20:,.1f} MiB | start/exit updates re-applied (the earlier, inexact form): "
       f"{fmt(up['total_ms'], ' ms')}, {up['bytes'] / 2**20:,.1f} MiB | "
       f"**{fmt(rsy['time_ratio'])}×** the updates' time, {fmt(rsy['bytes_ratio'])}× their bytes | — |")
+if t_forward and t_replay:
+    fs = W["replay_forward"]["last_run"]
+    a(f"| 8. the replay of 1., forwarding its stream to a `proctrack collector` on loopback "
+      f"(CAF middleman; exits once everything is acked) | "
+      f"{fmt(t_forward['median_seconds'], ' s')} = **{fmt(W['replay_forward']['rows_per_s'])} rows/s**; "
+      f"last run: {fs.get('full_syncs', '—')} full syncs, {fs.get('dropped', '—')} updates dropped "
+      f"(collector behind), {fs.get('acked', '—')} acked | "
+      f"without forwarding: {fmt(t_replay['median_seconds'], ' s')} | "
+      f"**{fmt(W['replay_forward']['ratio_time_over_replay'])}×** the replay's time | "
+      f"{fmt(t_forward['peak_rss_mib'], ' MiB')} (without: {fmt(t_replay['peak_rss_mib'], ' MiB')}) |")
 a("")
 a("## Goals: where we stand")
 a("")

@@ -102,6 +102,19 @@ measure replay_evtx "$PT replay --format=evtx $EVTX_ONE --query=stats" -- \
   "$PT" replay --format=evtx "$EVTX_DIR" --query=stats
 measure evtxexport "for f in $EVTX_ONE/*; do evtxexport -f xml \$f; done" -- \
   bash -c 'for f in "$1"/*; do evtxexport -f xml "$f"; done >/dev/null 2>&1' _ "$EVTX_DIR"
+# The same replay forwarding its stream to a collector on loopback (fleet):
+# it exits only once the collector has acked everything. The last run's
+# stderr says how many full syncs and dropped updates that took.
+rm -f "$OUT/collector.out"
+"$PT" collector --listen.port=0 --log.level=warn >"$OUT/collector.out" 2>"$OUT/collector.err" &
+COLL=$!
+for ((i = 0; i < 200; i++)); do [ -s "$OUT/collector.out" ] && break; sleep 0.1; done
+CPORT=$(jq -r .listening "$OUT/collector.out" | sed 's/.*://')
+measure replay_forward "true" -- \
+  "$PT" replay --format=updates "$UPD" --query=stats --log.level=info \
+  --forward.connect="127.0.0.1:$CPORT" --agent.host-name=bench --forward.timeout=600s
+kill -INT "$COLL"
+wait "$COLL" || true
 "$PT" replay --format=updates "$UPD" --query=stats 2>/dev/null >"$OUT/replay_updates.stats.json"
 "$PT" replay --format=evtx "$EVTX_DIR" --query=stats 2>/dev/null >"$OUT/replay_evtx.stats.json"
 

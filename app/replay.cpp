@@ -121,6 +121,16 @@ int run_replay(const command_line &cl) {
     self->request(forwarder, caf::infinite, atom::stats_v)
         .receive([](stats_report &) {}, [](caf::error &) {});
   ic.host = cfg.forward_connect.empty() ? std::string{} : cfg.host_name();
+  // A replay can wait for its collector rather than drop updates, as long
+  // as what it may have in flight fits in the buffer.
+  ic.pace = forwarder;
+  if (forwarder
+      && static_cast<std::size_t>(cfg.forward_buffer)
+             < ic.batch_size * ic.max_in_flight)
+    spdlog::warn("forward.buffer ({}) is smaller than ingest.batch-size x "
+                 "ingest.max-in-flight ({}): updates will be dropped (and "
+                 "the whole state resent) whenever the collector falls behind",
+                 cfg.forward_buffer, ic.batch_size * ic.max_in_flight);
   auto reader = spawn_ingest(sys, ic, cache);
   bool without_queries = queries.empty();
   if (without_queries && cfg.also_forward_updates) {

@@ -98,6 +98,12 @@ using forwarder_actor = stats_api::extend<
     // collector, or when forward.timeout has passed; the report counts what
     // was delivered and what was not.
     caf::replies_to<atom::flush>::with<stats_report>,
+    // Pacing for a source that can wait (a replay): answers once N more
+    // updates fit in the buffer without overflowing it (docs/fleet.md), or
+    // at once while no collector is connected (the buffer then overflows
+    // and a snapshot follows, as for a live agent); true when it answered
+    // at once, false after a wait.
+    caf::replies_to<atom::ready, std::uint64_t>::with<bool>,
     // Timers: connect again, periodic stats, flush deadline.
     caf::reacts_to<atom::reconnect>, caf::reacts_to<atom::tick>,
     caf::reacts_to<atom::timeout>>;

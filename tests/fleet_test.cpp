@@ -465,6 +465,42 @@ BOOST_AUTO_TEST_CASE(collector_restart_mid_stream_resyncs) {
     expect_mirror(c, h.name, h.file, table);
 }
 
+// A replay has no deadline, so it waits for a collector that is slower
+// than it rather than dropping: with a buffer a quarter of the stream
+// (and larger than the 4 x 1024 updates the replay may have in flight),
+// every update arrives, after one full sync only.
+BOOST_AUTO_TEST_CASE(forwarding_replay_waits_for_a_slow_collector) {
+  temp_dir d;
+  std::unique_ptr<child> coll;
+  auto port = start_collector(coll, {"--listen.port=0"});
+  BOOST_REQUIRE(port != 0);
+  auto file = d.write("paced.jsonl", make_updates(11, 20000));
+  auto r = run(binary(),
+               {"replay", file, "--query=stats", "--log.level=info",
+                "--forward.buffer=5000", "--forward.timeout=60s",
+                "--forward.connect=127.0.0.1:" + std::to_string(port),
+                "--agent.host-name=paced"},
+               {}, std::chrono::seconds(120));
+  BOOST_REQUIRE_MESSAGE(r.status == 0, r.err);
+  std::smatch m;
+  BOOST_REQUIRE_MESSAGE(
+      std::regex_search(r.err, m,
+                        std::regex{"(\\d+) full syncs sent, (\\d+) updates "
+                                   "dropped"}),
+      r.err);
+  BOOST_TEST_MESSAGE(m[0]);
+  BOOST_TEST(std::stoll(m[1]) == 1);
+  BOOST_TEST(std::stoll(m[2]) == 0);
+  auto stats = results(r, {"stats"}).at(0);
+  BOOST_TEST_MESSAGE(
+      "batches that waited: " << stats.value("BatchesPacedByForwarder", 0));
+  client c{port};
+  auto hosts = c.hosts();
+  BOOST_REQUIRE_EQUAL(hosts.size(), 1u);
+  BOOST_TEST(hosts[0].at("Updates").get<long long>() == 20000);
+  expect_mirror(c, "paced", file);
+}
+
 // Enrichment reaches the collector too: the version information the host's
 // enricher merged (from a result it remembered, or when the enricher
 // answered later) travels in the stream, so an enriched host's mirror

@@ -119,6 +119,19 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     st.flush_waiters.clear();
   };
 
+  // Pacing (atom::ready): room for more, or nobody to wait for. A waiter
+  // hears false: it had to wait.
+  auto release_ready = [self, cfg] {
+    auto &st = self->state;
+    auto &ws = st.ready_waiters;
+    auto released = std::stable_partition(ws.begin(), ws.end(), [&](auto &w) {
+      return !st.has_room(cfg, w.second);
+    });
+    for (auto i = released; i != ws.end(); ++i)
+      i->first.deliver(false);
+    ws.erase(released, ws.end());
+  };
+
   auto make_batch = [self, cfg](bool snapshot) {
     auto &st = self->state;
     fleet_batch b;
@@ -134,7 +147,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
   };
 
   // Sends what may go now: at most max_in_flight unacked messages.
-  self->state.pump = [self, cfg, release_flushes] {
+  self->state.pump = [self, cfg, release_flushes, release_ready] {
     auto &st = self->state;
     if (!st.collector || st.connecting || st.awaiting_snapshot)
       return;
@@ -146,7 +159,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
       auto epoch = st.epoch;
       self->request(st.collector, cfg.timeout, st.pending[st.sent])
           .then(
-              [self, cfg, epoch, release_flushes](std::uint64_t seq) {
+              [self, cfg, epoch, release_flushes,
+               release_ready](std::uint64_t seq) {
                 auto &st = self->state;
                 if (epoch != st.epoch)
                   return;
@@ -165,6 +179,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                 }
                 st.pump();
                 release_flushes(false);
+                release_ready();
               },
               [self, epoch](caf::error &err) {
                 if (epoch != self->state.epoch)
@@ -203,7 +218,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
 
   // Forgets what is pending and asks the cache for a fresh snapshot; every
   // batch the cache applied before answering is in it.
-  self->state.take_snapshot = [self, cache, sink, queue_snapshot] {
+  self->state.take_snapshot = [self, cache, sink, queue_snapshot,
+                               release_ready] {
     auto &st = self->state;
     st.awaiting_snapshot = true;
     st.resync = false;
@@ -212,6 +228,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     st.pending_updates = 0;
     st.sent = 0;
     ++st.epoch;
+    release_ready();
     self->request(cache, caf::infinite, atom::snapshot_v, sink)
         .then([queue_snapshot](table_state &s) { queue_snapshot(s); },
               [self](caf::error &err) {
@@ -228,7 +245,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
   };
 
   self->state.fail = [self, schedule_reconnect,
-                      release_flushes](const caf::error &err) {
+                      release_ready](const caf::error &err) {
     auto &st = self->state;
     if (!st.collector)
       return;
@@ -245,6 +262,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     st.sent = 0;
     ++st.epoch;
     schedule_reconnect();
+    release_ready(); // nobody to wait for now
   };
 
   // Connects asynchronously through the middleman (or its TLS twin), says
@@ -413,6 +431,13 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
         self->state.pump();
       },
       [self](atom::stats) -> stats_report { return self->state.report(); },
+      [self, cfg](atom::ready, std::uint64_t n) -> caf::result<bool> {
+        if (self->state.has_room(cfg, n))
+          return true;
+        auto p = self->make_response_promise<bool>();
+        self->state.ready_waiters.emplace_back(p, n);
+        return p;
+      },
       [self, cfg, cache, make_batch,
        release_flushes](atom::flush) -> caf::result<stats_report> {
         auto p = self->make_response_promise<stats_report>();

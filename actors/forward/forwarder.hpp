@@ -13,6 +13,7 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -62,6 +63,9 @@ struct forwarder_state {
   caf::timespan backoff{};
   std::vector<counter> last_stats;
   std::vector<caf::typed_response_promise<stats_report>> flush_waiters;
+  /// Paced sources waiting for room, with the room each needs.
+  std::vector<std::pair<caf::typed_response_promise<bool>, std::uint64_t>>
+      ready_waiters;
   std::int64_t updates_in = 0, updates_acked = 0, dropped = 0, superseded = 0,
                snapshots = 0, connects = 0, connect_failures = 0,
                disconnects = 0, refused = 0;
@@ -73,6 +77,17 @@ struct forwarder_state {
   std::function<void(const caf::error &)> fail; ///< lost the collector
 
   stats_report report() const;
+
+  /// Whether a paced source that will send `n` more updates may go on
+  /// (atom::ready): no collector is connected (nobody to wait for), or
+  /// nothing waits, or the `n` fit in the buffer and what waits is at most
+  /// two windows of messages in flight (enough to keep the connection
+  /// busy: a paced replay need not fill a large forward.buffer).
+  bool has_room(const forwarder_config &cfg, std::uint64_t n) const {
+    auto window = 2 * cfg.chunk * cfg.max_in_flight;
+    return !collector || pending_updates == 0
+           || (pending_updates + n <= cfg.buffer && pending_updates <= window);
+  }
 };
 
 forwarder_actor::behavior_type

@@ -26,6 +26,8 @@ stats_report ingest_state::report() const {
   add_counter(cs, "UpdatesRead", updates_sent);
   add_counter(cs, "BatchesInFlightPeak",
               static_cast<std::int64_t>(in_flight_peak));
+  if (paced > 0)
+    add_counter(cs, "BatchesPacedByForwarder", paced);
   return {name, std::move(cs)};
 }
 
@@ -99,7 +101,7 @@ void finish_if_done(self_ptr self, cache_actor cache) {
 
 void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
   auto &st = self->state;
-  while (!st.reading_done && st.in_flight < cfg.max_in_flight) {
+  while (!st.reading_done && !st.pacing && st.in_flight < cfg.max_in_flight) {
     if (!st.current && !open_next(self, cfg)) {
       st.reading_done = true;
       break;
@@ -124,8 +126,27 @@ void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
     self->request(cache, caf::infinite, std::move(batch))
         .then(
             [self, cfg, cache](std::uint64_t) {
-              --self->state.in_flight;
-              pump(self, cfg, cache);
+              auto &st = self->state;
+              --st.in_flight;
+              if (!cfg.pace || st.pacing || st.reading_done) {
+                pump(self, cfg, cache);
+                return;
+              }
+              // The cache has handed this batch to the forwarder: read on
+              // once the forwarder has room for as many as may be in
+              // flight.
+              st.pacing = true;
+              auto resume = [self, cfg, cache](bool waited) {
+                auto &st = self->state;
+                st.pacing = false;
+                if (waited)
+                  ++st.paced;
+                pump(self, cfg, cache);
+              };
+              std::uint64_t room = cfg.batch_size * cfg.max_in_flight;
+              self->request(cfg.pace, caf::infinite, atom::ready_v, room)
+                  .then([resume](bool at_once) { resume(!at_once); },
+                        [resume](caf::error &) { resume(false); });
             },
             [self, cfg, cache](caf::error &err) {
               spdlog::error("the cache failed a batch: {}",

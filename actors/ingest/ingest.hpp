@@ -25,6 +25,11 @@ struct ingest_config {
   std::string host;              ///< tags the batches (fleet)
   bool progress = false;         ///< report progress on stderr
   bool sort_by_time = false;     ///< merge all sources in event time order
+  /// When set, reading waits for the forwarder's buffer to have room
+  /// (atom::ready) before each batch, so a replay that outruns its
+  /// collector slows down instead of dropping updates. A live source must
+  /// not wait: it leaves this empty.
+  forwarder_actor pace;
 
   std::string validate() const;
 };
@@ -38,6 +43,8 @@ struct ingest_state {
   std::vector<counter> closed_counters; ///< of sources read to their end
   std::size_t in_flight = 0;
   std::size_t in_flight_peak = 0;
+  bool pacing = false;    ///< waiting for the forwarder (ingest_config::pace)
+  std::int64_t paced = 0; ///< batches that had to wait for it
   bool reading_done = false;
   bool failed = false;
   caf::typed_response_promise<bool> promise;

@@ -36,6 +36,10 @@ def peak(name):
     return None
 
 
+def num(d, key):
+    return f"{d[key]:,}" if key in d else "—"
+
+
 def fmt(x, unit=""):
     if x is None:
         return "—"
@@ -171,9 +175,9 @@ a("")
 a(f"- Machine: {env.get('nproc')} cores ({env.get('cpu')}), Linux {env.get('kernel')}, "
   f"commit {env.get('commit')}, {env.get('date')}.")
 a(f"- Load (`uptime`) at the start: `{env.get('uptime_start')}`; at the end: "
-  f"`{env_end.get('uptime_end')}`. Other builds ran on the same 2 cores during the "
-  "run, so absolute figures are noisy; ratios between tools measured back to back "
-  "are the figures to trust.")
+  f"`{env_end.get('uptime_end')}`. On 2 cores absolute figures are noisy (mind the "
+  "load); ratios between tools measured back to back in this run are the figures "
+  "to trust.")
 a(f"- Tools: {env.get('jq')}, {env.get('evtxexport')}, python3-pefile {env.get('pefile')}.")
 a("")
 a("## Results")
@@ -264,8 +268,8 @@ if t_forward and t_replay:
     a(f"| 8. the replay of 1., forwarding its stream to a `proctrack collector` on loopback "
       f"(CAF middleman; exits once everything is acked) | "
       f"{fmt(t_forward['median_seconds'], ' s')} = **{fmt(W['replay_forward']['rows_per_s'])} rows/s**; "
-      f"last run: {fs.get('full_syncs', '—')} full syncs, {fs.get('dropped', '—')} updates dropped "
-      f"(collector behind), {fs.get('acked', '—')} acked | "
+      f"last run: {num(fs, 'full_syncs')} full sync(s), {num(fs, 'dropped')} updates dropped "
+      f"(collector behind), {num(fs, 'acked')} acked | "
       f"without forwarding: {fmt(t_replay['median_seconds'], ' s')} | "
       f"**{fmt(W['replay_forward']['ratio_time_over_replay'])}×** the replay's time | "
       f"{fmt(t_forward['peak_rss_mib'], ' MiB')} (without: {fmt(t_replay['peak_rss_mib'], ' MiB')}) |")
@@ -318,6 +322,12 @@ if os.path.exists(notes):
         "mem_sysmon": fmt(mem.get("100000-sysmon", {}).get("overhead_per_process")),
         "pe_x": fmt(W["pe_reader"]["speedup"]),
         "rows": f"{rows:,}",
+        "replay_min": fmt(min(t_replay["seconds"]) if t_replay else None),
+        "replay_max": fmt(max(t_replay["seconds"]) if t_replay else None),
+        "fwd_ratio": fmt(W["replay_forward"]["ratio_time_over_replay"]
+                         if isinstance(W.get("replay_forward"), dict) else None),
+        "fwd_rps": fmt(W["replay_forward"]["rows_per_s"]
+                       if isinstance(W.get("replay_forward"), dict) else None),
     }
     text = open(notes).read()
     for k, v in ctx.items():

@@ -43,12 +43,7 @@ struct agent {
                                     "--stats.interval=1s",
                                     "--tracker.sync-period=2s"};
       args.insert(args.end(), extra.begin(), extra.end());
-      std::vector<char *> argv;
-      for (auto &a : args)
-        argv.push_back(a.data());
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
+      exec_or_exit(args);
     }
   }
 

@@ -44,13 +44,9 @@ public:
       dup2(devnull, 0);
       close(out[0]);
       close(out[1]);
-      auto bin = binary();
-      std::vector<char *> argv{const_cast<char *>(bin.c_str())};
-      for (auto &a : args)
-        argv.push_back(const_cast<char *>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
+      std::vector<std::string> argv{binary()};
+      argv.insert(argv.end(), args.begin(), args.end());
+      exec_or_exit(argv);
     }
     close(out[1]);
     out_ = out[0];
@@ -101,15 +97,9 @@ public:
       int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(out, 1);
       dup2(err, 2);
-      auto bin = binary();
-      std::vector<std::string> args{"replay", "-"};
-      args.insert(args.end(), flags.begin(), flags.end());
-      std::vector<char *> argv{const_cast<char *>(bin.c_str())};
-      for (auto &a : args)
-        argv.push_back(const_cast<char *>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(bin.c_str(), argv.data());
-      _exit(127);
+      std::vector<std::string> argv{binary(), "replay", "-"};
+      argv.insert(argv.end(), flags.begin(), flags.end());
+      exec_or_exit(argv);
     }
     close(in[0]);
     in_ = in[1];

@@ -136,12 +136,7 @@ public:
       dup2(devnull, 0);
       close(out[0]);
       close(out[1]);
-      std::vector<char *> argv;
-      for (auto &a : args)
-        argv.push_back(const_cast<char *>(a.c_str()));
-      argv.push_back(nullptr);
-      execv(argv[0], argv.data());
-      _exit(127);
+      exec_or_exit(args);
     }
     close(out[1]);
     out_ = out[0];
@@ -364,12 +359,7 @@ BOOST_AUTO_TEST_CASE(agent_query_endpoint_speaks_tls) {
     dup2(n, 1);
     std::vector<std::string> args{binary(), "run", "--query.port=0"};
     args.insert(args.end(), agent_flags.begin(), agent_flags.end());
-    std::vector<char *> argv;
-    for (auto &a : args)
-      argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(argv[0], argv.data());
-    _exit(127);
+    exec_or_exit(args);
   }
   struct reaper {
     pid_t p;

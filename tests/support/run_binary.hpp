@@ -42,6 +42,18 @@ inline std::string binary() {
   return b;
 }
 
+/// In a forked child: runs argv[0] with `argv` (no shell, no PATH
+/// lookup); exits 127 when that fails.
+[[noreturn]] inline void exec_or_exit(const std::vector<std::string> &argv) {
+  std::vector<char *> args;
+  for (auto &a : argv)
+    args.push_back(const_cast<char *>(a.c_str()));
+  args.push_back(nullptr);
+  if (!argv.empty())
+    execv(args[0], args.data());
+  _exit(127);
+}
+
 /// Runs `program args...`; `input` is written to its stdin (then closed).
 inline run_result
 run(const std::string &program, const std::vector<std::string> &args,
@@ -60,13 +72,9 @@ run(const std::string &program, const std::vector<std::string> &args,
     for (int fd : {in_pipe[0], in_pipe[1], out_pipe[0], out_pipe[1],
                    err_pipe[0], err_pipe[1]})
       close(fd);
-    std::vector<char *> argv;
-    argv.push_back(const_cast<char *>(program.c_str()));
-    for (auto &a : args)
-      argv.push_back(const_cast<char *>(a.c_str()));
-    argv.push_back(nullptr);
-    execv(program.c_str(), argv.data());
-    _exit(127);
+    std::vector<std::string> argv{program};
+    argv.insert(argv.end(), args.begin(), args.end());
+    exec_or_exit(argv);
   }
   close(in_pipe[0]);
   close(out_pipe[1]);

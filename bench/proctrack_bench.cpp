@@ -301,6 +301,10 @@ int cmd_decode(const args &a) {
           return native.decode(line, cap, u, error);
         });
     j["simdjson_native"]["implementation"] = native.implementation();
+  } else {
+    std::fputs("decode: built without simdjson (libsimdjson-dev); its "
+               "comparison is skipped\n",
+               stderr);
   }
   std::puts(j.dump().c_str());
   return 0;

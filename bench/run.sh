@@ -9,8 +9,8 @@
 #
 # Knobs: REPS (5), ROWS (1000000), EVTX_RECORDS (200000), BUILD_DIR
 # (<repo>/build-bench), COMMIT (recorded; default: git HEAD), PROFILE=1 (perf profiles of the hot paths, quoted in
-# docs/benchmarks.md). Needs: cmake, g++, jq, libevtx-utils (evtxexport),
-# python3-pefile, libsimdjson-dev (optional), linux-perf (PROFILE=1).
+# docs/benchmarks.md). Installs what it needs through scripts/setup.sh (jq,
+# libevtx-utils, python3-pefile, libsimdjson-dev, linux-perf for PROFILE=1).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,6 +23,13 @@ PROFILE=${PROFILE:-0}
 EVTX_SRC=${EVTX_SRC:-$ROOT/../shared/data/sysmon/evtx}
 PE_SRC=${PE_SRC:-$ROOT/../shared/data/pe}
 PY=/usr/bin/python3 # the interpreter that sees Debian's python3-pefile
+
+# What the benchmarks need beyond the build: the tools compared against, the
+# simdjson parser comparison, and perf for PROFILE=1. Installed here, not by
+# the README's two commands, so a newcomer's build stays small.
+bench_packages=(jq libevtx-utils python3-pefile libsimdjson-dev time)
+[ "$PROFILE" = 1 ] && bench_packages+=(linux-perf)
+"$ROOT/scripts/setup.sh" "${bench_packages[@]}"
 
 for tool in cmake jq evtxexport /usr/bin/time; do
   command -v "$tool" >/dev/null || { echo "run.sh: $tool is missing" >&2; exit 2; }

@@ -227,6 +227,9 @@ bool simdjson_available() {
 
 #else
 
+// Built without simdjson: the decoders exist (both TUs define their class)
+// but refuse every row, and simdjson_available() says so once, in the
+// baseline TU only, so the comparison is skipped instead of failing to link.
 namespace proctrack::bench {
 struct DECODER::impl {};
 DECODER::DECODER() = default;
@@ -236,9 +239,14 @@ bool DECODER::decode(std::string_view, std::size_t, process_update &,
   error = "built without simdjson";
   return false;
 }
+const char *DECODER::implementation() {
+  return "none (built without simdjson)";
+}
+#ifndef PROCTRACK_BENCH_NATIVE
 bool simdjson_available() {
   return false;
 }
+#endif
 } // namespace proctrack::bench
 
 #endif

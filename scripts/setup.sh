@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # Installs what proctrack needs to build and test on Debian 12 (as root or
-# through sudo). Does nothing when everything is there already.
+# through sudo), plus any further Debian packages named as arguments (bench/
+# run.sh names its own). Does nothing when everything is there already.
+#
+#   scripts/setup.sh                      # the build and the tests
+#   scripts/setup.sh jq libsimdjson-dev   # ... and these
 set -euo pipefail
+# build: compiler, cmake, the libraries; tests: Boost.Test, procps (ps, the
+# pslist comparison), openssl (test certificates); fuzz: clang with its
+# libFuzzer runtime.
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
   libspdlog-dev libboost-test-dev libevtx-dev libpugixml-dev zlib1g-dev
-  libssl-dev clang libclang-rt-14-dev procps openssl)
+  libssl-dev clang libclang-rt-14-dev procps openssl "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -14,5 +21,5 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   echo "installing: ${missing[*]}" >&2
   $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

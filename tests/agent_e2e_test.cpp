@@ -1,6 +1,5 @@
 // The live agent end to end (issue 4): `proctrack run` as root, a real
 // process chain, answers over the query endpoint, SIGINT.
-#define BOOST_TEST_MODULE agent_e2e
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/run_binary.hpp"
@@ -14,6 +13,8 @@
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
+
+BOOST_AUTO_TEST_SUITE(agent_e2e_test)
 
 using nlohmann::json;
 using namespace proctrack_test;
@@ -351,3 +352,5 @@ BOOST_AUTO_TEST_CASE(sigint_stops_an_agent_started_in_the_background) {
   auto r = run("/bin/bash", {"-c", script, binary()});
   BOOST_TEST(r.status == 0, "status " << r.status << " " << r.err);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // agent_e2e_test

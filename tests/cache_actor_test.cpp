@@ -1,6 +1,5 @@
 // The cache and ingest actors under CAF's deterministic test coordinator,
 // and a serialization round trip of every message type.
-#define BOOST_TEST_MODULE cache_actor
 #include <boost/test/unit_test.hpp>
 
 #include "actors/cache/cache.hpp"
@@ -19,6 +18,8 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+
+BOOST_AUTO_TEST_SUITE(cache_actor_test)
 
 using namespace proctrack;
 
@@ -225,3 +226,5 @@ BOOST_AUTO_TEST_CASE(typed_sinks_see_expiry_and_enrichments) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END() // cache_actor_test

@@ -1,6 +1,5 @@
 // path_map, and the enricher actor with real threads: corpus files, errors,
 // the result cache, coalescing of concurrent requests and the worker pool.
-#define BOOST_TEST_MODULE enricher
 #include <boost/test/unit_test.hpp>
 
 #include "actors/enricher/enricher.hpp"
@@ -19,6 +18,8 @@
 #include <map>
 #include <stdexcept>
 #include <thread>
+
+BOOST_AUTO_TEST_SUITE(enricher_test)
 
 using namespace proctrack;
 namespace fs = std::filesystem;
@@ -448,3 +449,5 @@ BOOST_AUTO_TEST_CASE(enrichment_serializes) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END() // enricher_test

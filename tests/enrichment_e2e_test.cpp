@@ -2,7 +2,6 @@
 // Images are Windows paths of the PE corpus, mapped with enrich.path-map;
 // `get` shows VersionInformation and the filled OriginalFilename, a missing
 // exe counts as EnrichFailed, and the output is the same on every run.
-#define BOOST_TEST_MODULE enrichment_e2e
 #include <boost/test/unit_test.hpp>
 
 #include <nlohmann/json.hpp>
@@ -14,6 +13,8 @@
 #include <string>
 #include <unistd.h>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(enrichment_e2e_test)
 
 namespace fs = std::filesystem;
 using json = nlohmann::json;
@@ -304,3 +305,5 @@ BOOST_AUTO_TEST_CASE(a_bad_path_map_is_a_usage_error) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END() // enrichment_e2e_test

@@ -4,7 +4,6 @@
 // host's own replay answers, also after the collector was killed and
 // restarted mid-stream; with TLS, a forwarder with a stranger's certificate
 // is refused.
-#define BOOST_TEST_MODULE fleet
 #include <boost/test/unit_test.hpp>
 
 #include "actors/cache/query_parser.hpp"
@@ -25,6 +24,8 @@
 #include <random>
 #include <regex>
 #include <thread>
+
+BOOST_AUTO_TEST_SUITE(fleet_test)
 
 using namespace proctrack_test;
 using nlohmann::json;
@@ -666,3 +667,5 @@ BOOST_AUTO_TEST_CASE(listening_beyond_loopback_needs_tls_or_allow_insecure) {
   BOOST_TEST(bad.status == 2);
   BOOST_TEST(bad.err.find("forward.connect") != std::string::npos, bad.err);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // fleet_test

@@ -6,7 +6,6 @@
 // exactly; a stranger's certificate and a plain (non-TLS) forwarder are
 // refused: nothing of them arrives, their replays report the stream as not
 // delivered, and the collector counts and logs each refusal (TlsRefused).
-#define BOOST_TEST_MODULE fleet_tls
 #include <boost/test/unit_test.hpp>
 
 #include "support/run_binary.hpp"
@@ -14,6 +13,8 @@
 #include <chrono>
 #include <regex>
 #include <thread>
+
+BOOST_AUTO_TEST_SUITE(fleet_tls_test)
 
 using namespace proctrack_test;
 using nlohmann::json;
@@ -404,3 +405,5 @@ BOOST_AUTO_TEST_CASE(agent_query_endpoint_speaks_tls) {
   reap.p = -1;
   BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 0), slurp(err_path));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // fleet_tls_test

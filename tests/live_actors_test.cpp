@@ -4,7 +4,6 @@
 // the stats publisher (polling, merging, an actor that never answers, the
 // rows it writes, its snapshot). Timers are driven with advance_time; no
 // test touches a mailbox.
-#define BOOST_TEST_MODULE live_actors
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/run_binary.hpp"
@@ -35,6 +34,8 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 #include <sys/stat.h>
 #include <unistd.h>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(live_actors_test)
 
 using namespace proctrack;
 using nlohmann::json;
@@ -265,3 +266,5 @@ BOOST_AUTO_TEST_CASE(merge_counters_sums_by_name_and_keeps_order) {
 BOOST_AUTO_TEST_SUITE_END()
 
 #endif
+
+BOOST_AUTO_TEST_SUITE_END() // live_actors_test

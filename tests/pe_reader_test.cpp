@@ -1,7 +1,6 @@
 // Tests of the PE version-information reader against the shared corpus
 // (../shared/data/pe: reference.json, malformed/manifest.json) plus
 // synthetic images, truncations and seeded byte flips.
-#define BOOST_TEST_MODULE pe_reader
 #include <boost/test/unit_test.hpp>
 
 #include "actors/enricher/pe_version_reader.hpp"
@@ -26,6 +25,8 @@ std::ostream &operator<<(std::ostream &os, error_kind k) {
   return os << to_string(k);
 }
 } // namespace proctrack::pe
+
+BOOST_AUTO_TEST_SUITE(pe_reader_test)
 
 namespace pe = proctrack::pe;
 using ojson = nlohmann::ordered_json;
@@ -555,3 +556,5 @@ BOOST_AUTO_TEST_CASE(random_flips) {
   }
   BOOST_TEST(runs == 15000u);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // pe_reader_test

@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE proc_connector
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/run_binary.hpp"
@@ -24,6 +23,8 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+BOOST_AUTO_TEST_SUITE(proc_connector_test)
 
 namespace lp = proctrack::linux_proc;
 using proctrack::ns_per_second;
@@ -455,3 +456,5 @@ BOOST_AUTO_TEST_CASE(live_start_time_matches_proc) {
 }
 
 #endif // defined(__linux__)
+
+BOOST_AUTO_TEST_SUITE_END() // proc_connector_test

@@ -1,5 +1,4 @@
 // The process table's rules, one by one (SPEC §1-§4).
-#define BOOST_TEST_MODULE process_table
 #include <boost/test/unit_test.hpp>
 
 #include "actors/cache/process_table.hpp"
@@ -8,6 +7,8 @@
 #include <nlohmann/json.hpp>
 
 #include <random>
+
+BOOST_AUTO_TEST_SUITE(process_table_test)
 
 using namespace proctrack;
 using nlohmann::json;
@@ -685,3 +686,5 @@ BOOST_AUTO_TEST_CASE(a_sync_keeps_the_version_information_of_an_unchanged_exe) {
   BOOST_TEST(!d.contains("VersionInformation"));
   BOOST_TEST(d["OriginalFilename"] == "-");
 }
+
+BOOST_AUTO_TEST_SUITE_END() // process_table_test

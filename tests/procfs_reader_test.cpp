@@ -1,4 +1,3 @@
-#define BOOST_TEST_MODULE procfs_reader
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/run_binary.hpp"
@@ -21,6 +20,8 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 #include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
+
+BOOST_AUTO_TEST_SUITE(procfs_reader_test)
 
 using namespace proctrack;
 using namespace proctrack::linux_proc;
@@ -268,3 +269,5 @@ BOOST_AUTO_TEST_CASE(real_proc) {
 }
 
 #endif // defined(__linux__)
+
+BOOST_AUTO_TEST_SUITE_END() // procfs_reader_test

@@ -2,10 +2,11 @@
 // and messages for bad usage (SPEC §9: 2, naming what was wrong), config
 // files and flags (SPEC §8), --queries, --dump-config, the output stream
 // without queries (SPEC §6) and standard input.
-#define BOOST_TEST_MODULE replay_cli
 #include <boost/test/unit_test.hpp>
 
 #include "support/run_binary.hpp"
+
+BOOST_AUTO_TEST_SUITE(replay_cli_test)
 
 using nlohmann::json;
 using namespace proctrack_test;
@@ -211,3 +212,5 @@ BOOST_AUTO_TEST_CASE(no_input_files) {
   BOOST_TEST(r.status == 2);
   BOOST_TEST(!r.err.empty());
 }
+
+BOOST_AUTO_TEST_SUITE_END() // replay_cli_test

@@ -2,13 +2,14 @@
 // temp file, `proctrack replay FILE --query=...`, and assertions on what a
 // user sees (exact ids and times). SPEC §1-§6; the choices SPEC leaves open
 // are those of docs/semantics.md.
-#define BOOST_TEST_MODULE replay_scenarios
 #include <boost/test/unit_test.hpp>
 
 #include "support/run_binary.hpp"
 
 #include <functional>
 #include <set>
+
+BOOST_AUTO_TEST_SUITE(replay_scenarios_test)
 
 using nlohmann::json;
 using namespace proctrack_test;
@@ -676,3 +677,5 @@ BOOST_AUTO_TEST_CASE(shipped_example) {
   BOOST_TEST(counter_of(r[4], "Length") == 9);
   BOOST_TEST(counter_of(r[4], "InputErrors") == 0);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // replay_scenarios_test

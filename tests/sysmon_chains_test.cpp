@@ -2,7 +2,6 @@
 // process table in file order, and for every created process the chain the
 // table returns must equal the chain ProcessGuid -> ParentProcessGuid worked
 // out here from the decoded events alone, image by image.
-#define BOOST_TEST_MODULE sysmon_chains
 #include <boost/test/unit_test.hpp>
 
 #include "actors/cache/process_table.hpp"
@@ -20,14 +19,10 @@
 #include <set>
 #include <unordered_map>
 
+BOOST_AUTO_TEST_SUITE(sysmon_chains_test)
+
 using namespace proctrack;
 namespace fs = std::filesystem;
-
-// libevtx 20181227 leaks small allocations on some error paths; only used
-// when built with AddressSanitizer.
-extern "C" const char *__lsan_default_suppressions() {
-  return "leak:libevtx.so\n";
-}
 
 namespace {
 
@@ -144,3 +139,5 @@ BOOST_AUTO_TEST_CASE(callchains_match_guid_lineage) {
   BOOST_TEST(checked == 1752u);
   BOOST_TEST(correct == checked);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // sysmon_chains_test

@@ -1,7 +1,6 @@
 // Sysmon decoders: EVTX and JSON-lines readers, the EID 1/5 translation,
 // the format sniffer and the line reader, checked against the shared corpus
 // (shared/data/sysmon, figures from its manifest.json) and damaged copies.
-#define BOOST_TEST_MODULE sysmon_decoder
 #include <boost/test/unit_test.hpp>
 
 #include "actors/common/time.hpp"
@@ -10,6 +9,7 @@
 #include "actors/ingest/line_reader.hpp"
 #include "actors/ingest/sysmon_event.hpp"
 #include "actors/ingest/sysmon_json_reader.hpp"
+#include "tests/support/printers.hpp"
 
 #include <nlohmann/json.hpp>
 #include <zlib.h>
@@ -22,25 +22,10 @@
 #include <random>
 #include <sstream>
 
-namespace proctrack {
-// Printable in test messages.
-std::ostream &operator<<(std::ostream &os, update_kind k) {
-  return os << to_string(k);
-}
-std::ostream &operator<<(std::ostream &os, input_format f) {
-  return os << to_string(f);
-}
-} // namespace proctrack
+BOOST_AUTO_TEST_SUITE(sysmon_decoder_test)
 
 using namespace proctrack;
 namespace fs = std::filesystem;
-
-// libevtx 20181227 leaks a few small allocations on some error paths of
-// damaged files (libfwevt/libfvalue internals); not ours to fix. Only used
-// when built with AddressSanitizer.
-extern "C" const char *__lsan_default_suppressions() {
-  return "leak:libevtx.so\n";
-}
 
 namespace {
 
@@ -749,3 +734,5 @@ BOOST_AUTO_TEST_CASE(event_id_prefilter_scan) {
   BOOST_TEST(may_hold_event(R"({"EventID":null})", w, seen));
   BOOST_TEST(may_hold_event(R"({"EventID":11111111111111111111111})", w, seen));
 }
+
+BOOST_AUTO_TEST_SUITE_END() // sysmon_decoder_test

@@ -1,7 +1,6 @@
 // Sysmon logs through the real binary (issue 3): per-file counts against
 // the corpus MANIFEST, the deepest chain of each log, damaged copies that
 // replay what is intact and exit 0, a whole directory in time order.
-#define BOOST_TEST_MODULE sysmon_replay
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/run_binary.hpp"
@@ -12,6 +11,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
+
+BOOST_AUTO_TEST_SUITE(sysmon_replay_test)
 
 using nlohmann::json;
 using namespace proctrack_test;
@@ -185,3 +186,5 @@ BOOST_AUTO_TEST_CASE(a_directory_replays_every_log_in_time_order) {
   BOOST_TEST(stats["ExitUpdates"] == eid5);
   BOOST_TEST(stats["InputFiles"] == 21);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // sysmon_replay_test

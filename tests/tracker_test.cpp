@@ -2,7 +2,6 @@
 // names the setting and spawn nothing; a tracker is fed, queried and streams
 // its batches to a subscriber; its stats publisher answers; stop_tracker
 // ends every actor.
-#define BOOST_TEST_MODULE tracker
 #include <boost/test/unit_test.hpp>
 
 #include "actors/tracker/tracker.hpp"
@@ -16,6 +15,8 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+BOOST_AUTO_TEST_SUITE(tracker_test)
 
 using namespace proctrack;
 using namespace std::chrono_literals;
@@ -234,3 +235,5 @@ BOOST_AUTO_TEST_CASE(stop_tracker_ends_every_actor) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE_END() // tracker_test

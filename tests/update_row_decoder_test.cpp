@@ -1,9 +1,9 @@
 // Update rows (SPEC §5): what is accepted, what is rejected and why.
-#define BOOST_TEST_MODULE update_row_decoder
 #include <boost/test/unit_test.hpp>
 
 #include "actors/common/time.hpp"
 #include "actors/ingest/update_row_decoder.hpp"
+#include "tests/support/printers.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -11,14 +11,7 @@
 
 using namespace proctrack;
 
-namespace proctrack {
-std::ostream &operator<<(std::ostream &os, update_kind k) {
-  return os << to_string(k);
-}
-std::ostream &operator<<(std::ostream &os, row_result r) {
-  return os << static_cast<int>(r);
-}
-} // namespace proctrack
+BOOST_AUTO_TEST_SUITE(update_row_decoder_test)
 
 namespace {
 
@@ -156,3 +149,5 @@ BOOST_AUTO_TEST_CASE(agrees_with_nlohmann_on_what_is_json) {
   }
   ok(row);
 }
+
+BOOST_AUTO_TEST_SUITE_END() // update_row_decoder_test

@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-scripts/build.sh
+scripts/build.sh proctrack # the tests are built by scripts/test.sh
 example=examples/updates/velociraptor_scenario.jsonl
 echo "== replay of $example" >&2
 build/proctrack replay "$example" --queries=examples/updates/queries.txt

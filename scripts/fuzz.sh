@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 data="$(cd .. && pwd)/shared/data/pe"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DPROCTRACK_FUZZ=ON >/dev/null
+  -DPROCTRACK_FUZZ=ON -DPROCTRACK_TESTS=OFF >/dev/null
 cmake --build build-fuzz --target pe_reader_fuzz -j"$(nproc)" >/dev/null
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -1,10 +1,19 @@
 #!/usr/bin/env bash
 # Sets up, builds and runs every test suite (ctest), builds the embedding
-# example against the installed package, then fuzzes the PE reader briefly. The corpus is read from ../shared/data.
+# example against the installed package, then fuzzes the PE reader briefly.
+# The corpus is read from ../shared/data. Each step says how long it took,
+# so a slow CI run shows where its time went.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
-scripts/build.sh
-(cd build && ctest --output-on-failure --timeout 900 -j2)
-scripts/embed-check.sh
-scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+step() {
+  local name=$1 start=$SECONDS
+  shift
+  "$@"
+  echo "test.sh: $name took $((SECONDS - start)) s" >&2
+}
+step setup scripts/setup.sh
+step build scripts/build.sh
+step ctest bash -c 'cd build && ctest --output-on-failure --timeout 900 -j2'
+step embed scripts/embed-check.sh
+step fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+echo "test.sh: all steps passed in $SECONDS s" >&2

@@ -15,10 +15,13 @@
 #include <caf/openssl/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <thread>
 
 namespace proctrack {
@@ -28,6 +31,22 @@ namespace {
 int fail(const std::string &msg) {
   std::fprintf(stderr, "proctrack run: %s\n", msg.c_str());
   return 2;
+}
+
+// Clients' connections take descriptors from the same table as /proc reads
+// and the live sources: the soft limit goes up to the hard one so a flood
+// runs out later (a /proc listing that still fails is not applied, see
+// pslist_sync).
+void raise_descriptor_limit() {
+  rlimit r{};
+  if (::getrlimit(RLIMIT_NOFILE, &r) != 0 || r.rlim_cur >= r.rlim_max)
+    return;
+  auto was = r.rlim_cur;
+  r.rlim_cur = r.rlim_max;
+  if (::setrlimit(RLIMIT_NOFILE, &r) == 0)
+    spdlog::info("descriptor limit raised from {} to {}", was, r.rlim_cur);
+  else
+    spdlog::warn("descriptor limit stays at {}: {}", was, std::strerror(errno));
 }
 
 } // namespace
@@ -54,6 +73,7 @@ int run_agent(const command_line &cl) {
   if (auto why = cfg.check_listen(cfg.query_host, "query.host"); !why.empty())
     return fail(why);
   cfg.load_network(); // the query endpoint; TLS when tls.* is set
+  raise_descriptor_limit();
 
   // The kernel's process events first: nothing may fall between the first
   // listing and the first event.

@@ -179,6 +179,43 @@ BOOST_AUTO_TEST_CASE(pslist_sync_lists_proc_on_request_and_on_its_timer) {
   BOOST_TEST(all.size() == 4u); // 1, 50, 60 (exited), 70
 }
 
+BOOST_AUTO_TEST_CASE(a_failed_listing_is_not_applied) {
+  fake_proc fp;
+  fp.process(1, "systemd", 0, 1);
+  fp.process(50, "bash", 1, 100);
+  auto cache = track(spawn_cache(sys, cache_config{}));
+  pslist_sync_config pc;
+  pc.period = 2s;
+  pc.proc_root = fp.root;
+  auto pslist = track(sys.spawn(pslist_sync, pc, cache));
+  BOOST_TEST(ask<std::uint64_t>(pslist, atom::sync_v) == 2u);
+  // /proc cannot be listed (here: gone; on a host: no descriptors left).
+  auto away = fp.root + ".away";
+  std::filesystem::rename(fp.root, away);
+  sched.advance_time(2s);
+  sched.run();
+  // A sync asked for is answered with the error.
+  auto failed = std::make_shared<std::string>();
+  sys.spawn([=](caf::event_based_actor *a) {
+    a->request(pslist, caf::infinite, atom::sync_v)
+        .then([=](std::uint64_t) { *failed = "applied"; },
+              [=](caf::error &e) { *failed = caf::to_string(e); });
+  });
+  sched.run();
+  BOOST_TEST(failed->find("/proc listing failed: " + fp.root
+                          + ": No such file or directory")
+             != std::string::npos);
+  std::filesystem::rename(away, fp.root);
+  auto st = ask<stats_report>(pslist, atom::stats_v);
+  BOOST_TEST(counter_of(st, "PslistSyncs") == 1);
+  BOOST_TEST(counter_of(st, "SyncFailures") == 2);
+  // Nothing was marked exited.
+  for (auto id : {"1", "50"}) {
+    auto p = json::parse(ask<std::string>(cache, query{"get", id, 0}));
+    BOOST_TEST(p["EndTime"] == "0001-01-01T00:00:00Z");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(stats_publisher_merges_counters_and_writes_rows) {
   auto cache = track(spawn_cache(sys, cache_config{}));
   auto a = track(sys.spawn(

@@ -443,7 +443,7 @@ BOOST_AUTO_TEST_CASE(live_start_time_matches_proc) {
   }
   BOOST_REQUIRE_EQUAL(ups.size(), 1u);
   timestamp from_list = unknown_time;
-  for (auto &p : r.list())
+  for (auto &p : r.list().processes)
     if (p.pid == std::to_string(child))
       from_list = p.start_time;
   BOOST_CHECK_EQUAL(ups[0].process.start_time, from_list);

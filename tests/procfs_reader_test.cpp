@@ -11,15 +11,21 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 #include "actors/common/time.hpp"
 #include "actors/live/procfs_reader.hpp"
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
+#include <fcntl.h>
+#include <filesystem>
 #include <fstream>
 #include <string>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <thread>
 #include <unistd.h>
+#include <vector>
 
 BOOST_AUTO_TEST_SUITE(procfs_reader_test)
 
@@ -193,7 +199,9 @@ BOOST_AUTO_TEST_CASE(fake_tree_list) {
   fake_proc fp;
   make_tree(fp);
   procfs_reader r(fp.root, 100);
-  auto all = r.list();
+  auto listed = r.list();
+  BOOST_TEST(listed.error == "");
+  auto &all = listed.processes;
   std::vector<std::string> pids;
   for (auto &p : all)
     pids.push_back(p.pid);
@@ -202,6 +210,69 @@ BOOST_AUTO_TEST_CASE(fake_tree_list) {
                                 want.end());
   for (auto &p : all)
     BOOST_CHECK_EQUAL(p.start_time, r.start_time(std::stoi(p.pid)));
+}
+
+// Holds every descriptor the process may open (under a lowered soft
+// RLIMIT_NOFILE), as a client flooding the agent with connections would.
+struct descriptor_flood {
+  rlimit old{};
+  std::vector<int> fds;
+  descriptor_flood() {
+    ::getrlimit(RLIMIT_NOFILE, &old);
+    rlimit low = old;
+    low.rlim_cur = std::min<rlim_t>(old.rlim_cur, 256);
+    ::setrlimit(RLIMIT_NOFILE, &low);
+    for (int fd; (fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC)) >= 0;)
+      fds.push_back(fd);
+    BOOST_REQUIRE_EQUAL(errno, EMFILE);
+  }
+  void release(std::size_t n) {
+    for (; n > 0 && !fds.empty(); --n) {
+      ::close(fds.back());
+      fds.pop_back();
+    }
+  }
+  ~descriptor_flood() {
+    release(fds.size());
+    ::setrlimit(RLIMIT_NOFILE, &old);
+  }
+};
+
+BOOST_AUTO_TEST_CASE(listing_fails_without_descriptors_instead_of_empty) {
+  fake_proc fp;
+  make_tree(fp);
+  procfs_reader r(fp.root, 100);
+  {
+    descriptor_flood flood;
+    auto none = r.list();
+    BOOST_TEST(none.error == fp.root + ": Too many open files");
+    BOOST_TEST(none.processes.empty());
+  }
+  auto all = r.list();
+  BOOST_TEST(all.error == "");
+  BOOST_TEST(all.processes.size() == 4u);
+}
+
+BOOST_AUTO_TEST_CASE(a_process_that_cannot_be_read_fails_the_listing) {
+  fake_proc fp;
+  make_tree(fp);
+  // Its status cannot be read, and not because the process is gone.
+  fp.dir("150");
+  fp.dir("150/status");
+  procfs_reader r(fp.root, 100);
+  auto l = r.list();
+  BOOST_TEST(l.error == fp.root + "/150/status: Is a directory");
+  // Gone processes (300: empty directory) are skipped, as before.
+  std::filesystem::remove_all(fp.root + "/150");
+  BOOST_TEST(r.list().error == "");
+}
+
+BOOST_AUTO_TEST_CASE(listing_of_a_missing_root_fails) {
+  procfs_reader r("/nonexistent-proctrack-root", 100);
+  auto l = r.list();
+  BOOST_TEST(l.error
+             == "/nonexistent-proctrack-root: No such file or directory");
+  BOOST_TEST(l.processes.empty());
 }
 
 BOOST_AUTO_TEST_CASE(missing_btime) {
@@ -225,7 +296,9 @@ BOOST_AUTO_TEST_CASE(real_proc) {
     std::ifstream f("/proc/self/comm");
     std::getline(f, comm);
   }
-  auto all = r.list();
+  auto listing = r.list();
+  BOOST_TEST(listing.error == "");
+  auto &all = listing.processes;
   BOOST_CHECK_GT(all.size(), 1u);
   const process_record *me = nullptr;
   for (auto &p : all)
@@ -260,7 +333,7 @@ BOOST_AUTO_TEST_CASE(real_proc) {
   BOOST_CHECK(!r.read_process(static_cast<int>(tid.load())));
   BOOST_CHECK(r.read_process(::getpid()));
   bool listed = false;
-  for (auto &p : r.list())
+  for (auto &p : r.list().processes)
     if (p.pid == std::to_string(tid.load()))
       listed = true;
   BOOST_CHECK(!listed);

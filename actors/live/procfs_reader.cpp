@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -210,24 +211,43 @@ timestamp procfs_reader::start_time(int pid) const {
 
 namespace {
 
+// A read of a process's file that failed for another reason than the
+// process being gone (ENOENT: reaped before open; ESRCH: during read).
+bool failed_not_gone(int err) {
+  return err != ENOENT && err != ESRCH;
+}
+
+std::string describe(const std::string &path, int err) {
+  return path + ": " + std::strerror(err);
+}
+
+// nullopt when the process is gone, is not a thread-group leader, or could
+// not be read; in the last case `error` says why (see listing::error).
 std::optional<process_record> read_one(const std::string &root,
                                        std::int64_t btime, long hz, int pid,
-                                       user_cache &users) {
+                                       user_cache &users,
+                                       std::string *error = nullptr) {
   if (pid <= 0)
     return std::nullopt;
   const std::string dir = root + "/" + std::to_string(pid);
   std::string status;
   std::string stat;
+  auto unreadable = [&](const std::string &path) {
+    int err = errno;
+    if (error && failed_not_gone(err))
+      *error = describe(path, err);
+    return std::nullopt;
+  };
   // status first: it decides whether pid is a thread-group leader.
   if (!read_whole_file(dir + "/status", status))
-    return std::nullopt;
+    return unreadable(dir + "/status");
   if (auto tgid = status_field(status, "Tgid")) {
     int t = 0;
     if (parse_number(*tgid, t) && t != pid)
       return std::nullopt;
   }
   if (!read_whole_file(dir + "/stat", stat))
-    return std::nullopt;
+    return unreadable(dir + "/stat");
   auto st = parse_stat_line(stat);
   if (!st)
     return std::nullopt;
@@ -246,6 +266,11 @@ std::optional<process_record> read_one(const std::string &root,
   }
   std::string cmdline;
   bool have_cmdline = read_whole_file(dir + "/cmdline", cmdline);
+  // Out of descriptors or memory while listing: a listing without its
+  // command line would replace the one recorded at exec.
+  if (!have_cmdline && error
+      && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+    return unreadable(dir + "/cmdline");
   if (have_cmdline) {
     while (!cmdline.empty() && cmdline.back() == '\0')
       cmdline.pop_back();
@@ -292,23 +317,38 @@ std::optional<process_record> procfs_reader::read_process(int pid) const {
   return read_one(root_, btime_, hz_, pid, users);
 }
 
-std::vector<process_record> procfs_reader::list() const {
+listing procfs_reader::list() const {
+  listing out;
   std::vector<int> pids;
-  if (DIR *d = ::opendir(root_.c_str())) {
-    while (struct dirent *e = ::readdir(d)) {
-      int pid = 0;
-      if (parse_number(std::string_view{e->d_name}, pid) && pid > 0)
-        pids.push_back(pid);
-    }
-    ::closedir(d);
+  DIR *d = ::opendir(root_.c_str());
+  if (d == nullptr) {
+    out.error = describe(root_, errno);
+    return out;
   }
+  for (;;) {
+    errno = 0; // readdir's end and its failure both return nullptr
+    struct dirent *e = ::readdir(d);
+    if (e == nullptr) {
+      if (errno != 0)
+        out.error = describe(root_, errno);
+      break;
+    }
+    int pid = 0;
+    if (parse_number(std::string_view{e->d_name}, pid) && pid > 0)
+      pids.push_back(pid);
+  }
+  ::closedir(d);
+  if (!out.error.empty())
+    return out;
   std::sort(pids.begin(), pids.end());
-  std::vector<process_record> out;
-  out.reserve(pids.size());
+  out.processes.reserve(pids.size());
   user_cache users;
-  for (int pid : pids)
-    if (auto rec = read_one(root_, btime_, hz_, pid, users))
-      out.push_back(std::move(*rec));
+  for (int pid : pids) {
+    if (auto rec = read_one(root_, btime_, hz_, pid, users, &out.error))
+      out.processes.push_back(std::move(*rec));
+    else if (!out.error.empty())
+      break;
+  }
   return out;
 }
 

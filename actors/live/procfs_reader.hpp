@@ -41,6 +41,18 @@ struct stat_line {
 /// Parses a /proc/PID/stat line; nullopt when malformed.
 std::optional<stat_line> parse_stat_line(std::string_view text);
 
+/// A whole /proc listing, or why there is none. A listing that could not be
+/// read completely must never be applied as the machine's state: the
+/// processes it misses would be marked exited.
+struct listing {
+  std::vector<process_record> processes; ///< sorted by pid
+  /// Empty when the listing is complete; else the path and errno text of
+  /// the first read that failed for a reason other than the process having
+  /// gone (e.g. "/proc/42/status: Too many open files"), and `processes`
+  /// holds what was read before it.
+  std::string error;
+};
+
 class procfs_reader {
 public:
   /// Boot time from <proc_root>/stat (btime), clock ticks per second from
@@ -54,9 +66,11 @@ public:
   /// a thread but not its thread group's leader (status Tgid != pid).
   std::optional<process_record> read_process(int pid) const;
 
-  /// Every numeric directory of the root that is a process; a process that
-  /// vanishes while it is read is skipped silently. Sorted by pid.
-  std::vector<process_record> list() const;
+  /// Every numeric directory of the root that is a process. A process that
+  /// vanishes while it is read (ENOENT, ESRCH) is skipped silently; any other
+  /// failure of opendir/readdir or of a process's status or stat file
+  /// (EMFILE, ENFILE, ENOMEM, EACCES, ...) fails the listing (see listing).
+  listing list() const;
 
   /// Start time of pid by the rule above; unknown_time if unreadable.
   timestamp start_time(int pid) const;

@@ -18,16 +18,26 @@ namespace {
 using self_ptr = pslist_sync_actor::stateful_pointer<pslist_sync_state>;
 
 // Reads /proc and sends one sync; `done` gets the number of processes once
-// the cache has applied it.
-template <class Done>
+// the cache has applied it, `failed` why there is no listing to apply.
+template <class Done, class Failed>
 void take_listing(self_ptr self, const pslist_sync_config &cfg,
-                  cache_actor cache, Done done) {
+                  cache_actor cache, Done done, Failed failed) {
   auto &st = self->state;
   auto t0 = std::chrono::steady_clock::now();
   process_update u;
   u.kind = update_kind::sync;
   u.time = linux_proc::realtime_now();
-  u.processes = st.reader->list();
+  auto listing = st.reader->list();
+  if (!listing.error.empty()) {
+    // An incomplete listing applied as a sync would mark every process it
+    // misses as exited (e.g. while a client holds every descriptor).
+    ++st.failures;
+    spdlog::warn("pslist sync failed, not applied ({} so far): {}", st.failures,
+                 listing.error);
+    failed(listing.error);
+    return;
+  }
+  u.processes = std::move(listing.processes);
   auto n = static_cast<std::uint64_t>(u.processes.size());
   update_batch b;
   b.host = cfg.host;
@@ -62,18 +72,24 @@ pslist_sync(self_ptr self, pslist_sync_config cfg, cache_actor cache) {
   return {
       [self, cfg, cache](atom::sync) -> caf::result<std::uint64_t> {
         auto rp = self->make_response_promise<std::uint64_t>();
-        take_listing(self, cfg, cache,
-                     [rp](std::uint64_t n) mutable { rp.deliver(n); });
+        take_listing(
+            self, cfg, cache, [rp](std::uint64_t n) mutable { rp.deliver(n); },
+            [rp](const std::string &why) mutable {
+              rp.deliver(caf::make_error(caf::sec::runtime_error,
+                                         "/proc listing failed: " + why));
+            });
         return rp;
       },
       [self, cfg, cache](atom::tick) {
-        take_listing(self, cfg, cache, [](std::uint64_t) {});
+        take_listing(
+            self, cfg, cache, [](std::uint64_t) {}, [](const std::string &) {});
         self->delayed_send(self, cfg.period, atom::tick_v);
       },
       [self](atom::stats) -> stats_report {
         auto &st = self->state;
         return {pslist_sync_state::name,
                 {{"PslistSyncs", st.syncs},
+                 {"SyncFailures", st.failures},
                  {"LastSyncDurationUs", st.last_duration_us},
                  {"MaxSyncDurationUs", st.max_duration_us},
                  {"LastPslistSize", st.last_size},

@@ -29,6 +29,7 @@ struct pslist_sync_state {
 
   std::optional<linux_proc::procfs_reader> reader;
   std::int64_t syncs = 0;
+  std::int64_t failures = 0; ///< listings that failed and were not applied
   std::int64_t last_size = 0;
   std::int64_t last_duration_us = 0;
   std::int64_t max_duration_us = 0;

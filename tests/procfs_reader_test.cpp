@@ -14,15 +14,19 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <pthread.h>
 #include <string>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
 #include <vector>
@@ -265,6 +269,87 @@ BOOST_AUTO_TEST_CASE(a_process_that_cannot_be_read_fails_the_listing) {
   // Gone processes (300: empty directory) are skipped, as before.
   std::filesystem::remove_all(fp.root + "/150");
   BOOST_TEST(r.list().error == "");
+}
+
+BOOST_AUTO_TEST_CASE(zombies_in_a_fake_tree) {
+  fake_proc fp;
+  make_tree(fp);
+  // 500: exited, not yet reaped (one thread, state Z, empty cmdline, no exe).
+  fp.dir("500");
+  auto zstat = fake_proc::stat_line(500, "python3", 1, 30000);
+  zstat.replace(zstat.find(") S "), 4, ") Z ");
+  fp.write("500/stat", zstat);
+  fp.write("500/status", "Name:\tpython3\nState:\tZ (zombie)\nTgid:\t500\n"
+                         "Threads:\t1\nUid:\t0\t0\t0\t0\n");
+  fp.write("500/cmdline", "");
+  // 600: its leader called pthread_exit; thread 601 runs on.
+  fp.dir("600");
+  auto lstat = fake_proc::stat_line(600, "server", 1, 31000);
+  lstat.replace(lstat.find(") S "), 4, ") Z ");
+  fp.write("600/stat", lstat);
+  fp.write("600/status", "Name:\tserver\nState:\tZ (zombie)\nTgid:\t600\n"
+                         "Threads:\t2\nUid:\t0\t0\t0\t0\n");
+  fp.write("600/cmdline", "");
+  fp.dir("600/task");
+  fp.dir("600/task/600");
+  fp.dir("600/task/601");
+  fp.write("600/task/601/cmdline", std::string("/usr/sbin/server\0-d\0", 20));
+  ::symlink("/usr/sbin/server", (fp.root + "/600/task/601/exe").c_str());
+  procfs_reader r(fp.root, 100);
+  auto l = r.list();
+  BOOST_TEST(l.error == "");
+  std::vector<std::string> pids;
+  for (auto &p : l.processes)
+    pids.push_back(p.pid);
+  std::vector<std::string> want{"1", "2", "100", "200", "600"};
+  BOOST_TEST(pids == want, boost::test_tools::per_element());
+  auto &server = l.processes.back();
+  BOOST_TEST(field(server, "CommandLine") == "\"/usr/sbin/server -d\"");
+  BOOST_TEST(field(server, "Exe") == "\"/usr/sbin/server\"");
+  // A single read (fork/exec) still answers for the zombie.
+  BOOST_TEST(r.read_process(500).has_value());
+}
+
+// The kernel's own zombies: a child that exited and is not reaped is not
+// listed; a child whose leader thread called pthread_exit while another
+// thread runs is listed with its own Exe and command line.
+BOOST_AUTO_TEST_CASE(real_zombies) {
+  pid_t dead = ::fork();
+  if (dead == 0)
+    ::_exit(0);
+  pid_t leaderless = ::fork();
+  if (leaderless == 0) {
+    pthread_t t;
+    ::pthread_create(
+        &t, nullptr,
+        [](void *) -> void * {
+          ::sleep(3);
+          ::_exit(0);
+        },
+        nullptr);
+    // The leader thread ends alone, as pthread_exit does, without unwinding
+    // through Boost.Test's frames (SYS_exit ends only the calling thread).
+    ::syscall(SYS_exit, 0);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  procfs_reader r;
+  auto l = r.list();
+  const process_record *d = nullptr, *lz = nullptr;
+  for (auto &p : l.processes) {
+    if (p.pid == std::to_string(dead))
+      d = &p;
+    if (p.pid == std::to_string(leaderless))
+      lz = &p;
+  }
+  BOOST_TEST(l.error == "");
+  BOOST_TEST(d == nullptr);
+  BOOST_TEST_REQUIRE(lz != nullptr);
+  std::string self_exe = std::filesystem::read_symlink("/proc/self/exe");
+  BOOST_TEST(field(*lz, "Exe") == "\"" + self_exe + "\"");
+  BOOST_TEST(field(*lz, "CommandLine") != "\"\"");
+  ::kill(leaderless, SIGKILL);
+  ::waitpid(leaderless, nullptr, 0);
+  ::waitpid(dead, nullptr, 0);
 }
 
 BOOST_AUTO_TEST_CASE(listing_of_a_missing_root_fails) {

@@ -221,8 +221,27 @@ std::string describe(const std::string &path, int err) {
   return path + ": " + std::strerror(err);
 }
 
+// A thread of the group other than its leader, as "task/TID", or "".
+std::string live_thread(const std::string &dir, int pid) {
+  std::string found;
+  if (DIR *d = ::opendir((dir + "/task").c_str())) {
+    while (struct dirent *e = ::readdir(d)) {
+      int tid = 0;
+      if (parse_number(std::string_view{e->d_name}, tid) && tid != pid) {
+        found = std::string("task/") + e->d_name;
+        break;
+      }
+    }
+    ::closedir(d);
+  }
+  return found;
+}
+
 // nullopt when the process is gone, is not a thread-group leader, or could
-// not be read; in the last case `error` says why (see listing::error).
+// not be read; in the last case `error` says why (see listing::error). A
+// listing (`error` given) also leaves out zombies: they have exited, and
+// /proc no longer shows their command line or Exe, which a sync would
+// otherwise write over the ones seen at exec.
 std::optional<process_record> read_one(const std::string &root,
                                        std::int64_t btime, long hz, int pid,
                                        user_cache &users,
@@ -251,6 +270,21 @@ std::optional<process_record> read_one(const std::string &root,
   auto st = parse_stat_line(stat);
   if (!st)
     return std::nullopt;
+  // Where Exe and cmdline are read. A zombie leader whose other threads
+  // still run (it called pthread_exit) is a running process: its image is
+  // read through one of those threads, which share its memory.
+  std::string image_dir = dir;
+  if (st->state == 'Z' || st->state == 'X') {
+    int threads = 0;
+    if (auto n = status_field(status, "Threads"))
+      parse_number(*n, threads);
+    if (threads > 1) {
+      if (auto task = live_thread(dir, pid); !task.empty())
+        image_dir = dir + "/" + task;
+    } else if (error) {
+      return std::nullopt;
+    }
+  }
 
   process_record rec;
   rec.pid = std::to_string(pid);
@@ -260,17 +294,18 @@ std::optional<process_record> read_one(const std::string &root,
   std::string exe;
   {
     std::vector<char> buf(4096);
-    ssize_t n = ::readlink((dir + "/exe").c_str(), buf.data(), buf.size());
+    ssize_t n =
+        ::readlink((image_dir + "/exe").c_str(), buf.data(), buf.size());
     if (n > 0)
       exe.assign(buf.data(), static_cast<size_t>(n));
   }
   std::string cmdline;
-  bool have_cmdline = read_whole_file(dir + "/cmdline", cmdline);
+  bool have_cmdline = read_whole_file(image_dir + "/cmdline", cmdline);
   // Out of descriptors or memory while listing: a listing without its
   // command line would replace the one recorded at exec.
   if (!have_cmdline && error
       && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
-    return unreadable(dir + "/cmdline");
+    return unreadable(image_dir + "/cmdline");
   if (have_cmdline) {
     while (!cmdline.empty() && cmdline.back() == '\0')
       cmdline.pop_back();

@@ -19,6 +19,7 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
 #include <linux/netlink.h>
+#include <pthread.h>
 #include <string>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -325,6 +326,119 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
   BOOST_REQUIRE_EQUAL(e.size(), 1u);
   BOOST_CHECK_GE(e[0].time, before);
   BOOST_CHECK_LE(e[0].time, lp::realtime_now());
+}
+
+BOOST_AUTO_TEST_CASE(what_a_leader_exit_means) {
+  fake_proc fp;
+  fp.write("stat", "cpu 1\nbtime 1600000000\n");
+  auto stat = [](int pid, char state, unsigned long vsize) {
+    auto s = std::to_string(pid) + " (p) " + state + " 1";
+    for (int f = 5; f <= 21; ++f)
+      s += " 0";
+    return s + " 300 " + std::to_string(vsize) + " 0\n";
+  };
+  auto status = [](int pid, int threads) {
+    return "Tgid:\t" + std::to_string(pid) + "\nThreads:\t"
+           + std::to_string(threads) + "\n";
+  };
+  // 50: a zombie, one thread: it ended.
+  fp.process(50, "p", 1, 300);
+  fp.write("50/stat", stat(50, 'Z', 0));
+  fp.write("50/status", status(50, 1));
+  // 70: runs with memory: a thread's execve() ended its old leader.
+  fp.process(70, "p", 1, 300);
+  fp.write("70/stat", stat(70, 'S', 4096000));
+  fp.write("70/status", status(70, 1));
+  // 80: a zombie leader, another thread still runs: cannot tell yet.
+  fp.process(80, "p", 1, 300);
+  fp.write("80/stat", stat(80, 'Z', 0));
+  fp.write("80/status", status(80, 2));
+  // 90: exiting right now (memory dropped, not a zombie yet): cannot tell.
+  fp.process(90, "p", 1, 300);
+  fp.write("90/stat", stat(90, 'R', 0));
+  fp.write("90/status", status(90, 1));
+  lp::procfs_reader r(fp.root, 100);
+  using le = lp::procfs_reader::leader_exit;
+  BOOST_TEST((r.classify_leader_exit(50) == le::ended));
+  BOOST_TEST((r.classify_leader_exit(70) == le::thread_exec));
+  BOOST_TEST((r.classify_leader_exit(80) == le::undecided));
+  BOOST_TEST((r.classify_leader_exit(90) == le::undecided));
+  BOOST_TEST((r.classify_leader_exit(99) == le::ended)); // gone
+  std::vector<process_update> ups;
+  lp::update_counts counts;
+  std::vector<lp::proc_event> undecided;
+  for (int pid : {50, 70, 80, 90, 99})
+    lp::to_updates(lp::proc_event{lp::proc_event::exit, pid, pid}, r, ups,
+                   unknown_time, &counts, &undecided);
+  std::vector<std::string> ended;
+  for (auto &u : ups)
+    ended.push_back(u.target);
+  BOOST_TEST(ended == (std::vector<std::string>{"50", "99"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(counts.thread_exec_exits == 1u);
+  BOOST_TEST(undecided.size() == 2u);
+  // Asked again without a way to wait: taken as exits.
+  ups.clear();
+  lp::to_updates(undecided, r, ups, unknown_time, &counts, nullptr);
+  BOOST_TEST(ups.size() == 2u);
+}
+
+// A thread's execve() on the real kernel: the old leader's exit, reported
+// before the exec, is not the process's end; its later real exit is.
+BOOST_AUTO_TEST_CASE(live_thread_exec_is_not_an_exit) {
+  lp::proc_connector c;
+  std::string err;
+  if (!c.open(err)) {
+    BOOST_TEST_MESSAGE("skipping live test: " << err);
+    return;
+  }
+  pid_t child = ::fork();
+  BOOST_REQUIRE_GE(child, 0);
+  if (child == 0) {
+    pthread_t t;
+    ::pthread_create(
+        &t, nullptr,
+        [](void *) -> void * {
+          ::usleep(100000);
+          ::execl("/bin/sleep", "sleep", "0.5", static_cast<char *>(nullptr));
+          ::_exit(127);
+        },
+        nullptr);
+    ::sleep(10); // ended by the thread's execve()
+    ::_exit(126);
+  }
+  lp::procfs_reader r;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  std::vector<lp::proc_event> undecided;
+  std::vector<std::string> order; // exec and exit updates, in order
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (std::chrono::steady_clock::now() < deadline
+         && (order.empty() || order.back() != "exit")) {
+    std::vector<lp::proc_event> events;
+    BOOST_REQUIRE(c.receive(events, 20)
+                  != lp::proc_connector::recv_status::error);
+    // Decoded as the agent does: at once, against the live /proc, held
+    // exits asked about again each round.
+    std::vector<lp::proc_event> mine, again;
+    for (auto &e : events)
+      if (e.tgid == child && e.is_leader() && e.what != lp::proc_event::fork)
+        mine.push_back(e);
+    auto before = ups.size();
+    lp::to_updates(undecided, r, ups, unknown_time, &counts, &again);
+    lp::to_updates(mine, r, ups, unknown_time, &counts, &again);
+    undecided = std::move(again);
+    for (auto i = before; i < ups.size(); ++i)
+      order.push_back(ups[i].kind == update_kind::exit ? "exit" : "exec");
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0); // sleep's, not 126
+  // One exec (the thread's), then the one real exit.
+  BOOST_TEST(order == (std::vector<std::string>{"exec", "exit"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(counts.thread_exec_exits == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(closed_connector) {

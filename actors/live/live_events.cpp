@@ -3,6 +3,8 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <utility>
+
 namespace proctrack {
 
 std::string live_events_config::validate() const {
@@ -27,6 +29,33 @@ void heal(self_ptr self, const pslist_sync_actor &pslist) {
   self->request(pslist, caf::infinite, atom::sync_v)
       .then([self](std::uint64_t) { self->state.heal_pending = false; },
             [self](caf::error &) { self->state.heal_pending = false; });
+}
+
+// Leader exits that /proc cannot yet tell apart from a thread's execve()
+// are asked about again each round and taken as exits after this long (or
+// at once past max_undecided held).
+constexpr auto undecided_for = std::chrono::seconds(1);
+constexpr std::size_t max_undecided = 4096;
+
+// Turns the held exits, then this round's events, into updates.
+void decode(self_ptr self, std::vector<process_update> &ups) {
+  auto &st = self->state;
+  auto now = std::chrono::steady_clock::now();
+  std::vector<linux_proc::proc_event> again;
+  auto held = std::exchange(st.undecided, {});
+  for (auto &[ev, since] : held) {
+    again.clear();
+    linux_proc::to_updates(ev, *st.reader, ups, unknown_time, &st.counts,
+                           now - since < undecided_for ? &again : nullptr);
+    if (!again.empty())
+      st.undecided.emplace_back(ev, since);
+  }
+  again.clear();
+  linux_proc::to_updates(st.events, *st.reader, ups, unknown_time, &st.counts,
+                         st.undecided.size() < max_undecided ? &again
+                                                             : nullptr);
+  for (auto &ev : again)
+    st.undecided.emplace_back(ev, now);
 }
 
 // Appends updates to the backlog, filling the last batch up to max_batch.
@@ -114,7 +143,7 @@ live_events(self_ptr self, live_events_config cfg,
         }
         st.events_seen += static_cast<std::int64_t>(st.events.size());
         std::vector<process_update> ups;
-        linux_proc::to_updates(st.events, *st.reader, ups);
+        decode(self, ups);
         enqueue(self, cfg, pslist, std::move(ups));
         pump(self, cfg, cache);
         self->send(self, atom::tick_v);
@@ -128,6 +157,8 @@ live_events(self_ptr self, live_events_config cfg,
                  {"LostEvents", st.lost_overflows},
                  {"DroppedLiveUpdates", st.dropped_updates},
                  {"HealingSyncs", st.heal_syncs},
+                 {"ThreadExecExits",
+                  static_cast<std::int64_t>(st.counts.thread_exec_exits)},
                  {"LiveBacklog", static_cast<std::int64_t>(st.backlog_size)},
                  {"MaxLiveBacklog", st.max_backlog_seen},
                  {"MalformedKernelMessages",

@@ -12,10 +12,13 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <chrono>
 #include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace proctrack {
 
@@ -51,6 +54,11 @@ struct live_events_state {
   std::int64_t heal_syncs = 0;
   std::int64_t receive_errors = 0;
   std::int64_t max_backlog_seen = 0;
+  linux_proc::update_counts counts; ///< what the decoder left out
+  /// Leader exits held until /proc tells what they were, with when first seen.
+  std::vector<
+      std::pair<linux_proc::proc_event, std::chrono::steady_clock::time_point>>
+      undecided;
 };
 
 live_events_actor::behavior_type

@@ -403,7 +403,9 @@ void set_field(data_fields &data, const std::string &key, std::string json) {
 } // namespace
 
 std::size_t to_updates(const proc_event &ev, const procfs_reader &reader,
-                       std::vector<process_update> &out, timestamp now) {
+                       std::vector<process_update> &out, timestamp now,
+                       update_counts *counts,
+                       std::vector<proc_event> *undecided) {
   switch (ev.what) {
   case proc_event::fork: {
     if (ev.pid != ev.tgid || ev.tgid <= 0)
@@ -449,6 +451,25 @@ std::size_t to_updates(const proc_event &ev, const procfs_reader &reader,
   case proc_event::exit: {
     if (ev.pid != ev.tgid || ev.tgid <= 0)
       return 0; // a thread ended, not the process
+    // A non-leader thread's execve() ends the old leader (reported as the
+    // process's exit) and the process goes on under the same pid, start
+    // time and a new image. Should the pid already belong to a new process,
+    // its predecessor's end comes from the next sync, which lacks it.
+    using le = procfs_reader::leader_exit;
+    switch (reader.classify_leader_exit(ev.tgid)) {
+    case le::thread_exec:
+      if (counts)
+        ++counts->thread_exec_exits;
+      return 0;
+    case le::undecided:
+      if (undecided) {
+        undecided->push_back(ev);
+        return 0;
+      }
+      break; // nobody asks again: an exit
+    case le::ended:
+      break;
+    }
     process_update u;
     u.kind = update_kind::exit;
     u.target = std::to_string(ev.tgid);
@@ -465,10 +486,12 @@ std::size_t to_updates(const proc_event &ev, const procfs_reader &reader,
 
 std::size_t to_updates(const std::vector<proc_event> &events,
                        const procfs_reader &reader,
-                       std::vector<process_update> &out, timestamp now) {
+                       std::vector<process_update> &out, timestamp now,
+                       update_counts *counts,
+                       std::vector<proc_event> *undecided) {
   std::size_t n = 0;
   for (auto &ev : events)
-    n += to_updates(ev, reader, out, now);
+    n += to_updates(ev, reader, out, now, counts, undecided);
   return n;
 }
 

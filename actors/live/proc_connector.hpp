@@ -114,6 +114,12 @@ private:
   std::vector<std::uint8_t> buf_;
 };
 
+/// What to_updates() left out, for stats.
+struct update_counts {
+  /// Leader exits of processes that live on (a thread's execve()).
+  std::uint64_t thread_exec_exits = 0;
+};
+
 /// Wall-clock now (CLOCK_REALTIME) in Unix ns.
 timestamp realtime_now();
 
@@ -125,17 +131,26 @@ timestamp realtime_now();
 /// - exec: start of the same process (same pid and start_time, so the table
 ///   merges) with data re-read from /proc; nothing if it already vanished.
 /// - exit of a leader: exit with target = bare pid, time = `now` (or
-///   realtime_now() when now is unknown_time).
+///   realtime_now() when now is unknown_time); nothing when the pid still
+///   runs (a thread's execve() ended the old leader, see
+///   procfs_reader::classify_leader_exit), counted in
+///   counts->thread_exec_exits; when /proc cannot tell yet, the event is
+///   appended to `undecided` (to be passed again shortly; the agent does for
+///   up to 1 s) or, when that is null, taken as an exit.
 /// - anything else (thread fork/exit, other kinds): nothing.
 /// Returns the number of updates appended.
 std::size_t to_updates(const proc_event &ev, const procfs_reader &reader,
                        std::vector<process_update> &out,
-                       timestamp now = unknown_time);
+                       timestamp now = unknown_time,
+                       update_counts *counts = nullptr,
+                       std::vector<proc_event> *undecided = nullptr);
 
 /// As above for every event in order.
 std::size_t to_updates(const std::vector<proc_event> &events,
                        const procfs_reader &reader,
                        std::vector<process_update> &out,
-                       timestamp now = unknown_time);
+                       timestamp now = unknown_time,
+                       update_counts *counts = nullptr,
+                       std::vector<proc_event> *undecided = nullptr);
 
 } // namespace proctrack::linux_proc

@@ -158,7 +158,7 @@ std::optional<stat_line> parse_stat_line(std::string_view text) {
   int field = 3;
   bool have_ppid = false, have_start = false;
   size_t pos = 0;
-  while (pos < rest.size() && field <= 22) {
+  while (pos < rest.size() && field <= 23) {
     while (pos < rest.size() && (rest[pos] == ' ' || rest[pos] == '\n'))
       ++pos;
     if (pos >= rest.size())
@@ -174,6 +174,8 @@ std::optional<stat_line> parse_stat_line(std::string_view text) {
       have_ppid = parse_number(tok, out.ppid);
     } else if (field == 22) {
       have_start = parse_number(tok, out.starttime);
+    } else if (field == 23) {
+      parse_number(tok, out.vsize);
     }
     ++field;
   }
@@ -207,6 +209,26 @@ timestamp procfs_reader::start_time(int pid) const {
   if (!st)
     return unknown_time;
   return start_time_from_ticks(st->starttime, btime_, hz_);
+}
+
+procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
+  const std::string dir = root_ + "/" + std::to_string(pid);
+  std::string stat_text, status;
+  if (pid <= 0 || !read_whole_file(dir + "/stat", stat_text)
+      || !read_whole_file(dir + "/status", status))
+    return leader_exit::ended;
+  auto st = parse_stat_line(stat_text);
+  if (!st)
+    return leader_exit::ended;
+  bool zombie = st->state == 'Z' || st->state == 'X';
+  if (!zombie && st->vsize > 0)
+    return leader_exit::thread_exec;
+  int threads = 0;
+  if (auto n = status_field(status, "Threads"))
+    parse_number(*n, threads);
+  if (zombie && threads <= 1)
+    return leader_exit::ended;
+  return leader_exit::undecided;
 }
 
 namespace {

@@ -36,6 +36,8 @@ struct stat_line {
   char state = '?';            ///< field 3
   int ppid = 0;                ///< field 4
   std::uint64_t starttime = 0; ///< field 22, clock ticks since boot
+  std::uint64_t vsize = 0;     ///< field 23, bytes of virtual memory; 0
+                               ///< once an exiting task dropped its memory
 };
 
 /// Parses a /proc/PID/stat line; nullopt when malformed.
@@ -71,6 +73,18 @@ public:
   /// failure of opendir/readdir or of a process's status or stat file
   /// (EMFILE, ENFILE, ENOMEM, EACCES, ...) fails the listing (see listing).
   listing list() const;
+
+  /// What a thread-group leader's exit event for pid means, judged from
+  /// /proc now. A non-leader thread's execve() ends the old leader (the
+  /// kernel's de_thread), which the kernel reports as the leader's exit
+  /// before the exec; the process goes on under the same pid.
+  /// - ended: pid is gone, or a zombie with one thread left;
+  /// - thread_exec: pid runs with memory (not a zombie, stat vsize > 0: a
+  ///   task that exits drops its memory before its exit is reported);
+  /// - undecided: in between (an exiting leader whose other threads still
+  ///   run: a de_thread or a group exit in progress); ask again shortly.
+  enum class leader_exit { ended, thread_exec, undecided };
+  leader_exit classify_leader_exit(int pid) const;
 
   /// Start time of pid by the rule above; unknown_time if unreadable.
   timestamp start_time(int pid) const;

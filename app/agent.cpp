@@ -58,10 +58,14 @@ int run_agent(const command_line &cl) {
   sigemptyset(&stop_signals);
   sigaddset(&stop_signals, SIGINT);
   sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGHUP);
   // A shell starts background jobs with SIGINT ignored, and an ignored
   // signal is discarded before sigwait can see it: take both back.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  std::signal(SIGHUP, SIG_DFL);
+  // A closed output is an EPIPE the writer reports, not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   proctrack_config cfg;
@@ -187,7 +191,11 @@ int run_agent(const command_line &cl) {
   spdlog::info("ready: query endpoint {}:{}", cfg.query_host, *port);
 
   int sig = 0;
-  sigwait(&stop_signals, &sig);
+  // SIGHUP (a closed terminal, or a reload request) changes nothing: the
+  // configuration is read at start only.
+  while (sigwait(&stop_signals, &sig) == 0 && sig == SIGHUP)
+    spdlog::info("SIGHUP: nothing is reloaded (restart the agent to apply a "
+                 "changed configuration); still running");
   spdlog::info("stopping on signal {}", sig);
   sys.middleman().unpublish(cache, *port);
   return stop_all(0);

@@ -10,6 +10,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <fcntl.h>
+#include <filesystem>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
 #include <unistd.h>
@@ -351,6 +353,111 @@ BOOST_AUTO_TEST_CASE(sigint_stops_an_agent_started_in_the_background) {
                   "{ kill -9 $p; exit 9; }; wait $p";
   auto r = run("/bin/bash", {"-c", script, binary()});
   BOOST_TEST(r.status == 0, "status " << r.status << " " << r.err);
+}
+
+// SIGHUP (a closed terminal) neither kills the agent nor changes it.
+BOOST_AUTO_TEST_CASE(sighup_changes_nothing) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: skipped");
+    return;
+  }
+  agent a;
+  BOOST_REQUIRE_MESSAGE(a.wait_ready(20s), a.err());
+  kill(a.pid, SIGHUP);
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(a.ask("get:1")["Id"].get<std::string>().rfind("1-", 0) == 0u);
+  BOOST_TEST(a.err().find("SIGHUP: nothing is reloaded") != std::string::npos);
+  BOOST_TEST(a.stop(5s) == 0);
+}
+
+// stdout closed by its reader: a message and exit status 1, not a silent
+// death by SIGPIPE.
+BOOST_AUTO_TEST_CASE(a_closed_output_stops_the_agent_with_a_message) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: skipped");
+    return;
+  }
+  temp_dir dir;
+  auto err_path = (dir.path() / "err.log").string();
+  int fds[2];
+  BOOST_REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  ::close(fds[0]); // nobody will read the stream
+  pid_t pid = fork();
+  if (pid == 0) {
+    int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(fds[1], 1);
+    dup2(e, 2);
+    exec_or_exit({binary(), "run", "--query.port=0"});
+  }
+  ::close(fds[1]);
+  int st = 0;
+  bool ended = false;
+  for (int i = 0; i < 200 && !ended; ++i) {
+    ended = waitpid(pid, &st, WNOHANG) == pid;
+    if (!ended)
+      std::this_thread::sleep_for(50ms);
+  }
+  if (!ended) {
+    kill(pid, SIGKILL);
+    waitpid(pid, &st, 0);
+  }
+  std::ifstream in{err_path};
+  std::string err{std::istreambuf_iterator<char>(in), {}};
+  BOOST_TEST(ended);
+  BOOST_TEST((WIFEXITED(st) && WEXITSTATUS(st) == 1), "status " << st);
+  BOOST_TEST(err.find("the reader of the stream is gone (EPIPE)")
+             != std::string::npos);
+}
+
+// A full disk: nothing is torn; once there is room the kept rows follow,
+// whole and in order, and output.path is private to root.
+BOOST_AUTO_TEST_CASE(a_full_disk_tears_no_row) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: skipped");
+    return;
+  }
+  temp_dir dir;
+  auto mnt = (dir.path() / "small").string();
+  ::mkdir(mnt.c_str(), 0700);
+  if (run("/bin/mount", {"-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt}).status
+      != 0) {
+    BOOST_TEST_MESSAGE("cannot mount a tmpfs here; skipped");
+    return;
+  }
+  struct unmount {
+    std::string at;
+    ~unmount() {
+      run("/bin/umount", {at});
+    }
+  } unmount_at_end{mnt};
+  auto out = mnt + "/out.jsonl";
+  agent a{{"--output.path=" + out, "--tracker.also-forward-updates=true"}};
+  BOOST_REQUIRE_MESSAGE(a.wait_ready(20s), a.err());
+  // The first row (the whole cache) does not fit in 16 KiB.
+  for (int i = 0; i < 5; ++i)
+    run("/bin/true", {});
+  std::this_thread::sleep_for(500ms);
+  BOOST_TEST(std::filesystem::file_size(out) == 0u);
+  BOOST_TEST(a.err().find("output: write failed (No space left on device)")
+             != std::string::npos);
+  BOOST_REQUIRE(
+      run("/bin/mount", {"-o", "remount,size=20m", "tmpfs", mnt}).status == 0);
+  std::this_thread::sleep_for(2500ms);
+  BOOST_TEST(a.stop(5s) == 0);
+  std::ifstream in{out};
+  std::vector<json> rows;
+  for (std::string line; std::getline(in, line);)
+    rows.push_back(json::parse(line)); // throws on a torn row
+  BOOST_REQUIRE(!rows.empty());
+  BOOST_TEST(rows.front()["update_type"] == "sync");
+  std::size_t starts = 0;
+  for (auto &r : rows)
+    starts += r["update_type"] == "start";
+  BOOST_TEST(starts >= 5u);
+  BOOST_TEST(a.err().find("output: writing again") != std::string::npos);
+  struct stat sb {};
+  BOOST_REQUIRE(::stat(out.c_str(), &sb) == 0);
+  BOOST_TEST((sb.st_mode & 0777) == 0600u);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // agent_e2e_test

@@ -69,6 +69,10 @@ int run_agent(const command_line &cl) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   proctrack_config cfg;
+  // CAF's work-stealing workers poll: an idle agent took 8.2% of a core with
+  // them and 0.8% with the sharing policy (docs/agent.md). A config file or
+  // --scheduler.policy still chooses.
+  cfg.set("scheduler.policy", caf::atom("sharing"));
   if (auto done = start_command(cfg, cl, "proctrack run"))
     return *done;
   if (!cl.operands.empty())

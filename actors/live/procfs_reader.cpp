@@ -370,8 +370,9 @@ std::optional<process_record> read_one(const std::string &root,
 } // namespace
 
 std::optional<process_record> procfs_reader::read_process(int pid) const {
-  user_cache users;
-  return read_one(root_, btime_, hz_, pid, users);
+  if (users_.size() > 65536) // bounded: uids come from the machine's users
+    users_.clear();
+  return read_one(root_, btime_, hz_, pid, users_);
 }
 
 listing procfs_reader::list() const {
@@ -399,13 +400,14 @@ listing procfs_reader::list() const {
     return out;
   std::sort(pids.begin(), pids.end());
   out.processes.reserve(pids.size());
-  user_cache users;
+  user_cache users; // names are looked up afresh once a listing
   for (int pid : pids) {
     if (auto rec = read_one(root_, btime_, hz_, pid, users, &out.error))
       out.processes.push_back(std::move(*rec));
     else if (!out.error.empty())
       break;
   }
+  users_ = std::move(users);
   return out;
 }
 

@@ -17,6 +17,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace proctrack::linux_proc {
@@ -109,6 +110,10 @@ private:
   std::string root_;
   std::int64_t btime_ = 0;
   long hz_ = 0;
+  /// uid -> user name, so a fork or exec read does not ask NSS each time
+  /// (a getpwuid_r was most of a read's cost); made anew by every list(),
+  /// so a renamed user shows within one sync period.
+  mutable std::unordered_map<std::uint32_t, std::string> users_;
 };
 
 } // namespace proctrack::linux_proc

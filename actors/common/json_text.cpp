@@ -188,8 +188,11 @@ std::size_t repair_json_text(std::string_view s, std::string &out) {
       } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
         replace(i, 6);
         i += 6;
-      } else {
+      } else if (i + 1 < s.size()
+                 && static_cast<unsigned char>(s[i + 1]) < 0x80) {
         i += 2;
+      } else {
+        ++i; // not an escape (the line is bad anyway): check the next byte
       }
       continue;
     }

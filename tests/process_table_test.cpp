@@ -687,4 +687,84 @@ BOOST_AUTO_TEST_CASE(a_sync_keeps_the_version_information_of_an_unchanged_exe) {
   BOOST_TEST(d["OriginalFilename"] == "-");
 }
 
+// Duplicate keys in Data (issue 15): written once, at the first key's
+// place, with the last value, whatever path filled Data.
+BOOST_AUTO_TEST_CASE(duplicate_data_keys_keep_the_last_value_once) {
+  process_table tab;
+  auto u = start("7", "1", "2021-01-01T10:00:00Z");
+  u.process.data = {{"Name", "\"a\""}, {"Exe", "\"x\""}, {"Name", "\"b\""}};
+  tab.apply(std::move(u));
+  auto get = tab.get_json("7");
+  BOOST_TEST(get.find("\"Data\":{\"Name\":\"b\",\"Exe\":\"x\"}")
+             != std::string::npos);
+  // A merge (a second start of the same process) with its own duplicates.
+  auto again = start("7", "1", "2021-01-01T10:00:00Z");
+  again.process.data = {
+      {"Exe", "\"y\""}, {"Exe", "\"z\""}, {"New", "1"}, {"New", "2"}};
+  tab.apply(std::move(again));
+  BOOST_TEST(tab.get_json("7").find("{\"Name\":\"b\",\"Exe\":\"z\",\"New\":2}")
+             != std::string::npos);
+  // A sync row with duplicates replaces Data the same way.
+  auto listed = rec("7", "1", "2021-01-01T10:00:00Z");
+  listed.data = {{"Name", "\"c\""}, {"Name", "\"d\""}};
+  tab.apply(sync("2021-01-01T11:00:00Z", {listed}));
+  BOOST_TEST(tab.get_json("7").find("\"Data\":{\"Name\":\"d\"}")
+             != std::string::npos);
+  BOOST_TEST(json::parse(tab.tree_json("7"))["name"] == "d");
+  // Many fields (the hash-map path) keep the same rule.
+  data_fields many;
+  for (int i = 0; i < 40; ++i)
+    many.push_back({"K" + std::to_string(i % 20), std::to_string(i)});
+  auto packed = pack_data(many);
+  auto d = json::parse(packed);
+  BOOST_TEST(d.size() == 20u);
+  BOOST_TEST(d["K0"] == 20);
+  BOOST_TEST(d["K19"] == 39);
+  BOOST_TEST(packed.substr(0, 12) == "{\"K0\":20,\"K1");
+}
+
+// A snapshot imported from a peer is packed again: its duplicates go too.
+BOOST_AUTO_TEST_CASE(imported_duplicate_data_keys_become_one) {
+  process_table tab;
+  table_state s;
+  process_state p;
+  p.id = "7-1609495200";
+  p.parent_id = "1-?";
+  p.start_time = t("2021-01-01T10:00:00Z");
+  p.data = R"({"Name":"a","Name":"b"})";
+  p.holds_pid = true;
+  s.processes.push_back(std::move(p));
+  tab.import_state(std::move(s));
+  BOOST_TEST(tab.get_json("7").find("\"Data\":{\"Name\":\"b\"}")
+             != std::string::npos);
+  BOOST_TEST(json::parse(tab.tree_json("7"))["name"] == "b");
+}
+
+// The tree's name (Velociraptor's TrackProcesses tree): Data.Name when it is
+// a non-empty string, else the process's Id.
+BOOST_AUTO_TEST_CASE(tree_name_falls_back_to_the_id) {
+  process_table tab;
+  tab.apply(start("1", "0", "2021-01-01T10:00:00Z", "root.exe"));
+  tab.apply(start("2", "1", "2021-01-01T10:01:00Z")); // no Name
+  auto empty = start("3", "1", "2021-01-01T10:02:00Z");
+  empty.process.data = {{"Name", "\"\""}};
+  tab.apply(std::move(empty));
+  auto number = start("4", "1", "2021-01-01T10:03:00Z");
+  number.process.data = {{"Name", "5"}};
+  tab.apply(std::move(number));
+  auto escaped = start("5", "1", "2021-01-01T10:04:00Z");
+  escaped.process.data = {{"Name", R"("a\"b\u00e9")"}};
+  tab.apply(std::move(escaped));
+  auto tree = json::parse(tab.tree_json("1"));
+  BOOST_TEST(tree["name"] == "root.exe");
+  BOOST_REQUIRE(tree["children"].size() == 4u);
+  BOOST_TEST(tree["children"][0]["name"] == "2-1609495260");
+  BOOST_TEST(tree["children"][1]["name"] == "3-1609495320");
+  BOOST_TEST(tree["children"][2]["name"] == "4-1609495380");
+  // The same text a JSON reader gets from Data.Name.
+  BOOST_TEST(tree["children"][3]["name"] == "a\"b\xC3\xA9");
+  BOOST_TEST(tree["children"][3]["name"]
+             == tree["children"][3]["data"]["Name"]);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // process_table_test

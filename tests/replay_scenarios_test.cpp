@@ -678,4 +678,130 @@ BOOST_AUTO_TEST_CASE(shipped_example) {
   BOOST_TEST(counter_of(r[4], "InputErrors") == 0);
 }
 
+// --- issue 15: Data fidelity ------------------------------------------------
+
+std::string cases_dir() {
+  const char *src = std::getenv("PROCTRACK_SOURCE");
+  return std::string{src ? src : "."} + "/../shared/cases";
+}
+
+// How often `needle` occurs in `text`.
+std::size_t occurrences(const std::string &text, const std::string &needle) {
+  std::size_t n = 0;
+  for (auto p = text.find(needle); p != std::string::npos;
+       p = text.find(needle, p + 1))
+    ++n;
+  return n;
+}
+
+// The outsiders' case: {"Name":"a","Name":"b"} is stored and answered as
+// {"Name":"b"}, and the tree's name is "b" (what a JSON reader sees).
+BOOST_AUTO_TEST_CASE(duplicate_data_keys_case) {
+  auto r = replay(cases_dir() + "/replay/duplicate_data_keys.jsonl",
+                  {"get:7", "tree:7"});
+  auto lines = r.run.out;
+  BOOST_TEST(
+      lines.find(
+          R"({"query":"get:7","result":{"Id":"7-1609495200","ParentId":"1-?",)"
+          R"("StartTime":"2021-01-01T10:00:00Z","EndTime":"0001-01-01T00:00:00Z",)"
+          R"("LastSyncTime":"0001-01-01T00:00:00Z","Data":{"Name":"b"},"Children":[]}})")
+      != std::string::npos);
+  BOOST_TEST(
+      lines.find(
+          R"({"query":"tree:7","result":{"name":"b","id":"7-1609495200",)"
+          R"("start_time":"2021-01-01T10:00:00Z","end_time":"0001-01-01T00:00:00Z",)"
+          R"("data":{"Name":"b"},"children":[]}})")
+      != std::string::npos);
+  BOOST_TEST(occurrences(lines, "\"Name\"") == 2u);
+}
+
+// Every answer and the output stream write each key once, last value, first
+// place: get, callchain, children, tree, pslist, sync rows and forwarded
+// updates alike.
+BOOST_AUTO_TEST_CASE(duplicate_data_keys_in_every_answer) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "dups.jsonl",
+      {R"({"update_type":"start","id":1,"parent_id":0,"start_time":"2021-01-01T10:00:00Z","data":{"Name":"a","Exe":"e","Name":"p"}})",
+       R"({"update_type":"start","id":2,"parent_id":1,"start_time":"2021-01-01T10:01:00Z","data":{"Name":"a","Name":"c","Name":"d"}})",
+       R"({"update_type":"sync","time":"2021-01-01T10:02:00Z","processes":[{"id":1,"parent_id":0,"start_time":"2021-01-01T10:00:00Z","data":{"Name":"a","Exe":"e","Name":"p"}},{"id":2,"parent_id":1,"start_time":"2021-01-01T10:01:00Z","data":{"Name":"a","Name":"d"}}]})"});
+  std::vector<std::string> qs{"get:2", "callchain:2", "children:1", "tree:1",
+                              "pslist"};
+  auto r = replay(file, qs);
+  auto rows = json_lines(r.run.out);
+  BOOST_REQUIRE(rows.size() == qs.size());
+  BOOST_TEST(r.run.out.find("\"Name\":\"a\"") == std::string::npos);
+  BOOST_TEST(r.run.out.find("{\"Name\":\"p\",\"Exe\":\"e\"}")
+             != std::string::npos);
+  BOOST_TEST(r[0].at("Data") == json({{"Name", "d"}}));
+  BOOST_TEST(r[1].at(0).at("Data").at("Name") == "p");
+  BOOST_TEST(r[1].at(1).at("Data").at("Name") == "d");
+  BOOST_TEST(r[2].at(0).at("Data").at("Name") == "d");
+  BOOST_TEST(r[3].at("name") == "p");
+  BOOST_TEST(r[3].at("children").at(0).at("name") == "d");
+  BOOST_TEST(r[4].size() == 2u);
+  // One "Name" a Data: get 1 + callchain 2 + children 1 + tree 2 + pslist 2.
+  BOOST_TEST(occurrences(r.run.out, "\"Name\"") == 8u);
+  // The output stream: the first sync row, then each update as applied.
+  auto stream =
+      proctrack({"replay", file, "--tracker.also-forward-updates=true"});
+  BOOST_REQUIRE(stream.status == 0);
+  BOOST_TEST(stream.out.find("\"Name\":\"a\"") == std::string::npos);
+  BOOST_TEST(occurrences(stream.out, "\"data\":{\"Name\":\"d\"}") == 2u);
+  auto full = proctrack({"replay", file});
+  BOOST_REQUIRE(full.status == 0);
+  BOOST_TEST(full.out.find("\"Name\":\"a\"") == std::string::npos);
+  BOOST_TEST(occurrences(full.out, "{\"Name\":\"d\"}") == 2u); // entry + data
+}
+
+// A process without a Name is named by its Id in the tree.
+BOOST_AUTO_TEST_CASE(tree_name_is_the_id_without_a_name) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "noname.jsonl",
+      {R"({"update_type":"start","id":1,"parent_id":0,"start_time":"2021-01-01T10:00:00Z","data":{"Exe":"/sbin/init"}})",
+       R"({"update_type":"start","id":2,"parent_id":1,"start_time":"2021-01-01T10:01:00Z","data":{"Name":"sh"}})"});
+  auto r = replay(file, {"tree:1"});
+  BOOST_TEST(r[0].at("name") == rid(1, at(10, 0)));
+  BOOST_TEST(r[0].at("children").at(0).at("name") == "sh");
+}
+
+// The outsiders' case: a lone surrogate escape and a raw Latin-1 byte in
+// Sysmon JSON lines cost the text (U+FFFD, counted), not the event.
+BOOST_AUTO_TEST_CASE(bad_unicode_keeps_every_event) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto r = replay(cases_dir() + "/sources/bad_unicode_drops_event.jsonl",
+                  {"stats", "pslist"});
+  BOOST_TEST(counter_of(r[0], "InputEvents") == 3);
+  BOOST_TEST(counter_of(r[0], "InputErrors") == 0);
+  BOOST_TEST(counter_of(r[0], "InvalidTextReplaced") == 2);
+  BOOST_TEST(counter_of(r[0], "Length") == 3);
+  BOOST_TEST(ids(r[1])
+             == (std::vector<std::string>{"1001-1764314881", "1002-1764314882",
+                                          "1003-1764314883"}));
+  BOOST_TEST(r[1][1].at("Data").at("CommandLine")
+             == "cmd.exe /c echo " + fffd + " lone surrogate");
+  BOOST_TEST(r[1][2].at("Data").at("Username") == "HOSTA\\Jos" + fffd);
+  BOOST_TEST(r.run.err.find("bad_unicode") == std::string::npos);
+}
+
+// The same for update rows: the row is applied, its text repaired, counted.
+BOOST_AUTO_TEST_CASE(bad_unicode_in_update_rows_keeps_the_row) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  temp_dir dir;
+  auto file = dir.write(
+      "bad.jsonl",
+      "{\"update_type\":\"start\",\"id\":1,\"parent_id\":0,\"start_time\":"
+      "\"2021-01-01T10:00:00Z\",\"data\":{\"Name\":\"a\\ud800\"}}\n"
+      "{\"update_type\":\"sync\",\"time\":\"2021-01-01T10:02:00Z\","
+      "\"processes\":[{\"id\":2,\"parent_id\":1,\"start_time\":"
+      "\"2021-01-01T10:01:00Z\",\"data\":{\"Name\":\"b\xe9\xe9\"}}]}\n");
+  auto r = replay(file, {"stats", "get:1", "get:2", "tree:1"});
+  BOOST_TEST(counter_of(r[0], "InputErrors") == 0);
+  BOOST_TEST(counter_of(r[0], "InvalidTextReplaced") == 3);
+  BOOST_TEST(r[1].at("Data").at("Name") == "a" + fffd);
+  BOOST_TEST(r[2].at("Data").at("Name") == "b" + fffd + fffd);
+  BOOST_TEST(r[3].at("name") == "a" + fffd);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // replay_scenarios_test

@@ -706,6 +706,13 @@ BOOST_AUTO_TEST_CASE(format_sniffing) {
   auto updgz = tmp.path / "updates.jsonl.gz";
   write_gz(updgz, "\n{\"update_type\":\"exit\",\"id\":\"2\"}\n");
   BOOST_TEST((sniff_format(updgz.string(), err) == input_format::updates));
+  // Bad text in the only line does not hide the format (issue 15).
+  auto badtext = tmp.path / "badtext.jsonl";
+  write_bytes(badtext, "{\"update_type\":\"exit\",\"id\":\"\\ud800\xe9\"}\n");
+  BOOST_TEST((sniff_format(badtext.string(), err) == input_format::updates));
+  write_bytes(badtext, "{\"EventID\":1,\"User\":\"Jos\xe9\"}\n");
+  BOOST_TEST(
+      (sniff_format(badtext.string(), err) == input_format::sysmon_json));
   auto junk = tmp.path / "junk.txt";
   write_bytes(junk, "hello\nworld\n");
   err.clear();
@@ -733,6 +740,83 @@ BOOST_AUTO_TEST_CASE(event_id_prefilter_scan) {
   BOOST_TEST(may_hold_event(R"({"foo":1})", w, seen));
   BOOST_TEST(may_hold_event(R"({"EventID":null})", w, seen));
   BOOST_TEST(may_hold_event(R"({"EventID":11111111111111111111111})", w, seen));
+}
+
+// --- text that is not valid Unicode (issue 15) -----------------------------
+
+fs::path cases_dir() {
+  if (const char *s = std::getenv("PROCTRACK_SOURCE"))
+    return fs::path(s) / ".." / "shared" / "cases";
+  return "/work/shared/cases";
+}
+
+// The outsiders' case: a lone surrogate escape and a raw Latin-1 byte cost
+// the text (U+FFFD, counted), never the event.
+BOOST_AUTO_TEST_CASE(bad_unicode_keeps_the_event) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto path = cases_dir() / "sources" / "bad_unicode_drops_event.jsonl";
+  sysmon_json_reader r(path.string());
+  std::string err;
+  BOOST_REQUIRE_MESSAGE(r.open(err), err);
+  std::vector<process_update> ups;
+  sysmon_event ev;
+  while (r.next(ev)) {
+    std::string why;
+    auto u = to_update(ev, why);
+    BOOST_REQUIRE_MESSAGE(u, why);
+    ups.push_back(std::move(*u));
+  }
+  BOOST_TEST(r.take_errors().empty());
+  BOOST_TEST(r.stats().bad_lines == 0u);
+  BOOST_TEST(r.stats().invalid_text == 2u);
+  BOOST_REQUIRE(ups.size() == 3u);
+  BOOST_TEST(ups[1].process.pid == "1002");
+  BOOST_TEST(field(ups[1].process, "CommandLine")
+             == "\"cmd.exe /c echo " + fffd + " lone surrogate\"");
+  BOOST_TEST(ups[2].process.pid == "1003");
+  BOOST_TEST(field(ups[2].process, "Username")
+             == "\"HOSTA\\\\Jos" + fffd + "\"");
+}
+
+BOOST_AUTO_TEST_CASE(bad_text_in_every_json_form_and_in_evtx_xml) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  sysmon_event ev;
+  std::string why;
+  std::uint64_t n = 0;
+  // winlogbeat 7, with a raw bad byte and a lone low surrogate.
+  BOOST_REQUIRE(parse_event_json(
+      "{\"winlog\":{\"event_id\":1,\"provider_name\":\"Microsoft-Windows-"
+      "Sysmon\",\"event_data\":{\"ProcessId\":\"9\",\"Image\":\"C:\\\\b\xff."
+      "exe\",\"CommandLine\":\"x\\udc01\",\"UtcTime\":\"2021-01-01 "
+      "00:00:00.000\"}}}",
+      ev, why, &n));
+  BOOST_TEST(n == 2u);
+  BOOST_TEST(*ev.find("Image") == "C:\\b" + fffd + ".exe");
+  BOOST_TEST(*ev.find("CommandLine") == "x" + fffd);
+  // Azure Monitor's EventData as a JSON string holding a lone surrogate.
+  n = 0;
+  BOOST_REQUIRE(parse_event_json(
+      R"({"EventID":1,"EventData":"{\"CommandLine\":\"a\\ud800\"}"})", ev, why,
+      &n));
+  BOOST_TEST(n == 1u);
+  BOOST_TEST(*ev.find("CommandLine") == "a" + fffd);
+  // A line that is not JSON at all is still an error, and counts nothing.
+  n = 0;
+  BOOST_TEST(!parse_event_json("{\"EventID\":1,\"x\":\"\xff", ev, why, &n));
+  BOOST_TEST(n == 0u);
+  // EVTX: libevtx renders UTF-8, but bytes pass through pugixml and a
+  // character reference to a surrogate becomes three bad bytes.
+  std::string xml =
+      "<Event><System><Provider Name=\"Microsoft-Windows-Sysmon\"/>"
+      "<EventID>1</EventID><Computer>H\xc3</Computer></System><EventData>"
+      "<Data Name=\"CommandLine\">a&#xD800;b</Data>"
+      "<Data Name=\"User\">Jos\xe9</Data></EventData></Event>";
+  n = 0;
+  BOOST_REQUIRE(parse_event_xml(xml.data(), xml.size(), ev, why, &n));
+  BOOST_TEST(n == 5u);
+  BOOST_TEST(ev.computer == "H" + fffd);
+  BOOST_TEST(*ev.find("CommandLine") == "a" + fffd + fffd + fffd + "b");
+  BOOST_TEST(*ev.find("User") == "Jos" + fffd);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // sysmon_decoder_test

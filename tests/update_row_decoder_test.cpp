@@ -124,7 +124,7 @@ BOOST_AUTO_TEST_CASE(bad_rows_are_rejected_with_a_reason) {
   bad(R"({"update_type":"exit","id":2})");
   bad(R"({"update_type":"sync","time":1,"processes":{}})");
   bad(R"({"update_type":"sync","time":1,"processes":[{"id":"x"}]})");
-  bad("{\"update_type\":\"start\",\"id\":2,\"data\":{\"N\":\"\xff\"}}");
+  // Invalid UTF-8 is no longer an error: see bad_text_becomes_u_fffd.
   bad("{\"update_type\":\"start\",\"id\":2,\"data\":{\"N\":\"a\tb\"}}");
   bad(R"({"update_type":"start","id":2,"data":{"N":tru}})");
   bad(R"({"update_type":"start","id":2,"data":{"N":01}})");
@@ -148,6 +148,73 @@ BOOST_AUTO_TEST_CASE(agrees_with_nlohmann_on_what_is_json) {
     BOOST_TEST((r == row_result::update) == nl_ok, "prefix " << n);
   }
   ok(row);
+}
+
+// Issue 15: text that is not valid Unicode costs the text, not the row.
+// Each invalid UTF-8 byte and each lone-surrogate escape becomes U+FFFD and
+// is counted; valid pairs and escaped backslashes are left alone.
+BOOST_AUTO_TEST_CASE(bad_text_becomes_u_fffd) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto decode = [](const std::string &line, std::int64_t &n) {
+    process_update u;
+    std::string err;
+    auto r = decode_update_row(line, u, err, &n);
+    BOOST_TEST_INFO("line: " << line << " error: " << err);
+    BOOST_REQUIRE(r == row_result::update);
+    return u;
+  };
+  std::int64_t n = 0;
+  auto u =
+      decode(R"({"update_type":"start","id":2,"data":{"C":"a\ud800b"}})", n);
+  BOOST_TEST(n == 1);
+  BOOST_REQUIRE(u.process.data.size() == 1u);
+  BOOST_TEST(u.process.data[0].json == "\"a" + fffd + "b\"");
+  // Raw bytes: a stray Latin-1 byte, a cut sequence, an encoded surrogate.
+  n = 0;
+  u = decode("{\"update_type\":\"start\",\"id\":2,\"data\":{\"U\":\"Jos\xe9\","
+             "\"V\":\"\xe2\x82\",\"W\":\"\xed\xa0\x80\"}}",
+             n);
+  BOOST_TEST(n == 6);
+  BOOST_REQUIRE(u.process.data.size() == 3u);
+  BOOST_TEST(u.process.data[0].json == "\"Jos" + fffd + "\"");
+  BOOST_TEST(u.process.data[1].json == "\"" + fffd + fffd + "\"");
+  BOOST_TEST(u.process.data[2].json == "\"" + fffd + fffd + fffd + "\"");
+  // A low surrogate alone, a high one before a non-surrogate, in a key, in a
+  // nested value and in a sync's listing.
+  n = 0;
+  u = decode(R"({"update_type":"sync","time":1,"processes":[{"id":3,)"
+             R"("data":{"K\udc00":"\ud83dx","H":{"S":["\udfff"]}}}]})",
+             n);
+  BOOST_TEST(n == 3);
+  BOOST_REQUIRE(u.processes.size() == 1u);
+  auto &d = u.processes[0].data;
+  BOOST_REQUIRE(d.size() == 2u);
+  BOOST_TEST(d[0].key == "K" + fffd);
+  BOOST_TEST(d[0].json == "\"" + fffd + "x\"");
+  BOOST_TEST(d[1].json == "{\"S\":[\"" + fffd + "\"]}");
+  // Valid text is untouched and not counted.
+  n = 0;
+  u = decode(R"({"update_type":"start","id":2,"data":{"E":"\ud83d\ude00",)"
+             R"("B":"\\ud800","L":"é"}})",
+             n);
+  BOOST_TEST(n == 0);
+  BOOST_TEST(u.process.data[0].json == R"("\ud83d\ude00")");
+  BOOST_TEST(u.process.data[1].json == R"("\\ud800")");
+  // Without a counter the row is decoded the same.
+  BOOST_TEST(
+      ok("{\"update_type\":\"start\",\"id\":2,\"data\":{\"N\":\"\xff\"}}")
+          .process.data[0]
+          .json
+      == "\"" + fffd + "\"");
+  // A row that is still bad (torn) is an error and counts nothing.
+  n = 0;
+  process_update torn;
+  std::string err;
+  BOOST_TEST(
+      (decode_update_row("{\"update_type\":\"start\",\"id\":2,\"x\":\"\xff",
+                         torn, err, &n)
+       == row_result::error));
+  BOOST_TEST(n == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // update_row_decoder_test

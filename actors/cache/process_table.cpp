@@ -86,16 +86,74 @@ std::string make_real_id(std::string_view pid, timestamp start) {
   return id;
 }
 
+namespace {
+
+// For each field, the index of the field whose value it takes: the last one
+// with the same key (or npos when an earlier field already wrote that key).
+// Quadratic for the usual handful of fields, a hash map for hostile ones.
+std::vector<std::size_t> last_of_each_key(const data_fields &d) {
+  constexpr auto skip = static_cast<std::size_t>(-1);
+  std::vector<std::size_t> take(d.size());
+  if (d.size() <= 32) {
+    for (std::size_t i = 0; i < d.size(); ++i) {
+      take[i] = i;
+      for (std::size_t j = 0; j < i; ++j)
+        if (take[j] != skip && d[j].key == d[i].key) {
+          take[j] = i;
+          take[i] = skip;
+          break;
+        }
+    }
+    return take;
+  }
+  std::unordered_map<std::string_view, std::size_t> first;
+  first.reserve(d.size());
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    auto [it, fresh] = first.emplace(d[i].key, i);
+    take[i] = fresh ? i : skip;
+    if (!fresh)
+      take[it->second] = i;
+  }
+  return take;
+}
+
+bool has_duplicate_keys(const data_fields &d) {
+  if (d.size() > 32)
+    return true; // let last_of_each_key decide
+  for (std::size_t i = 1; i < d.size(); ++i)
+    for (std::size_t j = 0; j < i; ++j)
+      if (d[j].key == d[i].key)
+        return true;
+  return false;
+}
+
+void append_field(std::string &out, bool &first, const std::string &key,
+                  const std::string &json) {
+  if (!first)
+    out += ',';
+  first = false;
+  append_json_string(out, key);
+  out += ':';
+  out += json.empty() ? std::string_view{"null"} : std::string_view{json};
+}
+
+} // namespace
+
+// Every Data object is written here (start, merge, sync, snapshot, output
+// stream), so this is where keys become unique: a duplicate key keeps the
+// position of its first occurrence and the value of its last, as Go's
+// ordereddict, Python's json and jq read such an object.
 void append_packed_data(std::string &out, const data_fields &d) {
   out += '{';
   bool first = true;
-  for (auto &f : d) {
-    if (!first)
-      out += ',';
-    first = false;
-    append_json_string(out, f.key);
-    out += ':';
-    out += f.json.empty() ? std::string_view{"null"} : std::string_view{f.json};
+  if (!has_duplicate_keys(d)) {
+    for (auto &f : d)
+      append_field(out, first, f.key, f.json);
+  } else {
+    auto take = last_of_each_key(d);
+    for (std::size_t i = 0; i < d.size(); ++i)
+      if (take[i] != static_cast<std::size_t>(-1))
+        append_field(out, first, d[i].key, d[take[i]].json);
   }
   out += '}';
 }
@@ -901,8 +959,10 @@ std::size_t process_table::import_state(table_state &&s) {
     e.start_time = p.start_time;
     e.end_time = p.end_time;
     e.last_sync_time = p.last_sync_time;
-    // Answers splice Data unchanged, so it must be one JSON object.
-    e.data = is_json_object(p.data) ? std::move(p.data) : std::string{"{}"};
+    // Answers splice Data unchanged, so it must be one JSON object; packed
+    // again so a peer's duplicate keys become one (append_packed_data).
+    e.data = is_json_object(p.data) ? pack_data(unpack_data(p.data))
+                                    : std::string{"{}"};
     e.children = std::move(p.children);
     if (e.children.size() > cfg_.max_children)
       e.children.resize(cfg_.max_children);
@@ -1085,8 +1145,13 @@ std::string process_table::tree_json(std::string_view id, std::size_t max) {
   auto open_node = [&](std::size_t n) {
     auto &e = slots_[nodes[n].slot];
     out += "{\"name\":";
-    auto name = find_field(e.data, "Name");
-    out += name ? std::string_view{*name} : std::string_view{"\"\""};
+    // Velociraptor's tree: Data.Name when it is a non-empty string, else the
+    // Id (Data is stored with unique keys, so this is the Name a reader sees).
+    auto name = data_value(e.data, "Name");
+    if (name && name->size() > 2 && name->front() == '"')
+      out += *name;
+    else
+      append_json_string(out, e.id);
     out += ",\"id\":";
     append_json_string(out, e.id);
     out += ",\"start_time\":";

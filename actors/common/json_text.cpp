@@ -105,6 +105,110 @@ void append_utf8(std::string &out, std::uint32_t cp) {
   }
 }
 
+namespace {
+
+constexpr std::string_view replacement = "\xEF\xBF\xBD"; // U+FFFD
+
+// The value of the four hex digits at s[i], or -1.
+int hex4(std::string_view s, std::size_t i) {
+  if (i + 4 > s.size())
+    return -1;
+  int v = 0;
+  for (std::size_t k = i; k < i + 4; ++k) {
+    char c = s[k];
+    int h = c >= '0' && c <= '9'   ? c - '0'
+            : c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                   : -1;
+    if (h < 0)
+      return -1;
+    v = v * 16 + h;
+  }
+  return v;
+}
+
+} // namespace
+
+std::size_t replace_invalid_utf8(std::string &s) {
+  std::size_t i = 0;
+  while (i < s.size() && utf8_sequence_length(s, i) != 0)
+    i += utf8_sequence_length(s, i);
+  if (i == s.size())
+    return 0;
+  std::string out{s, 0, i};
+  std::size_t count = 0;
+  while (i < s.size()) {
+    auto n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      out += replacement;
+      ++count;
+      ++i;
+    } else {
+      out.append(s, i, n);
+      i += n;
+    }
+  }
+  s = std::move(out);
+  return count;
+}
+
+std::size_t repair_json_text(std::string_view s, std::string &out) {
+  std::size_t count = 0;
+  std::size_t copied = 0; // s[copied, i) is still to be copied to out
+  auto replace = [&](std::size_t at, std::size_t len) {
+    if (count++ == 0) {
+      out.clear();
+      out.reserve(s.size() + 16);
+    }
+    out.append(s.data() + copied, at - copied);
+    out += replacement;
+    copied = at + len;
+  };
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80 && c != '\\') {
+      ++i;
+      continue;
+    }
+    if (c == '\\') {
+      // A backslash is only valid inside a string, as an escape; any other
+      // escape (\\ included) is two characters.
+      int cp = i + 1 < s.size() && s[i + 1] == 'u' ? hex4(s, i + 2) : -1;
+      if (cp >= 0xD800 && cp <= 0xDBFF) {
+        int lo = i + 7 < s.size() && s[i + 6] == '\\' && s[i + 7] == 'u'
+                     ? hex4(s, i + 8)
+                     : -1;
+        if (lo >= 0xDC00 && lo <= 0xDFFF) {
+          i += 12; // a valid pair
+          continue;
+        }
+        replace(i, 6);
+        i += 6;
+      } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
+        replace(i, 6);
+        i += 6;
+      } else if (i + 1 < s.size()
+                 && static_cast<unsigned char>(s[i + 1]) < 0x80) {
+        i += 2;
+      } else {
+        ++i; // not an escape (the line is bad anyway): check the next byte
+      }
+      continue;
+    }
+    auto n = utf8_sequence_length(s, i);
+    if (n == 0) {
+      replace(i, 1);
+      ++i;
+    } else {
+      i += n;
+    }
+  }
+  if (count > 0)
+    out.append(s.data() + copied, s.size() - copied);
+  return count;
+}
+
 std::string json_string(std::string_view s) {
   std::string out;
   out.reserve(s.size() + 2);

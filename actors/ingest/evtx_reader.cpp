@@ -1,5 +1,7 @@
 #include "actors/ingest/evtx_reader.hpp"
 
+#include "actors/common/json_text.hpp"
+
 // Debian's libevtx.h includes <libbfio.h> on POSIX, but libevtx-dev does
 // not depend on libbfio-dev. Nothing here uses the libbfio entry points, so
 // when the header is missing, hide them (features.h has an include guard).
@@ -281,7 +283,7 @@ bool evtx_reader::next(sysmon_event &ev) {
       last_id_ = id;
     std::size_t len = std::strlen(xml_.c_str());
     std::string why;
-    if (!parse_event_xml(xml_.data(), len, ev, why)) {
+    if (!parse_event_xml(xml_.data(), len, ev, why, &stats_.invalid_text)) {
       ++stats_.corrupt_records;
       error(name + ": " + why);
       continue;
@@ -295,7 +297,7 @@ bool evtx_reader::next(sysmon_event &ev) {
 }
 
 bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
-                     std::string &why) {
+                     std::string &why, std::uint64_t *invalid_text) {
   ev.clear();
   pugi::xml_document doc;
   auto res = doc.load_buffer(xml, size,
@@ -330,6 +332,14 @@ bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
     std::string key = n ? n.value() : "Data" + std::to_string(unnamed++);
     ev.fields.emplace_back(std::move(key), d.child_value());
   }
+  // pugixml passes bytes through and encodes &#xD800; as a surrogate, so the
+  // text is checked here, where it is counted, not later where it is not.
+  std::size_t replaced =
+      replace_invalid_utf8(ev.provider) + replace_invalid_utf8(ev.computer);
+  for (auto &f : ev.fields)
+    replaced += replace_invalid_utf8(f.first) + replace_invalid_utf8(f.second);
+  if (invalid_text != nullptr)
+    *invalid_text += replaced;
   return true;
 }
 

@@ -21,6 +21,7 @@ public:
     std::uint64_t corrupt_records = 0; ///< records skipped as unreadable
     std::uint64_t damaged_chunks = 0;  ///< chunks found damaged or cut off
     std::uint64_t filtered = 0;        ///< records skipped by only_event_ids()
+    std::uint64_t invalid_text = 0;    ///< bad UTF-8 replaced by U+FFFD
     std::map<std::int64_t, std::uint64_t> filtered_by_event_id;
   };
 
@@ -77,8 +78,10 @@ private:
 };
 
 /// Parses one record's XML (as libevtx renders it) into ev. False and
-/// `why` when it is not an <Event> document.
+/// `why` when it is not an <Event> document. Invalid UTF-8 in the strings
+/// (raw, or from a character reference to a surrogate) becomes U+FFFD;
+/// `invalid_text` gets how many were replaced.
 bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
-                     std::string &why);
+                     std::string &why, std::uint64_t *invalid_text = nullptr);
 
 } // namespace proctrack

@@ -1,5 +1,6 @@
 #include "actors/ingest/format_sniffer.hpp"
 
+#include "actors/common/json_text.hpp"
 #include "actors/ingest/line_reader.hpp"
 
 #include <nlohmann/json.hpp>
@@ -54,6 +55,10 @@ input_format sniff_format(const std::string &path, std::string &error) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     ++looked;
+    // Bad text does not hide the format: the readers repair it too.
+    std::string repaired;
+    if (repair_json_text(line, repaired) > 0)
+      line.swap(repaired);
     auto j = nlohmann::json::parse(line, nullptr, false);
     if (!j.is_object())
       continue;

@@ -1,5 +1,7 @@
 #include "actors/ingest/sysmon_json_reader.hpp"
 
+#include "actors/common/json_text.hpp"
+
 #include <nlohmann/json.hpp>
 
 namespace proctrack {
@@ -205,9 +207,14 @@ bool flat_envelope_key(const std::string &k) {
 
 } // namespace
 
-bool parse_event_json(std::string_view line, sysmon_event &ev,
-                      std::string &why) {
+bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
+                      std::uint64_t *invalid_text) {
   ev.clear();
+  // nlohmann rejects the whole line for one bad character: repair first.
+  std::string repaired;
+  std::size_t replaced = repair_json_text(line, repaired);
+  if (replaced > 0)
+    line = repaired;
   event_sax sax;
   if (!json::sax_parse(line.begin(), line.end(), &sax)) {
     why = sax.error.empty() ? "not valid JSON" : sax.error;
@@ -260,7 +267,13 @@ bool parse_event_json(std::string_view line, sysmon_event &ev,
       ev.set(std::move(kv.first), std::move(kv.second));
     if (auto s = lookup(top, "EventData"); s != nullptr) {
       event_sax inner;
-      if (json::sax_parse(s->begin(), s->end(), &inner) && inner.is_object)
+      std::string fixed;
+      std::string_view text = *s;
+      if (auto n = repair_json_text(text, fixed); n > 0) {
+        text = fixed;
+        replaced += n;
+      }
+      if (json::sax_parse(text.begin(), text.end(), &inner) && inner.is_object)
         for (auto &kv : inner.top_fields)
           ev.set(std::move(kv.first), std::move(kv.second));
     }
@@ -272,6 +285,8 @@ bool parse_event_json(std::string_view line, sysmon_event &ev,
     why = "EventID is not a number";
     return false;
   }
+  if (invalid_text != nullptr)
+    *invalid_text += replaced;
   return true;
 }
 
@@ -368,7 +383,7 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
       }
     }
     std::string why;
-    if (!parse_event_json(line_, ev, why)) {
+    if (!parse_event_json(line_, ev, why, &stats_.invalid_text)) {
       ++stats_.bad_lines;
       error(n, why);
       continue;

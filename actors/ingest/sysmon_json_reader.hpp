@@ -24,11 +24,12 @@ namespace proctrack {
 class sysmon_json_reader {
 public:
   struct counters {
-    std::uint64_t lines = 0;       ///< lines read (blank ones included)
-    std::uint64_t records = 0;     ///< events returned by next()
-    std::uint64_t bad_lines = 0;   ///< torn, non-JSON, too long or no event
-    std::uint64_t read_errors = 0; ///< the input ended in a read error
-    std::uint64_t filtered = 0;    ///< lines skipped by only_event_ids()
+    std::uint64_t lines = 0;        ///< lines read (blank ones included)
+    std::uint64_t records = 0;      ///< events returned by next()
+    std::uint64_t bad_lines = 0;    ///< torn, non-JSON, too long or no event
+    std::uint64_t read_errors = 0;  ///< the input ended in a read error
+    std::uint64_t filtered = 0;     ///< lines skipped by only_event_ids()
+    std::uint64_t invalid_text = 0; ///< bad text replaced by U+FFFD
     std::map<std::int64_t, std::uint64_t> filtered_by_event_id;
   };
 
@@ -76,8 +77,10 @@ bool may_hold_event(std::string_view line,
                     std::int64_t &seen);
 
 /// Decodes one JSON line into ev. False and `why` when the line is not JSON
-/// or holds no event.
-bool parse_event_json(std::string_view line, sysmon_event &ev,
-                      std::string &why);
+/// or holds no event. Text that is not valid Unicode (invalid UTF-8 bytes,
+/// \u escapes of lone surrogates) becomes U+FFFD instead of losing the
+/// event; when the event is kept, `invalid_text` gets how many were replaced.
+bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
+                      std::uint64_t *invalid_text = nullptr);
 
 } // namespace proctrack

@@ -2,6 +2,7 @@
 
 #include "actors/cache/process_table.hpp"
 #include "actors/common/json_scan.hpp"
+#include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
 #include <cstdlib>
@@ -224,7 +225,30 @@ void read_object(scanner &sc, row_fields &f, bool top,
 
 } // namespace
 
+namespace {
+
+row_result decode_valid_text(std::string_view line, process_update &out,
+                             std::string &error);
+
+} // namespace
+
 row_result decode_update_row(std::string_view line, process_update &out,
+                             std::string &error, std::int64_t *invalid_text) {
+  // Bad text costs the text, not the row (docs/sources.md): repaired before
+  // the strict scanner sees it, so data values stay valid JSON text.
+  std::string repaired;
+  auto replaced = repair_json_text(line, repaired);
+  if (replaced > 0)
+    line = repaired;
+  auto r = decode_valid_text(line, out, error);
+  if (invalid_text != nullptr && r != row_result::error)
+    *invalid_text += static_cast<std::int64_t>(replaced);
+  return r;
+}
+
+namespace {
+
+row_result decode_valid_text(std::string_view line, process_update &out,
                              std::string &error) {
   scanner sc{line};
   if (!sc.skip_ws())
@@ -299,5 +323,7 @@ row_result decode_update_row(std::string_view line, process_update &out,
   }
   return row_result::update;
 }
+
+} // namespace
 
 } // namespace proctrack

@@ -62,7 +62,7 @@ public:
       }
       process_update u;
       std::string why;
-      switch (decode_update_row(line_, u, why)) {
+      switch (decode_update_row(line_, u, why, &invalid_text_)) {
       case row_result::update:
         out.push_back(std::move(u));
         ++n;
@@ -84,6 +84,7 @@ public:
   void add_counters(std::vector<counter> &out) const override {
     add_counter(out, "InputLines", lines_read_);
     add_counter(out, "InputErrors", bad_lines_ + read_errors_);
+    add_counter(out, "InvalidTextReplaced", invalid_text_);
   }
 
   std::uint64_t position() const override {
@@ -102,6 +103,7 @@ private:
   std::int64_t lines_read_ = 0;
   std::int64_t bad_lines_ = 0;
   std::int64_t read_errors_ = 0;
+  std::int64_t invalid_text_ = 0; ///< replaced by U+FFFD, rows kept
   std::uint64_t bytes_ = 0;
 };
 
@@ -155,6 +157,8 @@ public:
     add_counter(out, "InputEvents",
                 events_ + static_cast<std::int64_t>(reader_.stats().filtered));
     add_counter(out, "InputErrors", input_errors() + unusable_);
+    add_counter(out, "InvalidTextReplaced",
+                static_cast<std::int64_t>(reader_.stats().invalid_text));
     std::int64_t skipped = 0;
     for (auto &[id, n] : skipped_) {
       add_counter(out, "SkippedEventID" + std::to_string(id), n);

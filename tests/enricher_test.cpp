@@ -284,6 +284,22 @@ BOOST_AUTO_TEST_CASE(basic64_company_and_original_filename) {
                     "Example Fixtures Ltd");
 }
 
+// Issue 15: the resource directory RVA of this file lies in a section's
+// zero-filled virtual tail; the spoofed strings in the file bytes after it
+// are not what the loaded image holds.
+BOOST_AUTO_TEST_CASE(virtual_tail_spoof_gives_no_version_info) {
+  auto e = spawn({1, {"C:/Cases/=" + data_dir() + "/../cases/pe/"}});
+  auto r = ask(e, "C:\\Cases\\pe_rva_virtual_tail_spoof.exe");
+  BOOST_CHECK(!r.ok);
+  BOOST_CHECK_EQUAL(r.error.rfind("no_version_info: ", 0), 0u);
+  BOOST_CHECK(r.version_info_json.empty());
+  BOOST_CHECK(r.original_filename.empty());
+  auto s = stats(e);
+  BOOST_CHECK_EQUAL(s["EnrichErrors"], 1);
+  BOOST_CHECK_EQUAL(s["EnrichErrorsNoVersionInfo"], 1);
+  BOOST_CHECK_EQUAL(s["EnrichOk"], 0);
+}
+
 BOOST_AUTO_TEST_CASE(missing_unmapped_and_malformed_files_fail_cleanly) {
   auto pe = data_dir() + "/pe/";
   auto e = spawn({2, {"C:/Fixtures/=" + pe}});

@@ -308,6 +308,9 @@ struct memory_source {
   bool has(u64 off, u64 len) const {
     return v.has(off, len);
   }
+  std::uint8_t u8(u64 off) const {
+    return v.d[off];
+  }
   std::uint16_t u16(u64 off) const {
     return v.u16(off);
   }
@@ -331,6 +334,9 @@ public:
   }
   bool has(u64 off, u64 len) const {
     return off <= n_ && len <= n_ - off;
+  }
+  std::uint8_t u8(u64 off) {
+    return byte(off);
   }
   std::uint16_t u16(u64 off) {
     return static_cast<std::uint16_t>(byte(off) | (byte(off + 1) << 8));
@@ -394,10 +400,24 @@ private:
 
 // --- PE headers and resource tree ---------------------------------------
 
+// A section as the loader maps it (see map_rva).
 struct section {
-  u64 va = 0;
-  u64 vsize = 0; // max(VirtualSize, SizeOfRawData), as pefile
+  u64 va_hdr = 0;  // VirtualAddress as in the header: sort key, trim point
+  u64 va = 0;      // VirtualAddress, aligned down as pefile does
+  u64 end = 0;     // end of the mapped range (RVA), trimmed at the next section
+  u64 raw = 0;     // PointerToRawData, aligned down as pefile does
+  u64 raw_end = 0; // file bytes end here: PointerToRawData + SizeOfRawData
+};
+
+// Where an RVA lands: `off` is its file offset; of the `mapped` bytes from
+// there to the end of its section, the first `raw` come from the file (of
+// which the first `file` exist: a truncated file has fewer) and the rest are
+// the section's zero-filled virtual tail.
+struct mapping {
+  u64 off = 0;
+  u64 mapped = 0;
   u64 raw = 0;
+  u64 file = 0;
 };
 
 struct blob_ref {
@@ -434,18 +454,35 @@ public:
     version_info info;
     bool have_info = false, have_fixed = false;
     u64 version_bytes = 0, table_entries = 0;
+    std::vector<std::uint8_t> padded;
     for (const auto &b : blobs) {
-      auto off = rva_to_offset(b.rva);
-      if (!off) {
+      auto m = map_rva(b.rva);
+      if (!m || (m->file == 0 && m->raw > 0)) {
         dmg_.add("RT_VERSION data entry at offset " + hex(b.entry_off)
                  + " points to RVA " + hex(b.rva) + " outside the file");
         continue;
       }
+      if (m->raw == 0 && b.size > 0) {
+        // Only zeros when loaded (pefile 2023.2.7 would read the file bytes
+        // here: its parse_version_information does not clip).
+        dmg_.add("RT_VERSION data at RVA " + hex(b.rva)
+                 + " lies past its section's raw data (zeros when loaded)");
+        continue;
+      }
+      const u64 off = m->off;
+      // The blob is read as the loaded image holds it (map_rva): it ends
+      // with its section, and past the section's raw data it is zeros.
       u64 len = b.size;
-      if (!src_.has(*off, len)) {
-        dmg_.add("RT_VERSION data at offset " + hex(*off) + " (size "
+      if (len > m->mapped) {
+        dmg_.add("RT_VERSION data at RVA " + hex(b.rva) + " (size "
+                 + std::to_string(b.size)
+                 + ") runs past the end of its section");
+        len = m->mapped;
+      }
+      if (m->file < std::min(len, m->raw)) {
+        dmg_.add("RT_VERSION data at offset " + hex(off) + " (size "
                  + std::to_string(b.size) + ") runs past the end of the file");
-        len = src_.size() - *off;
+        len = m->file;
       }
       len = std::min<u64>(len, max_vs_size);
       if (version_bytes + len > max_version_bytes) {
@@ -454,11 +491,21 @@ public:
         break;
       }
       version_bytes += len;
-      vs_parser vp(src_.bytes(*off, len), *off, dmg_, table_entries);
+      u64 from_file = std::min(len, m->file);
+      view blob;
+      if (from_file > 0)
+        blob = src_.bytes(off, from_file);
+      if (from_file < len) { // the rest lies in the zero-filled tail
+        padded.assign(len, 0);
+        if (from_file > 0)
+          std::memcpy(padded.data(), blob.d, from_file);
+        blob = view{padded.data(), len};
+      }
+      vs_parser vp(blob, off, dmg_, table_entries);
       if (vp.run(info, have_fixed))
         have_info = true;
       else
-        dmg_.add("RT_VERSION data at offset " + hex(*off)
+        dmg_.add("RT_VERSION data at offset " + hex(off)
                  + " holds no VS_VERSIONINFO node");
     }
     if (have_info)
@@ -545,65 +592,127 @@ private:
     sections_.reserve(nsections);
     for (u64 i = 0; i < nsections; ++i) {
       u64 s = st + 40 * i;
+      // pefile ends the table at the first all-zero header ("Invalid
+      // section: contents are null-bytes"): garbage past it would otherwise
+      // take part in the sorting and trimming below.
+      bool zero = true;
+      for (u64 k = 0; k < 40 && zero; k += 4)
+        zero = src_.u32(s + k) == 0;
+      if (zero)
+        break;
       section sec;
       u64 vsize = src_.u32(s + 8);
       u64 va = src_.u32(s + 12);
       u64 raw_size = src_.u32(s + 16);
       u64 raw_ptr = src_.u32(s + 20);
+      sec.va_hdr = va;
       // pefile's adjust_SectionAlignment / adjust_FileAlignment
       u64 sa = section_alignment_;
       if (sa < 0x1000)
         sa = file_alignment_;
       if (sa != 0 && va % sa != 0)
         va = sa * (va / sa);
+      u64 raw_adj = raw_ptr;
       if (file_alignment_ >= 0x200)
-        raw_ptr = (raw_ptr / 0x200) * 0x200;
+        raw_adj = (raw_ptr / 0x200) * 0x200;
       sec.va = va;
-      sec.vsize = std::max(vsize, raw_size);
-      sec.raw = raw_ptr;
+      sec.raw = raw_adj;
+      // pefile clips section reads at the unaligned PointerToRawData +
+      // SizeOfRawData; a section without raw data has no file bytes at all
+      // (the loader only zero-fills it).
+      sec.raw_end = raw_size == 0 ? raw_adj : raw_ptr + raw_size;
+      // pefile's contains_rva: a SizeOfRawData that runs past the end of the
+      // file is not trusted for the extent.
+      u64 extent = src_.size() < raw_adj || src_.size() - raw_adj < raw_size
+                       ? vsize
+                       : std::max(vsize, raw_size);
+      sec.end = va + extent;
       sections_.push_back(sec);
+    }
+    // pefile sorts sections by VirtualAddress (stably) and cuts each one
+    // where the next starts, so of two overlapping sections the later one
+    // owns the overlap; the first match in this order wins.
+    std::stable_sort(
+        sections_.begin(), sections_.end(),
+        [](const section &a, const section &b) { return a.va_hdr < b.va_hdr; });
+    for (std::size_t i = 0; i + 1 < sections_.size(); ++i) {
+      auto &s = sections_[i];
+      u64 next = sections_[i + 1].va_hdr;
+      if (next > s.va_hdr && s.end > next)
+        s.end = next; // s.va <= va_hdr < next
     }
     return true;
   }
 
-  // File offset of an RVA, or nothing if it maps outside the file.
-  std::optional<u64> rva_to_offset(u64 rva) const {
+  // RVA -> file, as the Windows loader maps the image and as pefile
+  // (2023.2.7: SectionStructure.contains_rva / get_data) reads it; PE/COFF
+  // spec, section table: "If [VirtualSize] is greater than SizeOfRawData,
+  // the section is zero-padded". So a section's bytes past its raw data are
+  // zeros, never the file bytes that follow (another section, the overlay),
+  // and a section with SizeOfRawData 0 has no file bytes. Sections are
+  // searched in pefile's order (sorted, trimmed at the next section).
+  // Outside every section only the headers (below SizeOfHeaders) are mapped.
+  std::optional<mapping> map_rva(u64 rva) const {
+    mapping m;
+    u64 raw_end = 0;
+    bool found = false;
     for (const auto &s : sections_) {
-      if (rva >= s.va && rva - s.va < s.vsize) {
-        u64 off = s.raw + (rva - s.va);
-        if (off < src_.size())
-          return off;
-        return std::nullopt;
+      if (rva >= s.va && rva < s.end) {
+        m.off = s.raw + (rva - s.va);
+        m.mapped = s.end - rva;
+        raw_end = s.raw_end;
+        found = true;
+        break;
       }
     }
-    if (rva < size_of_headers_ && rva < src_.size())
-      return rva; // headers are mapped 1:1
-    return std::nullopt;
+    if (!found) {
+      if (rva >= size_of_headers_)
+        return std::nullopt;
+      m.off = rva; // headers are mapped 1:1
+      m.mapped = size_of_headers_ - rva;
+      raw_end = size_of_headers_;
+    }
+    if (m.off < raw_end)
+      m.raw = std::min(raw_end - m.off, m.mapped);
+    if (m.off < src_.size())
+      m.file = std::min(m.raw, src_.size() - m.off);
+    return m;
   }
 
-  // Pointer to len bytes at an RVA, or nullptr.
-  std::optional<u64> at_rva(u64 rva, u64 len) const {
-    auto off = rva_to_offset(rva);
-    if (!off || !src_.has(*off, len))
-      return std::nullopt;
-    return off;
+  // Reads len (<= 16) bytes at an RVA as the loaded image holds them: file
+  // bytes, then zeros for a section's virtual tail. Fails when the range
+  // leaves its section or needs raw bytes the (truncated) file lacks.
+  bool read_rva(u64 rva, u64 len, std::uint8_t *out, u64 *off = nullptr) {
+    auto m = map_rva(rva);
+    if (!m || m->mapped < len || m->file < std::min(len, m->raw))
+      return false;
+    for (u64 i = 0; i < len; ++i)
+      out[i] = i < m->file ? src_.u8(m->off + i) : 0;
+    if (off)
+      *off = m->off;
+    return true;
+  }
+
+  static std::uint16_t le16(const std::uint8_t *p) {
+    return static_cast<std::uint16_t>(p[0] | (p[1] << 8));
+  }
+  static std::uint32_t le32(const std::uint8_t *p) {
+    return le16(p) | (static_cast<std::uint32_t>(le16(p + 2)) << 16);
   }
 
   void resources(u64 base, std::vector<blob_ref> &blobs) {
-    auto root = at_rva(base, 16);
-    if (!root) {
+    std::uint8_t root[16];
+    if (!read_rva(base, 16, root)) {
       dmg_.add("resource directory at RVA " + hex(base)
                + " lies outside the file");
       return;
     }
     visited_.push_back(0);
-    entries(base, 0, 0,
-            [&](std::uint32_t name, std::uint32_t target, u64 entry_off) {
-              if ((name & 0x80000000u) != 0 || name != rt_version)
-                return;
-              (void)entry_off;
-              descend(base, target, 1, blobs);
-            });
+    entries(base, 0, 0, [&](std::uint32_t name, std::uint32_t target) {
+      if ((name & 0x80000000u) != 0 || name != rt_version)
+        return;
+      descend(base, target, 1, blobs);
+    });
   }
 
   // Follows one entry's OffsetToData: a subdirectory (high bit) or a data
@@ -619,13 +728,14 @@ private:
         too_many_blobs_ = true;
         return;
       }
-      auto off = at_rva(base + rel, 16);
-      if (!off) {
+      std::uint8_t de[16];
+      u64 off = 0;
+      if (!read_rva(base + rel, 16, de, &off)) {
         dmg_.add("resource data entry at RVA " + hex(base + rel)
                  + " lies outside the file");
         return;
       }
-      blobs.push_back({src_.u32(*off), src_.u32(*off + 4), *off});
+      blobs.push_back({le32(de), le32(de + 4), off});
       return;
     }
     if (depth >= max_depth_) {
@@ -634,8 +744,8 @@ private:
       return;
     }
     if (std::find(visited_.begin(), visited_.end(), rel) != visited_.end()) {
-      auto off = rva_to_offset(base + rel);
-      dmg_.add("resource directory at offset " + hex(off ? *off : 0) + " (RVA "
+      auto m = map_rva(base + rel);
+      dmg_.add("resource directory at offset " + hex(m ? m->off : 0) + " (RVA "
                + hex(base + rel) + ") loops");
       return;
     }
@@ -645,22 +755,23 @@ private:
       return;
     }
     visited_.push_back(rel);
-    entries(base, rel, depth, [&](std::uint32_t, std::uint32_t t, u64) {
+    entries(base, rel, depth, [&](std::uint32_t, std::uint32_t t) {
       descend(base, t, depth + 1, blobs);
     });
   }
 
   template <class F>
   void entries(u64 base, u64 rel, std::uint32_t, F &&f) {
-    auto dir = at_rva(base + rel, 16);
-    if (!dir) {
+    std::uint8_t hdr[16];
+    u64 dir_off = 0;
+    if (!read_rva(base + rel, 16, hdr, &dir_off)) {
       dmg_.add("resource directory at RVA " + hex(base + rel)
                + " lies outside the file");
       return;
     }
-    u64 count = u64{src_.u16(*dir + 12)} + src_.u16(*dir + 14);
+    u64 count = u64{le16(hdr + 12)} + le16(hdr + 14);
     if (count > lim_.max_resource_entries) {
-      dmg_.add("resource directory at offset " + hex(*dir) + " has "
+      dmg_.add("resource directory at offset " + hex(dir_off) + " has "
                + std::to_string(count) + " entries (limit "
                + std::to_string(lim_.max_resource_entries) + ")");
       return;
@@ -669,21 +780,22 @@ private:
     u64 budget = 4 * u64{lim_.max_resource_entries};
     if (count > budget - std::min(budget, entries_seen_)) {
       dmg_.add("resource tree has more than " + std::to_string(budget)
-               + " entries (at directory offset " + hex(*dir) + ")");
+               + " entries (at directory offset " + hex(dir_off) + ")");
       return;
     }
     entries_seen_ += count;
     for (u64 i = 0; i < count; ++i) {
       // Entries are read through the RVA mapping like the header, so a
-      // directory that straddles the file end is cut where the file ends.
-      auto e = at_rva(base + rel + 16 + 8 * i, 8);
-      if (!e) {
-        dmg_.add("resource directory at offset " + hex(*dir) + ": entry "
+      // directory that straddles the file end is cut where the file ends
+      // and one in a section's virtual tail reads as zeros.
+      std::uint8_t e[8];
+      if (!read_rva(base + rel + 16 + 8 * i, 8, e)) {
+        dmg_.add("resource directory at offset " + hex(dir_off) + ": entry "
                  + std::to_string(i) + " of " + std::to_string(count)
                  + " lies outside the file");
         return;
       }
-      f(src_.u32(*e), src_.u32(*e + 4), *e);
+      f(le32(e), le32(e + 4));
     }
   }
 

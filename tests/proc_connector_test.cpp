@@ -341,22 +341,22 @@ BOOST_AUTO_TEST_CASE(what_a_leader_exit_means) {
     return "Tgid:\t" + std::to_string(pid) + "\nThreads:\t"
            + std::to_string(threads) + "\n";
   };
-  // 50: a zombie, one thread: it ended.
-  fp.process(50, "p", 1, 300);
-  fp.write("50/stat", stat(50, 'Z', 0));
-  fp.write("50/status", status(50, 1));
-  // 70: runs with memory: a thread's execve() ended its old leader.
-  fp.process(70, "p", 1, 300);
-  fp.write("70/stat", stat(70, 'S', 4096000));
-  fp.write("70/status", status(70, 1));
-  // 80: a zombie leader, another thread still runs: cannot tell yet.
-  fp.process(80, "p", 1, 300);
-  fp.write("80/stat", stat(80, 'Z', 0));
-  fp.write("80/status", status(80, 2));
-  // 90: exiting right now (memory dropped, not a zombie yet): cannot tell.
-  fp.process(90, "p", 1, 300);
-  fp.write("90/stat", stat(90, 'R', 0));
-  fp.write("90/status", status(90, 1));
+  struct task {
+    int pid;
+    char state;
+    unsigned long vsize;
+    int threads;
+  };
+  for (auto t : {
+           task{50, 'Z', 0, 1},       // a zombie, one thread: it ended
+           task{70, 'S', 4096000, 1}, // runs with memory: a thread's execve()
+           task{80, 'Z', 0, 2},       // a zombie leader, a thread still runs
+           task{90, 'R', 0, 1},       // exiting now: memory dropped, not Z yet
+       }) {
+    fp.process(t.pid, "p", 1, 300);
+    fp.write(std::to_string(t.pid) + "/stat", stat(t.pid, t.state, t.vsize));
+    fp.write(std::to_string(t.pid) + "/status", status(t.pid, t.threads));
+  }
   lp::procfs_reader r(fp.root, 100);
   using le = lp::procfs_reader::leader_exit;
   BOOST_TEST((r.classify_leader_exit(50) == le::ended));

@@ -274,22 +274,20 @@ BOOST_AUTO_TEST_CASE(a_process_that_cannot_be_read_fails_the_listing) {
 BOOST_AUTO_TEST_CASE(zombies_in_a_fake_tree) {
   fake_proc fp;
   make_tree(fp);
-  // 500: exited, not yet reaped (one thread, state Z, empty cmdline, no exe).
-  fp.dir("500");
-  auto zstat = fake_proc::stat_line(500, "python3", 1, 30000);
-  zstat.replace(zstat.find(") S "), 4, ") Z ");
-  fp.write("500/stat", zstat);
-  fp.write("500/status", "Name:\tpython3\nState:\tZ (zombie)\nTgid:\t500\n"
-                         "Threads:\t1\nUid:\t0\t0\t0\t0\n");
-  fp.write("500/cmdline", "");
-  // 600: its leader called pthread_exit; thread 601 runs on.
-  fp.dir("600");
-  auto lstat = fake_proc::stat_line(600, "server", 1, 31000);
-  lstat.replace(lstat.find(") S "), 4, ") Z ");
-  fp.write("600/stat", lstat);
-  fp.write("600/status", "Name:\tserver\nState:\tZ (zombie)\nTgid:\t600\n"
-                         "Threads:\t2\nUid:\t0\t0\t0\t0\n");
-  fp.write("600/cmdline", "");
+  // A zombie leader as /proc shows it: state Z, empty cmdline, no exe.
+  auto zombie = [&](int pid, const std::string &comm, int threads) {
+    auto d = std::to_string(pid);
+    fp.dir(d);
+    auto stat = fake_proc::stat_line(pid, comm, 1, 30000);
+    stat.replace(stat.find(") S "), 4, ") Z ");
+    fp.write(d + "/stat", stat);
+    fp.write(d + "/status", "Name:\t" + comm + "\nState:\tZ (zombie)\nTgid:\t"
+                                + d + "\nThreads:\t" + std::to_string(threads)
+                                + "\nUid:\t0\t0\t0\t0\n");
+    fp.write(d + "/cmdline", "");
+  };
+  zombie(500, "python3", 1); // exited, not yet reaped
+  zombie(600, "server", 2);  // its leader called pthread_exit; 601 runs on
   fp.dir("600/task");
   fp.dir("600/task/600");
   fp.dir("600/task/601");

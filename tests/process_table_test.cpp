@@ -689,6 +689,53 @@ BOOST_AUTO_TEST_CASE(a_sync_keeps_the_version_information_of_an_unchanged_exe) {
 
 // Duplicate keys in Data (issue 15): written once, at the first key's
 // place, with the last value, whatever path filled Data.
+// A process listed twice in one sync is one process, running; the last row
+// wins (issue 15: the duplicate row used to create a phantom ".1").
+BOOST_AUTO_TEST_CASE(sync_listing_a_new_process_twice_keeps_one_last_row_wins) {
+  process_table tab;
+  tab.apply(sync("2021-01-01T10:00:00Z",
+                 {rec("7", "1", "2021-01-01T09:00:00Z", "a"),
+                  rec("7", "1", "2021-01-01T09:00:00Z", "b")}));
+  BOOST_TEST(tab.size() == 1u);
+  auto p = tab.find("7");
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->id == "7-1609491600");
+  BOOST_TEST(p->running());
+  BOOST_TEST(p->parent_id == "1-?");
+  BOOST_TEST(p->data == R"({"Name":"b"})");
+  BOOST_TEST(!tab.find("7-1609491600.1"));
+  BOOST_TEST(tab.counters().unknown_parents == 1);
+  // The next sync listing it once keeps it running, still one.
+  tab.apply(
+      sync("2021-01-01T10:01:00Z", {rec("7", "1", "2021-01-01T09:00:00Z")}));
+  BOOST_TEST(tab.size() == 1u);
+  BOOST_TEST(tab.find("7-1609491600")->running());
+}
+
+BOOST_AUTO_TEST_CASE(
+    sync_listing_a_known_process_twice_keeps_one_last_row_wins) {
+  process_table tab;
+  tab.apply(start("1", "0", "2021-01-01T08:00:00Z", "init"));
+  tab.apply(start("7", "1", "2021-01-01T09:00:00Z", "a"));
+  tab.apply(sync("2021-01-01T10:00:00Z",
+                 {rec("1", "0", "2021-01-01T08:00:00Z", "init"),
+                  rec("7", "1", "2021-01-01T09:00:00Z", "b"),
+                  rec("7", "1", "2021-01-01T09:00:00Z", "c")}));
+  BOOST_TEST(tab.size() == 2u);
+  auto p = tab.find("7");
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->id == "7-1609491600");
+  BOOST_TEST(p->running());
+  BOOST_TEST(p->end_time == unknown_time);
+  BOOST_TEST(p->parent_id == "1-1609488000");
+  BOOST_TEST(p->data == R"({"Name":"c"})");
+  BOOST_TEST(p->last_sync_time == t("2021-01-01T10:00:00Z"));
+  BOOST_TEST(!tab.find("7-1609491600.1"));
+  auto kids = tab.children("1");
+  BOOST_REQUIRE(kids.size() == 1u);
+  BOOST_TEST(kids[0]->id == "7-1609491600");
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_data_keys_keep_the_last_value_once) {
   process_table tab;
   auto u = start("7", "1", "2021-01-01T10:00:00Z");

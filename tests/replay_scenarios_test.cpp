@@ -804,4 +804,38 @@ BOOST_AUTO_TEST_CASE(bad_unicode_in_update_rows_keeps_the_row) {
   BOOST_TEST(r[3].at("name") == "a" + fffd);
 }
 
+// --- issue 15: Syncs --------------------------------------------------------
+
+// The outsiders' case: a sync listing pid 7 twice is one process, running;
+// no phantom ".1", and get:7 answers the real one.
+BOOST_AUTO_TEST_CASE(sync_duplicate_row_is_one_process) {
+  auto r = replay(cases_dir() + "/replay/sync_duplicate_row_phantom.jsonl",
+                  {"pslist", "get:7"});
+  BOOST_TEST(ids(r[0]) == (std::vector<std::string>{"7-1609491600"}));
+  BOOST_TEST(r[0].at(0).at("EndTime") == zero_time);
+  BOOST_TEST(r[0].at(0).at("ParentId") == "1-?");
+  BOOST_TEST(r[1].at("Id") == "7-1609491600");
+  BOOST_TEST(r[1].at("EndTime") == zero_time);
+  BOOST_TEST(r[1].at("LastSyncTime") == "2021-01-01T10:00:00Z");
+}
+
+// The same with a process already known from a start; the last row's data
+// wins and the parent link stays.
+BOOST_AUTO_TEST_CASE(sync_duplicate_row_of_a_known_process_last_row_wins) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "dup_known.jsonl",
+      {start_row(1, 0, at(8, 0), "init"), start_row(7, 1, at(9, 0), "a"),
+       R"({"update_type":"sync","time":"2021-01-01T10:00:00Z","processes":[{"id":1,"parent_id":0,"start_time":"2021-01-01T08:00:00Z","data":{"Name":"init"}},{"id":7,"parent_id":1,"start_time":"2021-01-01T09:00:00Z","data":{"Name":"b"}},{"id":7,"parent_id":1,"start_time":"2021-01-01T09:00:00Z","data":{"Name":"c"}}]})"});
+  auto r = replay(file, {"pslist", "children:1"});
+  BOOST_TEST(ids(r[0]).size() == 2u);
+  auto e = entry(r[0], rid(7, at(9, 0)));
+  BOOST_REQUIRE(!e.is_null());
+  BOOST_TEST(e.at("EndTime") == zero_time);
+  BOOST_TEST(e.at("ParentId") == rid(1, at(8, 0)));
+  BOOST_TEST(e.at("Data") == json({{"Name", "c"}}));
+  BOOST_TEST(entry(r[0], rid(7, at(9, 0)) + ".1").is_null());
+  BOOST_TEST(ids(r[1]) == (std::vector<std::string>{rid(7, at(9, 0))}));
+}
+
 BOOST_AUTO_TEST_SUITE_END() // replay_scenarios_test

@@ -745,9 +745,13 @@ void process_table::apply_sync(timestamp time,
   struct placed {
     std::uint32_t slot;
     bool created;
+    bool superseded = false; // a later row lists the same process
   };
   std::vector<placed> slots;
   slots.reserve(listing.size());
+  // Which row last placed each process, to spot a process listed twice.
+  std::unordered_map<std::uint32_t, std::size_t> row_of;
+  row_of.reserve(listing.size());
   // Pass 1: find or create every listed process.
   for (auto &p : listing) {
     normalize_guid_in_place(p.guid);
@@ -765,8 +769,17 @@ void process_table::apply_sync(timestamp time,
     }
     if (slot == npos && p.guid.empty())
       slot = lookup_real_id(make_real_id(p.pid, p.start_time));
-    if (slot != npos && slots_[slot].seen_in_sync == gen)
-      slot = npos; // listed twice: keep the first, drop the duplicate row
+    if (slot != npos && slots_[slot].seen_in_sync == gen) {
+      // Listed twice: the same process, never a second one. The last row
+      // wins (its data here, its ppid in pass 2); the earlier row is skipped.
+      auto &earlier = slots[row_of[slot]];
+      earlier.superseded = true;
+      refresh_data(slots_[slot], pack_data(p.data));
+      touch(slot);
+      row_of[slot] = slots.size();
+      slots.push_back({slot, earlier.created});
+      continue;
+    }
     if (slot != npos) {
       auto &e = slots_[slot];
       refresh_data(e, pack_data(p.data)); // the fresh listing replaces data
@@ -776,16 +789,18 @@ void process_table::apply_sync(timestamp time,
         e.end_time = unknown_time, e.end_is_estimate = false,
         refresh_tier(slot); // listed, so alive after all
       touch(slot);
+      row_of[slot] = slots.size();
       slots.push_back({slot, false});
     } else {
       auto id = make_real_id(p.pid, p.start_time);
       if (by_id_.count(id) != 0)
-        id = unique_id(id); // a duplicate row or same second, other GUID
+        id = unique_id(id); // same second, other GUID
       auto s = insert(std::move(id),
                       process_record{p.pid, p.ppid, p.guid, p.parent_guid,
                                      p.start_time, std::move(p.data)});
       slots_[s].last_sync_time = time;
       slots_[s].seen_in_sync = gen;
+      row_of[s] = slots.size();
       slots.push_back({s, true});
     }
   }
@@ -793,9 +808,11 @@ void process_table::apply_sync(timestamp time,
   std::unordered_map<std::string, std::uint32_t> listed_pid;
   listed_pid.reserve(listing.size());
   for (std::size_t i = 0; i < listing.size(); ++i)
-    if (!listing[i].pid.empty())
+    if (!listing[i].pid.empty() && !slots[i].superseded)
       listed_pid.emplace(listing[i].pid, slots[i].slot);
   for (std::size_t i = 0; i < listing.size(); ++i) {
+    if (slots[i].superseded)
+      continue;
     auto slot = slots[i].slot;
     auto &e = slots_[slot];
     bool unknown_parent =
@@ -824,7 +841,7 @@ void process_table::apply_sync(timestamp time,
   }
   // Pass 3: links. The listed process is the pid's holder now.
   for (std::size_t i = 0; i < listing.size(); ++i)
-    if (slots[i].created)
+    if (slots[i].created && !slots[i].superseded)
       take_link(slots[i].slot, listing[i].pid, time);
   // Pass 4: a running process that is not listed has exited; the end is
   // estimated as this sync's time (docs/semantics.md).

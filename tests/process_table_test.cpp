@@ -736,6 +736,57 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(kids[0]->id == "7-1609491600");
 }
 
+// An unknown parent is filled in only by the process that held the recorded
+// ppid when the child started, never by the listing's new ppid (issue 15:
+// after a double fork the reaper is listed as the parent).
+BOOST_AUTO_TEST_CASE(sync_never_fills_an_unknown_parent_with_the_reaper) {
+  process_table tab;
+  tab.apply(start("7", "8", "2021-01-01T10:01:00Z", "payload"));
+  BOOST_TEST(tab.find("7")->parent_id == "8-?");
+  tab.apply(sync("2021-01-01T10:02:00Z",
+                 {rec("1", "0", "2021-01-01T09:00:00Z", "systemd"),
+                  rec("7", "1", "2021-01-01T10:01:00Z", "payload")}));
+  auto p = tab.find("7");
+  BOOST_REQUIRE(p);
+  BOOST_TEST(p->id == "7-1609495260");
+  BOOST_TEST(p->parent_id == "8-?");
+  BOOST_TEST(chain_ids(tab, "7") == (ids{"7-1609495260"}));
+  BOOST_TEST(tab.children("1").empty());
+  BOOST_TEST(tab.counters().unknown_parents == 2); // 7, and systemd's 0
+}
+
+BOOST_AUTO_TEST_CASE(sync_fills_an_unknown_parent_with_the_recorded_pid) {
+  process_table tab;
+  tab.apply(start("7", "8", "2021-01-01T10:01:00Z", "child"));
+  // The listing shows the creator, pid 8, started before the child.
+  tab.apply(sync("2021-01-01T10:02:00Z",
+                 {rec("8", "1", "2021-01-01T10:00:00Z", "creator"),
+                  rec("7", "8", "2021-01-01T10:01:00Z", "child")}));
+  BOOST_TEST(tab.find("7")->parent_id == "8-1609495200");
+  BOOST_TEST(chain_ids(tab, "7") == (ids{"8-1609495200", "7-1609495260"}));
+  BOOST_TEST(tab.counters().unknown_parents == 1); // 8's parent 1 only
+}
+
+BOOST_AUTO_TEST_CASE(sync_fills_no_parent_from_a_later_or_ended_holder) {
+  process_table tab;
+  tab.apply(start("7", "8", "2021-01-01T10:01:00Z", "child"));
+  // pid 8 now belongs to a process that started after the child.
+  tab.apply(sync("2021-01-01T10:02:00Z",
+                 {rec("8", "1", "2021-01-01T10:01:30Z", "later"),
+                  rec("7", "8", "2021-01-01T10:01:00Z", "child")}));
+  BOOST_TEST(tab.find("7")->parent_id == "8-?");
+  // A holder of pid 8 known (late, out of order) to have ended before the
+  // child started is an earlier holder, not the parent.
+  process_table old;
+  old.apply(start("7", "8", "2021-01-01T10:01:00Z", "child"));
+  old.apply(start("8", "1", "2021-01-01T09:00:00Z", "earlier"));
+  old.apply(exit_of("8-1609491600", "2021-01-01T09:30:00Z"));
+  old.apply(
+      sync("2021-01-01T10:02:00Z", {rec("7", "8", "2021-01-01T10:01:00Z")}));
+  BOOST_TEST(old.find("7")->parent_id == "8-?");
+  BOOST_TEST(old.children("8-1609491600").empty());
+}
+
 BOOST_AUTO_TEST_CASE(duplicate_data_keys_keep_the_last_value_once) {
   process_table tab;
   auto u = start("7", "1", "2021-01-01T10:00:00Z");

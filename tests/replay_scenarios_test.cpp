@@ -838,4 +838,16 @@ BOOST_AUTO_TEST_CASE(sync_duplicate_row_of_a_known_process_last_row_wins) {
   BOOST_TEST(ids(r[1]) == (std::vector<std::string>{rid(7, at(9, 0))}));
 }
 
+// The outsiders' case: a double fork re-parents the payload to systemd; the
+// sync must not rewrite the recorded creator pid 8.
+BOOST_AUTO_TEST_CASE(unknown_parent_is_not_rewritten_by_the_reaper) {
+  auto r =
+      replay(cases_dir() + "/replay/unknown_parent_rewritten_by_reaper.jsonl",
+             {"callchain:7", "children:1"});
+  BOOST_TEST(ids(r[0]) == (std::vector<std::string>{"7-1609495260"}));
+  BOOST_TEST(r[0].at(0).at("ParentId") == "8-?");
+  BOOST_TEST(r[0].at(0).at("EndTime") == zero_time);
+  BOOST_TEST(r[1].empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END() // replay_scenarios_test

@@ -822,22 +822,47 @@ void process_table::apply_sync(timestamp time,
     if (!slots[i].created && !unknown_parent)
       continue; // a known parent/child relation is never rewritten
     auto &p = listing[i];
+    if (slots[i].created) {
+      std::uint32_t hint = npos;
+      auto lp = listed_pid.find(p.ppid);
+      if (lp != listed_pid.end() && lp->second != slot
+          && before_or_same(slots_[lp->second].start_time, e.start_time))
+        hint = lp->second;
+      resolve_parent(slot, p.ppid, normalize_guid(p.parent_guid), hint);
+      continue;
+    }
+    // A known process with an unknown parent: only the process that held
+    // the *recorded* ppid when the child started may fill it in. The
+    // listing's ppid may be a reaper (Linux re-parents orphans to init or a
+    // subreaper after a double fork), which never started the child.
+    std::string recorded;
+    if (e.parent_id.size() > 2)
+      recorded = e.parent_id.substr(0, e.parent_id.size() - 2);
+    if (recorded.empty() || recorded == "?")
+      continue; // no pid was recorded: nothing to match
+    auto started_it = [&](std::uint32_t c) {
+      if (c == npos || c == slot)
+        return false;
+      auto &q = slots_[c];
+      if (q.pid() != recorded || !before_or_same(q.start_time, e.start_time))
+        return false;
+      // Known to have ended before the child started: an earlier holder.
+      return q.running() || e.start_time == unknown_time
+             || q.end_time >= e.start_time;
+    };
     std::uint32_t hint = npos;
-    auto lp = listed_pid.find(p.ppid);
-    if (lp != listed_pid.end() && lp->second != slot
-        && before_or_same(slots_[lp->second].start_time, e.start_time))
+    auto lp = listed_pid.find(recorded);
+    if (lp != listed_pid.end() && started_it(lp->second))
       hint = lp->second;
-    if (!slots[i].created && hint == npos) {
+    if (hint == npos) {
       auto known = normalize_guid(p.parent_guid);
-      auto cand = !known.empty() ? lookup_guid(known) : lookup_link(p.ppid);
-      if (cand == npos || cand == slot
-          || !before_or_same(slots_[cand].start_time, e.start_time))
+      auto cand = !known.empty() ? lookup_guid(known) : lookup_link(recorded);
+      if (!started_it(cand))
         continue; // still unknown: leave it as it was
       hint = cand;
     }
-    if (!slots[i].created)
-      --counters_.unknown_parents; // it was counted when it was unknown
-    resolve_parent(slot, p.ppid, normalize_guid(p.parent_guid), hint);
+    --counters_.unknown_parents; // it was counted when it was unknown
+    resolve_parent(slot, recorded, {}, hint);
   }
   // Pass 3: links. The listed process is the pid's holder now.
   for (std::size_t i = 0; i < listing.size(); ++i)

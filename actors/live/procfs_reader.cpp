@@ -211,6 +211,23 @@ timestamp procfs_reader::start_time(int pid) const {
   return start_time_from_ticks(st->starttime, btime_, hz_);
 }
 
+namespace {
+
+// A task that has exited but is not yet reaped (stat state Z, or X briefly).
+bool is_zombie(const stat_line &st) {
+  return st.state == 'Z' || st.state == 'X';
+}
+
+// The thread group's live threads, from /proc/PID/status; 0 if absent.
+int thread_count(std::string_view status) {
+  int threads = 0;
+  if (auto n = status_field(status, "Threads"))
+    parse_number(*n, threads);
+  return threads;
+}
+
+} // namespace
+
 procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
   const std::string dir = root_ + "/" + std::to_string(pid);
   std::string stat_text, status;
@@ -220,13 +237,10 @@ procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
   auto st = parse_stat_line(stat_text);
   if (!st)
     return leader_exit::ended;
-  bool zombie = st->state == 'Z' || st->state == 'X';
+  bool zombie = is_zombie(*st);
   if (!zombie && st->vsize > 0)
     return leader_exit::thread_exec;
-  int threads = 0;
-  if (auto n = status_field(status, "Threads"))
-    parse_number(*n, threads);
-  if (zombie && threads <= 1)
+  if (zombie && thread_count(status) <= 1)
     return leader_exit::ended;
   return leader_exit::undecided;
 }
@@ -296,11 +310,8 @@ std::optional<process_record> read_one(const std::string &root,
   // still run (it called pthread_exit) is a running process: its image is
   // read through one of those threads, which share its memory.
   std::string image_dir = dir;
-  if (st->state == 'Z' || st->state == 'X') {
-    int threads = 0;
-    if (auto n = status_field(status, "Threads"))
-      parse_number(*n, threads);
-    if (threads > 1) {
+  if (is_zombie(*st)) {
+    if (thread_count(status) > 1) {
       if (auto task = live_thread(dir, pid); !task.empty())
         image_dir = dir + "/" + task;
     } else if (error) {

@@ -8,10 +8,13 @@
 set -euo pipefail
 # build: compiler, cmake, the libraries; tests: Boost.Test, procps (ps, the
 # pslist comparison), openssl (test certificates), python3-pefile (the PE
-# reader's reference implementation); fuzz: clang with its libFuzzer runtime.
+# reader's reference implementation), file and systemd (the .deb: cpack's
+# dependency scan, systemd-analyze verify of the unit); fuzz: clang with its
+# libFuzzer runtime.
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
   libspdlog-dev libboost-test-dev libevtx-dev libpugixml-dev zlib1g-dev
-  libssl-dev clang libclang-rt-14-dev procps openssl python3-pefile "$@")
+  libssl-dev clang libclang-rt-14-dev procps openssl python3-pefile file
+  systemd "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -952,6 +952,31 @@ BOOST_AUTO_TEST_CASE(exited_parent_loop_is_evicted_first_and_expires) {
   BOOST_TEST(tab.size() == 4u);
 }
 
+// The check walks only through ancestors with the same start, at most 256:
+// a longer same-second chain gets one link refused per 257 processes, so a
+// hostile log cannot make every start walk the whole table.
+BOOST_AUTO_TEST_CASE(parent_loop_check_is_bounded) {
+  process_table tab;
+  tab.apply(start("1", "0", "2021-01-01T10:00:00Z"));
+  for (int i = 2; i <= 300; ++i)
+    tab.apply(start(std::to_string(i), std::to_string(i - 1),
+                    "2021-01-01T10:00:00Z"));
+  BOOST_TEST(tab.counters().parent_loops == 1);
+  BOOST_TEST(tab.peek("258-1609495200")->parent_id == "257-?");
+  BOOST_TEST(chain_ids(tab, "257", 1000).size() == 257u);
+  BOOST_TEST(chain_ids(tab, "300", 1000).size() == 43u);
+  // A chain with distinct starts is walked one step: no limit applies.
+  process_table fine;
+  for (int i = 1; i <= 300; ++i)
+    fine.apply(start(std::to_string(i), std::to_string(i - 1),
+                     ("2021-01-01T10:" + std::to_string(10 + i / 60) + ":"
+                      + std::to_string(10 + i % 60 / 2) + "."
+                      + std::to_string(100 + i % 2 * 500) + "Z")
+                         .c_str()));
+  BOOST_TEST(fine.counters().parent_loops == 0);
+  BOOST_TEST(chain_ids(fine, "300", 1000).size() == 300u);
+}
+
 // The same loop inside one listing (both rows new): one link is refused.
 BOOST_AUTO_TEST_CASE(parent_loop_within_one_sync_is_refused) {
   process_table tab;

@@ -725,9 +725,14 @@ bool process_table::held_pid_at(std::uint32_t holder, timestamp start) const {
 // `ancestor`: only processes with the same (or an unknown) start remain.
 bool process_table::is_ancestor(std::uint32_t ancestor,
                                 std::uint32_t slot) const {
+  // More same-start ancestors than this cannot be checked cheaply on every
+  // link (a hostile log could make each start walk the whole table): the
+  // link is then refused as if it looped. Real fork chains within one clock
+  // unit are far shorter.
+  constexpr std::size_t max_walk = 256;
   auto start = slots_[ancestor].start_time;
-  for (std::size_t steps = 0; slot != npos && steps <= by_id_.size(); ++steps) {
-    if (slot == ancestor)
+  for (std::size_t steps = 0; slot != npos; ++steps) {
+    if (slot == ancestor || steps >= max_walk)
       return true;
     auto &e = slots_[slot];
     if (start != unknown_time && e.start_time != unknown_time

@@ -98,6 +98,12 @@ std::string check_enrichment(const process_enrichment &pe,
 std::string collector_config::validate() const {
   if (table.max_size == 0)
     return "tracker.max-size must be at least 1";
+  // The same bounds as the cache's (cache_config::validate).
+  if (table.max_bytes < (std::size_t{1} << 20)
+      || table.max_bytes > (std::size_t{1} << 40))
+    return "tracker.max-bytes must be between 1048576 (1 MiB) and "
+           "1099511627776 (1 TiB) (got "
+           + std::to_string(table.max_bytes) + ")";
   if (max_hosts == 0 || max_hosts > 100000)
     return "collector.max-hosts must be between 1 and 100000";
   return {};

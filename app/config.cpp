@@ -23,6 +23,8 @@ proctrack_config::proctrack_config() {
   proctrack::add_message_types(*this);
   opt_group{custom_options_, "tracker"}
       .add(max_size, "max-size", "processes cached at most (MaxSize)")
+      .add(max_bytes, "max-bytes",
+           "bytes of process Data cached at most (all processes)")
       .add(max_children, "max-children", "child ids stored per process")
       .add(max_expiry, "max-expiry", "drop processes that exited this long ago")
       .add(also_forward_updates, "also-forward-updates",
@@ -231,6 +233,10 @@ std::string proctrack_config::check() const {
   if (max_size <= 0)
     return "tracker.max-size must be at least 1 (got "
            + std::to_string(max_size) + ")";
+  if (max_bytes <= 0)
+    return "tracker.max-bytes must be at least "
+           + std::to_string(cache_config::min_max_bytes) + " (1 MiB) (got "
+           + std::to_string(max_bytes) + ")";
   if (max_children < 0)
     return "tracker.max-children must not be negative (got "
            + std::to_string(max_children) + ")";
@@ -359,6 +365,7 @@ forwarder_config proctrack_config::make_forwarder_config() const {
   auto tc = make_cache_config().table;
   fc.max_size = tc.max_size;
   fc.max_children = tc.max_children;
+  fc.max_bytes = tc.max_bytes;
   fc.max_expiry = tc.max_expiry;
   fc.max_pending_exits = tc.max_pending_exits;
   return fc;
@@ -392,6 +399,7 @@ tracker_settings proctrack_config::make_tracker_settings() const {
 cache_config proctrack_config::make_cache_config() const {
   cache_config c;
   c.table.max_size = static_cast<std::size_t>(max_size > 0 ? max_size : 0);
+  c.table.max_bytes = static_cast<std::size_t>(max_bytes > 0 ? max_bytes : 0);
   c.table.max_children =
       static_cast<std::size_t>(max_children > 0 ? max_children : 0);
   c.table.max_expiry = max_expiry.count();
@@ -430,6 +438,7 @@ std::string proctrack_config::dump() const {
   auto b = [](bool v) { return v ? "true" : "false"; };
   o << "[tracker]\n"
     << "max-size=" << max_size << "\n"
+    << "max-bytes=" << max_bytes << "\n"
     << "max-children=" << max_children << "\n"
     << "max-expiry=" << dur(max_expiry) << "\n"
     << "also-forward-updates=" << b(also_forward_updates) << "\n"

@@ -26,6 +26,7 @@ public:
 
   // [tracker]
   std::int64_t max_size = 10000;
+  std::int64_t max_bytes = std::int64_t{64} << 20;
   std::int64_t max_children = 10;
   caf::timespan max_expiry = std::chrono::hours(24);
   bool also_forward_updates = false;

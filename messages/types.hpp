@@ -231,6 +231,7 @@ struct fleet_batch {
   std::uint64_t max_children = 0;      ///< the host's tracker.max-children
   timestamp max_expiry = 0;            ///< the host's tracker.max-expiry
   std::uint64_t max_pending_exits = 0; ///< the host's pending-exit bound
+  std::uint64_t max_bytes = 0;         ///< the host's tracker.max-bytes
   table_state state;
   std::vector<process_update> updates;
   std::vector<process_enrichment> enrichments;
@@ -241,8 +242,8 @@ struct fleet_batch {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, fleet_batch &x) {
   return f(x.host, x.session, x.seq, x.snapshot, x.max_size, x.max_children,
-           x.max_expiry, x.max_pending_exits, x.state, x.updates, x.enrichments,
-           x.expire_at, x.stats);
+           x.max_expiry, x.max_pending_exits, x.max_bytes, x.state, x.updates,
+           x.enrichments, x.expire_at, x.stats);
 }
 
 } // namespace proctrack

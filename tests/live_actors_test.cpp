@@ -179,6 +179,32 @@ BOOST_AUTO_TEST_CASE(pslist_sync_lists_proc_on_request_and_on_its_timer) {
   BOOST_TEST(all.size() == 4u); // 1, 50, 60 (exited), 70
 }
 
+// Issue 14 kind 6 on the live path: the agent's listing reaches the same
+// table, so a 1 MB command line read from /proc is kept at 32 KiB, marked in
+// Data.Truncated, and counted against tracker.max-bytes.
+BOOST_AUTO_TEST_CASE(a_huge_live_command_line_is_capped_by_the_table) {
+  fake_proc fp;
+  fp.process(1, "systemd", 0, 1);
+  fp.process(80, "big", 1, 100);
+  fp.write("80/cmdline",
+           std::string("/bin/big") + '\0' + std::string(1 << 20, 'x') + '\0');
+  auto cache = track(spawn_cache(sys, cache_config{}));
+  pslist_sync_config pc;
+  pc.period = 60s;
+  pc.proc_root = fp.root;
+  auto pslist = track(sys.spawn(pslist_sync, pc, cache));
+  BOOST_TEST(ask<std::uint64_t>(pslist, atom::sync_v) == 2u);
+  auto big = json::parse(ask<std::string>(cache, query{"get", "80", 0}));
+  auto cmd = big["Data"]["CommandLine"].get<std::string>();
+  BOOST_TEST(cmd.size() == (32u << 10) - 2);
+  BOOST_TEST(cmd.rfind("/bin/big x", 0) == 0);
+  BOOST_TEST(big["Data"]["Truncated"] == json::array({"CommandLine"}));
+  auto stats = json::parse(ask<std::string>(cache, query{"stats", "", 0}));
+  BOOST_TEST(stats["TruncatedFields"] == 1);
+  BOOST_TEST(stats["DataBytes"].get<std::int64_t>() < (40 << 10));
+  BOOST_TEST(stats["MaxBytes"] == std::int64_t{64} << 20);
+}
+
 BOOST_AUTO_TEST_CASE(a_failed_listing_is_not_applied) {
   fake_proc fp;
   fp.process(1, "systemd", 0, 1);

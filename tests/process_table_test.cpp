@@ -865,4 +865,309 @@ BOOST_AUTO_TEST_CASE(tree_name_falls_back_to_the_id) {
              == tree["children"][3]["data"]["Name"]);
 }
 
+// --- issue 15 kind 5: a Sysmon child of a pslist-known parent --------------
+
+BOOST_AUTO_TEST_CASE(unknown_parent_guid_falls_back_to_a_guidless_pid_holder) {
+  process_table tab;
+  // Known from a listing only (no GUID): explorer, and a finished process.
+  tab.apply(sync("2021-01-01T10:00:00Z",
+                 {rec("1000", "4", "2021-01-01T08:00:00Z", "explorer.exe"),
+                  rec("4000", "4", "2021-01-01T09:00:00Z", "old.exe")}));
+  tab.apply(exit_of("4000", "2021-01-01T09:30:00Z"));
+  auto with_guids = [](process_update u, const char *g, const char *pg) {
+    u.process.guid = g;
+    u.process.parent_guid = pg;
+    return u;
+  };
+  // cmd.exe names explorer by a GUID nobody saw: linked by pid.
+  tab.apply(with_guids(start("2000", "1000", "2021-01-01T10:05:00Z", "cmd.exe"),
+                       "{aaaaaaaa-0000-0000-0000-000000000002}",
+                       "{aaaaaaaa-0000-0000-0000-000000000001}"));
+  tab.apply(exit_of("2000", "2021-01-01T10:05:30Z"));
+  BOOST_TEST(chain_ids(tab, "2000")
+             == (ids{"1000-1609488000", "2000-1609495500"}));
+  auto kids = tab.children("1000");
+  BOOST_REQUIRE(kids.size() == 1u);
+  BOOST_TEST(kids[0]->id == "2000-1609495500");
+  // The holder has a GUID of its own: another process, not the parent.
+  tab.apply(with_guids(start("3000", "4", "2021-01-01T10:06:00Z", "svc.exe"),
+                       "{aaaaaaaa-0000-0000-0000-000000000030}", ""));
+  tab.apply(with_guids(start("3001", "3000", "2021-01-01T10:07:00Z", "x.exe"),
+                       "{aaaaaaaa-0000-0000-0000-000000000031}",
+                       "{aaaaaaaa-0000-0000-0000-0000000000ff}"));
+  BOOST_TEST(tab.peek("3001-1609495620")->parent_id == "3000-?");
+  // The holder ended before the child started: an earlier holder of the pid.
+  tab.apply(with_guids(start("4001", "4000", "2021-01-01T10:08:00Z", "y.exe"),
+                       "{aaaaaaaa-0000-0000-0000-000000000041}",
+                       "{aaaaaaaa-0000-0000-0000-0000000000fe}"));
+  BOOST_TEST(tab.peek("4001-1609495680")->parent_id == "4000-?");
+  // The holder started after the child: a later holder.
+  tab.apply(with_guids(start("5001", "5000", "2021-01-01T10:09:00Z", "z.exe"),
+                       "{aaaaaaaa-0000-0000-0000-000000000051}",
+                       "{aaaaaaaa-0000-0000-0000-0000000000fd}"));
+  tab.apply(sync("2021-01-01T10:10:00Z",
+                 {rec("1000", "4", "2021-01-01T08:00:00Z", "explorer.exe"),
+                  rec("5000", "4", "2021-01-01T10:09:30Z", "late.exe")}));
+  BOOST_TEST(tab.peek("5001-1609495740")->parent_id == "5000-?");
+}
+
+// --- issue 15 kind 4: parent loops ------------------------------------------
+
+// With equal start seconds, two processes can name each other as parent.
+// The link that would close the loop is refused (ParentLoops), so when both
+// have exited they are expired and evicted like any exited process, before
+// running ones.
+BOOST_AUTO_TEST_CASE(exited_parent_loop_is_evicted_first_and_expires) {
+  table_config cfg;
+  cfg.max_size = 4;
+  cfg.max_expiry = 3600 * ns_per_second;
+  process_table tab{cfg};
+  tab.apply(start("5", "6", "2021-01-01T10:00:00Z", "a")); // 6 not yet known
+  tab.apply(start("6", "5", "2021-01-01T10:00:00Z", "b")); // child of 5
+  // The sync would fill in 5's unknown parent with 6, its own child.
+  tab.apply(sync("2021-01-01T10:00:10Z",
+                 {rec("5", "6", "2021-01-01T10:00:00Z", "a"),
+                  rec("6", "5", "2021-01-01T10:00:00Z", "b")}));
+  BOOST_TEST(tab.peek("5-1609495200")->parent_id == "6-?");
+  BOOST_TEST(tab.peek("6-1609495200")->parent_id == "5-1609495200");
+  BOOST_TEST(tab.counters().parent_loops == 1);
+  BOOST_TEST(chain_ids(tab, "6") == (ids{"5-1609495200", "6-1609495200"}));
+  tab.apply(exit_of("6", "2021-01-01T10:01:00Z"));
+  tab.apply(exit_of("5", "2021-01-01T10:01:00Z"));
+  // Three running processes: the table holds four, an exited one goes.
+  tab.apply(start("7", "1", "2021-01-01T10:02:00Z", "r7"));
+  tab.apply(start("8", "1", "2021-01-01T10:02:00Z", "r8"));
+  tab.apply(start("9", "1", "2021-01-01T10:02:00Z", "r9"));
+  BOOST_TEST(tab.counters().evictions == 1);
+  BOOST_TEST(tab.peek("7-1609495320"));
+  BOOST_TEST(tab.peek("8-1609495320"));
+  BOOST_TEST(tab.peek("9-1609495320"));
+  BOOST_TEST((tab.peek("5-1609495200") == nullptr)
+             != (tab.peek("6-1609495200") == nullptr));
+  // Two hours later the other one has expired; the running ones stay.
+  tab.apply(start("10", "1", "2021-01-01T12:02:00Z", "r10"));
+  BOOST_TEST(!tab.peek("5-1609495200"));
+  BOOST_TEST(!tab.peek("6-1609495200"));
+  BOOST_TEST(tab.counters().expired == 1);
+  BOOST_TEST(tab.size() == 4u);
+}
+
+// The check walks only through ancestors with the same start, at most 256:
+// a longer same-second chain gets one link refused per 257 processes, so a
+// hostile log cannot make every start walk the whole table.
+BOOST_AUTO_TEST_CASE(parent_loop_check_is_bounded) {
+  process_table tab;
+  tab.apply(start("1", "0", "2021-01-01T10:00:00Z"));
+  for (int i = 2; i <= 300; ++i)
+    tab.apply(start(std::to_string(i), std::to_string(i - 1),
+                    "2021-01-01T10:00:00Z"));
+  BOOST_TEST(tab.counters().parent_loops == 1);
+  BOOST_TEST(tab.peek("258-1609495200")->parent_id == "257-?");
+  BOOST_TEST(chain_ids(tab, "257", 1000).size() == 257u);
+  BOOST_TEST(chain_ids(tab, "300", 1000).size() == 43u);
+  // A chain with distinct starts is walked one step: no limit applies.
+  process_table fine;
+  for (int i = 1; i <= 300; ++i)
+    fine.apply(start(std::to_string(i), std::to_string(i - 1),
+                     ("2021-01-01T10:" + std::to_string(10 + i / 60) + ":"
+                      + std::to_string(10 + i % 60 / 2) + "."
+                      + std::to_string(100 + i % 2 * 500) + "Z")
+                         .c_str()));
+  BOOST_TEST(fine.counters().parent_loops == 0);
+  BOOST_TEST(chain_ids(fine, "300", 1000).size() == 300u);
+}
+
+// The same loop inside one listing (both rows new): one link is refused.
+BOOST_AUTO_TEST_CASE(parent_loop_within_one_sync_is_refused) {
+  process_table tab;
+  tab.apply(
+      sync("2021-01-01T10:00:00Z", {rec("20", "21", "2021-01-01T09:00:00Z"),
+                                    rec("21", "20", "2021-01-01T09:00:00Z")}));
+  BOOST_TEST(tab.counters().parent_loops == 1);
+  BOOST_TEST(tab.peek("20-1609491600")->parent_id == "21-1609491600");
+  BOOST_TEST(tab.peek("21-1609491600")->parent_id == "20-?");
+  // Both gone at the next sync, and then expired like any exited process.
+  tab.apply(sync("2021-01-01T10:01:00Z", {}));
+  tab.expire(t("2021-01-03T10:00:00Z"));
+  BOOST_TEST(tab.size() == 0u);
+}
+
+// --- issue 14 kind 6: Data bounded by bytes ---------------------------------
+
+namespace {
+
+process_update big_start(int pid, const char *when, std::size_t cmd_bytes) {
+  auto u = start(std::to_string(pid), "1", when, "big.exe");
+  u.process.data.push_back(
+      {"CommandLine", "\"" + std::string(cmd_bytes, 'A') + "\""});
+  return u;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(cap_json_value_cuts_at_a_character_boundary) {
+  std::string s = "\"abcdef\"";
+  BOOST_TEST(!cap_json_value(s, 8));
+  BOOST_TEST(s == "\"abcdef\"");
+  BOOST_TEST(cap_json_value(s, 5));
+  BOOST_TEST(s == "\"abc\"");
+  // Never inside an escape ...
+  s = R"("ab\"cd")";
+  BOOST_TEST(cap_json_value(s, 5));
+  BOOST_TEST(s == R"("ab")");
+  s = R"("a\u00e9b")";
+  BOOST_TEST(cap_json_value(s, 8));
+  BOOST_TEST(s == R"("a")");
+  // ... nor a surrogate pair's two escapes ...
+  s = R"("\ud83d\ude00x")";
+  BOOST_TEST(cap_json_value(s, 10));
+  BOOST_TEST(s == R"("")");
+  // ... nor a UTF-8 sequence (é is two bytes).
+  s = "\"a\xC3\xA9z\"";
+  BOOST_TEST(cap_json_value(s, 4));
+  BOOST_TEST(s == "\"a\"");
+  for (auto v : {R"("ab\"cd")", R"("\ud83d\ude00x")", "\"a\xC3\xA9z\""})
+    for (std::size_t max = 2; max < 12; ++max) {
+      std::string c = v;
+      cap_json_value(c, max);
+      BOOST_TEST(c.size() <= std::max<std::size_t>(max, 2));
+      BOOST_TEST(json::accept(c), c);
+    }
+  // Anything else over the cap becomes null.
+  s = R"({"a":[1,2,3]})";
+  BOOST_TEST(cap_json_value(s, 6));
+  BOOST_TEST(s == "null");
+}
+
+BOOST_AUTO_TEST_CASE(data_values_are_capped_and_named_in_truncated) {
+  process_table tab; // 32 KiB a value
+  tab.apply(big_start(10, "2021-01-01T10:00:00Z", 1 << 20));
+  auto d = json::parse(tab.peek("10-1609495200")->data);
+  BOOST_TEST(d["Name"] == "big.exe");
+  BOOST_TEST(d["CommandLine"].get<std::string>()
+             == std::string((32 << 10) - 2, 'A'));
+  BOOST_TEST(d["Truncated"] == json::array({"CommandLine"}));
+  BOOST_TEST(tab.counters().truncated_fields == 1);
+  BOOST_TEST(tab.data_bytes() == tab.peek("10-1609495200")->data.size());
+  // A later value that fits is whole again: no longer listed.
+  auto exec = start("10", "1", "2021-01-01T10:00:00Z");
+  exec.process.data.push_back({"CommandLine", "\"short\""});
+  tab.apply(exec);
+  d = json::parse(tab.peek("10-1609495200")->data);
+  BOOST_TEST(d["CommandLine"] == "short");
+  BOOST_TEST(!d.contains("Truncated"));
+  // Our own output replayed keeps the list (the value was cut before).
+  auto again = start("11", "1", "2021-01-01T10:00:00Z");
+  again.process.data.push_back({"CommandLine", "\"cut\""});
+  again.process.data.push_back({"Truncated", R"(["CommandLine"])"});
+  tab.apply(again);
+  d = json::parse(tab.peek("11-1609495200")->data);
+  BOOST_TEST(d["Truncated"] == json::array({"CommandLine"}));
+  BOOST_TEST(tab.data_bytes()
+             == tab.peek("10-1609495200")->data.size()
+                    + tab.peek("11-1609495200")->data.size());
+}
+
+// The issue's flood: 1000 exited processes with 1 MB command lines. With
+// the default budget the table holds them all at 32 KiB each; with a small
+// budget it evicts by bytes, exited processes first, and never holds more
+// than the budget.
+BOOST_AUTO_TEST_CASE(flood_of_huge_command_lines_stays_within_max_bytes) {
+  for (std::size_t budget : {std::size_t{64} << 20, std::size_t{4} << 20}) {
+    table_config cfg;
+    cfg.max_bytes = budget;
+    process_table tab{cfg};
+    // Two running processes with big command lines that must survive.
+    tab.apply(big_start(2, "2021-01-01T09:00:00Z", 1 << 20));
+    tab.apply(big_start(3, "2021-01-01T09:00:00Z", 1 << 20));
+    std::size_t peak = 0;
+    for (int i = 0; i < 1000; ++i) {
+      tab.apply(big_start(100 + i, "2021-01-01T10:00:00Z", 1 << 20));
+      tab.apply(exit_of(std::to_string(100 + i), "2021-01-01T10:00:01Z"));
+      peak = std::max(peak, tab.data_bytes());
+    }
+    BOOST_TEST_CONTEXT("budget " << budget) {
+      BOOST_TEST(peak <= budget);
+      std::size_t sum = 0;
+      for (auto *e : tab.entries()) {
+        sum += e->data.size();
+        BOOST_TEST(e->data.size() < (33u << 10));
+      }
+      BOOST_TEST(sum == tab.data_bytes());
+      BOOST_TEST(tab.peek("2-1609491600"));
+      BOOST_TEST(tab.peek("3-1609491600"));
+      BOOST_TEST(tab.counters().truncated_fields == 1002);
+      if (budget == (std::size_t{4} << 20)) {
+        BOOST_TEST(tab.counters().byte_evictions > 800);
+        BOOST_TEST(tab.size() < 130u);
+      } else {
+        BOOST_TEST(tab.counters().byte_evictions == 0);
+        BOOST_TEST(tab.size() == 1002u);
+      }
+    }
+  }
+}
+
+// Byte eviction keeps the tiers: the least recently used running leaf goes
+// before the ancestor of a running process.
+BOOST_AUTO_TEST_CASE(byte_eviction_follows_the_tiers) {
+  table_config cfg;
+  cfg.max_bytes = 90 << 10; // two capped command lines, not three
+  process_table tab{cfg};
+  tab.apply(big_start(1, "2021-01-01T09:00:00Z", 40 << 10)); // an ancestor
+  tab.apply(big_start(2, "2021-01-01T09:00:02Z", 40 << 10));
+  tab.apply(start("5", "1", "2021-01-01T09:00:01Z", "leaf"));
+  tab.apply(big_start(3, "2021-01-01T09:00:03Z", 40 << 10));
+  BOOST_TEST(tab.data_bytes() <= cfg.max_bytes);
+  BOOST_TEST(tab.peek("1-1609491600")); // tier 2: kept
+  BOOST_TEST(tab.peek("5-1609491601"));
+  BOOST_TEST(!tab.peek("2-1609491602")); // oldest running leaf: evicted
+  BOOST_TEST(tab.peek("3-1609491603"));
+  BOOST_TEST(tab.counters().byte_evictions == 1);
+  auto stats = tab.counter_list();
+  auto value = [&](const char *k) {
+    for (auto &c : stats)
+      if (c.name == k)
+        return c.value;
+    return std::int64_t{-1};
+  };
+  BOOST_TEST(value("MaxBytes") == 90 << 10);
+  BOOST_TEST(value("DataBytes") == static_cast<std::int64_t>(tab.data_bytes()));
+  BOOST_TEST(value("TruncatedFields") == 3);
+}
+
+// A sync larger than the table: the table holds max-size processes while
+// the listing is applied, and the sync's rules hold for what stays.
+BOOST_AUTO_TEST_CASE(large_sync_is_applied_within_max_size) {
+  table_config cfg;
+  cfg.max_size = 10;
+  process_table tab{cfg};
+  tab.apply(start("7", "1", "2021-01-01T09:00:00Z", "gone"));
+  std::vector<process_record> listing;
+  for (int i = 0; i < 5000; ++i)
+    listing.push_back(rec(std::to_string(1000 + i),
+                          i == 0 ? "4" : std::to_string(1000 + (i - 1) / 2),
+                          "2021-01-01T09:30:00Z", "p"));
+  // A child listed before its parent, and 1000 listed again at the end.
+  listing.push_back(rec("9001", "9000", "2021-01-01T09:40:00Z", "child"));
+  listing.push_back(rec("9000", "4", "2021-01-01T09:40:00Z", "parent"));
+  listing.push_back(rec("1000", "4", "2021-01-01T09:30:00Z", "root"));
+  tab.apply(sync("2021-01-01T10:00:00Z", std::move(listing)));
+  BOOST_TEST(tab.size() == 10u);
+  BOOST_TEST(tab.counters().evictions == 4994); // 5004 processes, 10 stay
+  BOOST_TEST(!tab.peek("7-1609491600"));        // not listed: the first to go
+  auto root = tab.peek("1000-1609493400");
+  BOOST_REQUIRE(root);
+  BOOST_TEST(json::parse(root->data)["Name"] == "root"); // last row wins
+  BOOST_TEST(root->running());
+  BOOST_TEST(root->last_sync_time == t("2021-01-01T10:00:00Z"));
+  // Parents resolve within the listing once it is all read.
+  auto child = tab.peek("9001-1609494000");
+  BOOST_REQUIRE(child);
+  BOOST_TEST(child->parent_id == "9000-1609494000");
+  BOOST_TEST(child->running());
+  BOOST_TEST(tab.peek("9000-1609494000")->children == (ids{"9001-1609494000"}));
+  BOOST_TEST(tab.counters().last_sync_size == 5003);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // process_table_test

@@ -66,6 +66,18 @@ BOOST_AUTO_TEST_CASE(max_size_zero) {
   BOOST_TEST(has(r.err, "tracker.max-size"), r.err);
 }
 
+BOOST_AUTO_TEST_CASE(max_bytes_zero_or_absurd) {
+  temp_dir dir;
+  auto file = dir.write("u.jsonl", updates);
+  for (std::string v : {"0", "-1", "1000", "99999999999999999"}) {
+    auto r = proctrack(
+        {"replay", file, "--tracker.max-bytes=" + v, "--query=stats"});
+    BOOST_TEST(r.status == 2, v);
+    BOOST_TEST(has(r.err, "tracker.max-bytes"), v << ": " << r.err);
+    BOOST_TEST(r.out.empty(), v);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(negative_max_expiry) {
   temp_dir dir;
   auto file = dir.write("u.jsonl", updates);
@@ -211,6 +223,36 @@ BOOST_AUTO_TEST_CASE(no_input_files) {
   auto r = proctrack({"replay", "--query=stats"});
   BOOST_TEST(r.status == 2);
   BOOST_TEST(!r.err.empty());
+}
+
+// Issue 14 kind 6 through the binary: 40 exited processes with 1 MB command
+// lines and a 1 MiB budget. Each command line is kept at 32 KiB and named in
+// Truncated; the table's Data stays within the budget.
+BOOST_AUTO_TEST_CASE(huge_command_lines_stay_within_max_bytes) {
+  temp_dir dir;
+  std::string rows;
+  const std::string cmd(1 << 20, 'A');
+  for (int i = 0; i < 40; ++i) {
+    auto pid = std::to_string(100 + i);
+    rows += R"({"update_type":"start","id":)" + pid
+            + R"(,"parent_id":1,"start_time":)" + std::to_string(1609495200 + i)
+            + R"(,"data":{"Name":"big.exe","CommandLine":")" + cmd + "\"}}\n";
+    rows += R"({"update_type":"exit","id":)" + pid + R"(,"end_time":)"
+            + std::to_string(1609495201 + i) + "}\n";
+  }
+  auto file = dir.write("flood.jsonl", rows);
+  auto r = replay(file, {"stats", "get:139"}, {"--tracker.max-bytes=1048576"});
+  auto &stats = r[0];
+  BOOST_TEST(stats.at("MaxBytes") == 1048576);
+  BOOST_TEST(stats.at("DataBytes").get<std::int64_t>() <= 1048576);
+  BOOST_TEST(stats.at("DataBytes").get<std::int64_t>() > 900000);
+  BOOST_TEST(stats.at("TruncatedFields") == 40);
+  BOOST_TEST(stats.at("Length").get<std::int64_t>() == 31);
+  BOOST_TEST(stats.at("ByteEvictions") == 9);
+  auto &d = r[1].at("Data");
+  BOOST_TEST(d.at("CommandLine").get<std::string>().size() == (32u << 10) - 2);
+  BOOST_TEST(d.at("Truncated") == json::array({"CommandLine"}));
+  BOOST_TEST(r[1].at("EndTime") == "2021-01-01T10:00:40Z");
 }
 
 BOOST_AUTO_TEST_SUITE_END() // replay_cli_test

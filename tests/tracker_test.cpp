@@ -90,6 +90,11 @@ BOOST_AUTO_TEST_CASE(bad_settings_name_the_setting_and_spawn_nothing) {
   s.cache.table.max_expiry = 0;
   check(s, "cache", "tracker.max-expiry");
   s = {};
+  s.cache.table.max_bytes = 0;
+  check(s, "cache", "tracker.max-bytes");
+  s.cache.table.max_bytes = std::size_t{1} << 50; // 1 PiB: a typo
+  check(s, "cache", "tracker.max-bytes");
+  s = {};
   s.cache.add_enrichments = true; // without an enricher
   check(s, "cache", "tracker_settings.enricher");
   s = {};

@@ -52,6 +52,10 @@ std::string cache_config::validate() const {
     return "tracker.max-size must be at most 2147483648";
   if (table.max_expiry <= 0)
     return "tracker.max-expiry must be a positive duration";
+  if (table.max_bytes < min_max_bytes || table.max_bytes > max_max_bytes)
+    return "tracker.max-bytes must be between " + std::to_string(min_max_bytes)
+           + " (1 MiB) and " + std::to_string(max_max_bytes) + " (1 TiB) (got "
+           + std::to_string(table.max_bytes) + ")";
   return {};
 }
 

@@ -24,6 +24,11 @@ struct cache_config {
   bool add_enrichments = false;            ///< tracker.add-enrichments
   std::size_t max_enrichment_cache = 4096; ///< version infos kept per path
 
+  /// tracker.max-bytes bounds: at least 1 MiB (a few processes with every
+  /// value at the 32 KiB cap), at most 1 TiB (beyond it, a typo).
+  static constexpr std::size_t min_max_bytes = std::size_t{1} << 20;
+  static constexpr std::size_t max_max_bytes = std::size_t{1} << 40;
+
   /// Empty when valid, else what is wrong, naming the config key.
   std::string validate() const;
 };

@@ -242,6 +242,129 @@ std::string normalize_guid(std::string_view guid) {
   return out;
 }
 
+namespace {
+
+// The key names of a "Truncated" list (a JSON array of strings).
+std::vector<std::string> truncated_names(std::string_view json) {
+  std::vector<std::string> out;
+  json_scan::scanner sc{json};
+  bool first = true;
+  if (sc.peek() != '[' || !sc.begin_array(first))
+    return out;
+  std::string buf;
+  while (sc.next_element(first)) {
+    json_scan::value v;
+    if (!sc.scan(v))
+      break;
+    if (v.k == json_scan::kind::string)
+      out.emplace_back(json_scan::string_text(v, buf));
+  }
+  return out;
+}
+
+} // namespace
+
+bool cap_json_value(std::string &json, std::size_t max) {
+  if (json.size() <= max)
+    return false;
+  if (json.size() < 2 || json.front() != '"' || max < 2) {
+    json = "null";
+    return true;
+  }
+  auto hex4 = [&](std::size_t at, unsigned &v) {
+    if (at + 4 > json.size())
+      return false;
+    v = 0;
+    for (std::size_t k = at; k < at + 4; ++k) {
+      auto c = json[k];
+      v <<= 4;
+      if (c >= '0' && c <= '9')
+        v |= static_cast<unsigned>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<unsigned>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<unsigned>(c - 'A' + 10);
+      else
+        return false;
+    }
+    return true;
+  };
+  // Walk the characters (an escape, a surrogate pair's two escapes, or one
+  // UTF-8 sequence each) and keep those that end within max - 1 bytes.
+  std::size_t keep = 1;
+  std::size_t i = 1;
+  const std::size_t limit = max - 1; // room for the closing quote
+  while (i < json.size() - 1) {
+    std::size_t len = 1;
+    auto c = static_cast<unsigned char>(json[i]);
+    if (c == '\\') {
+      len = 2;
+      unsigned hi = 0, lo = 0;
+      if (i + 1 < json.size() && json[i + 1] == 'u' && hex4(i + 2, hi)) {
+        len = 6;
+        if (hi >= 0xD800 && hi <= 0xDBFF && i + 7 < json.size()
+            && json[i + 6] == '\\' && json[i + 7] == 'u' && hex4(i + 8, lo)
+            && lo >= 0xDC00 && lo <= 0xDFFF)
+          len = 12;
+      }
+    } else if (c >= 0xF0) {
+      len = 4;
+    } else if (c >= 0xE0) {
+      len = 3;
+    } else if (c >= 0xC0) {
+      len = 2;
+    }
+    if (i + len > limit)
+      break;
+    i += len;
+    keep = i;
+  }
+  json.resize(keep);
+  json += '"';
+  return true;
+}
+
+std::string process_table::stored_data(data_fields &&d,
+                                       std::vector<std::string> cut) {
+  // A "Truncated" list already in the data (our own output replayed, a
+  // peer's state) is kept: its values were cut before.
+  bool given = false;
+  for (auto &f : d)
+    if (f.key == "Truncated") {
+      given = true;
+      for (auto &n : truncated_names(f.json))
+        cut.push_back(std::move(n));
+    } else if (cap_json_value(f.json, cfg_.max_field_bytes)) {
+      cut.push_back(f.key);
+      ++counters_.truncated_fields;
+    }
+  if (given)
+    d.erase(std::remove_if(d.begin(), d.end(),
+                           [](auto &f) { return f.key == "Truncated"; }),
+            d.end());
+  if (!cut.empty()) {
+    std::vector<std::string> names;
+    for (auto &n : cut)
+      if (std::find(names.begin(), names.end(), n) == names.end())
+        names.push_back(std::move(n));
+    std::string list = "[";
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (i)
+        list += ',';
+      append_json_string(list, names[i]);
+    }
+    list += ']';
+    d.push_back({"Truncated", std::move(list)});
+  }
+  return pack_data(d);
+}
+
+void process_table::set_data(process_entry &e, std::string data) {
+  data_bytes_ -= std::min(data_bytes_, e.data.size());
+  e.data = std::move(data);
+  data_bytes_ += e.data.size();
+}
+
 process_table::process_table(table_config cfg) : cfg_(cfg) {
   if (cfg_.max_size == 0)
     cfg_.max_size = 1;
@@ -379,7 +502,8 @@ std::uint32_t process_table::insert(std::string id, process_record &&p) {
   e.start_time = p.start_time;
   e.end_time = unknown_time;
   e.last_sync_time = unknown_time;
-  e.data = pack_data(p.data);
+  e.data.clear();
+  set_data(e, stored_data(std::move(p.data)));
   data_fields{}.swap(p.data); // taken: free the pieces now
   e.children.clear();
   e.live_children = 0;
@@ -417,13 +541,16 @@ void process_table::remove(std::uint32_t slot) {
   e.id.clear();
   e.parent_id.clear();
   e.guid.clear();
+  set_data(e, {});
   std::string{}.swap(e.data);
   std::vector<std::string>{}.swap(e.children);
   free_slots_.push_back(slot);
 }
 
 void process_table::evict_if_full() {
-  while (by_id_.size() > cfg_.max_size) {
+  while (by_id_.size() > cfg_.max_size || data_bytes_ > cfg_.max_bytes) {
+    if (by_id_.size() <= cfg_.max_size)
+      ++counters_.byte_evictions;
     std::uint32_t victim = npos;
     for (auto &l : lists_)
       if (l.head != npos) {
@@ -474,7 +601,17 @@ void process_table::observe_time(timestamp t) {
 void process_table::merge_data(process_entry &e, data_fields &&fields) {
   // Rare (a second source, exec, enrichment): unpack, merge, pack again.
   auto have = unpack_data(e.data);
+  // The cut keys stay listed unless a new value replaces them.
+  std::vector<std::string> cut;
+  for (auto it = have.begin(); it != have.end(); ++it)
+    if (it->key == "Truncated") {
+      cut = truncated_names(it->json);
+      have.erase(it);
+      break;
+    }
   for (auto &f : fields) {
+    if (f.key != "Truncated")
+      cut.erase(std::remove(cut.begin(), cut.end(), f.key), cut.end());
     bool found = false;
     for (auto &g : have)
       if (g.key == f.key) {
@@ -485,7 +622,7 @@ void process_table::merge_data(process_entry &e, data_fields &&fields) {
     if (!found)
       have.push_back(std::move(f));
   }
-  e.data = pack_data(have);
+  set_data(e, stored_data(std::move(have), std::move(cut)));
 }
 
 void process_table::refresh_data(process_entry &e, std::string fresh) {
@@ -493,13 +630,13 @@ void process_table::refresh_data(process_entry &e, std::string fresh) {
   // process with an Exe has it; a listing does not carry it).
   auto vi = data_value(e.data, "VersionInformation");
   if (!vi) {
-    e.data = std::move(fresh);
+    set_data(e, std::move(fresh));
     return;
   }
   auto old_exe = data_value(e.data, "Exe");
   auto new_exe = data_value(fresh, "Exe");
   if (!old_exe || !new_exe || *old_exe != *new_exe) {
-    e.data = std::move(fresh);
+    set_data(e, std::move(fresh));
     return;
   }
   data_fields keep{{"VersionInformation", std::string{*vi}}};
@@ -509,7 +646,7 @@ void process_table::refresh_data(process_entry &e, std::string fresh) {
       && (!fresh_of || *fresh_of == "\"-\"" || *fresh_of == "\"\""
           || *fresh_of == "null"))
     keep.push_back({"OriginalFilename", std::string{*old_of}});
-  e.data = std::move(fresh);
+  set_data(e, std::move(fresh));
   merge_data(e, std::move(keep));
 }
 
@@ -528,8 +665,16 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
   auto start = slots_[child].start_time;
   std::uint32_t parent = parent_hint;
   if (parent == npos && !parent_guid.empty()) {
-    // A GUID links exactly; a pid must not stand in for an unknown GUID.
+    // A GUID links exactly. An unknown GUID falls back to the pid only for
+    // a holder without a GUID (known from a listing, which carries none),
+    // never for a holder whose own GUID is another process's.
     parent = lookup_guid(parent_guid);
+    if (parent == npos && !ppid.empty()) {
+      parent = lookup_link(ppid);
+      if (parent != npos
+          && (!slots_[parent].guid.empty() || !held_pid_at(parent, start)))
+        parent = npos;
+    }
   } else if (parent == npos && !ppid.empty()) {
     parent = lookup_link(ppid);
     if (parent != npos && !before_or_same(slots_[parent].start_time, start))
@@ -537,6 +682,13 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
   }
   if (parent == child)
     parent = npos;
+  if (parent != npos && is_ancestor(child, parent)) {
+    // A process cannot be its own ancestor: one of the links is wrong
+    // (possible with equal start seconds). Refused, so parent links never
+    // loop and exited loops cannot keep each other "live" (eviction tiers).
+    ++counters_.parent_loops;
+    parent = npos;
+  }
   auto &e = slots_[child];
   if (parent == npos) {
     e.parent_id = (ppid.empty() ? std::string{"?"} : ppid) + "-?";
@@ -557,6 +709,40 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
     refresh_tier(parent);
   }
   touch(parent);
+}
+
+bool process_table::held_pid_at(std::uint32_t holder, timestamp start) const {
+  auto &q = slots_[holder];
+  if (!before_or_same(q.start_time, start))
+    return false; // started after the child: a later holder
+  // Known to have ended before the child started: an earlier holder.
+  return q.running() || start == unknown_time || q.end_time >= start;
+}
+
+// Whether `ancestor` is `slot` or one of its ancestors. A real ancestor
+// started at or before its descendants (every link checks it), so the walk
+// up from `slot` can stop at the first process that started strictly before
+// `ancestor`: only processes with the same (or an unknown) start remain.
+bool process_table::is_ancestor(std::uint32_t ancestor,
+                                std::uint32_t slot) const {
+  // More same-start ancestors than this cannot be checked cheaply on every
+  // link (a hostile log could make each start walk the whole table): the
+  // link is then refused as if it looped. Real fork chains within one clock
+  // unit are far shorter.
+  constexpr std::size_t max_walk = 256;
+  auto start = slots_[ancestor].start_time;
+  for (std::size_t steps = 0; slot != npos; ++steps) {
+    if (slot == ancestor || steps >= max_walk)
+      return true;
+    auto &e = slots_[slot];
+    if (start != unknown_time && e.start_time != unknown_time
+        && e.start_time < start)
+      return false;
+    if (e.parent_id.empty())
+      return false;
+    slot = lookup_real_id(e.parent_id);
+  }
+  return false;
 }
 
 // `slot` becomes the newest holder of `pid`. A previous holder that is still
@@ -680,6 +866,7 @@ std::uint32_t process_table::apply_start(process_record &&p) {
     merge_data(e, std::move(p.data));
     ++counters_.start_merges;
     touch(same);
+    evict_if_full(); // the merged data may be larger
     return same;
   }
   if (collision) {
@@ -742,18 +929,41 @@ void process_table::apply_sync(timestamp time,
   auto gen = ++sync_generation_;
   counters_.last_sync_time = time;
   counters_.last_sync_size = static_cast<std::int64_t>(listing.size());
+  // Memory follows max-size, not the listing's length: each row is applied
+  // (and its data released) as it is read, and the table evicts as it goes,
+  // so a listing far larger than the table never sits in the table whole.
+  // What pass 2 needs of a row is remembered only while its process is
+  // cached (`placed`, compacted as processes are evicted).
   struct placed {
     std::uint32_t slot;
+    std::size_t row; // index in `listing`
     bool created;
-    bool superseded = false; // a later row lists the same process
   };
   std::vector<placed> slots;
-  slots.reserve(listing.size());
-  // Which row last placed each process, to spot a process listed twice.
-  std::unordered_map<std::uint32_t, std::size_t> row_of;
-  row_of.reserve(listing.size());
+  // A placed entry still speaks for its process: not evicted since, and no
+  // later row of this sync listed the same process (last row wins).
+  auto current = [&](std::size_t i) {
+    auto &e = slots_[slots[i].slot];
+    return e.used && e.seen_in_sync == gen && e.sync_row == i;
+  };
+  auto compact = [&] {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < slots.size(); ++i)
+      if (current(i)) {
+        slots_[slots[i].slot].sync_row = n;
+        slots[n++] = slots[i];
+      }
+    slots.resize(n);
+  };
+  auto place = [&](std::uint32_t slot, std::size_t row, bool created) {
+    if (slots.size() >= 2 * cfg_.max_size + 64)
+      compact();
+    slots_[slot].sync_row = slots.size();
+    slots.push_back({slot, row, created});
+  };
   // Pass 1: find or create every listed process.
-  for (auto &p : listing) {
+  for (std::size_t row = 0; row < listing.size(); ++row) {
+    auto &p = listing[row];
     normalize_guid_in_place(p.guid);
     std::uint32_t slot = lookup_guid(p.guid);
     if (slot == npos && !p.pid.empty()) {
@@ -772,25 +982,25 @@ void process_table::apply_sync(timestamp time,
     if (slot != npos && slots_[slot].seen_in_sync == gen) {
       // Listed twice: the same process, never a second one. The last row
       // wins (its data here, its ppid in pass 2); the earlier row is skipped.
-      auto &earlier = slots[row_of[slot]];
-      earlier.superseded = true;
-      refresh_data(slots_[slot], pack_data(p.data));
+      bool created = slots[slots_[slot].sync_row].created;
+      refresh_data(slots_[slot], stored_data(std::move(p.data)));
+      data_fields{}.swap(p.data);
       touch(slot);
-      row_of[slot] = slots.size();
-      slots.push_back({slot, earlier.created});
+      place(slot, row, created);
       continue;
     }
     if (slot != npos) {
       auto &e = slots_[slot];
-      refresh_data(e, pack_data(p.data)); // the fresh listing replaces data
+      refresh_data(
+          e, stored_data(std::move(p.data))); // the fresh listing replaces data
+      data_fields{}.swap(p.data);
       e.last_sync_time = time;
       e.seen_in_sync = gen;
       if (!e.running() && e.end_is_estimate && e.end_time <= time)
         e.end_time = unknown_time, e.end_is_estimate = false,
         refresh_tier(slot); // listed, so alive after all
       touch(slot);
-      row_of[slot] = slots.size();
-      slots.push_back({slot, false});
+      place(slot, row, false);
     } else {
       auto id = make_real_id(p.pid, p.start_time);
       if (by_id_.count(id) != 0)
@@ -800,19 +1010,21 @@ void process_table::apply_sync(timestamp time,
                                      p.start_time, std::move(p.data)});
       slots_[s].last_sync_time = time;
       slots_[s].seen_in_sync = gen;
-      row_of[s] = slots.size();
-      slots.push_back({s, true});
+      place(s, row, true);
+      // Room for the next row: the least valuable process goes now (a
+      // process not listed yet is older in its tier than the ones listed).
+      evict_if_full();
     }
   }
+  compact();
   // Pass 2: parents, within the listing first, then known entries.
+  // (After compact(): one entry per listed process still cached.)
   std::unordered_map<std::string, std::uint32_t> listed_pid;
-  listed_pid.reserve(listing.size());
-  for (std::size_t i = 0; i < listing.size(); ++i)
-    if (!listing[i].pid.empty() && !slots[i].superseded)
-      listed_pid.emplace(listing[i].pid, slots[i].slot);
-  for (std::size_t i = 0; i < listing.size(); ++i) {
-    if (slots[i].superseded)
-      continue;
+  listed_pid.reserve(slots.size());
+  for (auto &pl : slots)
+    if (!listing[pl.row].pid.empty())
+      listed_pid.emplace(listing[pl.row].pid, pl.slot);
+  for (std::size_t i = 0; i < slots.size(); ++i) {
     auto slot = slots[i].slot;
     auto &e = slots_[slot];
     bool unknown_parent =
@@ -821,7 +1033,7 @@ void process_table::apply_sync(timestamp time,
             && e.parent_id.compare(e.parent_id.size() - 2, 2, "-?") == 0);
     if (!slots[i].created && !unknown_parent)
       continue; // a known parent/child relation is never rewritten
-    auto &p = listing[i];
+    auto &p = listing[slots[i].row];
     if (slots[i].created) {
       std::uint32_t hint = npos;
       auto lp = listed_pid.find(p.ppid);
@@ -841,14 +1053,8 @@ void process_table::apply_sync(timestamp time,
     if (recorded.empty() || recorded == "?")
       continue; // no pid was recorded: nothing to match
     auto started_it = [&](std::uint32_t c) {
-      if (c == npos || c == slot)
-        return false;
-      auto &q = slots_[c];
-      if (q.pid() != recorded || !before_or_same(q.start_time, e.start_time))
-        return false;
-      // Known to have ended before the child started: an earlier holder.
-      return q.running() || e.start_time == unknown_time
-             || q.end_time >= e.start_time;
+      return c != npos && c != slot && slots_[c].pid() == recorded
+             && held_pid_at(c, e.start_time);
     };
     std::uint32_t hint = npos;
     auto lp = listed_pid.find(recorded);
@@ -857,6 +1063,12 @@ void process_table::apply_sync(timestamp time,
     if (hint == npos) {
       auto known = normalize_guid(p.parent_guid);
       auto cand = !known.empty() ? lookup_guid(known) : lookup_link(recorded);
+      if (cand == npos && !known.empty()) {
+        // An unknown GUID: the pid's holder, if it has no GUID (as above).
+        cand = lookup_link(recorded);
+        if (cand != npos && !slots_[cand].guid.empty())
+          cand = npos;
+      }
       if (!started_it(cand))
         continue; // still unknown: leave it as it was
       hint = cand;
@@ -865,9 +1077,9 @@ void process_table::apply_sync(timestamp time,
     resolve_parent(slot, recorded, {}, hint);
   }
   // Pass 3: links. The listed process is the pid's holder now.
-  for (std::size_t i = 0; i < listing.size(); ++i)
-    if (slots[i].created && !slots[i].superseded)
-      take_link(slots[i].slot, listing[i].pid, time);
+  for (auto &pl : slots)
+    if (pl.created && slots_[pl.slot].used)
+      take_link(pl.slot, listing[pl.row].pid, time);
   // Pass 4: a running process that is not listed has exited; the end is
   // estimated as this sync's time (docs/semantics.md).
   // Walked in eviction order (running processes are in tiers 1 and 2), not
@@ -913,6 +1125,7 @@ std::size_t process_table::apply_enrichment(const enrichment &en) {
     merge_enrichment(e, en);
     ++n;
   }
+  evict_if_full(); // the version information counts in max_bytes too
   return n;
 }
 
@@ -927,6 +1140,7 @@ bool process_table::apply_enrichment(std::string_view id,
   if (slot == npos || !en.ok)
     return false;
   merge_enrichment(slots_[slot], en);
+  evict_if_full();
   return true;
 }
 
@@ -1003,8 +1217,9 @@ std::size_t process_table::import_state(table_state &&s) {
     e.last_sync_time = p.last_sync_time;
     // Answers splice Data unchanged, so it must be one JSON object; packed
     // again so a peer's duplicate keys become one (append_packed_data).
-    e.data = is_json_object(p.data) ? pack_data(unpack_data(p.data))
-                                    : std::string{"{}"};
+    e.data.clear();
+    set_data(e, is_json_object(p.data) ? stored_data(unpack_data(p.data))
+                                       : std::string{"{}"});
     e.children = std::move(p.children);
     if (e.children.size() > cfg_.max_children)
       e.children.resize(cfg_.max_children);
@@ -1259,6 +1474,11 @@ std::vector<counter> process_table::counter_list() const {
       {"ChildrenDropped", c.children_dropped},
       {"GuidCollisions", c.guid_collisions},
       {"SyncExits", c.sync_exits},
+      {"ParentLoops", c.parent_loops},
+      {"DataBytes", static_cast<std::int64_t>(data_bytes_)},
+      {"MaxBytes", static_cast<std::int64_t>(cfg_.max_bytes)},
+      {"TruncatedFields", c.truncated_fields},
+      {"ByteEvictions", c.byte_evictions},
       {"LastSyncSize", c.last_sync_size},
       {"LastSyncTime", c.last_sync_time},
   };

@@ -23,6 +23,16 @@ struct table_config {
       24 * 3600 * ns_per_second; ///< exited processes live this long
   std::size_t max_pending_exits =
       4096; ///< exits remembered for a start that comes late
+  /// Bytes of Data text cached, all processes together (tracker.max-bytes).
+  /// The LRU evicts by bytes as by count, with the same tiers. The default
+  /// holds the default max-size at 6.7 KB of Data per process (a Sysmon
+  /// EID 1 row is about 1-2 KB).
+  std::size_t max_bytes = std::size_t{64} << 20;
+  /// One Data value's JSON text at most, in bytes: 32 KiB, Windows' limit
+  /// on a command line (32,767 UTF-16 units). A longer string is cut at a
+  /// character boundary, any other value becomes null; the key is listed
+  /// in Data's "Truncated" array.
+  std::size_t max_field_bytes = std::size_t{32} << 10;
 };
 
 /// One cached process. Data values are kept as JSON text.
@@ -41,7 +51,8 @@ struct process_entry {
   std::uint32_t live_children =
       0; ///< children that are running or have running descendants
   std::uint64_t seen_in_sync =
-      0; ///< generation of the last sync that listed it
+      0;                    ///< generation of the last sync that listed it
+  std::size_t sync_row = 0; ///< its row in that sync's bookkeeping
   std::uint8_t tier = 0;
   bool end_is_estimate = false;
   bool used = false;
@@ -64,8 +75,11 @@ struct table_counters {
   std::int64_t children_dropped = 0;
   std::int64_t evictions = 0, expired = 0;
   std::int64_t hits = 0, misses = 0;
-  std::int64_t guid_collisions = 0; ///< same pid+second, different GUIDs
-  std::int64_t sync_exits = 0;      ///< processes found gone by a sync
+  std::int64_t guid_collisions = 0;  ///< same pid+second, different GUIDs
+  std::int64_t sync_exits = 0;       ///< processes found gone by a sync
+  std::int64_t parent_loops = 0;     ///< parent links refused: they would loop
+  std::int64_t truncated_fields = 0; ///< Data values cut at max_field_bytes
+  std::int64_t byte_evictions = 0;   ///< evictions for max_bytes (in evictions)
   timestamp last_sync_time = unknown_time;
   std::int64_t last_sync_size = 0;
 };
@@ -124,6 +138,10 @@ public:
   std::size_t size() const {
     return by_id_.size();
   }
+  /// Bytes of Data text cached (what max_bytes bounds).
+  std::size_t data_bytes() const {
+    return data_bytes_;
+  }
   std::size_t link_count() const {
     return links_.size();
   }
@@ -180,10 +198,19 @@ private:
   void resolve_parent(std::uint32_t child, const std::string &ppid,
                       const std::string &parent_guid,
                       std::uint32_t parent_hint);
+  /// Whether `holder` may have held its pid when a child started at
+  /// `start`: started at or before it, not known to have ended before it.
+  bool held_pid_at(std::uint32_t holder, timestamp start) const;
+  /// Whether `ancestor` is `slot` or an ancestor of it.
+  bool is_ancestor(std::uint32_t ancestor, std::uint32_t slot) const;
   void take_link(std::uint32_t slot, const std::string &pid,
                  timestamp holder_end);
   void set_end(std::uint32_t slot, timestamp end, bool estimate);
   void merge_data(process_entry &e, data_fields &&fields);
+  /// Data as stored: values capped at max_field_bytes, the "Truncated" list
+  /// (given ones, `cut`, and the newly cut) written once at the end.
+  std::string stored_data(data_fields &&d, std::vector<std::string> cut = {});
+  void set_data(process_entry &e, std::string data);
   void refresh_data(process_entry &e, std::string fresh);
   void merge_enrichment(process_entry &e, const enrichment &en);
   void observe_time(timestamp t);
@@ -213,6 +240,7 @@ private:
   timestamp now_ = unknown_time;
   timestamp last_expiry_run_ = unknown_time;
   std::uint64_t sync_generation_ = 0;
+  std::size_t data_bytes_ = 0;
 };
 
 /// Data as stored: one JSON object text, so a process costs one allocation
@@ -224,6 +252,11 @@ data_fields unpack_data(std::string_view packed);
 /// The raw JSON value of `key`, if present.
 std::optional<std::string_view> data_value(std::string_view packed,
                                            std::string_view key);
+
+/// Cuts one Data value (JSON text) to at most `max` bytes: a string at a
+/// character boundary (never inside an escape or a UTF-8 sequence) and
+/// closed again, any other value to `null`. False when it fits as it is.
+bool cap_json_value(std::string &json, std::size_t max);
 
 /// The real id of a process: "<pid>-<whole start seconds>" (SPEC §1).
 std::string make_real_id(std::string_view pid, timestamp start);

@@ -98,6 +98,12 @@ std::string check_enrichment(const process_enrichment &pe,
 std::string collector_config::validate() const {
   if (table.max_size == 0)
     return "tracker.max-size must be at least 1";
+  // The same bounds as the cache's (cache_config::validate).
+  if (table.max_bytes < (std::size_t{1} << 20)
+      || table.max_bytes > (std::size_t{1} << 40))
+    return "tracker.max-bytes must be between 1048576 (1 MiB) and "
+           "1099511627776 (1 TiB) (got "
+           + std::to_string(table.max_bytes) + ")";
   if (max_hosts == 0 || max_hosts > 100000)
     return "collector.max-hosts must be between 1 and 100000";
   return {};
@@ -200,6 +206,8 @@ collector(collector_actor::stateful_pointer<collector_state> self,
                 std::min<std::size_t>(tc.max_children, b.max_children);
           if (b.max_expiry > 0)
             tc.max_expiry = b.max_expiry;
+          if (b.max_bytes > 0)
+            tc.max_bytes = std::min<std::size_t>(tc.max_bytes, b.max_bytes);
           if (b.max_pending_exits > 0)
             tc.max_pending_exits = std::min<std::size_t>(tc.max_pending_exits,
                                                          b.max_pending_exits);

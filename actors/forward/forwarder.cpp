@@ -141,6 +141,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     b.snapshot = snapshot;
     b.max_size = cfg.max_size;
     b.max_children = cfg.max_children;
+    b.max_bytes = cfg.max_bytes;
     b.max_expiry = cfg.max_expiry;
     b.max_pending_exits = cfg.max_pending_exits;
     return b;

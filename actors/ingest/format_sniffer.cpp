@@ -1,10 +1,10 @@
 #include "actors/ingest/format_sniffer.hpp"
 
+#include "actors/common/json_scan.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/ingest/line_reader.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -24,6 +24,37 @@ const char *to_string(input_format f) {
   }
   return "unknown";
 }
+
+namespace {
+
+// The top-level keys of a line that is one valid JSON object, else none.
+// Scanned, not parsed into a tree: a sync row's listing may fill the whole
+// 16 MiB line, and a tree of it would cost several times that.
+std::vector<std::string> top_level_keys(std::string_view line) {
+  json_scan::scanner sc{line};
+  std::vector<std::string> keys;
+  bool first = true;
+  if (sc.peek() != '{' || !sc.begin_object(first))
+    return {};
+  std::string_view k;
+  bool esc = false;
+  while (sc.next_key(first, k, esc)) {
+    json_scan::value v;
+    if (!sc.scan(v))
+      return {};
+    std::string key;
+    if (esc)
+      json_scan::unescape("\"" + std::string{k} + "\"", key);
+    else
+      key.assign(k.data(), k.size());
+    keys.push_back(std::move(key));
+  }
+  if (!sc.ok() || !sc.at_end())
+    return {};
+  return keys;
+}
+
+} // namespace
 
 input_format sniff_format(const std::string &path, std::string &error) {
   {
@@ -59,13 +90,13 @@ input_format sniff_format(const std::string &path, std::string &error) {
     std::string repaired;
     if (repair_json_text(line, repaired) > 0)
       line.swap(repaired);
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object())
-      continue;
-    if (j.contains("update_type"))
+    auto keys = top_level_keys(line);
+    auto has = [&](const char *k) {
+      return std::find(keys.begin(), keys.end(), k) != keys.end();
+    };
+    if (has("update_type"))
       return input_format::updates;
-    if (j.contains("EventID") || j.contains("winlog")
-        || j.contains("event_data") || j.contains("event_id"))
+    if (has("EventID") || has("winlog") || has("event_data") || has("event_id"))
       return input_format::sysmon_json;
   }
   error = path

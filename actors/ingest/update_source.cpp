@@ -45,7 +45,8 @@ public:
   }
 
   bool read(std::vector<process_update> &out, std::size_t max) override {
-    for (std::size_t n = 0; n < max;) {
+    std::size_t bytes = 0;
+    for (std::size_t n = 0; n < max && bytes < max_batch_bytes;) {
       auto st = lines_.next(line_);
       if (st == line_reader::status::eof) {
         if (!lines_.last_error().empty()) {
@@ -64,6 +65,7 @@ public:
       std::string why;
       switch (decode_update_row(line_, u, why, &invalid_text_)) {
       case row_result::update:
+        bytes += update_data_bytes(u);
         out.push_back(std::move(u));
         ++n;
         break;
@@ -120,7 +122,8 @@ public:
   }
 
   bool read(std::vector<process_update> &out, std::size_t max) override {
-    for (std::size_t n = 0; n < max;) {
+    std::size_t bytes = 0;
+    for (std::size_t n = 0; n < max && bytes < max_batch_bytes;) {
       if (!reader_.next(event_))
         return false;
       ++events_;
@@ -139,6 +142,7 @@ public:
         }
         continue;
       }
+      bytes += update_data_bytes(*u);
       out.push_back(std::move(*u));
       ++n;
     }
@@ -285,6 +289,19 @@ private:
 std::unique_ptr<update_source>
 merge_by_time(std::vector<std::unique_ptr<update_source>> sources) {
   return std::make_unique<time_merged_source>(std::move(sources));
+}
+
+std::size_t update_data_bytes(const process_update &u) {
+  auto of = [](const process_record &p) {
+    std::size_t n = 0;
+    for (auto &f : p.data)
+      n += f.key.size() + f.json.size();
+    return n;
+  };
+  auto n = of(u.process);
+  for (auto &p : u.processes)
+    n += of(p);
+  return n;
 }
 
 std::unique_ptr<update_source> open_update_source(const std::string &path,

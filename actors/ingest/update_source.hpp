@@ -15,9 +15,15 @@ class update_source {
 public:
   virtual ~update_source() = default;
 
-  /// Appends up to `max` updates to `out`, in source order. False once the
-  /// source is exhausted (it may still have appended some).
+  /// Appends up to `max` updates to `out`, in source order, and stops early
+  /// once they carry max_batch_bytes of Data (update_data_bytes), so that
+  /// the batches in flight stay small when rows are huge (1 MB command
+  /// lines). False once the source is exhausted (it may still have appended
+  /// some).
   virtual bool read(std::vector<process_update> &out, std::size_t max) = 0;
+
+  /// 4 MiB: the Data one read() hands over at most (plus its last update).
+  static constexpr std::size_t max_batch_bytes = std::size_t{4} << 20;
 
   /// Problems met since the last call, each naming file and line/record.
   virtual std::vector<std::string> take_errors() = 0;
@@ -31,6 +37,10 @@ public:
     return 0;
   }
 };
+
+/// Bytes of Data text (keys and JSON values) an update carries, its
+/// listing's included.
+std::size_t update_data_bytes(const process_update &u);
 
 /// Opens `path` ("-" is standard input, update rows only) as `format`
 /// (input_format::unknown: detect from the content). nullptr and `error`

@@ -75,9 +75,12 @@ std::string_view process_entry::pid() const {
 std::string make_real_id(std::string_view pid, timestamp start) {
   if (pid.empty())
     pid = "?"; // no pid known (some Sysmon exports): the GUID tracks it
+  // A start before 1970 gives "<pid>-0", as Velociraptor's GetRealId does
+  // for a zero or pre-epoch start: an id never holds a second '-'.
   char digits[24];
   auto [end, ec] =
-      std::to_chars(digits, digits + sizeof(digits), whole_seconds(start));
+      std::to_chars(digits, digits + sizeof(digits),
+                    std::max<std::int64_t>(0, whole_seconds(start)));
   std::string id;
   id.reserve(pid.size() + 1 + static_cast<std::size_t>(end - digits));
   id.append(pid);

@@ -225,7 +225,9 @@ data_fields unpack_data(std::string_view packed);
 std::optional<std::string_view> data_value(std::string_view packed,
                                            std::string_view key);
 
-/// The real id of a process: "<pid>-<whole start seconds>" (SPEC §1).
+/// The real id of a process: "<pid>-<whole start seconds>" (SPEC §1);
+/// "<pid>-0" for an unknown start or one before 1970 (Velociraptor's
+/// GetRealId), so an id never holds a second '-'.
 std::string make_real_id(std::string_view pid, timestamp start);
 
 /// Lower-cases a GUID and strips nothing else; "" for the all-zero GUID.

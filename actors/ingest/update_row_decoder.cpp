@@ -74,26 +74,23 @@ void strip_to_pid(std::string &id) {
 
 timestamp time_of(const value &v, std::string_view key) {
   std::optional<timestamp> t;
-  std::string buf;
+  std::string buf, why;
   if (v.k == kind::string) {
-    t = parse_time(json_scan::string_text(v, buf));
+    t = parse_time(json_scan::string_text(v, buf), &why);
   } else if (v.k == kind::number && !v.raw.empty() && v.raw[0] != '-') {
     // Unix seconds, integer or fractional.
     std::string num{v.raw};
     char *end = nullptr;
     double d = std::strtod(num.c_str(), &end);
-    if (end && *end == '\0' && d >= 0 && d < 1e11) {
-      auto whole = static_cast<std::int64_t>(d);
-      t = whole * ns_per_second
-          + static_cast<timestamp>((d - static_cast<double>(whole))
-                                   * ns_per_second);
-    }
+    if (end && *end == '\0')
+      t = from_unix_seconds(d);
   } else if (v.k == kind::null) {
     return unknown_time;
   }
   if (!t)
-    throw field_error{"\"" + std::string{key} + "\" is not a time: "
-                      + std::string{v.raw.substr(0, 64)}};
+    throw field_error{"\"" + std::string{key}
+                      + "\" is not a time: " + std::string{v.raw.substr(0, 64)}
+                      + (why.empty() ? std::string{} : " (" + why + ")")};
   return *t;
 }
 

@@ -139,6 +139,11 @@ public:
         }
         continue;
       }
+      if (!why.empty()) { // kept, but a field was bad: counted and said
+        ++unusable_;
+        errors_.push_back(path_ + ": record "
+                          + std::to_string(event_.record_number) + ": " + why);
+      }
       out.push_back(std::move(*u));
       ++n;
     }

@@ -1,0 +1,242 @@
+// Issue 15, kinds 1-3: times outside int64 nanoseconds, the clock that
+// decides expiry, and replaying proctrack's own output stream.
+#include <boost/test/unit_test.hpp>
+
+#include "actors/cache/process_table.hpp"
+#include "actors/common/time.hpp"
+#include "actors/ingest/sysmon_event.hpp"
+#include "actors/ingest/update_row_decoder.hpp"
+#include "tests/support/printers.hpp"
+#include "tests/support/run_binary.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <string>
+
+using namespace proctrack;
+using nlohmann::json;
+using namespace proctrack_test;
+
+BOOST_AUTO_TEST_SUITE(time_range_test)
+
+namespace {
+
+std::string cases_dir() {
+  const char *src = std::getenv("PROCTRACK_SOURCE");
+  return std::string{src ? src : "."} + "/../shared/cases";
+}
+
+timestamp t(const char *text) {
+  auto v = parse_time(text);
+  BOOST_TEST_INFO("time: " << text);
+  BOOST_REQUIRE(v.has_value());
+  return *v;
+}
+
+std::string why_not(const char *text) {
+  std::string why;
+  auto v = parse_time(text, &why);
+  BOOST_TEST(!v.has_value(), text);
+  return why;
+}
+
+bool has(const std::string &text, const std::string &needle) {
+  return text.find(needle) != std::string::npos;
+}
+
+} // namespace
+
+// --- kind 1: times ----------------------------------------------------------
+
+// Go's zero time is "unknown", read back as unknown and printed as itself.
+BOOST_AUTO_TEST_CASE(go_zero_time_round_trips_as_unknown) {
+  BOOST_TEST(t("0001-01-01T00:00:00Z") == unknown_time);
+  BOOST_TEST(format_time(t("0001-01-01T00:00:00Z")) == "0001-01-01T00:00:00Z");
+  BOOST_TEST(make_real_id("5", t("0001-01-01T00:00:00Z")) == "5-0");
+}
+
+// Years 0000-9999 are read exactly; what int64 nanoseconds cannot hold is
+// saturated to the bound, never wrapped into another date.
+BOOST_AUTO_TEST_CASE(times_outside_int64_nanoseconds_saturate) {
+  BOOST_TEST(format_time(min_time) == "1677-09-21T00:12:44Z");
+  BOOST_TEST(format_time(max_time) == "2262-04-11T23:47:16Z");
+  BOOST_TEST(t("2300-01-01T00:00:00Z") == max_time);
+  BOOST_TEST(t("9999-12-31T23:59:59.999Z") == max_time);
+  BOOST_TEST(t("1600-01-01T00:00:00Z") == min_time);
+  BOOST_TEST(t("0001-01-01T00:00:01Z") == min_time);
+  BOOST_TEST(t("0000-01-01T00:00:00Z") == min_time);
+  // Inside the range: exact, fraction kept.
+  BOOST_TEST(t("1900-01-01T00:00:00Z") == -2208988800LL * ns_per_second);
+  BOOST_TEST(t("2262-04-11T23:47:15.5Z")
+             == 9223372035LL * ns_per_second + ns_per_second / 2);
+  BOOST_TEST(format_time(t("1969-12-31T23:59:59.25Z"))
+             == "1969-12-31T23:59:59.25Z");
+  // Unix seconds too: 11 or 12 digits are past 2262.
+  BOOST_TEST(t("99999999999") == max_time);
+  BOOST_TEST(t("999999999999.5") == max_time);
+  BOOST_TEST(from_unix_seconds(1e11).value() == max_time);
+  BOOST_TEST(from_unix_seconds(1e300).value() == max_time);
+  BOOST_TEST(!from_unix_seconds(-1.0).has_value());
+  // Real ids: a start before 1970 gives "<pid>-0" (Velociraptor's
+  // GetRealId), never "5--1"; the bounds give plain digits.
+  BOOST_TEST(make_real_id("5", t("1969-12-31T23:59:59Z")) == "5-0");
+  BOOST_TEST(make_real_id("5", min_time) == "5-0");
+  BOOST_TEST(make_real_id("6", max_time) == "6-9223372036");
+}
+
+BOOST_AUTO_TEST_CASE(impossible_values_are_named) {
+  BOOST_TEST(why_not("2021-02-31T00:00:00Z")
+             == "day 31 does not exist in 2021-02");
+  BOOST_TEST(why_not("2021-02-29") == "day 29 does not exist in 2021-02");
+  BOOST_TEST(t("2020-02-29T00:00:00Z") == 1582934400LL * ns_per_second);
+  BOOST_TEST(why_not("2021-04-31T00:00:00Z")
+             == "day 31 does not exist in 2021-04");
+  BOOST_TEST(why_not("2021-13-01T00:00:00Z") == "month 13 does not exist");
+  BOOST_TEST(why_not("2021-01-01T25:00:00Z")
+             == "time of day 25:00:00 does not exist");
+  BOOST_TEST(why_not("2021-01-01T00:00:00+99:99")
+             == "offset +99:99 does not exist: hours 00-23, minutes 00-59");
+  BOOST_TEST(why_not("2021-01-01T00:00:00-24:00")
+             == "offset -24:00 does not exist: hours 00-23, minutes 00-59");
+  BOOST_TEST(t("2021-01-01T00:00:00+23:59")
+             == 1609459200LL * ns_per_second
+                    - (23 * 3600 + 59 * 60) * ns_per_second);
+  why_not("yesterday");
+}
+
+BOOST_AUTO_TEST_CASE(row_decoder_names_the_field_and_the_reason) {
+  process_update u;
+  std::string err;
+  BOOST_TEST((
+      decode_update_row(
+          R"({"update_type":"start","id":2,"start_time":"2021-02-31T00:00:00Z"})",
+          u, err)
+      == row_result::error));
+  BOOST_TEST(err
+             == R"("start_time" is not a time: "2021-02-31T00:00:00Z")"
+                R"( (day 31 does not exist in 2021-02))");
+  BOOST_TEST((decode_update_row(R"({"update_type":"exit","id":2,)"
+                                R"("end_time":"2021-01-01T00:00:00+99:99"})",
+                                u, err)
+              == row_result::error));
+  BOOST_TEST(has(err, "\"end_time\""), err);
+  // A number of Unix seconds past 2262 saturates instead of failing.
+  BOOST_TEST((decode_update_row(
+                  R"({"update_type":"exit","id":2,"end_time":1e11})", u, err)
+              == row_result::update));
+  BOOST_TEST(u.time == max_time);
+}
+
+// Sysmon: a start with an impossible UtcTime keeps its process (unknown
+// start) and says why; an exit without a time cannot be applied.
+BOOST_AUTO_TEST_CASE(sysmon_bad_utc_time_is_a_named_error) {
+  sysmon_event ev;
+  ev.provider = std::string{sysmon_provider};
+  ev.event_id = 1;
+  ev.set("ProcessId", "42");
+  ev.set("Image", "C:\\x.exe");
+  ev.set("UtcTime", "2021-02-31 10:00:00.000");
+  std::string why;
+  auto u = to_update(ev, why);
+  BOOST_REQUIRE(u.has_value());
+  BOOST_TEST(u->process.start_time == unknown_time);
+  BOOST_TEST(why
+             == "EventID 1: UtcTime \"2021-02-31 10:00:00.000\" is not a time"
+                " (day 31 does not exist in 2021-02); start time kept unknown");
+  ev.event_id = 5;
+  why.clear();
+  BOOST_TEST(!to_update(ev, why).has_value());
+  BOOST_TEST(has(why, "EventID 5: UtcTime"), why);
+  // A good time says nothing.
+  ev.event_id = 1;
+  ev.set("UtcTime", "2021-02-28 10:00:00.000");
+  why.clear();
+  BOOST_TEST(to_update(ev, why).has_value());
+  BOOST_TEST(why.empty());
+}
+
+// The outsiders' case: the unknown time stays unknown, 2300 saturates.
+BOOST_AUTO_TEST_CASE(time_overflow_case) {
+  auto r = replay(cases_dir() + "/replay/time_overflow.jsonl",
+                  {"pslist", "get:5", "get:6", "stats"});
+  BOOST_TEST(ids(r[0]) == (std::vector<std::string>{"5-0", "6-9223372036"}));
+  BOOST_TEST(r[1].at("Id") == "5-0");
+  BOOST_TEST(r[1].at("StartTime") == "0001-01-01T00:00:00Z");
+  BOOST_TEST(r[1].at("Data").at("Name") == "unknown-start.exe");
+  BOOST_TEST(r[2].at("Id") == "6-9223372036");
+  BOOST_TEST(r[2].at("StartTime") == "2262-04-11T23:47:16Z");
+  BOOST_TEST(counter_of(r[3], "InputErrors") == 0);
+}
+
+// Impossible times cost their row only, with file:line and the field; the
+// rows around them are kept.
+BOOST_AUTO_TEST_CASE(impossible_times_are_counted_input_errors) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "times.jsonl",
+      {R"({"update_type":"start","id":1,"start_time":"2021-01-01T00:00:00Z"})",
+       R"({"update_type":"start","id":2,"start_time":"2021-02-31T00:00:00Z"})",
+       R"({"update_type":"start","id":3,"start_time":"2021-01-01T00:00:00+99:99"})",
+       R"({"update_type":"start","id":4,"start_time":"2021-01-01T25:00:00Z"})",
+       R"({"update_type":"start","id":5,"start_time":"1960-05-01T00:00:00Z"})",
+       R"({"update_type":"exit","id":1,"end_time":"2021-01-01T00:00:05Z"})"});
+  auto r = replay(file, {"pslist", "stats"});
+  BOOST_TEST(ids(r[0]) == (std::vector<std::string>{"5-0", "1-1609459200"}));
+  BOOST_TEST(entry(r[0], "5-0").at("StartTime") == "1960-05-01T00:00:00Z");
+  BOOST_TEST(entry(r[0], "1-1609459200").at("EndTime")
+             == "2021-01-01T00:00:05Z");
+  BOOST_TEST(counter_of(r[1], "InputErrors") == 3);
+  auto &err = r.run.err;
+  BOOST_TEST(has(err, file
+                          + ":2: \"start_time\" is not a time: "
+                            "\"2021-02-31T00:00:00Z\" (day 31 does not "
+                            "exist in 2021-02)"),
+             err);
+  BOOST_TEST(has(err, file + ":3: \"start_time\""), err);
+  BOOST_TEST(has(err, file + ":4: \"start_time\""), err);
+}
+
+// Rows with the unknown, a pre-1970 and a saturated time, then eviction:
+// every pid link still answers its own process and the output is JSON.
+BOOST_AUTO_TEST_CASE(eviction_after_far_times_leaves_no_dangling_link) {
+  temp_dir dir;
+  std::vector<std::string> rows;
+  const char *times[] = {"0001-01-01T00:00:00Z", "1900-01-01T00:00:00Z",
+                         "2300-01-01T00:00:00Z", "1969-12-31T23:59:59Z",
+                         "2021-01-01T00:00:00Z"};
+  int pid = 5;
+  for (int round = 0; round < 3; ++round)
+    for (auto *when : times) {
+      rows.push_back(json{{"update_type", "start"},
+                          {"id", pid},
+                          {"parent_id", pid - 1},
+                          {"start_time", when},
+                          {"data", {{"Name", "p" + std::to_string(pid)}}}}
+                         .dump());
+      if (pid % 2 == 0)
+        rows.push_back(json{{"update_type", "exit"},
+                            {"id", pid},
+                            {"end_time", "2021-01-01T00:00:01Z"}}
+                           .dump());
+      ++pid;
+    }
+  auto file = dir.write_lines("far.jsonl", rows);
+  std::vector<std::string> queries{"pslist", "stats"};
+  for (int p = 5; p < pid; ++p)
+    queries.push_back("get:" + std::to_string(p));
+  auto r = replay(file, queries, {"--tracker.max-size=4"});
+  BOOST_TEST(r[0].size() == 4u);
+  BOOST_TEST(counter_of(r[1], "Evictions") == pid - 5 - 4);
+  BOOST_TEST(counter_of(r[1], "Links") == 4);
+  for (int p = 5; p < pid; ++p) {
+    auto &g = r[2 + static_cast<std::size_t>(p - 5)];
+    if (g.is_null())
+      continue;
+    auto id = g.at("Id").get<std::string>();
+    BOOST_TEST(id.substr(0, id.find('-')) == std::to_string(p), id);
+    BOOST_TEST(id.find("--") == std::string::npos, id);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END() // time_range_test

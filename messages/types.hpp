@@ -204,13 +204,15 @@ typename Inspector::result_type inspect(Inspector &f, pending_exit &x) {
 struct table_state {
   timestamp now = unknown_time;             ///< newest event time seen
   timestamp last_expiry_run = unknown_time; ///< event time of the last expiry
+  timestamp clock_candidate = unknown_time; ///< a held-back clock outlier
   std::vector<pending_exit> pending_exits;
   std::vector<process_state> processes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, table_state &x) {
-  return f(x.now, x.last_expiry_run, x.pending_exits, x.processes);
+  return f(x.now, x.last_expiry_run, x.clock_candidate, x.pending_exits,
+           x.processes);
 }
 
 /// One message of a host's update stream to a fleet collector (issue 7).

@@ -239,4 +239,93 @@ BOOST_AUTO_TEST_CASE(eviction_after_far_times_leaves_no_dangling_link) {
   }
 }
 
+// --- kind 2: the clock that decides expiry --------------------------------
+
+namespace {
+
+process_update start_at(const std::string &pid, const char *when) {
+  process_update u;
+  u.kind = update_kind::start;
+  u.process.pid = pid;
+  u.process.ppid = "1";
+  u.process.start_time = t(when);
+  return u;
+}
+
+process_update exit_at(const std::string &pid, const char *when) {
+  process_update u;
+  u.kind = update_kind::exit;
+  u.target = pid;
+  u.time = t(when);
+  return u;
+}
+
+} // namespace
+
+// One event far ahead of the clock does not move it; a second one that
+// agrees with it (a real gap in the log) does.
+BOOST_AUTO_TEST_CASE(one_far_future_event_does_not_move_now) {
+  table_config cfg;
+  cfg.max_expiry = 3600 * ns_per_second;
+  process_table tab{cfg};
+  tab.apply(start_at("2", "2021-01-01T00:01:00Z"));
+  tab.apply(exit_at("2", "2021-01-01T00:02:00Z"));
+  tab.apply(start_at("3", "2100-01-01T00:00:00Z"));
+  BOOST_TEST(tab.now() == t("2021-01-01T00:02:00Z"));
+  BOOST_TEST(tab.counters().clock_outliers == 1);
+  BOOST_TEST(tab.find("2-1609459260"));
+  // Events in range go on moving the clock, and drop the candidate: a later
+  // lone outlier is held back again.
+  tab.apply(start_at("4", "2021-01-01T00:30:00Z"));
+  BOOST_TEST(tab.now() == t("2021-01-01T00:30:00Z"));
+  tab.apply(start_at("5", "2100-01-01T00:00:10Z"));
+  BOOST_TEST(tab.now() == t("2021-01-01T00:30:00Z"));
+  BOOST_TEST(tab.counters().clock_outliers == 2);
+  BOOST_TEST(tab.counters().expired == 0);
+  BOOST_TEST(tab.find("2-1609459260"));
+  // A gap: two events a day later, within max-expiry of each other. The
+  // second confirms the first; the clock moves to the earlier of the two and
+  // expiry runs as usual.
+  tab.apply(start_at("6", "2021-01-02T10:00:00Z"));
+  BOOST_TEST(tab.now() == t("2021-01-01T00:30:00Z"));
+  tab.apply(start_at("7", "2021-01-02T10:05:00Z"));
+  BOOST_TEST(tab.now() == t("2021-01-02T10:00:00Z"));
+  BOOST_TEST(tab.counters().clock_outliers == 3);
+  BOOST_TEST(!tab.find("2-1609459260"));
+  BOOST_TEST(tab.counters().expired == 1);
+  // The held-back candidate travels with the state (a mirror stays equal).
+  tab.apply(start_at("8", "2200-01-01T00:00:00Z"));
+  auto s = tab.export_state();
+  BOOST_TEST(s.clock_candidate == t("2200-01-01T00:00:00Z"));
+  process_table mirror{cfg};
+  mirror.import_state(std::move(s));
+  mirror.apply(start_at("9", "2200-01-01T00:10:00Z"));
+  tab.apply(start_at("9", "2200-01-01T00:10:00Z"));
+  BOOST_TEST(mirror.now() == t("2200-01-01T00:00:00Z"));
+  BOOST_TEST(tab.now() == mirror.now());
+}
+
+// With expiry off there is no "too far ahead": the clock is the newest time.
+BOOST_AUTO_TEST_CASE(no_outliers_without_expiry) {
+  table_config cfg;
+  cfg.max_expiry = 0;
+  process_table tab{cfg};
+  tab.apply(start_at("2", "2021-01-01T00:01:00Z"));
+  tab.apply(start_at("3", "2100-01-01T00:00:00Z"));
+  BOOST_TEST(tab.now() == t("2100-01-01T00:00:00Z"));
+  BOOST_TEST(tab.counters().clock_outliers == 0);
+}
+
+// The outsiders' case: evil.exe stays, exited, and the outlier is counted.
+BOOST_AUTO_TEST_CASE(future_time_purges_history_case) {
+  auto r = replay(cases_dir() + "/replay/future_time_purges_history.jsonl",
+                  {"get:2", "stats"});
+  BOOST_TEST(r[0].at("Id") == "2-1609459260");
+  BOOST_TEST(r[0].at("Data").at("Name") == "evil.exe");
+  BOOST_TEST(r[0].at("EndTime") == "2021-01-01T00:02:00Z");
+  BOOST_TEST(counter_of(r[1], "Expired") == 0);
+  BOOST_TEST(counter_of(r[1], "ClockOutliers") == 1);
+  BOOST_TEST(counter_of(r[1], "Length") == 3);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // time_range_test

@@ -461,6 +461,23 @@ void process_table::expire(timestamp now) {
 void process_table::observe_time(timestamp t) {
   if (t == unknown_time || t <= now_)
     return;
+  // "Now" must not be decided by one event (docs/semantics.md): a time more
+  // than max_expiry ahead of the clock would expire every exited process at
+  // once. It is held back (a clock outlier) until the next event ahead of
+  // the clock confirms the jump by lying within max_expiry of it — as the
+  // events after a real gap in a log do — and the clock then moves to the
+  // earlier of the two. An event in range in between drops the candidate.
+  if (now_ != unknown_time && cfg_.max_expiry > 0
+      && t - now_ > cfg_.max_expiry) {
+    if (clock_candidate_ == unknown_time
+        || !abs_within(t, clock_candidate_, cfg_.max_expiry)) {
+      clock_candidate_ = t;
+      ++counters_.clock_outliers;
+      return;
+    }
+    t = std::min(t, clock_candidate_);
+  }
+  clock_candidate_ = unknown_time;
   now_ = t;
   // Expire in steps of 1/64 of max_expiry (at least 1 s) of event time, so
   // a scan is not paid for on every update.
@@ -946,6 +963,7 @@ table_state process_table::export_state() const {
   table_state s;
   s.now = now_;
   s.last_expiry_run = last_expiry_run_;
+  s.clock_candidate = clock_candidate_;
   s.pending_exits.reserve(pending_order_.size());
   for (auto &key : pending_order_)
     if (auto it = pending_exits_.find(key); it != pending_exits_.end())
@@ -977,6 +995,8 @@ std::size_t process_table::import_state(table_state &&s) {
     now_ = s.now;
   if (s.last_expiry_run != unknown_time)
     last_expiry_run_ = s.last_expiry_run;
+  if (s.clock_candidate != unknown_time)
+    clock_candidate_ = s.clock_candidate;
   for (auto &pe : s.pending_exits) {
     if (pe.key.empty() || cfg_.max_pending_exits == 0)
       continue;
@@ -1262,6 +1282,7 @@ std::vector<counter> process_table::counter_list() const {
       {"ChildrenDropped", c.children_dropped},
       {"GuidCollisions", c.guid_collisions},
       {"SyncExits", c.sync_exits},
+      {"ClockOutliers", c.clock_outliers},
       {"LastSyncSize", c.last_sync_size},
       {"LastSyncTime", c.last_sync_time},
   };

@@ -66,6 +66,7 @@ struct table_counters {
   std::int64_t hits = 0, misses = 0;
   std::int64_t guid_collisions = 0; ///< same pid+second, different GUIDs
   std::int64_t sync_exits = 0;      ///< processes found gone by a sync
+  std::int64_t clock_outliers = 0;  ///< event times too far ahead for "now"
   timestamp last_sync_time = unknown_time;
   std::int64_t last_sync_size = 0;
 };
@@ -212,6 +213,9 @@ private:
   table_counters counters_;
   timestamp now_ = unknown_time;
   timestamp last_expiry_run_ = unknown_time;
+  /// A time more than max_expiry ahead of now_, held back until a second
+  /// one confirms it (observe_time); unknown_time when none.
+  timestamp clock_candidate_ = unknown_time;
   std::uint64_t sync_generation_ = 0;
 };
 

@@ -328,4 +328,82 @@ BOOST_AUTO_TEST_CASE(future_time_purges_history_case) {
   BOOST_TEST(counter_of(r[1], "Length") == 3);
 }
 
+// --- kind 3: replaying proctrack's own stream ------------------------------
+
+// The outsiders' case: the stream of 4 rows replays into the same cache.
+BOOST_AUTO_TEST_CASE(output_stream_roundtrip_case) {
+  auto r = replay(cases_dir() + "/replay/output_stream_roundtrip.jsonl",
+                  {"pslist", "callchain:6", "stats"});
+  BOOST_TEST(
+      ids(r[0])
+      == (std::vector<std::string>{"5-0", "6-1609495200", "7-1609495201"}));
+  auto five = entry(r[0], "5-0");
+  BOOST_TEST(five.at("StartTime") == "0001-01-01T00:00:00Z");
+  BOOST_TEST(five.at("ParentId") == "1-?");
+  BOOST_TEST(five.at("LastSyncTime") == "0001-01-01T00:00:00Z");
+  BOOST_TEST(five.at("Children") == json::array({"6-1609495200"}));
+  BOOST_TEST(entry(r[0], "6-1609495200").at("ParentId") == "5-0");
+  auto seven = entry(r[0], "7-1609495201");
+  BOOST_TEST(seven.at("EndTime") == "2021-01-01T10:00:02Z");
+  BOOST_TEST(seven.at("ParentId") == "99-?");
+  BOOST_TEST(ids(r[1]) == (std::vector<std::string>{"5-0", "6-1609495200"}));
+  BOOST_TEST(counter_of(r[2], "InputErrors") == 0);
+}
+
+// A real Sysmon log: its replay's output stream (no query) replayed again
+// gives the identical pslist, also under eviction and max-children.
+BOOST_AUTO_TEST_CASE(sysmon_output_stream_round_trips) {
+  const char *data = std::getenv("PROCTRACK_DATA");
+  BOOST_REQUIRE(data);
+  auto log = std::string{data} + "/sysmon/evtx/sysmon.evtx";
+  temp_dir dir;
+  for (auto flags : std::vector<std::vector<std::string>>{
+           {}, {"--tracker.max-size=7", "--tracker.max-children=2"}}) {
+    std::vector<std::string> args{"replay", log};
+    args.insert(args.end(), flags.begin(), flags.end());
+    auto stream = proctrack_test::proctrack(args);
+    BOOST_REQUIRE(stream.status == 0);
+    auto file = dir.write("stream.jsonl", stream.out);
+    auto a = replay(log, {"pslist"}, flags);
+    auto b = replay(file, {"pslist", "stats"}, flags);
+    BOOST_TEST(a[0].size() >= 7u);
+    BOOST_TEST(a[0].dump() == b[0].dump());
+    BOOST_TEST(counter_of(b[1], "InputErrors") == 0);
+  }
+}
+
+// Velociraptor's own sync shape: data keyed by id, unknown parents as "5-?".
+BOOST_AUTO_TEST_CASE(velociraptor_keyed_sync_is_read) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "velo.jsonl",
+      {R"({"update_type":"sync","data":{)"
+       R"("5-1609495200":{"id":"5-1609495200","parent_id":"1-?",)"
+       R"("start_time":"2021-01-01T10:00:00Z","end_time":"0001-01-01T00:00:00Z",)"
+       R"("data":{"Name":"parent"}},)"
+       R"("6-1609495201":{"parent_id":"5-1609495200",)"
+       R"("start_time":"2021-01-01T10:00:01Z","end_time":"2021-01-01T10:00:05Z",)"
+       R"("data":{"Name":"child"}}}})"});
+  auto r = replay(file, {"pslist", "callchain:6"});
+  BOOST_TEST(ids(r[0])
+             == (std::vector<std::string>{"5-1609495200", "6-1609495201"}));
+  auto p = entry(r[0], "5-1609495200");
+  BOOST_TEST(p.at("ParentId") == "1-?");
+  BOOST_TEST(p.at("EndTime") == "0001-01-01T00:00:00Z");
+  auto c = entry(r[0], "6-1609495201");
+  BOOST_TEST(c.at("ParentId") == "5-1609495200");
+  BOOST_TEST(c.at("EndTime") == "2021-01-01T10:00:05Z");
+  BOOST_TEST(c.at("Data").at("Name") == "child");
+  BOOST_TEST(ids(r[1])
+             == (std::vector<std::string>{"5-1609495200", "6-1609495201"}));
+  // "5-?" as a parent in a plain row is the pid with an unknown parent.
+  process_update u;
+  std::string err;
+  BOOST_TEST((decode_update_row(R"({"update_type":"start","id":6,)"
+                                R"("parent_id":"5-?"})",
+                                u, err)
+              == row_result::update));
+  BOOST_TEST(u.process.ppid == "5");
+}
+
 BOOST_AUTO_TEST_SUITE_END() // time_range_test

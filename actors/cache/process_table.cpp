@@ -605,6 +605,59 @@ void process_table::take_link(std::uint32_t slot, const std::string &pid,
   it->second = slot;
 }
 
+namespace {
+
+// `exact` is `base` or `base` with a ".N" suffix: an id the table itself
+// could have given this pid and start.
+bool restorable_id(const std::string &exact, const std::string &base) {
+  if (exact.size() < base.size() || exact.compare(0, base.size(), base) != 0)
+    return false;
+  if (exact.size() == base.size())
+    return true;
+  return exact.size() > base.size() + 1 && exact[base.size()] == '.'
+         && is_digits(std::string_view{exact}.substr(base.size() + 1));
+}
+
+} // namespace
+
+bool process_table::restore_parent(std::uint32_t slot,
+                                   const process_record &p) {
+  auto &rid = p.parent_real_id;
+  if (rid.empty())
+    return false;
+  auto &e = slots_[slot];
+  if (rid.size() >= 2 && rid.compare(rid.size() - 2, 2, "-?") == 0) {
+    e.parent_id = rid; // unknown then, unknown now
+    ++counters_.unknown_parents;
+    return true;
+  }
+  auto parent = lookup_real_id(rid);
+  if (parent == npos || parent == slot) {
+    // Not in the listing (evicted before the stream was written): the
+    // entry keeps naming it, as the original did.
+    e.parent_id = rid;
+    return true;
+  }
+  resolve_parent(slot, std::string{slots_[parent].pid()}, {}, parent);
+  return true;
+}
+
+void process_table::restore_end(std::uint32_t slot, const process_record &p) {
+  auto &e = slots_[slot];
+  if (p.keeps_last_sync)
+    e.last_sync_time = p.last_sync_time;
+  // The stored list as it was (order, and ids of children evicted since),
+  // within max-children.
+  if (p.keeps_children) {
+    e.children = p.children;
+    if (e.children.size() > cfg_.max_children)
+      e.children.resize(cfg_.max_children);
+  }
+  // Like an exit row: overrides an estimate, not an earlier explicit end.
+  if (p.end_time != unknown_time && (e.running() || e.end_is_estimate))
+    set_end(slot, p.end_time, false);
+}
+
 void process_table::apply_pending_exit(std::uint32_t slot,
                                        const std::string &pid) {
   if (pending_exits_.empty())
@@ -813,7 +866,9 @@ void process_table::apply_sync(timestamp time,
       slots.push_back({slot, false});
     } else {
       auto id = make_real_id(p.pid, p.start_time);
-      if (by_id_.count(id) != 0)
+      if (restorable_id(p.real_id, id) && by_id_.count(p.real_id) == 0)
+        id = p.real_id; // a replayed output stream names its exact id
+      else if (by_id_.count(id) != 0)
         id = unique_id(id); // same second, other GUID
       auto s = insert(std::move(id),
                       process_record{p.pid, p.ppid, p.guid, p.parent_guid,
@@ -842,6 +897,8 @@ void process_table::apply_sync(timestamp time,
     if (!slots[i].created && !unknown_parent)
       continue; // a known parent/child relation is never rewritten
     auto &p = listing[i];
+    if (slots[i].created && restore_parent(slot, p))
+      continue;
     if (slots[i].created) {
       std::uint32_t hint = npos;
       auto lp = listed_pid.find(p.ppid);
@@ -884,6 +941,11 @@ void process_table::apply_sync(timestamp time,
     --counters_.unknown_parents; // it was counted when it was unknown
     resolve_parent(slot, recorded, {}, hint);
   }
+  // Pass 2b: ends and LastSyncTime a replayed output stream states; before
+  // the links, so an exited holder is not taken for a pid reuse.
+  for (std::size_t i = 0; i < listing.size(); ++i)
+    if (!slots[i].superseded)
+      restore_end(slots[i].slot, listing[i]);
   // Pass 3: links. The listed process is the pid's holder now.
   for (std::size_t i = 0; i < listing.size(); ++i)
     if (slots[i].created && !slots[i].superseded)

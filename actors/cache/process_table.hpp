@@ -183,6 +183,12 @@ private:
                       std::uint32_t parent_hint);
   void take_link(std::uint32_t slot, const std::string &pid,
                  timestamp holder_end);
+  /// A listed process that names its parent's exact real id (a replayed
+  /// output stream): links it so; false when the row names none.
+  bool restore_parent(std::uint32_t slot, const process_record &p);
+  /// A listed process that says it ended, or when a listing last saw it (a
+  /// replayed output stream): applied as the stream says.
+  void restore_end(std::uint32_t slot, const process_record &p);
   void set_end(std::uint32_t slot, timestamp end, bool estimate);
   void merge_data(process_entry &e, data_fields &&fields);
   void refresh_data(process_entry &e, std::string fresh);

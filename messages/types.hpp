@@ -38,11 +38,27 @@ struct process_record {
   std::string parent_guid; ///< ParentProcessGuid, lower case; empty when none
   timestamp start_time = unknown_time;
   data_fields data;
+  // Only a process listed in a sync row carries these: a replayed output
+  // stream holds the cache itself (proctrack's `entry`, Velociraptor's sync
+  // keyed by id), and replaying it must give the same cache back.
+  timestamp end_time = unknown_time; ///< it ended then; unknown_time: running
+  /// The entry's exact Id ("5-1609495200.1", "?-1609495200"); empty: made
+  /// from pid and start (and a free ".N" suffix when taken).
+  std::string real_id;
+  /// The parent's exact real id ("5-1609495200", or "5-?" for an unknown
+  /// parent); empty: the parent is resolved from ppid / parent_guid.
+  std::string parent_real_id;
+  bool keeps_last_sync = false; ///< last_sync_time is the entry's own
+  timestamp last_sync_time = unknown_time;
+  bool keeps_children = false; ///< children is the entry's Children list
+  std::vector<std::string> children;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, process_record &x) {
-  return f(x.pid, x.ppid, x.guid, x.parent_guid, x.start_time, x.data);
+  return f(x.pid, x.ppid, x.guid, x.parent_guid, x.start_time, x.data,
+           x.end_time, x.real_id, x.parent_real_id, x.keeps_last_sync,
+           x.last_sync_time, x.keeps_children, x.children);
 }
 
 enum class update_kind : std::uint8_t { start = 0, exit = 1, sync = 2 };
@@ -204,13 +220,15 @@ typename Inspector::result_type inspect(Inspector &f, pending_exit &x) {
 struct table_state {
   timestamp now = unknown_time;             ///< newest event time seen
   timestamp last_expiry_run = unknown_time; ///< event time of the last expiry
+  timestamp clock_candidate = unknown_time; ///< a held-back clock outlier
   std::vector<pending_exit> pending_exits;
   std::vector<process_state> processes;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, table_state &x) {
-  return f(x.now, x.last_expiry_run, x.pending_exits, x.processes);
+  return f(x.now, x.last_expiry_run, x.clock_candidate, x.pending_exits,
+           x.processes);
 }
 
 /// One message of a host's update stream to a fleet collector (issue 7).

@@ -76,11 +76,15 @@ std::string cache_sync_row_json(const process_table &table, timestamp time) {
     first = false;
     // The entry in Velociraptor's shape, plus the update-row keys so the
     // row can be fed back to `replay`.
+    // The id is the pid, or the GUID of a process without one ("?-..."); the
+    // parent is the exact ParentId ("5-1609495200", "5-?"), so the row
+    // replays into the same cache (docs/semantics.md, Output stream).
     out += "{\"id\":";
-    append_json_string(out, e->pid());
+    append_json_string(out, e->pid() == "?" && !e->guid.empty()
+                                ? std::string_view{e->guid}
+                                : e->pid());
     out += ",\"parent_id\":";
-    auto pp = e->parent_id;
-    append_json_string(out, pp.substr(0, pp.rfind('-')));
+    append_json_string(out, e->parent_id);
     out += ",\"start_time\":";
     append_time_json(out, e->start_time);
     out += ",\"end_time\":";

@@ -15,7 +15,10 @@ class process_table;
 /// One update as a JSON line (no trailing newline).
 std::string update_row_json(const process_update &u);
 
-/// A `sync` row holding every cached process (running and exited).
+/// A `sync` row holding every cached process (running and exited): per
+/// process `id` (pid, or GUID without one), `parent_id` (the exact ParentId,
+/// `5-?` when unknown), `start_time`, `end_time`, the full `entry` and
+/// `data`. decode_update_row() restores it into the same cache.
 std::string cache_sync_row_json(const process_table &table, timestamp time);
 
 /// The stats object: every counter by name, plus Time.

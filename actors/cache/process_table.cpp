@@ -75,9 +75,12 @@ std::string_view process_entry::pid() const {
 std::string make_real_id(std::string_view pid, timestamp start) {
   if (pid.empty())
     pid = "?"; // no pid known (some Sysmon exports): the GUID tracks it
+  // A start before 1970 gives "<pid>-0", as Velociraptor's GetRealId does
+  // for a zero or pre-epoch start: an id never holds a second '-'.
   char digits[24];
   auto [end, ec] =
-      std::to_chars(digits, digits + sizeof(digits), whole_seconds(start));
+      std::to_chars(digits, digits + sizeof(digits),
+                    std::max<std::int64_t>(0, whole_seconds(start)));
   std::string id;
   id.reserve(pid.size() + 1 + static_cast<std::size_t>(end - digits));
   id.append(pid);
@@ -585,6 +588,23 @@ void process_table::expire(timestamp now) {
 void process_table::observe_time(timestamp t) {
   if (t == unknown_time || t <= now_)
     return;
+  // "Now" must not be decided by one event (docs/semantics.md): a time more
+  // than max_expiry ahead of the clock would expire every exited process at
+  // once. It is held back (a clock outlier) until the next event ahead of
+  // the clock confirms the jump by lying within max_expiry of it — as the
+  // events after a real gap in a log do — and the clock then moves to the
+  // earlier of the two. An event in range in between drops the candidate.
+  if (now_ != unknown_time && cfg_.max_expiry > 0
+      && t - now_ > cfg_.max_expiry) {
+    if (clock_candidate_ == unknown_time
+        || !abs_within(t, clock_candidate_, cfg_.max_expiry)) {
+      clock_candidate_ = t;
+      ++counters_.clock_outliers;
+      return;
+    }
+    t = std::min(t, clock_candidate_);
+  }
+  clock_candidate_ = unknown_time;
   now_ = t;
   // Expire in steps of 1/64 of max_expiry (at least 1 s) of event time, so
   // a scan is not paid for on every update.
@@ -769,6 +789,59 @@ void process_table::take_link(std::uint32_t slot, const std::string &pid,
     ++counters_.pid_reuses;
   }
   it->second = slot;
+}
+
+namespace {
+
+// `exact` is `base` or `base` with a ".N" suffix: an id the table itself
+// could have given this pid and start.
+bool restorable_id(const std::string &exact, const std::string &base) {
+  if (exact.size() < base.size() || exact.compare(0, base.size(), base) != 0)
+    return false;
+  if (exact.size() == base.size())
+    return true;
+  return exact.size() > base.size() + 1 && exact[base.size()] == '.'
+         && is_digits(std::string_view{exact}.substr(base.size() + 1));
+}
+
+} // namespace
+
+bool process_table::restore_parent(std::uint32_t slot,
+                                   const process_record &p) {
+  auto &rid = p.parent_real_id;
+  if (rid.empty())
+    return false;
+  auto &e = slots_[slot];
+  if (rid.size() >= 2 && rid.compare(rid.size() - 2, 2, "-?") == 0) {
+    e.parent_id = rid; // unknown then, unknown now
+    ++counters_.unknown_parents;
+    return true;
+  }
+  auto parent = lookup_real_id(rid);
+  if (parent == npos || parent == slot) {
+    // Not in the listing (evicted before the stream was written): the
+    // entry keeps naming it, as the original did.
+    e.parent_id = rid;
+    return true;
+  }
+  resolve_parent(slot, std::string{slots_[parent].pid()}, {}, parent);
+  return true;
+}
+
+void process_table::restore_end(std::uint32_t slot, const process_record &p) {
+  auto &e = slots_[slot];
+  if (p.keeps_last_sync)
+    e.last_sync_time = p.last_sync_time;
+  // The stored list as it was (order, and ids of children evicted since),
+  // within max-children.
+  if (p.keeps_children) {
+    e.children = p.children;
+    if (e.children.size() > cfg_.max_children)
+      e.children.resize(cfg_.max_children);
+  }
+  // Like an exit row: overrides an estimate, not an earlier explicit end.
+  if (p.end_time != unknown_time && (e.running() || e.end_is_estimate))
+    set_end(slot, p.end_time, false);
 }
 
 void process_table::apply_pending_exit(std::uint32_t slot,
@@ -1003,7 +1076,9 @@ void process_table::apply_sync(timestamp time,
       place(slot, row, false);
     } else {
       auto id = make_real_id(p.pid, p.start_time);
-      if (by_id_.count(id) != 0)
+      if (restorable_id(p.real_id, id) && by_id_.count(p.real_id) == 0)
+        id = p.real_id; // a replayed output stream names its exact id
+      else if (by_id_.count(id) != 0)
         id = unique_id(id); // same second, other GUID
       auto s = insert(std::move(id),
                       process_record{p.pid, p.ppid, p.guid, p.parent_guid,
@@ -1034,6 +1109,8 @@ void process_table::apply_sync(timestamp time,
     if (!slots[i].created && !unknown_parent)
       continue; // a known parent/child relation is never rewritten
     auto &p = listing[slots[i].row];
+    if (slots[i].created && restore_parent(slot, p))
+      continue;
     if (slots[i].created) {
       std::uint32_t hint = npos;
       auto lp = listed_pid.find(p.ppid);
@@ -1076,6 +1153,11 @@ void process_table::apply_sync(timestamp time,
     --counters_.unknown_parents; // it was counted when it was unknown
     resolve_parent(slot, recorded, {}, hint);
   }
+  // Pass 2b: ends and LastSyncTime a replayed output stream states; before
+  // the links, so an exited holder is not taken for a pid reuse.
+  for (auto &pl : slots)
+    if (slots_[pl.slot].used)
+      restore_end(pl.slot, listing[pl.row]);
   // Pass 3: links. The listed process is the pid's holder now.
   for (auto &pl : slots)
     if (pl.created && slots_[pl.slot].used)
@@ -1157,6 +1239,7 @@ table_state process_table::export_state() const {
   table_state s;
   s.now = now_;
   s.last_expiry_run = last_expiry_run_;
+  s.clock_candidate = clock_candidate_;
   s.pending_exits.reserve(pending_order_.size());
   for (auto &key : pending_order_)
     if (auto it = pending_exits_.find(key); it != pending_exits_.end())
@@ -1188,6 +1271,8 @@ std::size_t process_table::import_state(table_state &&s) {
     now_ = s.now;
   if (s.last_expiry_run != unknown_time)
     last_expiry_run_ = s.last_expiry_run;
+  if (s.clock_candidate != unknown_time)
+    clock_candidate_ = s.clock_candidate;
   for (auto &pe : s.pending_exits) {
     if (pe.key.empty() || cfg_.max_pending_exits == 0)
       continue;
@@ -1479,6 +1564,7 @@ std::vector<counter> process_table::counter_list() const {
       {"MaxBytes", static_cast<std::int64_t>(cfg_.max_bytes)},
       {"TruncatedFields", c.truncated_fields},
       {"ByteEvictions", c.byte_evictions},
+      {"ClockOutliers", c.clock_outliers},
       {"LastSyncSize", c.last_sync_size},
       {"LastSyncTime", c.last_sync_time},
   };

@@ -80,6 +80,7 @@ struct table_counters {
   std::int64_t parent_loops = 0;     ///< parent links refused: they would loop
   std::int64_t truncated_fields = 0; ///< Data values cut at max_field_bytes
   std::int64_t byte_evictions = 0;   ///< evictions for max_bytes (in evictions)
+  std::int64_t clock_outliers = 0;   ///< event times too far ahead for "now"
   timestamp last_sync_time = unknown_time;
   std::int64_t last_sync_size = 0;
 };
@@ -205,6 +206,12 @@ private:
   bool is_ancestor(std::uint32_t ancestor, std::uint32_t slot) const;
   void take_link(std::uint32_t slot, const std::string &pid,
                  timestamp holder_end);
+  /// A listed process that names its parent's exact real id (a replayed
+  /// output stream): links it so; false when the row names none.
+  bool restore_parent(std::uint32_t slot, const process_record &p);
+  /// A listed process that says it ended, or when a listing last saw it (a
+  /// replayed output stream): applied as the stream says.
+  void restore_end(std::uint32_t slot, const process_record &p);
   void set_end(std::uint32_t slot, timestamp end, bool estimate);
   void merge_data(process_entry &e, data_fields &&fields);
   /// Data as stored: values capped at max_field_bytes, the "Truncated" list
@@ -239,6 +246,9 @@ private:
   table_counters counters_;
   timestamp now_ = unknown_time;
   timestamp last_expiry_run_ = unknown_time;
+  /// A time more than max_expiry ahead of now_, held back until a second
+  /// one confirms it (observe_time); unknown_time when none.
+  timestamp clock_candidate_ = unknown_time;
   std::uint64_t sync_generation_ = 0;
   std::size_t data_bytes_ = 0;
 };
@@ -258,7 +268,9 @@ std::optional<std::string_view> data_value(std::string_view packed,
 /// closed again, any other value to `null`. False when it fits as it is.
 bool cap_json_value(std::string &json, std::size_t max);
 
-/// The real id of a process: "<pid>-<whole start seconds>" (SPEC §1).
+/// The real id of a process: "<pid>-<whole start seconds>" (SPEC §1);
+/// "<pid>-0" for an unknown start or one before 1970 (Velociraptor's
+/// GetRealId), so an id never holds a second '-'.
 std::string make_real_id(std::string_view pid, timestamp start);
 
 /// Lower-cases a GUID and strips nothing else; "" for the all-zero GUID.

@@ -64,21 +64,45 @@ struct cursor {
   }
 };
 
-std::optional<timestamp> parse_unix(std::string_view s) {
+// 0001-01-01T00:00:00Z in Unix seconds: Go's zero time.
+constexpr std::int64_t go_zero_seconds = -62135596800;
+
+// Whole seconds since the epoch to a timestamp, saturated to the range a
+// timestamp holds (min_time..max_time); `frac` is dropped at a bound.
+timestamp clamp_seconds(std::int64_t secs, std::int64_t frac) {
+  if (secs < min_time / ns_per_second)
+    return min_time;
+  if (secs >= max_time / ns_per_second)
+    return max_time;
+  return secs * ns_per_second + frac;
+}
+
+void say(std::string *why, std::string text) {
+  if (why != nullptr)
+    *why = std::move(text);
+}
+
+std::optional<timestamp> parse_unix(std::string_view s, std::string *why) {
   // Integer or fractional Unix seconds.
   size_t i = 0;
   std::int64_t secs = 0;
-  if (s.empty())
+  if (s.empty()) {
+    say(why, "empty");
     return std::nullopt;
+  }
   size_t digits = 0;
   while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
-    if (++digits > 12)
+    if (++digits > 12) {
+      say(why, "more than 12 digits of Unix seconds");
       return std::nullopt;
+    }
     secs = secs * 10 + (s[i] - '0');
     ++i;
   }
-  if (digits == 0)
+  if (digits == 0) {
+    say(why, "neither RFC 3339 nor Unix seconds");
     return std::nullopt;
+  }
   std::int64_t frac = 0;
   if (i < s.size() && s[i] == '.') {
     ++i;
@@ -90,40 +114,75 @@ std::optional<timestamp> parse_unix(std::string_view s) {
       ++i;
       ++fd;
     }
-    if (fd == 0)
+    if (fd == 0) {
+      say(why, "no digit after the decimal point");
       return std::nullopt;
+    }
   }
-  if (i != s.size())
+  if (i != s.size()) {
+    say(why, "neither RFC 3339 nor Unix seconds");
     return std::nullopt;
-  return secs * ns_per_second + frac;
+  }
+  return clamp_seconds(secs, frac);
+}
+
+bool leap_year(std::int64_t y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+unsigned days_in_month(std::int64_t y, int m) {
+  static constexpr unsigned days[] = {31, 28, 31, 30, 31, 30,
+                                      31, 31, 30, 31, 30, 31};
+  return m == 2 && leap_year(y) ? 29 : days[m - 1];
+}
+
+std::string two(int v) {
+  char b[8];
+  std::snprintf(b, sizeof(b), "%02d", v);
+  return b;
 }
 
 } // namespace
 
-std::optional<timestamp> parse_time(std::string_view text) {
+std::optional<timestamp> parse_time(std::string_view text, std::string *why) {
   while (!text.empty() && text.front() == ' ')
     text.remove_prefix(1);
   while (!text.empty() && text.back() == ' ')
     text.remove_suffix(1);
   if (text.size() < 10 || text[4] != '-')
-    return parse_unix(text);
+    return parse_unix(text, why);
   cursor c{text};
   int y, mo, d, h = 0, mi = 0, sec = 0;
   if (!c.digits(4, y) || !c.lit('-') || !c.digits(2, mo) || !c.lit('-')
-      || !c.digits(2, d))
+      || !c.digits(2, d)) {
+    say(why, "not YYYY-MM-DD");
     return std::nullopt;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31)
+  }
+  if (mo < 1 || mo > 12) {
+    say(why, "month " + two(mo) + " does not exist");
     return std::nullopt;
+  }
+  if (d < 1 || static_cast<unsigned>(d) > days_in_month(y, mo)) {
+    say(why, "day " + two(d) + " does not exist in " + std::to_string(y) + "-"
+                 + two(mo));
+    return std::nullopt;
+  }
   std::int64_t frac = 0;
   std::int64_t offset = 0;
   if (!c.done()) {
-    if (!(c.lit('T') || c.lit('t') || c.lit(' ')))
+    if (!(c.lit('T') || c.lit('t') || c.lit(' '))) {
+      say(why, "text after the date");
       return std::nullopt;
-    if (!c.digits(2, h) || !c.lit(':') || !c.digits(2, mi))
+    }
+    if (!c.digits(2, h) || !c.lit(':') || !c.digits(2, mi)) {
+      say(why, "not hh:mm after the date");
       return std::nullopt;
+    }
     if (c.lit(':')) {
-      if (!c.digits(2, sec))
+      if (!c.digits(2, sec)) {
+        say(why, "not two digits of seconds");
         return std::nullopt;
+      }
       if (c.lit('.') || c.lit(',')) {
         std::int64_t scale = ns_per_second / 10;
         size_t fd = 0;
@@ -134,33 +193,64 @@ std::optional<timestamp> parse_time(std::string_view text) {
           ++c.i;
           ++fd;
         }
-        if (fd == 0)
+        if (fd == 0) {
+          say(why, "no digit after the decimal point");
           return std::nullopt;
+        }
       }
     }
-    if (h > 23 || mi > 59 || sec > 60)
+    if (h > 23 || mi > 59 || sec > 60) {
+      say(why, "time of day " + two(h) + ":" + two(mi) + ":" + two(sec)
+                   + " does not exist");
       return std::nullopt;
+    }
     if (c.lit('Z') || c.lit('z')) {
       // UTC
     } else if (c.peek() == '+' || c.peek() == '-') {
       int sign = c.peek() == '-' ? -1 : 1;
       ++c.i;
       int oh, om = 0;
-      if (!c.digits(2, oh))
+      if (!c.digits(2, oh)) {
+        say(why, "not an offset (+hh:mm)");
         return std::nullopt;
+      }
       c.lit(':');
-      if (!c.done() && !c.digits(2, om))
+      if (!c.done() && !c.digits(2, om)) {
+        say(why, "not an offset (+hh:mm)");
         return std::nullopt;
+      }
+      if (oh > 23 || om > 59) {
+        say(why, "offset " + std::string{sign < 0 ? "-" : "+"} + two(oh) + ":"
+                     + two(om) + " does not exist: hours 00-23, minutes 00-59");
+        return std::nullopt;
+      }
       offset = sign * (oh * 3600 + om * 60);
     }
     // No zone: UTC (Sysmon's UtcTime has none).
-    if (!c.done())
+    if (!c.done()) {
+      say(why, "text after the time");
       return std::nullopt;
+    }
   }
+  // Years 0000-9999 fit in int64 seconds; nanoseconds do not (1677-2262).
   std::int64_t days =
       days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
-  return secs * ns_per_second + frac;
+  // Go's zero time, what Velociraptor and proctrack print for "unknown".
+  if (secs == go_zero_seconds && frac == 0)
+    return unknown_time;
+  return clamp_seconds(secs, frac);
+}
+
+std::optional<timestamp> from_unix_seconds(double seconds) {
+  if (!(seconds >= 0) || seconds > 1e300)
+    return std::nullopt;
+  if (seconds >= static_cast<double>(max_time / ns_per_second))
+    return max_time;
+  auto whole = static_cast<std::int64_t>(seconds);
+  return whole * ns_per_second
+         + static_cast<timestamp>((seconds - static_cast<double>(whole))
+                                  * ns_per_second);
 }
 
 std::string format_time(timestamp t) {

@@ -208,6 +208,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
       if (fb.snapshot) {
         fb.state.now = s.now;
         fb.state.last_expiry_run = s.last_expiry_run;
+        fb.state.clock_candidate = s.clock_candidate;
         fb.state.pending_exits = std::move(s.pending_exits);
         fb.stats = st.last_stats;
       }

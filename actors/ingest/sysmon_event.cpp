@@ -189,8 +189,14 @@ std::optional<process_update> to_update(const sysmon_event &ev,
     return std::nullopt;
   }
   std::optional<timestamp> when;
-  if (auto utc = ev.find("UtcTime"))
-    when = parse_time(*utc);
+  std::string bad_time; // a UtcTime that is there but not a time
+  if (auto utc = ev.find("UtcTime")) {
+    std::string why;
+    when = parse_time(*utc, &why);
+    if (!when)
+      bad_time =
+          "UtcTime \"" + utc->substr(0, 64) + "\" is not a time (" + why + ")";
+  }
 
   process_update u;
   auto &p = u.process;
@@ -200,7 +206,8 @@ std::optional<process_update> to_update(const sysmon_event &ev,
 
   if (ev.event_id == 5) {
     if (!when) {
-      why_not = "EventID 5 without a valid UtcTime";
+      why_not = bad_time.empty() ? "EventID 5 without a valid UtcTime"
+                                 : "EventID 5: " + bad_time;
       return std::nullopt;
     }
     u.kind = update_kind::exit;
@@ -246,6 +253,10 @@ std::optional<process_update> to_update(const sysmon_event &ev,
   add_string(d, ev, "OriginalFileName", "OriginalFilename");
   if (!ev.computer.empty())
     add_field(d, "Computer", json_string(ev.computer));
+  // The process is real even when its time is not: kept with an unknown
+  // start, and the bad field is still reported (and counted) by the caller.
+  if (!bad_time.empty())
+    why_not = "EventID 1: " + bad_time + "; start time kept unknown";
   return u;
 }
 

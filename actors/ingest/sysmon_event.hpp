@@ -37,6 +37,9 @@ struct sysmon_event {
 /// Turns EID 1 into a `start` update and EID 5 into an `exit` update.
 /// Anything else (another EventID, another provider, an event that names no
 /// process, an exit without a valid UtcTime) gives nullopt and `why_not`.
+/// A start whose UtcTime is there but impossible (2021-02-31) is returned
+/// with an unknown start time AND a `why_not` naming the field: an input
+/// error to count, with the process kept.
 std::optional<process_update> to_update(const sysmon_event &ev,
                                         std::string &why_not);
 

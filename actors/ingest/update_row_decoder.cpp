@@ -74,26 +74,23 @@ void strip_to_pid(std::string &id) {
 
 timestamp time_of(const value &v, std::string_view key) {
   std::optional<timestamp> t;
-  std::string buf;
+  std::string buf, why;
   if (v.k == kind::string) {
-    t = parse_time(json_scan::string_text(v, buf));
+    t = parse_time(json_scan::string_text(v, buf), &why);
   } else if (v.k == kind::number && !v.raw.empty() && v.raw[0] != '-') {
     // Unix seconds, integer or fractional.
     std::string num{v.raw};
     char *end = nullptr;
     double d = std::strtod(num.c_str(), &end);
-    if (end && *end == '\0' && d >= 0 && d < 1e11) {
-      auto whole = static_cast<std::int64_t>(d);
-      t = whole * ns_per_second
-          + static_cast<timestamp>((d - static_cast<double>(whole))
-                                   * ns_per_second);
-    }
+    if (end && *end == '\0')
+      t = from_unix_seconds(d);
   } else if (v.k == kind::null) {
     return unknown_time;
   }
   if (!t)
-    throw field_error{"\"" + std::string{key} + "\" is not a time: "
-                      + std::string{v.raw.substr(0, 64)}};
+    throw field_error{"\"" + std::string{key}
+                      + "\" is not a time: " + std::string{v.raw.substr(0, 64)}
+                      + (why.empty() ? std::string{} : " (" + why + ")")};
   return *t;
 }
 
@@ -139,11 +136,126 @@ struct row_fields {
   process_record rec;
   bool have_id = false;
   std::string id; ///< as given (pid, real id or GUID)
-  value type, end_time, time;
+  value type, end_time, time, data;
   bool have_type = false, have_end = false, have_time = false;
+  bool have_data = false; ///< top level: `data`, read once the type is known
   bool have_processes = false;
+  bool restored = false; ///< a listed process carrying its cache entry
   std::vector<process_record> processes;
 };
+
+// A parent as proctrack and Velociraptor write an entry's ParentId: a real
+// id ("5-1609495200", "?-1609495200" for one without a pid) or an unknown
+// parent ("5-?", "?-?" without a pid).
+// Gives the pid ("" for "?") and keeps the exact form for a restore.
+bool parent_text(const value &v, std::string &ppid, std::string &exact) {
+  std::string buf;
+  if (v.k != kind::string)
+    return id_text(v, ppid);
+  auto s = json_scan::string_text(v, buf);
+  if (s.size() >= 2 && s.substr(s.size() - 2) == "-?") {
+    auto pid = s.substr(0, s.size() - 2);
+    if (pid != "?" && !valid_id(pid))
+      return false;
+    ppid = pid == "?" ? std::string{} : std::string{pid};
+    exact.assign(s.data(), s.size());
+    return true;
+  }
+  if (s.size() > 2 && s.substr(0, 2) == "?-"
+      && valid_id("0" + std::string{s.substr(1)})) {
+    ppid.clear(); // a parent without a pid, tracked by its GUID: "?-<start>"
+    exact.assign(s.data(), s.size());
+    return true;
+  }
+  if (!valid_id(s))
+    return false;
+  ppid.assign(s.data(), s.size());
+  if (s.front() != '{' && s.find('-') != std::string_view::npos)
+    exact.assign(s.data(), s.size());
+  return true;
+}
+
+void read_object(scanner &sc, row_fields &f, bool top,
+                 const std::string &where);
+
+// A cache entry as proctrack writes it inside a sync row's process
+// (`entry`): its EndTime, LastSyncTime and exact ParentId are the state to
+// restore; the other keys repeat the row's.
+void read_entry(scanner &sc, row_fields &f, const std::string &where) {
+  if (sc.peek() != '{') {
+    value v;
+    if (sc.scan(v) && v.k != kind::null)
+      throw field_error{where + ": \"entry\" must be an object"};
+    return;
+  }
+  f.restored = true;
+  bool first = true;
+  sc.begin_object(first);
+  std::string_view k;
+  bool esc = false;
+  std::string ppid, buf;
+  while (sc.ok() && sc.next_key(first, k, esc)) {
+    if (k == "Children" && sc.peek() == '[') {
+      f.rec.keeps_children = true;
+      bool efirst = true;
+      sc.begin_array(efirst);
+      while (sc.ok() && sc.next_element(efirst)) {
+        value c;
+        if (!sc.scan(c))
+          return;
+        if (c.k != kind::string)
+          throw field_error{where + ": \"entry.Children\" must hold ids"};
+        f.rec.children.emplace_back(json_scan::string_text(c, buf));
+      }
+      continue;
+    }
+    value v;
+    if (!sc.scan(v))
+      return;
+    if (k == "Id" && v.k == kind::string)
+      f.rec.real_id.assign(json_scan::string_text(v, buf));
+    else if (k == "EndTime")
+      f.rec.end_time = time_of(v, "entry.EndTime");
+    else if (k == "LastSyncTime")
+      f.rec.last_sync_time = time_of(v, "entry.LastSyncTime"),
+      f.rec.keeps_last_sync = true;
+    else if (k == "ParentId" && v.k != kind::null
+             && !parent_text(v, ppid, f.rec.parent_real_id))
+      throw field_error{where + ": \"entry.ParentId\" is not a real id"};
+  }
+}
+
+// One process of a sync listing.
+process_record read_listed(scanner &sc, const std::string &where,
+                           std::string_view key_id = {}, bool restored = false);
+
+// Velociraptor's own sync, `"data":{ID: entry, ...}` (or a list of
+// entries): the whole cache, each entry restored as it is.
+void read_keyed_listing(std::string_view raw, row_fields &f) {
+  scanner sc{raw};
+  std::string buf;
+  if (sc.peek() == '[') {
+    bool first = true;
+    sc.begin_array(first);
+    std::size_t i = 0;
+    while (sc.ok() && sc.next_element(first))
+      f.processes.push_back(read_listed(
+          sc, "sync row: data[" + std::to_string(i++) + "]", {}, true));
+  } else {
+    bool first = true;
+    sc.begin_object(first);
+    std::string_view k;
+    bool esc = false;
+    while (sc.ok() && sc.next_key(first, k, esc)) {
+      auto key = key_text(k, esc);
+      f.processes.push_back(
+          read_listed(sc, "sync row: data[\"" + key + "\"]", key, true));
+    }
+  }
+  if (!sc.ok())
+    throw field_error{"sync row: \"data\" is not valid JSON"};
+  f.have_processes = true;
+}
 
 void finish_record(row_fields &f, process_record &p) {
   p.pid = f.id;
@@ -160,19 +272,30 @@ void finish_record(row_fields &f, process_record &p) {
   }
 }
 
-void read_object(scanner &sc, row_fields &f, bool top,
-                 const std::string &where);
-
-// One process of a sync listing.
-process_record read_listed(scanner &sc, const std::string &where) {
+process_record read_listed(scanner &sc, const std::string &where,
+                           std::string_view key_id, bool restored) {
   if (sc.peek() != '{')
     throw field_error{where + " is not an object"};
   row_fields f;
+  f.restored = restored;
   read_object(sc, f, false, where);
   if (!sc.ok())
     return {};
+  if (!f.have_id && !key_id.empty() && valid_id(key_id))
+    f.id.assign(key_id.data(), key_id.size()), f.have_id = true;
   if (!f.have_id)
     throw field_error{where + ": \"id\" must be a pid (number or string)"};
+  if (f.restored && f.rec.real_id.empty() && !f.id.empty() && f.id[0] != '{'
+      && f.id.find('-') != std::string::npos)
+    f.rec.real_id = f.id; // Velociraptor's entry: `id` is the real id
+  if (!f.restored) {      // a plain listing: parents resolved, synced now
+    f.rec.parent_real_id.clear();
+    f.rec.real_id.clear();
+    f.rec.keeps_children = false;
+    f.rec.children.clear();
+    f.rec.keeps_last_sync = false;
+    f.rec.last_sync_time = unknown_time;
+  }
   finish_record(f, f.rec);
   return std::move(f.rec);
 }
@@ -184,8 +307,19 @@ void read_object(scanner &sc, row_fields &f, bool top,
   std::string_view k;
   bool esc = false;
   while (sc.ok() && sc.next_key(first, k, esc)) {
-    if (k == "data") {
+    if (top && k == "data") {
+      // Its meaning depends on update_type, which may come later.
+      if (!sc.scan(f.data))
+        return;
+      f.have_data = true;
+      continue;
+    }
+    if (k == "data" || (!top && k == "Data")) {
       read_data(sc, f.rec, where);
+      continue;
+    }
+    if (!top && k == "entry") {
+      read_entry(sc, f, where);
       continue;
     }
     if (top && k == "processes" && sc.peek() == '[') {
@@ -201,16 +335,24 @@ void read_object(scanner &sc, row_fields &f, bool top,
     value v;
     if (!sc.scan(v))
       return;
-    if (k == "id") {
+    if (k == "id" || (!top && k == "Id")) {
       if (!id_text(v, f.id))
         throw field_error{where + ": \"id\" must be a pid (number or string)"};
       f.have_id = true;
-    } else if (k == "parent_id") {
-      if (v.k != kind::null && !id_text(v, f.rec.ppid))
+    } else if (k == "parent_id" || (!top && k == "ParentId")) {
+      std::string exact;
+      if (v.k != kind::null && !parent_text(v, f.rec.ppid, exact))
         throw field_error{where
                           + ": \"parent_id\" must be a pid (number or string)"};
-    } else if (k == "start_time") {
+      if (f.rec.parent_real_id.empty() && !exact.empty())
+        f.rec.parent_real_id = std::move(exact);
+    } else if (k == "start_time" || (!top && k == "StartTime")) {
       f.rec.start_time = time_of(v, "start_time");
+    } else if (!top && (k == "end_time" || k == "EndTime")) {
+      f.rec.end_time = time_of(v, "end_time");
+    } else if (!top && (k == "last_sync_time" || k == "LastSyncTime")) {
+      f.rec.last_sync_time = time_of(v, "last_sync_time");
+      f.rec.keeps_last_sync = true;
     } else if (top && k == "update_type") {
       f.type = v, f.have_type = true;
     } else if (top && k == "end_time") {
@@ -290,10 +432,15 @@ row_result decode_valid_text(std::string_view line, process_update &out,
     std::string tbuf;
     auto t = json_scan::string_text(f.type, tbuf);
     out = process_update{};
+    if (f.have_data && !(t == "sync" && !f.have_processes)) {
+      scanner ds{f.data.raw};
+      read_data(ds, f.rec, "row");
+    }
     if (t == "start") {
       if (!f.have_id)
         throw field_error{"start row: \"id\" must be a pid (number or string)"};
       out.kind = update_kind::start;
+      f.rec.parent_real_id.clear(); // a start's parent is resolved
       finish_record(f, f.rec);
       out.process = std::move(f.rec);
     } else if (t == "exit") {
@@ -306,9 +453,16 @@ row_result decode_valid_text(std::string_view line, process_update &out,
       out.time = time_of(f.end_time, "end_time");
     } else if (t == "sync") {
       out.kind = update_kind::sync;
-      if (!f.have_time || f.time.k == kind::null)
+      bool keyed = false;
+      if (!f.have_processes && f.have_data
+          && (f.data.k == kind::object || f.data.k == kind::array)) {
+        read_keyed_listing(f.data.raw, f);
+        keyed = true;
+      }
+      // Velociraptor's keyed sync may carry no time: unknown then.
+      if (!keyed && (!f.have_time || f.time.k == kind::null))
         throw field_error{"missing \"time\""};
-      out.time = time_of(f.time, "time");
+      out.time = f.have_time ? time_of(f.time, "time") : unknown_time;
       if (!f.have_processes)
         throw field_error{"sync row: \"processes\" must be an array"};
       out.processes = std::move(f.processes);

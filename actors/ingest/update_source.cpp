@@ -143,6 +143,11 @@ public:
         continue;
       }
       bytes += update_data_bytes(*u);
+      if (!why.empty()) { // kept, but a field was bad: counted and said
+        ++unusable_;
+        errors_.push_back(path_ + ": record "
+                          + std::to_string(event_.record_number) + ": " + why);
+      }
       out.push_back(std::move(*u));
       ++n;
     }

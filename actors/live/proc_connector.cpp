@@ -548,7 +548,7 @@ void event_translator::translate(const std::vector<proc_event> &events,
       const auto ev_ticks = reader.ticks_of_event(ev.ktime_ns);
       procfs_reader::read_facts fx;
       auto rec = reader.read_process(pid, &fx);
-      bool zombie = rec && is_zombie_state(fx.state);
+      bool zombie = rec && (is_zombie_state(fx.state) || fx.exiting);
       // The read is this child's only if it started no later than the
       // event (one tick of slack for rounding), no later fork of the pid
       // follows, and, when the batch says it ended, it is its zombie.
@@ -602,7 +602,8 @@ void event_translator::translate(const std::vector<proc_event> &events,
             procfs_reader::read_facts pf;
             auto pr = reader.read_process(ev.parent_tgid, &pf);
             if (pr && pf.start_ticks <= ev_ticks + 1
-                && !is_zombie_state(pf.state) && pf.image_consistent) {
+                && !is_zombie_state(pf.state) && !pf.exiting
+                && pf.image_consistent) {
               if (auto n = get_field(pr->data, "Name"))
                 parent.name = *n;
               if (auto e = get_field(pr->data, "Exe"))
@@ -664,7 +665,7 @@ void event_translator::translate(const std::vector<proc_event> &events,
       p.ppid.clear();
       if (ours && fx.ppid > 0 && k.creator > 0 && fx.ppid != k.creator)
         set_field(p.data, "CurrentPpid", std::to_string(fx.ppid));
-      bool zombie = ours && is_zombie_state(fx.state);
+      bool zombie = ours && (is_zombie_state(fx.state) || fx.exiting);
       bool image_read = ours && !zombie && fx.image_consistent;
       auto take = [&](const char *key, std::string &into) {
         auto v = image_read ? get_field(p.data, key) : nullptr;

@@ -173,6 +173,8 @@ std::optional<stat_line> parse_stat_line(std::string_view text) {
       out.state = tok.size() == 1 ? tok[0] : '?';
     } else if (field == 4) {
       have_ppid = parse_number(tok, out.ppid);
+    } else if (field == 9) {
+      parse_number(tok, out.flags);
     } else if (field == 22) {
       have_start = parse_number(tok, out.starttime);
     } else if (field == 23) {
@@ -407,6 +409,9 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
     facts->have_exe = !exe.empty();
     facts->have_cmdline = have_cmdline && !cmdline.empty();
     facts->image_consistent = consistent;
+    constexpr std::uint64_t pf_kthread = 0x00200000;
+    facts->exiting = st->vsize == 0 && (st->flags & pf_kthread) == 0
+                     && !facts->have_exe && !facts->have_cmdline;
   }
   return rec;
 }

@@ -36,6 +36,7 @@ struct stat_line {
   std::string comm;            ///< between the first '(' and the LAST ')'
   char state = '?';            ///< field 3
   int ppid = 0;                ///< field 4
+  std::uint64_t flags = 0;     ///< field 9 (PF_*; PF_KTHREAD 0x00200000)
   std::uint64_t starttime = 0; ///< field 22, clock ticks since boot
   std::uint64_t vsize = 0;     ///< field 23, bytes of virtual memory; 0
                                ///< once an exiting task dropped its memory
@@ -80,6 +81,10 @@ public:
     bool have_exe = false;
     bool have_cmdline = false; ///< a non-empty command line was read
     bool image_consistent = true;
+    /// Exiting but not yet a zombie: no memory (vsize 0), no Exe, no
+    /// command line, and not a kernel thread. Its image is gone like a
+    /// zombie's; only the name is still its own.
+    bool exiting = false;
   };
   std::optional<process_record> read_process(int pid,
                                              read_facts *facts = nullptr) const;

@@ -117,7 +117,7 @@ struct fake_proc {
     std::string s = d + " (" + comm + ") S " + std::to_string(ppid);
     for (int f = 5; f <= 21; ++f)
       s += " 0";
-    s += " " + std::to_string(ticks) + " 0 0\n";
+    s += " " + std::to_string(ticks) + " 4096 0\n"; // vsize: alive
     write(d + "/stat", s);
     write(d + "/status", "Tgid:\t" + d + "\nUid:\t0\t0\t0\t0\n");
     write(d + "/cmdline", comm + std::string(1, '\0') + "-x");
@@ -294,7 +294,8 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
                     1u);
   BOOST_CHECK_EQUAL(
       lp::to_updates(lp::proc_event{lp::proc_event::exec, 61, 61}, r, ups), 0u);
-  // exit of 50 with a given clock
+  // exit of 50 with a given clock (gone from /proc by then)
+  std::filesystem::remove_all(fp.root + "/50");
   BOOST_CHECK_EQUAL(lp::to_updates(lp::proc_event{lp::proc_event::exit, 50, 50},
                                    r, ups, 42 * ns_per_second),
                     1u);
@@ -307,7 +308,6 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
   BOOST_CHECK_EQUAL(field(ups[0].process, "Ppid"), "40");
   BOOST_CHECK_EQUAL(field(ups[0].process, "Name"), "\"child\"");
   BOOST_CHECK_EQUAL(ups[0].process.start_time, st50);
-  BOOST_CHECK_EQUAL(ups[0].process.start_time, r.start_time(50));
 
   BOOST_CHECK_EQUAL(ups[1].process.pid, "60");
   BOOST_CHECK_EQUAL(ups[1].process.ppid, "40");
@@ -685,12 +685,15 @@ BOOST_AUTO_TEST_CASE(what_a_leader_exit_means) {
     ended.push_back(u.target);
   BOOST_TEST(ended == (std::vector<std::string>{"50", "99"}),
              boost::test_tools::per_element());
-  BOOST_TEST(counts.thread_exec_exits == 1u);
-  BOOST_TEST(undecided.size() == 2u);
-  // Asked again without a way to wait: taken as exits.
+  // 70 too is held: only its exec event can say it was a thread's execve()
+  // (a new holder of the pid in the same tick looks just like it).
+  BOOST_TEST(counts.thread_exec_exits == 0u);
+  BOOST_TEST(undecided.size() == 3u);
+  // Asked again without a way to wait: /proc's word (70 runs on).
   ups.clear();
   lp::to_updates(undecided, r, ups, unknown_time, &counts, nullptr);
   BOOST_TEST(ups.size() == 2u);
+  BOOST_TEST(counts.thread_exec_exits == 1u);
 }
 
 // A thread's execve() on the real kernel: the old leader's exit, reported
@@ -729,13 +732,13 @@ BOOST_AUTO_TEST_CASE(live_thread_exec_is_not_an_exit) {
     BOOST_REQUIRE(c.receive(events, 20)
                   != lp::proc_connector::recv_status::error);
     // Decoded as the agent does: at once, against the live /proc, held
-    // exits asked about again each round.
+    // exits put in front of the next events.
     std::vector<lp::proc_event> mine, again;
     for (auto &e : events)
       if (e.tgid == child && e.is_leader() && e.what != lp::proc_event::fork)
         mine.push_back(e);
     auto before = ups.size();
-    lp::to_updates(undecided, r, ups, unknown_time, &counts, &again);
+    mine.insert(mine.begin(), undecided.begin(), undecided.end());
     lp::to_updates(mine, r, ups, unknown_time, &counts, &again);
     undecided = std::move(again);
     for (auto i = before; i < ups.size(); ++i)

@@ -515,7 +515,8 @@ void process_table::merge_data(process_entry &e, data_fields &&fields) {
 // A listing row of a known process (exact identity) keeps what only the
 // process's own events knew: Data.Ppid is its creator (the listing's parent
 // goes to CurrentPpid when it differs), ParentSource and ExecName stay.
-static void keep_creator_fields(const std::string &old, data_fields &fresh) {
+static void keep_creator_fields(const std::string &old, data_fields &fresh,
+                                timestamp listed_at) {
   auto put = [&](const char *key, std::string_view v) {
     for (auto &f : fresh)
       if (f.key == key) {
@@ -541,9 +542,23 @@ static void keep_creator_fields(const std::string &old, data_fields &fresh) {
       drop("CurrentPpid");
     put("Ppid", *ppid);
   }
-  for (auto key : {"ParentSource", "ExecName"})
+  for (auto key : {"ParentSource", "ExecName", "ImageTime"})
     if (auto v = data_value(old, key))
       put(key, *v);
+  // An exec or rename after the listing began is newer than the listing's
+  // read: its image stays (the sync's row may show the one before).
+  auto image_time = data_value(old, "ImageTime");
+  if (!image_time || image_time->size() < 2)
+    return;
+  auto t = parse_time(image_time->substr(1, image_time->size() - 2));
+  if (!t || *t < listed_at)
+    return;
+  for (auto key : {"Name", "Exe", "CommandLine"}) {
+    if (auto v = data_value(old, key))
+      put(key, *v);
+    else
+      drop(key);
+  }
 }
 
 void process_table::refresh_data(process_entry &e, std::string fresh) {
@@ -864,7 +879,7 @@ void process_table::apply_sync(timestamp time,
     if (slot == npos && p.guid.empty() && !exact)
       slot = lookup_real_id(make_real_id(p.pid, p.start_time));
     if (slot != npos && exact)
-      keep_creator_fields(slots_[slot].data, p.data);
+      keep_creator_fields(slots_[slot].data, p.data, time);
     if (slot != npos && slots_[slot].seen_in_sync == gen) {
       // Listed twice: the same process, never a second one. The last row
       // wins (its data here, its ppid in pass 2); the earlier row is skipped.

@@ -536,6 +536,20 @@ void event_translator::translate(const std::vector<proc_event> &events,
     return f;
   };
   auto exit_time = now != unknown_time ? now : realtime_now();
+  // An event's time (CLOCK_MONOTONIC ns) on the wall clock.
+  timestamp mono_to_real = 0;
+  {
+    struct timespec m;
+    ::clock_gettime(CLOCK_MONOTONIC, &m);
+    mono_to_real =
+        realtime_now()
+        - (static_cast<timestamp>(m.tv_sec) * ns_per_second + m.tv_nsec);
+  }
+  auto image_time = [&](const proc_event &e) {
+    std::string t;
+    append_time_json(t, mono_to_real + static_cast<timestamp>(e.ktime_ns));
+    return t;
+  };
 
   for (std::size_t i = 0; i < events.size(); ++i) {
     const auto &ev = events[i];
@@ -552,7 +566,7 @@ void event_translator::translate(const std::vector<proc_event> &events,
       // The read is this child's only if it started no later than the
       // event (one tick of slack for rounding), no later fork of the pid
       // follows, and, when the batch says it ended, it is its zombie.
-      bool ours = rec && fx.start_ticks <= ev_ticks + 1 && !fut.replaced
+      bool ours = rec && fx.start_ticks <= ev_ticks && !fut.replaced
                   && (!fut.ended || zombie);
       if (rec && !ours)
         ++c.foreign_reads;
@@ -568,7 +582,10 @@ void event_translator::translate(const std::vector<proc_event> &events,
         u.process = std::move(*rec);
         u.process.start_time = k.start;
       } else {
+        // The fork event's time on /proc's tick grid: the start, or up to
+        // a tick after it when a tick began between the two.
         u.process = bare_record(pid, k.start);
+        set_field(u.process.data, "StartEstimated", "true");
       }
       auto &p = u.process;
       const std::string ppid = std::to_string(ev.parent_tgid);
@@ -595,15 +612,14 @@ void event_translator::translate(const std::vector<proc_event> &events,
           known_process parent;
           bool have = false;
           auto pk = known_.find(ev.parent_tgid);
-          if (pk != known_.end() && pk->second.ticks <= ev_ticks + 1) {
+          if (pk != known_.end() && pk->second.ticks <= ev_ticks) {
             parent = pk->second;
             have = true;
           } else {
             procfs_reader::read_facts pf;
             auto pr = reader.read_process(ev.parent_tgid, &pf);
-            if (pr && pf.start_ticks <= ev_ticks + 1
-                && !is_zombie_state(pf.state) && !pf.exiting
-                && pf.image_consistent) {
+            if (pr && pf.start_ticks <= ev_ticks && !is_zombie_state(pf.state)
+                && !pf.exiting && pf.image_consistent) {
               if (auto n = get_field(pr->data, "Name"))
                 parent.name = *n;
               if (auto e = get_field(pr->data, "Exe"))
@@ -644,7 +660,7 @@ void event_translator::translate(const std::vector<proc_event> &events,
       auto rec = reader.read_process(pid, &fx);
       bool ours = rec && !fut.replaced
                   && (kit != known_.end() ? fx.start_ticks == kit->second.ticks
-                                          : fx.start_ticks <= ev_ticks + 1);
+                                          : fx.start_ticks <= ev_ticks);
       if (rec && !ours)
         ++c.foreign_reads;
       if (!ours && kit == known_.end())
@@ -690,6 +706,7 @@ void event_translator::translate(const std::vector<proc_event> &events,
       set_field(p.data, "ExecName", k.name.empty() ? "null" : k.name);
       if (k.inherited)
         set_field(p.data, "ImageInherited", "false");
+      set_field(p.data, "ImageTime", image_time(ev));
       k.inherited = false;
       p.identity = record_identity::exact;
       u.time = p.start_time;
@@ -711,19 +728,21 @@ void event_translator::translate(const std::vector<proc_event> &events,
           final_exit = true; // gone, or the pid is another process's
       }
       if (!final_exit) {
+        // Nothing after it in the batch. A thread's execve() is followed by
+        // its exec event at once, so a leader exit that /proc does not show
+        // ended is held until the next events tell (an exec: not an exit;
+        // a fork of the pid: final), even when /proc shows a live process
+        // under the same ticks (a new holder of the pid in the same tick
+        // looks just like it). Forced to decide, /proc's word is taken.
         using le = procfs_reader::leader_exit;
-        switch (reader.classify_leader_exit(pid)) {
-        case le::thread_exec:
+        auto judged = reader.classify_leader_exit(pid);
+        if (judged != le::ended && undecided && i >= must_decide) {
+          undecided->push_back(ev);
+          continue;
+        }
+        if (judged == le::thread_exec) {
           ++c.thread_exec_exits;
           continue;
-        case le::undecided:
-          if (undecided && i >= must_decide) {
-            undecided->push_back(ev);
-            continue;
-          }
-          break; // nobody asks again: an exit
-        case le::ended:
-          break;
         }
       }
       process_update u;
@@ -746,7 +765,7 @@ void event_translator::translate(const std::vector<proc_event> &events,
         start = kit->second.start;
       } else {
         auto ticks = reader.start_ticks(pid);
-        if (!ticks || *ticks > reader.ticks_of_event(ev.ktime_ns) + 1)
+        if (!ticks || *ticks > reader.ticks_of_event(ev.ktime_ns))
           break; // gone, or the pid is already another process's
         start = reader.time_of_ticks(*ticks);
       }
@@ -758,6 +777,7 @@ void event_translator::translate(const std::vector<proc_event> &events,
       set_field(u.process.data, "Name", name);
       if (kit != known_.end() && !kit->second.name.empty())
         set_field(u.process.data, "ExecName", kit->second.name);
+      set_field(u.process.data, "ImageTime", image_time(ev));
       u.process.identity = record_identity::exact;
       u.time = start;
       out.push_back(std::move(u));

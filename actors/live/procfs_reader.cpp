@@ -344,6 +344,7 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
   std::string cmdline;
   bool have_cmdline = false;
   bool consistent = false;
+  std::uint64_t last_vsize = st->vsize; // of the last stat read
   for (int attempt = 0; attempt < 3 && !consistent; ++attempt) {
     exe = read_exe();
     have_cmdline = read_whole_file(image_dir + "/cmdline", cmdline);
@@ -356,6 +357,8 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
     std::optional<stat_line> st2;
     if (read_whole_file(dir + "/stat", again))
       st2 = parse_stat_line(again);
+    if (st2)
+      last_vsize = st2->vsize;
     consistent =
         read_exe() == exe
         && (!st2 || (st2->comm == st->comm && st2->starttime == st->starttime));
@@ -366,6 +369,13 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
     exe.clear();
     have_cmdline = false;
   }
+  constexpr std::uint64_t pf_kthread = 0x00200000;
+  const bool exiting =
+      !is_zombie(*st) && last_vsize == 0 && (st->flags & pf_kthread) == 0;
+  // A listing leaves out a process in its exit path (no memory yet not a
+  // zombie) for the reason it leaves out zombies: its image is gone.
+  if (exiting && error)
+    return std::nullopt;
   if (have_cmdline) {
     while (!cmdline.empty() && cmdline.back() == '\0')
       cmdline.pop_back();
@@ -409,9 +419,7 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
     facts->have_exe = !exe.empty();
     facts->have_cmdline = have_cmdline && !cmdline.empty();
     facts->image_consistent = consistent;
-    constexpr std::uint64_t pf_kthread = 0x00200000;
-    facts->exiting = st->vsize == 0 && (st->flags & pf_kthread) == 0
-                     && !facts->have_exe && !facts->have_cmdline;
+    facts->exiting = exiting;
   }
   return rec;
 }

@@ -81,9 +81,9 @@ public:
     bool have_exe = false;
     bool have_cmdline = false; ///< a non-empty command line was read
     bool image_consistent = true;
-    /// Exiting but not yet a zombie: no memory (vsize 0), no Exe, no
-    /// command line, and not a kernel thread. Its image is gone like a
-    /// zombie's; only the name is still its own.
+    /// Exiting (or exited): no memory (vsize 0 in the stat read after Exe
+    /// and the command line) and not a kernel thread. Its image may have
+    /// gone during the read, like a zombie's; only the name is its own.
     bool exiting = false;
   };
   std::optional<process_record> read_process(int pid,

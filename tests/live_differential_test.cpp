@@ -227,7 +227,10 @@ BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
       // taken as the first of them (the workload's creators are unique).
       auto parent =
           id_of(t["ppid"].get<long long>(), t["pticks"].get<long long>());
-      if (parent.empty() || e.value("ParentId", std::string{}) != parent) {
+      // ParentId is the creator's entry and Data.Ppid the creator's pid,
+      // also after the creator died and a reaper took the child.
+      if (parent.empty() || e.value("ParentId", std::string{}) != parent
+          || e["Data"].value("Ppid", -1LL) != t["ppid"].get<long long>()) {
         ++c.wrong_parent;
         note("wrong parent (want " + parent + ")", t, &e);
       }

@@ -359,13 +359,17 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
       st2 = parse_stat_line(again);
     if (st2)
       last_vsize = st2->vsize;
+    // No stat any more: the process vanished during the read, and what was
+    // read may be the husk of its exit (no Exe, no command line).
     consistent =
-        read_exe() == exe
+        st2 && read_exe() == exe
         && (!st2 || (st2->comm == st->comm && st2->starttime == st->starttime));
     if (!consistent && st2 && st2->starttime == st->starttime)
       st = std::move(st2); // the newer name, checked on the next try
   }
   if (!consistent) {
+    if (error)
+      return std::nullopt; // a listing leaves out what it cannot read whole
     exe.clear();
     have_cmdline = false;
   }

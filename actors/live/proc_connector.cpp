@@ -468,6 +468,13 @@ process_record bare_record(int pid, timestamp start) {
 } // namespace
 
 void event_translator::remember(int pid, known_process k, update_counts &c) {
+  // Memory: an image is kept for inheritance only up to 64 KiB; a bigger
+  // one is read from /proc when a child needs it.
+  if (k.name.size() + k.exe.size() + k.cmdline.size() > 65536) {
+    k.exe.clear();
+    k.cmdline.clear();
+    k.name.clear();
+  }
   if (known_.size() >= max_known_ && known_.count(pid) == 0) {
     c.identities_dropped += known_.size();
     known_.clear();
@@ -612,7 +619,8 @@ void event_translator::translate(const std::vector<proc_event> &events,
           known_process parent;
           bool have = false;
           auto pk = known_.find(ev.parent_tgid);
-          if (pk != known_.end() && pk->second.ticks <= ev_ticks) {
+          if (pk != known_.end() && pk->second.ticks <= ev_ticks
+              && !pk->second.name.empty()) {
             parent = pk->second;
             have = true;
           } else {

@@ -164,7 +164,9 @@ timestamp realtime_now();
 /// - comm of a leader: Name is the new name, ExecName the name read at
 ///   fork/exec.
 /// Memory: at most max_known processes are remembered (the oldest
-/// knowledge is dropped wholesale past it, counted).
+/// knowledge is dropped wholesale past it, counted), each with its image
+/// only when Name + Exe + CommandLine fit in 64 KiB (else the image is read
+/// from /proc when a child needs it); a process is forgotten at its exit.
 class event_translator {
 public:
   explicit event_translator(std::size_t max_known = 131072)

@@ -624,6 +624,45 @@ BOOST_AUTO_TEST_CASE(a_wrong_exit_is_revived_by_exec_or_listing) {
   BOOST_CHECK(t.find("90-1600000006")->running());
 }
 
+// A new holder of the pid in the same tick looks like a thread's execve()
+// to /proc (alive, same ticks): the exit is held until the next batch
+// brings the new holder's fork, and is then final.
+BOOST_AUTO_TEST_CASE(an_exit_is_held_until_the_events_tell) {
+  fake_host h;
+  h.process(40, "launcher", 1, 100, "/usr/bin/launcher");
+  h.process(50, "launcher", 40, 250, "/usr/bin/launcher"); // A, then B
+  lp::event_translator tr;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  std::vector<lp::proc_event> held;
+  tr.translate({fork_of(50, 40, 250), exit_of(50, 250)}, h.reader, ups,
+               unknown_time, &counts, &held);
+  BOOST_REQUIRE_EQUAL(ups.size(), 1u); // the fork; the exit is held
+  BOOST_REQUIRE_EQUAL(held.size(), 1u);
+  std::vector<lp::proc_event> next = held;
+  next.push_back(fork_of(50, 40, 250));
+  held.clear();
+  tr.translate(next, h.reader, ups, unknown_time, &counts, &held);
+  BOOST_CHECK(held.empty());
+  BOOST_REQUIRE_EQUAL(ups.size(), 3u);
+  BOOST_CHECK(ups[1].kind == update_kind::exit);
+  BOOST_CHECK(ups[2].kind == update_kind::start);
+  BOOST_CHECK_EQUAL(counts.thread_exec_exits, 0u);
+  proctrack::process_table t;
+  for (auto &u : ups)
+    t.apply(std::move(u));
+  BOOST_CHECK(!t.find("50-1600000002")->running());
+  BOOST_CHECK(t.find("50-1600000002.1")->running());
+  // Held past its time with no event to tell, /proc's word: it runs on.
+  held.clear();
+  ups.clear();
+  tr.translate({exit_of(50, 260)}, h.reader, ups, unknown_time, &counts, &held,
+               1);
+  BOOST_CHECK(ups.empty());
+  BOOST_CHECK(held.empty());
+  BOOST_CHECK_EQUAL(counts.thread_exec_exits, 1u);
+}
+
 // A thread's execve() seen in one batch: the exit is followed by the exec.
 BOOST_AUTO_TEST_CASE(exit_then_exec_in_one_batch_is_a_thread_exec) {
   fake_host h;

@@ -232,6 +232,10 @@ int thread_count(std::string_view status) {
 
 } // namespace
 
+namespace {
+std::string live_thread(const std::string &dir, int pid);
+} // namespace
+
 procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
   const std::string dir = root_ + "/" + std::to_string(pid);
   std::string stat_text, status;
@@ -244,8 +248,12 @@ procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
   bool zombie = is_zombie(*st);
   if (!zombie && st->vsize > 0)
     return leader_exit::thread_exec;
+  // A zombie leader whose group still has another task is a de_thread in
+  // progress (the exec'ing thread is not counted in Threads: any more) or a
+  // group exit: not decided yet.
   if (zombie && thread_count(status) <= 1)
-    return leader_exit::ended;
+    return live_thread(dir, pid).empty() ? leader_exit::ended
+                                         : leader_exit::undecided;
   return leader_exit::undecided;
 }
 

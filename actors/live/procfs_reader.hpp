@@ -123,7 +123,9 @@ public:
   /// /proc now. A non-leader thread's execve() ends the old leader (the
   /// kernel's de_thread), which the kernel reports as the leader's exit
   /// before the exec; the process goes on under the same pid.
-  /// - ended: pid is gone, or a zombie with one thread left;
+  /// - ended: pid is gone, or a zombie with one thread left and no other
+  ///   task under /proc/PID/task (a de_thread in progress still lists the
+  ///   exec'ing thread there: undecided);
   /// - thread_exec: pid runs with memory (not a zombie, stat vsize > 0: a
   ///   task that exits drops its memory before its exit is reported);
   /// - undecided: in between (an exiting leader whose other threads still

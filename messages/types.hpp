@@ -30,6 +30,21 @@ typename Inspector::result_type inspect(Inspector &f, data_field &x) {
   return f(x.key, x.json);
 }
 
+/// How exactly a record's start time names its process.
+/// - approximate: SPEC §1's rule, a start within 1 s of a running holder of
+///   the same pid is that holder (sources round differently);
+/// - exact: the start time is the kernel's own (Linux agent: /proc start
+///   ticks), so the same pid and start is the same process and any other
+///   start is another process; the record proves the process alive (exec,
+///   comm change, listing), reviving an exit wrongly applied to it;
+/// - exact_new: as exact, from a fork event: a new process, never one that
+///   already ended (same pid and start tick after a fast pid reuse).
+enum class record_identity : std::uint8_t {
+  approximate = 0,
+  exact = 1,
+  exact_new = 2
+};
+
 /// One process as a source saw it.
 struct process_record {
   std::string pid;  ///< bare pid as text; empty when the source lacks it
@@ -52,13 +67,14 @@ struct process_record {
   timestamp last_sync_time = unknown_time;
   bool keeps_children = false; ///< children is the entry's Children list
   std::vector<std::string> children;
+  record_identity identity = record_identity::approximate;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, process_record &x) {
   return f(x.pid, x.ppid, x.guid, x.parent_guid, x.start_time, x.data,
            x.end_time, x.real_id, x.parent_real_id, x.keeps_last_sync,
-           x.last_sync_time, x.keeps_children, x.children);
+           x.last_sync_time, x.keeps_children, x.children, x.identity);
 }
 
 enum class update_kind : std::uint8_t { start = 0, exit = 1, sync = 2 };

@@ -8,6 +8,7 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 }
 #else
 
+#include "actors/cache/process_table.hpp"
 #include "actors/common/time.hpp"
 #include "actors/live/proc_connector.hpp"
 
@@ -15,6 +16,7 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <linux/cn_proc.h>
 #include <linux/connector.h>
@@ -115,7 +117,7 @@ struct fake_proc {
     std::string s = d + " (" + comm + ") S " + std::to_string(ppid);
     for (int f = 5; f <= 21; ++f)
       s += " 0";
-    s += " " + std::to_string(ticks) + " 0 0\n";
+    s += " " + std::to_string(ticks) + " 4096 0\n"; // vsize: alive
     write(d + "/stat", s);
     write(d + "/status", "Tgid:\t" + d + "\nUid:\t0\t0\t0\t0\n");
     write(d + "/cmdline", comm + std::string(1, '\0') + "-x");
@@ -274,22 +276,26 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
   fp.write("stat", "cpu 1\nbtime 1600000000\n");
   fp.process(50, "child", 1, 250); // reparented to 1 in /proc already
   lp::procfs_reader r(fp.root, 100);
+  r.set_boot_offset_ns(0);
   std::vector<process_update> ups;
-  // fork of a leader, child still in /proc
-  BOOST_CHECK_EQUAL(
-      lp::to_updates(
-          lp::proc_event{lp::proc_event::fork, 50, 50, 40, 40, 0, 999}, r, ups),
-      1u);
+  // fork of a leader, child still in /proc (event at tick 250, as its stat)
+  BOOST_CHECK_EQUAL(lp::to_updates(lp::proc_event{lp::proc_event::fork, 50, 50,
+                                                  40, 40, 0, 2'500'000'000},
+                                   r, ups),
+                    1u);
   // fork of a leader that already vanished: falls back to ktime
   lp::proc_event gone{lp::proc_event::fork, 60, 60, 40, 40, 0,
                       3 * ns_per_second + 5};
   BOOST_CHECK_EQUAL(lp::to_updates(gone, r, ups), 1u);
   // exec of 50; exec of a vanished process gives nothing
-  BOOST_CHECK_EQUAL(
-      lp::to_updates(lp::proc_event{lp::proc_event::exec, 50, 50}, r, ups), 1u);
+  BOOST_CHECK_EQUAL(lp::to_updates(lp::proc_event{lp::proc_event::exec, 50, 50,
+                                                  0, 0, 0, 3 * ns_per_second},
+                                   r, ups),
+                    1u);
   BOOST_CHECK_EQUAL(
       lp::to_updates(lp::proc_event{lp::proc_event::exec, 61, 61}, r, ups), 0u);
-  // exit of 50 with a given clock
+  // exit of 50 with a given clock (gone from /proc by then)
+  std::filesystem::remove_all(fp.root + "/50");
   BOOST_CHECK_EQUAL(lp::to_updates(lp::proc_event{lp::proc_event::exit, 50, 50},
                                    r, ups, 42 * ns_per_second),
                     1u);
@@ -302,13 +308,13 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
   BOOST_CHECK_EQUAL(field(ups[0].process, "Ppid"), "40");
   BOOST_CHECK_EQUAL(field(ups[0].process, "Name"), "\"child\"");
   BOOST_CHECK_EQUAL(ups[0].process.start_time, st50);
-  BOOST_CHECK_EQUAL(ups[0].process.start_time, r.start_time(50));
 
   BOOST_CHECK_EQUAL(ups[1].process.pid, "60");
   BOOST_CHECK_EQUAL(ups[1].process.ppid, "40");
   BOOST_CHECK_EQUAL(field(ups[1].process, "Pid"), "60");
+  // on /proc's tick grid (10 ms at 100 Hz), as a read would have given it
   BOOST_CHECK_EQUAL(ups[1].process.start_time,
-                    (1600000000 + 3) * ns_per_second + 5);
+                    (1600000000 + 3) * ns_per_second);
 
   BOOST_CHECK(ups[2].kind == update_kind::start);
   BOOST_CHECK_EQUAL(ups[2].process.pid, "50");
@@ -326,6 +332,349 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
   BOOST_REQUIRE_EQUAL(e.size(), 1u);
   BOOST_CHECK_GE(e[0].time, before);
   BOOST_CHECK_LE(e[0].time, lp::realtime_now());
+}
+
+// -- issue 14: identity, images, renames, parents --------------------------
+
+namespace {
+
+// A fake /proc at 100 Hz, btime 1600000000, boot offset 0: tick T is the
+// event time T * 10 ms and the start 1600000000 s + T * 10 ms.
+struct fake_host {
+  fake_proc fp;
+  lp::procfs_reader reader;
+  fake_host() : reader(init(fp), 100) {
+    reader.set_boot_offset_ns(0);
+  }
+  static std::string init(fake_proc &fp) {
+    fp.write("stat", "cpu 1\nbtime 1600000000\n");
+    return fp.root;
+  }
+  void process(int pid, const std::string &comm, int ppid, unsigned long ticks,
+               const std::string &exe = "", char state = 'S') {
+    fp.process(pid, comm, ppid, ticks);
+    auto d = std::to_string(pid);
+    std::string s = d + " (" + comm + ") " + state + " " + std::to_string(ppid);
+    for (int f = 5; f <= 21; ++f)
+      s += " 0";
+    s += " " + std::to_string(ticks) + (state == 'Z' ? " 0" : " 4096") + " 0\n";
+    fp.write(d + "/stat", s);
+    if (state == 'Z')
+      fp.write(d + "/cmdline", "");
+    if (!exe.empty())
+      ::symlink(exe.c_str(), (fp.root + "/" + d + "/exe").c_str());
+  }
+  void gone(int pid) {
+    std::filesystem::remove_all(fp.root + "/" + std::to_string(pid));
+  }
+};
+
+constexpr std::uint64_t tick_ns = 10'000'000; // 100 Hz
+
+lp::proc_event fork_of(int child, int parent, std::uint64_t tick) {
+  return lp::proc_event{lp::proc_event::fork, child, child, parent, parent, 0,
+                        tick * tick_ns};
+}
+lp::proc_event exec_of(int pid, std::uint64_t tick) {
+  return lp::proc_event{lp::proc_event::exec, pid, pid, 0, 0, 0,
+                        tick * tick_ns};
+}
+lp::proc_event exit_of(int pid, std::uint64_t tick) {
+  return lp::proc_event{lp::proc_event::exit, pid, pid, 0, 0, 0,
+                        tick * tick_ns};
+}
+lp::proc_event comm_of(int pid, std::uint64_t tick, const char *name) {
+  lp::proc_event e{lp::proc_event::comm, pid, pid, 0, 0, 0, tick * tick_ns};
+  std::snprintf(e.name, sizeof(e.name), "%s", name);
+  return e;
+}
+
+timestamp at_tick(std::uint64_t t) {
+  return 1600000000 * ns_per_second + static_cast<timestamp>(t) * tick_ns;
+}
+
+// The updates applied to a table; its entry for `id` as JSON (null if none).
+std::string entry(proctrack::process_table &t, const std::string &id) {
+  return t.get_json(id);
+}
+
+bool has(const std::string &json, const std::string &part) {
+  return json.find(part) != std::string::npos;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(decode_comm_event) {
+  ::proc_event e{};
+  e.what = ::proc_event::PROC_EVENT_COMM;
+  e.timestamp_ns = 77;
+  e.event_data.comm.process_pid = 30;
+  e.event_data.comm.process_tgid = 30;
+  std::memcpy(e.event_data.comm.comm, "0123456789abcdefXYZ", 16); // no NUL
+  bytes b;
+  add_msg(b, e);
+  lp::decode_stats st;
+  auto ev = dec(b, st);
+  BOOST_REQUIRE_EQUAL(ev.size(), 1u);
+  BOOST_CHECK(ev[0].what == lp::proc_event::comm);
+  BOOST_CHECK_EQUAL(ev[0].tgid, 30);
+  BOOST_CHECK_EQUAL(std::string(ev[0].name), "0123456789abcde"); // 15 + NUL
+}
+
+// Kind 4: A (pid 50) forks C and exits; B takes pid 50 in the same tick and
+// execs sleep. /proc shows B when the batch is read.
+BOOST_AUTO_TEST_CASE(same_tick_pid_reuse_is_two_processes) {
+  fake_host h;
+  h.process(40, "t06_pidwrap", 1, 100, "/tmp/t06_pidwrap");
+  h.process(50, "sleep", 40, 250, "/usr/bin/sleep");        // B, not A
+  h.process(51, "t06_pidwrap", 1, 250, "/tmp/t06_pidwrap"); // C, reparented
+  lp::event_translator tr;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  tr.translate({fork_of(50, 40, 250), fork_of(51, 50, 250), exit_of(50, 250),
+                fork_of(50, 40, 250), exec_of(50, 251)},
+               h.reader, ups, 5000 * ns_per_second, &counts);
+  BOOST_REQUIRE_EQUAL(ups.size(), 5u);
+  BOOST_CHECK_EQUAL(counts.foreign_reads, 1u); // A's read showed B
+  // A: not B's data; the parent's image, marked inherited.
+  BOOST_CHECK_EQUAL(field(ups[0].process, "Name"), "\"t06_pidwrap\"");
+  BOOST_CHECK_EQUAL(field(ups[0].process, "ImageInherited"), "true");
+  BOOST_CHECK(ups[0].process.identity == proctrack::record_identity::exact_new);
+  // C's creator is A; /proc's parent (the reaper) is its own field.
+  BOOST_CHECK_EQUAL(field(ups[1].process, "Ppid"), "50");
+  BOOST_CHECK_EQUAL(field(ups[1].process, "CurrentPpid"), "1");
+  BOOST_CHECK_EQUAL(field(ups[1].process, "ParentSource"), "\"fork\"");
+  // The exit names A by pid and start.
+  BOOST_CHECK(ups[2].kind == update_kind::exit);
+  BOOST_CHECK_EQUAL(ups[2].process.start_time, at_tick(250));
+  BOOST_CHECK_EQUAL(field(ups[3].process, "Name"), "\"sleep\"");
+
+  proctrack::process_table t;
+  for (auto &u : ups)
+    t.apply(std::move(u));
+  auto a = entry(t, "50-1600000002");
+  auto b = entry(t, "50-1600000002.1");
+  BOOST_TEST_MESSAGE(a << "\n" << b);
+  BOOST_CHECK(has(a, "\"Name\":\"t06_pidwrap\""));
+  BOOST_CHECK(!has(a, "\"EndTime\":\"0001-01-01T00:00:00Z\""));
+  BOOST_CHECK(has(b, "\"Name\":\"sleep\""));
+  BOOST_CHECK(has(b, "\"Exe\":\"/usr/bin/sleep\""));
+  BOOST_CHECK(has(b, "\"EndTime\":\"0001-01-01T00:00:00Z\""));
+  BOOST_CHECK(has(entry(t, "51-1600000002"), "\"ParentId\":\"50-1600000002\""));
+  BOOST_CHECK(has(entry(t, "50"), "\"Id\":\"50-1600000002.1\""));
+  BOOST_CHECK_EQUAL(t.counters().same_second_pids, 1);
+}
+
+// Kind 4 with the agent behind: A's fork is read 1.2 s late, when the pid
+// already belongs to B (later ticks) whose fork is not received yet.
+BOOST_AUTO_TEST_CASE(a_late_read_of_a_reused_pid_is_discarded) {
+  fake_host h;
+  h.process(40, "t06_pidwrap", 1, 100, "/tmp/t06_pidwrap");
+  h.process(60, "sleep", 40, 370, "/usr/bin/sleep"); // B, 1.2 s later
+  lp::event_translator tr;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  tr.translate({fork_of(60, 40, 250), exit_of(60, 251)}, h.reader, ups,
+               4000 * ns_per_second, &counts);
+  BOOST_REQUIRE_EQUAL(ups.size(), 2u);
+  BOOST_CHECK_EQUAL(counts.foreign_reads, 1u);
+  BOOST_CHECK_EQUAL(ups[0].process.start_time, at_tick(250));
+  BOOST_CHECK_EQUAL(field(ups[0].process, "Name"), "\"t06_pidwrap\"");
+  BOOST_CHECK(ups[1].kind == update_kind::exit); // final: other ticks now
+  tr.translate({fork_of(60, 40, 370), exec_of(60, 371)}, h.reader, ups,
+               4001 * ns_per_second, &counts);
+  proctrack::process_table t;
+  for (auto &u : ups)
+    t.apply(std::move(u));
+  auto a = entry(t, "60-1600000002");
+  auto b = entry(t, "60-1600000003");
+  BOOST_CHECK(has(a, "\"EndTime\":\"1970-01-01T01:06:40Z\""));
+  BOOST_CHECK(has(b, "\"Name\":\"sleep\""));
+  BOOST_CHECK(has(b, "\"EndTime\":\"0001-01-01T00:00:00Z\""));
+  BOOST_CHECK(has(b, "\"ParentId\":\"40-1600000001\"")
+              || has(b, "\"ParentId\":\"40-?\""));
+}
+
+// Kind 2: images are never mixed.
+BOOST_AUTO_TEST_CASE(images_are_whole_or_inherited) {
+  fake_host h;
+  h.process(40, "python3", 1, 100, "/usr/bin/python3.11");
+  // 72 exec'd `true` and is a zombie: its name is readable, nothing else.
+  h.process(72, "true", 40, 300, "", 'Z');
+  lp::event_translator tr;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  tr.translate({fork_of(70, 40, 300), exec_of(70, 301), // gone before read
+                fork_of(71, 40, 300),                   // fork only, gone
+                fork_of(72, 40, 300), exec_of(72, 301)},
+               h.reader, ups, unknown_time, &counts);
+  BOOST_REQUIRE_EQUAL(ups.size(), 5u);
+  // 70: no image from the fork (the exec brings it), the exec's unread.
+  BOOST_CHECK_EQUAL(field(ups[0].process, "Exe"), "<missing>");
+  BOOST_CHECK_EQUAL(field(ups[1].process, "Exe"), "null");
+  BOOST_CHECK_EQUAL(field(ups[1].process, "Name"), "null");
+  // 71: its parent's image, marked.
+  BOOST_CHECK_EQUAL(field(ups[2].process, "Name"), "\"python3\"");
+  BOOST_CHECK_EQUAL(field(ups[2].process, "Exe"), "\"/usr/bin/python3.11\"");
+  BOOST_CHECK_EQUAL(field(ups[2].process, "CommandLine"), "\"python3 -x\"");
+  BOOST_CHECK_EQUAL(field(ups[2].process, "ImageInherited"), "true");
+  // 72: Name true and no python Exe.
+  BOOST_CHECK_EQUAL(field(ups[4].process, "Name"), "\"true\"");
+  BOOST_CHECK_EQUAL(field(ups[4].process, "Exe"), "null");
+  BOOST_CHECK_EQUAL(field(ups[4].process, "CommandLine"), "null");
+  BOOST_CHECK_EQUAL(counts.inherited_images, 1u);
+  BOOST_CHECK_EQUAL(counts.unread_images, 2u);
+  proctrack::process_table t;
+  for (auto &u : ups)
+    t.apply(std::move(u));
+  auto e72 = entry(t, "72-1600000003");
+  BOOST_CHECK(has(e72, "\"Name\":\"true\""));
+  BOOST_CHECK(!has(e72, "python"));
+}
+
+// Kind 5: a rename updates Name and keeps the exec-time name; a listing
+// keeps the creator as Ppid and shows the reaper as CurrentPpid.
+BOOST_AUTO_TEST_CASE(renames_and_reparenting) {
+  fake_host h;
+  h.process(40, "bash", 1, 100, "/usr/bin/bash");
+  h.process(80, "worker", 40, 400, "/usr/bin/worker");
+  lp::event_translator tr;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  tr.translate({fork_of(80, 40, 400), comm_of(80, 402, "renamed")}, h.reader,
+               ups, unknown_time, &counts);
+  BOOST_REQUIRE_EQUAL(ups.size(), 2u);
+  BOOST_CHECK_EQUAL(counts.comm_changes, 1u);
+  BOOST_CHECK_EQUAL(field(ups[1].process, "Name"), "\"renamed\"");
+  BOOST_CHECK_EQUAL(field(ups[1].process, "ExecName"), "\"worker\"");
+  proctrack::process_table t;
+  for (auto &u : ups)
+    t.apply(std::move(u));
+  // 40 exits; 80 is reparented to 1 and listed so.
+  h.gone(40);
+  h.process(80, "renamed", 1, 400, "/usr/bin/worker");
+  auto l = h.reader.list();
+  BOOST_REQUIRE(l.error.empty());
+  BOOST_REQUIRE_EQUAL(l.processes.size(), 1u);
+  BOOST_CHECK_EQUAL(field(l.processes[0], "ParentSource"), "\"listing\"");
+  process_update sync;
+  sync.kind = update_kind::sync;
+  sync.time = at_tick(500);
+  sync.processes = std::move(l.processes);
+  t.apply(std::move(sync));
+  auto e = entry(t, "80-1600000004");
+  BOOST_TEST_MESSAGE(e);
+  BOOST_CHECK(has(e, "\"Ppid\":40"));
+  BOOST_CHECK(has(e, "\"CurrentPpid\":1"));
+  BOOST_CHECK(has(e, "\"Name\":\"renamed\""));
+  BOOST_CHECK(has(e, "\"ExecName\":\"worker\""));
+  BOOST_CHECK(has(e, "\"ParentSource\":\"fork\""));
+  BOOST_CHECK(has(e, "\"ParentId\":\"40-?\"")); // the creator, never 1
+}
+
+// Exit revival: an exit is final only for its process; a listing or an
+// exec that proves it alive undoes a wrongly applied one, counted.
+BOOST_AUTO_TEST_CASE(a_wrong_exit_is_revived_by_exec_or_listing) {
+  fake_host h;
+  h.process(90, "svc", 1, 600, "/usr/bin/svc");
+  lp::event_translator tr;
+  std::vector<process_update> ups;
+  tr.translate({fork_of(90, 1, 600)}, h.reader, ups);
+  proctrack::process_table t;
+  for (auto &u : ups)
+    t.apply(std::move(u));
+  auto wrong_exit = [&] {
+    process_update x;
+    x.kind = update_kind::exit;
+    x.target = "90";
+    x.process.pid = "90";
+    x.process.start_time = at_tick(600);
+    x.process.identity = proctrack::record_identity::exact;
+    x.time = at_tick(700);
+    t.apply(std::move(x));
+  };
+  wrong_exit();
+  BOOST_CHECK(!t.find("90-1600000006")->running());
+  // an exec proves it alive
+  ups.clear();
+  tr.translate({exec_of(90, 800)}, h.reader, ups);
+  BOOST_REQUIRE_EQUAL(ups.size(), 1u);
+  t.apply(std::move(ups[0]));
+  BOOST_CHECK(t.find("90-1600000006")->running());
+  BOOST_CHECK_EQUAL(t.counters().exits_revived, 1);
+  // a listing after the exit proves it alive
+  wrong_exit();
+  auto l = h.reader.list();
+  process_update sync;
+  sync.kind = update_kind::sync;
+  sync.time = at_tick(900);
+  sync.processes = std::move(l.processes);
+  t.apply(std::move(sync));
+  BOOST_CHECK(t.find("90-1600000006")->running());
+  BOOST_CHECK_EQUAL(t.counters().exits_revived, 2);
+  // an exit of another process with that pid leaves it alone
+  process_update other;
+  other.kind = update_kind::exit;
+  other.target = "90";
+  other.process.pid = "90";
+  other.process.start_time = at_tick(100);
+  other.process.identity = proctrack::record_identity::exact;
+  other.time = at_tick(950);
+  t.apply(std::move(other));
+  BOOST_CHECK(t.find("90-1600000006")->running());
+}
+
+// A new holder of the pid in the same tick looks like a thread's execve()
+// to /proc (alive, same ticks): the exit is held until the next batch
+// brings the new holder's fork, and is then final.
+BOOST_AUTO_TEST_CASE(an_exit_is_held_until_the_events_tell) {
+  fake_host h;
+  h.process(40, "launcher", 1, 100, "/usr/bin/launcher");
+  h.process(50, "launcher", 40, 250, "/usr/bin/launcher"); // A, then B
+  lp::event_translator tr;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  std::vector<lp::proc_event> held;
+  tr.translate({fork_of(50, 40, 250), exit_of(50, 250)}, h.reader, ups,
+               unknown_time, &counts, &held);
+  BOOST_REQUIRE_EQUAL(ups.size(), 1u); // the fork; the exit is held
+  BOOST_REQUIRE_EQUAL(held.size(), 1u);
+  std::vector<lp::proc_event> next = held;
+  next.push_back(fork_of(50, 40, 250));
+  held.clear();
+  tr.translate(next, h.reader, ups, unknown_time, &counts, &held);
+  BOOST_CHECK(held.empty());
+  BOOST_REQUIRE_EQUAL(ups.size(), 3u);
+  BOOST_CHECK(ups[1].kind == update_kind::exit);
+  BOOST_CHECK(ups[2].kind == update_kind::start);
+  BOOST_CHECK_EQUAL(counts.thread_exec_exits, 0u);
+  proctrack::process_table t;
+  for (auto &u : ups)
+    t.apply(std::move(u));
+  BOOST_CHECK(!t.find("50-1600000002")->running());
+  BOOST_CHECK(t.find("50-1600000002.1")->running());
+  // Held past its time with no event to tell, /proc's word: it runs on.
+  held.clear();
+  ups.clear();
+  tr.translate({exit_of(50, 260)}, h.reader, ups, unknown_time, &counts, &held,
+               1);
+  BOOST_CHECK(ups.empty());
+  BOOST_CHECK(held.empty());
+  BOOST_CHECK_EQUAL(counts.thread_exec_exits, 1u);
+}
+
+// A thread's execve() seen in one batch: the exit is followed by the exec.
+BOOST_AUTO_TEST_CASE(exit_then_exec_in_one_batch_is_a_thread_exec) {
+  fake_host h;
+  h.process(95, "app", 1, 700, "/usr/bin/app");
+  lp::event_translator tr;
+  lp::update_counts counts;
+  std::vector<process_update> ups;
+  tr.translate({fork_of(95, 1, 700), exit_of(95, 710), exec_of(95, 710)},
+               h.reader, ups, unknown_time, &counts);
+  BOOST_REQUIRE_EQUAL(ups.size(), 2u);
+  BOOST_CHECK(ups[1].kind == update_kind::start);
+  BOOST_CHECK_EQUAL(counts.thread_exec_exits, 1u);
 }
 
 BOOST_AUTO_TEST_CASE(what_a_leader_exit_means) {
@@ -375,12 +724,15 @@ BOOST_AUTO_TEST_CASE(what_a_leader_exit_means) {
     ended.push_back(u.target);
   BOOST_TEST(ended == (std::vector<std::string>{"50", "99"}),
              boost::test_tools::per_element());
-  BOOST_TEST(counts.thread_exec_exits == 1u);
-  BOOST_TEST(undecided.size() == 2u);
-  // Asked again without a way to wait: taken as exits.
+  // 70 too is held: only its exec event can say it was a thread's execve()
+  // (a new holder of the pid in the same tick looks just like it).
+  BOOST_TEST(counts.thread_exec_exits == 0u);
+  BOOST_TEST(undecided.size() == 3u);
+  // Asked again without a way to wait: /proc's word (70 runs on).
   ups.clear();
   lp::to_updates(undecided, r, ups, unknown_time, &counts, nullptr);
   BOOST_TEST(ups.size() == 2u);
+  BOOST_TEST(counts.thread_exec_exits == 1u);
 }
 
 // A thread's execve() on the real kernel: the old leader's exit, reported
@@ -419,13 +771,13 @@ BOOST_AUTO_TEST_CASE(live_thread_exec_is_not_an_exit) {
     BOOST_REQUIRE(c.receive(events, 20)
                   != lp::proc_connector::recv_status::error);
     // Decoded as the agent does: at once, against the live /proc, held
-    // exits asked about again each round.
+    // exits put in front of the next events.
     std::vector<lp::proc_event> mine, again;
     for (auto &e : events)
       if (e.tgid == child && e.is_leader() && e.what != lp::proc_event::fork)
         mine.push_back(e);
     auto before = ups.size();
-    lp::to_updates(undecided, r, ups, unknown_time, &counts, &again);
+    mine.insert(mine.begin(), undecided.begin(), undecided.end());
     lp::to_updates(mine, r, ups, unknown_time, &counts, &again);
     undecided = std::move(again);
     for (auto i = before; i < ups.size(); ++i)

@@ -486,6 +486,30 @@ std::string process_table::unique_id(const std::string &base) {
   }
 }
 
+std::uint32_t process_table::lookup_exact(const std::string &pid,
+                                          timestamp start) const {
+  if (pid.empty() || start == unknown_time)
+    return npos;
+  auto base = make_real_id(pid, start);
+  for (int n = 0;; ++n) {
+    auto s = lookup_real_id(n == 0 ? base : base + "." + std::to_string(n));
+    if (s == npos && n > 0)
+      return npos;
+    if (s != npos && slots_[s].start_time == start)
+      return s;
+  }
+}
+
+void process_table::revive(std::uint32_t slot) {
+  auto &e = slots_[slot];
+  if (e.running())
+    return;
+  e.end_time = unknown_time;
+  e.end_is_estimate = false;
+  refresh_tier(slot);
+  ++counters_.exits_revived;
+}
+
 std::uint32_t process_table::allocate_slot() {
   if (!free_slots_.empty()) {
     auto slot = free_slots_.back();
@@ -643,6 +667,55 @@ void process_table::merge_data(process_entry &e, data_fields &&fields) {
       have.push_back(std::move(f));
   }
   set_data(e, stored_data(std::move(have), std::move(cut)));
+}
+
+// A listing row of a known process (exact identity) keeps what only the
+// process's own events knew: Data.Ppid is its creator (the listing's parent
+// goes to CurrentPpid when it differs), ParentSource and ExecName stay.
+static void keep_creator_fields(const std::string &old, data_fields &fresh,
+                                timestamp listed_at) {
+  auto put = [&](const char *key, std::string_view v) {
+    for (auto &f : fresh)
+      if (f.key == key) {
+        f.json = std::string{v};
+        return;
+      }
+    fresh.push_back({key, std::string{v}});
+  };
+  auto drop = [&](const char *key) {
+    fresh.erase(
+        std::remove_if(fresh.begin(), fresh.end(),
+                       [&](const data_field &f) { return f.key == key; }),
+        fresh.end());
+  };
+  if (auto ppid = data_value(old, "Ppid")) {
+    std::optional<std::string> listed;
+    for (auto &f : fresh)
+      if (f.key == "Ppid")
+        listed = f.json;
+    if (listed && *listed != *ppid)
+      put("CurrentPpid", *listed);
+    else
+      drop("CurrentPpid");
+    put("Ppid", *ppid);
+  }
+  for (auto key : {"ParentSource", "ExecName", "ImageTime"})
+    if (auto v = data_value(old, key))
+      put(key, *v);
+  // An exec or rename after the listing began is newer than the listing's
+  // read: its image stays (the sync's row may show the one before).
+  auto image_time = data_value(old, "ImageTime");
+  if (!image_time || image_time->size() < 2)
+    return;
+  auto t = parse_time(image_time->substr(1, image_time->size() - 2));
+  if (!t || *t < listed_at)
+    return;
+  for (auto key : {"Name", "Exe", "CommandLine"}) {
+    if (auto v = data_value(old, key))
+      put(key, *v);
+    else
+      drop(key);
+  }
 }
 
 void process_table::refresh_data(process_entry &e, std::string fresh) {
@@ -900,10 +973,27 @@ std::uint32_t process_table::apply_start(process_record &&p) {
   normalize_guid_in_place(p.guid);
   normalize_guid_in_place(p.parent_guid);
   auto parent_guid = std::move(p.parent_guid);
-  // The same process again (a second source, or exec refreshing data):
-  // merge, never duplicate.
+  // An exact start (Linux agent) is the process with this pid and exactly
+  // this start; a fork's (exact_new) only while it runs (docs/semantics.md).
+  const bool exact = p.identity != record_identity::approximate
+                     && p.start_time != unknown_time && !p.pid.empty();
+  const bool fresh = exact && p.identity == record_identity::exact_new;
   std::uint32_t same = lookup_guid(p.guid);
-  if (same == npos && !p.pid.empty()) {
+  bool collision = false;
+  auto id = make_real_id(p.pid, p.start_time);
+  if (same == npos && exact) {
+    auto holder = lookup_link(p.pid);
+    if (holder == npos || slots_[holder].start_time != p.start_time)
+      holder = lookup_exact(p.pid, p.start_time);
+    if (holder != npos && (!fresh || slots_[holder].running()))
+      same = holder;
+    else if (by_id_.count(id) != 0) {
+      collision = true; // same pid and second, another process
+      ++counters_.same_second_pids;
+    }
+    if (same != npos && !fresh)
+      revive(same); // an exec or rename proves it alive
+  } else if (same == npos && !p.pid.empty()) {
     auto holder = lookup_link(p.pid);
     if (holder != npos) {
       auto &h = slots_[holder];
@@ -918,9 +1008,7 @@ std::uint32_t process_table::apply_start(process_record &&p) {
         same = holder;
     }
   }
-  bool collision = false;
-  auto id = make_real_id(p.pid, p.start_time);
-  if (same == npos) {
+  if (same == npos && !exact && !collision) {
     auto exact = lookup_real_id(id);
     if (exact != npos) {
       auto &x = slots_[exact];
@@ -944,7 +1032,8 @@ std::uint32_t process_table::apply_start(process_record &&p) {
   }
   if (collision) {
     id = unique_id(id);
-    ++counters_.guid_collisions;
+    if (!exact)
+      ++counters_.guid_collisions;
   }
   auto pid = p.pid;
   auto ppid = p.ppid;
@@ -962,11 +1051,24 @@ void process_table::apply_exit(std::string_view target, const process_record &p,
   auto guid = normalize_guid(p.guid);
   if (!guid.empty())
     slot = lookup_guid(guid);
-  if (slot == npos && !target.empty())
-    slot = lookup(target);
-  if (slot == npos && !p.pid.empty() && guid.empty())
+  // An exact exit (Linux agent) ends only the process with its pid and
+  // start, never the pid's next holder.
+  const bool exact = p.identity != record_identity::approximate
+                     && p.start_time != unknown_time && !p.pid.empty();
+  std::string exact_key;
+  if (slot == npos && exact) {
     slot = lookup_link(p.pid);
-  if (slot != npos) {
+    if (slot == npos || slots_[slot].start_time != p.start_time)
+      slot = lookup_exact(p.pid, p.start_time);
+    if (slot == npos) {
+      exact_key = make_real_id(p.pid, p.start_time); // the pending exit's key
+      target = exact_key;
+    }
+  } else if (slot == npos && !target.empty())
+    slot = lookup(target);
+  if (slot == npos && !p.pid.empty() && guid.empty() && !exact)
+    slot = lookup_link(p.pid);
+  if (slot != npos && !exact) {
     auto &e = slots_[slot];
     bool by_pid = guid.empty() && is_digits(trim(target));
     if (by_pid && end != unknown_time && e.start_time != unknown_time
@@ -1039,7 +1141,14 @@ void process_table::apply_sync(timestamp time,
     auto &p = listing[row];
     normalize_guid_in_place(p.guid);
     std::uint32_t slot = lookup_guid(p.guid);
-    if (slot == npos && !p.pid.empty()) {
+    const bool exact =
+        p.identity != record_identity::approximate && !p.pid.empty();
+    if (slot == npos && exact) {
+      // Exact starts (Linux agent): the same pid and start, nothing else.
+      slot = lookup_link(p.pid);
+      if (slot == npos || slots_[slot].start_time != p.start_time)
+        slot = lookup_exact(p.pid, p.start_time);
+    } else if (slot == npos && !p.pid.empty()) {
       auto holder = lookup_link(p.pid);
       if (holder != npos) {
         auto &h = slots_[holder];
@@ -1050,8 +1159,10 @@ void process_table::apply_sync(timestamp time,
           slot = holder;
       }
     }
-    if (slot == npos && p.guid.empty())
+    if (slot == npos && p.guid.empty() && !exact)
       slot = lookup_real_id(make_real_id(p.pid, p.start_time));
+    if (slot != npos && exact)
+      keep_creator_fields(slots_[slot].data, p.data, time);
     if (slot != npos && slots_[slot].seen_in_sync == gen) {
       // Listed twice: the same process, never a second one. The last row
       // wins (its data here, its ppid in pass 2); the earlier row is skipped.
@@ -1072,6 +1183,8 @@ void process_table::apply_sync(timestamp time,
       if (!e.running() && e.end_is_estimate && e.end_time <= time)
         e.end_time = unknown_time, e.end_is_estimate = false,
         refresh_tier(slot); // listed, so alive after all
+      else if (exact && !e.running() && e.end_time < time)
+        revive(slot); // an exit applied to it before this listing was wrong
       touch(slot);
       place(slot, row, false);
     } else {
@@ -1565,6 +1678,8 @@ std::vector<counter> process_table::counter_list() const {
       {"TruncatedFields", c.truncated_fields},
       {"ByteEvictions", c.byte_evictions},
       {"ClockOutliers", c.clock_outliers},
+      {"ExitsRevived", c.exits_revived},
+      {"SameSecondPids", c.same_second_pids},
       {"LastSyncSize", c.last_sync_size},
       {"LastSyncTime", c.last_sync_time},
   };

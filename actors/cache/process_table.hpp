@@ -81,6 +81,10 @@ struct table_counters {
   std::int64_t truncated_fields = 0; ///< Data values cut at max_field_bytes
   std::int64_t byte_evictions = 0;   ///< evictions for max_bytes (in evictions)
   std::int64_t clock_outliers = 0;   ///< event times too far ahead for "now"
+  /// Ended processes proven alive by an exact record (exec, comm, listing).
+  std::int64_t exits_revived = 0;
+  /// Exact starts of a new process whose "<pid>-<second>" was taken.
+  std::int64_t same_second_pids = 0;
   timestamp last_sync_time = unknown_time;
   std::int64_t last_sync_size = 0;
 };
@@ -196,6 +200,11 @@ private:
   std::uint32_t allocate_slot();
   /// `base` with the first free ".N" suffix (same pid and second).
   std::string unique_id(const std::string &base);
+  /// The process with this pid and exactly this start ("<pid>-<s>", then
+  /// its ".N" forms), npos if none.
+  std::uint32_t lookup_exact(const std::string &pid, timestamp start) const;
+  /// An ended process proven alive: its end is cleared.
+  void revive(std::uint32_t slot);
   void resolve_parent(std::uint32_t child, const std::string &ppid,
                       const std::string &parent_guid,
                       std::uint32_t parent_hint);

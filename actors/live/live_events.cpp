@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <utility>
 
 namespace proctrack {
@@ -37,25 +38,43 @@ void heal(self_ptr self, const pslist_sync_actor &pslist) {
 constexpr auto undecided_for = std::chrono::seconds(1);
 constexpr std::size_t max_undecided = 4096;
 
-// Turns the held exits, then this round's events, into updates.
+// Turns the held exits, then this round's events, into updates. The held
+// exits go first, in one batch with the new events, so that what follows
+// them (a fork of the pid: a final exit; its exec: a thread's execve())
+// decides them; those held past undecided_for go first of all and are
+// decided now.
 void decode(self_ptr self, std::vector<process_update> &ups) {
   auto &st = self->state;
   auto now = std::chrono::steady_clock::now();
-  std::vector<linux_proc::proc_event> again;
   auto held = std::exchange(st.undecided, {});
+  std::stable_partition(held.begin(), held.end(), [&](const auto &h) {
+    return now - h.second >= undecided_for;
+  });
+  std::size_t must_decide = 0;
+  std::vector<linux_proc::proc_event> batch;
+  batch.reserve(held.size() + st.events.size());
   for (auto &[ev, since] : held) {
-    again.clear();
-    linux_proc::to_updates(ev, *st.reader, ups, unknown_time, &st.counts,
-                           now - since < undecided_for ? &again : nullptr);
-    if (!again.empty())
-      st.undecided.emplace_back(ev, since);
+    if (now - since >= undecided_for)
+      ++must_decide;
+    batch.push_back(ev);
   }
-  again.clear();
-  linux_proc::to_updates(st.events, *st.reader, ups, unknown_time, &st.counts,
-                         st.undecided.size() < max_undecided ? &again
-                                                             : nullptr);
-  for (auto &ev : again)
-    st.undecided.emplace_back(ev, now);
+  batch.insert(batch.end(), st.events.begin(), st.events.end());
+  if (batch.empty())
+    return;
+  // Time spent suspended moves /proc's clock away from the events' one.
+  st.reader->set_boot_offset_ns(
+      linux_proc::procfs_reader::measure_boot_offset_ns());
+  std::vector<linux_proc::proc_event> again;
+  st.translator.translate(batch, *st.reader, ups, unknown_time, &st.counts,
+                          held.size() < max_undecided ? &again : nullptr,
+                          must_decide);
+  for (auto &ev : again) {
+    auto since = now;
+    for (auto &[h, t] : held)
+      if (h.pid == ev.pid && h.ktime_ns == ev.ktime_ns)
+        since = t;
+    st.undecided.emplace_back(ev, since);
+  }
 }
 
 // Appends updates to the backlog, filling the last batch up to max_batch.
@@ -151,21 +170,33 @@ live_events(self_ptr self, live_events_config cfg,
       [self](atom::stats) -> stats_report {
         auto &st = self->state;
         auto &cs = st.connector->stats();
-        return {live_events_state::name,
-                {{"KernelEvents", st.events_seen},
-                 {"LiveUpdates", st.updates_sent},
-                 {"LostEvents", st.lost_overflows},
-                 {"DroppedLiveUpdates", st.dropped_updates},
-                 {"HealingSyncs", st.heal_syncs},
-                 {"ThreadExecExits",
-                  static_cast<std::int64_t>(st.counts.thread_exec_exits)},
-                 {"LiveBacklog", static_cast<std::int64_t>(st.backlog_size)},
-                 {"MaxLiveBacklog", st.max_backlog_seen},
-                 {"MalformedKernelMessages",
-                  static_cast<std::int64_t>(cs.malformed)},
-                 {"ConnectorErrors", st.receive_errors},
-                 {"MailboxLiveEvents",
-                  static_cast<std::int64_t>(self->mailbox().size())}}};
+        return {
+            live_events_state::name,
+            {{"KernelEvents", st.events_seen},
+             {"LiveUpdates", st.updates_sent},
+             {"LostEvents", st.lost_overflows},
+             {"DroppedLiveUpdates", st.dropped_updates},
+             {"HealingSyncs", st.heal_syncs},
+             {"ThreadExecExits",
+              static_cast<std::int64_t>(st.counts.thread_exec_exits)},
+             {"ForeignProcReads",
+              static_cast<std::int64_t>(st.counts.foreign_reads)},
+             {"InheritedImages",
+              static_cast<std::int64_t>(st.counts.inherited_images)},
+             {"UnreadExecImages",
+              static_cast<std::int64_t>(st.counts.unread_images)},
+             {"CommChanges", static_cast<std::int64_t>(st.counts.comm_changes)},
+             {"IdentitiesDropped",
+              static_cast<std::int64_t>(st.counts.identities_dropped)},
+             {"KnownProcesses",
+              static_cast<std::int64_t>(st.translator.known_size())},
+             {"LiveBacklog", static_cast<std::int64_t>(st.backlog_size)},
+             {"MaxLiveBacklog", st.max_backlog_seen},
+             {"MalformedKernelMessages",
+              static_cast<std::int64_t>(cs.malformed)},
+             {"ConnectorErrors", st.receive_errors},
+             {"MailboxLiveEvents",
+              static_cast<std::int64_t>(self->mailbox().size())}}};
       },
   };
 }

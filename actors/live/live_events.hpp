@@ -55,6 +55,8 @@ struct live_events_state {
   std::int64_t receive_errors = 0;
   std::int64_t max_backlog_seen = 0;
   linux_proc::update_counts counts; ///< what the decoder left out
+  /// Knows each process by pid and start ticks (proc_connector.hpp).
+  linux_proc::event_translator translator;
   /// Leader exits held until /proc tells what they were, with when first seen.
   std::vector<
       std::pair<linux_proc::proc_event, std::chrono::steady_clock::time_point>>

@@ -6,6 +6,7 @@
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -94,6 +95,18 @@ void decode_cn(const std::uint8_t *p, std::size_t plen, decode_stats &stats,
       ev.parent_pid = ke.event_data.exit.parent_pid;
       ev.parent_tgid = ke.event_data.exit.parent_tgid;
     }
+    break;
+  case kernel_event::PROC_EVENT_COMM:
+    if (!have(event_header + sizeof(ke.event_data.comm))) {
+      ++stats.malformed;
+      return;
+    }
+    ev.what = proc_event::comm;
+    ev.pid = ke.event_data.comm.process_pid;
+    ev.tgid = ke.event_data.comm.process_tgid;
+    static_assert(sizeof(ev.name) == sizeof(ke.event_data.comm.comm));
+    std::memcpy(ev.name, ke.event_data.comm.comm, sizeof(ev.name));
+    ev.name[sizeof(ev.name) - 1] = '\0';
     break;
   case kernel_event::PROC_EVENT_NONE:
     ev.what = proc_event::other;
@@ -400,88 +413,397 @@ void set_field(data_fields &data, const std::string &key, std::string json) {
   data.push_back(data_field{key, std::move(json)});
 }
 
+const std::string *get_field(const data_fields &data, const std::string &key) {
+  for (auto &f : data)
+    if (f.key == key)
+      return &f.json;
+  return nullptr;
+}
+
+void erase_field(data_fields &data, const std::string &key) {
+  data.erase(std::remove_if(data.begin(), data.end(),
+                            [&](const data_field &f) { return f.key == key; }),
+             data.end());
+}
+
+std::string json_of(const std::string &s) {
+  std::string out;
+  append_json_string(out, s);
+  return out;
+}
+
+bool is_zombie_state(char state) {
+  return state == 'Z' || state == 'X';
+}
+
+// The pid whose process an event concerns, 0 for thread-only events.
+int process_of(const proc_event &ev) {
+  switch (ev.what) {
+  case proc_event::fork:
+  case proc_event::exit:
+  case proc_event::comm:
+    return ev.pid == ev.tgid && ev.tgid > 0 ? ev.tgid : 0;
+  case proc_event::exec:
+    return ev.tgid > 0 ? ev.tgid : ev.pid;
+  case proc_event::other:
+    break;
+  }
+  return 0;
+}
+
+constexpr std::size_t none = static_cast<std::size_t>(-1);
+
+// The minimal record of a process known only from an event.
+process_record bare_record(int pid, timestamp start) {
+  process_record p;
+  p.pid = std::to_string(pid);
+  p.start_time = start;
+  set_field(p.data, "Pid", p.pid);
+  std::string t;
+  append_time_json(t, start);
+  set_field(p.data, "StartTime", std::move(t));
+  return p;
+}
+
 } // namespace
+
+void event_translator::remember(int pid, known_process k, update_counts &c) {
+  // Memory: an image is kept for inheritance only up to 64 KiB; a bigger
+  // one is read from /proc when a child needs it.
+  if (k.name.size() + k.exe.size() + k.cmdline.size() > 65536) {
+    k.exe.clear();
+    k.cmdline.clear();
+    k.name.clear();
+  }
+  if (known_.size() >= max_known_ && known_.count(pid) == 0) {
+    c.identities_dropped += known_.size();
+    known_.clear();
+  }
+  known_[pid] = std::move(k);
+}
+
+void event_translator::translate(const std::vector<proc_event> &events,
+                                 const procfs_reader &reader,
+                                 std::vector<process_update> &out,
+                                 timestamp now, update_counts *counts,
+                                 std::vector<proc_event> *undecided,
+                                 std::size_t must_decide) {
+  update_counts scratch;
+  auto &c = counts ? *counts : scratch;
+  // next[i]: the index of the next event of the same process, or none.
+  std::vector<std::size_t> next(events.size(), none);
+  {
+    std::unordered_map<int, std::size_t> later;
+    for (std::size_t i = events.size(); i-- > 0;) {
+      int p = process_of(events[i]);
+      if (p == 0)
+        continue;
+      auto it = later.find(p);
+      if (it != later.end()) {
+        next[i] = it->second;
+        it->second = i;
+      } else {
+        later.emplace(p, i);
+      }
+    }
+  }
+  // The next fork/exec/exit of the process after i (comm skipped).
+  auto next_lifecycle = [&](std::size_t i) {
+    for (auto j = next[i]; j != none; j = next[j])
+      if (events[j].what != proc_event::comm)
+        return j;
+    return none;
+  };
+  // What the batch says about the process after i: another process took
+  // the pid (a fork), it ended for good (an exit not followed by its exec),
+  // or it exec'd.
+  struct future {
+    bool replaced = false, ended = false, execs = false;
+  };
+  auto future_of = [&](std::size_t i) {
+    future f;
+    for (auto j = next_lifecycle(i); j != none; j = next_lifecycle(j)) {
+      auto &e = events[j];
+      if (e.what == proc_event::fork) {
+        f.replaced = true;
+        break;
+      }
+      if (e.what == proc_event::exec) {
+        f.execs = true;
+        continue;
+      }
+      if (e.what == proc_event::exit) {
+        auto k = next_lifecycle(j);
+        if (k != none && events[k].what == proc_event::exec)
+          continue; // a thread's execve(): the process goes on
+        f.ended = true;
+        break;
+      }
+    }
+    return f;
+  };
+  auto exit_time = now != unknown_time ? now : realtime_now();
+  // An event's time (CLOCK_MONOTONIC ns) on the wall clock.
+  timestamp mono_to_real = 0;
+  {
+    struct timespec m;
+    ::clock_gettime(CLOCK_MONOTONIC, &m);
+    mono_to_real =
+        realtime_now()
+        - (static_cast<timestamp>(m.tv_sec) * ns_per_second + m.tv_nsec);
+  }
+  auto image_time = [&](const proc_event &e) {
+    std::string t;
+    append_time_json(t, mono_to_real + static_cast<timestamp>(e.ktime_ns));
+    return t;
+  };
+
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    const auto &ev = events[i];
+    const int pid = process_of(ev);
+    if (pid == 0)
+      continue;
+    switch (ev.what) {
+    case proc_event::fork: {
+      const auto fut = future_of(i);
+      const auto ev_ticks = reader.ticks_of_event(ev.ktime_ns);
+      procfs_reader::read_facts fx;
+      auto rec = reader.read_process(pid, &fx);
+      bool zombie = rec && (is_zombie_state(fx.state) || fx.exiting);
+      // The read is this child's only if it started no later than the
+      // event (one tick of slack for rounding), no later fork of the pid
+      // follows, and, when the batch says it ended, it is its zombie.
+      bool ours = rec && fx.start_ticks <= ev_ticks && !fut.replaced
+                  && (!fut.ended || zombie);
+      if (rec && !ours)
+        ++c.foreign_reads;
+      known_process k;
+      k.creator = ev.parent_tgid;
+      k.ticks = ours ? fx.start_ticks : ev_ticks;
+      k.start = reader.time_of_ticks(k.ticks);
+      if (k.start == unknown_time)
+        k.start = reader.from_boot_ns(ev.ktime_ns);
+      process_update u;
+      u.kind = update_kind::start;
+      if (ours) {
+        u.process = std::move(*rec);
+        u.process.start_time = k.start;
+      } else {
+        // The fork event's time on /proc's tick grid: the start, or up to
+        // a tick after it when a tick began between the two.
+        u.process = bare_record(pid, k.start);
+        set_field(u.process.data, "StartEstimated", "true");
+      }
+      auto &p = u.process;
+      const std::string ppid = std::to_string(ev.parent_tgid);
+      p.ppid = ppid;
+      set_field(p.data, "Ppid", ppid);
+      if (ours && fx.ppid > 0 && fx.ppid != ev.parent_tgid)
+        set_field(p.data, "CurrentPpid", std::to_string(fx.ppid));
+      set_field(p.data, "ParentSource", "\"fork\"");
+      bool image_read = ours && !zombie && fx.image_consistent;
+      if (image_read) {
+        if (auto n = get_field(p.data, "Name"))
+          k.name = *n;
+        if (auto e = get_field(p.data, "Exe"))
+          k.exe = *e;
+        if (auto cl = get_field(p.data, "CommandLine"))
+          k.cmdline = *cl;
+      } else {
+        // No image of its own from this read: none (an exec follows and
+        // brings it) or its parent's, which it runs until it execs.
+        erase_field(p.data, "Name");
+        erase_field(p.data, "Exe");
+        erase_field(p.data, "CommandLine");
+        if (!fut.execs) {
+          known_process parent;
+          bool have = false;
+          auto pk = known_.find(ev.parent_tgid);
+          if (pk != known_.end() && pk->second.ticks <= ev_ticks
+              && !pk->second.name.empty()) {
+            parent = pk->second;
+            have = true;
+          } else {
+            procfs_reader::read_facts pf;
+            auto pr = reader.read_process(ev.parent_tgid, &pf);
+            if (pr && pf.start_ticks <= ev_ticks && !is_zombie_state(pf.state)
+                && !pf.exiting && pf.image_consistent) {
+              if (auto n = get_field(pr->data, "Name"))
+                parent.name = *n;
+              if (auto e = get_field(pr->data, "Exe"))
+                parent.exe = *e;
+              if (auto cl = get_field(pr->data, "CommandLine"))
+                parent.cmdline = *cl;
+              have = true;
+            }
+          }
+          if (have && !parent.name.empty()) {
+            k.name = parent.name;
+            k.exe = parent.exe;
+            k.cmdline = parent.cmdline;
+            k.inherited = true;
+            set_field(p.data, "Name", k.name);
+            if (!k.exe.empty())
+              set_field(p.data, "Exe", k.exe);
+            if (!k.cmdline.empty())
+              set_field(p.data, "CommandLine", k.cmdline);
+            set_field(p.data, "ImageInherited", "true");
+            ++c.inherited_images;
+          }
+        }
+      }
+      if (!k.name.empty())
+        set_field(p.data, "ExecName", k.name);
+      p.identity = record_identity::exact_new;
+      u.time = p.start_time;
+      out.push_back(std::move(u));
+      remember(pid, std::move(k), c);
+      break;
+    }
+    case proc_event::exec: {
+      const auto fut = future_of(i);
+      auto kit = known_.find(pid);
+      const auto ev_ticks = reader.ticks_of_event(ev.ktime_ns);
+      procfs_reader::read_facts fx;
+      auto rec = reader.read_process(pid, &fx);
+      bool ours = rec && !fut.replaced
+                  && (kit != known_.end() ? fx.start_ticks == kit->second.ticks
+                                          : fx.start_ticks <= ev_ticks);
+      if (rec && !ours)
+        ++c.foreign_reads;
+      if (!ours && kit == known_.end())
+        break; // gone, and its start was never known: nothing to name
+      known_process k = kit != known_.end() ? kit->second : known_process{};
+      if (kit == known_.end()) {
+        k.ticks = fx.start_ticks;
+        k.start = reader.time_of_ticks(k.ticks);
+        k.creator = 0; // unknown here: the table keeps its Ppid
+      }
+      process_update u;
+      u.kind = update_kind::start;
+      u.process = ours ? std::move(*rec) : bare_record(pid, k.start);
+      auto &p = u.process;
+      p.start_time = k.start;
+      // Data.Ppid stays the creator's; /proc's parent may be a reaper.
+      erase_field(p.data, "Ppid");
+      p.ppid.clear();
+      if (ours && fx.ppid > 0 && k.creator > 0 && fx.ppid != k.creator)
+        set_field(p.data, "CurrentPpid", std::to_string(fx.ppid));
+      bool zombie = ours && (is_zombie_state(fx.state) || fx.exiting);
+      bool image_read = ours && !zombie && fx.image_consistent;
+      auto take = [&](const char *key, std::string &into) {
+        auto v = image_read ? get_field(p.data, key) : nullptr;
+        into = v ? *v : std::string{};
+        set_field(p.data, key, v ? *v : std::string{"null"});
+      };
+      // The name of a zombie is still its own (stat), its Exe and command
+      // line are not: null, never the image it had before this exec.
+      std::string name_now;
+      if (ours && !image_read)
+        if (auto n = get_field(p.data, "Name"))
+          name_now = *n;
+      take("Name", k.name);
+      if (!image_read && !name_now.empty()) {
+        k.name = name_now;
+        set_field(p.data, "Name", name_now);
+      }
+      take("Exe", k.exe);
+      take("CommandLine", k.cmdline);
+      if (!image_read)
+        ++c.unread_images;
+      set_field(p.data, "ExecName", k.name.empty() ? "null" : k.name);
+      if (k.inherited)
+        set_field(p.data, "ImageInherited", "false");
+      set_field(p.data, "ImageTime", image_time(ev));
+      k.inherited = false;
+      p.identity = record_identity::exact;
+      u.time = p.start_time;
+      out.push_back(std::move(u));
+      remember(pid, std::move(k), c);
+      break;
+    }
+    case proc_event::exit: {
+      auto after = next_lifecycle(i);
+      if (after != none && events[after].what == proc_event::exec) {
+        ++c.thread_exec_exits; // a thread's execve() ended the old leader
+        break;
+      }
+      auto kit = known_.find(pid);
+      bool final_exit = after != none; // a fork of the pid follows
+      if (!final_exit && kit != known_.end()) {
+        auto ticks = reader.start_ticks(pid);
+        if (!ticks || *ticks != kit->second.ticks)
+          final_exit = true; // gone, or the pid is another process's
+      }
+      if (!final_exit) {
+        // Nothing after it in the batch. A thread's execve() is followed by
+        // its exec event at once, so a leader exit that /proc does not show
+        // ended is held until the next events tell (an exec: not an exit;
+        // a fork of the pid: final), even when /proc shows a live process
+        // under the same ticks (a new holder of the pid in the same tick
+        // looks just like it). Forced to decide, /proc's word is taken.
+        using le = procfs_reader::leader_exit;
+        auto judged = reader.classify_leader_exit(pid);
+        if (judged != le::ended && undecided && i >= must_decide) {
+          undecided->push_back(ev);
+          continue;
+        }
+        if (judged == le::thread_exec) {
+          ++c.thread_exec_exits;
+          continue;
+        }
+      }
+      process_update u;
+      u.kind = update_kind::exit;
+      u.target = std::to_string(pid);
+      u.process.pid = u.target;
+      if (kit != known_.end()) {
+        u.process.start_time = kit->second.start;
+        u.process.identity = record_identity::exact;
+        known_.erase(kit);
+      }
+      u.time = exit_time;
+      out.push_back(std::move(u));
+      break;
+    }
+    case proc_event::comm: {
+      auto kit = known_.find(pid);
+      timestamp start = unknown_time;
+      if (kit != known_.end()) {
+        start = kit->second.start;
+      } else {
+        auto ticks = reader.start_ticks(pid);
+        if (!ticks || *ticks > reader.ticks_of_event(ev.ktime_ns))
+          break; // gone, or the pid is already another process's
+        start = reader.time_of_ticks(*ticks);
+      }
+      process_update u;
+      u.kind = update_kind::start;
+      u.process = bare_record(pid, start);
+      auto name =
+          json_of(std::string(ev.name, ::strnlen(ev.name, sizeof(ev.name))));
+      set_field(u.process.data, "Name", name);
+      if (kit != known_.end() && !kit->second.name.empty())
+        set_field(u.process.data, "ExecName", kit->second.name);
+      set_field(u.process.data, "ImageTime", image_time(ev));
+      u.process.identity = record_identity::exact;
+      u.time = start;
+      out.push_back(std::move(u));
+      ++c.comm_changes;
+      break;
+    }
+    case proc_event::other:
+      break;
+    }
+  }
+}
 
 std::size_t to_updates(const proc_event &ev, const procfs_reader &reader,
                        std::vector<process_update> &out, timestamp now,
                        update_counts *counts,
                        std::vector<proc_event> *undecided) {
-  switch (ev.what) {
-  case proc_event::fork: {
-    if (ev.pid != ev.tgid || ev.tgid <= 0)
-      return 0; // a new thread, not a new process
-    process_update u;
-    u.kind = update_kind::start;
-    const std::string ppid = std::to_string(ev.parent_tgid);
-    if (auto rec = reader.read_process(ev.tgid)) {
-      u.process = std::move(*rec);
-      // The event names the parent at fork time; /proc may already show
-      // a reparented child.
-      u.process.ppid = ppid;
-      set_field(u.process.data, "Ppid", ppid);
-    } else {
-      auto &p = u.process;
-      p.pid = std::to_string(ev.tgid);
-      p.ppid = ppid;
-      p.start_time = reader.from_boot_ns(ev.ktime_ns);
-      set_field(p.data, "Pid", p.pid);
-      set_field(p.data, "Ppid", p.ppid);
-      std::string t;
-      append_time_json(t, p.start_time);
-      set_field(p.data, "StartTime", std::move(t));
-    }
-    u.time = u.process.start_time;
-    out.push_back(std::move(u));
-    return 1;
-  }
-  case proc_event::exec: {
-    // After exec the task is the group leader (the kernel's de_thread), so
-    // tgid names the process either way.
-    const int pid = ev.tgid > 0 ? ev.tgid : ev.pid;
-    auto rec = reader.read_process(pid);
-    if (!rec)
-      return 0; // gone already: its fork start stands
-    process_update u;
-    u.kind = update_kind::start;
-    u.process = std::move(*rec);
-    u.time = u.process.start_time;
-    out.push_back(std::move(u));
-    return 1;
-  }
-  case proc_event::exit: {
-    if (ev.pid != ev.tgid || ev.tgid <= 0)
-      return 0; // a thread ended, not the process
-    // A non-leader thread's execve() ends the old leader (reported as the
-    // process's exit) and the process goes on under the same pid, start
-    // time and a new image. Should the pid already belong to a new process,
-    // its predecessor's end comes from the next sync, which lacks it.
-    using le = procfs_reader::leader_exit;
-    switch (reader.classify_leader_exit(ev.tgid)) {
-    case le::thread_exec:
-      if (counts)
-        ++counts->thread_exec_exits;
-      return 0;
-    case le::undecided:
-      if (undecided) {
-        undecided->push_back(ev);
-        return 0;
-      }
-      break; // nobody asks again: an exit
-    case le::ended:
-      break;
-    }
-    process_update u;
-    u.kind = update_kind::exit;
-    u.target = std::to_string(ev.tgid);
-    u.process.pid = u.target;
-    u.time = now != unknown_time ? now : realtime_now();
-    out.push_back(std::move(u));
-    return 1;
-  }
-  case proc_event::other:
-    break;
-  }
-  return 0;
+  return to_updates(std::vector<proc_event>{ev}, reader, out, now, counts,
+                    undecided);
 }
 
 std::size_t to_updates(const std::vector<proc_event> &events,
@@ -489,10 +811,10 @@ std::size_t to_updates(const std::vector<proc_event> &events,
                        std::vector<process_update> &out, timestamp now,
                        update_counts *counts,
                        std::vector<proc_event> *undecided) {
-  std::size_t n = 0;
-  for (auto &ev : events)
-    n += to_updates(ev, reader, out, now, counts, undecided);
-  return n;
+  auto before = out.size();
+  event_translator t;
+  t.translate(events, reader, out, now, counts, undecided);
+  return out.size() - before;
 }
 
 } // namespace proctrack::linux_proc

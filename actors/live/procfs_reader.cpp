@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <ctime>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pwd.h>
@@ -172,6 +173,8 @@ std::optional<stat_line> parse_stat_line(std::string_view text) {
       out.state = tok.size() == 1 ? tok[0] : '?';
     } else if (field == 4) {
       have_ppid = parse_number(tok, out.ppid);
+    } else if (field == 9) {
+      parse_number(tok, out.flags);
     } else if (field == 22) {
       have_start = parse_number(tok, out.starttime);
     } else if (field == 23) {
@@ -190,7 +193,8 @@ procfs_reader::procfs_reader(std::string proc_root)
 }
 
 procfs_reader::procfs_reader(std::string proc_root, long ticks_per_second)
-    : root_(std::move(proc_root)), hz_(ticks_per_second) {
+    : root_(std::move(proc_root)), hz_(ticks_per_second),
+      boot_offset_ns_(measure_boot_offset_ns()) {
   btime_ = read_btime(root_);
 }
 
@@ -228,6 +232,10 @@ int thread_count(std::string_view status) {
 
 } // namespace
 
+namespace {
+std::string live_thread(const std::string &dir, int pid);
+} // namespace
+
 procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
   const std::string dir = root_ + "/" + std::to_string(pid);
   std::string stat_text, status;
@@ -240,8 +248,12 @@ procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
   bool zombie = is_zombie(*st);
   if (!zombie && st->vsize > 0)
     return leader_exit::thread_exec;
+  // A zombie leader whose group still has another task is a de_thread in
+  // progress (the exec'ing thread is not counted in Threads: any more) or a
+  // group exit: not decided yet.
   if (zombie && thread_count(status) <= 1)
-    return leader_exit::ended;
+    return live_thread(dir, pid).empty() ? leader_exit::ended
+                                         : leader_exit::undecided;
   return leader_exit::undecided;
 }
 
@@ -278,10 +290,10 @@ std::string live_thread(const std::string &dir, int pid) {
 // listing (`error` given) also leaves out zombies: they have exited, and
 // /proc no longer shows their command line or Exe, which a sync would
 // otherwise write over the ones seen at exec.
-std::optional<process_record> read_one(const std::string &root,
-                                       std::int64_t btime, long hz, int pid,
-                                       user_cache &users,
-                                       std::string *error = nullptr) {
+std::optional<process_record>
+read_one(const std::string &root, std::int64_t btime, long hz, int pid,
+         user_cache &users, std::string *error = nullptr,
+         procfs_reader::read_facts *facts = nullptr) {
   if (pid <= 0)
     return std::nullopt;
   const std::string dir = root + "/" + std::to_string(pid);
@@ -324,21 +336,58 @@ std::optional<process_record> read_one(const std::string &root,
   rec.ppid = std::to_string(st->ppid);
   rec.start_time = start_time_from_ticks(st->starttime, btime, hz);
 
-  std::string exe;
-  {
+  auto read_exe = [&] {
+    std::string out;
     std::vector<char> buf(4096);
     ssize_t n =
         ::readlink((image_dir + "/exe").c_str(), buf.data(), buf.size());
     if (n > 0)
-      exe.assign(buf.data(), static_cast<size_t>(n));
-  }
+      out.assign(buf.data(), static_cast<size_t>(n));
+    return out;
+  };
+  // One image: Exe read before and after the command line and the name; an
+  // execve() in between changes Exe (or the name), so the read is taken
+  // again, and after three tries the image fields are left out.
+  std::string exe;
   std::string cmdline;
-  bool have_cmdline = read_whole_file(image_dir + "/cmdline", cmdline);
-  // Out of descriptors or memory while listing: a listing without its
-  // command line would replace the one recorded at exec.
-  if (!have_cmdline && error
-      && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
-    return unreadable(image_dir + "/cmdline");
+  bool have_cmdline = false;
+  bool consistent = false;
+  std::uint64_t last_vsize = st->vsize; // of the last stat read
+  for (int attempt = 0; attempt < 3 && !consistent; ++attempt) {
+    exe = read_exe();
+    have_cmdline = read_whole_file(image_dir + "/cmdline", cmdline);
+    // Out of descriptors or memory while listing: a listing without its
+    // command line would replace the one recorded at exec.
+    if (!have_cmdline && error
+        && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
+      return unreadable(image_dir + "/cmdline");
+    std::string again;
+    std::optional<stat_line> st2;
+    if (read_whole_file(dir + "/stat", again))
+      st2 = parse_stat_line(again);
+    if (st2)
+      last_vsize = st2->vsize;
+    // No stat any more: the process vanished during the read, and what was
+    // read may be the husk of its exit (no Exe, no command line).
+    consistent =
+        st2 && read_exe() == exe
+        && (!st2 || (st2->comm == st->comm && st2->starttime == st->starttime));
+    if (!consistent && st2 && st2->starttime == st->starttime)
+      st = std::move(st2); // the newer name, checked on the next try
+  }
+  if (!consistent) {
+    if (error)
+      return std::nullopt; // a listing leaves out what it cannot read whole
+    exe.clear();
+    have_cmdline = false;
+  }
+  constexpr std::uint64_t pf_kthread = 0x00200000;
+  const bool exiting =
+      !is_zombie(*st) && last_vsize == 0 && (st->flags & pf_kthread) == 0;
+  // A listing leaves out a process in its exit path (no memory yet not a
+  // zombie) for the reason it leaves out zombies: its image is gone.
+  if (exiting && error)
+    return std::nullopt;
   if (have_cmdline) {
     while (!cmdline.empty() && cmdline.back() == '\0')
       cmdline.pop_back();
@@ -375,15 +424,60 @@ std::optional<process_record> read_one(const std::string &root,
   v.clear();
   append_time_json(v, rec.start_time);
   add_field(rec.data, "StartTime", v);
+  if (facts) {
+    facts->start_ticks = st->starttime;
+    facts->state = st->state;
+    facts->ppid = st->ppid;
+    facts->have_exe = !exe.empty();
+    facts->have_cmdline = have_cmdline && !cmdline.empty();
+    facts->image_consistent = consistent;
+    facts->exiting = exiting;
+  }
   return rec;
 }
 
 } // namespace
 
-std::optional<process_record> procfs_reader::read_process(int pid) const {
+std::optional<process_record>
+procfs_reader::read_process(int pid, read_facts *facts) const {
   if (users_.size() > 65536) // bounded: uids come from the machine's users
     users_.clear();
-  return read_one(root_, btime_, hz_, pid, users_);
+  return read_one(root_, btime_, hz_, pid, users_, nullptr, facts);
+}
+
+std::optional<std::uint64_t> procfs_reader::start_ticks(int pid) const {
+  std::string text;
+  if (pid <= 0
+      || !read_whole_file(root_ + "/" + std::to_string(pid) + "/stat", text))
+    return std::nullopt;
+  auto st = parse_stat_line(text);
+  if (!st)
+    return std::nullopt;
+  return st->starttime;
+}
+
+std::uint64_t procfs_reader::ticks_of_event(std::uint64_t ktime_ns) const {
+  if (hz_ <= 0)
+    return 0;
+  auto boot = static_cast<std::int64_t>(ktime_ns) + boot_offset_ns_;
+  if (boot < 0)
+    boot = 0;
+  // ticks = ns * hz / 1e9 without overflow: seconds and remainder apart.
+  auto u = static_cast<std::uint64_t>(boot);
+  auto hz = static_cast<std::uint64_t>(hz_);
+  auto ns = static_cast<std::uint64_t>(ns_per_second);
+  return (u / ns) * hz + (u % ns) * hz / ns;
+}
+
+std::int64_t procfs_reader::measure_boot_offset_ns() {
+  struct timespec b, m;
+  ::clock_gettime(CLOCK_MONOTONIC, &m);
+  ::clock_gettime(CLOCK_BOOTTIME, &b);
+  auto ns = [](const struct timespec &t) {
+    return static_cast<std::int64_t>(t.tv_sec) * ns_per_second + t.tv_nsec;
+  };
+  auto off = ns(b) - ns(m);
+  return off < 0 ? 0 : off;
 }
 
 listing procfs_reader::list() const {
@@ -413,9 +507,13 @@ listing procfs_reader::list() const {
   out.processes.reserve(pids.size());
   user_cache users; // names are looked up afresh once a listing
   for (int pid : pids) {
-    if (auto rec = read_one(root_, btime_, hz_, pid, users, &out.error))
+    if (auto rec = read_one(root_, btime_, hz_, pid, users, &out.error)) {
+      // The parent of a listed process is the one /proc shows now: a
+      // reaper (init, a subreaper) for an orphan, not its creator.
+      add_field(rec->data, "ParentSource", "\"listing\"");
+      rec->identity = record_identity::exact; // ticks: the kernel's start
       out.processes.push_back(std::move(*rec));
-    else if (!out.error.empty())
+    } else if (!out.error.empty())
       break;
   }
   users_ = std::move(users);

@@ -36,6 +36,7 @@ struct stat_line {
   std::string comm;            ///< between the first '(' and the LAST ')'
   char state = '?';            ///< field 3
   int ppid = 0;                ///< field 4
+  std::uint64_t flags = 0;     ///< field 9 (PF_*; PF_KTHREAD 0x00200000)
   std::uint64_t starttime = 0; ///< field 22, clock ticks since boot
   std::uint64_t vsize = 0;     ///< field 23, bytes of virtual memory; 0
                                ///< once an exiting task dropped its memory
@@ -67,7 +68,50 @@ public:
 
   /// One process, or nullopt if it vanished (no readable stat/status) or is
   /// a thread but not its thread group's leader (status Tgid != pid).
-  std::optional<process_record> read_process(int pid) const;
+  /// When given, `facts` gets what the proc connector's translator needs to
+  /// tell this process from another holder of the pid (start ticks, state,
+  /// /proc ppid, whether Exe and the command line could be read). Exe,
+  /// command line and Name come from one image: a read that an execve()
+  /// overtook (Exe changed during the read) is read again, at most twice,
+  /// and then left without image fields (facts->image_consistent false).
+  struct read_facts {
+    std::uint64_t start_ticks = 0; ///< stat field 22
+    char state = '?';              ///< stat field 3 ('Z': zombie)
+    int ppid = 0;                  ///< stat field 4: the CURRENT parent
+    bool have_exe = false;
+    bool have_cmdline = false; ///< a non-empty command line was read
+    bool image_consistent = true;
+    /// Exiting (or exited): no memory (vsize 0 in the stat read after Exe
+    /// and the command line) and not a kernel thread. Its image may have
+    /// gone during the read, like a zombie's; only the name is its own.
+    bool exiting = false;
+  };
+  std::optional<process_record> read_process(int pid,
+                                             read_facts *facts = nullptr) const;
+
+  /// Stat field 22 of pid (clock ticks since boot), nullopt if unreadable.
+  std::optional<std::uint64_t> start_ticks(int pid) const;
+
+  /// A proc connector event time (CLOCK_MONOTONIC ns) as clock ticks since
+  /// boot on /proc's clock (CLOCK_BOOTTIME: monotonic plus time suspended,
+  /// see set_boot_offset_ns), floor.
+  std::uint64_t ticks_of_event(std::uint64_t ktime_ns) const;
+  /// start_time_from_ticks() with this reader's btime and tick rate.
+  timestamp time_of_ticks(std::uint64_t ticks) const {
+    return start_time_from_ticks(ticks, btime_, hz_);
+  }
+  /// CLOCK_BOOTTIME - CLOCK_MONOTONIC in ns (time spent suspended), measured
+  /// when the reader is made; the agent refreshes it each round. Tests with
+  /// a fake tree set it (0 by default for them too when measured on a
+  /// machine that never slept).
+  void set_boot_offset_ns(std::int64_t ns) {
+    boot_offset_ns_ = ns;
+  }
+  std::int64_t boot_offset_ns() const {
+    return boot_offset_ns_;
+  }
+  /// Measures CLOCK_BOOTTIME - CLOCK_MONOTONIC now.
+  static std::int64_t measure_boot_offset_ns();
 
   /// Every numeric directory of the root that is a process. A process that
   /// vanishes while it is read (ENOENT, ESRCH) is skipped silently; any other
@@ -79,7 +123,9 @@ public:
   /// /proc now. A non-leader thread's execve() ends the old leader (the
   /// kernel's de_thread), which the kernel reports as the leader's exit
   /// before the exec; the process goes on under the same pid.
-  /// - ended: pid is gone, or a zombie with one thread left;
+  /// - ended: pid is gone, or a zombie with one thread left and no other
+  ///   task under /proc/PID/task (a de_thread in progress still lists the
+  ///   exec'ing thread there: undecided);
   /// - thread_exec: pid runs with memory (not a zombie, stat vsize > 0: a
   ///   task that exits drops its memory before its exit is reported);
   /// - undecided: in between (an exiting leader whose other threads still
@@ -110,6 +156,7 @@ private:
   std::string root_;
   std::int64_t btime_ = 0;
   long hz_ = 0;
+  std::int64_t boot_offset_ns_ = 0;
   /// uid -> user name, so a fork or exec read does not ask NSS each time
   /// (a getpwuid_r was most of a read's cost); made anew by every list(),
   /// so a renamed user shows within one sync period.

@@ -55,6 +55,10 @@ input_format sniff_format(const std::string &path, std::string &error) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     ++looked;
+    // Splunk's XmlWinEventLog: one <Event> document a line.
+    auto first = line.find_first_not_of(" \t\r");
+    if (line.compare(first, 6, "<Event") == 0)
+      return input_format::sysmon_json;
     // Bad text does not hide the format: the readers repair it too.
     std::string repaired;
     if (repair_json_text(line, repaired) > 0)
@@ -65,12 +69,20 @@ input_format sniff_format(const std::string &path, std::string &error) {
     if (j.contains("update_type"))
       return input_format::updates;
     if (j.contains("EventID") || j.contains("winlog")
-        || j.contains("event_data") || j.contains("event_id"))
+        || j.contains("event_data") || j.contains("event_id")
+        || j.contains("winlog.event_id"))
+      return input_format::sysmon_json;
+    // The event's XML as JSON: evtx_dump's {"Event":{"System":..}} or
+    // Velociraptor parse_evtx's {"System":..,"EventData":..}.
+    if ((j.contains("Event") && j["Event"].is_object()
+         && j["Event"].contains("System"))
+        || (j.contains("System") && j["System"].is_object()))
       return input_format::sysmon_json;
   }
   error = path
           + ": unknown format (not EVTX, and no JSON line with "
-            "update_type or EventID/winlog/event_data in the first "
+            "update_type, EventID, winlog, event_data or System, nor an "
+            "<Event> line, in the first "
           + std::to_string(looked) + " lines)";
   if (!lines.last_error().empty())
     error += "; " + lines.last_error();

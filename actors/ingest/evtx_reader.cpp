@@ -322,6 +322,7 @@ bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
     ev.event_id = (end != t && *end == '\0') ? v : -1;
   }
   ev.computer = sys.child("Computer").child_value();
+  ev.time_created = sys.child("TimeCreated").attribute("SystemTime").value();
   {
     const char *t = sys.child("EventRecordID").child_value();
     ev.record_number = std::strtoull(t, nullptr, 10);

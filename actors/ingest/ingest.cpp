@@ -38,6 +38,8 @@ using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
 void log_errors(update_source &src) {
   for (auto &e : src.take_errors())
     spdlog::warn("skipped bad input: {}", e);
+  for (auto &n : src.take_notes())
+    spdlog::warn("{}", n);
 }
 
 // Opens the next source; false when there is none left.

@@ -313,6 +313,7 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     if (ev.computer.empty())
       ev.computer = path_text(sax, "host.hostname");
     ev.record_number = number_of(path_value(sax, "winlog.record_id"));
+    ev.time_created = path_text(sax, "@timestamp");
     take_below(sax, "winlog.event_data.", ev);
     fill_from_ecs(sax, ev);
   } else if (evtx_json) {
@@ -332,6 +333,9 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
         ev.provider = path_text(sax, s + p);
     ev.computer = path_text(sax, s + "Computer");
     ev.record_number = number_of(path_value(sax, s + "EventRecordID"));
+    ev.time_created = path_text(sax, s + "TimeCreated.#attributes.SystemTime");
+    if (ev.time_created.empty())
+      ev.time_created = path_text(sax, s + "TimeCreated.SystemTime");
     take_below(sax, sys + "EventData.", ev);
   } else if (has_prefix(sax.all, "event_data.")
              || lookup(top, "event_id") != nullptr) {
@@ -342,6 +346,7 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
       ev.provider = text(top, "provider_name");
     ev.computer = text(top, "computer_name");
     ev.record_number = number_of(lookup(top, "record_number"));
+    ev.time_created = text(top, "@timestamp");
     take_below(sax, "event_data.", ev);
   } else if (auto id = lookup(top, "EventID"); id != nullptr) {
     // Flat: the EventData fields sit at the top level beside the envelope.
@@ -357,6 +362,9 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     ev.record_number = number_of(lookup(top, "RecordNumber"));
     if (ev.record_number == 0)
       ev.record_number = number_of(lookup(top, "EventRecordID"));
+    ev.time_created = text(top, "TimeCreated");
+    if (ev.time_created.empty())
+      ev.time_created = text(top, "EventTime");
     ev.fields.reserve(top.size());
     for (auto &kv : top)
       if (!flat_envelope_key(kv.first))

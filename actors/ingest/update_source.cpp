@@ -6,6 +6,8 @@
 #include "actors/ingest/update_row_decoder.hpp"
 
 #include <map>
+#include <optional>
+#include <utility>
 
 namespace proctrack {
 
@@ -121,24 +123,32 @@ public:
 
   bool read(std::vector<process_update> &out, std::size_t max) override {
     for (std::size_t n = 0; n < max;) {
-      if (!reader_.next(event_))
+      if (!reader_.next(event_)) {
+        note_if_nothing_read();
         return false;
+      }
       ++events_;
       std::string why;
-      auto u = to_update(event_, why);
+      auto u = is_process_event(event_) ? to_update(event_, why)
+                                        : std::optional<process_update>{};
       if (!u) {
-        if (!event_.provider.empty() && event_.provider != sysmon_provider) {
-          ++other_providers_;
-        } else if (event_.event_id == 1 || event_.event_id == 5) {
+        if (is_process_event(event_)) {
           ++unusable_;
           errors_.push_back(path_ + ": record "
                             + std::to_string(event_.record_number) + ": "
                             + why);
+        } else if (!event_.provider.empty()
+                   && event_.provider != sysmon_provider) {
+          ++other_providers_;
+          if (others_.size() < 8)
+            ++others_[event_.provider + " " + std::to_string(event_.event_id)];
         } else {
           ++skipped_[event_.event_id];
         }
         continue;
       }
+      if (event_.event_id == 4688 || event_.event_id == 4689)
+        ++security_;
       out.push_back(std::move(*u));
       ++n;
     }
@@ -151,6 +161,10 @@ public:
       errs.push_back(std::move(e));
     errors_.clear();
     return errs;
+  }
+
+  std::vector<std::string> take_notes() override {
+    return std::exchange(notes_, {});
   }
 
   void add_counters(std::vector<counter> &out) const override {
@@ -166,10 +180,37 @@ public:
     }
     add_counter(out, "SkippedEvents", skipped + other_providers_);
     add_counter(out, "SkippedOtherProviders", other_providers_);
+    if (security_ > 0)
+      add_counter(out, "SecurityProcessEvents", security_);
   }
 
 private:
   std::int64_t input_errors() const;
+
+  // A file of events none of which is a process event replays to an empty
+  // cache: say so, with what it held.
+  void note_if_nothing_read() {
+    if (events_ == 0 || events_ != other_providers_ + skipped_count() || noted_)
+      return;
+    noted_ = true;
+    std::string what;
+    for (auto &[k, n] : others_)
+      what += (what.empty() ? "" : ", ") + k + " x" + std::to_string(n);
+    for (auto &[id, n] : skipped_)
+      what += (what.empty() ? "" : ", ") + std::string{"EventID "}
+              + std::to_string(id) + " x" + std::to_string(n);
+    notes_.push_back(path_ + ": " + std::to_string(events_)
+                     + " events, none is a process event (Sysmon 1/5, "
+                       "Security 4688/4689), all skipped: "
+                     + what);
+  }
+
+  std::int64_t skipped_count() const {
+    std::int64_t n = 0;
+    for (auto &kv : skipped_)
+      n += kv.second;
+    return n;
+  }
 
   std::string path_;
   Reader reader_;
@@ -178,7 +219,11 @@ private:
   std::int64_t events_ = 0;
   std::int64_t unusable_ = 0;
   std::int64_t other_providers_ = 0;
+  std::int64_t security_ = 0; ///< 4688/4689 read as updates
   std::map<std::int64_t, std::int64_t> skipped_;
+  std::map<std::string, std::int64_t> others_; ///< "PROVIDER EID" (8 kinds)
+  std::vector<std::string> notes_;
+  bool noted_ = false;
 };
 
 template <>

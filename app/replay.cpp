@@ -103,7 +103,11 @@ int run_replay(const command_line &cl) {
   // The cache with the enricher and the forwarder when they are on. The
   // forwarder subscribes before the first batch, so the collector sees the
   // replay from the start (docs/fleet.md).
-  auto tracked = spawn_tracker(sys, cfg.make_tracker_settings());
+  // Logs of several machines keep one table per host; a forwarding replay
+  // keeps one (the collector mirrors one table per connection).
+  auto settings = cfg.make_tracker_settings();
+  settings.cache.split_hosts = cfg.forward_connect.empty();
+  auto tracked = spawn_tracker(sys, settings);
   if (!tracked)
     return fail(tracker_error_message(tracked.error()));
   auto cache = tracked->cache;

@@ -57,9 +57,10 @@ BOOST_AUTO_TEST_CASE(security_4688_log_is_read) {
   BOOST_TEST(counter_of(o[3], "InputErrors") == 0);
 }
 
-// 4689 ends the process its hex ProcessId names; a log of no process event
-// at all says so on stderr instead of answering an empty cache silently.
-BOOST_AUTO_TEST_CASE(security_4689_exit_and_a_log_with_no_process_event) {
+// In a JSON export (channels mixed, TimeCreated skewed) Security events are
+// not read; a file of no process event says so on stderr instead of
+// answering an empty cache silently.
+BOOST_AUTO_TEST_CASE(json_security_events_and_a_log_with_no_process_event) {
   temp_dir dir;
   auto sec = [](int id, const std::string &time, const std::string &data) {
     return R"({"Event":{"System":{"Provider":{"#attributes":{"Name":")"
@@ -68,33 +69,143 @@ BOOST_AUTO_TEST_CASE(security_4689_exit_and_a_log_with_no_process_event) {
            + R"(,"TimeCreated":{"#attributes":{"SystemTime":")" + time
            + R"("}},"Computer":"dc1"},"EventData":{)" + data + "}}}";
   };
-  auto file = dir.write_lines(
-      "sec.jsonl",
-      {sec(4688, "2021-03-01T10:00:00.5Z",
-           R"("NewProcessId":"0x1f4","ProcessId":"0x4",)"
-           R"("NewProcessName":"C:\\w\\a.exe","SubjectUserName":"bob",)"
-           R"("SubjectDomainName":"D")"),
-       sec(4689, "2021-03-01T10:05:00Z",
-           R"("ProcessId":"0x1F4","ProcessName":"C:\\w\\a.exe")")});
-  auto o = replay(file, {"get:500", "stats"});
-  BOOST_TEST(o[0]["Id"] == "500-1614592800");
-  BOOST_TEST(o[0]["ParentId"] == "4-?");
-  BOOST_TEST(o[0]["EndTime"] == "2021-03-01T10:05:00Z");
-  BOOST_TEST(o[0]["Data"]["Username"] == "D\\bob");
-  BOOST_TEST(counter_of(o[1], "SecurityProcessEvents") == 2);
-
   auto logons = dir.write_lines(
       "logons.jsonl", {sec(4624, "2021-03-01T10:00:00Z", R"("X":"1")"),
-                       sec(4624, "2021-03-01T10:00:01Z", R"("X":"2")")});
+                       sec(4624, "2021-03-01T10:00:01Z", R"("X":"2")"),
+                       sec(4688, "2021-03-01T10:00:02Z",
+                           R"("NewProcessId":"0x1f4","ProcessId":"0x4")")});
   auto r = replay(logons, {"stats"});
   BOOST_TEST(counter_of(r[0], "Length") == 0);
-  BOOST_TEST(has(r.run.err, logons
-                                + ": 2 events, none is a process event "
-                                  "(Sysmon 1/5, Security 4688/4689), all "
-                                  "skipped: "
-                                  "Microsoft-Windows-Security-Auditing "
-                                  "4624 x2"),
-             r.run.err);
+  BOOST_TEST(counter_of(r[0], "SkippedOtherProviders") == 3);
+  BOOST_TEST(
+      has(r.run.err, logons
+                         + ": 3 events, none is a process event (Sysmon 1/5, "
+                           "Security 4688/4689 from EVTX), all skipped: "
+                           "Microsoft-Windows-Security-Auditing 4624 x2, "
+                           "Microsoft-Windows-Security-Auditing 4688 x1"),
+      r.run.err);
+}
+
+// --- several hosts in one replay ------------------------------------------
+
+namespace {
+
+// A flat Sysmon event of host H.
+std::string sysmon_line(const std::string &host, int eid, int pid,
+                        const std::string &guid, int ppid,
+                        const std::string &pguid, const std::string &time,
+                        const std::string &image = "C:\\\\w\\\\p.exe") {
+  std::string s = R"({"EventID":)" + std::to_string(eid)
+                  + R"(,"SourceName":"Microsoft-Windows-Sysmon","Hostname":")"
+                  + host + R"(","ProcessId":")" + std::to_string(pid)
+                  + R"(","ProcessGuid":")" + guid + R"(","UtcTime":")" + time
+                  + R"(","Image":")" + image + "\"";
+  if (eid == 1)
+    s += R"(,"ParentProcessId":")" + std::to_string(ppid)
+         + R"(","ParentProcessGuid":")" + pguid + "\"";
+  return s + "}";
+}
+
+const char *zero_guid = "{00000000-0000-0000-0000-000000000000}";
+
+} // namespace
+
+// The outsiders' case: the same pid started on two hosts. Before, the second
+// start ended HOSTA's process (pid reuse); now each host has its own table.
+BOOST_AUTO_TEST_CASE(two_hosts_keep_their_own_pid_space) {
+  auto o = replay(cases("cross_host_pid_reuse_ends_process.jsonl"),
+                  {"pslist", "get:HOSTA/4304", "get:HOSTB.example.test/4304",
+                   "get:hostb/4304", "get:4304", "pslist:HOSTB",
+                   "get:NOPE/4304", "stats"});
+  BOOST_TEST(
+      ids(o[0])
+      == (std::vector<std::string>{"4304-1554313008", "4304-1554313075"}));
+  BOOST_TEST(o[0][0]["EndTime"] == zero_time);
+  BOOST_TEST(o[0][1]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Id"] == "4304-1554313008");
+  BOOST_TEST(o[1]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Data"]["Name"] == "TiWorker.exe");
+  BOOST_TEST(o[2]["Id"] == "4304-1554313075");
+  BOOST_TEST(o[2]["Data"]["Name"] == "svchost.exe");
+  BOOST_TEST(o[3]["Id"] == "4304-1554313075");
+  // A bare id: the first host (in order of appearance) that knows it.
+  BOOST_TEST(o[4]["Id"] == "4304-1554313008");
+  BOOST_TEST(ids(o[5]) == (std::vector<std::string>{"4304-1554313075"}));
+  BOOST_TEST(o[6].is_null());
+  BOOST_TEST(counter_of(o[7], "PidReuses") == 0);
+  BOOST_TEST(counter_of(o[7], "Hosts") == 2);
+  BOOST_TEST(counter_of(o[7], "Length") == 2);
+  BOOST_TEST(has(o.run.err, "host HOSTB.example.test is kept apart from "
+                            "HOSTA.example.test"),
+             o.run.err);
+}
+
+// An exit on one host never ends another host's process, and an all-zero
+// ParentProcessGuid never links to another host's holder of the ppid.
+BOOST_AUTO_TEST_CASE(exit_and_zero_parent_guid_stay_on_their_host) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "two.jsonl",
+      {sysmon_line("A", 1, 100, "{a-100}", 4, "{a-4}",
+                   "2021-01-01 10:00:00.000"),
+       sysmon_line("B", 1, 100, "{b-100}", 4, "{b-4}",
+                   "2021-01-01 10:00:01.000"),
+       sysmon_line("A", 1, 300, "{a-300}", 100, "{a-100}",
+                   "2021-01-01 10:00:02.000"),
+       sysmon_line("B", 5, 100, "{b-100}", 0, "", "2021-01-01 10:00:05.000"),
+       // B's child of pid 300 with no usable parent GUID: only A has a
+       // 300, which must not become its parent.
+       sysmon_line("B", 1, 200, "{b-200}", 300, zero_guid,
+                   "2021-01-01 10:00:06.000"),
+       // A pid-only exit on B of a pid only A holds: unknown on B.
+       R"({"EventID":5,"SourceName":"Microsoft-Windows-Sysmon","Hostname":"B",)"
+       R"("ProcessId":"300","UtcTime":"2021-01-01 10:00:07.000"})"});
+  auto o = replay(file, {"get:A/100", "get:B/100", "callchain:B/200",
+                         "get:A/300", "callchain:A/300", "stats"});
+  BOOST_TEST(o[0]["Id"] == "100-1609495200");
+  BOOST_TEST(o[0]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Id"] == "100-1609495201");
+  BOOST_TEST(o[1]["EndTime"] == "2021-01-01T10:00:05Z");
+  BOOST_TEST(ids(o[2]) == (std::vector<std::string>{"200-1609495206"}));
+  BOOST_TEST(o[2][0]["ParentId"] == "300-?");
+  BOOST_TEST(o[3]["EndTime"] == zero_time);
+  BOOST_TEST(ids(o[4])
+             == (std::vector<std::string>{"100-1609495200", "300-1609495202"}));
+  BOOST_TEST(counter_of(o[5], "UnknownExits") == 1);
+  BOOST_TEST(counter_of(o[5], "Hosts") == 2);
+}
+
+// The output stream of a multi-host replay names each host's sync row and
+// replays into the same tables; a single-host replay prints as before (no
+// "host", no "Hosts").
+BOOST_AUTO_TEST_CASE(multi_host_stream_round_trips_single_host_unchanged) {
+  temp_dir dir;
+  auto r =
+      proctrack({"replay", cases("cross_host_pid_reuse_ends_process.jsonl")});
+  BOOST_REQUIRE(r.status == 0);
+  auto rows = json_lines(r.out);
+  BOOST_REQUIRE(rows.size() == 3u);
+  BOOST_TEST(rows[0]["host"] == "HOSTA.example.test");
+  BOOST_TEST(rows[1]["host"] == "HOSTB.example.test");
+  auto stream = dir.write("stream.jsonl", r.out);
+  auto o = replay(stream, {"get:HOSTA/4304", "get:HOSTB/4304", "stats"});
+  BOOST_TEST(o[0]["Id"] == "4304-1554313008");
+  BOOST_TEST(o[0]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Id"] == "4304-1554313075");
+  BOOST_TEST(counter_of(o[2], "Hosts") == 2);
+
+  auto one = proctrack({"replay", cases("wlb7_processcreate_golden.jsonl")});
+  BOOST_REQUIRE(one.status == 0);
+  auto rows1 = json_lines(one.out);
+  BOOST_REQUIRE(rows1.size() == 2u);
+  BOOST_TEST(!rows1[0].contains("host"));
+  BOOST_TEST(!rows1[1]["data"].contains("Hosts"));
+  BOOST_TEST(rows1[0]["processes"][0]["entry"]["Id"] == "3616-1603828814");
+  // HOST/ID works with one host too.
+  auto g = replay(cases("wlb7_processcreate_golden.jsonl"),
+                  {"get:vagrant/3616", "get:3616"});
+  BOOST_TEST(g[0] == g[1]);
+  BOOST_TEST(g[0]["ParentId"] == "4212-?");
 }
 
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

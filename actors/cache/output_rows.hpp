@@ -12,11 +12,14 @@ namespace proctrack {
 
 class process_table;
 
-/// One update as a JSON line (no trailing newline).
-std::string update_row_json(const process_update &u);
+/// One update as a JSON line (no trailing newline). `with_host`: add the
+/// update's "host" when it has one (a cache with several hosts).
+std::string update_row_json(const process_update &u, bool with_host = false);
 
-/// A `sync` row holding every cached process (running and exited).
-std::string cache_sync_row_json(const process_table &table, timestamp time);
+/// A `sync` row holding every cached process (running and exited); with a
+/// "host" key when `host` is not empty.
+std::string cache_sync_row_json(const process_table &table, timestamp time,
+                                const std::string &host = {});
 
 /// The stats object: every counter by name, plus Time.
 std::string stats_object_json(const std::vector<counter> &counters);

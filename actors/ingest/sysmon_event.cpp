@@ -262,8 +262,28 @@ bool is_process_event(const sysmon_event &ev) {
          && (ev.event_id == 1 || ev.event_id == 5);
 }
 
+namespace {
+std::optional<process_update> to_update_on(const sysmon_event &ev,
+                                           std::string &why_not);
+} // namespace
+
 std::optional<process_update> to_update(const sysmon_event &ev,
-                                        std::string &why_not) {
+                                        std::string &why_not, bool security) {
+  if (!security && !ev.provider.empty()
+      && iequals(ev.provider, security_provider)) {
+    why_not = "provider " + ev.provider + " is not Sysmon";
+    return std::nullopt;
+  }
+  auto u = to_update_on(ev, why_not);
+  if (u)
+    u->host = ev.computer;
+  return u;
+}
+
+namespace {
+
+std::optional<process_update> to_update_on(const sysmon_event &ev,
+                                           std::string &why_not) {
   if (!ev.provider.empty() && iequals(ev.provider, security_provider)
       && (ev.event_id == 4688 || ev.event_id == 4689))
     return security_update(ev, why_not);
@@ -342,5 +362,7 @@ std::optional<process_update> to_update(const sysmon_event &ev,
     add_field(d, "Computer", json_string(ev.computer));
   return u;
 }
+
+} // namespace
 
 } // namespace proctrack

@@ -41,12 +41,13 @@ struct sysmon_event {
 };
 
 /// Turns Sysmon EID 1 into a `start` update and EID 5 into an `exit`
-/// update; the Security log's 4688 (process creation) into a `start` and
-/// 4689 (process exit) into an `exit` (docs/sources.md). Anything else
-/// (another EventID, another provider, an event that names no process, an
-/// exit without a valid time) gives nullopt and `why_not`.
-std::optional<process_update> to_update(const sysmon_event &ev,
-                                        std::string &why_not);
+/// update; with `security`, also the Security log's 4688 (process creation)
+/// into a `start` and 4689 (process exit) into an `exit` (docs/sources.md).
+/// Anything else (another EventID, another provider, an event that names no
+/// process, an exit without a valid time) gives nullopt and `why_not`. The
+/// update's host is the event's computer.
+std::optional<process_update>
+to_update(const sysmon_event &ev, std::string &why_not, bool security = false);
 
 /// True for the events to_update() reads: Sysmon 1/5, Security 4688/4689.
 bool is_process_event(const sysmon_event &ev);

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <optional>
+#include <type_traits>
 #include <utility>
 
 namespace proctrack {
@@ -113,6 +114,8 @@ private:
 // events are skipped and counted by EventID.
 template <class Reader>
 class sysmon_source : public update_source {
+  static constexpr bool read_security = std::is_same_v<Reader, evtx_reader>;
+
 public:
   explicit sysmon_source(std::string path)
       : path_(path), reader_(std::move(path)) {}
@@ -129,10 +132,15 @@ public:
       }
       ++events_;
       std::string why;
-      auto u = is_process_event(event_) ? to_update(event_, why)
-                                        : std::optional<process_update>{};
+      // Security 4688/4689 only from EVTX: JSON exports mix channels, and
+      // their TimeCreated is skewed by hours in the corpus, so a 4688
+      // would duplicate the Sysmon EID 1 of the same process.
+      bool security = event_.event_id == 4688 || event_.event_id == 4689;
+      bool wanted = is_process_event(event_) && (!security || read_security);
+      auto u = wanted ? to_update(event_, why, read_security)
+                      : std::optional<process_update>{};
       if (!u) {
-        if (is_process_event(event_)) {
+        if (wanted) {
           ++unusable_;
           errors_.push_back(path_ + ": record "
                             + std::to_string(event_.record_number) + ": "
@@ -140,8 +148,11 @@ public:
         } else if (!event_.provider.empty()
                    && event_.provider != sysmon_provider) {
           ++other_providers_;
-          if (others_.size() < 8)
-            ++others_[event_.provider + " " + std::to_string(event_.event_id)];
+          auto kind = event_.provider + " " + std::to_string(event_.event_id);
+          if (auto it = others_.find(kind); it != others_.end())
+            ++it->second;
+          else if (others_.size() < 8)
+            others_.emplace(std::move(kind), 1);
         } else {
           ++skipped_[event_.event_id];
         }
@@ -201,7 +212,7 @@ private:
               + std::to_string(id) + " x" + std::to_string(n);
     notes_.push_back(path_ + ": " + std::to_string(events_)
                      + " events, none is a process event (Sysmon 1/5, "
-                       "Security 4688/4689), all skipped: "
+                       "Security 4688/4689 from EVTX), all skipped: "
                      + what);
   }
 

@@ -9,6 +9,7 @@
 #include "actors/forward/forwarder.hpp"
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -19,6 +20,11 @@
 namespace proctrack {
 
 namespace {
+
+// "No expiry" in replay: about 73 years, far beyond any log, and far from
+// overflowing event time + expiry.
+constexpr timestamp replay_no_expiry =
+    std::int64_t{73} * 365 * 24 * 3600 * ns_per_second;
 
 // Writes the output stream of a replay to stdout.
 update_sink_actor::behavior_type stdout_sink(update_sink_actor::pointer) {
@@ -45,6 +51,9 @@ std::vector<std::string> files_below(const std::string &dir,
     if (format != input_format::unknown
         || sniff_format(p, error) != input_format::unknown)
       out.push_back(p);
+    else
+      std::fprintf(stderr, "proctrack replay: skipped %s\n",
+                   error.empty() ? p.c_str() : error.c_str());
   }
   std::sort(out.begin(), out.end());
   return out;
@@ -107,6 +116,15 @@ int run_replay(const command_line &cl) {
   // keeps one (the collector mirrors one table per connection).
   auto settings = cfg.make_tracker_settings();
   settings.cache.split_hosts = cfg.forward_connect.empty();
+  // A forensic replay keeps its whole history unless asked otherwise: the
+  // default 24 h expiry is the agent's (a 50-day log lost 151 of 356
+  // processes). Set --tracker.max-expiry (flag or config file, any value
+  // but the default) to expire.
+  bool expiry_asked = cfg.max_expiry != std::chrono::hours(24);
+  for (auto &a : cl.config_args)
+    expiry_asked = expiry_asked || a.rfind("--tracker.max-expiry", 0) == 0;
+  if (!expiry_asked)
+    settings.cache.table.max_expiry = replay_no_expiry;
   auto tracked = spawn_tracker(sys, settings);
   if (!tracked)
     return fail(tracker_error_message(tracked.error()));
@@ -210,6 +228,20 @@ int run_replay(const command_line &cl) {
                            caf::to_string(e).c_str());
             });
   }
+  // Say it when expiry dropped history.
+  self->request(cache, caf::infinite, query{"stats", "", 0})
+      .receive(
+          [&](std::string &stats) {
+            auto j = nlohmann::json::parse(stats, nullptr, false);
+            if (j.is_object() && j.contains("Expired")
+                && j["Expired"].is_number()
+                && j["Expired"].get<long long>() > 0)
+              std::fprintf(stderr,
+                           "proctrack replay: expiry (tracker.max-expiry) "
+                           "dropped %lld exited processes (Expired)\n",
+                           j["Expired"].get<long long>());
+          },
+          [](caf::error &) {});
   std::string out;
   if (without_queries) {
     if (!cfg.also_forward_updates) {

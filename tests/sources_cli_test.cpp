@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 BOOST_AUTO_TEST_SUITE(sources_cli_test)
@@ -206,6 +208,92 @@ BOOST_AUTO_TEST_CASE(multi_host_stream_round_trips_single_host_unchanged) {
                   {"get:vagrant/3616", "get:3616"});
   BOOST_TEST(g[0] == g[1]);
   BOOST_TEST(g[0]["ParentId"] == "4212-?");
+}
+
+// --- the replay command line ----------------------------------------------
+
+// --sort=time merges the files by event time: the start in the second file
+// comes before the exit in the first.
+BOOST_AUTO_TEST_CASE(sort_time_merges_files) {
+  temp_dir dir;
+  auto a = dir.write_lines(
+      "a.jsonl",
+      {R"({"update_type":"exit","id":5,"end_time":"2021-01-01T10:05:00Z"})"});
+  auto b = dir.write_lines(
+      "b.jsonl", {R"({"update_type":"start","id":5,"parent_id":1,)"
+                  R"("start_time":"2021-01-01T10:00:00Z","data":{}})"});
+  auto plain = proctrack({"replay", a, b, "--query=stats"});
+  auto sorted = proctrack({"replay", a, b, "--sort=time", "--query=stats"});
+  BOOST_REQUIRE(plain.status == 0);
+  BOOST_REQUIRE(sorted.status == 0);
+  auto p = results(plain, {"stats"})[0];
+  auto s = results(sorted, {"stats"})[0];
+  BOOST_TEST(counter_of(p, "UnknownExits") == 1);
+  BOOST_TEST(counter_of(s, "UnknownExits") == 0);
+  BOOST_TEST(counter_of(s, "ExitUpdates") == 1);
+  BOOST_TEST(counter_of(s, "InputFiles") == 2);
+  auto g = proctrack({"replay", a, b, "--sort=time", "--query=get:5"});
+  BOOST_TEST(results(g, {"get:5"})[0]["EndTime"] == "2021-01-01T10:05:00Z");
+}
+
+// A directory replay names the files it skips, and why.
+BOOST_AUTO_TEST_CASE(directory_replay_names_skipped_files) {
+  temp_dir dir;
+  dir.write_lines("u.jsonl", {R"({"update_type":"start","id":5,"parent_id":1,)"
+                              R"("start_time":"2021-01-01T10:00:00Z"})"});
+  auto junk = dir.write("notes.txt", "hello\n");
+  auto r = proctrack({"replay", dir.path().string(), "--query=stats"});
+  BOOST_REQUIRE(r.status == 0);
+  BOOST_TEST(counter_of(results(r, {"stats"})[0], "Length") == 1);
+  BOOST_TEST(
+      has(r.err, "proctrack replay: skipped " + junk + ": unknown format"),
+      r.err);
+}
+
+// A replay keeps a 50-day history by default; an asked expiry says on
+// stderr how much it dropped.
+BOOST_AUTO_TEST_CASE(replay_keeps_history_unless_expiry_is_asked) {
+  temp_dir dir;
+  std::vector<std::string> lines;
+  for (int d = 0; d < 50; ++d) {
+    auto t = 1609495200 + d * 86400;
+    lines.push_back(R"({"update_type":"start","id":)" + std::to_string(100 + d)
+                    + R"(,"parent_id":1,"start_time":)" + std::to_string(t)
+                    + "}");
+    lines.push_back(R"({"update_type":"exit","id":)" + std::to_string(100 + d)
+                    + R"(,"end_time":)" + std::to_string(t + 60) + "}");
+  }
+  auto file = dir.write_lines("50days.jsonl", lines);
+  auto keep = replay(file, {"stats"});
+  BOOST_TEST(counter_of(keep[0], "Length") == 50);
+  BOOST_TEST(counter_of(keep[0], "Expired") == 0);
+  BOOST_TEST(!has(keep.run.err, "expiry"), keep.run.err);
+  auto asked = replay(file, {"stats"}, {"--tracker.max-expiry=24h"});
+  auto expired = counter_of(asked[0], "Expired");
+  BOOST_TEST(expired > 40);
+  BOOST_TEST(counter_of(asked[0], "Length") == 50 - expired);
+  BOOST_TEST(has(asked.run.err, "proctrack replay: expiry (tracker.max-expiry) "
+                                "dropped "
+                                    + std::to_string(expired)
+                                    + " exited processes (Expired)"),
+             asked.run.err);
+}
+
+// An EVTX file cut exactly on a chunk boundary: the lost chunks are one
+// counted input error, not only a log line.
+BOOST_AUTO_TEST_CASE(evtx_cut_on_a_chunk_boundary_is_an_input_error) {
+  temp_dir dir;
+  std::string full = std::string{std::getenv("PROCTRACK_SOURCE")}
+                     + "/../shared/data/sysmon/evtx/"
+                       "PanacheSysmon_vs_AtomicRedTeam01.evtx";
+  std::ifstream in{full, std::ios::binary};
+  std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  BOOST_REQUIRE(bytes.size() > 4096u + 3 * 65536u);
+  auto cut = dir.write("cut.evtx", bytes.substr(0, 4096 + 3 * 65536));
+  auto o = replay(cut, {"stats"});
+  BOOST_TEST(counter_of(o[0], "InputErrors") == 1);
+  BOOST_TEST(counter_of(o[0], "StartUpdates") > 0);
+  BOOST_TEST(has(o.run.err, "file truncated: header declares"), o.run.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

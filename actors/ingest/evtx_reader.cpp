@@ -218,6 +218,7 @@ void evtx_reader::scan_chunks() {
   if (declared > k && k < 0xffff) {
     // Only complain about missing chunks if the file is shorter than the
     // header says (a "dirty" header may under-count, never over-count).
+    ++stats_.damaged_chunks;
     error("file truncated: header declares " + std::to_string(declared)
           + " chunks, " + std::to_string(k) + " present");
   }

@@ -300,6 +300,14 @@ public:
     return all;
   }
 
+  std::vector<std::string> take_notes() override {
+    std::vector<std::string> all;
+    for (auto &in : inputs_)
+      for (auto &e : in.src->take_notes())
+        all.push_back(std::move(e));
+    return all;
+  }
+
   void add_counters(std::vector<counter> &out) const override {
     for (auto &in : inputs_)
       in.src->add_counters(out);

@@ -13,9 +13,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 namespace proctrack {
 
@@ -59,6 +63,50 @@ std::vector<std::string> files_below(const std::string &dir,
   return out;
 }
 
+// Copies standard input into a new temporary file; false with `error`.
+bool spool_stdin(std::string &path, std::string &error) {
+  const char *dir = std::getenv("TMPDIR");
+  std::string tmpl =
+      std::string{dir && *dir ? dir : "/tmp"} + "/proctrack-stdin-XXXXXX";
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemp(name.data());
+  if (fd < 0) {
+    error =
+        "cannot spool standard input to " + tmpl + ": " + std::strerror(errno);
+    return false;
+  }
+  path = name.data();
+  char buf[1 << 16];
+  for (;;) {
+    auto n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      error =
+          std::string{"cannot read standard input: "} + std::strerror(errno);
+      close(fd);
+      return false;
+    }
+    if (n == 0)
+      break;
+    for (ssize_t off = 0; off < n;) {
+      auto w = write(fd, buf + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0) {
+        error = "cannot spool standard input to " + path + ": "
+                + std::strerror(errno);
+        close(fd);
+        return false;
+      }
+      off += w;
+    }
+  }
+  close(fd);
+  return true;
+}
+
 int fail(const std::string &msg) {
   std::fprintf(stderr, "proctrack replay: %s\n", msg.c_str());
   return 2;
@@ -84,9 +132,28 @@ int run_replay(const command_line &cl) {
   // of ten files should not cost a long replay. A directory stands for the
   // log files below it, in name order.
   std::vector<std::string> paths;
+  std::string stdin_copy;
+  struct remove_at_exit {
+    std::string &path;
+    ~remove_at_exit() {
+      if (!path.empty())
+        std::remove(path.c_str());
+    }
+  } cleanup{stdin_copy};
   for (auto &path : cl.operands) {
     if (path == "-") {
-      paths.push_back(path);
+      if (format != input_format::unknown) {
+        paths.push_back(path);
+        continue;
+      }
+      // Standard input is sniffed like a file: spooled to a temporary file
+      // first (any size: disk, not memory), which is removed at the end.
+      if (!stdin_copy.empty())
+        return fail("- given twice");
+      if (!spool_stdin(stdin_copy, error))
+        return fail(error);
+      spdlog::info("standard input spooled to {}", stdin_copy);
+      paths.push_back(stdin_copy);
       continue;
     }
     std::error_code ec;

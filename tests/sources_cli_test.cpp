@@ -296,4 +296,17 @@ BOOST_AUTO_TEST_CASE(evtx_cut_on_a_chunk_boundary_is_an_input_error) {
   BOOST_TEST(has(o.run.err, "file truncated: header declares"), o.run.err);
 }
 
+// Standard input is sniffed like a file: Sysmon JSON lines on stdin are read
+// as Sysmon, not refused as update rows.
+BOOST_AUTO_TEST_CASE(stdin_is_sniffed) {
+  std::ifstream in{cases("wlb7_processcreate_golden.jsonl"), std::ios::binary};
+  std::string text{std::istreambuf_iterator<char>(in), {}};
+  auto r =
+      proctrack({"replay", "-", "--query=get:3616", "--query=stats"}, text);
+  BOOST_REQUIRE(r.status == 0);
+  auto res = results(r, {"get:3616", "stats"});
+  BOOST_TEST(res[0]["Id"] == "3616-1603828814");
+  BOOST_TEST(counter_of(res[1], "InputErrors") == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

@@ -9,16 +9,26 @@
 #include "actors/forward/forwarder.hpp"
 
 #include <caf/all.hpp>
+#include <nlohmann/json.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 namespace proctrack {
 
 namespace {
+
+// "No expiry" in replay: about 73 years, far beyond any log, and far from
+// overflowing event time + expiry.
+constexpr timestamp replay_no_expiry =
+    std::int64_t{73} * 365 * 24 * 3600 * ns_per_second;
 
 // Writes the output stream of a replay to stdout.
 update_sink_actor::behavior_type stdout_sink(update_sink_actor::pointer) {
@@ -45,9 +55,56 @@ std::vector<std::string> files_below(const std::string &dir,
     if (format != input_format::unknown
         || sniff_format(p, error) != input_format::unknown)
       out.push_back(p);
+    else
+      std::fprintf(stderr, "proctrack replay: skipped %s\n",
+                   error.empty() ? p.c_str() : error.c_str());
   }
   std::sort(out.begin(), out.end());
   return out;
+}
+
+// Copies standard input into a new temporary file; false with `error`.
+bool spool_stdin(std::string &path, std::string &error) {
+  const char *dir = std::getenv("TMPDIR");
+  std::string tmpl =
+      std::string{dir && *dir ? dir : "/tmp"} + "/proctrack-stdin-XXXXXX";
+  std::vector<char> name(tmpl.begin(), tmpl.end());
+  name.push_back('\0');
+  int fd = mkstemp(name.data());
+  if (fd < 0) {
+    error =
+        "cannot spool standard input to " + tmpl + ": " + std::strerror(errno);
+    return false;
+  }
+  path = name.data();
+  char buf[1 << 16];
+  for (;;) {
+    auto n = read(STDIN_FILENO, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0) {
+      error =
+          std::string{"cannot read standard input: "} + std::strerror(errno);
+      close(fd);
+      return false;
+    }
+    if (n == 0)
+      break;
+    for (ssize_t off = 0; off < n;) {
+      auto w = write(fd, buf + off, static_cast<std::size_t>(n - off));
+      if (w < 0 && errno == EINTR)
+        continue;
+      if (w < 0) {
+        error = "cannot spool standard input to " + path + ": "
+                + std::strerror(errno);
+        close(fd);
+        return false;
+      }
+      off += w;
+    }
+  }
+  close(fd);
+  return true;
 }
 
 int fail(const std::string &msg) {
@@ -75,9 +132,28 @@ int run_replay(const command_line &cl) {
   // of ten files should not cost a long replay. A directory stands for the
   // log files below it, in name order.
   std::vector<std::string> paths;
+  std::string stdin_copy;
+  struct remove_at_exit {
+    std::string &path;
+    ~remove_at_exit() {
+      if (!path.empty())
+        std::remove(path.c_str());
+    }
+  } cleanup{stdin_copy};
   for (auto &path : cl.operands) {
     if (path == "-") {
-      paths.push_back(path);
+      if (format != input_format::unknown) {
+        paths.push_back(path);
+        continue;
+      }
+      // Standard input is sniffed like a file: spooled to a temporary file
+      // first (any size: disk, not memory), which is removed at the end.
+      if (!stdin_copy.empty())
+        return fail("- given twice");
+      if (!spool_stdin(stdin_copy, error))
+        return fail(error);
+      spdlog::info("standard input spooled to {}", stdin_copy);
+      paths.push_back(stdin_copy);
       continue;
     }
     std::error_code ec;
@@ -103,7 +179,20 @@ int run_replay(const command_line &cl) {
   // The cache with the enricher and the forwarder when they are on. The
   // forwarder subscribes before the first batch, so the collector sees the
   // replay from the start (docs/fleet.md).
-  auto tracked = spawn_tracker(sys, cfg.make_tracker_settings());
+  // Logs of several machines keep one table per host; a forwarding replay
+  // keeps one (the collector mirrors one table per connection).
+  auto settings = cfg.make_tracker_settings();
+  settings.cache.split_hosts = cfg.forward_connect.empty();
+  // A forensic replay keeps its whole history unless asked otherwise: the
+  // default 24 h expiry is the agent's (a 50-day log lost 151 of 356
+  // processes). Set --tracker.max-expiry (flag or config file, any value
+  // but the default) to expire.
+  bool expiry_asked = cfg.max_expiry != std::chrono::hours(24);
+  for (auto &a : cl.config_args)
+    expiry_asked = expiry_asked || a.rfind("--tracker.max-expiry", 0) == 0;
+  if (!expiry_asked)
+    settings.cache.table.max_expiry = replay_no_expiry;
+  auto tracked = spawn_tracker(sys, settings);
   if (!tracked)
     return fail(tracker_error_message(tracked.error()));
   auto cache = tracked->cache;
@@ -206,6 +295,20 @@ int run_replay(const command_line &cl) {
                            caf::to_string(e).c_str());
             });
   }
+  // Say it when expiry dropped history.
+  self->request(cache, caf::infinite, query{"stats", "", 0})
+      .receive(
+          [&](std::string &stats) {
+            auto j = nlohmann::json::parse(stats, nullptr, false);
+            if (j.is_object() && j.contains("Expired")
+                && j["Expired"].is_number()
+                && j["Expired"].get<long long>() > 0)
+              std::fprintf(stderr,
+                           "proctrack replay: expiry (tracker.max-expiry) "
+                           "dropped %lld exited processes (Expired)\n",
+                           j["Expired"].get<long long>());
+          },
+          [](caf::error &) {});
   std::string out;
   if (without_queries) {
     if (!cfg.also_forward_updates) {

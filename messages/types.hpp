@@ -102,11 +102,16 @@ struct process_update {
   std::string target;
   timestamp time = unknown_time;
   std::vector<process_record> processes;
+  /// The machine the update is about (Sysmon's Computer, winlogbeat's
+  /// host.name, an update row's "host"); empty when the source does not
+  /// say. A cache with split hosts keeps one table per host
+  /// (docs/semantics.md, "Several hosts in one replay").
+  std::string host;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, process_update &x) {
-  return f(x.kind, x.process, x.target, x.time, x.processes);
+  return f(x.kind, x.process, x.target, x.time, x.processes, x.host);
 }
 
 /// A named counter, as reported by every actor's stats handler.

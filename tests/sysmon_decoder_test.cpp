@@ -819,4 +819,133 @@ BOOST_AUTO_TEST_CASE(bad_text_in_every_json_form_and_in_evtx_xml) {
   BOOST_TEST(*ev.find("User") == "Jos" + fffd);
 }
 
+// --- winlogbeat 7/8 ECS and the event-as-JSON/XML forms (issue 15 kind 7) --
+
+namespace {
+
+// Every update a Sysmon JSON-lines file gives, checking it reads cleanly.
+std::vector<process_update> updates_of(const fs::path &path) {
+  std::string err;
+  BOOST_TEST((sniff_format(path.string(), err) == input_format::sysmon_json),
+             path << ": " << err);
+  sysmon_json_reader r(path.string());
+  BOOST_REQUIRE_MESSAGE(r.open(err), err);
+  std::vector<process_update> ups;
+  sysmon_event ev;
+  while (r.next(ev)) {
+    std::string why;
+    auto u = to_update(ev, why);
+    BOOST_REQUIRE_MESSAGE(u, path << ": " << why);
+    ups.push_back(std::move(*u));
+  }
+  auto errors = r.take_errors();
+  BOOST_TEST(errors.empty(), path << ": " << (errors.empty() ? "" : errors[0]));
+  BOOST_TEST(r.stats().bad_lines == 0u);
+  return ups;
+}
+
+} // namespace
+
+// winlogbeat's Sysmon module moves the process out of winlog.event_data into
+// ECS process.*, user.* and @timestamp: read back under the Sysmon names.
+BOOST_AUTO_TEST_CASE(winlogbeat7_ecs_golden) {
+  auto ups =
+      updates_of(cases_dir() / "sources" / "wlb7_processcreate_golden.jsonl");
+  BOOST_REQUIRE(ups.size() == 1u);
+  auto &u = ups[0];
+  BOOST_TEST((u.kind == update_kind::start));
+  auto &p = u.process;
+  BOOST_TEST(p.pid == "3616");
+  BOOST_TEST(p.ppid == "4212");
+  BOOST_TEST(p.guid == "{9f32b55f-7c4e-5f98-5803-000000000500}");
+  BOOST_TEST(p.parent_guid == "{9f32b55f-6fdf-5f98-7000-000000000500}");
+  BOOST_TEST(format_time(p.start_time) == "2020-10-27T20:00:14.32Z");
+  BOOST_TEST(field(p, "Pid") == "3616");
+  BOOST_TEST(field(p, "Ppid") == "4212");
+  BOOST_TEST(field(p, "Name") == "\"notepad.exe\"");
+  BOOST_TEST(field(p, "Exe") == R"("C:\\Windows\\System32\\notepad.exe")");
+  BOOST_TEST(field(p, "CommandLine")
+             == R"("\"C:\\Windows\\system32\\notepad.exe\" ")");
+  BOOST_TEST(field(p, "CurrentDirectory") == R"("C:\\Users\\vagrant\\")");
+  BOOST_TEST(field(p, "Username") == R"("VAGRANT\\vagrant")");
+  BOOST_TEST(field(p, "ParentImage") == R"("C:\\Windows\\explorer.exe")");
+  BOOST_TEST(field(p, "ParentCommandLine") == R"("C:\\Windows\\Explorer.EXE")");
+  BOOST_TEST(field(p, "OriginalFilename") == "\"NOTEPAD.EXE\"");
+  BOOST_TEST(field(p, "Company") == "\"Microsoft Corporation\"");
+  BOOST_TEST(field(p, "IntegrityLevel") == "\"Medium\"");
+  BOOST_TEST(field(p, "TerminalSessionId") == "1");
+  BOOST_TEST(field(p, "Hashes")
+             == R"({"SHA1":"b6d237154f2e528f0b503b58b025862d66b02b73"})");
+  BOOST_TEST(field(p, "Computer") == "\"vagrant\"");
+}
+
+// The exit of winlogbeat 8 (event_id as a string, ECS process fields only)
+// and a flattened ECS document (dotted keys at the top level).
+BOOST_AUTO_TEST_CASE(winlogbeat8_ecs_exit_and_flattened) {
+  sysmon_event ev;
+  std::string why;
+  BOOST_REQUIRE(parse_event_json(
+      R"({"@timestamp":"2023-05-01T10:00:01.500Z","host":{"name":"h8"},)"
+      R"("process":{"pid":4242,"entity_id":"{AB-1}","executable":"C:\\x.exe"},)"
+      R"("winlog":{"event_id":"5","provider_name":"Microsoft-Windows-Sysmon",)"
+      R"("event_data":{"RuleName":"-"}}})",
+      ev, why));
+  BOOST_TEST(ev.event_id == 5);
+  BOOST_TEST(ev.computer == "h8");
+  auto u = to_update(ev, why);
+  BOOST_REQUIRE_MESSAGE(u, why);
+  BOOST_TEST((u->kind == update_kind::exit));
+  BOOST_TEST(u->target == "{ab-1}");
+  BOOST_TEST(u->process.pid == "4242");
+  BOOST_TEST(format_time(u->time) == "2023-05-01T10:00:01.5Z");
+
+  BOOST_REQUIRE(parse_event_json(
+      R"({"winlog.event_id":1,"winlog.provider_name":"Microsoft-Windows-Sysmon",)"
+      R"("host.name":"flat","process.pid":7,"process.parent.pid":6,)"
+      R"("@timestamp":"2023-05-01T10:00:00Z"})",
+      ev, why));
+  u = to_update(ev, why);
+  BOOST_REQUIRE_MESSAGE(u, why);
+  BOOST_TEST(u->process.pid == "7");
+  BOOST_TEST(u->process.ppid == "6");
+  BOOST_TEST(ev.computer == "flat");
+}
+
+// evtx_dump -o jsonl, Splunk's XmlWinEventLog and Velociraptor's parse_evtx:
+// the same event, the same update.
+BOOST_AUTO_TEST_CASE(evtx_as_json_and_xml_forms) {
+  auto dir = cases_dir() / "sources" / "forms";
+  for (auto name :
+       {"evtx_dump_1event.jsonl", "splunk_xmlwineventlog_1event.log",
+        "velociraptor_parse_evtx_1event.jsonl"}) {
+    BOOST_TEST_CONTEXT(name) {
+      auto ups = updates_of(dir / name);
+      BOOST_REQUIRE(ups.size() == 1u);
+      auto &p = ups[0].process;
+      BOOST_TEST((ups[0].kind == update_kind::start));
+      BOOST_TEST(p.pid == "14364");
+      BOOST_TEST(p.ppid == "144");
+      BOOST_TEST(p.guid == "{0197231e-4f13-6929-a510-000000000d00}");
+      BOOST_TEST(p.parent_guid == "{0197231e-4ef4-6929-a410-000000000d00}");
+      BOOST_TEST(format_time(p.start_time) == "2025-11-28T07:28:19.935Z");
+      BOOST_TEST(field(p, "Exe") == R"("C:\\Windows\\System32\\cmd.exe")");
+      BOOST_TEST(field(p, "CurrentDirectory") == R"("C:\\Tools\\")");
+      BOOST_TEST(field(p, "Username") == R"("HOSTA\\user1")");
+      BOOST_TEST(field(p, "Computer") == "\"HOSTA.example.test\"");
+    }
+  }
+  // Another provider in the evtx_dump form is read, and then not Sysmon.
+  sysmon_event ev;
+  std::string why;
+  BOOST_REQUIRE(parse_event_json(
+      R"({"Event":{"System":{"Provider":{"#attributes":{"Name":"Microsoft-)"
+      R"(Windows-Security-Auditing"}},"EventID":{"#attributes":{"Qualifiers":)"
+      R"(0},"#text":4688},"Computer":"dc1"},"EventData":{"NewProcessId":)"
+      R"("0x1f4"}}})",
+      ev, why));
+  BOOST_TEST(ev.event_id == 4688);
+  BOOST_TEST(ev.provider == "Microsoft-Windows-Security-Auditing");
+  BOOST_TEST(*ev.find("NewProcessId") == "0x1f4");
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sysmon_decoder_test

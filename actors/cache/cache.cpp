@@ -10,8 +10,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <optional>
+#include <tuple>
 
 namespace proctrack {
 
@@ -59,8 +61,162 @@ std::string cache_config::validate() const {
   return {};
 }
 
+namespace {
+
+bool same_host(std::string_view a, std::string_view b) {
+  if (a.size() != b.size())
+    return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i]))
+        != std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  return true;
+}
+
+std::string_view first_label(std::string_view host) {
+  return host.substr(0, host.find('.'));
+}
+
+bool untouched(const process_table &t) {
+  auto &c = t.counters();
+  return t.size() == 0 && c.starts == 0 && c.exits == 0 && c.syncs == 0;
+}
+
+} // namespace
+
+process_table *cache_state::table_for(const std::string &host,
+                                      const cache_config &cfg) {
+  if (!cfg.split_hosts || host.empty())
+    return &table;
+  if (primary_host.empty() && other_hosts.empty() && untouched(table)) {
+    primary_host = host; // the first host claims the first table
+    return &table;
+  }
+  if (!primary_host.empty() && same_host(primary_host, host))
+    return &table;
+  for (auto &h : other_hosts)
+    if (same_host(h->name, host))
+      return &h->table;
+  if (other_hosts.size() + 1 >= cfg.max_hosts) {
+    if (host_limit_drops++ == 0)
+      spdlog::warn("more than {} hosts in one replay: the updates of {} and "
+                   "any further host are dropped (HostLimitDrops)",
+                   cfg.max_hosts, host);
+    return nullptr;
+  }
+  spdlog::warn("host {} is kept apart from {} (one process table per host; "
+               "ask HOST/ID, e.g. get:{}/PID)",
+               host, primary_host.empty() ? "the unnamed input" : primary_host,
+               host);
+  other_hosts.push_back(
+      std::make_unique<host_table>(host_table{host, process_table{cfg.table}}));
+  return &other_hosts.back()->table;
+}
+
+process_table *cache_state::find_host(std::string_view host) {
+  if (!primary_host.empty() && same_host(primary_host, host))
+    return &table;
+  for (auto &h : other_hosts)
+    if (same_host(h->name, host))
+      return &h->table;
+  // The short name (HOSTA for HOSTA.example.test), when only one host has it.
+  process_table *found = nullptr;
+  int matches = 0;
+  if (!primary_host.empty() && same_host(first_label(primary_host), host)) {
+    found = &table;
+    ++matches;
+  }
+  for (auto &h : other_hosts)
+    if (same_host(first_label(h->name), host)) {
+      found = &h->table;
+      ++matches;
+    }
+  return matches == 1 ? found : nullptr;
+}
+
+std::string cache_state::answer_query(const query &q,
+                                      const std::string &stats) {
+  if (q.verb == "pslist" && !q.id.empty()) {
+    auto *t = find_host(q.id);
+    return t ? t->pslist_json() : std::string{"[]"};
+  }
+  if (auto slash = q.id.find('/'); slash != std::string::npos) {
+    query sub = q;
+    sub.id = q.id.substr(slash + 1);
+    if (auto *t = find_host(std::string_view{q.id}.substr(0, slash)))
+      return answer(*t, sub, stats);
+    process_table none{table_config{1, 1, 1, 1}};
+    return answer(none, sub, stats);
+  }
+  if (other_hosts.empty())
+    return answer(table, q, stats);
+  if (q.verb == "pslist") {
+    // Every host's processes in one list, by start time then id.
+    std::vector<std::pair<const process_entry *, const process_table *>> all;
+    for (auto *e : table.entries())
+      all.emplace_back(e, &table);
+    for (auto &h : other_hosts)
+      for (auto *e : h->table.entries())
+        all.emplace_back(e, &h->table);
+    std::stable_sort(all.begin(), all.end(), [](auto &a, auto &b) {
+      if (a.first->start_time != b.first->start_time)
+        return a.first->start_time < b.first->start_time;
+      return a.first->id < b.first->id;
+    });
+    std::string out = "[";
+    for (std::size_t i = 0; i < all.size(); ++i) {
+      if (i)
+        out += ',';
+      all[i].second->append_entry_json(out, *all[i].first);
+    }
+    out += ']';
+    return out;
+  }
+  if (q.id.empty())
+    return answer(table, q, stats);
+  // A bare id: the first host (in order of appearance) that knows it.
+  if (table.find(q.id))
+    return answer(table, q, stats);
+  for (auto &h : other_hosts)
+    if (h->table.find(q.id))
+      return answer(h->table, q, stats);
+  return answer(table, q, stats);
+}
+
 std::vector<counter> cache_state::all_counters() const {
   auto out = table.counter_list();
+  if (!other_hosts.empty()) {
+    timestamp newest_sync = unknown_time;
+    for (auto &c : out)
+      if (c.name == "LastSyncTime")
+        newest_sync = c.value;
+    for (auto &h : other_hosts) {
+      auto theirs = h->table.counter_list();
+      timestamp their_sync = unknown_time;
+      for (auto &c : theirs)
+        if (c.name == "LastSyncTime")
+          their_sync = c.value;
+      bool newer = their_sync > newest_sync;
+      for (auto &c : theirs)
+        for (auto &o : out)
+          if (o.name == c.name) {
+            if (c.name == "Capacity")
+              break; // per host
+            if (c.name == "LastSyncTime" || c.name == "LastSyncSize") {
+              if (newer)
+                o.value = c.value;
+              break;
+            }
+            o.value += c.value;
+            break;
+          }
+      if (newer)
+        newest_sync = their_sync;
+    }
+    out.push_back({"Hosts", static_cast<std::int64_t>(1 + other_hosts.size())});
+  }
+  if (host_limit_drops > 0)
+    out.push_back({"HostLimitDrops", host_limit_drops});
   out.push_back({"EnrichRequests", enrich_requests});
   out.push_back({"EnrichDone", enrich_done});
   out.push_back({"EnrichFailed", enrich_failed});
@@ -122,12 +278,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
   // (merged now, and told to the typed sinks through `applied`), or by
   // asking the enricher once per path.
   auto enrich = [self, enricher, remember, release_flushes,
-                 to_batch_sinks](const std::string &id, const std::string &path,
+                 to_batch_sinks](process_table &table, const std::string &id,
+                                 const std::string &path,
                                  std::vector<process_enrichment> *applied) {
     auto &st = self->state;
     auto known = st.enriched.find(path);
     if (known != st.enriched.end()) {
-      if (st.table.apply_enrichment(id, known->second) && applied)
+      if (table.apply_enrichment(id, known->second) && applied)
         applied->push_back({id, known->second});
       return;
     }
@@ -142,6 +299,8 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
               if (r.ok) {
                 ++st.enrich_done;
                 st.table.apply_enrichment(r);
+                for (auto &h : st.other_hosts)
+                  h->table.apply_enrichment(r);
                 if (!st.batch_sinks.empty()) {
                   update_batch b;
                   b.enrichments.push_back({{}, r});
@@ -176,10 +335,14 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           applied = batch;
         // Started processes to enrich once the whole batch is in, so that
         // what a sink sees (updates, then enrichments) is what happened.
-        std::vector<std::pair<std::string, std::string>> started, listed;
+        std::vector<std::tuple<process_table *, std::string, std::string>>
+            started, listed;
         for (auto &u : batch.updates) {
+          auto *table = st.table_for(u.host, cfg);
+          if (table == nullptr)
+            continue; // past max_hosts, counted
           if (forward) {
-            forwarded += update_row_json(u);
+            forwarded += update_row_json(u, !st.other_hosts.empty());
             forwarded += '\n';
           }
           // A sync creates processes too, and they need their version
@@ -187,26 +350,29 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           if (enrich_on && u.kind == update_kind::sync)
             for (auto &p : u.processes)
               if (auto path = exe_of(p); !path.empty())
-                listed.emplace_back(make_real_id(p.pid, p.start_time),
+                listed.emplace_back(table, make_real_id(p.pid, p.start_time),
                                     std::move(path));
-          auto e = st.table.apply(std::move(u));
+          auto e = table->apply(std::move(u));
           if (enrich_on && e)
             if (auto path = exe_of(*e); !path.empty())
-              started.emplace_back(e->id, std::move(path));
+              started.emplace_back(table, e->id, std::move(path));
         }
         // Listed processes that have it already (kept across the refresh)
         // are left alone.
-        for (auto &[id, path] : listed)
-          if (auto *e = st.table.peek(id);
+        for (auto &[table, id, path] : listed)
+          if (auto *e = table->peek(id);
               e && !data_value(e->data, "VersionInformation"))
-            started.emplace_back(id, std::move(path));
+            started.emplace_back(table, id, std::move(path));
         // The batch's own enrichments first: the copy lists them first.
         for (auto &pe : batch.enrichments)
           st.table.apply_enrichment(pe);
-        for (auto &[id, path] : started)
-          enrich(id, path, applied ? &applied->enrichments : nullptr);
-        if (batch.expire_at != unknown_time)
+        for (auto &[table, id, path] : started)
+          enrich(*table, id, path, applied ? &applied->enrichments : nullptr);
+        if (batch.expire_at != unknown_time) {
           st.table.expire(batch.expire_at);
+          for (auto &h : st.other_hosts)
+            h->table.expire(batch.expire_at);
+        }
         if (applied)
           to_batch_sinks(std::move(*applied));
         if (forward)
@@ -219,7 +385,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         std::string stats;
         if (q.verb == "stats")
           stats = stats_object_json(st.all_counters());
-        return answer(st.table, q, stats);
+        return st.answer_query(q, stats);
       },
       [self](atom::stats) -> stats_report {
         auto counters = self->state.all_counters();
@@ -231,6 +397,8 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       },
       [self, to_batch_sinks](atom::tick, timestamp now) {
         self->state.table.expire(now);
+        for (auto &h : self->state.other_hosts)
+          h->table.expire(now);
         if (!self->state.batch_sinks.empty()) {
           update_batch b;
           b.expire_at = now;
@@ -250,7 +418,17 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         if (sink)
           st.sinks.push_back(sink); // a null sink just asks for the sync row
         auto now = st.table.now() != unknown_time ? st.table.now() : wall_now();
-        return cache_sync_row_json(st.table, now);
+        if (st.other_hosts.empty())
+          return cache_sync_row_json(st.table, now);
+        // One sync row per host, each naming it, so that the stream
+        // replays into the same tables.
+        auto rows = cache_sync_row_json(st.table, now, st.primary_host);
+        for (auto &h : st.other_hosts) {
+          auto t = h->table.now() != unknown_time ? h->table.now() : now;
+          rows += '\n';
+          rows += cache_sync_row_json(h->table, t, h->name);
+        }
+        return rows;
       },
       [self, add_batch_sink](atom::subscribe,
                              update_batch_sink_actor sink) -> update_batch {

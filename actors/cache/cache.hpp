@@ -11,7 +11,9 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <deque>
+#include <memory>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <unordered_set>
 #include <vector>
@@ -23,6 +25,13 @@ struct cache_config {
   bool forward_updates = false;            ///< tracker.also-forward-updates
   bool add_enrichments = false;            ///< tracker.add-enrichments
   std::size_t max_enrichment_cache = 4096; ///< version infos kept per path
+  /// One process table per host (process_update::host), so that logs of
+  /// several machines replayed together never share a pid or GUID space
+  /// (docs/semantics.md, "Several hosts in one replay"). Off for the agent
+  /// (one machine) and for a forwarding replay (the collector mirrors one
+  /// table per connection).
+  bool split_hosts = false;
+  std::size_t max_hosts = 256; ///< tables kept with split_hosts
 
   /// tracker.max-bytes bounds: at least 1 MiB (a few processes with every
   /// value at the 32 KiB cap), at most 1 TiB (beyond it, a typo).
@@ -33,10 +42,34 @@ struct cache_config {
   std::string validate() const;
 };
 
+/// The table of one more host (cache_config::split_hosts).
+struct host_table {
+  std::string name;
+  process_table table;
+};
+
 struct cache_state {
   static inline const char *name = "proctrack.cache";
 
+  /// The first host's table (the only one without split_hosts); the agent,
+  /// snapshots and the forwarder see this one.
   process_table table;
+  /// The host `table` holds; empty until a named host claims it.
+  std::string primary_host;
+  /// The other hosts, in order of first appearance (split_hosts).
+  std::vector<std::unique_ptr<host_table>> other_hosts;
+  std::int64_t host_limit_drops = 0; ///< updates of hosts past max_hosts
+
+  /// The table of `host` (created when new); nullptr when max_hosts tables
+  /// exist already. Always `table` without split_hosts.
+  process_table *table_for(const std::string &host, const cache_config &cfg);
+  /// The table whose host is `host` (exact name, any case, or the unique
+  /// host whose first DNS label it is); nullptr when none.
+  process_table *find_host(std::string_view host);
+  /// Answers a query: `HOST/ID` in that host's table; a bare ID in the
+  /// first table (in order of appearance) that knows it.
+  std::string answer_query(const query &q, const std::string &stats);
+
   std::vector<update_sink_actor> sinks;
   std::vector<update_batch_sink_actor> batch_sinks; ///< typed (fleet)
   // Enrichment bookkeeping: results by path (bounded), paths in flight, and

@@ -27,7 +27,7 @@ void append_record(std::string &out, const process_record &p) {
 
 } // namespace
 
-std::string update_row_json(const process_update &u) {
+std::string update_row_json(const process_update &u, bool with_host) {
   std::string out = "{\"update_type\":\"";
   out += to_string(u.kind);
   out += '"';
@@ -61,12 +61,23 @@ std::string update_row_json(const process_update &u) {
     out += ']';
     break;
   }
+  if (with_host && !u.host.empty()) {
+    out += ",\"host\":";
+    append_json_string(out, u.host);
+  }
   out += '}';
   return out;
 }
 
-std::string cache_sync_row_json(const process_table &table, timestamp time) {
-  std::string out = "{\"update_type\":\"sync\",\"time\":";
+std::string cache_sync_row_json(const process_table &table, timestamp time,
+                                const std::string &host) {
+  std::string out = "{\"update_type\":\"sync\",";
+  if (!host.empty()) {
+    out += "\"host\":";
+    append_json_string(out, host);
+    out += ',';
+  }
+  out += "\"time\":";
   append_time_json(out, time);
   out += ",\"processes\":[";
   bool first = true;

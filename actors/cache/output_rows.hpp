@@ -12,14 +12,17 @@ namespace proctrack {
 
 class process_table;
 
-/// One update as a JSON line (no trailing newline).
-std::string update_row_json(const process_update &u);
+/// One update as a JSON line (no trailing newline). `with_host`: add the
+/// update's "host" when it has one (a cache with several hosts).
+std::string update_row_json(const process_update &u, bool with_host = false);
 
 /// A `sync` row holding every cached process (running and exited): per
 /// process `id` (pid, or GUID without one), `parent_id` (the exact ParentId,
 /// `5-?` when unknown), `start_time`, `end_time`, the full `entry` and
-/// `data`. decode_update_row() restores it into the same cache.
-std::string cache_sync_row_json(const process_table &table, timestamp time);
+/// `data`; with a "host" key when `host` is not empty. decode_update_row()
+/// restores it into the same cache.
+std::string cache_sync_row_json(const process_table &table, timestamp time,
+                                const std::string &host = {});
 
 /// The stats object: every counter by name, plus Time.
 std::string stats_object_json(const std::vector<counter> &counters);

@@ -38,6 +38,10 @@ std::optional<query> parse_query(std::string_view text, std::string &error) {
     return std::nullopt;
   };
   if (q.verb == "pslist" || q.verb == "stats") {
+    if (q.verb == "pslist" && rest.find(':') == std::string_view::npos) {
+      q.id = std::string{rest}; // pslist:HOST, one host's processes
+      return q;
+    }
     if (!rest.empty())
       return fail(q.verb + " takes no id");
     return q;

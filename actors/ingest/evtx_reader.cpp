@@ -218,6 +218,7 @@ void evtx_reader::scan_chunks() {
   if (declared > k && k < 0xffff) {
     // Only complain about missing chunks if the file is shorter than the
     // header says (a "dirty" header may under-count, never over-count).
+    ++stats_.damaged_chunks;
     error("file truncated: header declares " + std::to_string(declared)
           + " chunks, " + std::to_string(k) + " present");
   }
@@ -322,6 +323,7 @@ bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
     ev.event_id = (end != t && *end == '\0') ? v : -1;
   }
   ev.computer = sys.child("Computer").child_value();
+  ev.time_created = sys.child("TimeCreated").attribute("SystemTime").value();
   {
     const char *t = sys.child("EventRecordID").child_value();
     ev.record_number = std::strtoull(t, nullptr, 10);

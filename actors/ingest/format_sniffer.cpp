@@ -86,6 +86,10 @@ input_format sniff_format(const std::string &path, std::string &error) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     ++looked;
+    // Splunk's XmlWinEventLog: one <Event> document a line.
+    auto first = line.find_first_not_of(" \t\r");
+    if (line.compare(first, 6, "<Event") == 0)
+      return input_format::sysmon_json;
     // Bad text does not hide the format: the readers repair it too.
     std::string repaired;
     if (repair_json_text(line, repaired) > 0)
@@ -96,12 +100,19 @@ input_format sniff_format(const std::string &path, std::string &error) {
     };
     if (has("update_type"))
       return input_format::updates;
-    if (has("EventID") || has("winlog") || has("event_data") || has("event_id"))
+    if (has("EventID") || has("winlog") || has("event_data") || has("event_id")
+        || has("winlog.event_id"))
+      return input_format::sysmon_json;
+    // The event's XML as JSON: evtx_dump's {"Event":{"System":..}} or
+    // Velociraptor parse_evtx's {"System":..,"EventData":..}.
+    if ((has("Event") && line.find("\"System\"") != std::string::npos)
+        || has("System"))
       return input_format::sysmon_json;
   }
   error = path
           + ": unknown format (not EVTX, and no JSON line with "
-            "update_type or EventID/winlog/event_data in the first "
+            "update_type, EventID, winlog, event_data or System, nor an "
+            "<Event> line, in the first "
           + std::to_string(looked) + " lines)";
   if (!lines.last_error().empty())
     error += "; " + lines.last_error();

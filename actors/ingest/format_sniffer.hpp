@@ -12,7 +12,10 @@ const char *to_string(input_format f);
 
 /// EVTX by its "ElfFile\0" signature; otherwise the first JSON object line
 /// (of the decompressed text for gzip) decides: "update_type" -> updates;
-/// EventID, event_id, winlog or event_data -> sysmon_json. unknown, with a
+/// EventID, event_id, winlog (or a flattened "winlog.event_id"),
+/// event_data, Event.System (evtx_dump) or System (Velociraptor
+/// parse_evtx) -> sysmon_json; so does a line starting with "<Event"
+/// (Splunk's XmlWinEventLog, one XML event a line). unknown, with a
 /// message naming the file in `error`, when the file cannot be read or
 /// nothing matches.
 input_format sniff_format(const std::string &path, std::string &error);

@@ -38,11 +38,38 @@ using self_ptr = ingest_actor::stateful_pointer<ingest_state>;
 void log_errors(update_source &src) {
   for (auto &e : src.take_errors())
     spdlog::warn("skipped bad input: {}", e);
+  for (auto &n : src.take_notes())
+    spdlog::warn("{}", n);
 }
 
 // Opens the next source; false when there is none left.
 bool open_next(self_ptr self, const ingest_config &cfg) {
   auto &st = self->state;
+  if (cfg.sort_by_time && cfg.paths.size() > 1) {
+    // --sort=time: every file at once, merged by event time.
+    if (st.next_path >= cfg.paths.size())
+      return false;
+    std::vector<std::unique_ptr<update_source>> all;
+    for (auto &path : cfg.paths) {
+      std::string error;
+      auto src = open_update_source(path, cfg.format, error);
+      if (!src) {
+        ++st.open_failures;
+        st.failed = true;
+        spdlog::error("cannot read {}", error);
+        continue;
+      }
+      all.push_back(std::move(src));
+    }
+    st.next_path = cfg.paths.size();
+    if (all.empty())
+      return false;
+    st.merged_files = static_cast<std::int64_t>(all.size());
+    st.current = merge_by_time(std::move(all));
+    st.current_path =
+        "(" + std::to_string(st.merged_files) + " files merged by time)";
+    return true;
+  }
   while (st.next_path < cfg.paths.size()) {
     auto &path = cfg.paths[st.next_path++];
     std::string error;
@@ -116,7 +143,7 @@ void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
     if (!more) {
       st.current->add_counters(st.closed_counters);
       st.current.reset();
-      ++st.files_read;
+      st.files_read += st.merged_files > 0 ? st.merged_files : 1;
     }
     if (batch.updates.empty())
       continue;

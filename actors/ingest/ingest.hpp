@@ -50,6 +50,7 @@ struct ingest_state {
   caf::typed_response_promise<bool> promise;
   std::int64_t updates_sent = 0;
   std::int64_t files_read = 0;
+  std::int64_t merged_files = 0; ///< sources behind `current` (--sort=time)
   std::int64_t open_failures = 0;
   std::int64_t progress_updates = 0;
   std::chrono::steady_clock::time_point started, progress_at;

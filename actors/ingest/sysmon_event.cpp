@@ -12,6 +12,7 @@ void sysmon_event::clear() {
   event_id = -1;
   computer.clear();
   record_number = 0;
+  time_created.clear();
   fields.clear();
 }
 
@@ -171,8 +172,121 @@ std::string hashes_json(std::string_view hashes) {
   return out;
 }
 
+namespace {
+
+// "0x1f4" (how the Security log writes pids) as decimal text; "" when it
+// is not a hex number that fits 64 bits.
+std::string hex_pid(const std::string *v) {
+  if (v == nullptr)
+    return {};
+  auto t = trim(*v);
+  if (t.size() > 2 && t[0] == '0' && (t[1] == 'x' || t[1] == 'X'))
+    t.remove_prefix(2);
+  if (t.empty() || t.size() > 16)
+    return {};
+  std::uint64_t x = 0;
+  for (char c : t) {
+    int d = std::isdigit(static_cast<unsigned char>(c)) ? c - '0'
+            : (c >= 'a' && c <= 'f')                    ? c - 'a' + 10
+            : (c >= 'A' && c <= 'F')                    ? c - 'A' + 10
+                                                        : -1;
+    if (d < 0)
+      return {};
+    x = x * 16 + static_cast<std::uint64_t>(d);
+  }
+  return std::to_string(x);
+}
+
+// Security 4688 / 4689: pids in hex, no GUID, the time is TimeCreated.
+std::optional<process_update> security_update(const sysmon_event &ev,
+                                              std::string &why_not) {
+  auto when = parse_time(ev.time_created);
+  if (!when) {
+    why_not = "EventID " + std::to_string(ev.event_id)
+              + " without a valid TimeCreated";
+    return std::nullopt;
+  }
+  process_update u;
+  auto &p = u.process;
+  if (ev.event_id == 4689) {
+    p.pid = hex_pid(ev.find("ProcessId"));
+    if (p.pid.empty()) {
+      why_not = "EventID 4689 without a hex ProcessId";
+      return std::nullopt;
+    }
+    u.kind = update_kind::exit;
+    u.target = p.pid;
+    u.time = *when;
+    return u;
+  }
+  p.pid = hex_pid(ev.find("NewProcessId"));
+  if (p.pid.empty()) {
+    why_not = "EventID 4688 without a hex NewProcessId";
+    return std::nullopt;
+  }
+  p.ppid = hex_pid(ev.find("ProcessId"));
+  p.start_time = *when;
+  u.kind = update_kind::start;
+  auto &d = p.data;
+  add_field(d, "Pid", p.pid);
+  if (!p.ppid.empty())
+    add_field(d, "Ppid", p.ppid);
+  auto image = ev.find("NewProcessName");
+  if (image != nullptr)
+    add_field(d, "Name", json_string(base_name(*image)));
+  std::string t;
+  append_time_json(t, *when);
+  add_field(d, "StartTime", std::move(t));
+  auto user = ev.find("SubjectUserName");
+  if (user != nullptr) {
+    auto domain = ev.find("SubjectDomainName");
+    add_field(d, "Username",
+              json_string(domain != nullptr && !domain->empty()
+                              ? *domain + "\\" + *user
+                              : *user));
+  }
+  add_string(d, ev, "NewProcessName", "Exe");
+  add_string(d, ev, "CommandLine", "CommandLine");
+  add_string(d, ev, "ParentProcessName", "ParentImage");
+  if (!ev.computer.empty())
+    add_field(d, "Computer", json_string(ev.computer));
+  return u;
+}
+
+} // namespace
+
+bool is_process_event(const sysmon_event &ev) {
+  if (!ev.provider.empty() && iequals(ev.provider, security_provider))
+    return ev.event_id == 4688 || ev.event_id == 4689;
+  return (ev.provider.empty() || iequals(ev.provider, sysmon_provider))
+         && (ev.event_id == 1 || ev.event_id == 5);
+}
+
+namespace {
+std::optional<process_update> to_update_on(const sysmon_event &ev,
+                                           std::string &why_not);
+} // namespace
+
 std::optional<process_update> to_update(const sysmon_event &ev,
-                                        std::string &why_not) {
+                                        std::string &why_not, bool security) {
+  if (!security && !ev.provider.empty()
+      && iequals(ev.provider, security_provider)) {
+    why_not = "provider " + ev.provider + " is not Sysmon";
+    return std::nullopt;
+  }
+  auto u = to_update_on(ev, why_not);
+  if (u)
+    u->host = ev.computer;
+  return u;
+}
+
+namespace {
+
+std::optional<process_update> to_update_on(const sysmon_event &ev,
+                                           std::string &why_not) {
+  if (!ev.provider.empty() && iequals(ev.provider, security_provider)
+      && (ev.event_id == 4688 || ev.event_id == 4689))
+    return security_update(ev, why_not);
   if (!ev.provider.empty() && !iequals(ev.provider, sysmon_provider)) {
     why_not = "provider " + ev.provider + " is not Sysmon";
     return std::nullopt;
@@ -259,5 +373,7 @@ std::optional<process_update> to_update(const sysmon_event &ev,
     why_not = "EventID 1: " + bad_time + "; start time kept unknown";
   return u;
 }
+
+} // namespace
 
 } // namespace proctrack

@@ -16,6 +16,11 @@ namespace proctrack {
 /// The provider name of Sysmon's events.
 inline constexpr std::string_view sysmon_provider = "Microsoft-Windows-Sysmon";
 
+/// The provider of the Windows Security log (4688 process creation, 4689
+/// process exit).
+inline constexpr std::string_view security_provider =
+    "Microsoft-Windows-Security-Auditing";
+
 /// One event: the envelope (provider, EventID, computer, record number) and
 /// the EventData fields by Name, in the order the source gave them.
 struct sysmon_event {
@@ -23,6 +28,7 @@ struct sysmon_event {
   std::int64_t event_id = -1;      ///< -1 when absent or not a number
   std::string computer;            ///< host name; empty when absent
   std::uint64_t record_number = 0; ///< EventRecordID / line number; 0 = none
+  std::string time_created; ///< System/TimeCreated SystemTime; empty if none
   std::vector<std::pair<std::string, std::string>> fields;
 
   void clear();
@@ -34,14 +40,20 @@ struct sysmon_event {
   const std::string *find(std::string_view name) const;
 };
 
-/// Turns EID 1 into a `start` update and EID 5 into an `exit` update.
+/// Turns Sysmon EID 1 into a `start` update and EID 5 into an `exit`
+/// update; with `security`, also the Security log's 4688 (process creation)
+/// into a `start` and 4689 (process exit) into an `exit` (docs/sources.md).
 /// Anything else (another EventID, another provider, an event that names no
-/// process, an exit without a valid UtcTime) gives nullopt and `why_not`.
+/// process, an exit without a valid time) gives nullopt and `why_not`.
 /// A start whose UtcTime is there but impossible (2021-02-31) is returned
 /// with an unknown start time AND a `why_not` naming the field: an input
-/// error to count, with the process kept.
-std::optional<process_update> to_update(const sysmon_event &ev,
-                                        std::string &why_not);
+/// error to count, with the process kept. The update's host is the event's
+/// computer.
+std::optional<process_update>
+to_update(const sysmon_event &ev, std::string &why_not, bool security = false);
+
+/// True for the events to_update() reads: Sysmon 1/5, Security 4688/4689.
+bool is_process_event(const sysmon_event &ev);
 
 /// Lower-cases a GUID's text ({9A1B...} -> {9a1b...}).
 std::string lower_guid(std::string_view guid);

@@ -1,6 +1,7 @@
 #include "actors/ingest/sysmon_json_reader.hpp"
 
 #include "actors/common/json_text.hpp"
+#include "actors/ingest/evtx_reader.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -11,27 +12,19 @@ namespace {
 using json = nlohmann::json;
 
 // Decodes one line with nlohmann's SAX interface: no DOM is built, only the
-// scalars that can matter are kept, in the order of the line. The contexts
-// tracked are the top-level object, `winlog`, `winlog.event_data`,
-// `event_data`, `host` and `EventData`; anything deeper is skipped.
+// scalars that can matter are kept, each under its dotted path
+// ("winlog.event_data.Image", "process.parent.pid"), in the order of the
+// line. Objects are followed below the top level only under the roots the
+// forms use (winlog, event_data, host, EventData, process, user, Event,
+// System), at most five levels deep; anything else is skipped. A top-level
+// key that holds dots itself (a flattened ECS document) reads the same.
 class event_sax : public nlohmann::json_sax<json> {
 public:
-  enum ctx : std::uint8_t {
-    top,
-    winlog,
-    winlog_event_data,
-    event_data,
-    host,
-    event_data_obj, // Azure Monitor's EventData object
-    other,
-  };
   using fields = std::vector<std::pair<std::string, std::string>>;
 
-  fields top_fields, wl_fields, wl_ed_fields, ed_fields, eventdata_fields;
-  std::string host_name;
+  fields top; ///< the top-level scalars, by key
+  fields all; ///< the kept nested scalars, by dotted path
   bool is_object = false;
-  bool has_winlog = false;
-  bool has_event_data = false;
   std::string error;
 
   bool null() override {
@@ -58,27 +51,16 @@ public:
   bool start_object(std::size_t) override {
     if (stack_.empty()) {
       is_object = true;
-      stack_.push_back(top);
+      stack_.push_back({std::string{}, true});
       return true;
     }
-    ctx parent = stack_.back();
-    ctx c = other;
-    if (parent == top) {
-      if (key_ == "winlog") {
-        c = winlog;
-        has_winlog = true;
-      } else if (key_ == "event_data") {
-        c = event_data;
-        has_event_data = true;
-      } else if (key_ == "host") {
-        c = host;
-      } else if (key_ == "EventData") {
-        c = event_data_obj;
-      }
-    } else if (parent == winlog && key_ == "event_data") {
-      c = winlog_event_data;
-    }
-    stack_.push_back(c);
+    auto &parent = stack_.back();
+    frame f;
+    f.keep = parent.keep && stack_.size() < 6
+             && (stack_.size() > 1 || kept_root(key_));
+    if (f.keep)
+      f.path = parent.path.empty() ? key_ : parent.path + "." + key_;
+    stack_.push_back(std::move(f));
     return true;
   }
   bool key(string_t &k) override {
@@ -90,7 +72,7 @@ public:
     return true;
   }
   bool start_array(std::size_t) override {
-    stack_.push_back(other);
+    stack_.push_back({std::string{}, false});
     return true;
   }
   bool end_array() override {
@@ -104,36 +86,33 @@ public:
   }
 
 private:
+  struct frame {
+    std::string path;
+    bool keep = false;
+  };
+
+  static bool kept_root(const std::string &k) {
+    static const char *const roots[] = {"winlog",    "event_data", "host",
+                                        "EventData", "process",    "user",
+                                        "Event",     "System"};
+    for (auto r : roots)
+      if (k == r)
+        return true;
+    return false;
+  }
+
   bool scalar(std::string v) {
-    if (stack_.empty())
-      return true; // a bare scalar: not an object
-    switch (stack_.back()) {
-    case top:
-      top_fields.emplace_back(key_, std::move(v));
-      break;
-    case winlog:
-      wl_fields.emplace_back(key_, std::move(v));
-      break;
-    case winlog_event_data:
-      wl_ed_fields.emplace_back(key_, std::move(v));
-      break;
-    case event_data:
-      ed_fields.emplace_back(key_, std::move(v));
-      break;
-    case event_data_obj:
-      eventdata_fields.emplace_back(key_, std::move(v));
-      break;
-    case host:
-      if (key_ == "name")
-        host_name = std::move(v);
-      break;
-    case other:
-      break;
-    }
+    if (stack_.empty() || !stack_.back().keep)
+      return true; // a bare scalar, or somewhere not kept
+    auto &f = stack_.back();
+    if (f.path.empty())
+      top.emplace_back(key_, std::move(v));
+    else
+      all.emplace_back(f.path + "." + key_, std::move(v));
     return true;
   }
 
-  std::vector<ctx> stack_;
+  std::vector<frame> stack_;
   std::string key_;
 };
 
@@ -207,6 +186,94 @@ bool flat_envelope_key(const std::string &k) {
 
 } // namespace
 
+namespace {
+
+// A nested path, or (for a flattened document) the same text as a top-level
+// key.
+const std::string *path_value(const event_sax &sax, std::string_view path) {
+  if (auto v = lookup(sax.all, path))
+    return v;
+  return lookup(sax.top, path);
+}
+
+std::string path_text(const event_sax &sax, std::string_view path) {
+  auto v = path_value(sax, path);
+  return v != nullptr ? *v : std::string{};
+}
+
+bool has_prefix(const event_sax::fields &f, std::string_view prefix) {
+  for (auto &kv : f)
+    if (kv.first.size() > prefix.size()
+        && kv.first.compare(0, prefix.size(), prefix) == 0)
+      return true;
+  return false;
+}
+
+// The fields directly below `prefix` ("winlog.event_data."), named by the
+// rest of their path.
+void take_below(event_sax &sax, std::string_view prefix, sysmon_event &ev) {
+  for (auto *f : {&sax.all, &sax.top})
+    for (auto &kv : *f)
+      if (kv.first.size() > prefix.size()
+          && kv.first.compare(0, prefix.size(), prefix) == 0
+          && kv.first.find('.', prefix.size()) == std::string::npos)
+        ev.set(kv.first.substr(prefix.size()), std::move(kv.second));
+}
+
+// ECS (winlogbeat 7/8 with the Sysmon module) moves the process fields out
+// of winlog.event_data into process.*, user.* and @timestamp. Puts them
+// back under their Sysmon names where event_data does not have them.
+void fill_from_ecs(const event_sax &sax, sysmon_event &ev) {
+  auto fill = [&](const char *name, std::string_view path) {
+    if (ev.find(name) != nullptr)
+      return;
+    if (auto v = path_value(sax, path))
+      ev.set(name, *v);
+  };
+  fill("ProcessId", "process.pid");
+  fill("ProcessGuid", "process.entity_id");
+  fill("Image", "process.executable");
+  fill("CommandLine", "process.command_line");
+  fill("CurrentDirectory", "process.working_directory");
+  fill("ParentProcessId", "process.parent.pid");
+  fill("ParentProcessGuid", "process.parent.entity_id");
+  fill("ParentImage", "process.parent.executable");
+  fill("ParentCommandLine", "process.parent.command_line");
+  fill("OriginalFileName", "process.pe.original_file_name");
+  fill("Company", "process.pe.company");
+  fill("Description", "process.pe.description");
+  fill("FileVersion", "process.pe.file_version");
+  fill("Product", "process.pe.product");
+  fill("UtcTime", "@timestamp");
+  if (ev.find("User") == nullptr) {
+    auto name = path_text(sax, "user.name");
+    auto domain = path_text(sax, "user.domain");
+    if (!name.empty())
+      ev.set("User", domain.empty() ? name : domain + "\\" + name);
+  }
+  if (ev.find("Hashes") == nullptr) {
+    // Sysmon's own text: SHA1=..,MD5=..,SHA256=..,IMPHASH=..
+    std::string hashes;
+    auto add = [&](const char *alg, std::string_view path) {
+      if (auto v = path_value(sax, path); v != nullptr && !v->empty()) {
+        if (!hashes.empty())
+          hashes += ',';
+        hashes += alg;
+        hashes += '=';
+        hashes += *v;
+      }
+    };
+    add("SHA1", "process.hash.sha1");
+    add("MD5", "process.hash.md5");
+    add("SHA256", "process.hash.sha256");
+    add("IMPHASH", "process.pe.imphash");
+    if (!hashes.empty())
+      ev.set("Hashes", std::move(hashes));
+  }
+}
+
+} // namespace
+
 bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
                       std::uint64_t *invalid_text) {
   ev.clear();
@@ -224,18 +291,54 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     why = "not a JSON object";
     return false;
   }
-  auto &top = sax.top_fields;
-  if (sax.has_winlog) {
-    // winlogbeat 7+ (ECS).
-    auto &wl = sax.wl_fields;
-    ev.event_id = event_id_of(lookup(wl, "event_id"));
-    ev.provider = text(wl, "provider_name");
-    ev.computer = text(wl, "computer_name");
+  auto &top = sax.top;
+  std::string sys; // "Event." (evtx_dump) or "" (Velociraptor parse_evtx)
+  bool evtx_json = false;
+  if (has_prefix(sax.all, "Event.System.")) {
+    evtx_json = true;
+    sys = "Event.";
+  } else if (has_prefix(sax.all, "System.")) {
+    evtx_json = true;
+  }
+  if (has_prefix(sax.all, "winlog.") || has_prefix(top, "winlog.")) {
+    // winlogbeat 7/8 (ECS); a flattened document (dotted top-level keys)
+    // reads the same.
+    ev.event_id = event_id_of(path_value(sax, "winlog.event_id"));
+    if (ev.event_id < 0)
+      ev.event_id = event_id_of(path_value(sax, "event.code"));
+    ev.provider = path_text(sax, "winlog.provider_name");
+    ev.computer = path_text(sax, "winlog.computer_name");
     if (ev.computer.empty())
-      ev.computer = sax.host_name;
-    ev.record_number = number_of(lookup(wl, "record_id"));
-    ev.fields = std::move(sax.wl_ed_fields);
-  } else if (sax.has_event_data || lookup(top, "event_id") != nullptr) {
+      ev.computer = path_text(sax, "host.name");
+    if (ev.computer.empty())
+      ev.computer = path_text(sax, "host.hostname");
+    ev.record_number = number_of(path_value(sax, "winlog.record_id"));
+    ev.time_created = path_text(sax, "@timestamp");
+    take_below(sax, "winlog.event_data.", ev);
+    fill_from_ecs(sax, ev);
+  } else if (evtx_json) {
+    // The event's XML as JSON: evtx_dump -o jsonl ({"Event":{"System":..,
+    // "EventData":..}}, attributes under "#attributes") or Velociraptor's
+    // parse_evtx ({"System":..,"EventData":..}, EventID.Value).
+    auto s = sys + "System.";
+    auto id = path_value(sax, s + "EventID");
+    if (id == nullptr)
+      id = path_value(sax, s + "EventID.#text");
+    if (id == nullptr)
+      id = path_value(sax, s + "EventID.Value");
+    ev.event_id = event_id_of(id);
+    for (auto p : {"Provider.#attributes.Name", "Provider_attributes.Name",
+                   "Provider.Name"})
+      if (ev.provider.empty())
+        ev.provider = path_text(sax, s + p);
+    ev.computer = path_text(sax, s + "Computer");
+    ev.record_number = number_of(path_value(sax, s + "EventRecordID"));
+    ev.time_created = path_text(sax, s + "TimeCreated.#attributes.SystemTime");
+    if (ev.time_created.empty())
+      ev.time_created = path_text(sax, s + "TimeCreated.SystemTime");
+    take_below(sax, sys + "EventData.", ev);
+  } else if (has_prefix(sax.all, "event_data.")
+             || lookup(top, "event_id") != nullptr) {
     // winlogbeat 6.
     ev.event_id = event_id_of(lookup(top, "event_id"));
     ev.provider = text(top, "source_name");
@@ -243,7 +346,8 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
       ev.provider = text(top, "provider_name");
     ev.computer = text(top, "computer_name");
     ev.record_number = number_of(lookup(top, "record_number"));
-    ev.fields = std::move(sax.ed_fields);
+    ev.time_created = text(top, "@timestamp");
+    take_below(sax, "event_data.", ev);
   } else if (auto id = lookup(top, "EventID"); id != nullptr) {
     // Flat: the EventData fields sit at the top level beside the envelope.
     ev.event_id = event_id_of(id);
@@ -258,13 +362,15 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     ev.record_number = number_of(lookup(top, "RecordNumber"));
     if (ev.record_number == 0)
       ev.record_number = number_of(lookup(top, "EventRecordID"));
+    ev.time_created = text(top, "TimeCreated");
+    if (ev.time_created.empty())
+      ev.time_created = text(top, "EventTime");
     ev.fields.reserve(top.size());
     for (auto &kv : top)
       if (!flat_envelope_key(kv.first))
         ev.fields.push_back(std::move(kv));
     // Azure Monitor's WindowsEvent: EventData as an object or a JSON string.
-    for (auto &kv : sax.eventdata_fields)
-      ev.set(std::move(kv.first), std::move(kv.second));
+    take_below(sax, "EventData.", ev);
     if (auto s = lookup(top, "EventData"); s != nullptr) {
       event_sax inner;
       std::string fixed;
@@ -274,11 +380,12 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
         replaced += n;
       }
       if (json::sax_parse(text.begin(), text.end(), &inner) && inner.is_object)
-        for (auto &kv : inner.top_fields)
+        for (auto &kv : inner.top)
           ev.set(std::move(kv.first), std::move(kv.second));
     }
   } else {
-    why = "no EventID, event_id or winlog.event_id: not an event";
+    why = "no EventID, event_id, winlog.event_id or System.EventID: not an "
+          "event";
     return false;
   }
   if (ev.event_id < 0) {
@@ -383,7 +490,13 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
       }
     }
     std::string why;
-    if (!parse_event_json(line_, ev, why, &stats_.invalid_text)) {
+    auto first = line_.find_first_not_of(" \t\r");
+    bool ok = line_[first] == '<'
+                  // Splunk's XmlWinEventLog: one <Event> document a line.
+                  ? parse_event_xml(line_.data() + first, line_.size() - first,
+                                    ev, why, &stats_.invalid_text)
+                  : parse_event_json(line_, ev, why, &stats_.invalid_text);
+    if (!ok) {
       ++stats_.bad_lines;
       error(n, why);
       continue;

@@ -142,6 +142,7 @@ struct row_fields {
   bool have_processes = false;
   bool restored = false; ///< a listed process carrying its cache entry
   std::vector<process_record> processes;
+  std::string host; ///< the row's "host", when a string
 };
 
 // A parent as proctrack and Velociraptor write an entry's ParentId: a real
@@ -359,6 +360,9 @@ void read_object(scanner &sc, row_fields &f, bool top,
       f.end_time = v, f.have_end = true;
     } else if (top && k == "time") {
       f.time = v, f.have_time = true;
+    } else if (top && k == "host" && v.k == kind::string) {
+      std::string buf;
+      f.host = std::string{json_scan::string_text(v, buf)};
     } else if (top && k == "processes") {
       throw field_error{"sync row: \"processes\" must be an array"};
     }
@@ -475,6 +479,7 @@ row_result decode_valid_text(std::string_view line, process_update &out,
     error = e.message;
     return row_result::error;
   }
+  out.host = std::move(f.host);
   return row_result::update;
 }
 

@@ -6,6 +6,9 @@
 #include "actors/ingest/update_row_decoder.hpp"
 
 #include <map>
+#include <optional>
+#include <type_traits>
+#include <utility>
 
 namespace proctrack {
 
@@ -113,6 +116,8 @@ private:
 // events are skipped and counted by EventID.
 template <class Reader>
 class sysmon_source : public update_source {
+  static constexpr bool read_security = std::is_same_v<Reader, evtx_reader>;
+
 public:
   explicit sysmon_source(std::string path)
       : path_(path), reader_(std::move(path)) {}
@@ -124,19 +129,33 @@ public:
   bool read(std::vector<process_update> &out, std::size_t max) override {
     std::size_t bytes = 0;
     for (std::size_t n = 0; n < max && bytes < max_batch_bytes;) {
-      if (!reader_.next(event_))
+      if (!reader_.next(event_)) {
+        note_if_nothing_read();
         return false;
+      }
       ++events_;
       std::string why;
-      auto u = to_update(event_, why);
+      // Security 4688/4689 only from EVTX: JSON exports mix channels, and
+      // their TimeCreated is skewed by hours in the corpus, so a 4688
+      // would duplicate the Sysmon EID 1 of the same process.
+      bool security = event_.event_id == 4688 || event_.event_id == 4689;
+      bool wanted = is_process_event(event_) && (!security || read_security);
+      auto u = wanted ? to_update(event_, why, read_security)
+                      : std::optional<process_update>{};
       if (!u) {
-        if (!event_.provider.empty() && event_.provider != sysmon_provider) {
-          ++other_providers_;
-        } else if (event_.event_id == 1 || event_.event_id == 5) {
+        if (wanted) {
           ++unusable_;
           errors_.push_back(path_ + ": record "
                             + std::to_string(event_.record_number) + ": "
                             + why);
+        } else if (!event_.provider.empty()
+                   && event_.provider != sysmon_provider) {
+          ++other_providers_;
+          auto kind = event_.provider + " " + std::to_string(event_.event_id);
+          if (auto it = others_.find(kind); it != others_.end())
+            ++it->second;
+          else if (others_.size() < 8)
+            others_.emplace(std::move(kind), 1);
         } else {
           ++skipped_[event_.event_id];
         }
@@ -148,6 +167,8 @@ public:
         errors_.push_back(path_ + ": record "
                           + std::to_string(event_.record_number) + ": " + why);
       }
+      if (event_.event_id == 4688 || event_.event_id == 4689)
+        ++security_;
       out.push_back(std::move(*u));
       ++n;
     }
@@ -160,6 +181,10 @@ public:
       errs.push_back(std::move(e));
     errors_.clear();
     return errs;
+  }
+
+  std::vector<std::string> take_notes() override {
+    return std::exchange(notes_, {});
   }
 
   void add_counters(std::vector<counter> &out) const override {
@@ -175,10 +200,37 @@ public:
     }
     add_counter(out, "SkippedEvents", skipped + other_providers_);
     add_counter(out, "SkippedOtherProviders", other_providers_);
+    if (security_ > 0)
+      add_counter(out, "SecurityProcessEvents", security_);
   }
 
 private:
   std::int64_t input_errors() const;
+
+  // A file of events none of which is a process event replays to an empty
+  // cache: say so, with what it held.
+  void note_if_nothing_read() {
+    if (events_ == 0 || events_ != other_providers_ + skipped_count() || noted_)
+      return;
+    noted_ = true;
+    std::string what;
+    for (auto &[k, n] : others_)
+      what += (what.empty() ? "" : ", ") + k + " x" + std::to_string(n);
+    for (auto &[id, n] : skipped_)
+      what += (what.empty() ? "" : ", ") + std::string{"EventID "}
+              + std::to_string(id) + " x" + std::to_string(n);
+    notes_.push_back(path_ + ": " + std::to_string(events_)
+                     + " events, none is a process event (Sysmon 1/5, "
+                       "Security 4688/4689 from EVTX), all skipped: "
+                     + what);
+  }
+
+  std::int64_t skipped_count() const {
+    std::int64_t n = 0;
+    for (auto &kv : skipped_)
+      n += kv.second;
+    return n;
+  }
 
   std::string path_;
   Reader reader_;
@@ -187,7 +239,11 @@ private:
   std::int64_t events_ = 0;
   std::int64_t unusable_ = 0;
   std::int64_t other_providers_ = 0;
+  std::int64_t security_ = 0; ///< 4688/4689 read as updates
   std::map<std::int64_t, std::int64_t> skipped_;
+  std::map<std::string, std::int64_t> others_; ///< "PROVIDER EID" (8 kinds)
+  std::vector<std::string> notes_;
+  bool noted_ = false;
 };
 
 template <>
@@ -249,6 +305,14 @@ public:
     std::vector<std::string> all;
     for (auto &in : inputs_)
       for (auto &e : in.src->take_errors())
+        all.push_back(std::move(e));
+    return all;
+  }
+
+  std::vector<std::string> take_notes() override {
+    std::vector<std::string> all;
+    for (auto &in : inputs_)
+      for (auto &e : in.src->take_notes())
         all.push_back(std::move(e));
     return all;
   }

@@ -28,6 +28,12 @@ public:
   /// Problems met since the last call, each naming file and line/record.
   virtual std::vector<std::string> take_errors() = 0;
 
+  /// Notes for the user that are not errors (e.g. "this file holds no
+  /// process event"), each naming the file; since the last call.
+  virtual std::vector<std::string> take_notes() {
+    return {};
+  }
+
   /// Counters of this source (added up over all sources by the ingest
   /// actor): lines/records read, bad input, skipped events.
   virtual void add_counters(std::vector<counter> &out) const = 0;
@@ -42,7 +48,7 @@ public:
 /// listing's included.
 std::size_t update_data_bytes(const process_update &u);
 
-/// Opens `path` ("-" is standard input, update rows only) as `format`
+/// Opens `path` ("-" is standard input) as `format`
 /// (input_format::unknown: detect from the content). nullptr and `error`
 /// naming the file when it cannot be opened or its format is unknown.
 std::unique_ptr<update_source> open_update_source(const std::string &path,

@@ -1,0 +1,312 @@
+// Issue 15 kind 7, sources and the replay command line, through the real
+// binary: the outsiders' cases of ../shared/cases/sources (winlogbeat ECS,
+// the event-as-JSON/XML forms, two hosts in one replay, a Security log of
+// 4688 events) and the replay flags (--sort=time, standard input, a
+// directory, a cut EVTX, expiry in replay).
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/run_binary.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+BOOST_AUTO_TEST_SUITE(sources_cli_test)
+
+using nlohmann::json;
+using namespace proctrack_test;
+
+namespace {
+
+std::string cases(const std::string &rel) {
+  return std::string{std::getenv("PROCTRACK_SOURCE")}
+         + "/../shared/cases/sources/" + rel;
+}
+
+bool has(const std::string &text, const std::string &part) {
+  return text.find(part) != std::string::npos;
+}
+
+} // namespace
+
+// A Security log of process creation events (4688) builds the tree: hex
+// pids, the creator as parent, TimeCreated as the start.
+BOOST_AUTO_TEST_CASE(security_4688_log_is_read) {
+  auto o = replay(cases("security_4688_only_no_diagnostic.evtx"),
+                  {"pslist", "get:2564-1594321645", "callchain:1172", "stats"});
+  BOOST_TEST(o[0].size() == 28u);
+  auto &e = o[1];
+  BOOST_TEST(e["ParentId"] == "140-?");
+  BOOST_TEST(e["StartTime"] == "2020-07-09T19:07:25.6591372Z");
+  BOOST_TEST(e["EndTime"] == zero_time);
+  BOOST_TEST(e["Data"]["Pid"] == 2564);
+  BOOST_TEST(e["Data"]["Ppid"] == 140);
+  BOOST_TEST(e["Data"]["Name"] == "wevtutil.exe");
+  BOOST_TEST(e["Data"]["Username"] == "OFFSEC\\admmig");
+  BOOST_TEST(e["Data"]["Exe"] == "C:\\Windows\\System32\\wevtutil.exe");
+  BOOST_TEST(e["Data"]["CommandLine"]
+             == "\"C:\\Windows\\system32\\wevtutil.exe\"  cl "
+                "RTWorkQueueTheading");
+  BOOST_TEST(e["Data"]["Computer"] == "fs02.offsec.lan");
+  BOOST_TEST(
+      ids(o[2])
+      == (std::vector<std::string>{"2564-1594321645", "1172-1594321645"}));
+  BOOST_TEST(counter_of(o[3], "SecurityProcessEvents") == 28);
+  BOOST_TEST(counter_of(o[3], "StartUpdates") == 28);
+  BOOST_TEST(counter_of(o[3], "InputErrors") == 0);
+}
+
+// In a JSON export (channels mixed, TimeCreated skewed) Security events are
+// not read; a file of no process event says so on stderr instead of
+// answering an empty cache silently.
+BOOST_AUTO_TEST_CASE(json_security_events_and_a_log_with_no_process_event) {
+  temp_dir dir;
+  auto sec = [](int id, const std::string &time, const std::string &data) {
+    return R"({"Event":{"System":{"Provider":{"#attributes":{"Name":")"
+           R"(Microsoft-Windows-Security-Auditing"}},"EventID":)"
+           + std::to_string(id)
+           + R"(,"TimeCreated":{"#attributes":{"SystemTime":")" + time
+           + R"("}},"Computer":"dc1"},"EventData":{)" + data + "}}}";
+  };
+  auto logons = dir.write_lines(
+      "logons.jsonl", {sec(4624, "2021-03-01T10:00:00Z", R"("X":"1")"),
+                       sec(4624, "2021-03-01T10:00:01Z", R"("X":"2")"),
+                       sec(4688, "2021-03-01T10:00:02Z",
+                           R"("NewProcessId":"0x1f4","ProcessId":"0x4")")});
+  auto r = replay(logons, {"stats"});
+  BOOST_TEST(counter_of(r[0], "Length") == 0);
+  BOOST_TEST(counter_of(r[0], "SkippedOtherProviders") == 3);
+  BOOST_TEST(
+      has(r.run.err, logons
+                         + ": 3 events, none is a process event (Sysmon 1/5, "
+                           "Security 4688/4689 from EVTX), all skipped: "
+                           "Microsoft-Windows-Security-Auditing 4624 x2, "
+                           "Microsoft-Windows-Security-Auditing 4688 x1"),
+      r.run.err);
+}
+
+// --- several hosts in one replay ------------------------------------------
+
+namespace {
+
+// A flat Sysmon event of host H.
+std::string sysmon_line(const std::string &host, int eid, int pid,
+                        const std::string &guid, int ppid,
+                        const std::string &pguid, const std::string &time,
+                        const std::string &image = "C:\\\\w\\\\p.exe") {
+  std::string s = R"({"EventID":)" + std::to_string(eid)
+                  + R"(,"SourceName":"Microsoft-Windows-Sysmon","Hostname":")"
+                  + host + R"(","ProcessId":")" + std::to_string(pid)
+                  + R"(","ProcessGuid":")" + guid + R"(","UtcTime":")" + time
+                  + R"(","Image":")" + image + "\"";
+  if (eid == 1)
+    s += R"(,"ParentProcessId":")" + std::to_string(ppid)
+         + R"(","ParentProcessGuid":")" + pguid + "\"";
+  return s + "}";
+}
+
+const char *zero_guid = "{00000000-0000-0000-0000-000000000000}";
+
+} // namespace
+
+// The outsiders' case: the same pid started on two hosts. Before, the second
+// start ended HOSTA's process (pid reuse); now each host has its own table.
+BOOST_AUTO_TEST_CASE(two_hosts_keep_their_own_pid_space) {
+  auto o = replay(cases("cross_host_pid_reuse_ends_process.jsonl"),
+                  {"pslist", "get:HOSTA/4304", "get:HOSTB.example.test/4304",
+                   "get:hostb/4304", "get:4304", "pslist:HOSTB",
+                   "get:NOPE/4304", "stats"});
+  BOOST_TEST(
+      ids(o[0])
+      == (std::vector<std::string>{"4304-1554313008", "4304-1554313075"}));
+  BOOST_TEST(o[0][0]["EndTime"] == zero_time);
+  BOOST_TEST(o[0][1]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Id"] == "4304-1554313008");
+  BOOST_TEST(o[1]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Data"]["Name"] == "TiWorker.exe");
+  BOOST_TEST(o[2]["Id"] == "4304-1554313075");
+  BOOST_TEST(o[2]["Data"]["Name"] == "svchost.exe");
+  BOOST_TEST(o[3]["Id"] == "4304-1554313075");
+  // A bare id: the first host (in order of appearance) that knows it.
+  BOOST_TEST(o[4]["Id"] == "4304-1554313008");
+  BOOST_TEST(ids(o[5]) == (std::vector<std::string>{"4304-1554313075"}));
+  BOOST_TEST(o[6].is_null());
+  BOOST_TEST(counter_of(o[7], "PidReuses") == 0);
+  BOOST_TEST(counter_of(o[7], "Hosts") == 2);
+  BOOST_TEST(counter_of(o[7], "Length") == 2);
+  BOOST_TEST(has(o.run.err, "host HOSTB.example.test is kept apart from "
+                            "HOSTA.example.test"),
+             o.run.err);
+}
+
+// An exit on one host never ends another host's process, and an all-zero
+// ParentProcessGuid never links to another host's holder of the ppid.
+BOOST_AUTO_TEST_CASE(exit_and_zero_parent_guid_stay_on_their_host) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "two.jsonl",
+      {sysmon_line("A", 1, 100, "{a-100}", 4, "{a-4}",
+                   "2021-01-01 10:00:00.000"),
+       sysmon_line("B", 1, 100, "{b-100}", 4, "{b-4}",
+                   "2021-01-01 10:00:01.000"),
+       sysmon_line("A", 1, 300, "{a-300}", 100, "{a-100}",
+                   "2021-01-01 10:00:02.000"),
+       sysmon_line("B", 5, 100, "{b-100}", 0, "", "2021-01-01 10:00:05.000"),
+       // B's child of pid 300 with no usable parent GUID: only A has a
+       // 300, which must not become its parent.
+       sysmon_line("B", 1, 200, "{b-200}", 300, zero_guid,
+                   "2021-01-01 10:00:06.000"),
+       // A pid-only exit on B of a pid only A holds: unknown on B.
+       R"({"EventID":5,"SourceName":"Microsoft-Windows-Sysmon","Hostname":"B",)"
+       R"("ProcessId":"300","UtcTime":"2021-01-01 10:00:07.000"})"});
+  auto o = replay(file, {"get:A/100", "get:B/100", "callchain:B/200",
+                         "get:A/300", "callchain:A/300", "stats"});
+  BOOST_TEST(o[0]["Id"] == "100-1609495200");
+  BOOST_TEST(o[0]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Id"] == "100-1609495201");
+  BOOST_TEST(o[1]["EndTime"] == "2021-01-01T10:00:05Z");
+  BOOST_TEST(ids(o[2]) == (std::vector<std::string>{"200-1609495206"}));
+  BOOST_TEST(o[2][0]["ParentId"] == "300-?");
+  BOOST_TEST(o[3]["EndTime"] == zero_time);
+  BOOST_TEST(ids(o[4])
+             == (std::vector<std::string>{"100-1609495200", "300-1609495202"}));
+  BOOST_TEST(counter_of(o[5], "UnknownExits") == 1);
+  BOOST_TEST(counter_of(o[5], "Hosts") == 2);
+}
+
+// The output stream of a multi-host replay names each host's sync row and
+// replays into the same tables; a single-host replay prints as before (no
+// "host", no "Hosts").
+BOOST_AUTO_TEST_CASE(multi_host_stream_round_trips_single_host_unchanged) {
+  temp_dir dir;
+  auto r =
+      proctrack({"replay", cases("cross_host_pid_reuse_ends_process.jsonl")});
+  BOOST_REQUIRE(r.status == 0);
+  auto rows = json_lines(r.out);
+  BOOST_REQUIRE(rows.size() == 3u);
+  BOOST_TEST(rows[0]["host"] == "HOSTA.example.test");
+  BOOST_TEST(rows[1]["host"] == "HOSTB.example.test");
+  auto stream = dir.write("stream.jsonl", r.out);
+  auto o = replay(stream, {"get:HOSTA/4304", "get:HOSTB/4304", "stats"});
+  BOOST_TEST(o[0]["Id"] == "4304-1554313008");
+  BOOST_TEST(o[0]["EndTime"] == zero_time);
+  BOOST_TEST(o[1]["Id"] == "4304-1554313075");
+  BOOST_TEST(counter_of(o[2], "Hosts") == 2);
+
+  auto one = proctrack({"replay", cases("wlb7_processcreate_golden.jsonl")});
+  BOOST_REQUIRE(one.status == 0);
+  auto rows1 = json_lines(one.out);
+  BOOST_REQUIRE(rows1.size() == 2u);
+  BOOST_TEST(!rows1[0].contains("host"));
+  BOOST_TEST(!rows1[1]["data"].contains("Hosts"));
+  BOOST_TEST(rows1[0]["processes"][0]["entry"]["Id"] == "3616-1603828814");
+  // HOST/ID works with one host too.
+  auto g = replay(cases("wlb7_processcreate_golden.jsonl"),
+                  {"get:vagrant/3616", "get:3616"});
+  BOOST_TEST(g[0] == g[1]);
+  BOOST_TEST(g[0]["ParentId"] == "4212-?");
+}
+
+// --- the replay command line ----------------------------------------------
+
+// --sort=time merges the files by event time: the start in the second file
+// comes before the exit in the first.
+BOOST_AUTO_TEST_CASE(sort_time_merges_files) {
+  temp_dir dir;
+  auto a = dir.write_lines(
+      "a.jsonl",
+      {R"({"update_type":"exit","id":5,"end_time":"2021-01-01T10:05:00Z"})"});
+  auto b = dir.write_lines(
+      "b.jsonl", {R"({"update_type":"start","id":5,"parent_id":1,)"
+                  R"("start_time":"2021-01-01T10:00:00Z","data":{}})"});
+  auto plain = proctrack({"replay", a, b, "--query=stats"});
+  auto sorted = proctrack({"replay", a, b, "--sort=time", "--query=stats"});
+  BOOST_REQUIRE(plain.status == 0);
+  BOOST_REQUIRE(sorted.status == 0);
+  auto p = results(plain, {"stats"})[0];
+  auto s = results(sorted, {"stats"})[0];
+  BOOST_TEST(counter_of(p, "UnknownExits") == 1);
+  BOOST_TEST(counter_of(s, "UnknownExits") == 0);
+  BOOST_TEST(counter_of(s, "ExitUpdates") == 1);
+  BOOST_TEST(counter_of(s, "InputFiles") == 2);
+  auto g = proctrack({"replay", a, b, "--sort=time", "--query=get:5"});
+  BOOST_TEST(results(g, {"get:5"})[0]["EndTime"] == "2021-01-01T10:05:00Z");
+}
+
+// A directory replay names the files it skips, and why.
+BOOST_AUTO_TEST_CASE(directory_replay_names_skipped_files) {
+  temp_dir dir;
+  dir.write_lines("u.jsonl", {R"({"update_type":"start","id":5,"parent_id":1,)"
+                              R"("start_time":"2021-01-01T10:00:00Z"})"});
+  auto junk = dir.write("notes.txt", "hello\n");
+  auto r = proctrack({"replay", dir.path().string(), "--query=stats"});
+  BOOST_REQUIRE(r.status == 0);
+  BOOST_TEST(counter_of(results(r, {"stats"})[0], "Length") == 1);
+  BOOST_TEST(
+      has(r.err, "proctrack replay: skipped " + junk + ": unknown format"),
+      r.err);
+}
+
+// A replay keeps a 50-day history by default; an asked expiry says on
+// stderr how much it dropped.
+BOOST_AUTO_TEST_CASE(replay_keeps_history_unless_expiry_is_asked) {
+  temp_dir dir;
+  std::vector<std::string> lines;
+  for (int d = 0; d < 50; ++d) {
+    auto t = 1609495200 + d * 86400;
+    lines.push_back(R"({"update_type":"start","id":)" + std::to_string(100 + d)
+                    + R"(,"parent_id":1,"start_time":)" + std::to_string(t)
+                    + "}");
+    lines.push_back(R"({"update_type":"exit","id":)" + std::to_string(100 + d)
+                    + R"(,"end_time":)" + std::to_string(t + 60) + "}");
+  }
+  auto file = dir.write_lines("50days.jsonl", lines);
+  auto keep = replay(file, {"stats"});
+  BOOST_TEST(counter_of(keep[0], "Length") == 50);
+  BOOST_TEST(counter_of(keep[0], "Expired") == 0);
+  BOOST_TEST(!has(keep.run.err, "expiry"), keep.run.err);
+  auto asked = replay(file, {"stats"}, {"--tracker.max-expiry=24h"});
+  auto expired = counter_of(asked[0], "Expired");
+  BOOST_TEST(expired > 40);
+  BOOST_TEST(counter_of(asked[0], "Length") == 50 - expired);
+  BOOST_TEST(has(asked.run.err, "proctrack replay: expiry (tracker.max-expiry) "
+                                "dropped "
+                                    + std::to_string(expired)
+                                    + " exited processes (Expired)"),
+             asked.run.err);
+}
+
+// An EVTX file cut exactly on a chunk boundary: the lost chunks are one
+// counted input error, not only a log line.
+BOOST_AUTO_TEST_CASE(evtx_cut_on_a_chunk_boundary_is_an_input_error) {
+  temp_dir dir;
+  std::string full = std::string{std::getenv("PROCTRACK_SOURCE")}
+                     + "/../shared/data/sysmon/evtx/"
+                       "PanacheSysmon_vs_AtomicRedTeam01.evtx";
+  std::ifstream in{full, std::ios::binary};
+  std::string bytes{std::istreambuf_iterator<char>(in), {}};
+  BOOST_REQUIRE(bytes.size() > 4096u + 3 * 65536u);
+  auto cut = dir.write("cut.evtx", bytes.substr(0, 4096 + 3 * 65536));
+  auto o = replay(cut, {"stats"});
+  BOOST_TEST(counter_of(o[0], "InputErrors") == 1);
+  BOOST_TEST(counter_of(o[0], "StartUpdates") > 0);
+  BOOST_TEST(has(o.run.err, "file truncated: header declares"), o.run.err);
+}
+
+// Standard input is sniffed like a file: Sysmon JSON lines on stdin are read
+// as Sysmon, not refused as update rows.
+BOOST_AUTO_TEST_CASE(stdin_is_sniffed) {
+  std::ifstream in{cases("wlb7_processcreate_golden.jsonl"), std::ios::binary};
+  std::string text{std::istreambuf_iterator<char>(in), {}};
+  auto r =
+      proctrack({"replay", "-", "--query=get:3616", "--query=stats"}, text);
+  BOOST_REQUIRE(r.status == 0);
+  auto res = results(r, {"get:3616", "stats"});
+  BOOST_TEST(res[0]["Id"] == "3616-1603828814");
+  BOOST_TEST(counter_of(res[1], "InputErrors") == 0);
+}
+
+BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

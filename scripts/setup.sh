@@ -6,11 +6,12 @@
 #   scripts/setup.sh                      # the build and the tests
 #   scripts/setup.sh jq libsimdjson-dev   # ... and these
 set -euo pipefail
-# build: compiler, cmake, the libraries; tests: Boost.Test, procps (ps, the
+# build: compiler, cmake, the libraries (libboost-dev: Boost.Asio for the
+# agent's query socket); tests: Boost.Test, procps (ps, the
 # pslist comparison), openssl (test certificates), python3-pefile (the PE
 # reader's reference implementation); fuzz: clang with its libFuzzer runtime.
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
-  libspdlog-dev libboost-test-dev libevtx-dev libpugixml-dev zlib1g-dev
+  libspdlog-dev libboost-dev libboost-test-dev libevtx-dev libpugixml-dev zlib1g-dev
   libssl-dev clang libclang-rt-14-dev procps openssl python3-pefile "$@")
 missing=()
 for p in "${packages[@]}"; do

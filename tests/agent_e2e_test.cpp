@@ -704,6 +704,50 @@ BOOST_AUTO_TEST_CASE(a_long_request_line_is_refused) {
   BOOST_TEST(a.stop(5s) == 0);
 }
 
+// At most 64 connections at once: the 65th is told so and closed, the
+// agent goes on answering once one of them is gone.
+BOOST_AUTO_TEST_CASE(connections_are_capped) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: skipped");
+    return;
+  }
+  agent a;
+  BOOST_REQUIRE_MESSAGE(a.wait_ready(30s), a.err());
+  auto connect = [&] {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un sa{};
+    sa.sun_family = AF_UNIX;
+    std::strncpy(sa.sun_path, a.socket.c_str(), sizeof sa.sun_path - 1);
+    BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa)
+                  == 0);
+    return fd;
+  };
+  std::vector<int> idle;
+  for (int i = 0; i < 64; ++i)
+    idle.push_back(connect());
+  std::this_thread::sleep_for(300ms);
+  int extra = connect();
+  char buf[512] = {};
+  auto n = ::recv(extra, buf, sizeof buf - 1, 0);
+  ::close(extra);
+  BOOST_REQUIRE(n > 0);
+  BOOST_TEST(std::string(buf, n).find("too many connections (64 open)")
+             != std::string::npos);
+  for (int i = 0;
+       i < 40 && a.err().find("connections open already") == std::string::npos;
+       ++i)
+    std::this_thread::sleep_for(50ms);
+  BOOST_TEST(a.err().find("connection refused: 64 connections open already")
+             != std::string::npos);
+  ::close(idle.back());
+  idle.pop_back();
+  std::this_thread::sleep_for(300ms);
+  BOOST_TEST(a.ask("get:1").is_object());
+  for (int fd : idle)
+    ::close(fd);
+  BOOST_TEST(a.stop(5s) == 0);
+}
+
 // Issue 13: `run` without CAP_NET_ADMIN and CAP_SYS_PTRACE (a plain user)
 // refuses to start, exit 2, unless --allow-reduced; then every stats row
 // says ReducedMode=1.

@@ -1,6 +1,8 @@
 // `proctrack run`: the console agent (SPEC §6, §9). Live kernel process
 // events plus a periodic /proc listing feed the cache; the output stream
-// goes to stdout (or output.path); queries come over CAF's middleman.
+// goes to stdout (or output.path); queries come over the local socket
+// (query.socket) and, when query.port is set, over CAF's middleman (mutual
+// TLS), both through a read-only facade, never the cache itself.
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
@@ -8,6 +10,8 @@
 #include "actors/live/live_events.hpp"
 #include "actors/live/pslist_sync.hpp"
 #include "actors/output/output_writer.hpp"
+#include "actors/query_endpoint/query_facade.hpp"
+#include "actors/query_endpoint/query_socket.hpp"
 #include "actors/stats/stats_publisher.hpp"
 
 #include <caf/all.hpp>
@@ -19,10 +23,13 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <linux/capability.h>
 #include <memory>
 #include <pthread.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <thread>
+#include <unistd.h>
 
 namespace proctrack {
 
@@ -47,6 +54,27 @@ void raise_descriptor_limit() {
     spdlog::info("descriptor limit raised from {} to {}", was, r.rlim_cur);
   else
     spdlog::warn("descriptor limit stays at {}: {}", was, std::strerror(errno));
+}
+
+// The capabilities a complete record needs that this process lacks in its
+// effective set (docs/agent.md "Privileges"): CAP_NET_ADMIN for the
+// kernel's process events (required before Linux 6.6, and what keeps a
+// plain user from starting an agent), CAP_SYS_PTRACE to read every
+// process's /proc/PID/exe and to see through hidepid.
+std::vector<std::string> missing_privileges() {
+  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct d[2]{};
+  if (::syscall(SYS_capget, &h, d) != 0)
+    return {"(capget failed: " + std::string{std::strerror(errno)} + ")"};
+  auto has = [&](int cap) {
+    return (d[cap / 32].effective & (1u << (cap % 32))) != 0;
+  };
+  std::vector<std::string> out;
+  if (!has(CAP_NET_ADMIN))
+    out.push_back("CAP_NET_ADMIN");
+  if (!has(CAP_SYS_PTRACE))
+    out.push_back("CAP_SYS_PTRACE");
+  return out;
 }
 
 } // namespace
@@ -78,10 +106,47 @@ int run_agent(const command_line &cl) {
   if (!cl.operands.empty())
     return fail("takes no operands (got \"" + cl.operands.front()
                 + "\"); to read files use `proctrack replay`");
-  if (auto why = cfg.check_listen(cfg.query_host, "query.host"); !why.empty())
+  // Without the privileges for a complete record the agent does not start,
+  // unless told to run reduced (and then every stats row says so).
+  auto missing = missing_privileges();
+  bool reduced = !missing.empty();
+  if (reduced) {
+    std::string list;
+    for (auto &m : missing)
+      list += (list.empty() ? "" : ", ") + m;
+    if (!cfg.allow_reduced)
+      return fail("missing " + list
+                  + ": without them the record is incomplete (other users' "
+                    "Exe, hidden processes) and a plain user's agent could "
+                    "pose as the real one. Run it as root (or with these "
+                    "capabilities), or pass --allow-reduced to start anyway "
+                    "in reduced mode (docs/agent.md)");
+    spdlog::warn("REDUCED MODE (allow-reduced): missing {}; the record lacks "
+                 "what those allow; every stats row has ReducedMode=1",
+                 list);
+  }
+  if (cfg.query_socket.empty() && cfg.query_port < 0)
+    spdlog::warn("no query endpoint: query.socket is empty and query.port "
+                 "is not set");
+  if (auto why = cfg.check_query_endpoint(); !why.empty())
     return fail(why);
-  cfg.load_network(); // the query endpoint; TLS when tls.* is set
+  // CAF's network (TLS when tls.* is set): the TCP query endpoint and the
+  // forwarder's connection.
+  if (cfg.query_port >= 0 || !cfg.forward_connect.empty())
+    cfg.load_network();
   raise_descriptor_limit();
+  // The local socket before anything else: a second agent stops here, and
+  // never takes over the first one's socket.
+  std::unique_ptr<query_socket> qsock;
+  if (!cfg.query_socket.empty()) {
+    query_socket_config qc;
+    qc.path = cfg.query_socket;
+    qc.group = cfg.query_group;
+    std::string why;
+    qsock = query_socket::open(qc, why);
+    if (!qsock)
+      return fail(why);
+  }
 
   // The kernel's process events first: nothing may fall between the first
   // listing and the first event.
@@ -91,6 +156,8 @@ int run_agent(const command_line &cl) {
   if (!connector->open(error))
     return fail("cannot listen to the kernel's process events: " + error
                 + " (the agent needs root or CAP_NET_ADMIN: run it with sudo)");
+  // Counted in every stats row; 1 when started with --allow-reduced.
+  std::vector<counter> fixed{{"ReducedMode", reduced ? 1 : 0}};
 
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
@@ -100,6 +167,8 @@ int run_agent(const command_line &cl) {
   std::vector<caf::actor> started;
   output_writer_actor writer;
   auto stop_all = [&](int code) {
+    if (qsock)
+      qsock->stop(); // no new queries; the socket file is removed
     for (auto &a : started)
       self->send_exit(a, caf::exit_reason::user_shutdown);
     if (writer) {
@@ -176,23 +245,47 @@ int run_agent(const command_line &cl) {
     keep(forwarder);
     polled.push_back(caf::actor_cast<stats_api>(forwarder));
   }
+  // Query clients see the cache only through this facade: queries in,
+  // answers out, nothing else (issue 13).
+  auto facade = spawn_query_facade(sys, cache);
+  keep(facade);
+  if (qsock) {
+    auto socket_stats = qsock->serve(sys, facade);
+    keep(socket_stats);
+    polled.push_back(socket_stats);
+  }
   stats_publisher_config sc;
   sc.interval = cfg.stats_interval;
+  sc.fixed = fixed;
   auto stats = spawn_stats_publisher(sys, sc, cache, polled, sink);
   keep(stats);
-  // The query endpoint: TLS when tls.* is set (checked above: beyond
-  // loopback only with TLS or allow-insecure).
-  auto qport = static_cast<std::uint16_t>(cfg.query_port);
-  auto port =
-      cfg.tls_enabled()
-          ? caf::openssl::publish(cache, qport, cfg.query_host.c_str(), true)
-          : sys.middleman().publish(cache, qport, cfg.query_host.c_str(), true);
-  if (!port)
-    return fail_running("cannot open the query endpoint " + cfg.query_host + ":"
-                        + std::to_string(cfg.query_port)
-                        + " (query.host, query.port): "
-                        + sys.render(port.error()));
-  spdlog::info("ready: query endpoint {}:{}", cfg.query_host, *port);
+  // The TCP query endpoint, only when query.port is set: mutual TLS, or
+  // allow-insecure on loopback (checked above).
+  caf::expected<std::uint16_t> port{caf::error{}};
+  if (cfg.query_port >= 0) {
+    auto qport = static_cast<std::uint16_t>(cfg.query_port);
+    port =
+        cfg.tls_enabled()
+            ? caf::openssl::publish(facade, qport, cfg.query_host.c_str(), true)
+            : sys.middleman().publish(facade, qport, cfg.query_host.c_str(),
+                                      true);
+    if (!port)
+      return fail_running("cannot open the query endpoint " + cfg.query_host
+                          + ":" + std::to_string(cfg.query_port)
+                          + " (query.host, query.port): "
+                          + sys.render(port.error()));
+    // (Tests and scripts take the port after the last ':'.)
+    spdlog::info("{} query endpoint; ready: query endpoint {}:{}",
+                 cfg.tls_enabled() ? "mutual TLS" : "NO TLS", cfg.query_host,
+                 *port);
+  }
+  if (qsock)
+    spdlog::info("ready: query socket {}{}", qsock->path(),
+                 cfg.query_group.empty()
+                     ? std::string{" (0600)"}
+                     : " (0660, group " + cfg.query_group + ")");
+  else
+    spdlog::info("ready: no query socket (query.socket is empty)");
 
   int sig = 0;
   // SIGHUP (a closed terminal, or a reload request) changes nothing: the
@@ -201,7 +294,8 @@ int run_agent(const command_line &cl) {
     spdlog::info("SIGHUP: nothing is reloaded (restart the agent to apply a "
                  "changed configuration); still running");
   spdlog::info("stopping on signal {}", sig);
-  sys.middleman().unpublish(cache, *port);
+  if (port)
+    sys.middleman().unpublish(facade, *port);
   return stop_all(0);
 }
 

@@ -13,7 +13,8 @@ Commands:
                            sync, stats, output stream, query endpoint
   replay FILE...           feed files (update rows, Sysmon JSON lines, EVTX)
                            through the tracker, then answer the queries
-  query Q...               ask a running agent (--connect=HOST:PORT)
+  query Q...               ask a running agent (its query.socket, or
+                           --connect=HOST:PORT)
   collector                mirror the trackers of many hosts that forward
                            to it (docs/fleet.md)
 
@@ -24,7 +25,10 @@ Replay and query flags:
   --queries=FILE           read queries from FILE, one a line
   --format=F               auto (default), updates, sysmon-json, evtx
   --sort=time              replay several files merged in time order
-  --connect=HOST:PORT      the agent to ask (query; default 127.0.0.1:4711)
+  --socket=PATH            query: the agent's socket (default query.socket,
+                           /run/proctrack/query.sock)
+  --connect=HOST:PORT      query: an agent's TCP endpoint (query.port) or a
+                           collector instead of the socket
   --host=NAME              query: ask a collector about host NAME; the
                            queries hosts and collector-stats ask the
                            collector itself
@@ -39,7 +43,14 @@ Configuration (every key also works in the config file, SPEC §8):
   --tracker.add-enrichments=BOOL        PE version info of each Exe (false)
   --tracker.sync-period=D  time between pslist syncs (60s)
   --stats.interval=D       time between stats rows (10s)
-  --query.host=H --query.port=P   the agent's query endpoint (127.0.0.1:4711)
+  --query.socket=PATH      the agent's local query socket
+                           (/run/proctrack/query.sock; empty: none)
+  --query.group=G          group that may use the socket (0660; default
+                           none: 0600, root only)
+  --query.host=H --query.port=P   a TCP query endpoint (default none;
+                           mutual TLS, or allow-insecure on loopback)
+  --allow-reduced=BOOL     run without CAP_NET_ADMIN/CAP_SYS_PTRACE,
+                           saying so in every stats row (false)
   --output.path=FILE       output stream to FILE instead of stdout
   --log.level=L            trace, debug, info, warn, error, critical, off
   --enrich.workers=N       PE reader threads (2)
@@ -51,7 +62,8 @@ Fleet (docs/fleet.md):
   --agent.host-name=NAME   this host at the collector (default: hostname)
   --listen.host=H --listen.port=P   collector endpoint (127.0.0.1:4712)
   --collector.max-hosts=N  hosts mirrored at most (1000)
-  --allow-insecure=BOOL    listen beyond loopback without TLS (false)
+  --allow-insecure=BOOL    listen without TLS (false; the agent's query
+                           endpoint then on loopback only)
   --tls.certificate=F --tls.key=F --tls.ca=F   mutual TLS (CAF openssl)
 Durations carry units: 500ms, 60s, 24h. See config/proctrack.ini.
 
@@ -92,6 +104,8 @@ std::string split_command_line(const std::vector<std::string> &args,
       out.sort = v;
     } else if (take(a, "--connect=", v)) {
       out.connect = v;
+    } else if (take(a, "--socket=", v)) {
+      out.socket = v;
     } else if (take(a, "--host=", v)) {
       out.host = v;
     } else if (take(a, "--config=", v)) {

@@ -15,6 +15,7 @@ struct command_line {
   std::string format = "auto";          ///< --format=
   std::string sort = "none";            ///< --sort=none|time
   std::string connect;                  ///< --connect=HOST:PORT
+  std::string socket;                   ///< --socket=PATH
   std::string host;                     ///< --host=NAME (collector)
   std::vector<std::string> operands;    ///< files or queries
   bool help = false;

@@ -37,8 +37,13 @@ proctrack_config::proctrack_config() {
   opt_group{custom_options_, "stats"}.add(stats_interval, "interval",
                                           "time between two stats rows");
   opt_group{custom_options_, "query"}
-      .add(query_host, "host", "address of the query endpoint")
-      .add(query_port, "port", "port of the query endpoint");
+      .add(query_socket, "socket",
+           "the agent's local query socket (empty: none)")
+      .add(query_group, "group",
+           "group that may use the query socket (empty: root only)")
+      .add(query_host, "host", "address of the TCP query endpoint")
+      .add(query_port, "port",
+           "port of the TCP query endpoint (-1: none, 0: any free)");
   opt_group{custom_options_, "output"}.add(
       output_path, "path", "write the output stream here instead of stdout");
   opt_group{custom_options_, "log"}.add(
@@ -66,8 +71,11 @@ proctrack_config::proctrack_config() {
       .add(listen_port, "port", "port the collector listens on (0: any)");
   opt_group{custom_options_, "collector"}.add(collector_max_hosts, "max-hosts",
                                               "hosts mirrored at most");
-  opt_group{custom_options_, "global"}.add(
-      allow_insecure, "allow-insecure", "listen beyond loopback without TLS");
+  opt_group{custom_options_, "global"}
+      .add(allow_insecure, "allow-insecure",
+           "listen without TLS (the query endpoint: on loopback only)")
+      .add(allow_reduced, "allow-reduced",
+           "run: start without the privileges a complete record needs");
   opt_group{custom_options_, "tls"}
       .add(tls_certificate, "certificate", "PEM certificate of this peer")
       .add(tls_key, "key", "PEM private key of the certificate")
@@ -122,10 +130,10 @@ std::string proctrack_config::load(std::vector<std::string> args) {
       if (!dict) {
         if (category == "config-file")
           continue;
-        if (category == "allow-insecure") {
+        if (category == "allow-insecure" || category == "allow-reduced") {
           if (!caf::holds_alternative<bool>(value))
-            return "config file " + file
-                   + ": allow-insecure must be true or false";
+            return "config file " + file + ": " + category
+                   + " must be true or false";
           continue;
         }
         return "config file " + file + ": key \"" + category
@@ -153,6 +161,7 @@ std::string proctrack_config::load(std::vector<std::string> args) {
   std::vector<std::pair<const caf::config_option *, std::string>> late_flags;
   std::vector<std::string> cli_path_map;
   bool path_map_on_cli = false;
+  std::vector<std::string *> empty_strings;
   for (auto i = args.begin(); i != args.end();) {
     auto eq = i->find('=');
     if (i->rfind("--", 0) != 0 || eq == std::string::npos) {
@@ -164,12 +173,17 @@ std::string proctrack_config::load(std::vector<std::string> args) {
     auto dot = name.find('.');
     auto opt =
         dot == std::string::npos
-            ? (name == "allow-insecure"
+            ? (name == "allow-insecure" || name == "allow-reduced"
                    ? custom_options_.qualified_name_lookup("global", name)
                    : nullptr)
             : custom_options_.qualified_name_lookup(name.substr(0, dot),
                                                     name.substr(dot + 1));
-    if (opt && opt->is_flag()) {
+    if (value.empty() && (name == "query.socket" || name == "query.group")) {
+      // CAF refuses an empty value; empty means "none" here.
+      empty_strings.push_back(name == "query.socket" ? &query_socket
+                                                     : &query_group);
+      i = args.erase(i);
+    } else if (opt && opt->is_flag()) {
       if (!opt->parse(value))
         return "--" + name + " must be true or false, not \"" + value + "\"";
       late_flags.emplace_back(opt, value);
@@ -221,6 +235,8 @@ std::string proctrack_config::load(std::vector<std::string> args) {
     return "bad option: " + render(err);
   for (auto &[opt, value] : late_flags)
     opt->parse(value); // stores into the bound member
+  for (auto *member : empty_strings)
+    member->clear();
   if (path_map_on_cli)
     enrich_path_map = std::move(cli_path_map);
   if (!remainder.empty())
@@ -246,9 +262,12 @@ std::string proctrack_config::check() const {
     return "tracker.sync-period must be a positive duration";
   if (stats_interval.count() <= 0)
     return "stats.interval must be a positive duration";
-  if (query_port < 0 || query_port > 65535)
-    return "query.port must be between 0 and 65535 (got "
+  if (query_port < -1 || query_port > 65535)
+    return "query.port must be -1 (none) or between 0 and 65535 (got "
            + std::to_string(query_port) + ")";
+  if (!query_socket.empty() && query_socket.front() != '/')
+    return "query.socket must be an absolute path (got \"" + query_socket
+           + "\")";
   if (enrich_workers < 1 || enrich_workers > 64)
     return "enrich.workers must be between 1 and 64";
   for (auto &m : enrich_path_map)
@@ -354,6 +373,26 @@ std::string proctrack_config::check_listen(const std::string &host,
   return {};
 }
 
+std::string proctrack_config::check_query_endpoint() const {
+  if (query_port < 0)
+    return {};
+  if (tls_enabled())
+    return check_listen(query_host, "query.host");
+  if (!allow_insecure)
+    return "query.port is set but TLS is not: the TCP query endpoint needs "
+           "tls.certificate, tls.key and tls.ca (mutual TLS), or "
+           "allow-insecure=true on a loopback query.host; local queries use "
+           "query.socket";
+  if (!is_loopback(query_host))
+    return "query.host " + query_host
+           + " is not loopback: without TLS (allow-insecure=true) the query "
+             "endpoint listens on loopback only";
+  spdlog::warn("query endpoint {}:{} WITHOUT TLS (allow-insecure=true): every "
+               "local user can read the whole process table through it",
+               query_host, query_port);
+  return {};
+}
+
 forwarder_config proctrack_config::make_forwarder_config() const {
   forwarder_config fc;
   parse_host_port(forward_connect, fc.collector_host, fc.collector_port);
@@ -446,7 +485,8 @@ std::string proctrack_config::dump() const {
     << "sysmon-file-location=" << str(sysmon_file_location) << "\n"
     << "sync-period=" << dur(sync_period) << "\n\n"
     << "[stats]\ninterval=" << dur(stats_interval) << "\n\n"
-    << "[query]\nhost=" << str(query_host) << "\nport=" << query_port << "\n\n"
+    << "[query]\nsocket=" << str(query_socket) << "\ngroup=" << str(query_group)
+    << "\nhost=" << str(query_host) << "\nport=" << query_port << "\n\n"
     << "[output]\npath=" << str(output_path) << "\n\n"
     << "[log]\nlevel=" << str(log_level) << "\n\n"
     << "[enrich]\nworkers=" << enrich_workers << "\npath-map=[";

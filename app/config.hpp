@@ -36,8 +36,10 @@ public:
   // [stats]
   caf::timespan stats_interval = std::chrono::seconds(10);
   // [query]
+  std::string query_socket = "/run/proctrack/query.sock"; ///< empty: off
+  std::string query_group; ///< empty: the socket is 0600
   std::string query_host = "127.0.0.1";
-  std::int64_t query_port = 4711;
+  std::int64_t query_port = -1; ///< -1: no TCP endpoint; 0: any free port
   // [output]
   std::string output_path;
   // [log]
@@ -61,6 +63,9 @@ public:
   std::int64_t collector_max_hosts = 1000;
   // allow-insecure (top level): listen beyond loopback without TLS
   bool allow_insecure = false;
+  // allow-reduced (top level): `run` without the privileges a complete
+  // record needs (docs/agent.md "Privileges")
+  bool allow_reduced = false;
   // [tls]
   std::string tls_certificate, tls_key, tls_ca;
 
@@ -74,6 +79,10 @@ public:
   /// allow-insecure, which logs a warning. Empty when it may, else why not.
   std::string check_listen(const std::string &host,
                            const std::string &key) const;
+  /// Whether the agent's TCP query endpoint may open (query.port set):
+  /// mutual TLS, or allow-insecure on a loopback query.host (with a
+  /// warning). Empty when it may, else why not.
+  std::string check_query_endpoint() const;
   /// Loads CAF's middleman (and, with tls.*, the openssl manager with our
   /// certificate, key and CA). Call before creating the actor system.
   void load_network();

@@ -1,5 +1,8 @@
-// `proctrack query [--connect=HOST:PORT] Q...`: asks a running agent and
-// prints the same JSON lines as `replay`; through TLS when tls.* is set.
+// `proctrack query [--socket=PATH | --connect=HOST:PORT] Q...`: asks a
+// running agent and prints the same JSON lines as `replay`. By default
+// through the agent's local socket (query.socket, a line protocol:
+// actors/query_endpoint/query_socket.hpp); with --connect through CAF's
+// middleman, TLS when tls.* is set.
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
@@ -11,7 +14,13 @@
 #include <caf/io/all.hpp>
 #include <caf/openssl/all.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 namespace proctrack {
 
@@ -22,6 +31,76 @@ int fail(const std::string &msg) {
   return 2;
 }
 
+// One query a line in, one answer a line out, in turn.
+int query_socket_at(const std::string &path,
+                    const std::vector<std::string> &texts) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un sa{};
+  sa.sun_family = AF_UNIX;
+  if (path.size() >= sizeof sa.sun_path)
+    return fail("--socket: path too long: " + path);
+  std::strncpy(sa.sun_path, path.c_str(), sizeof sa.sun_path - 1);
+  if (fd < 0
+      || ::connect(fd, reinterpret_cast<sockaddr *>(&sa), sizeof sa) != 0) {
+    int e = errno;
+    std::string why = std::strerror(e);
+    if (e == ENOENT || e == ECONNREFUSED)
+      why += " (is `proctrack run` running? --socket=PATH for another "
+             "socket, --connect=HOST:PORT for a TCP endpoint)";
+    else if (e == EACCES || e == EPERM)
+      why += " (the socket is for root, or for query.group's members)";
+    return fail("cannot reach an agent at " + path + ": " + why);
+  }
+  std::string buf;
+  int status = 0;
+  char chunk[65536];
+  for (auto &t : texts) {
+    auto line = t + "\n";
+    std::size_t off = 0;
+    while (off < line.size()) {
+      auto n = ::send(fd, line.data() + off, line.size() - off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        ::close(fd);
+        return fail("the agent at " + path
+                    + " closed the connection: " + std::strerror(errno));
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    std::size_t nl;
+    while ((nl = buf.find('\n')) == std::string::npos) {
+      auto n = ::read(fd, chunk, sizeof chunk);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0) {
+        ::close(fd);
+        return fail("the agent at " + path
+                    + " closed the connection before "
+                      "answering "
+                    + t);
+      }
+      buf.append(chunk, static_cast<std::size_t>(n));
+    }
+    auto answer = buf.substr(0, nl + 1);
+    buf.erase(0, nl + 1);
+    auto j = nlohmann::json::parse(answer, nullptr, false);
+    if (j.is_object() && j.contains("result")) {
+      std::fwrite(answer.data(), 1, answer.size(), stdout);
+    } else {
+      auto why = j.is_object() && j.contains("error") && j["error"].is_string()
+                     ? j["error"].get<std::string>()
+                     : answer;
+      std::fprintf(stderr, "proctrack query: %s failed: %s\n", t.c_str(),
+                   why.c_str());
+      status = 2;
+    }
+  }
+  ::close(fd);
+  std::fflush(stdout);
+  return status;
+}
+
 } // namespace
 
 int run_query(const command_line &cl) {
@@ -30,7 +109,6 @@ int run_query(const command_line &cl) {
   // Logs (e.g. a refused TLS handshake) go to stderr: stdout is answers only.
   if (auto done = start_command(cfg, cl, "proctrack query"))
     return *done;
-  cfg.load_network(); // TLS when tls.* is set
   // Queries are operands here, or --query= / --queries= as in replay.
   command_line qcl = cl;
   for (auto &op : cl.operands)
@@ -59,9 +137,16 @@ int run_query(const command_line &cl) {
     return fail("no query (e.g. proctrack query callchain:1234)");
   if (collector && cl.connect.empty())
     return fail("a collector query needs --connect=HOST:PORT");
-  auto target = cl.connect.empty()
-                    ? cfg.query_host + ":" + std::to_string(cfg.query_port)
-                    : cl.connect;
+  if (!cl.socket.empty() && !cl.connect.empty())
+    return fail("--socket and --connect: one or the other");
+  if (cl.connect.empty()) {
+    auto path = cl.socket.empty() ? cfg.query_socket : cl.socket;
+    if (path.empty())
+      return fail("query.socket is empty: give --socket=PATH or "
+                  "--connect=HOST:PORT");
+    return query_socket_at(path, texts);
+  }
+  auto target = cl.connect;
   auto colon = target.rfind(':');
   if (colon == std::string::npos || colon == 0)
     return fail("--connect must be HOST:PORT (got \"" + target + "\")");
@@ -74,6 +159,7 @@ int run_query(const command_line &cl) {
   }
   if (port <= 0 || port > 65535)
     return fail("--connect: bad port in \"" + target + "\"");
+  cfg.load_network(); // TLS when tls.* is set
   caf::actor_system sys{cfg};
   auto connect = [&](auto handle) -> caf::expected<decltype(handle)> {
     using handle_type = decltype(handle);
@@ -127,7 +213,8 @@ int run_query(const command_line &cl) {
     std::fflush(stdout);
     return status;
   }
-  auto cache = connect(cache_actor{});
+  // The agent publishes a read-only facade: queries and nothing else.
+  auto cache = connect(query_api{});
   if (!cache)
     return fail("cannot reach an agent at " + target + ": "
                 + sys.render(cache.error()));

@@ -35,6 +35,10 @@ using enricher_actor = stats_api::extend<
     // it); always answers, with ok = false and an error when it cannot.
     caf::replies_to<atom::enrich, std::string>::with<enrichment>>;
 
+/// Answers queries and nothing else: the one message a query client may
+/// send (the socket and the network endpoints, actors/query_endpoint).
+using query_api = caf::typed_actor<caf::replies_to<query>::with<std::string>>;
+
 /// Owns the process table: applies updates and answers queries.
 using cache_actor = stats_api::extend<
     // Applies a batch of updates in order; answers with the number applied

@@ -358,7 +358,8 @@ BOOST_AUTO_TEST_CASE(agent_query_endpoint_speaks_tls) {
     int n = ::open("/dev/null", O_WRONLY);
     dup2(e, 2);
     dup2(n, 1);
-    std::vector<std::string> args{binary(), "run", "--query.port=0"};
+    std::vector<std::string> args{binary(), "run", "--query.port=0",
+                                  "--query.socket="};
     args.insert(args.end(), agent_flags.begin(), agent_flags.end());
     exec_or_exit(args);
   }

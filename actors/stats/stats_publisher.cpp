@@ -54,6 +54,7 @@ void publish(self_ptr self, update_sink_actor sink,
              std::vector<counter> merged) {
   auto &st = self->state;
   auto now = wall_now();
+  merged.insert(merged.end(), st.fixed.begin(), st.fixed.end());
   merged.push_back({"StatsRows", ++st.rows});
   if (sink)
     self->send(sink, stats_row_json(merged, now) + "\n");
@@ -66,6 +67,7 @@ void publish(self_ptr self, update_sink_actor sink,
 stats_publisher_actor::behavior_type
 stats_publisher(self_ptr self, stats_publisher_config cfg, cache_actor cache,
                 std::vector<stats_api> others, update_sink_actor sink) {
+  self->state.fixed = cfg.fixed;
   self->delayed_send(self, cfg.interval, atom::tick_v);
   return {
       [self, cfg, cache, others, sink](atom::tick) {

@@ -18,6 +18,9 @@ namespace proctrack {
 
 struct stats_publisher_config {
   std::chrono::nanoseconds interval = std::chrono::seconds(10);
+  /// Counters added as they are to every row (e.g. the agent's
+  /// ReducedMode).
+  std::vector<counter> fixed;
 
   std::string validate() const;
 };
@@ -25,7 +28,8 @@ struct stats_publisher_config {
 struct stats_publisher_state {
   static inline const char *name = "proctrack.stats_publisher";
 
-  std::vector<counter> last; ///< the last merged counters
+  std::vector<counter> last;  ///< the last merged counters
+  std::vector<counter> fixed; ///< stats_publisher_config::fixed
   std::int64_t rows = 0;
   std::int64_t round = 0; ///< current polling round
 };

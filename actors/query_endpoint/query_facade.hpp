@@ -1,0 +1,19 @@
+// The read-only face of the cache (issue 13): what a network endpoint
+// publishes instead of the cache itself. Its typed interface answers
+// `query` and nothing else, so a remote client can read the table but can
+// neither apply updates, expire, subscribe nor publish counters: such a
+// message is refused by CAF's typed dispatch (error unexpected_message)
+// before any proctrack code runs.
+#pragma once
+
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+
+namespace proctrack {
+
+/// Spawns a facade that forwards each query to `backend` (the cache, cast
+/// to query_api) and relays its answer.
+query_api spawn_query_facade(caf::actor_system &sys, query_api backend);
+
+} // namespace proctrack

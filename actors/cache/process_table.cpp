@@ -563,7 +563,10 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
 // running cannot hold the pid too: it ended when the new one started.
 void process_table::take_link(std::uint32_t slot, const std::string &pid,
                               timestamp holder_end) {
-  if (pid.empty())
+  // A row matched by GUID may carry another pid than the process's own
+  // (a garbled or hostile log): a bare-pid lookup must never answer a
+  // process of another pid.
+  if (pid.empty() || slots_[slot].pid() != pid)
     return;
   auto [it, inserted] = links_.emplace(pid, slot);
   if (inserted || it->second == slot)

@@ -15,6 +15,11 @@ namespace {
 
 constexpr timestamp rounding_slack = ns_per_second; // SPEC §1: at most 1 s
 
+// "<ppid>-?": a parent recorded by pid only, never a cached process's id.
+bool unknown_parent_id(std::string_view id) {
+  return id.size() >= 2 && id.substr(id.size() - 2) == "-?";
+}
+
 bool is_digits(std::string_view s) {
   if (s.empty())
     return false;
@@ -465,7 +470,11 @@ void process_table::refresh_tier(std::uint32_t slot) {
     if (was_live == is_live)
       return;
     auto parent = lookup_real_id(e.parent_id);
-    if (parent == npos || parent == slot)
+    if (parent == npos) {
+      count_orphan(e.parent_id, is_live ? 1 : -1);
+      return;
+    }
+    if (parent == slot)
       return;
     auto &p = slots_[parent];
     if (is_live)
@@ -473,6 +482,27 @@ void process_table::refresh_tier(std::uint32_t slot) {
     else if (p.live_children > 0)
       --p.live_children;
     slot = parent;
+  }
+}
+
+// Live children of a parent that is not cached (evicted, expired, or not
+// seen yet under that real id): kept by the parent's real id so that when a
+// process with that id is cached again, its count is exact from the start.
+void process_table::count_orphan(const std::string &parent_id, int delta) {
+  if (parent_id.empty() || unknown_parent_id(parent_id))
+    return; // "<ppid>-?" never becomes a cached id
+  auto it = orphan_live_.find(parent_id);
+  if (delta > 0) {
+    if (it == orphan_live_.end())
+      orphan_live_.emplace(parent_id, static_cast<std::uint32_t>(delta));
+    else
+      it->second += static_cast<std::uint32_t>(delta);
+  } else if (it != orphan_live_.end()) {
+    auto d = static_cast<std::uint32_t>(-delta);
+    if (it->second <= d)
+      orphan_live_.erase(it);
+    else
+      it->second -= d;
   }
 }
 
@@ -534,6 +564,11 @@ std::uint32_t process_table::insert(std::string id, process_record &&p) {
   data_fields{}.swap(p.data); // taken: free the pieces now
   e.children.clear();
   e.live_children = 0;
+  // Children that named this id as their parent before it was (re)cached.
+  if (auto o = orphan_live_.find(e.id); o != orphan_live_.end()) {
+    e.live_children = o->second;
+    orphan_live_.erase(o);
+  }
   e.seen_in_sync = 0;
   e.end_is_estimate = false;
   e.used = true;
@@ -549,11 +584,16 @@ void process_table::remove(std::uint32_t slot) {
   auto &e = slots_[slot];
   if (e.tier != 0) {
     auto parent = lookup_real_id(e.parent_id);
-    if (parent != npos && parent != slot && slots_[parent].live_children > 0) {
+    if (parent == npos)
+      count_orphan(e.parent_id, -1);
+    else if (parent != slot && slots_[parent].live_children > 0) {
       --slots_[parent].live_children;
       refresh_tier(parent);
     }
   }
+  // Its live children stay live: they wait for this id to come back.
+  if (e.live_children > 0)
+    count_orphan(e.id, static_cast<int>(e.live_children));
   list_remove(slot);
   auto link = links_.find(std::string{e.pid()});
   if (link != links_.end() && link->second == slot)
@@ -842,7 +882,10 @@ bool process_table::is_ancestor(std::uint32_t ancestor,
 // running cannot hold the pid too: it ended when the new one started.
 void process_table::take_link(std::uint32_t slot, const std::string &pid,
                               timestamp holder_end) {
-  if (pid.empty())
+  // A row matched by GUID may carry another pid than the process's own
+  // (a garbled or hostile log): a bare-pid lookup must never answer a
+  // process of another pid.
+  if (pid.empty() || slots_[slot].pid() != pid)
     return;
   auto [it, inserted] = links_.emplace(pid, slot);
   if (inserted || it->second == slot)
@@ -1215,10 +1258,7 @@ void process_table::apply_sync(timestamp time,
   for (std::size_t i = 0; i < slots.size(); ++i) {
     auto slot = slots[i].slot;
     auto &e = slots_[slot];
-    bool unknown_parent =
-        e.parent_id.empty()
-        || (e.parent_id.size() >= 2
-            && e.parent_id.compare(e.parent_id.size() - 2, 2, "-?") == 0);
+    bool unknown_parent = e.parent_id.empty() || unknown_parent_id(e.parent_id);
     if (!slots[i].created && !unknown_parent)
       continue; // a known parent/child relation is never rewritten
     auto &p = listing[slots[i].row];
@@ -1433,6 +1473,14 @@ std::size_t process_table::import_state(table_state &&s) {
     if (p.holds_guid && !e.guid.empty())
       by_guid_[e.guid] = slot;
     evict_if_full();
+  }
+  // Live children whose parent is not cached, from scratch: the imported
+  // counts are the exporter's, and its orphans are not part of the state.
+  orphan_live_.clear();
+  for (auto &[id, slot] : by_id_) {
+    auto &e = slots_[slot];
+    if (e.tier != 0 && lookup_real_id(e.parent_id) == npos)
+      count_orphan(e.parent_id, 1);
   }
   return skipped;
 }

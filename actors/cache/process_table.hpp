@@ -242,6 +242,7 @@ private:
   void list_remove(std::uint32_t slot);
   void evict_if_full();
   void remove(std::uint32_t slot);
+  void count_orphan(const std::string &parent_id, int delta);
 
   table_config cfg_;
   std::vector<process_entry> slots_;
@@ -250,6 +251,9 @@ private:
   std::unordered_map<std::string, std::uint32_t> links_; // pid -> newest holder
   std::unordered_map<std::string, std::uint32_t> by_guid_;
   lru_list lists_[3];
+  /// Real id of an uncached parent -> its children that are live (running
+  /// or with running descendants); bounded by the cached live processes.
+  std::unordered_map<std::string, std::uint32_t> orphan_live_;
   std::unordered_map<std::string, timestamp> pending_exits_;
   std::deque<std::string> pending_order_;
   table_counters counters_;

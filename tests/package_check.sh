@@ -19,9 +19,12 @@ grep -qx /etc/proctrack/proctrack.ini "$tmp/conffiles" || fail "proctrack.ini is
 root="$tmp/root"; dpkg-deb -x "$deb" "$root"
 for f in usr/bin/proctrack lib/systemd/system/proctrack.service \
          etc/proctrack/proctrack.ini etc/logrotate.d/proctrack \
-         usr/include/proctrack/messages usr/lib/x86_64-linux-gnu/cmake/proctrack/proctrackConfig.cmake; do
+         usr/include/proctrack/messages; do
   [ -e "$root/$f" ] || fail "missing /$f"
 done
+# lib/ or lib/<multiarch>/, as GNUInstallDirs chose for the build's prefix.
+find "$root/usr/lib" -path '*/cmake/proctrack/proctrackConfig.cmake' | grep -q . ||
+  fail "missing the CMake package (usr/lib/.../cmake/proctrack)"
 
 # The unit, with ExecStart pointing at the unpacked binary.
 sed "s#/usr/bin/proctrack#$root/usr/bin/proctrack#" \

@@ -99,7 +99,8 @@ public:
       int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
       dup2(out, 1);
       dup2(err, 2);
-      std::vector<std::string> argv{binary(), "replay", "--format=updates", "-"};
+      std::vector<std::string> argv{binary(), "replay", "--format=updates",
+                                    "-"};
       argv.insert(argv.end(), flags.begin(), flags.end());
       exec_or_exit(argv);
     }

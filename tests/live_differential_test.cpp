@@ -89,7 +89,8 @@ BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
     int e = ::open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(o, 1);
     ::dup2(e, 2);
-    exec_or_exit({binary(), "run", "--query.port=0", "--allow-insecure=true", "--query.socket=", "--stats.interval=1s",
+    exec_or_exit({binary(), "run", "--query.port=0", "--allow-insecure=true",
+                  "--query.socket=", "--stats.interval=1s",
                   "--tracker.sync-period=2s"});
   }
   int port = 0;

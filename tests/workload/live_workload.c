@@ -101,10 +101,11 @@ static void record(int ppid, unsigned long long pticks, const char *end) {
   json_str(je, sizeof je, exe);
   json_str(jm, sizeof jm, cmd);
   char line[4096];
-  int len = snprintf(line, sizeof line,
-                     "{\"pid\":%d,\"ticks\":%llu,\"ppid\":%d,\"pticks\":%llu,"
-                     "\"name\":%s,\"exe\":%s,\"cmdline\":%s,\"end\":\"%s\"}\n",
-                     getpid(), ticks_of(getpid()), ppid, pticks, jc, je, jm, end);
+  int len =
+      snprintf(line, sizeof line,
+               "{\"pid\":%d,\"ticks\":%llu,\"ppid\":%d,\"pticks\":%llu,"
+               "\"name\":%s,\"exe\":%s,\"cmdline\":%s,\"end\":\"%s\"}\n",
+               getpid(), ticks_of(getpid()), ppid, pticks, jc, je, jm, end);
   int fd = open(truth, O_WRONLY | O_APPEND | O_CREAT, 0644);
   if (fd >= 0) {
     if (write(fd, line, (size_t)len) != len)

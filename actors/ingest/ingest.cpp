@@ -42,6 +42,19 @@ void log_errors(update_source &src) {
     spdlog::warn("{}", n);
 }
 
+// Opens one file; a failure is logged and counted, and nullptr returned.
+std::unique_ptr<update_source>
+open_counted(self_ptr self, const ingest_config &cfg, const std::string &path) {
+  std::string error;
+  auto src = open_update_source(path, cfg.format, error);
+  if (!src) {
+    ++self->state.open_failures;
+    self->state.failed = true;
+    spdlog::error("cannot read {}", error);
+  }
+  return src;
+}
+
 // Opens the next source; false when there is none left.
 bool open_next(self_ptr self, const ingest_config &cfg) {
   auto &st = self->state;
@@ -50,17 +63,9 @@ bool open_next(self_ptr self, const ingest_config &cfg) {
     if (st.next_path >= cfg.paths.size())
       return false;
     std::vector<std::unique_ptr<update_source>> all;
-    for (auto &path : cfg.paths) {
-      std::string error;
-      auto src = open_update_source(path, cfg.format, error);
-      if (!src) {
-        ++st.open_failures;
-        st.failed = true;
-        spdlog::error("cannot read {}", error);
-        continue;
-      }
-      all.push_back(std::move(src));
-    }
+    for (auto &path : cfg.paths)
+      if (auto src = open_counted(self, cfg, path))
+        all.push_back(std::move(src));
     st.next_path = cfg.paths.size();
     if (all.empty())
       return false;
@@ -72,14 +77,9 @@ bool open_next(self_ptr self, const ingest_config &cfg) {
   }
   while (st.next_path < cfg.paths.size()) {
     auto &path = cfg.paths[st.next_path++];
-    std::string error;
-    auto src = open_update_source(path, cfg.format, error);
-    if (!src) {
-      ++st.open_failures;
-      st.failed = true;
-      spdlog::error("cannot read {}", error);
+    auto src = open_counted(self, cfg, path);
+    if (!src)
       continue;
-    }
     st.current = std::move(src);
     st.current_path = path;
     return true;

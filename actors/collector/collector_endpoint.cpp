@@ -32,18 +32,19 @@ caf::typed_response_promise<T> relay(endpoint_pointer self,
   return rp;
 }
 
-// Calls `done(why)` with `why` empty when the current message may write
-// `host`: without TLS always; with TLS when the sender's connection
+// Calls `done(why)` with `why` empty when a message from `sender` may
+// write `host`: without TLS always; with TLS when the sender's connection
 // presented a certificate whose CN is `host`. The lookup is awaited, so
-// a host's stream stays in order.
+// a host's stream stays in order. (`sender` is taken before the handler
+// makes its response promise, which moves it out of the message.)
 template <class F>
 void check_own_host(endpoint_pointer self, const collector_endpoint_config &cfg,
+                    const caf::strong_actor_ptr &sender,
                     const std::string &host, F done) {
   if (!cfg.tls) {
     done(std::string{});
     return;
   }
-  auto sender = self->current_sender();
   if (!sender) {
     done(std::string{"an anonymous message: no sender to identify"});
     return;
@@ -88,10 +89,11 @@ collector_actor::behavior_type endpoint(endpoint_pointer self,
   };
   return {
       [=](fleet_batch &b) {
+        auto sender = self->current_sender();
         auto rp = self->make_response_promise<std::uint64_t>();
         auto msg = std::make_shared<fleet_batch>(std::move(b));
         check_own_host(
-            self, cfg, msg->host, [=](const std::string &why) mutable {
+            self, cfg, sender, msg->host, [=](const std::string &why) mutable {
               if (!why.empty()) {
                 rp.deliver(refuse(msg->host, why));
                 return;
@@ -105,17 +107,21 @@ collector_actor::behavior_type endpoint(endpoint_pointer self,
         return rp;
       },
       [=](atom::subscribe, std::string &host, std::uint64_t session) {
+        auto sender = self->current_sender();
         auto rp = self->make_response_promise<std::uint64_t>();
-        check_own_host(self, cfg, host, [=](const std::string &why) mutable {
-          if (!why.empty()) {
-            rp.deliver(refuse(host, why));
-            return;
-          }
-          self->request(collector, cfg.timeout, atom::subscribe_v, host,
-                        session)
-              .then([rp](std::uint64_t next) mutable { rp.deliver(next); },
-                    [rp](caf::error &e) mutable { rp.deliver(std::move(e)); });
-        });
+        check_own_host(
+            self, cfg, sender, host, [=](const std::string &why) mutable {
+              if (!why.empty()) {
+                rp.deliver(refuse(host, why));
+                return;
+              }
+              self->request(collector, cfg.timeout, atom::subscribe_v, host,
+                            session)
+                  .then([rp](std::uint64_t next) mutable { rp.deliver(next); },
+                        [rp](caf::error &e) mutable {
+                          rp.deliver(std::move(e));
+                        });
+            });
         return rp;
       },
       [=](std::string &host, query &q) {

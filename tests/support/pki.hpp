@@ -4,7 +4,7 @@
 // leaves on demand (a fleet host's certificate names its host in its CN).
 #pragma once
 
-#include "support/run_binary.hpp"
+#include "run_binary.hpp"
 
 #include <chrono>
 #include <sstream>

@@ -1,10 +1,13 @@
 // `proctrack collector`: mirrors the process tables of many hosts that
 // forward their update streams (issue 7, docs/fleet.md), and answers
-// queries about each host over the middleman.
+// queries about each host over the middleman. What listens is the
+// collector's endpoint, never the collector (collector_endpoint.hpp): with
+// mutual TLS each peer writes only the host its certificate names.
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
 #include "actors/collector/collector.hpp"
+#include "actors/collector/collector_endpoint.hpp"
 #include "actors/common/tls_audit.hpp"
 
 #include <caf/all.hpp>
@@ -33,8 +36,23 @@ int run_collector(const command_line &cl) {
     return *done;
   if (!cl.operands.empty())
     return fail("unexpected argument " + cl.operands.front());
-  if (auto why = cfg.check_listen(cfg.listen_host, "listen.host"); !why.empty())
+  // Host streams only from peers that passed mutual TLS. Without TLS there
+  // is no identity: allow-insecure opens a loopback listener where every
+  // local user may write every host (tests, demos), and nothing else.
+  if (!cfg.tls_enabled()) {
+    if (!cfg.allow_insecure)
+      return fail("the collector needs tls.certificate, tls.key and tls.ca "
+                  "(mutual TLS: a host's certificate names the one host it "
+                  "may write); allow-insecure=true listens without TLS on a "
+                  "loopback listen.host, for tests and demos only");
+    if (!is_loopback(cfg.listen_host))
+      return fail("listen.host " + cfg.listen_host
+                  + " is not loopback: without TLS (allow-insecure=true) the "
+                    "collector listens on loopback only");
+  } else if (auto why = cfg.check_listen(cfg.listen_host, "listen.host");
+             !why.empty()) {
     return fail(why);
+  }
   collector_config cc;
   cc.table = cfg.make_cache_config().table;
   cc.max_hosts = static_cast<std::size_t>(cfg.collector_max_hosts);
@@ -50,14 +68,23 @@ int run_collector(const command_line &cl) {
   auto handle = spawn_collector(sys, cc, error);
   if (!handle)
     return fail(error);
+  collector_endpoint_config ec;
+  ec.tls = cfg.tls_enabled();
+  ec.middleman = ec.tls ? sys.openssl_manager().actor_handle()
+                        : sys.middleman().actor_handle();
+  auto endpoint = spawn_collector_endpoint(sys, handle, ec);
+  auto stop_actors = [&] {
+    caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
+    caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  };
   auto port = static_cast<std::uint16_t>(cfg.listen_port);
   auto bound =
       cfg.tls_enabled()
-          ? caf::openssl::publish(handle, port, cfg.listen_host.c_str(), true)
-          : sys.middleman().publish(handle, port, cfg.listen_host.c_str(),
+          ? caf::openssl::publish(endpoint, port, cfg.listen_host.c_str(), true)
+          : sys.middleman().publish(endpoint, port, cfg.listen_host.c_str(),
                                     true);
   if (!bound) {
-    caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    stop_actors();
     return fail("cannot listen on " + cfg.listen_host + ":"
                 + std::to_string(port) + ": " + sys.render(bound.error()));
   }
@@ -68,13 +95,18 @@ int run_collector(const command_line &cl) {
   std::fflush(stdout);
   spdlog::info("collector listening on {}:{}{}", cfg.listen_host, *bound,
                cfg.tls_enabled() ? " (TLS)" : "");
+  if (!cfg.tls_enabled())
+    spdlog::warn("collector {}:{} WITHOUT TLS (allow-insecure=true): EVERY "
+                 "LOCAL USER can write ANY host's mirror and read every "
+                 "host; for tests and demos only",
+                 cfg.listen_host, *bound);
   if (cfg.tls_enabled() && !tls_audit_active())
     spdlog::warn("tls: SSL_CTX_set_verify is not interposed (see "
                  "docs/fleet.md): refused peers are not counted (TlsRefused)");
   int sig = 0;
   sigwait(&stop, &sig);
   spdlog::info("collector stopping (signal {})", sig);
-  caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+  stop_actors();
   return 0;
 }
 

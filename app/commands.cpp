@@ -60,10 +60,13 @@ Fleet (docs/fleet.md):
   --forward.buffer=N       updates kept while it is away (100000)
   --forward.timeout=D      replay waits D for the collector's acks (30s)
   --agent.host-name=NAME   this host at the collector (default: hostname)
-  --listen.host=H --listen.port=P   collector endpoint (127.0.0.1:4712)
+  --listen.host=H --listen.port=P   collector endpoint (127.0.0.1:4712;
+                           mutual TLS, a host's certificate CN names the
+                           one host it may write)
   --collector.max-hosts=N  hosts mirrored at most (1000)
-  --allow-insecure=BOOL    listen without TLS (false; the agent's query
-                           endpoint then on loopback only)
+  --allow-insecure=BOOL    listen without TLS, on loopback only (false;
+                           a collector then takes any host's stream from
+                           any local user: tests and demos)
   --tls.certificate=F --tls.key=F --tls.ca=F   mutual TLS (CAF openssl)
 Durations carry units: 500ms, 60s, 24h. See config/proctrack.ini.
 

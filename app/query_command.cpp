@@ -177,8 +177,9 @@ int run_query(const command_line &cl) {
     std::fwrite(out.data(), 1, out.size(), stdout);
   };
   if (collector) {
-    // A collector answers for each host it mirrors.
-    auto col = connect(collector_actor{});
+    // A collector answers for each host it mirrors; a query client needs
+    // only its read-only part.
+    auto col = connect(collector_query_api{});
     if (!col)
       return fail("cannot reach a collector at " + target + ": "
                   + sys.render(col.error()));

@@ -112,18 +112,33 @@ using forwarder_actor = stats_api::extend<
     caf::reacts_to<atom::reconnect>, caf::reacts_to<atom::tick>,
     caf::reacts_to<atom::timeout>>;
 
-/// Mirrors the process tables of many hosts (issue 7).
-using collector_actor = stats_api::extend<
+/// What a fleet member sends a collector: its own host's stream (issue 7).
+/// A collector accepts it only through its endpoint
+/// (actors/collector/collector_endpoint.hpp), which lets a peer write only
+/// the host its TLS certificate names.
+using fleet_ingest_api = caf::typed_actor<
     // A host's next stream message; answers its seq once applied, or an
-    // error when it is refused (bad message, out of order: resync).
+    // error when it is refused (bad message, out of order: resync; not the
+    // peer's own host).
     caf::replies_to<fleet_batch>::with<std::uint64_t>,
     // Hello of a forwarder (host, session): the next seq the collector
     // expects of that session, 0 when it needs a snapshot.
     caf::replies_to<atom::subscribe, std::string,
-                    std::uint64_t>::with<std::uint64_t>,
+                    std::uint64_t>::with<std::uint64_t>>;
+
+/// What a collector answers and nothing else: read-only questions about
+/// the hosts it mirrors (the collector's query facade).
+using collector_query_api = caf::typed_actor<
     // A query about one host (SPEC §4), answered from its mirror.
     caf::replies_to<std::string, query>::with<std::string>,
     // Every host: last update time, table size, last stats (JSON list).
-    caf::replies_to<atom::hosts>::with<std::string>>;
+    caf::replies_to<atom::hosts>::with<std::string>,
+    // The collector's counters.
+    caf::replies_to<atom::stats>::with<stats_report>>;
+
+/// Mirrors the process tables of many hosts (issue 7): the stream part and
+/// the query part. The collector actor itself is never published; its
+/// endpoint, with the same interface, is (collector_endpoint.hpp).
+using collector_actor = fleet_ingest_api::extend_with<collector_query_api>;
 
 } // namespace proctrack

@@ -295,7 +295,7 @@ BOOST_AUTO_TEST_CASE(a_live_agent_forwards_to_a_collector) {
     dup2(o, 1);
     auto bin = binary();
     execl(bin.c_str(), bin.c_str(), "collector", "--listen.port=0",
-          "--log.level=warn", nullptr);
+          "--log.level=warn", "--allow-insecure=true", nullptr);
     _exit(127);
   }
   struct reaper {

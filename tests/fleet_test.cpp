@@ -182,7 +182,10 @@ std::optional<forward_summary> read_forward_summary(const std::string &err) {
 // Starts a collector; returns its port (0 on failure).
 std::uint16_t start_collector(std::unique_ptr<child> &c,
                               std::vector<std::string> flags = {}) {
-  std::vector<std::string> args{"collector", "--log.level=warn"};
+  // No TLS: allow-insecure on loopback (tests, demos; fleet_tls_test has
+  // the real set-up).
+  std::vector<std::string> args{"collector", "--log.level=warn",
+                                "--allow-insecure=true"};
   args.insert(args.end(), flags.begin(), flags.end());
   c = std::make_unique<child>(args);
   auto line = c->first_line(std::chrono::seconds(20));

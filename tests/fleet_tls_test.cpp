@@ -1,13 +1,14 @@
 // Fleet with TLS (issue 7, docs/fleet.md "TLS"), in separate processes on
 // loopback: a `proctrack collector` with tls.* and forwarding `proctrack
-// replay`s. Certificates are made at test time with the openssl CLI: a CA,
-// a collector and an agent signed by it, and a stranger CA with a stranger
-// signed by it. A peer with the CA's certificate delivers and is mirrored
-// exactly; a stranger's certificate and a plain (non-TLS) forwarder are
+// replay`s. Certificates are made at test time with the openssl CLI
+// (support/pki.hpp). A peer with the CA's certificate delivers its own host
+// (the one its certificate names) and is mirrored exactly, and no other
+// host; a stranger's certificate and a plain (non-TLS) forwarder are
 // refused: nothing of them arrives, their replays report the stream as not
 // delivered, and the collector counts and logs each refusal (TlsRefused).
 #include <boost/test/unit_test.hpp>
 
+#include "support/pki.hpp"
 #include "support/run_binary.hpp"
 
 #include <chrono>
@@ -27,91 +28,6 @@ std::string slurp(const std::string &path) {
   s << in.rdbuf();
   return s.str();
 }
-
-// The openssl CLI on PATH (scripts/setup.sh installs it), or empty.
-std::string openssl_cli() {
-  const char *path = std::getenv("PATH");
-  std::istringstream dirs{path ? path : "/usr/bin:/bin"};
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    auto p = (dir.empty() ? std::string{"."} : dir) + "/openssl";
-    if (access(p.c_str(), X_OK) == 0)
-      return p;
-  }
-  return {};
-}
-
-// PEM files of one party: NAME.pem (certificate) and NAME.key.
-struct party {
-  std::string cert, key;
-};
-
-// Makes the CAs and leaf certificates in `dir` with the openssl CLI: the
-// commands docs/fleet.md shows.
-class pki {
-public:
-  explicit pki(const temp_dir &dir) : dir_(dir.path().string()) {
-    cli_ = openssl_cli();
-    if (cli_.empty())
-      throw std::runtime_error(
-          "the openssl command is missing (scripts/setup.sh installs it)");
-    ca_ = make_ca("ca");
-    collector_ = make_leaf("collector", "ca");
-    agent_ = make_leaf("agent", "ca");
-    stranger_ca_ = make_ca("stranger-ca");
-    stranger_ = make_leaf("stranger", "stranger-ca");
-  }
-  const std::string &ca() const {
-    return ca_.cert;
-  }
-  const std::string &stranger_ca() const {
-    return stranger_ca_.cert;
-  }
-  const party &collector() const {
-    return collector_;
-  }
-  const party &agent() const {
-    return agent_;
-  }
-  const party &stranger() const {
-    return stranger_;
-  }
-
-  /// The tls.* flags of a party that trusts `ca`.
-  static std::vector<std::string> flags(const party &p, const std::string &ca) {
-    return {"--tls.certificate=" + p.cert, "--tls.key=" + p.key,
-            "--tls.ca=" + ca};
-  }
-
-private:
-  void openssl(const std::vector<std::string> &args) {
-    auto r = run(cli_, args, {}, std::chrono::seconds(60));
-    if (r.status != 0)
-      throw std::runtime_error("openssl " + args.at(0) + " failed ("
-                               + std::to_string(r.status) + "): " + r.err);
-  }
-  party make_ca(const std::string &name) {
-    party p{dir_ + "/" + name + ".pem", dir_ + "/" + name + ".key"};
-    openssl({"req", "-x509", "-newkey", "ec", "-pkeyopt",
-             "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", p.key, "-out",
-             p.cert, "-days", "2", "-subj", "/CN=" + name});
-    return p;
-  }
-  party make_leaf(const std::string &name, const std::string &ca) {
-    party p{dir_ + "/" + name + ".pem", dir_ + "/" + name + ".key"};
-    auto csr = dir_ + "/" + name + ".csr";
-    openssl({"req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-             "-nodes", "-keyout", p.key, "-out", csr, "-subj", "/CN=" + name});
-    openssl({"x509", "-req", "-in", csr, "-CA", dir_ + "/" + ca + ".pem",
-             "-CAkey", dir_ + "/" + ca + ".key", "-set_serial",
-             std::to_string(++serial_), "-days", "2", "-out", p.cert});
-    return p;
-  }
-
-  std::string dir_, cli_;
-  int serial_ = 1000;
-  party ca_, collector_, agent_, stranger_ca_, stranger_;
-};
 
 // A background `proctrack collector`, killed when it goes out of scope;
 // stdout is read for the "listening" line, stderr goes to a file (its log).
@@ -273,8 +189,11 @@ BOOST_AUTO_TEST_CASE(peers_with_the_ca_deliver_and_are_mirrored) {
   collector_process coll{pki::flags(keys.collector(), keys.ca()),
                          (d.path() / "collector.log").string()};
   BOOST_TEST(coll.listening().at("tls") == true);
+  // The host's certificate names it (CN=tls-host); queries are asked with
+  // another certificate of the CA (the agent's).
+  auto host = pki::flags(keys.make_leaf("tls-host"), keys.ca());
   auto agent = pki::flags(keys.agent(), keys.ca());
-  auto own = forward(coll, "tls-host", "30s", agent,
+  auto own = forward(coll, "tls-host", "30s", host,
                      {"pslist", "callchain:3", "tree:4"});
   BOOST_REQUIRE_MESSAGE(own.status == 0, own.err);
   auto own_results = results(own, {"pslist", "callchain:3", "tree:4"});
@@ -291,6 +210,35 @@ BOOST_AUTO_TEST_CASE(peers_with_the_ca_deliver_and_are_mirrored) {
   auto stats = collector_stats(coll, keys);
   BOOST_TEST(counter_of(stats, "TlsAccepted") >= 3); // replay, 2 queries
   BOOST_TEST(counter_of(stats, "TlsRefused") == 0, stats.dump());
+}
+
+// A fleet member writes only the host its certificate names (docs/security.md):
+// the agent's certificate (CN=agent) sending host web1's stream is refused,
+// nothing of web1 arrives, and the refusal is counted (NotOwnHost) and
+// logged; the same certificate sending its own host "agent" is mirrored.
+BOOST_AUTO_TEST_CASE(a_peer_writes_only_the_host_its_certificate_names) {
+  temp_dir d;
+  pki keys{d};
+  collector_process coll{pki::flags(keys.collector(), keys.ca()),
+                         (d.path() / "collector.log").string()};
+  auto agent = pki::flags(keys.agent(), keys.ca());
+  auto r = forward(coll, "web1", "3s", agent);
+  expect_undelivered(r, "the agent's certificate as web1");
+  auto stats = collector_stats(coll, keys);
+  BOOST_TEST(counter_of(stats, "NotOwnHost") > 0, stats.dump());
+  BOOST_TEST(counter_of(stats, "Batches") == 0, stats.dump());
+  BOOST_TEST(ask(coll, agent, {"hosts"}).at(0).empty());
+  BOOST_TEST(coll.log().find("names host agent, not this one")
+                 != std::string::npos,
+             coll.log());
+
+  auto own = forward(coll, "agent", "30s", agent);
+  BOOST_REQUIRE_MESSAGE(own.status == 0, own.err);
+  auto hosts = ask(coll, agent, {"hosts"}).at(0);
+  BOOST_REQUIRE_EQUAL(hosts.size(), 1u);
+  BOOST_TEST(hosts[0].at("Host") == "agent");
+  BOOST_TEST(ask(coll, concat(agent, {"--host=agent"}), {"pslist"}).at(0)
+             == results(own, {"pslist"}).at(0));
 }
 
 BOOST_AUTO_TEST_CASE(strangers_and_plain_peers_are_refused_and_counted) {

@@ -125,20 +125,37 @@ BOOST_AUTO_TEST_CASE(a_remote_client_cannot_change_the_cache) {
       {"snapshot", caf::make_message(atom::snapshot_v, cbsink)},
       {"stats", caf::make_message(atom::stats_v)},
   };
+  // The answer comes from the facade itself. A delegated answer would come
+  // from the cache, putting its handle on the wire: the client could then
+  // send the cache anything (it is attacked below if so).
+  caf::actor_addr responder;
+  c->request(*raw, std::chrono::seconds(10), query{"pslist", "", 0})
+      .receive(
+          [&](std::string &) {
+            if (auto sender = c->current_sender())
+              responder = sender->address();
+          },
+          [](caf::error &) {});
+  BOOST_TEST((responder == raw->address()),
+             "the answer came from an actor behind the facade");
+  std::vector<caf::actor> targets{*raw};
+  if (responder && responder != raw->address())
+    targets.push_back(caf::actor_cast<caf::actor>(responder));
   // (The two typed sink handles are not even serializable: CAF refuses to
   // send those messages at the client, which counts as refused too.)
-  for (auto &[what, msg] : attempts) {
-    bool refused = false;
-    c->request(*raw, std::chrono::seconds(10), msg)
-        .receive([&](caf::message &) {},
-                 [&](caf::error &e) {
-                   refused = e == caf::sec::unexpected_message;
-                   BOOST_TEST_MESSAGE(what << ": " << caf::to_string(e));
-                 });
-    BOOST_TEST(refused, what << " was not refused");
-    // Sent without a request too (no one to answer to).
-    c->send(*raw, msg);
-  }
+  for (auto &to : targets)
+    for (auto &[what, msg] : attempts) {
+      bool refused = false;
+      c->request(to, std::chrono::seconds(10), msg)
+          .receive([&](caf::message &) {},
+                   [&](caf::error &e) {
+                     refused = e == caf::sec::unexpected_message;
+                     BOOST_TEST_MESSAGE(what << ": " << caf::to_string(e));
+                   });
+      BOOST_TEST(refused, what << " was not refused");
+      // Sent without a request too (no one to answer to).
+      c->send(to, msg);
+    }
   // The facade still answers, and the cache is what it was.
   BOOST_TEST(pslist(*q, c) == before);
   BOOST_TEST(pslist(cache, s) == before);

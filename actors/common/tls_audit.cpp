@@ -11,6 +11,8 @@
 
 #include <atomic>
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <string>
 
 namespace proctrack {
@@ -30,6 +32,32 @@ struct conn_state {
   std::string peer;     ///< "ADDR:PORT" of the other side
   std::string why;      ///< the first reason the handshake failed
 };
+
+// The certificate names of the open accepted connections, by "ADDR:PORT"
+// of the peer, with the connection they belong to (a key is erased only
+// by its own connection's end).
+std::mutex names_mutex;
+std::map<std::string, std::pair<const conn_state *, std::string>> peer_names;
+
+// The single subject CN of `cert`, or empty.
+std::string common_name(X509 *cert) {
+  if (!cert)
+    return {};
+  auto *subject = X509_get_subject_name(cert);
+  int at = X509_NAME_get_index_by_NID(subject, NID_commonName, -1);
+  if (at < 0 || X509_NAME_get_index_by_NID(subject, NID_commonName, at) >= 0)
+    return {}; // none, or more than one: no name to go by
+  auto *data = X509_NAME_ENTRY_get_data(X509_NAME_get_entry(subject, at));
+  unsigned char *utf8 = nullptr;
+  int n = ASN1_STRING_to_UTF8(&utf8, data);
+  if (n < 0)
+    return {};
+  std::string out{reinterpret_cast<char *>(utf8), static_cast<std::size_t>(n)};
+  OPENSSL_free(utf8);
+  if (out.find('\0') != std::string::npos)
+    return {}; // an embedded NUL: a name made to fool a comparison
+  return out;
+}
 
 std::string peer_of(const SSL *ssl) {
   int fd = SSL_get_fd(ssl);
@@ -56,6 +84,12 @@ void on_free(void *, void *ptr, CRYPTO_EX_DATA *, int, long, void *) {
   auto *st = static_cast<conn_state *>(ptr);
   if (!st)
     return;
+  if (st->server && st->done) {
+    std::lock_guard<std::mutex> guard{names_mutex};
+    auto it = peer_names.find(st->peer);
+    if (it != peer_names.end() && it->second.first == st)
+      peer_names.erase(it);
+  }
   // A client's handshake is done before the server has checked the
   // client's certificate (TLS 1.3): the server's fatal alert says "refused".
   if (st->started && (!st->done || (!st->server && st->alerted))) {
@@ -107,8 +141,20 @@ void on_info(const SSL *ssl, int where, int ret) {
   }
   if ((where & SSL_CB_HANDSHAKE_DONE) && !st->done) {
     st->done = true;
-    if (st->server)
+    if (st->server) {
       ++accepted_count;
+      // The verified client certificate names the peer from now on.
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+      X509 *cert = SSL_get1_peer_certificate(ssl);
+#else
+      X509 *cert = SSL_get_peer_certificate(ssl);
+#endif
+      auto name = SSL_get_verify_result(ssl) == X509_V_OK ? common_name(cert)
+                                                          : std::string{};
+      X509_free(cert);
+      std::lock_guard<std::mutex> guard{names_mutex};
+      peer_names[st->peer] = {st, std::move(name)};
+    }
   }
   // A fatal alert, sent or received, says why when nothing else did.
   if ((where & SSL_CB_ALERT) && (ret >> 8) == SSL3_AL_FATAL) {
@@ -165,6 +211,14 @@ set_verify_fn real_set_verify() {
 tls_audit_counts tls_audit() {
   return {accepted_count.load(), refused_count.load(),
           outgoing_failed_count.load()};
+}
+
+std::string tls_peer_name(const std::string &addr, std::uint16_t port) {
+  // peer_of's form: IPv6 addresses are not bracketed.
+  auto key = addr + ":" + std::to_string(port);
+  std::lock_guard<std::mutex> guard{names_mutex};
+  auto it = peer_names.find(key);
+  return it == peer_names.end() ? std::string{} : it->second.second;
 }
 
 bool tls_audit_active() {

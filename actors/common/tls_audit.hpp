@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 
 namespace proctrack {
 
@@ -27,6 +28,14 @@ struct tls_audit_counts {
 
 /// The counts of this process so far.
 tls_audit_counts tls_audit();
+
+/// The subject CN of the client certificate that the peer at ADDR:PORT
+/// (as CAF's middleman reports a connection: dotted IPv4 or IPv6 text)
+/// presented on an accepted TLS connection that is still open; empty when
+/// there is no such connection or its certificate has no single CN. The
+/// collector takes this as the one host a fleet member may write
+/// (actors/collector/collector_endpoint.hpp).
+std::string tls_peer_name(const std::string &addr, std::uint16_t port);
 
 /// True when the interposition is live: the process resolves
 /// SSL_CTX_set_verify to tls_audit.cpp's (false if the executable does not

@@ -6,9 +6,20 @@ namespace proctrack {
 
 namespace {
 
+// Relays, never delegates: a delegated request is answered by the cache
+// itself, which puts the cache's handle on the wire and in the middleman's
+// registry, where any peer could address it by its id, with the whole
+// cache interface. The answer comes from the facade; the cache's handle
+// never leaves this process.
 query_api::behavior_type facade(query_api::pointer self, query_api backend) {
   return {
-      [=](query &q) { return self->delegate(backend, std::move(q)); },
+      [=](query &q) {
+        auto rp = self->make_response_promise<std::string>();
+        self->request(backend, caf::infinite, std::move(q))
+            .then([rp](std::string &r) mutable { rp.deliver(std::move(r)); },
+                  [rp](caf::error &e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
   };
 }
 

@@ -60,7 +60,10 @@ int run_collector(const command_line &cl) {
   gc.tls = cfg.tls_enabled();
   gc.max_connections = static_cast<std::size_t>(cfg.listen_max_connections);
   gc.max_message = static_cast<std::size_t>(cfg.listen_max_message);
-  gc.max_pending = 4 * gc.max_message;
+  // Without TLS anyone on the host may send: all connections together may
+  // announce one message's worth; with TLS only authenticated agents get
+  // past the handshake to send a header at all.
+  gc.max_pending = gc.tls ? 4 * gc.max_message : gc.max_message;
   auto bound = guarded_publish(sys, handle, port, cfg.listen_host, gc);
   if (!bound) {
     caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);

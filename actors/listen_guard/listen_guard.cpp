@@ -17,6 +17,7 @@
 #include <mutex>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <utility>
 
 namespace proctrack {
 
@@ -36,6 +37,9 @@ public:
   virtual void close_now() = 0;
   clock_type::time_point last_active = clock_type::now();
   bool closing = false;
+  /// Whether a message ever came through: with TLS, proof the peer passed
+  /// the handshake (SSL_read returns no data before it completed).
+  bool delivered = false;
 };
 
 // What one listener's connections share. All calls come from CAF's
@@ -58,7 +62,8 @@ struct guard_state {
   }
 
   // Whether a new connection may stay; at the cap, the connection silent
-  // longest goes if it was silent for cfg.idle.
+  // longest goes if it was silent for cfg.idle, one that never delivered a
+  // message (a TLS handshake never finished) before one that did.
   bool admit() {
     std::lock_guard<std::mutex> g{mtx};
     std::size_t open = 0;
@@ -66,7 +71,9 @@ struct guard_state {
     for (auto *l : live)
       if (!l->closing) {
         ++open;
-        if (!oldest || l->last_active < oldest->last_active)
+        if (!oldest
+            || std::make_pair(l->delivered, l->last_active)
+                   < std::make_pair(oldest->delivered, oldest->last_active))
           oldest = l;
       }
     if (open < cfg.max_connections)
@@ -174,6 +181,7 @@ public:
       return false;
     }
     last_active = clock_type::now();
+    delivered = true;
     return caf::io::scribe::consume(ctx, buf, num_bytes);
   }
 

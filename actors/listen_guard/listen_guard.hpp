@@ -10,8 +10,9 @@
 // whose listener and connections check:
 //  - connections open at once (max_connections): at the cap, the connection
 //    silent longest is closed when it has been silent for `idle` (a client
-//    that connected and never sent anything, a TLS handshake never begun);
-//    otherwise the new connection is closed at once;
+//    that connected and never sent anything, a TLS handshake never begun;
+//    those that never delivered a message go first); otherwise the new
+//    connection is closed at once;
 //  - the payload a peer announces (max_message per message, max_pending in
 //    all connections together): a header announcing more closes that
 //    connection before anything is allocated for it.
@@ -36,11 +37,11 @@
 namespace proctrack {
 
 struct listen_guard_config {
-  std::string name = "listener";         ///< in log lines
-  std::size_t max_connections = 64;      ///< open at once
-  std::size_t max_message = 1u << 20;    ///< bytes one BASP payload may have
-  std::size_t max_pending = 16u << 20;   ///< announced payloads, all together
-  std::chrono::milliseconds idle{10000}; ///< silent this long: may be evicted
+  std::string name = "listener";        ///< in log lines
+  std::size_t max_connections = 64;     ///< open at once
+  std::size_t max_message = 1u << 20;   ///< bytes one BASP payload may have
+  std::size_t max_pending = 16u << 20;  ///< announced payloads, all together
+  std::chrono::milliseconds idle{5000}; ///< silent this long: may be evicted
   bool tls = false; ///< TLS (the system's openssl manager's settings)
 };
 

@@ -60,7 +60,7 @@ public:
   // [listen] (the collector's endpoint)
   std::string listen_host = "127.0.0.1";
   std::int64_t listen_port = 4712;
-  std::int64_t listen_max_connections = 256;           ///< listen_guard
+  std::int64_t listen_max_connections = 256;                ///< listen_guard
   std::int64_t listen_max_message = std::int64_t{64} << 20; ///< bytes
   // [collector]
   std::int64_t collector_max_hosts = 1000;

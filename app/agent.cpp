@@ -7,6 +7,7 @@
 #include "app/config.hpp"
 
 #include "actors/enricher/enricher.hpp"
+#include "actors/listen_guard/listen_guard.hpp"
 #include "actors/live/live_events.hpp"
 #include "actors/live/pslist_sync.hpp"
 #include "actors/output/output_writer.hpp"
@@ -264,11 +265,16 @@ int run_agent(const command_line &cl) {
   caf::expected<std::uint16_t> port{caf::error{}};
   if (cfg.query_port >= 0) {
     auto qport = static_cast<std::uint16_t>(cfg.query_port);
-    port =
-        cfg.tls_enabled()
-            ? caf::openssl::publish(facade, qport, cfg.query_host.c_str(), true)
-            : sys.middleman().publish(facade, qport, cfg.query_host.c_str(),
-                                      true);
+    // CAF's own listener trusts a wire header's payload size and takes
+    // connections without limit: the guard bounds both (docs/security.md).
+    // Clients send queries only: a few hundred bytes a message.
+    listen_guard_config gc;
+    gc.name = "query endpoint";
+    gc.tls = cfg.tls_enabled();
+    gc.max_connections = static_cast<std::size_t>(cfg.query_max_connections);
+    gc.max_message = 64u << 10;
+    gc.max_pending = 1u << 20;
+    port = guarded_publish(sys, facade, qport, cfg.query_host, gc);
     if (!port)
       return fail_running("cannot open the query endpoint " + cfg.query_host
                           + ":" + std::to_string(cfg.query_port)

@@ -9,6 +9,7 @@
 #include "actors/collector/collector.hpp"
 #include "actors/collector/collector_endpoint.hpp"
 #include "actors/common/tls_audit.hpp"
+#include "actors/listen_guard/listen_guard.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -78,11 +79,19 @@ int run_collector(const command_line &cl) {
     caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
   };
   auto port = static_cast<std::uint16_t>(cfg.listen_port);
-  auto bound =
-      cfg.tls_enabled()
-          ? caf::openssl::publish(endpoint, port, cfg.listen_host.c_str(), true)
-          : sys.middleman().publish(endpoint, port, cfg.listen_host.c_str(),
-                                    true);
+  // The guard bounds connections and announced message sizes, which CAF's
+  // own listener does not (docs/security.md). An agent's batch is at most
+  // forward.chunk updates; a message is at most listen.max-message bytes.
+  listen_guard_config gc;
+  gc.name = "collector";
+  gc.tls = cfg.tls_enabled();
+  gc.max_connections = static_cast<std::size_t>(cfg.listen_max_connections);
+  gc.max_message = static_cast<std::size_t>(cfg.listen_max_message);
+  // Without TLS anyone on the host may send: all connections together may
+  // announce one message's worth; with TLS only authenticated agents get
+  // past the handshake to send a header at all.
+  gc.max_pending = gc.tls ? 4 * gc.max_message : gc.max_message;
+  auto bound = guarded_publish(sys, endpoint, port, cfg.listen_host, gc);
   if (!bound) {
     stop_actors();
     return fail("cannot listen on " + cfg.listen_host + ":"

@@ -43,7 +43,9 @@ proctrack_config::proctrack_config() {
            "group that may use the query socket (empty: root only)")
       .add(query_host, "host", "address of the TCP query endpoint")
       .add(query_port, "port",
-           "port of the TCP query endpoint (-1: none, 0: any free)");
+           "port of the TCP query endpoint (-1: none, 0: any free)")
+      .add(query_max_connections, "max-connections",
+           "TCP query endpoint: connections open at once");
   opt_group{custom_options_, "output"}.add(
       output_path, "path", "write the output stream here instead of stdout");
   opt_group{custom_options_, "log"}.add(
@@ -68,7 +70,11 @@ proctrack_config::proctrack_config() {
       "this host's name at the collector (default: hostname)");
   opt_group{custom_options_, "listen"}
       .add(listen_host, "host", "address the collector listens on")
-      .add(listen_port, "port", "port the collector listens on (0: any)");
+      .add(listen_port, "port", "port the collector listens on (0: any)")
+      .add(listen_max_connections, "max-connections",
+           "connections open at once at the collector")
+      .add(listen_max_message, "max-message",
+           "bytes one message to the collector may announce");
   opt_group{custom_options_, "collector"}.add(collector_max_hosts, "max-hosts",
                                               "hosts mirrored at most");
   opt_group{custom_options_, "global"}
@@ -265,6 +271,15 @@ std::string proctrack_config::check() const {
   if (query_port < -1 || query_port > 65535)
     return "query.port must be -1 (none) or between 0 and 65535 (got "
            + std::to_string(query_port) + ")";
+  if (query_max_connections < 1 || query_max_connections > 10000)
+    return "query.max-connections must be between 1 and 10000 (got "
+           + std::to_string(query_max_connections) + ")";
+  if (listen_max_connections < 1 || listen_max_connections > 10000)
+    return "listen.max-connections must be between 1 and 10000 (got "
+           + std::to_string(listen_max_connections) + ")";
+  if (listen_max_message < 4096 || listen_max_message > (std::int64_t{1} << 30))
+    return "listen.max-message must be between 4096 and 1073741824 (got "
+           + std::to_string(listen_max_message) + ")";
   if (!query_socket.empty() && query_socket.front() != '/')
     return "query.socket must be an absolute path (got \"" + query_socket
            + "\")";

@@ -40,6 +40,7 @@ public:
   std::string query_group; ///< empty: the socket is 0600
   std::string query_host = "127.0.0.1";
   std::int64_t query_port = -1; ///< -1: no TCP endpoint; 0: any free port
+  std::int64_t query_max_connections = 64; ///< TCP endpoint (listen_guard)
   // [output]
   std::string output_path;
   // [log]
@@ -59,6 +60,8 @@ public:
   // [listen] (the collector's endpoint)
   std::string listen_host = "127.0.0.1";
   std::int64_t listen_port = 4712;
+  std::int64_t listen_max_connections = 256;                ///< listen_guard
+  std::int64_t listen_max_message = std::int64_t{64} << 20; ///< bytes
   // [collector]
   std::int64_t collector_max_hosts = 1000;
   // allow-insecure (top level): listen beyond loopback without TLS

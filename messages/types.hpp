@@ -91,11 +91,26 @@ inline const char *to_string(update_kind k) {
   return "?";
 }
 
+/// Which part of a listing a sync update carries. A listing longer than a
+/// message's worth of rows (a replayed sync row of 200,000 processes) is
+/// decoded and sent in consecutive parts so that memory follows the table's
+/// max-size, not the listing's length: `first`, any number of `middle`,
+/// then `last`, all with the same time and host, never interleaved with
+/// another update of the same host. The table applies the listing's
+/// vanished-process rule only at `last` (docs/semantics.md, sync).
+enum class sync_part : std::uint8_t {
+  whole = 0,
+  first = 1,
+  middle = 2,
+  last = 3
+};
+
 /// One update row (SPEC §2).
 /// - start: `process` is the new process.
 /// - exit: `target` names the process (bare pid, real id or GUID), `time` is
 ///   the end time; `process.guid`/`process.pid` may also be set by decoders.
-/// - sync: `time` is when the listing was taken, `processes` the listing.
+/// - sync: `time` is when the listing was taken, `processes` the listing
+///   (or, unless `part` is whole, one part of it).
 struct process_update {
   update_kind kind = update_kind::start;
   process_record process;
@@ -107,11 +122,12 @@ struct process_update {
   /// say. A cache with split hosts keeps one table per host
   /// (docs/semantics.md, "Several hosts in one replay").
   std::string host;
+  sync_part part = sync_part::whole; ///< syncs only
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, process_update &x) {
-  return f(x.kind, x.process, x.target, x.time, x.processes, x.host);
+  return f(x.kind, x.process, x.target, x.time, x.processes, x.host, x.part);
 }
 
 /// A named counter, as reported by every actor's stats handler.

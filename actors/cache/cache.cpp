@@ -323,8 +323,8 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
             });
   };
   return {
-      [self, cfg, enrich_on, enrich,
-       to_batch_sinks](update_batch &batch) -> std::uint64_t {
+      [self, cfg, enrich_on, enrich, to_batch_sinks,
+       add_batch_sink](update_batch &batch) -> std::uint64_t {
         auto &st = self->state;
         std::string forwarded;
         bool forward = cfg.forward_updates && !st.sinks.empty();
@@ -343,7 +343,9 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
             continue; // past max_hosts, counted
           if (forward) {
             forwarded += update_row_json(u, !st.other_hosts.empty());
-            forwarded += '\n';
+            if (u.kind != update_kind::sync || u.part == sync_part::whole
+                || u.part == sync_part::last)
+              forwarded += '\n'; // a listing in parts is one line
           }
           // A sync creates processes too, and they need their version
           // information as much as started ones (SPEC §7).
@@ -378,6 +380,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         if (forward)
           for (auto &s : st.sinks)
             self->send(s, forwarded);
+        if (!st.snapshot_waiters.empty() && !st.table.sync_open()) {
+          for (auto &[p, sink] : st.snapshot_waiters) {
+            add_batch_sink(sink);
+            p.deliver(st.table.export_state());
+          }
+          st.snapshot_waiters.clear();
+        }
         return batch.updates.size();
       },
       [self](query &q) -> std::string {
@@ -437,10 +446,16 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         b.updates = snapshot_updates(self->state.table);
         return b;
       },
-      [self, add_batch_sink](atom::snapshot,
-                             update_batch_sink_actor sink) -> table_state {
+      [self, add_batch_sink](atom::snapshot, update_batch_sink_actor sink)
+          -> caf::result<table_state> {
+        auto &st = self->state;
+        if (st.table.sync_open()) {
+          auto p = self->make_response_promise<table_state>();
+          st.snapshot_waiters.emplace_back(p, std::move(sink));
+          return p;
+        }
         add_batch_sink(sink);
-        return self->state.table.export_state();
+        return st.table.export_state();
       },
       [self](atom::publish, stats_report &r) {
         auto &pub = self->state.published;

@@ -78,6 +78,12 @@ struct cache_state {
   std::deque<std::string> enriched_order;
   std::unordered_set<std::string> enriching;
   std::vector<caf::typed_response_promise<bool>> flush_waiters;
+  /// Snapshot requests that came while a listing in parts was half
+  /// applied: answered (and their sink added) once it is whole, so a
+  /// mirror never starts from half a sync.
+  std::vector<std::pair<caf::typed_response_promise<table_state>,
+                        update_batch_sink_actor>>
+      snapshot_waiters;
   // Counters other actors published (by source) and our own.
   std::vector<stats_report> published;
   std::int64_t enrich_requests = 0, enrich_done = 0, enrich_failed = 0;

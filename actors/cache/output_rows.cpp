@@ -28,6 +28,25 @@ void append_record(std::string &out, const process_record &p) {
 } // namespace
 
 std::string update_row_json(const process_update &u, bool with_host) {
+  // A listing in parts is one row across them: the first opens it, the
+  // last closes it (each part holds at least one process).
+  if (u.kind == update_kind::sync && u.part != sync_part::whole
+      && u.part != sync_part::first) {
+    std::string out;
+    for (auto &p : u.processes) {
+      out += ',';
+      append_record(out, p);
+    }
+    if (u.part == sync_part::last) {
+      out += ']';
+      if (with_host && !u.host.empty()) {
+        out += ",\"host\":";
+        append_json_string(out, u.host);
+      }
+      out += '}';
+    }
+    return out;
+  }
   std::string out = "{\"update_type\":\"";
   out += to_string(u.kind);
   out += '"';
@@ -58,6 +77,8 @@ std::string update_row_json(const process_update &u, bool with_host) {
         out += ',';
       append_record(out, u.processes[i]);
     }
+    if (u.part == sync_part::first)
+      return out; // the next parts go on
     out += ']';
     break;
   }

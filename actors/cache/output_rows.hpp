@@ -13,7 +13,9 @@ namespace proctrack {
 class process_table;
 
 /// One update as a JSON line (no trailing newline). `with_host`: add the
-/// update's "host" when it has one (a cache with several hosts).
+/// update's "host" when it has one (a cache with several hosts). A sync in
+/// parts (sync_part) gives one line across its parts, in order: the first
+/// part opens it, the middle ones go on, the last closes it.
 std::string update_row_json(const process_update &u, bool with_host = false);
 
 /// A `sync` row holding every cached process (running and exited): per

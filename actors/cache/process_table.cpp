@@ -991,6 +991,10 @@ void process_table::apply_pending_exit(std::uint32_t slot,
 // -- updates -----------------------------------------------------------------
 
 const process_entry *process_table::apply(process_update &&u) {
+  // Parts of one listing come together; any other update first finishes
+  // one left open (docs/semantics.md, sync).
+  if (u.kind != update_kind::sync)
+    end_sync();
   switch (u.kind) {
   case update_kind::start: {
     ++counters_.starts;
@@ -1004,9 +1008,16 @@ const process_entry *process_table::apply(process_update &&u) {
     apply_exit(u.target, u.process, u.time);
     break;
   case update_kind::sync:
-    ++counters_.syncs;
-    observe_time(u.time);
-    apply_sync(u.time, std::move(u.processes));
+    // A new listing, or a part with no listing open (one lost before it):
+    // a listing of its own. An unfinished one is finished first.
+    if (u.part == sync_part::whole || u.part == sync_part::first
+        || !sync_.open) {
+      end_sync();
+      begin_sync(u.time);
+    }
+    sync_rows(std::move(u.processes));
+    if (u.part == sync_part::whole || u.part == sync_part::last)
+      end_sync();
     break;
   }
   return nullptr;
@@ -1142,42 +1153,56 @@ void process_table::apply_exit(std::string_view target, const process_record &p,
   touch(slot);
 }
 
-void process_table::apply_sync(timestamp time,
-                               std::vector<process_record> &&listing) {
-  auto gen = ++sync_generation_;
+void process_table::begin_sync(timestamp time) {
+  ++counters_.syncs;
+  observe_time(time);
+  sync_ = open_sync{};
+  sync_.open = true;
+  sync_.gen = ++sync_generation_;
+  sync_.time = time;
   counters_.last_sync_time = time;
-  counters_.last_sync_size = static_cast<std::int64_t>(listing.size());
+  counters_.last_sync_size = 0;
+}
+
+// A placed entry still speaks for its process: not evicted since, and no
+// later row of this sync listed the same process (last row wins).
+bool process_table::sync_current(std::size_t i) const {
+  auto &e = slots_[sync_.placed[i].slot];
+  return e.used && e.seen_in_sync == sync_.gen && e.sync_row == i;
+}
+
+void process_table::compact_sync() {
+  auto &placed = sync_.placed;
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < placed.size(); ++i)
+    if (sync_current(i)) {
+      slots_[placed[i].slot].sync_row = n;
+      if (n != i)
+        placed[n] = std::move(placed[i]);
+      ++n;
+    }
+  placed.resize(n);
+}
+
+void process_table::sync_rows(std::vector<process_record> &&listing) {
   // Memory follows max-size, not the listing's length: each row is applied
-  // (and its data released) as it is read, and the table evicts as it goes,
-  // so a listing far larger than the table never sits in the table whole.
-  // What pass 2 needs of a row is remembered only while its process is
-  // cached (`placed`, compacted as processes are evicted).
-  struct placed {
-    std::uint32_t slot;
-    std::size_t row; // index in `listing`
-    bool created;
-  };
-  std::vector<placed> slots;
-  // A placed entry still speaks for its process: not evicted since, and no
-  // later row of this sync listed the same process (last row wins).
-  auto current = [&](std::size_t i) {
-    auto &e = slots_[slots[i].slot];
-    return e.used && e.seen_in_sync == gen && e.sync_row == i;
-  };
-  auto compact = [&] {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < slots.size(); ++i)
-      if (current(i)) {
-        slots_[slots[i].slot].sync_row = n;
-        slots[n++] = slots[i];
-      }
-    slots.resize(n);
-  };
-  auto place = [&](std::uint32_t slot, std::size_t row, bool created) {
+  // (and its data released) as it comes, the table evicts as it goes, and
+  // what the end of the sync needs of a row (its ids, ppid, restored state:
+  // no Data) is remembered only while its process is cached (`placed`,
+  // compacted as processes are evicted). A listing may come in parts
+  // (sync_part); nothing here depends on where a part ends.
+  auto gen = sync_.gen;
+  auto time = sync_.time;
+  auto &slots = sync_.placed;
+  counters_.last_sync_size += static_cast<std::int64_t>(listing.size());
+  auto place = [&](std::uint32_t slot, process_record &&row, bool created) {
     if (slots.size() >= 2 * cfg_.max_size + 64)
-      compact();
+      compact_sync();
+    data_fields{}.swap(row.data);
+    if (row.children.size() > cfg_.max_children)
+      row.children.resize(cfg_.max_children);
     slots_[slot].sync_row = slots.size();
-    slots.push_back({slot, row, created});
+    slots.push_back({slot, std::move(row), created});
   };
   // Pass 1: find or create every listed process.
   for (std::size_t row = 0; row < listing.size(); ++row) {
@@ -1211,16 +1236,14 @@ void process_table::apply_sync(timestamp time,
       // wins (its data here, its ppid in pass 2); the earlier row is skipped.
       bool created = slots[slots_[slot].sync_row].created;
       refresh_data(slots_[slot], stored_data(std::move(p.data)));
-      data_fields{}.swap(p.data);
       touch(slot);
-      place(slot, row, created);
+      place(slot, std::move(p), created);
       continue;
     }
     if (slot != npos) {
       auto &e = slots_[slot];
       refresh_data(
           e, stored_data(std::move(p.data))); // the fresh listing replaces data
-      data_fields{}.swap(p.data);
       e.last_sync_time = time;
       e.seen_in_sync = gen;
       if (!e.running() && e.end_is_estimate && e.end_time <= time)
@@ -1229,7 +1252,7 @@ void process_table::apply_sync(timestamp time,
       else if (exact && !e.running() && e.end_time < time)
         revive(slot); // an exit applied to it before this listing was wrong
       touch(slot);
-      place(slot, row, false);
+      place(slot, std::move(p), false);
     } else {
       auto id = make_real_id(p.pid, p.start_time);
       if (restorable_id(p.real_id, id) && by_id_.count(p.real_id) == 0)
@@ -1241,27 +1264,35 @@ void process_table::apply_sync(timestamp time,
                                      p.start_time, std::move(p.data)});
       slots_[s].last_sync_time = time;
       slots_[s].seen_in_sync = gen;
-      place(s, row, true);
+      place(s, std::move(p), true);
       // Room for the next row: the least valuable process goes now (a
       // process not listed yet is older in its tier than the ones listed).
       evict_if_full();
     }
   }
-  compact();
+}
+
+void process_table::end_sync() {
+  if (!sync_.open)
+    return;
+  compact_sync();
+  auto gen = sync_.gen;
+  auto time = sync_.time;
+  auto &slots = sync_.placed;
   // Pass 2: parents, within the listing first, then known entries.
   // (After compact(): one entry per listed process still cached.)
   std::unordered_map<std::string, std::uint32_t> listed_pid;
   listed_pid.reserve(slots.size());
   for (auto &pl : slots)
-    if (!listing[pl.row].pid.empty())
-      listed_pid.emplace(listing[pl.row].pid, pl.slot);
+    if (!pl.row.pid.empty())
+      listed_pid.emplace(pl.row.pid, pl.slot);
   for (std::size_t i = 0; i < slots.size(); ++i) {
     auto slot = slots[i].slot;
     auto &e = slots_[slot];
     bool unknown_parent = e.parent_id.empty() || unknown_parent_id(e.parent_id);
     if (!slots[i].created && !unknown_parent)
       continue; // a known parent/child relation is never rewritten
-    auto &p = listing[slots[i].row];
+    auto &p = slots[i].row;
     if (slots[i].created && restore_parent(slot, p))
       continue;
     if (slots[i].created) {
@@ -1310,11 +1341,11 @@ void process_table::apply_sync(timestamp time,
   // the links, so an exited holder is not taken for a pid reuse.
   for (auto &pl : slots)
     if (slots_[pl.slot].used)
-      restore_end(pl.slot, listing[pl.row]);
+      restore_end(pl.slot, pl.row);
   // Pass 3: links. The listed process is the pid's holder now.
   for (auto &pl : slots)
     if (pl.created && slots_[pl.slot].used)
-      take_link(pl.slot, listing[pl.row].pid, time);
+      take_link(pl.slot, pl.row.pid, time);
   // Pass 4: a running process that is not listed has exited; the end is
   // estimated as this sync's time (docs/semantics.md).
   // Walked in eviction order (running processes are in tiers 1 and 2), not
@@ -1333,6 +1364,7 @@ void process_table::apply_sync(timestamp time,
     set_end(s, time, true);
     ++counters_.sync_exits;
   }
+  sync_ = open_sync{};
   evict_if_full();
 }
 
@@ -1420,6 +1452,7 @@ table_state process_table::export_state() const {
 }
 
 std::size_t process_table::import_state(table_state &&s) {
+  sync_ = open_sync{}; // a state replaces a listing left unfinished
   if (s.now > now_)
     now_ = s.now;
   if (s.last_expiry_run != unknown_time)

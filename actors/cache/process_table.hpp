@@ -143,6 +143,10 @@ public:
   std::size_t size() const {
     return by_id_.size();
   }
+  /// True between a listing's first and last part (sync_part).
+  bool sync_open() const {
+    return sync_.open;
+  }
   /// Bytes of Data text cached (what max_bytes bounds).
   std::size_t data_bytes() const {
     return data_bytes_;
@@ -190,7 +194,15 @@ private:
   std::uint32_t apply_start(process_record &&p);
   void apply_exit(std::string_view target, const process_record &p,
                   timestamp end);
-  void apply_sync(timestamp time, std::vector<process_record> &&listing);
+  // A sync in three steps, so a listing may come in parts (sync_part):
+  // begin (counts it, moves the clock), rows (pass 1: find or create each
+  // listed process, evicting as it goes), end (parents, restored state,
+  // links, and the vanished processes' estimated ends).
+  void begin_sync(timestamp time);
+  void sync_rows(std::vector<process_record> &&listing);
+  void end_sync();
+  bool sync_current(std::size_t i) const;
+  void compact_sync();
 
   std::uint32_t lookup(std::string_view id) const;
   std::uint32_t lookup_real_id(const std::string &id) const;
@@ -263,6 +275,21 @@ private:
   /// one confirms it (observe_time); unknown_time when none.
   timestamp clock_candidate_ = unknown_time;
   std::uint64_t sync_generation_ = 0;
+  /// The listing being applied, between its first and last part. What
+  /// end_sync() needs of a listed row (no Data) is kept only while its
+  /// process is cached: at most 2 x max_size + 64 rows.
+  struct open_sync {
+    struct placed_row {
+      std::uint32_t slot;
+      process_record row; ///< Data released, children cut at max_children
+      bool created;
+    };
+    bool open = false;
+    std::uint64_t gen = 0;
+    timestamp time = unknown_time;
+    std::vector<placed_row> placed;
+  };
+  open_sync sync_;
   std::size_t data_bytes_ = 0;
 };
 

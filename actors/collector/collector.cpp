@@ -136,6 +136,9 @@ std::string check_fleet_batch(const fleet_batch &b, const fleet_limits &l) {
     if (static_cast<unsigned>(u.kind) > 2)
       return "unknown update kind "
              + std::to_string(static_cast<unsigned>(u.kind));
+    if (static_cast<unsigned>(u.part) > 3)
+      return "unknown sync part "
+             + std::to_string(static_cast<unsigned>(u.part));
     if (u.target.size() > l.max_id)
       return "an exit target longer than " + std::to_string(l.max_id);
     if (auto e = check_record(u.process, l); !e.empty())

@@ -74,13 +74,13 @@ input_format sniff_format(const std::string &path, std::string &error) {
   if (!lines.open(error))
     return input_format::unknown;
   std::string line;
-  int looked = 0;
+  int looked = 0, too_long = 0;
   while (looked < 20) {
     auto st = lines.next(line);
     if (st == line_reader::status::eof)
       break;
     if (st == line_reader::status::too_long) {
-      ++looked;
+      ++looked, ++too_long;
       continue;
     }
     if (line.find_first_not_of(" \t\r") == std::string::npos)
@@ -114,6 +114,10 @@ input_format sniff_format(const std::string &path, std::string &error) {
             "update_type, EventID, winlog, event_data or System, nor an "
             "<Event> line, in the first "
           + std::to_string(looked) + " lines)";
+  if (too_long
+      > 0) // e.g. a sync row too long to read: say so, not just "unknown"
+    error += "; " + std::to_string(too_long)
+             + " of them longer than the 16 MiB line limit, not read";
   if (!lines.last_error().empty())
     error += "; " + lines.last_error();
   return input_format::unknown;

@@ -69,6 +69,14 @@ bool line_reader::fill() {
 }
 
 line_reader::status line_reader::next(std::string &line) {
+  std::string_view v;
+  auto st = next(v);
+  if (st == status::ok)
+    line.assign(v.data(), v.size());
+  return st;
+}
+
+line_reader::status line_reader::next(std::string_view &line) {
   if (gz_ == nullptr)
     return status::eof;
   bool skipping = false; // inside a line that is too long
@@ -96,7 +104,7 @@ line_reader::status line_reader::next(std::string &line) {
       if (first_ && len >= 3 && std::memcmp(base, "\xEF\xBB\xBF", 3) == 0)
         off = 3;
       first_ = false;
-      line.assign(base + off, len - off);
+      line = std::string_view{base + off, len - off};
       return status::ok;
     }
     if (eof_)

@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace proctrack {
@@ -33,6 +34,9 @@ public:
   /// Reads the next line. A UTF-8 byte order mark at the start of the file
   /// is dropped. The last line need not end in '\n'.
   status next(std::string &line);
+  /// The same without a copy: `line` views the reader's buffer and stays
+  /// valid until the next call (a 16 MiB sync row is held once, not twice).
+  status next(std::string_view &line);
 
   /// 1-based number of the line last returned (or skipped as too long).
   std::uint64_t line_number() const {

@@ -5,6 +5,7 @@
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
+#include <algorithm>
 #include <cstdlib>
 
 namespace proctrack {
@@ -131,6 +132,16 @@ void read_data(scanner &sc, process_record &p, const std::string &where) {
   }
 }
 
+// Where a listing's processes resume after the first part: the scanner
+// just before the next element (or key), in the line's own text.
+struct listing_cursor {
+  scanner sc{std::string_view{}};
+  bool first = false;
+  bool keyed = false;   ///< Velociraptor's `"data":{ID: entry}`
+  bool entries = false; ///< entries restored as they are (keyed or a list)
+  std::size_t index = 0;
+};
+
 // The keys of a row (or of one process of a sync), gathered in one pass.
 struct row_fields {
   process_record rec;
@@ -143,6 +154,11 @@ struct row_fields {
   bool restored = false; ///< a listed process carrying its cache entry
   std::vector<process_record> processes;
   std::string host; ///< the row's "host", when a string
+  /// Listed processes kept in `processes`; the ones after are checked
+  /// (decoded and dropped) and counted, and `rest` says where they begin.
+  std::size_t part_rows = static_cast<std::size_t>(-1);
+  std::size_t listed = 0; ///< processes in the listing, all of them
+  listing_cursor rest;
 };
 
 // A parent as proctrack and Velociraptor write an entry's ParentId: a real
@@ -230,31 +246,54 @@ void read_entry(scanner &sc, row_fields &f, const std::string &where) {
 process_record read_listed(scanner &sc, const std::string &where,
                            std::string_view key_id = {}, bool restored = false);
 
+// The next process of a listing (`processes` array, or Velociraptor's
+// keyed or listed entries) into `rec`; false at its end (or an error:
+// check sc.ok()).
+bool next_listed(scanner &sc, bool &first, bool keyed, bool entries,
+                 std::size_t i, process_record &rec) {
+  if (!sc.ok())
+    return false;
+  if (!keyed) {
+    if (!sc.next_element(first))
+      return false;
+    rec = read_listed(sc,
+                      (entries ? "sync row: data[" : "sync row: processes[")
+                          + std::to_string(i) + "]",
+                      {}, entries);
+    return true;
+  }
+  std::string_view k;
+  bool esc = false;
+  if (!sc.next_key(first, k, esc))
+    return false;
+  auto key = key_text(k, esc);
+  rec = read_listed(sc, "sync row: data[\"" + key + "\"]", key, true);
+  return true;
+}
+
 // Velociraptor's own sync, `"data":{ID: entry, ...}` (or a list of
 // entries): the whole cache, each entry restored as it is.
 void read_keyed_listing(std::string_view raw, row_fields &f) {
   scanner sc{raw};
-  std::string buf;
-  if (sc.peek() == '[') {
-    bool first = true;
-    sc.begin_array(first);
-    std::size_t i = 0;
-    while (sc.ok() && sc.next_element(first))
-      f.processes.push_back(read_listed(
-          sc, "sync row: data[" + std::to_string(i++) + "]", {}, true));
-  } else {
-    bool first = true;
+  bool first = true;
+  bool keyed = sc.peek() != '[';
+  if (keyed)
     sc.begin_object(first);
-    std::string_view k;
-    bool esc = false;
-    while (sc.ok() && sc.next_key(first, k, esc)) {
-      auto key = key_text(k, esc);
-      f.processes.push_back(
-          read_listed(sc, "sync row: data[\"" + key + "\"]", key, true));
-    }
+  else
+    sc.begin_array(first);
+  std::size_t i = 0;
+  for (;; ++i) {
+    if (i == f.part_rows)
+      f.rest = {sc, first, keyed, true, i};
+    process_record rec;
+    if (!next_listed(sc, first, keyed, true, i, rec))
+      break;
+    if (i < f.part_rows)
+      f.processes.push_back(std::move(rec));
   }
   if (!sc.ok())
     throw field_error{"sync row: \"data\" is not valid JSON"};
+  f.listed = i;
   f.have_processes = true;
 }
 
@@ -324,13 +363,22 @@ void read_object(scanner &sc, row_fields &f, bool top,
       continue;
     }
     if (top && k == "processes" && sc.peek() == '[') {
+      // A key given twice: the last one wins, as for Data.
+      f.processes.clear();
       f.have_processes = true;
       bool efirst = true;
       sc.begin_array(efirst);
       std::size_t i = 0;
-      while (sc.ok() && sc.next_element(efirst))
-        f.processes.push_back(read_listed(sc, "sync row: processes["
-                                                  + std::to_string(i++) + "]"));
+      for (;; ++i) {
+        if (i == f.part_rows)
+          f.rest = {sc, efirst, false, false, i};
+        process_record rec;
+        if (!next_listed(sc, efirst, false, false, i, rec))
+          break;
+        if (i < f.part_rows)
+          f.processes.push_back(std::move(rec));
+      }
+      f.listed = i;
       continue;
     }
     value v;
@@ -371,31 +419,96 @@ void read_object(scanner &sc, row_fields &f, bool top,
 
 } // namespace
 
+struct update_row_reader::cursor {
+  std::string repaired; ///< the line with bad text replaced, when it had any
+  listing_cursor rest;
+  std::size_t listed = 0; ///< processes in the whole listing
+  timestamp time = unknown_time;
+  std::string host;
+};
+
 namespace {
 
 row_result decode_valid_text(std::string_view line, process_update &out,
-                             std::string &error);
+                             std::string &error, row_fields &f);
 
 } // namespace
 
-row_result decode_update_row(std::string_view line, process_update &out,
-                             std::string &error, std::int64_t *invalid_text) {
+update_row_reader::update_row_reader(std::size_t part_rows)
+    : part_rows_(part_rows == 0 ? 1 : part_rows),
+      cur_(std::make_unique<cursor>()) {}
+
+update_row_reader::~update_row_reader() = default;
+
+row_result update_row_reader::decode(std::string_view line, process_update &out,
+                                     std::string &error,
+                                     std::int64_t *invalid_text) {
+  more_ = false;
   // Bad text costs the text, not the row (docs/sources.md): repaired before
   // the strict scanner sees it, so data values stay valid JSON text.
-  std::string repaired;
-  auto replaced = repair_json_text(line, repaired);
+  cur_->repaired.clear();
+  auto replaced = repair_json_text(line, cur_->repaired);
   if (replaced > 0)
-    line = repaired;
-  auto r = decode_valid_text(line, out, error);
+    line = cur_->repaired;
+  else
+    std::string{}.swap(cur_->repaired);
+  row_fields f;
+  f.part_rows = part_rows_;
+  auto r = decode_valid_text(line, out, error, f);
   if (invalid_text != nullptr && r != row_result::error)
     *invalid_text += static_cast<std::int64_t>(replaced);
+  if (r == row_result::update && out.kind == update_kind::sync
+      && f.listed > part_rows_) {
+    out.part = sync_part::first;
+    cur_->rest = f.rest;
+    cur_->listed = f.listed;
+    cur_->time = out.time;
+    cur_->host = out.host;
+    more_ = true;
+  }
   return r;
+}
+
+void update_row_reader::next_part(process_update &out) {
+  out = process_update{};
+  out.kind = update_kind::sync;
+  out.time = cur_->time;
+  out.host = cur_->host;
+  out.part = sync_part::middle;
+  auto &r = cur_->rest;
+  if (more_) {
+    out.processes.reserve(std::min(part_rows_, cur_->listed - r.index));
+    try {
+      for (std::size_t n = 0; n < part_rows_ && r.index < cur_->listed; ++n) {
+        process_record rec;
+        if (!next_listed(r.sc, r.first, r.keyed, r.entries, r.index, rec))
+          break;
+        out.processes.push_back(std::move(rec));
+        ++r.index;
+      }
+    } catch (const field_error &) {
+      // Cannot happen: decode() read the same text the same way and found
+      // no error. Should it, the listing ends here rather than looping.
+      r.index = cur_->listed;
+    }
+  }
+  if (!more_ || r.index >= cur_->listed || !r.sc.ok()) {
+    out.part = sync_part::last;
+    more_ = false;
+    std::string{}.swap(cur_->repaired);
+  }
+}
+
+row_result decode_update_row(std::string_view line, process_update &out,
+                             std::string &error, std::int64_t *invalid_text) {
+  update_row_reader whole{static_cast<std::size_t>(-1)};
+  return whole.decode(line, out, error, invalid_text);
 }
 
 namespace {
 
 row_result decode_valid_text(std::string_view line, process_update &out,
-                             std::string &error) {
+                             std::string &error, row_fields &f) {
   scanner sc{line};
   if (!sc.skip_ws())
     return row_result::skip;
@@ -407,9 +520,12 @@ row_result decode_valid_text(std::string_view line, process_update &out,
   }
   // One pass: fields are checked as they are met, but a row is used only
   // when the whole line is valid JSON, and a torn line is reported as torn
-  // even when a field before the tear was wrong.
-  row_fields f;
+  // even when a field before the tear was wrong. A listing longer than
+  // f.part_rows is checked whole here too (every process decoded, then
+  // dropped), so a bad process anywhere rejects the row before any part of
+  // it is applied.
   try {
+
     read_object(sc, f, true, "row");
   } catch (const field_error &e) {
     scanner whole{line};

@@ -3,7 +3,9 @@
 
 #include "messages/types.hpp"
 
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -31,5 +33,42 @@ enum class row_result {
 row_result decode_update_row(std::string_view line, process_update &out,
                              std::string &error,
                              std::int64_t *invalid_text = nullptr);
+
+/// decode_update_row() for a stream of lines, handing a long sync listing
+/// out in parts (sync_part) so that no more than `part_rows` decoded
+/// processes exist at once, whatever the listing's length: the table then
+/// applies them as they come (docs/semantics.md, "A listing larger than the
+/// table"). The whole line is checked before the first part is given, so a
+/// bad process anywhere rejects the whole row (no part is ever applied) and
+/// a listing is never cut short. Memory: the line, plus `part_rows`
+/// decoded processes.
+class update_row_reader {
+public:
+  static constexpr std::size_t default_part_rows = 1024;
+
+  explicit update_row_reader(std::size_t part_rows = default_part_rows);
+  ~update_row_reader();
+  update_row_reader(const update_row_reader &) = delete;
+  update_row_reader &operator=(const update_row_reader &) = delete;
+
+  /// As decode_update_row(). A sync listing more than part_rows processes
+  /// gives its first part (`out.part` first, the first part_rows
+  /// processes) and more() is true: next_part() then reads the rest from
+  /// `line`, which must stay unchanged until more() is false.
+  row_result decode(std::string_view line, process_update &out,
+                    std::string &error, std::int64_t *invalid_text = nullptr);
+  bool more() const {
+    return more_;
+  }
+  /// The next part of the listing: at most part_rows processes, `out.part`
+  /// middle or (the end) last, with the row's time and host.
+  void next_part(process_update &out);
+
+private:
+  struct cursor;
+  std::size_t part_rows_;
+  bool more_ = false;
+  std::unique_ptr<cursor> cur_;
+};
 
 } // namespace proctrack

@@ -5,6 +5,7 @@
 #include "actors/ingest/sysmon_json_reader.hpp"
 #include "actors/ingest/update_row_decoder.hpp"
 
+#include <algorithm>
 #include <map>
 #include <optional>
 #include <type_traits>
@@ -47,9 +48,21 @@ public:
     return lines_.open(error);
   }
 
+  // A batch holds about `max` updates, a sync's listed processes counted
+  // one by one (at most max - 1 plus one part): a long listing goes out in
+  // parts over several batches (update_row_reader), so the batches in
+  // flight hold a few parts, never the whole listing.
   bool read(std::vector<process_update> &out, std::size_t max) override {
     std::size_t bytes = 0;
     for (std::size_t n = 0; n < max && bytes < max_batch_bytes;) {
+      if (rows_.more()) {
+        process_update u;
+        rows_.next_part(u);
+        bytes += update_data_bytes(u);
+        n += std::max<std::size_t>(1, u.processes.size());
+        out.push_back(std::move(u));
+        continue;
+      }
       auto st = lines_.next(line_);
       if (st == line_reader::status::eof) {
         if (!lines_.last_error().empty()) {
@@ -61,16 +74,22 @@ public:
       ++lines_read_;
       bytes_ += line_.size() + 1;
       if (st == line_reader::status::too_long) {
-        bad(lines_.line_number(), "line too long");
+        // Never a part of it: a sync row cut short would mark the
+        // processes of its unread rest exited.
+        bad(lines_.line_number(),
+            "line too long (over "
+                + std::to_string(line_reader::default_max_line >> 20)
+                + " MiB): skipped whole; a sync row is not applied, nothing "
+                  "is marked exited");
         continue;
       }
       process_update u;
       std::string why;
-      switch (decode_update_row(line_, u, why, &invalid_text_)) {
+      switch (rows_.decode(line_, u, why, &invalid_text_)) {
       case row_result::update:
         bytes += update_data_bytes(u);
+        n += std::max<std::size_t>(1, u.processes.size());
         out.push_back(std::move(u));
-        ++n;
         break;
       case row_result::skip:
         break;
@@ -103,7 +122,10 @@ private:
   }
 
   line_reader lines_;
-  std::string line_;
+  /// The reader's buffer: the line stays there while rows_ hands out a
+  /// listing's parts (the next line is read only after the last part).
+  std::string_view line_;
+  update_row_reader rows_;
   std::vector<std::string> errors_;
   std::int64_t lines_read_ = 0;
   std::int64_t bad_lines_ = 0;
@@ -288,15 +310,24 @@ public:
   bool read(std::vector<process_update> &out, std::size_t max) override {
     for (std::size_t n = 0; n < max; ++n) {
       input *best = nullptr;
-      for (auto &in : inputs_) {
-        if (!fill(in))
-          continue;
-        if (!best || time_of(in.buf[in.pos]) < time_of(best->buf[best->pos]))
-          best = &in;
+      if (open_ != nullptr && fill(*open_)) {
+        best = open_; // a listing's parts stay together
+      } else {
+        for (auto &in : inputs_) {
+          if (!fill(in))
+            continue;
+          if (!best || time_of(in.buf[in.pos]) < time_of(best->buf[best->pos]))
+            best = &in;
+        }
       }
       if (!best)
         return false;
-      out.push_back(std::move(best->buf[best->pos++]));
+      auto &u = best->buf[best->pos++];
+      bool opens =
+          u.kind == update_kind::sync
+          && (u.part == sync_part::first || u.part == sync_part::middle);
+      open_ = opens ? best : nullptr;
+      out.push_back(std::move(u));
     }
     return true;
   }
@@ -351,6 +382,7 @@ private:
   }
 
   std::vector<input> inputs_;
+  input *open_ = nullptr; ///< the input whose sync listing is in parts
 };
 
 } // namespace

@@ -456,6 +456,8 @@ namespace {
 
 std::string dur(caf::timespan t) {
   auto ns = t.count();
+  if (ns == 0)
+    return "0s";
   if (ns % (3600 * ns_per_second) == 0)
     return std::to_string(ns / (3600 * ns_per_second)) + "h";
   if (ns % ns_per_second == 0)

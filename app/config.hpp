@@ -36,7 +36,7 @@ public:
   // [stats]
   caf::timespan stats_interval = std::chrono::seconds(10);
   // [live] (the agent's kernel events; docs/benchmarks.md "Live agent CPU")
-  caf::timespan live_flush = std::chrono::milliseconds(50);
+  caf::timespan live_flush = std::chrono::milliseconds(0);
   // [query]
   std::string query_socket = "/run/proctrack/query.sock"; ///< empty: off
   std::string query_group; ///< empty: the socket is 0600

@@ -28,7 +28,7 @@ struct live_events_config {
   /// the cache (or at once when a batch of max_batch is full): one wakeup of
   /// the cache per flush instead of one per turn. Queries see a start or an
   /// exit this much later at most.
-  int flush_ms = 50;
+  int flush_ms = 0;
   std::size_t max_batch = 4096;  ///< updates per message to the cache
   std::size_t max_in_flight = 8; ///< batches not yet applied by the cache
   /// Updates waiting for the cache beyond the batches in flight (coalesced

@@ -229,6 +229,11 @@ int run_agent(const command_line &cl) {
       .receive([&](std::string &row) { self->send(writer, row + "\n"); },
                [&](caf::error &e) { error = caf::to_string(e); });
   live_events_config lc;
+  lc.flush_ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(cfg.live_flush)
+          .count());
+  if (auto why = lc.validate(); !why.empty())
+    return fail_running(why);
   auto live = spawn_live_events(sys, lc, connector, cache, pslist);
   keep(live);
   connector.reset(); // the live events actor owns it now

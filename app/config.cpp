@@ -36,6 +36,8 @@ proctrack_config::proctrack_config() {
       .add(sync_period, "sync-period", "time between two pslist syncs");
   opt_group{custom_options_, "stats"}.add(stats_interval, "interval",
                                           "time between two stats rows");
+  opt_group{custom_options_, "live"}.add(
+      live_flush, "flush", "live updates wait at most this long for the cache");
   opt_group{custom_options_, "query"}
       .add(query_socket, "socket",
            "the agent's local query socket (empty: none)")
@@ -268,6 +270,9 @@ std::string proctrack_config::check() const {
     return "tracker.sync-period must be a positive duration";
   if (stats_interval.count() <= 0)
     return "stats.interval must be a positive duration";
+  if (live_flush < caf::timespan::zero()
+      || live_flush > std::chrono::seconds(1))
+    return "live.flush must be between 0 and 1s";
   if (query_port < -1 || query_port > 65535)
     return "query.port must be -1 (none) or between 0 and 65535 (got "
            + std::to_string(query_port) + ")";
@@ -466,6 +471,8 @@ namespace {
 
 std::string dur(caf::timespan t) {
   auto ns = t.count();
+  if (ns == 0)
+    return "0s";
   if (ns % (3600 * ns_per_second) == 0)
     return std::to_string(ns / (3600 * ns_per_second)) + "h";
   if (ns % ns_per_second == 0)
@@ -500,6 +507,7 @@ std::string proctrack_config::dump() const {
     << "sysmon-file-location=" << str(sysmon_file_location) << "\n"
     << "sync-period=" << dur(sync_period) << "\n\n"
     << "[stats]\ninterval=" << dur(stats_interval) << "\n\n"
+    << "[live]\nflush=" << dur(live_flush) << "\n\n"
     << "[query]\nsocket=" << str(query_socket) << "\ngroup=" << str(query_group)
     << "\nhost=" << str(query_host) << "\nport=" << query_port << "\n\n"
     << "[output]\npath=" << str(output_path) << "\n\n"

@@ -35,6 +35,8 @@ public:
   caf::timespan sync_period = std::chrono::seconds(60);
   // [stats]
   caf::timespan stats_interval = std::chrono::seconds(10);
+  // [live] (the agent's kernel events; docs/benchmarks.md "Live agent CPU")
+  caf::timespan live_flush = std::chrono::milliseconds(0);
   // [query]
   std::string query_socket = "/run/proctrack/query.sock"; ///< empty: off
   std::string query_group; ///< empty: the socket is 0600

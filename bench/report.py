@@ -335,6 +335,13 @@ if os.path.exists(notes):
     a(text.rstrip())
     a("")
 
+# The live agent's CPU (issue 13) is measured apart, as root, by
+# bench/live_cpu.sh; its figures and prose are kept in bench/live_cpu.md.
+live_cpu = os.path.join(os.path.dirname(os.path.abspath(__file__)), "live_cpu.md")
+if os.path.exists(live_cpu):
+    a(open(live_cpu).read().rstrip())
+    a("")
+
 profiles = sorted(glob.glob(os.path.join(out, "profile-*.txt")))
 if profiles:
     a("## Profiles (perf, this run, top entries by self time)")

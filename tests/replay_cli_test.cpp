@@ -87,6 +87,18 @@ BOOST_AUTO_TEST_CASE(negative_max_expiry) {
   BOOST_TEST(has(r.err, "tracker.max-expiry"), r.err);
 }
 
+BOOST_AUTO_TEST_CASE(live_flush_out_of_range) {
+  // The agent's live.flush (the longest wait of a live update for the
+  // cache) is checked with every other key, before anything starts.
+  auto d = proctrack({"replay", "--dump-config"});
+  BOOST_TEST(has(d.out, "[live]\nflush=0s"), d.out);
+  for (auto bad : {"--live.flush=2s", "--live.flush=-1ms"}) {
+    auto r = proctrack({"replay", "--dump-config", bad});
+    BOOST_TEST(r.status == 2, bad);
+    BOOST_TEST(has(r.err, "live.flush must be between 0 and 1s"), r.err);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(config_file_misspelled_key) {
   temp_dir dir;
   auto file = dir.write("u.jsonl", updates);

@@ -11,6 +11,8 @@ namespace proctrack {
 std::string live_events_config::validate() const {
   if (poll_ms <= 0 || poll_ms > 1000)
     return "live events poll time must be between 1 and 1000 ms";
+  if (flush_ms < 0 || flush_ms > 1000)
+    return "live.flush must be between 0 and 1s";
   if (max_batch == 0 || max_in_flight == 0 || max_backlog == 0)
     return "live events batch bounds must be positive";
   return {};
@@ -84,6 +86,8 @@ void enqueue(self_ptr self, const live_events_config &cfg,
              std::vector<process_update> &&ups) {
   auto &st = self->state;
   std::size_t dropped = 0;
+  if (st.backlog_size == 0 && !ups.empty())
+    st.backlog_since = std::chrono::steady_clock::now();
   for (auto &u : ups) {
     if (st.backlog_size >= cfg.max_backlog) {
       ++dropped;
@@ -108,17 +112,29 @@ void enqueue(self_ptr self, const live_events_config &cfg,
   }
 }
 
+// Whether the backlog's first batch may go now: it is full, or its oldest
+// update has waited flush_ms.
+bool due(const live_events_state &st, const live_events_config &cfg) {
+  if (st.backlog.empty())
+    return false;
+  return st.backlog.front().size() >= cfg.max_batch || st.backlog.size() > 1
+         || std::chrono::steady_clock::now() - st.backlog_since
+                >= std::chrono::milliseconds(cfg.flush_ms);
+}
+
 // Sends backlog batches while fewer than max_in_flight wait for the cache;
 // each answer sends the next, so the cache never idles while work waits.
 void pump(self_ptr self, const live_events_config &cfg,
           const cache_actor &cache) {
   auto &st = self->state;
-  while (!st.backlog.empty() && st.in_flight < cfg.max_in_flight) {
+  while (due(st, cfg) && st.in_flight < cfg.max_in_flight) {
     update_batch b;
     b.host = cfg.host;
     b.updates = std::move(st.backlog.front());
     st.backlog.pop_front();
     st.backlog_size -= b.updates.size();
+    if (st.backlog_size > 0) // what is left was queued after what went
+      st.backlog_since = std::chrono::steady_clock::now();
     st.updates_sent += static_cast<std::int64_t>(b.updates.size());
     ++st.in_flight;
     auto done = [self, cfg, cache] {
@@ -147,8 +163,22 @@ live_events(self_ptr self, live_events_config cfg,
       [self, cfg, cache, pslist](atom::tick) {
         auto &st = self->state;
         st.events.clear();
-        // While batches wait to be sent, only peek at the socket.
-        auto wait = st.backlog.empty() ? cfg.poll_ms : 1;
+        // While batches wait to be sent, wait no longer than the next flush
+        // (1 ms while the cache has max_in_flight batches: its answers are
+        // taken between turns).
+        auto wait = cfg.poll_ms;
+        if (!st.backlog.empty()) {
+          using namespace std::chrono;
+          auto left = duration_cast<milliseconds>(st.backlog_since
+                                                  + milliseconds(cfg.flush_ms)
+                                                  - steady_clock::now())
+                          .count()
+                      + 1;
+          wait = st.in_flight >= cfg.max_in_flight
+                     ? 1
+                     : static_cast<int>(
+                         std::clamp<long long>(left, 1, cfg.poll_ms));
+        }
         auto status = st.connector->receive(st.events, wait);
         using rs = linux_proc::proc_connector::recv_status;
         if (status == rs::overflow) {

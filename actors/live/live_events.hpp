@@ -23,7 +23,12 @@
 namespace proctrack {
 
 struct live_events_config {
-  int poll_ms = 100;             ///< longest wait for events per turn
+  int poll_ms = 100; ///< longest wait for events per turn
+  /// Updates wait at most this long (ms) before one message takes them to
+  /// the cache (or at once when a batch of max_batch is full): one wakeup of
+  /// the cache per flush instead of one per turn. Queries see a start or an
+  /// exit this much later at most.
+  int flush_ms = 0;
   std::size_t max_batch = 4096;  ///< updates per message to the cache
   std::size_t max_in_flight = 8; ///< batches not yet applied by the cache
   /// Updates waiting for the cache beyond the batches in flight (coalesced
@@ -47,6 +52,8 @@ struct live_events_state {
   std::size_t backlog_size = 0; ///< updates in backlog
   std::size_t in_flight = 0;
   bool heal_pending = false; ///< a sync was asked for and has not answered
+  /// When the oldest update of the backlog was queued (flush_ms).
+  std::chrono::steady_clock::time_point backlog_since;
   std::int64_t events_seen = 0;
   std::int64_t updates_sent = 0;
   std::int64_t lost_overflows = 0;

@@ -22,27 +22,42 @@ namespace proctrack::linux_proc {
 
 namespace {
 
-/// Reads a whole file (procfs files report size 0, so read until EOF).
-bool read_whole_file(const std::string &path, std::string &out) {
+/// Reads a whole file, `name` relative to `dirfd` (or a path with
+/// AT_FDCWD); procfs files report size 0, so it reads until EOF. With
+/// `one_show` (a seq_file written by one show(): stat, status) a read
+/// shorter than asked is the end, which saves the read that returns 0.
+bool read_file_at(int dirfd, const char *name, std::string &out,
+                  bool one_show = false) {
   out.clear();
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  int fd = ::openat(dirfd, name, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return false;
-  char buf[4096];
+  constexpr std::size_t chunk = 4096;
   for (;;) {
-    ssize_t n = ::read(fd, buf, sizeof(buf));
+    auto have = out.size();
+    out.resize(have + chunk);
+    ssize_t n = ::read(fd, out.data() + have, chunk);
     if (n < 0) {
-      if (errno == EINTR)
+      if (errno == EINTR) {
+        out.resize(have);
         continue;
+      }
+      int err = errno;
       ::close(fd);
+      out.resize(have);
+      errno = err;
       return false;
     }
-    if (n == 0)
+    out.resize(have + static_cast<std::size_t>(n));
+    if (n == 0 || (one_show && static_cast<std::size_t>(n) < chunk))
       break;
-    out.append(buf, static_cast<size_t>(n));
   }
   ::close(fd);
   return true;
+}
+
+bool read_whole_file(const std::string &path, std::string &out) {
+  return read_file_at(AT_FDCWD, path.c_str(), out);
 }
 
 template <class T>
@@ -207,7 +222,9 @@ timestamp procfs_reader::from_boot_ns(std::uint64_t ns_since_boot) const {
 timestamp procfs_reader::start_time(int pid) const {
   std::string text;
   if (pid <= 0
-      || !read_whole_file(root_ + "/" + std::to_string(pid) + "/stat", text))
+      || !read_file_at(AT_FDCWD,
+                       (root_ + "/" + std::to_string(pid) + "/stat").c_str(),
+                       text, true))
     return unknown_time;
   auto st = parse_stat_line(text);
   if (!st)
@@ -239,8 +256,9 @@ std::string live_thread(const std::string &dir, int pid);
 procfs_reader::leader_exit procfs_reader::classify_leader_exit(int pid) const {
   const std::string dir = root_ + "/" + std::to_string(pid);
   std::string stat_text, status;
-  if (pid <= 0 || !read_whole_file(dir + "/stat", stat_text)
-      || !read_whole_file(dir + "/status", status))
+  if (pid <= 0
+      || !read_file_at(AT_FDCWD, (dir + "/stat").c_str(), stat_text, true)
+      || !read_file_at(AT_FDCWD, (dir + "/status").c_str(), status, true))
     return leader_exit::ended;
   auto st = parse_stat_line(stat_text);
   if (!st)
@@ -305,31 +323,45 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
       *error = describe(path, err);
     return std::nullopt;
   };
+  // Every file is opened relative to the process's directory: one path
+  // walk, and every read is of the process the directory was opened for
+  // (a pid taken over meanwhile reads as gone, not as the new holder).
+  int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return unreadable(dir + "/status");
+  struct closer {
+    int fd;
+    ~closer() {
+      ::close(fd);
+    }
+  } close_dfd{dfd};
   // status first: it decides whether pid is a thread-group leader.
-  if (!read_whole_file(dir + "/status", status))
+  if (!read_file_at(dfd, "status", status, true))
     return unreadable(dir + "/status");
   if (auto tgid = status_field(status, "Tgid")) {
     int t = 0;
     if (parse_number(*tgid, t) && t != pid)
       return std::nullopt;
   }
-  if (!read_whole_file(dir + "/stat", stat))
+  if (!read_file_at(dfd, "stat", stat, true))
     return unreadable(dir + "/stat");
   auto st = parse_stat_line(stat);
   if (!st)
     return std::nullopt;
-  // Where Exe and cmdline are read. A zombie leader whose other threads
-  // still run (it called pthread_exit) is a running process: its image is
-  // read through one of those threads, which share its memory.
-  std::string image_dir = dir;
+  // Where Exe and cmdline are read (relative to dfd). A zombie leader whose
+  // other threads still run (it called pthread_exit) is a running process:
+  // its image is read through one of those threads, which share its memory.
+  std::string image_rel;
   if (is_zombie(*st)) {
     if (thread_count(status) > 1) {
       if (auto task = live_thread(dir, pid); !task.empty())
-        image_dir = dir + "/" + task;
+        image_rel = task + "/";
     } else if (error) {
       return std::nullopt;
     }
   }
+  const std::string exe_name = image_rel + "exe";
+  const std::string cmdline_name = image_rel + "cmdline";
 
   process_record rec;
   rec.pid = std::to_string(pid);
@@ -338,11 +370,10 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
 
   auto read_exe = [&] {
     std::string out;
-    std::vector<char> buf(4096);
-    ssize_t n =
-        ::readlink((image_dir + "/exe").c_str(), buf.data(), buf.size());
+    char buf[4096];
+    ssize_t n = ::readlinkat(dfd, exe_name.c_str(), buf, sizeof(buf));
     if (n > 0)
-      out.assign(buf.data(), static_cast<size_t>(n));
+      out.assign(buf, static_cast<size_t>(n));
     return out;
   };
   // One image: Exe read before and after the command line and the name; an
@@ -353,17 +384,17 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
   bool have_cmdline = false;
   bool consistent = false;
   std::uint64_t last_vsize = st->vsize; // of the last stat read
+  std::string again;
   for (int attempt = 0; attempt < 3 && !consistent; ++attempt) {
     exe = read_exe();
-    have_cmdline = read_whole_file(image_dir + "/cmdline", cmdline);
+    have_cmdline = read_file_at(dfd, cmdline_name.c_str(), cmdline);
     // Out of descriptors or memory while listing: a listing without its
     // command line would replace the one recorded at exec.
     if (!have_cmdline && error
         && (errno == EMFILE || errno == ENFILE || errno == ENOMEM))
-      return unreadable(image_dir + "/cmdline");
-    std::string again;
+      return unreadable(dir + "/" + cmdline_name);
     std::optional<stat_line> st2;
-    if (read_whole_file(dir + "/stat", again))
+    if (read_file_at(dfd, "stat", again, true))
       st2 = parse_stat_line(again);
     if (st2)
       last_vsize = st2->vsize;
@@ -448,7 +479,9 @@ procfs_reader::read_process(int pid, read_facts *facts) const {
 std::optional<std::uint64_t> procfs_reader::start_ticks(int pid) const {
   std::string text;
   if (pid <= 0
-      || !read_whole_file(root_ + "/" + std::to_string(pid) + "/stat", text))
+      || !read_file_at(AT_FDCWD,
+                       (root_ + "/" + std::to_string(pid) + "/stat").c_str(),
+                       text, true))
     return std::nullopt;
   auto st = parse_stat_line(text);
   if (!st)

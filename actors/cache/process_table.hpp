@@ -198,6 +198,8 @@ private:
   std::uint32_t lookup_guid(const std::string &guid) const;
   std::uint32_t insert(std::string id, process_record &&p);
   std::uint32_t allocate_slot();
+  /// Raises max_suffix_ to the ".N" of a cached id.
+  void note_suffix(const std::string &id);
   /// `base` with the first free ".N" suffix (same pid and second).
   std::string unique_id(const std::string &base);
   /// The process with this pid and exactly this start ("<pid>-<s>", then
@@ -263,6 +265,8 @@ private:
   /// one confirms it (observe_time); unknown_time when none.
   timestamp clock_candidate_ = unknown_time;
   std::uint64_t sync_generation_ = 0;
+  /// The largest ".N" suffix unique_id has given (lookup_exact's bound).
+  std::uint64_t max_suffix_ = 0;
   std::size_t data_bytes_ = 0;
 };
 

@@ -265,7 +265,8 @@ private:
   /// one confirms it (observe_time); unknown_time when none.
   timestamp clock_candidate_ = unknown_time;
   std::uint64_t sync_generation_ = 0;
-  /// The largest ".N" suffix unique_id has given (lookup_exact's bound).
+  /// The largest ".N" suffix of any id cached so far (lookup_exact scans up
+  /// to it; at most max_size + 1).
   std::uint64_t max_suffix_ = 0;
   std::size_t data_bytes_ = 0;
 };

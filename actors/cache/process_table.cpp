@@ -894,8 +894,9 @@ bool process_table::is_ancestor(std::uint32_t ancestor,
                                 std::uint32_t slot) const {
   // Longer chains than this cannot be checked cheaply on every link (a
   // hostile log could make each start walk the whole table): the link is
-  // then refused as if it looped. Real process trees are far shallower.
-  constexpr std::size_t max_walk = 256;
+  // then refused as if it looped. Real process trees are far shallower (a
+  // 500-deep chain is linked whole: cache_actor_test).
+  constexpr std::size_t max_walk = 1024;
   for (std::size_t steps = 0; slot != npos; ++steps) {
     if (slot == ancestor || steps >= max_walk)
       return true;

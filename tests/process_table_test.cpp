@@ -954,29 +954,27 @@ BOOST_AUTO_TEST_CASE(exited_parent_loop_is_evicted_first_and_expires) {
   BOOST_TEST(tab.size() == 4u);
 }
 
-// The check walks only through ancestors with the same start, at most 256:
-// a longer same-second chain gets one link refused per 257 processes, so a
-// hostile log cannot make every start walk the whole table.
+// The check walks at most 1024 ancestors: a deeper chain gets one link
+// refused per 1025 processes, so a hostile log cannot make every start walk
+// the whole table. (It walks every ancestor, whatever their starts: a walk
+// that stopped at an earlier start missed loops through unknown starts.)
 BOOST_AUTO_TEST_CASE(parent_loop_check_is_bounded) {
-  process_table tab;
-  tab.apply(start("1", "0", "2021-01-01T10:00:00Z"));
-  for (int i = 2; i <= 300; ++i)
-    tab.apply(start(std::to_string(i), std::to_string(i - 1),
-                    "2021-01-01T10:00:00Z"));
-  BOOST_TEST(tab.counters().parent_loops == 1);
-  BOOST_TEST(tab.peek("258-1609495200")->parent_id == "257-?");
-  BOOST_TEST(chain_ids(tab, "257", 1000).size() == 257u);
-  BOOST_TEST(chain_ids(tab, "300", 1000).size() == 43u);
-  // A chain with distinct starts is walked one step: no limit applies.
-  process_table fine;
-  for (int i = 1; i <= 300; ++i)
-    fine.apply(start(std::to_string(i), std::to_string(i - 1),
-                     ("2021-01-01T10:" + std::to_string(10 + i / 60) + ":"
-                      + std::to_string(10 + i % 60 / 2) + "."
-                      + std::to_string(100 + i % 2 * 500) + "Z")
-                         .c_str()));
-  BOOST_TEST(fine.counters().parent_loops == 0);
-  BOOST_TEST(chain_ids(fine, "300", 1000).size() == 300u);
+  for (bool same_start : {true, false}) {
+    process_table tab;
+    for (int i = 1; i <= 1100; ++i)
+      tab.apply(start(std::to_string(i), std::to_string(i - 1),
+                      same_start
+                          ? "2021-01-01T10:00:00Z"
+                          : ("2021-01-01T1" + std::to_string(i / 3600) + ":"
+                             + std::to_string(10 + i / 60 % 50) + ":"
+                             + std::to_string(10 + i % 60 / 2) + "."
+                             + std::to_string(100 + i % 2 * 500) + "Z")
+                                .c_str()));
+    BOOST_TEST(tab.counters().parent_loops == 1);
+    BOOST_TEST(tab.find("1026")->parent_id == "1025-?");
+    BOOST_TEST(chain_ids(tab, "1025", 2000).size() == 1025u);
+    BOOST_TEST(chain_ids(tab, "1100", 2000).size() == 75u);
+  }
 }
 
 // The same loop inside one listing (both rows new): one link is refused.
@@ -1170,6 +1168,131 @@ BOOST_AUTO_TEST_CASE(large_sync_is_applied_within_max_size) {
   BOOST_TEST(child->running());
   BOOST_TEST(tab.peek("9000-1609494000")->children == (ids{"9001-1609494000"}));
   BOOST_TEST(tab.counters().last_sync_size == 5003);
+}
+
+// Found by table_model_test (each failed before its fix).
+
+// A loop through a process with an unknown start: 9 (10:00) is the child
+// of 2 (unknown start), the child of 3 (10:10). Filling in 3's unknown
+// parent with 9 would close the loop; the check used to stop at 9 because
+// it started before 3, as if no ancestor above it could start later.
+BOOST_AUTO_TEST_CASE(parent_loop_through_an_unknown_start_is_refused) {
+  process_table tab;
+  tab.apply(start("3", "9", "2021-01-01T10:10:00Z", "three"));
+  tab.apply(start("2", "3", nullptr, "two"));
+  tab.apply(start("9", "2", "2021-01-01T10:00:00Z", "nine"));
+  BOOST_TEST(tab.peek("2-0")->parent_id == "3-1609495800");
+  BOOST_TEST(tab.peek("9-1609495200")->parent_id == "2-0");
+  tab.apply(sync("2021-01-01T10:20:00Z",
+                 {rec("3", "9", "2021-01-01T10:10:00Z", "three"),
+                  rec("9", "2", "2021-01-01T10:00:00Z", "nine")}));
+  BOOST_TEST(tab.counters().parent_loops == 1);
+  BOOST_TEST(tab.peek("3-1609495800")->parent_id == "9-?");
+  BOOST_TEST(chain_ids(tab, "9")
+             == (ids{"3-1609495800", "2-0", "9-1609495200"}));
+}
+
+// Times at both ends of the range: 1677 and 2021 are more than 2^63 ns
+// apart, and the 1 s comparison overflowed into "the same process".
+BOOST_AUTO_TEST_CASE(starts_centuries_apart_are_two_processes) {
+  process_table tab;
+  tab.apply(start("5", "1", "1600-01-01T00:00:00Z", "old")); // saturated
+  tab.apply(start("5", "1", "2021-01-01T10:00:00Z", "new"));
+  BOOST_TEST(tab.size() == 2u);
+  BOOST_TEST(tab.peek("5-0")->start_time == min_time);
+  BOOST_TEST(!tab.peek("5-0")->running());
+  BOOST_TEST(tab.find("5")->id == "5-1609495200");
+  BOOST_TEST(*data_value(tab.find("5")->data, "Name") == "\"new\"");
+  BOOST_TEST(tab.counters().start_merges == 0);
+}
+
+// A key given twice keeps its last value; only that value is capped and
+// listed in Truncated (a long first value, never stored, was listed).
+BOOST_AUTO_TEST_CASE(truncated_lists_only_the_value_kept) {
+  process_table tab;
+  auto u = start("5", "1", "2021-01-01T10:00:00Z", "a");
+  u.process.data.push_back(
+      {"CommandLine", "\"" + std::string(40'000, 'x') + "\""});
+  u.process.data.push_back({"CommandLine", "\"short\""});
+  tab.apply(u);
+  BOOST_TEST(tab.peek("5-1609495200")->data
+             == R"({"Name":"a","CommandLine":"short"})");
+  BOOST_TEST(tab.counters().truncated_fields == 0);
+}
+
+// A restored row (our own output stream) whose parent is not cached keeps
+// naming it, and counts as its running child: when the parent comes back
+// and exits it is an ancestor of a running process, evicted last.
+BOOST_AUTO_TEST_CASE(restored_child_keeps_its_uncached_parent_alive) {
+  table_config cfg;
+  cfg.max_size = 3;
+  process_table tab{cfg};
+  auto child = rec("20", "9", "2021-01-01T10:01:00Z", "child");
+  child.parent_real_id = "9-1609495200";
+  tab.apply(sync("2021-01-01T10:05:00Z", {child}));
+  tab.apply(start("9", "1", "2021-01-01T10:00:00Z", "parent"));
+  tab.apply(exit_of("9", "2021-01-01T10:02:00Z"));
+  tab.apply(start("30", "1", "2021-01-01T10:06:00Z", "other"));
+  tab.apply(exit_of("30", "2021-01-01T10:07:00Z"));
+  tab.apply(start("40", "1", "2021-01-01T10:08:00Z", "new"));
+  BOOST_TEST(tab.counters().evictions == 1);
+  BOOST_TEST(!tab.peek("30-1609495560"));
+  BOOST_TEST(chain_ids(tab, "20") == (ids{"9-1609495200", "20-1609495260"}));
+}
+
+// A restored row naming itself as its parent: no self-loop, the parent is
+// unknown.
+BOOST_AUTO_TEST_CASE(restored_row_naming_itself_as_parent_gets_none) {
+  process_table tab;
+  auto self = rec("20", "20", "2021-01-01T10:01:00Z", "me");
+  self.parent_real_id = "20-1609495260";
+  tab.apply(sync("2021-01-01T10:05:00Z", {self}));
+  BOOST_TEST(tab.peek("20-1609495260")->parent_id == "20-?");
+}
+
+// Exact starts (Linux agent): a pid reused twice within one second gives
+// ".1" and ".2"; with ".1" evicted, a late exact exit of ".2" must still
+// find it (the lookup stopped at the first missing suffix).
+BOOST_AUTO_TEST_CASE(exact_lookup_finds_a_suffix_past_an_evicted_one) {
+  auto ms = [](int n) { return t("2021-01-01T10:00:00Z") + n * 1'000'000; };
+  auto fork = [&](const char *pid, int at) {
+    process_update u;
+    u.kind = update_kind::start;
+    u.process.pid = pid;
+    u.process.ppid = "1";
+    u.process.start_time = ms(at);
+    u.process.identity = record_identity::exact_new;
+    return u;
+  };
+  auto exit_exact = [&](const char *pid, int started, int at) {
+    process_update u;
+    u.kind = update_kind::exit;
+    u.target = pid;
+    u.process.pid = pid;
+    u.process.start_time = ms(started);
+    u.process.identity = record_identity::exact;
+    u.time = ms(at);
+    return u;
+  };
+  table_config cfg;
+  cfg.max_size = 4;
+  process_table tab{cfg};
+  tab.apply(fork("5", 100));
+  tab.apply(exit_exact("5", 100, 150));
+  tab.apply(fork("5", 200)); // 5-1609495200.1
+  tab.apply(exit_exact("5", 200, 250));
+  tab.apply(fork("5", 300));                       // 5-1609495200.2
+  BOOST_TEST(tab.find("5-1609495200") != nullptr); // touched: ".1" goes first
+  tab.apply(fork("7", 400));
+  tab.apply(fork("8", 500));
+  BOOST_TEST(!tab.peek("5-1609495200.1"));
+  tab.apply(fork("5", 1000));           // the pid again, a second later
+  tab.apply(exit_exact("5", 300, 900)); // the exit of ".2", late
+  auto *e = tab.peek("5-1609495200.2");
+  BOOST_TEST_REQUIRE(e);
+  BOOST_TEST(e->end_time == ms(900));
+  BOOST_TEST(!e->end_is_estimate);
+  BOOST_TEST(tab.counters().unknown_exits == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // process_table_test

@@ -43,8 +43,12 @@ bool before_or_same(timestamp parent_start, timestamp child_start) {
          || parent_start <= child_start;
 }
 
+// Without overflow: the times span 1677..2262, whose difference does not
+// fit in an int64 (a 1677 start and a 2262 one were "within 1 s").
 bool abs_within(timestamp a, timestamp b, timestamp slack) {
-  return a > b ? a - b <= slack : b - a <= slack;
+  auto hi = a > b ? a : b, lo = a > b ? b : a;
+  return static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo)
+         <= static_cast<std::uint64_t>(slack);
 }
 
 // The raw JSON value of `key` in a packed Data object, as a string.
@@ -334,6 +338,17 @@ bool cap_json_value(std::string &json, std::size_t max) {
 
 std::string process_table::stored_data(data_fields &&d,
                                        std::vector<std::string> cut) {
+  // A key given twice keeps its last value (append_packed_data): only that
+  // one is capped and listed, never a value that is not stored.
+  if (has_duplicate_keys(d)) {
+    auto take = last_of_each_key(d);
+    data_fields unique;
+    unique.reserve(d.size());
+    for (std::size_t i = 0; i < d.size(); ++i)
+      if (take[i] != static_cast<std::size_t>(-1))
+        unique.push_back({std::move(d[i].key), std::move(d[take[i]].json)});
+    d = std::move(unique);
+  }
   // A "Truncated" list already in the data (our own output replayed, a
   // peer's state) is kept: its values were cut before.
   bool given = false;
@@ -508,8 +523,23 @@ void process_table::count_orphan(const std::string &parent_id, int delta) {
 
 // -- insertion and removal ---------------------------------------------------
 
+void process_table::note_suffix(const std::string &id) {
+  auto dot = id.rfind('.');
+  auto dash = id.rfind('-');
+  if (dot == std::string::npos || (dash != std::string::npos && dot < dash))
+    return;
+  std::uint64_t n = 0;
+  auto tail = std::string_view{id}.substr(dot + 1);
+  auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), n);
+  // unique_id never gives more than max_size + 1; a larger one (a hostile
+  // stream's) is not scanned for.
+  if (ec == std::errc{} && end == tail.data() + tail.size()
+      && n <= cfg_.max_size + 1)
+    max_suffix_ = std::max(max_suffix_, n);
+}
+
 std::string process_table::unique_id(const std::string &base) {
-  for (int n = 1;; ++n) {
+  for (std::uint64_t n = 1;; ++n) {
     auto candidate = base + "." + std::to_string(n);
     if (by_id_.count(candidate) == 0)
       return candidate;
@@ -521,13 +551,15 @@ std::uint32_t process_table::lookup_exact(const std::string &pid,
   if (pid.empty() || start == unknown_time)
     return npos;
   auto base = make_real_id(pid, start);
-  for (int n = 0;; ++n) {
+  // Every ".N" ever given, gaps included: unique_id fills the first free
+  // suffix, and an eviction leaves a hole below a process still cached
+  // (stopping at the first hole missed it and created a second copy).
+  for (std::uint64_t n = 0; n <= max_suffix_; ++n) {
     auto s = lookup_real_id(n == 0 ? base : base + "." + std::to_string(n));
-    if (s == npos && n > 0)
-      return npos;
     if (s != npos && slots_[s].start_time == start)
       return s;
   }
+  return npos;
 }
 
 void process_table::revive(std::uint32_t slot) {
@@ -575,6 +607,7 @@ std::uint32_t process_table::insert(std::string id, process_record &&p) {
   e.tier = tier_of(e);
   list_push_back(slot);
   by_id_.emplace(e.id, slot);
+  note_suffix(e.id);
   if (!e.guid.empty())
     by_guid_[e.guid] = slot;
   return slot;
@@ -852,25 +885,22 @@ bool process_table::held_pid_at(std::uint32_t holder, timestamp start) const {
   return q.running() || start == unknown_time || q.end_time >= start;
 }
 
-// Whether `ancestor` is `slot` or one of its ancestors. A real ancestor
-// started at or before its descendants (every link checks it), so the walk
-// up from `slot` can stop at the first process that started strictly before
-// `ancestor`: only processes with the same (or an unknown) start remain.
+// Whether `ancestor` is `slot` or one of its ancestors: a walk up from
+// `slot`. It cannot stop early at a process that started before `ancestor`:
+// an unknown start passes every start check and a GUID link checks none, so
+// a chain may climb back to later starts above it (a loop through an
+// unknown-start process was missed that way).
 bool process_table::is_ancestor(std::uint32_t ancestor,
                                 std::uint32_t slot) const {
-  // More same-start ancestors than this cannot be checked cheaply on every
-  // link (a hostile log could make each start walk the whole table): the
-  // link is then refused as if it looped. Real fork chains within one clock
-  // unit are far shorter.
-  constexpr std::size_t max_walk = 256;
-  auto start = slots_[ancestor].start_time;
+  // Longer chains than this cannot be checked cheaply on every link (a
+  // hostile log could make each start walk the whole table): the link is
+  // then refused as if it looped. Real process trees are far shallower (a
+  // 500-deep chain is linked whole: cache_actor_test).
+  constexpr std::size_t max_walk = 1024;
   for (std::size_t steps = 0; slot != npos; ++steps) {
     if (slot == ancestor || steps >= max_walk)
       return true;
     auto &e = slots_[slot];
-    if (start != unknown_time && e.start_time != unknown_time
-        && e.start_time < start)
-      return false;
     if (e.parent_id.empty())
       return false;
     slot = lookup_real_id(e.parent_id);
@@ -934,12 +964,16 @@ bool process_table::restore_parent(std::uint32_t slot,
     return true;
   }
   auto parent = lookup_real_id(rid);
-  if (parent == npos || parent == slot) {
+  if (parent == npos) {
     // Not in the listing (evicted before the stream was written): the
-    // entry keeps naming it, as the original did.
+    // entry keeps naming it, as the original did, and counts as its live
+    // child should a process with that id be cached again.
     e.parent_id = rid;
+    if (e.tier != 0)
+      count_orphan(rid, 1);
     return true;
   }
+  // (A row naming itself as its parent gets an unknown parent here.)
   resolve_parent(slot, std::string{slots_[parent].pid()}, {}, parent);
   return true;
 }
@@ -1501,6 +1535,7 @@ std::size_t process_table::import_state(table_state &&s) {
     e.tier = tier_of(e);
     list_push_back(slot);
     by_id_.emplace(e.id, slot);
+    note_suffix(e.id);
     if (p.holds_pid)
       links_[std::string{e.pid()}] = slot;
     if (p.holds_guid && !e.guid.empty())

@@ -210,6 +210,8 @@ private:
   std::uint32_t lookup_guid(const std::string &guid) const;
   std::uint32_t insert(std::string id, process_record &&p);
   std::uint32_t allocate_slot();
+  /// Raises max_suffix_ to the ".N" of a cached id.
+  void note_suffix(const std::string &id);
   /// `base` with the first free ".N" suffix (same pid and second).
   std::string unique_id(const std::string &base);
   /// The process with this pid and exactly this start ("<pid>-<s>", then
@@ -290,6 +292,9 @@ private:
     std::vector<placed_row> placed;
   };
   open_sync sync_;
+  /// The largest ".N" suffix of any id cached so far (lookup_exact scans up
+  /// to it; at most max_size + 1).
+  std::uint64_t max_suffix_ = 0;
   std::size_t data_bytes_ = 0;
 };
 

@@ -25,6 +25,7 @@
 #include <caf/openssl/all.hpp>
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <set>
 #include <thread>
@@ -307,6 +308,19 @@ public:
   void tell(const caf::actor &to, const caf::message &msg) {
     self_->send(to, msg);
   }
+  /// A handle to actor `id` of `node`, as a raw BASP client would address
+  /// it: CAF 0.17 delivers a peer's message to any actor registered with
+  /// that node's middleman by its id, whichever actor the peer connected
+  /// to. (The proxy comes from this client's BASP broker; its registry is
+  /// thread-safe, since CAF's BASP workers use it too.)
+  caf::actor by_id(const caf::node_id &node, caf::actor_id id) {
+    auto basp =
+        sys_.middleman().named_broker<caf::io::basp_broker>(caf::atom("BASP"));
+    auto broker = static_cast<caf::io::basp_broker *>(
+        caf::actor_cast<caf::abstract_actor *>(basp));
+    return caf::actor_cast<caf::actor>(
+        broker->proxy_registry_ptr()->get_or_put(node, id));
+  }
 
   const pt::update_sink_actor &sink() const {
     return sink_;
@@ -549,6 +563,11 @@ void attack_agent(const std::vector<std::string> &endpoint_flags,
   BOOST_TEST(!e.is_null(), "a process started after the attack is missing");
 }
 
+// The processes of `host` in the collector's mirror (plaintext collector).
+json mirror_of(std::uint16_t port, const std::string &host) {
+  return ask_binary(port, {"--host=" + host}, "pslist");
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(every_message_type_is_attempted) {
@@ -669,6 +688,109 @@ BOOST_AUTO_TEST_CASE(collector_tls_endpoint_changes_nothing) {
   BOOST_TEST(coll.log().find("names host analyst, not this one")
                  != std::string::npos,
              coll.log());
+}
+
+// An agent that forwards to a collector and also listens on query.port
+// (allow-insecure, loopback): a client of the query endpoint addresses
+// every actor id 1..400 of the agent's node, as a raw BASP client can,
+// with the stream messages of the forwarder's interface and of the
+// collector's (update_batch, fleet_batch, a forwarder's hello, flush),
+// sent as plain messages.
+// Nothing takes them: the forwarder's handle never goes on the wire (it
+// talks to the collector through one-shot couriers, which accept nothing
+// from peers), so the collector's mirror of the agent's host has no trace
+// of them, while the agent's own processes still arrive there.
+BOOST_AUTO_TEST_CASE(agent_forwarder_is_not_addressable_by_id) {
+  if (geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: the agent needs the proc connector; skipped");
+    return;
+  }
+  temp_dir d;
+  background coll{{"collector", "--listen.port=0", "--log.level=info",
+                   "--allow-insecure=true"},
+                  (d.path() / "collector.err").string()};
+  auto cport = coll.wait_port("collector listening on ");
+  BOOST_REQUIRE_MESSAGE(cport != 0, "collector not ready:\n" << coll.log());
+  const std::string host = "probed";
+  background agent{{"run", "--query.port=0",
+                    "--query.socket=", "--allow-insecure=true",
+                    "--tracker.sync-period=1h", "--stats.interval=1h",
+                    "--output.path=" + (d.path() / "out").string(),
+                    "--forward.connect=127.0.0.1:" + std::to_string(cport),
+                    "--agent.host-name=" + host},
+                   (d.path() / "agent.err").string()};
+  auto port = agent.wait_port("ready: query endpoint ");
+  BOOST_REQUIRE_MESSAGE(port != 0, "agent not ready:\n" << agent.log());
+  // A running process of ours, in the collector's mirror with its Exe.
+  pid_t running = spawn_child({"/bin/sleep", "600"});
+  struct reap {
+    pid_t p;
+    ~reap() {
+      kill(p, SIGKILL);
+      waitpid(p, nullptr, 0);
+    }
+  } reaper{running};
+  json mine = nullptr;
+  for (int i = 0; i < 200; ++i) {
+    try {
+      mine = entry_of_pid(mirror_of(cport, host), running);
+    } catch (const std::exception &) {
+      mine = nullptr; // the host is not mirrored yet
+    }
+    if (!mine.is_null() && mine.at("Data").contains("Exe"))
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_REQUIRE_MESSAGE(!mine.is_null(), "the collector has no mirror of "
+                                             << host << ":\n"
+                                             << agent.log() << coll.log());
+  target t;
+  t.pid = std::to_string(running);
+  t.start = *pt::parse_time(mine.at("StartTime").get<std::string>());
+  t.exe = mine.at("Data").at("Exe").get<std::string>();
+  t.host = host;
+
+  client c{nullptr, ""};
+  auto facade = c.connect<pt::query_api>(port);
+  BOOST_REQUIRE_MESSAGE(facade, "cannot connect: " << agent.log());
+  auto node = facade->node();
+  // The stream messages: what would reach the collector as this host's.
+  std::vector<attempt> stream;
+  for (auto &a : every_message(t, c.sink(), c.batch_sink()))
+    if (a.what.rfind("update_batch", 0) == 0
+        || a.what.rfind("fleet_batch", 0) == 0
+        || a.what == "subscribe as a forwarder" || a.what == "flush")
+      stream.push_back(a);
+  BOOST_REQUIRE_EQUAL(stream.size(), 6u);
+  // Each id gets every stream message as a plain send (a request to an id
+  // nobody has waits for its timeout: 2400 of them would take hours).
+  for (caf::actor_id id = 1; id <= 400; ++id) {
+    auto to = c.by_id(node, id);
+    for (auto &a : stream)
+      c.tell(to, a.msg);
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+
+  // The stream goes on: a process started after the probes reaches the
+  // mirror, so anything a probe had queued before it would be there too.
+  pid_t late = spawn_child({"/bin/true"});
+  waitpid(late, nullptr, 0);
+  json mirror, e = nullptr;
+  for (int i = 0; i < 200 && e.is_null(); ++i) {
+    mirror = mirror_of(cport, host);
+    e = entry_of_pid(mirror, late);
+    if (e.is_null())
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  BOOST_TEST(!e.is_null(), "a process started after the probes is missing");
+  BOOST_TEST(mirror.dump().find("pt-") == std::string::npos,
+             mirror.dump().substr(0, 300));
+  auto now_mine = entry_of_pid(mirror, running);
+  BOOST_TEST(now_mine.dump() == mine.dump());
+  auto hosts = ask_binary(cport, {}, "hosts").dump();
+  BOOST_TEST(hosts.find("pt-invented-host") == std::string::npos, hosts);
+  BOOST_TEST(c.received().lines == 0);
+  BOOST_TEST(c.received().batches == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // endpoint_readonly_e2e_test

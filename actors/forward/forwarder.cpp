@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 
 namespace proctrack {
@@ -96,6 +97,54 @@ namespace {
 
 using fwd_ptr = forwarder_actor::stateful_pointer<forwarder_state>;
 
+// The courier: the only actor whose handle the forwarder puts on the wire
+// (issue 13, docs/security.md). CAF 0.17 registers an actor with the
+// middleman once its handle is serialized (as the sender of a request, say)
+// and delivers any peer's message to any registered actor by its small
+// sequential id, whichever endpoint the peer connected to. Had the
+// forwarder asked the collector itself, a client of the agent's query.port
+// could send it update_batch, which it would forward as this host's stream.
+// So each message to the collector goes through a courier of its own: it
+// takes one message from the forwarder (before its handle exists anywhere
+// but here), relays it, relays the answer (ack, next seq, or error), and
+// quits. It refuses every later message: what a peer can reach by its id
+// accepts nothing, and is gone once the answer is in.
+fleet_ingest_api::behavior_type courier(fleet_ingest_api::pointer self,
+                                        collector_actor collector,
+                                        caf::timespan timeout) {
+  auto used = std::make_shared<bool>(false);
+  auto relay = [self, collector, timeout,
+                used](auto &&...xs) -> caf::result<std::uint64_t> {
+    if (*used)
+      return caf::make_error(caf::sec::unexpected_message);
+    *used = true;
+    auto rp = self->make_response_promise<std::uint64_t>();
+    self->request(collector, timeout, std::forward<decltype(xs)>(xs)...)
+        .then(
+            [self, rp](std::uint64_t n) mutable {
+              rp.deliver(n);
+              self->quit();
+            },
+            [self, rp](caf::error &e) mutable {
+              rp.deliver(std::move(e));
+              self->quit();
+            });
+    return rp;
+  };
+  return {
+      [relay](fleet_batch &b) { return relay(std::move(b)); },
+      [relay](atom::subscribe, std::string &host, std::uint64_t session) {
+        return relay(atom::subscribe_v, std::move(host), session);
+      },
+  };
+}
+
+// A courier for one message to `collector` (see courier).
+fleet_ingest_api make_courier(fwd_ptr self, const collector_actor &collector,
+                              caf::timespan timeout) {
+  return self->home_system().spawn(courier, collector, timeout);
+}
+
 } // namespace
 
 forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
@@ -158,7 +207,10 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     }
     while (st.sent < st.pending.size() && st.sent < cfg.max_in_flight) {
       auto epoch = st.epoch;
-      self->request(st.collector, cfg.timeout, st.pending[st.sent])
+      // Through a courier, which answers within cfg.timeout (or with
+      // request_timeout); the forwarder's own handle never goes out.
+      self->request(make_courier(self, st.collector, cfg.timeout),
+                    caf::infinite, st.pending[st.sent])
           .then(
               [self, cfg, epoch, release_flushes,
                release_ready](std::uint64_t seq) {
@@ -299,7 +351,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                 return;
               }
               auto handle = caf::actor_cast<collector_actor>(std::move(ptr));
-              self->request(handle, cfg.timeout, atom::subscribe_v, cfg.host,
+              self->request(make_courier(self, handle, cfg.timeout),
+                            caf::infinite, atom::subscribe_v, cfg.host,
                             self->state.session)
                   .then(
                       [self, handle, cfg](std::uint64_t next) {

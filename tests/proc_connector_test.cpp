@@ -744,49 +744,64 @@ BOOST_AUTO_TEST_CASE(live_thread_exec_is_not_an_exit) {
     BOOST_TEST_MESSAGE("skipping live test: " << err);
     return;
   }
-  pid_t child = ::fork();
-  BOOST_REQUIRE_GE(child, 0);
-  if (child == 0) {
-    pthread_t t;
-    ::pthread_create(
-        &t, nullptr,
-        [](void *) -> void * {
-          ::usleep(100000);
-          ::execl("/bin/sleep", "sleep", "0.5", static_cast<char *>(nullptr));
-          ::_exit(127);
-        },
-        nullptr);
-    ::sleep(10); // ended by the thread's execve()
-    ::_exit(126);
-  }
-  lp::procfs_reader r;
-  lp::update_counts counts;
-  std::vector<process_update> ups;
-  std::vector<lp::proc_event> undecided;
+  // Run on a kernel shared with other tests' fork storms: when the socket's
+  // buffer overflows (ENOBUFS) events are lost and the order cannot be
+  // judged, so such a run is repeated (at most 5 times), never judged.
   std::vector<std::string> order; // exec and exit updates, in order
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  while (std::chrono::steady_clock::now() < deadline
-         && (order.empty() || order.back() != "exit")) {
-    std::vector<lp::proc_event> events;
-    BOOST_REQUIRE(c.receive(events, 20)
-                  != lp::proc_connector::recv_status::error);
-    // Decoded as the agent does: at once, against the live /proc, held
-    // exits put in front of the next events.
-    std::vector<lp::proc_event> mine, again;
-    for (auto &e : events)
-      if (e.tgid == child && e.is_leader() && e.what != lp::proc_event::fork)
-        mine.push_back(e);
-    auto before = ups.size();
-    mine.insert(mine.begin(), undecided.begin(), undecided.end());
-    lp::to_updates(mine, r, ups, unknown_time, &counts, &again);
-    undecided = std::move(again);
-    for (auto i = before; i < ups.size(); ++i)
-      order.push_back(ups[i].kind == update_kind::exit ? "exit" : "exec");
+  lp::update_counts counts;
+  bool lost = true;
+  for (int attempt = 0; attempt < 5 && lost; ++attempt) {
+    lost = false;
+    order.clear();
+    counts = lp::update_counts{};
+    pid_t child = ::fork();
+    BOOST_REQUIRE_GE(child, 0);
+    if (child == 0) {
+      pthread_t t;
+      ::pthread_create(
+          &t, nullptr,
+          [](void *) -> void * {
+            ::usleep(100000);
+            ::execl("/bin/sleep", "sleep", "0.5", static_cast<char *>(nullptr));
+            ::_exit(127);
+          },
+          nullptr);
+      ::sleep(10); // ended by the thread's execve()
+      ::_exit(126);
+    }
+    lp::procfs_reader r;
+    std::vector<process_update> ups;
+    std::vector<lp::proc_event> undecided;
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (std::chrono::steady_clock::now() < deadline
+           && (order.empty() || order.back() != "exit")) {
+      std::vector<lp::proc_event> events;
+      auto got = c.receive(events, 20);
+      BOOST_REQUIRE(got != lp::proc_connector::recv_status::error);
+      if (got == lp::proc_connector::recv_status::overflow)
+        lost = true;
+      // Decoded as the agent does: at once, against the live /proc, held
+      // exits put in front of the next events.
+      std::vector<lp::proc_event> mine, again;
+      for (auto &e : events)
+        if (e.tgid == child && e.is_leader() && e.what != lp::proc_event::fork)
+          mine.push_back(e);
+      auto before = ups.size();
+      mine.insert(mine.begin(), undecided.begin(), undecided.end());
+      lp::to_updates(mine, r, ups, unknown_time, &counts, &again);
+      undecided = std::move(again);
+      for (auto i = before; i < ups.size(); ++i)
+        order.push_back(ups[i].kind == update_kind::exit ? "exit" : "exec");
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0); // sleep's, not 126
+    if (lost)
+      BOOST_TEST_MESSAGE("attempt " << attempt
+                                    << ": events lost (ENOBUFS), repeated");
   }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  BOOST_TEST(WIFEXITED(status));
-  BOOST_TEST(WEXITSTATUS(status) == 0); // sleep's, not 126
+  BOOST_REQUIRE_MESSAGE(!lost, "every attempt lost events (ENOBUFS)");
   // One exec (the thread's), then the one real exit.
   BOOST_TEST(order == (std::vector<std::string>{"exec", "exit"}),
              boost::test_tools::per_element());

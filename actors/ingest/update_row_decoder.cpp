@@ -271,6 +271,23 @@ bool next_listed(scanner &sc, bool &first, bool keyed, bool entries,
   return true;
 }
 
+// Reads a listing's entries to its end (each one checked), keeping the
+// first part_rows in f.processes and where the rest starts in f.rest.
+// Returns how many entries were listed.
+std::size_t read_listing(scanner &sc, bool &first, bool keyed, bool entries,
+                         row_fields &f) {
+  std::size_t i = 0;
+  for (;; ++i) {
+    if (i == f.part_rows)
+      f.rest = {sc, first, keyed, entries, i};
+    process_record rec;
+    if (!next_listed(sc, first, keyed, entries, i, rec))
+      return i;
+    if (i < f.part_rows)
+      f.processes.push_back(std::move(rec));
+  }
+}
+
 // Velociraptor's own sync, `"data":{ID: entry, ...}` (or a list of
 // entries): the whole cache, each entry restored as it is.
 void read_keyed_listing(std::string_view raw, row_fields &f) {
@@ -281,16 +298,7 @@ void read_keyed_listing(std::string_view raw, row_fields &f) {
     sc.begin_object(first);
   else
     sc.begin_array(first);
-  std::size_t i = 0;
-  for (;; ++i) {
-    if (i == f.part_rows)
-      f.rest = {sc, first, keyed, true, i};
-    process_record rec;
-    if (!next_listed(sc, first, keyed, true, i, rec))
-      break;
-    if (i < f.part_rows)
-      f.processes.push_back(std::move(rec));
-  }
+  auto i = read_listing(sc, first, keyed, true, f);
   if (!sc.ok())
     throw field_error{"sync row: \"data\" is not valid JSON"};
   f.listed = i;
@@ -368,17 +376,7 @@ void read_object(scanner &sc, row_fields &f, bool top,
       f.have_processes = true;
       bool efirst = true;
       sc.begin_array(efirst);
-      std::size_t i = 0;
-      for (;; ++i) {
-        if (i == f.part_rows)
-          f.rest = {sc, efirst, false, false, i};
-        process_record rec;
-        if (!next_listed(sc, efirst, false, false, i, rec))
-          break;
-        if (i < f.part_rows)
-          f.processes.push_back(std::move(rec));
-      }
-      f.listed = i;
+      f.listed = read_listing(sc, efirst, false, false, f);
       continue;
     }
     value v;

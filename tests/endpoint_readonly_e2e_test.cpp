@@ -39,6 +39,15 @@ namespace pt = proctrack;
 
 namespace {
 
+/// Kills and reaps a child the test started, however the test ends.
+struct reap_on_exit {
+  pid_t p;
+  ~reap_on_exit() {
+    kill(p, SIGKILL);
+    waitpid(p, nullptr, 0);
+  }
+};
+
 std::string slurp(const std::string &path) {
   std::ifstream in{path, std::ios::binary};
   std::ostringstream s;
@@ -506,13 +515,7 @@ void attack_agent(const std::vector<std::string> &endpoint_flags,
   BOOST_REQUIRE_MESSAGE(port != 0, "agent not ready:\n" << agent.log());
   // A process that runs and one that has ended, both seen by the agent.
   pid_t running = spawn_child({"/bin/sleep", "600"});
-  struct reap {
-    pid_t p;
-    ~reap() {
-      kill(p, SIGKILL);
-      waitpid(p, nullptr, 0);
-    }
-  } reaper{running};
+  reap_on_exit reaper{running};
   pid_t exited = spawn_child({"/bin/true"});
   waitpid(exited, nullptr, 0);
   agent_view before;
@@ -723,13 +726,7 @@ BOOST_AUTO_TEST_CASE(agent_forwarder_is_not_addressable_by_id) {
   BOOST_REQUIRE_MESSAGE(port != 0, "agent not ready:\n" << agent.log());
   // A running process of ours, in the collector's mirror with its Exe.
   pid_t running = spawn_child({"/bin/sleep", "600"});
-  struct reap {
-    pid_t p;
-    ~reap() {
-      kill(p, SIGKILL);
-      waitpid(p, nullptr, 0);
-    }
-  } reaper{running};
+  reap_on_exit reaper{running};
   json mine = nullptr;
   for (int i = 0; i < 200; ++i) {
     try {

@@ -256,15 +256,20 @@ struct model {
     p.data = std::move(d);
     p.text = text(p.data);
   }
+  // Sets key k to v: a key given again keeps its place and takes the last
+  // value (duplicate Data keys, docs/semantics.md).
+  static void put(fields &d, const std::string &k, const std::string &v) {
+    auto at =
+        std::find_if(d.begin(), d.end(), [&](auto &f) { return f.first == k; });
+    if (at != d.end())
+      at->second = v;
+    else
+      d.emplace_back(k, v);
+  }
   fields store(const fields &in, std::vector<std::string> cut = {}) {
     fields d;
     for (auto &[k, v] : in) {
-      auto at = std::find_if(d.begin(), d.end(),
-                             [&](auto &f) { return f.first == k; });
-      if (at != d.end())
-        at->second = v;
-      else
-        d.emplace_back(k, v);
+      put(d, k, v);
     }
     fields out;
     for (auto &[k, v] : d) {
@@ -305,12 +310,7 @@ struct model {
     for (auto &[k, v] : add) {
       if (k != "Truncated")
         cut.erase(std::remove(cut.begin(), cut.end(), k), cut.end());
-      auto at = std::find_if(d.begin(), d.end(),
-                             [&](auto &f) { return f.first == k; });
-      if (at != d.end())
-        at->second = v;
-      else
-        d.emplace_back(k, v);
+      put(d, k, v);
     }
     return store(d, cut);
   }

@@ -278,7 +278,16 @@ BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
   BOOST_TEST(c.wrong_parent == 0);
   BOOST_TEST(c.wrong_end == 0);
   BOOST_TEST(c.wrong_image == 0);
-  BOOST_TEST(c.unknown_image == 0);
+  // An image is unknown (null, never wrong) only when the agent read /proc
+  // after the process had gone: under CPU starvation it falls behind the
+  // workload (its children live 100-400 ms). The agent must have said so.
+  long long unread = -1;
+  if (stats.status == 0) {
+    auto st = results(stats, {"stats"}).at(0);
+    unread =
+        st.value("UnreadExecImages", 0LL) + st.value("ForeignProcReads", 0LL);
+  }
+  BOOST_TEST(c.unknown_image <= unread);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -50,14 +50,16 @@ struct fake_proc {
     ::mkdir((root + "/" + rel).c_str(), 0755);
   }
   /// A stat line: pid (comm) state ppid ... field 22 = ticks.
+  /// Field 9 is `flags` (PF_*), field 23 `vsize` (0: no memory).
   static std::string stat_line(int pid, const std::string &comm, int ppid,
-                               unsigned long ticks) {
+                               unsigned long ticks, unsigned long flags = 9,
+                               unsigned long vsize = 23) {
     std::string s =
         std::to_string(pid) + " (" + comm + ") S " + std::to_string(ppid);
     // fields 5..21 (17 fields), then 22 = starttime, then a few more.
     for (int f = 5; f <= 21; ++f)
-      s += " " + std::to_string(f);
-    s += " " + std::to_string(ticks) + " 23 24 25\n";
+      s += " " + std::to_string(f == 9 ? flags : f);
+    s += " " + std::to_string(ticks) + " " + std::to_string(vsize) + " 24 25\n";
     return s;
   }
   void process(int pid, const std::string &comm, int ppid, unsigned long ticks,
@@ -103,8 +105,9 @@ void make_tree(fake_proc &fp) {
   // a thread of 100 that is not the leader.
   fp.process(101, "worker", 1, 12350, 100, 4242424);
   fp.write("101/cmdline", std::string("/opt/a b\0", 9));
-  // a kernel thread: empty cmdline, no exe.
+  // a kernel thread: empty cmdline, no exe, PF_KTHREAD in stat's flags.
   fp.process(2, "kthreadd", 0, 0, 2, 0);
+  fp.write("2/stat", fake_proc::stat_line(2, "kthreadd", 0, 0, 0x00200040));
   fp.write("2/cmdline", "");
   // vanishing mid-read: stat and status present, cmdline/exe gone.
   fp.process(200, "gone", 1, 20000, 200, 0);
@@ -306,6 +309,84 @@ BOOST_AUTO_TEST_CASE(zombies_in_a_fake_tree) {
   BOOST_TEST(field(server, "Exe") == "\"/usr/sbin/server\"");
   // A single read (fork/exec) still answers for the zombie.
   BOOST_TEST(r.read_process(500).has_value());
+}
+
+// What an exiting process shows between PF_EXITING and its zombie state,
+// and what an empty command line means.
+BOOST_AUTO_TEST_CASE(exiting_processes_and_empty_command_lines) {
+  fake_proc fp;
+  make_tree(fp);
+  // In its exit path, memory still there: PF_EXITING (0x4), one thread.
+  fp.process(700, "leaving", 1, 30000, 700, 0);
+  fp.write("700/stat", fake_proc::stat_line(700, "leaving", 1, 30000, 0x404));
+  fp.write("700/cmdline", std::string("/bin/leaving\0", 13));
+  ::symlink("/bin/leaving", (fp.root + "/700/exe").c_str());
+  // Read after its memory went: no Exe, empty command line, vsize > 0 in
+  // this (fake) stat, so only the missing Exe tells.
+  fp.process(710, "husk", 1, 30000, 710, 0);
+  fp.write("710/cmdline", "");
+  // exec'd with an empty argv (as in CVE-2021-4034): Exe, "" command line.
+  fp.process(720, "noargv", 1, 30000, 720, 0);
+  fp.write("720/cmdline", "");
+  ::symlink("/usr/bin/pkexec", (fp.root + "/720/exe").c_str());
+  procfs_reader r(fp.root, 100);
+  procfs_reader::read_facts fx;
+  auto leaving = r.read_process(700, &fx);
+  BOOST_REQUIRE(leaving);
+  BOOST_TEST(fx.exiting);
+  auto husk = r.read_process(710, &fx);
+  BOOST_REQUIRE(husk);
+  BOOST_TEST(!fx.exiting);
+  BOOST_TEST(find(*husk, "CommandLine") == nullptr);
+  BOOST_TEST(find(*husk, "Exe") == nullptr);
+  BOOST_TEST(field(*husk, "Name") == "\"husk\"");
+  auto noargv = r.read_process(720, &fx);
+  BOOST_REQUIRE(noargv);
+  BOOST_TEST(field(*noargv, "CommandLine") == "\"\"");
+  BOOST_TEST(field(*noargv, "Exe") == "\"/usr/bin/pkexec\"");
+  auto kt = r.read_process(2, &fx);
+  BOOST_REQUIRE(kt);
+  BOOST_TEST(!fx.exiting);
+  BOOST_TEST(field(*kt, "CommandLine") == "\"\"");
+  // A listing leaves out the exiting process (its image is going).
+  auto l = r.list();
+  std::vector<std::string> pids;
+  for (auto &p : l.processes)
+    pids.push_back(p.pid);
+  std::vector<std::string> want{"1", "2", "100", "200", "710", "720"};
+  BOOST_TEST(pids == want, boost::test_tools::per_element());
+}
+
+// A real process exec'd with an empty argv (argc 0, as in CVE-2021-4034):
+// listed with its Exe and "" for its command line.
+BOOST_AUTO_TEST_CASE(real_process_with_an_empty_argv) {
+  const std::string sh = std::filesystem::canonical("/bin/sh").string();
+  int in[2];
+  BOOST_REQUIRE(::pipe(in) == 0);
+  pid_t c = ::fork();
+  if (c == 0) {
+    // The shell reads commands from a pipe nobody writes to: it waits.
+    ::dup2(in[0], 0);
+    char *argv[] = {nullptr};
+    char *envp[] = {nullptr};
+    ::execve(sh.c_str(), argv, envp);
+    ::_exit(127);
+  }
+  procfs_reader r;
+  std::optional<process_record> p;
+  for (int i = 0; i < 250; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    p = r.read_process(c);
+    if (p && field(*p, "Exe") == "\"" + sh + "\"")
+      break;
+  }
+  ::kill(c, SIGKILL);
+  ::waitpid(c, nullptr, 0);
+  ::close(in[0]);
+  ::close(in[1]);
+  BOOST_REQUIRE(p);
+  BOOST_TEST(field(*p, "Exe") == "\"" + sh + "\"");
+  BOOST_TEST(field(*p, "CommandLine") == "\"\"");
 }
 
 // The kernel's own zombies: a child that exited and is not reaped is not

@@ -384,6 +384,8 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
   bool have_cmdline = false;
   bool consistent = false;
   std::uint64_t last_vsize = st->vsize; // of the last stat read
+  std::uint64_t last_flags = st->flags;
+  char last_state = st->state;
   std::string again;
   for (int attempt = 0; attempt < 3 && !consistent; ++attempt) {
     exe = read_exe();
@@ -396,8 +398,11 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
     std::optional<stat_line> st2;
     if (read_file_at(dfd, "stat", again, true))
       st2 = parse_stat_line(again);
-    if (st2)
+    if (st2) {
       last_vsize = st2->vsize;
+      last_flags = st2->flags;
+      last_state = st2->state;
+    }
     // No stat any more: the process vanished during the read, and what was
     // read may be the husk of its exit (no Exe, no command line).
     consistent =
@@ -412,9 +417,35 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
     exe.clear();
     have_cmdline = false;
   }
+  // A zombie read through its own files (found so, or become one during
+  // the read, after which a retry reads its husk consistently): a listing
+  // leaves it out, and a single read keeps no image from it.
+  if (image_rel.empty()
+      && (is_zombie(*st) || last_state == 'Z' || last_state == 'X')) {
+    if (error)
+      return std::nullopt;
+    if (!is_zombie(*st))
+      st->state = last_state;
+    exe.clear();
+    have_cmdline = false;
+  }
   constexpr std::uint64_t pf_kthread = 0x00200000;
+  constexpr std::uint64_t pf_exiting = 0x00000004;
+  const bool kthread = (st->flags & pf_kthread) != 0;
+  // In its exit path from PF_EXITING on (set before its memory goes, so a
+  // read that found no memory is followed by a stat that shows the flag).
+  // A leader's PF_EXITING with other threads left is its pthread_exit():
+  // the process lives on.
   const bool exiting =
-      !is_zombie(*st) && last_vsize == 0 && (st->flags & pf_kthread) == 0;
+      !is_zombie(*st) && !kthread
+      && (last_vsize == 0
+          || ((last_flags & pf_exiting) != 0 && thread_count(status) <= 1));
+  // A user process without a readable Exe and with an empty command line
+  // was read without its memory (its exit, or an exec between two reads):
+  // "" would claim argv was empty. Unknown instead. (An exec with an empty
+  // argv, as in CVE-2021-4034, keeps its Exe and so its "".)
+  if (!kthread && exe.empty() && have_cmdline && cmdline.empty())
+    have_cmdline = false;
   // A listing leaves out a process in its exit path (no memory yet not a
   // zombie) for the reason it leaves out zombies: its image is gone.
   if (exiting && error)

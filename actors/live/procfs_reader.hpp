@@ -74,6 +74,9 @@ public:
   /// command line and Name come from one image: a read that an execve()
   /// overtook (Exe changed during the read) is read again, at most twice,
   /// and then left without image fields (facts->image_consistent false).
+  /// A user process (not a kernel thread) read with no Exe and an empty
+  /// command line gets no CommandLine field: it was read without its memory
+  /// (exiting), and "" would say its argv was empty.
   struct read_facts {
     std::uint64_t start_ticks = 0; ///< stat field 22
     char state = '?';              ///< stat field 3 ('Z': zombie)
@@ -81,9 +84,10 @@ public:
     bool have_exe = false;
     bool have_cmdline = false; ///< a non-empty command line was read
     bool image_consistent = true;
-    /// Exiting (or exited): no memory (vsize 0 in the stat read after Exe
-    /// and the command line) and not a kernel thread. Its image may have
-    /// gone during the read, like a zombie's; only the name is its own.
+    /// Exiting (or exited): not a kernel thread, and the stat read after
+    /// Exe and the command line shows no memory (vsize 0) or PF_EXITING
+    /// with no other thread left. Its image may have gone during the read,
+    /// like a zombie's; only the name is its own.
     bool exiting = false;
   };
   std::optional<process_record> read_process(int pid,

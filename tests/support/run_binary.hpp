@@ -173,7 +173,11 @@ public:
     }
     throw std::runtime_error("cannot create a temp directory");
   }
+  /// Removed on destruction unless PROCTRACK_KEEP_TEMP is set (for
+  /// reading a failed run's files afterwards).
   ~temp_dir() {
+    if (std::getenv("PROCTRACK_KEEP_TEMP") != nullptr)
+      return;
     std::error_code ec;
     std::filesystem::remove_all(path_, ec);
   }

@@ -80,8 +80,13 @@ BOOST_AUTO_TEST_CASE(every_log_gives_the_manifests_starts_and_exits) {
                  == f["eid1"].get<std::int64_t>());
       BOOST_TEST(stats["ExitUpdates"].get<std::int64_t>() - sec("SecurityExits")
                  == f["eid5"].get<std::int64_t>());
-      BOOST_TEST(stats["Length"].get<std::int64_t>()
+      // A 4688 that is not Sysmon's twin but takes the pid of a running
+      // Sysmon process within 1 s is merged into it (one in
+      // empire_persistence: pid 1812, MemCompression / upfc.exe).
+      BOOST_TEST(stats["Length"].get<std::int64_t>() + sec("StartMerges")
                  == f["eid1"].get<std::int64_t>() + sec("SecurityStarts"));
+      if (sec("SecurityStarts") == 0)
+        BOOST_TEST(sec("StartMerges") == 0);
       BOOST_TEST(stats["InputErrors"] == 0);
       ++files;
     }

@@ -283,4 +283,22 @@ BOOST_AUTO_TEST_CASE(security_log_without_process_events_says_what_it_held) {
              == std::stoll(first.substr(first.find(':') + 1)));
 }
 
+// A Security log saved by Event Viewer as CSV is no form proctrack reads:
+// the replay says so, with what the file's first line holds, and counts it.
+BOOST_AUTO_TEST_CASE(unrecognised_form_says_what_it_found) {
+  temp_dir dir;
+  auto csv =
+      dir.write("security.csv",
+                "Keywords,Date and Time,Source,Event ID,Task Category\n"
+                "Audit Success,9/4/2020 3:06:24 AM,"
+                "Microsoft-Windows-Security-Auditing,4688,Process Creation\n");
+  auto r = proctrack({"replay", csv, "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, csv + ": unknown format (not EVTX"), r.err);
+  BOOST_TEST(has(r.err, "; the first line is not a JSON object: "
+                        "\"Keywords,Date and Time,Source,Event ID,T...\""),
+             r.err);
+  BOOST_TEST(counter_of(results(r, {"stats"})[0], "InputOpenFailures") == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

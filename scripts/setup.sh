@@ -9,13 +9,14 @@ set -euo pipefail
 # build: compiler, cmake, the libraries (libboost-dev: Boost.Asio for the
 # agent's query socket); tests: Boost.Test, procps (ps, the
 # pslist comparison), openssl (test certificates), python3-pefile (the PE
-# reader's reference implementation), file and systemd (the .deb: cpack's
+# reader's reference implementation), python3-evtx (python-evtx: the
+# Security log tests' independent reading of EVTX), file and systemd (the .deb: cpack's
 # dependency scan, systemd-analyze verify of the unit); fuzz: clang with its
 # libFuzzer runtime.
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
   libspdlog-dev libboost-dev libboost-test-dev libevtx-dev libpugixml-dev
   zlib1g-dev libssl-dev clang libclang-rt-14-dev procps openssl python3-pefile
-  file systemd "$@")
+  python3-evtx file systemd "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

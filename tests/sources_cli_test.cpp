@@ -59,9 +59,9 @@ BOOST_AUTO_TEST_CASE(security_4688_log_is_read) {
   BOOST_TEST(counter_of(o[3], "InputErrors") == 0);
 }
 
-// In a JSON export (channels mixed, TimeCreated skewed) Security events are
-// not read; a file of no process event says so on stderr instead of
-// answering an empty cache silently.
+// In a JSON export Security events are read too (evtx_dump's form here); a
+// file of no process event says so on stderr, and in stats, with the event
+// ids it held, instead of answering an empty cache silently.
 BOOST_AUTO_TEST_CASE(json_security_events_and_a_log_with_no_process_event) {
   temp_dir dir;
   auto sec = [](int id, const std::string &time, const std::string &data) {
@@ -71,21 +71,33 @@ BOOST_AUTO_TEST_CASE(json_security_events_and_a_log_with_no_process_event) {
            + R"(,"TimeCreated":{"#attributes":{"SystemTime":")" + time
            + R"("}},"Computer":"dc1"},"EventData":{)" + data + "}}}";
   };
+  auto with_4688 = dir.write_lines(
+      "with_4688.jsonl", {sec(4624, "2021-03-01T10:00:00Z", R"("X":"1")"),
+                          sec(4688, "2021-03-01T10:00:02Z",
+                              R"("NewProcessId":"0x1f4","ProcessId":"0x4")")});
+  auto p = replay(with_4688, {"pslist", "stats"});
+  BOOST_TEST_REQUIRE(p[0].size() == 1u);
+  BOOST_TEST(p[0][0]["Id"] == "500-1614592802");
+  BOOST_TEST(p[0][0]["ParentId"] == "4-?");
+  BOOST_TEST(counter_of(p[1], "SecurityProcessEvents") == 1);
+  BOOST_TEST(!has(p.run.err, "0 process events"), p.run.err);
+
   auto logons = dir.write_lines(
       "logons.jsonl", {sec(4624, "2021-03-01T10:00:00Z", R"("X":"1")"),
                        sec(4624, "2021-03-01T10:00:01Z", R"("X":"2")"),
-                       sec(4688, "2021-03-01T10:00:02Z",
-                           R"("NewProcessId":"0x1f4","ProcessId":"0x4")")});
+                       sec(4672, "2021-03-01T10:00:01Z", R"("X":"3")")});
   auto r = replay(logons, {"stats"});
   BOOST_TEST(counter_of(r[0], "Length") == 0);
   BOOST_TEST(counter_of(r[0], "SkippedOtherProviders") == 3);
-  BOOST_TEST(
-      has(r.run.err, logons
-                         + ": 3 events, none is a process event (Sysmon 1/5, "
-                           "Security 4688/4689 from EVTX), all skipped: "
-                           "Microsoft-Windows-Security-Auditing 4624 x2, "
-                           "Microsoft-Windows-Security-Auditing 4688 x1"),
-      r.run.err);
+  BOOST_TEST(counter_of(r[0], "SkippedSecurityEventID4624") == 2);
+  BOOST_TEST(counter_of(r[0], "FilesWithoutProcessEvents") == 1);
+  BOOST_TEST(has(r.run.err,
+                 logons
+                     + ": Security log: 0 process events of 3 records; event "
+                       "ids 4624\xc3\x97"
+                       "2, 4672\xc3\x97"
+                       "1 (process events: Sysmon 1/5, Security 4688/4689)"),
+             r.run.err);
 }
 
 // --- several hosts in one replay ------------------------------------------

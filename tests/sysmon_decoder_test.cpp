@@ -948,4 +948,79 @@ BOOST_AUTO_TEST_CASE(evtx_as_json_and_xml_forms) {
   BOOST_TEST(*ev.find("NewProcessId") == "0x1f4");
 }
 
+// A 4688 as OTRF's nxlog export wrote it (a real line of
+// empire_persistence..., Message left out): EventTime is local time, put on
+// UTC by @timestamp - EventReceivedTime; the Security fields map to Data as
+// docs/sources.md's table says.
+BOOST_AUTO_TEST_CASE(security_4688_nxlog_line_to_update) {
+  sysmon_event ev;
+  std::string why;
+  BOOST_REQUIRE(parse_event_json(
+      R"({"Version": 2, "TargetLogonId": "0x3e4", "SubjectLogonId": "0x3e7",)"
+      R"( "ParentProcessName": "C:\\Windows\\System32\\svchost.exe",)"
+      R"( "SourceName": "Microsoft-Windows-Security-Auditing",)"
+      R"( "Hostname": "MORDORDC.theshire.local", "NewProcessId": "0x1180",)"
+      R"( "NewProcessName": "C:\\Windows\\System32\\wbem\\WmiPrvSE.exe",)"
+      R"( "EventType": "AUDIT_SUCCESS", "RecordNumber": 186620,)"
+      R"( "CommandLine": "C:\\windows\\system32\\wbem\\wmiprvse.exe -Embedding",)"
+      R"( "MandatoryLabel": "S-1-16-16384", "EventID": 4688,)"
+      R"( "SubjectUserName": "MORDORDC$", "ProcessId": "0x3b8",)"
+      R"( "TargetDomainName": "THESHIRE", "TargetUserSid": "S-1-0-0",)"
+      R"( "TokenElevationType": "%%1936", "EventReceivedTime": "2020-09-04 03:06:26",)"
+      R"( "EventTime": "2020-09-04 03:06:24", "Channel": "Security",)"
+      R"( "TargetUserName": "MORDORDC$", "@timestamp": "2020-09-04T07:06:26.860Z",)"
+      R"( "SubjectDomainName": "THESHIRE"})",
+      ev, why));
+  BOOST_TEST(ev.time_created == "2020-09-04T07:06:24Z");
+  BOOST_TEST(ev.computer == "MORDORDC.theshire.local");
+  auto u = to_update(ev, why, true);
+  BOOST_REQUIRE(u);
+  auto &p = u->process;
+  BOOST_TEST(u->host == "MORDORDC.theshire.local");
+  BOOST_TEST(p.pid == "4480");
+  BOOST_TEST(p.ppid == "952");
+  BOOST_TEST(p.guid.empty());
+  BOOST_TEST(format_time(p.start_time) == "2020-09-04T07:06:24Z");
+  BOOST_TEST(field(p, "Name") == "\"WmiPrvSE.exe\"");
+  BOOST_TEST(field(p, "Exe")
+             == R"("C:\\Windows\\System32\\wbem\\WmiPrvSE.exe")");
+  BOOST_TEST(field(p, "CommandLine")
+             == R"("C:\\windows\\system32\\wbem\\wmiprvse.exe -Embedding")");
+  BOOST_TEST(field(p, "ParentImage")
+             == R"("C:\\Windows\\System32\\svchost.exe")");
+  // The new process's account is the Target one, when logged.
+  BOOST_TEST(field(p, "Username") == R"("THESHIRE\\MORDORDC$")");
+  BOOST_TEST(field(p, "SubjectUserName") == "\"MORDORDC$\"");
+  BOOST_TEST(field(p, "TargetDomainName") == "\"THESHIRE\"");
+  BOOST_TEST(field(p, "MandatoryLabel") == "\"S-1-16-16384\"");
+  BOOST_TEST(field(p, "IntegrityLevel") == "\"System\"");
+  BOOST_TEST(field(p, "TokenElevationType") == "\"%%1936\"");
+  BOOST_TEST(field(p, "Elevation") == "\"Default\"");
+
+  // Target "-": the creator's (Subject) account; an elevated token.
+  ev.set("TargetUserName", "-");
+  ev.set("TargetDomainName", "-");
+  ev.set("TokenElevationType", "%%1937");
+  ev.set("MandatoryLabel", "S-1-16-12288");
+  u = to_update(ev, why, true);
+  BOOST_REQUIRE(u);
+  BOOST_TEST(field(u->process, "Username") == R"("THESHIRE\\MORDORDC$")");
+  BOOST_TEST(field(u->process, "Elevation") == "\"Full\"");
+  BOOST_TEST(field(u->process, "IntegrityLevel") == "\"High\"");
+
+  // 4689: the exit of the hex ProcessId.
+  ev.clear();
+  ev.provider = "Microsoft-Windows-Security-Auditing";
+  ev.event_id = 4689;
+  ev.time_created = "2020-09-04T07:07:09Z";
+  ev.set("ProcessId", "0x16a0");
+  ev.set("ProcessName", "C:\\Windows\\TiWorker.exe");
+  u = to_update(ev, why, true);
+  BOOST_REQUIRE(u);
+  BOOST_TEST((u->kind == update_kind::exit));
+  BOOST_TEST(u->target == "5792");
+  // Without security, Security events are not read.
+  BOOST_TEST(!to_update(ev, why));
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sysmon_decoder_test

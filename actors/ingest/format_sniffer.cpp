@@ -54,6 +54,28 @@ std::vector<std::string> top_level_keys(std::string_view line) {
   return keys;
 }
 
+// What a line that decided nothing holds, for the user: its keys, or its
+// first bytes (control and non-ASCII bytes shown as '?').
+std::string describe_line(std::string_view line,
+                          const std::vector<std::string> &keys) {
+  auto printable = [](std::string_view s, std::size_t max) {
+    std::string out;
+    for (char c : s.substr(0, max))
+      out += (c >= 0x20 && c < 0x7f) ? c : '?';
+    return out;
+  };
+  if (!keys.empty()) {
+    std::string out = "is a JSON object with keys ";
+    for (std::size_t i = 0; i < keys.size() && i < 8; ++i)
+      out += (i ? ", " : "") + printable(keys[i], 40);
+    if (keys.size() > 8)
+      out += ", ... (" + std::to_string(keys.size()) + " keys)";
+    return out;
+  }
+  return "is not a JSON object: \"" + printable(line, 40)
+         + (line.size() > 40 ? "...\"" : "\"");
+}
+
 } // namespace
 
 input_format sniff_format(const std::string &path, std::string &error) {
@@ -75,6 +97,7 @@ input_format sniff_format(const std::string &path, std::string &error) {
     return input_format::unknown;
   std::string line;
   int looked = 0, too_long = 0;
+  std::string found; // what the first line held, for the message
   while (looked < 20) {
     auto st = lines.next(line);
     if (st == line_reader::status::eof)
@@ -95,6 +118,8 @@ input_format sniff_format(const std::string &path, std::string &error) {
     if (repair_json_text(line, repaired) > 0)
       line.swap(repaired);
     auto keys = top_level_keys(line);
+    if (found.empty())
+      found = describe_line(line, keys);
     auto has = [&](const char *k) {
       return std::find(keys.begin(), keys.end(), k) != keys.end();
     };
@@ -114,6 +139,8 @@ input_format sniff_format(const std::string &path, std::string &error) {
             "update_type, EventID, winlog, event_data or System, nor an "
             "<Event> line, in the first "
           + std::to_string(looked) + " lines)";
+  if (!found.empty())
+    error += "; the first line " + found;
   if (too_long
       > 0) // e.g. a sync row too long to read: say so, not just "unknown"
     error += "; " + std::to_string(too_long)

@@ -197,6 +197,36 @@ std::string hex_pid(const std::string *v) {
   return std::to_string(x);
 }
 
+// MandatoryLabel's SID (S-1-16-<RID>, the token's integrity level) as the
+// name Sysmon's IntegrityLevel uses; "" for a SID that is not a label.
+std::string integrity_level(std::string_view sid) {
+  sid = trim(sid);
+  static constexpr std::pair<std::string_view, std::string_view> levels[] = {
+      {"S-1-16-0", "Untrusted"},    {"S-1-16-4096", "Low"},
+      {"S-1-16-8192", "Medium"},    {"S-1-16-8448", "MediumPlus"},
+      {"S-1-16-12288", "High"},     {"S-1-16-16384", "System"},
+      {"S-1-16-20480", "Protected"}};
+  for (auto &[k, v] : levels)
+    if (iequals(sid, k))
+      return std::string(v);
+  return {};
+}
+
+// TokenElevationType as logged (%%1936..%%1938, the message table's
+// insertion strings; rendered exports may give "TokenElevationTypeFull (2)")
+// as UAC's name of the token: Default (type 1, UAC off or a built-in
+// account), Full (type 2, elevated), Limited (type 3, filtered).
+std::string elevation(std::string_view type) {
+  type = trim(type);
+  if (type == "%%1936" || type.find("(1)") != std::string_view::npos)
+    return "Default";
+  if (type == "%%1937" || type.find("(2)") != std::string_view::npos)
+    return "Full";
+  if (type == "%%1938" || type.find("(3)") != std::string_view::npos)
+    return "Limited";
+  return {};
+}
+
 // Security 4688 / 4689: pids in hex, no GUID, the time is TimeCreated.
 std::optional<process_update> security_update(const sysmon_event &ev,
                                               std::string &why_not) {
@@ -237,17 +267,39 @@ std::optional<process_update> security_update(const sysmon_event &ev,
   std::string t;
   append_time_json(t, *when);
   add_field(d, "StartTime", std::move(t));
-  auto user = ev.find("SubjectUserName");
-  if (user != nullptr) {
-    auto domain = ev.find("SubjectDomainName");
-    add_field(d, "Username",
-              json_string(domain != nullptr && !domain->empty()
-                              ? *domain + "\\" + *user
-                              : *user));
-  }
+  // The new process's account: Target* (Windows 10 / Server 2016 and
+  // later, "-" when it is the creator's own), else the creator's Subject*.
+  auto account = [&](const char *user_key, const char *domain_key) {
+    auto user = ev.find(user_key);
+    if (user == nullptr || trim(*user).empty() || trim(*user) == "-")
+      return std::string{};
+    auto domain = ev.find(domain_key);
+    return domain != nullptr && !trim(*domain).empty() && trim(*domain) != "-"
+               ? *domain + "\\" + *user
+               : *user;
+  };
+  auto name = account("TargetUserName", "TargetDomainName");
+  if (name.empty())
+    name = account("SubjectUserName", "SubjectDomainName");
+  if (!name.empty())
+    add_field(d, "Username", json_string(name));
   add_string(d, ev, "NewProcessName", "Exe");
   add_string(d, ev, "CommandLine", "CommandLine");
   add_string(d, ev, "ParentProcessName", "ParentImage");
+  if (auto label = ev.find("MandatoryLabel")) {
+    if (auto level = integrity_level(*label); !level.empty())
+      add_field(d, "IntegrityLevel", json_string(level));
+  }
+  add_string(d, ev, "SubjectUserName", "SubjectUserName");
+  add_string(d, ev, "SubjectDomainName", "SubjectDomainName");
+  add_string(d, ev, "TargetUserName", "TargetUserName");
+  add_string(d, ev, "TargetDomainName", "TargetDomainName");
+  add_string(d, ev, "MandatoryLabel", "MandatoryLabel");
+  if (auto type = ev.find("TokenElevationType")) {
+    add_field(d, "TokenElevationType", json_string(*type));
+    if (auto e = elevation(*type); !e.empty())
+      add_field(d, "Elevation", json_string(e));
+  }
   if (!ev.computer.empty())
     add_field(d, "Computer", json_string(ev.computer));
   return u;

@@ -1,6 +1,7 @@
 #include "actors/ingest/sysmon_json_reader.hpp"
 
 #include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
 #include "actors/ingest/evtx_reader.hpp"
 
 #include <nlohmann/json.hpp>
@@ -138,6 +139,32 @@ std::int64_t event_id_of(const std::string *v) {
 
 std::uint64_t number_of(const std::string *v) {
   return v == nullptr ? 0 : std::strtoull(v->c_str(), nullptr, 10);
+}
+
+// nxlog's EventTime is the collector's local time without a zone; its
+// EventReceivedTime is the same clock when the event arrived, and Logstash's
+// @timestamp that arrival in UTC. Their difference rounded to 15 minutes is
+// the zone's offset (OTRF's files: 4 h, with 0-10 s of transport left over),
+// so EventTime plus it is the event's UTC time, to the second. Without both,
+// EventTime is returned as it is.
+std::string nxlog_event_time(const std::string &event_time,
+                             const std::string &received_local,
+                             const std::string &received_utc) {
+  if (event_time.empty() || received_local.empty() || received_utc.empty())
+    return event_time;
+  auto t = parse_time(event_time);
+  auto local = parse_time(received_local);
+  auto utc = parse_time(received_utc);
+  if (!t || !local || !utc || *t == unknown_time || *local == unknown_time
+      || *utc == unknown_time)
+    return event_time;
+  constexpr timestamp quarter = 900 * ns_per_second;
+  auto diff = *utc - *local;
+  // Round to the nearest quarter hour; zones run from -12 h to +14 h.
+  auto q = (diff >= 0 ? diff + quarter / 2 : diff - quarter / 2) / quarter;
+  if (q < -12 * 4 || q > 14 * 4)
+    return event_time;
+  return format_time(*t + q * quarter);
 }
 
 // The envelope keys of the flat forms, which are not EventData fields.
@@ -364,7 +391,9 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
       ev.record_number = number_of(lookup(top, "EventRecordID"));
     ev.time_created = text(top, "TimeCreated");
     if (ev.time_created.empty())
-      ev.time_created = text(top, "EventTime");
+      ev.time_created = nxlog_event_time(text(top, "EventTime"),
+                                         text(top, "EventReceivedTime"),
+                                         text(top, "@timestamp"));
     ev.fields.reserve(top.size());
     for (auto &kv : top)
       if (!flat_envelope_key(kv.first))

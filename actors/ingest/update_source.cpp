@@ -1,14 +1,19 @@
 #include "actors/ingest/update_source.hpp"
 
+#include "actors/common/time.hpp"
 #include "actors/ingest/evtx_reader.hpp"
 #include "actors/ingest/line_reader.hpp"
+#include "actors/ingest/security_twins.hpp"
 #include "actors/ingest/sysmon_json_reader.hpp"
 #include "actors/ingest/update_row_decoder.hpp"
 
 #include <algorithm>
+#include <cstdio>
+#include <functional>
 #include <map>
 #include <optional>
-#include <type_traits>
+#include <set>
+#include <unordered_map>
 #include <utility>
 
 namespace proctrack {
@@ -134,12 +139,12 @@ private:
   std::uint64_t bytes_ = 0;
 };
 
-// Sysmon events (EVTX or JSON lines): EID 1 -> start, EID 5 -> exit; other
-// events are skipped and counted by EventID.
+// Windows events (EVTX or JSON lines): Sysmon EID 1 -> start, 5 -> exit;
+// Security 4688 -> start, 4689 -> exit; other events are skipped and counted
+// by EventID. A 4688 that Sysmon's EID 1 of the same file already gives is
+// dropped (security_twins), and Security times are put on Sysmon's clock.
 template <class Reader>
 class sysmon_source : public update_source {
-  static constexpr bool read_security = std::is_same_v<Reader, evtx_reader>;
-
 public:
   explicit sysmon_source(std::string path)
       : path_(path), reader_(std::move(path)) {}
@@ -157,12 +162,11 @@ public:
       }
       ++events_;
       std::string why;
-      // Security 4688/4689 only from EVTX: JSON exports mix channels, and
-      // their TimeCreated is skewed by hours in the corpus, so a 4688
-      // would duplicate the Sysmon EID 1 of the same process.
-      bool security = event_.event_id == 4688 || event_.event_id == 4689;
-      bool wanted = is_process_event(event_) && (!security || read_security);
-      auto u = wanted ? to_update(event_, why, read_security)
+      bool wanted = is_process_event(event_);
+      bool security = wanted && is_security(event_);
+      if (security)
+        to_sysmon_clock(event_);
+      auto u = wanted ? to_update(event_, why, true)
                       : std::optional<process_update>{};
       if (!u) {
         if (wanted) {
@@ -170,27 +174,23 @@ public:
           errors_.push_back(path_ + ": record "
                             + std::to_string(event_.record_number) + ": "
                             + why);
-        } else if (!event_.provider.empty()
-                   && event_.provider != sysmon_provider) {
-          ++other_providers_;
-          auto kind = event_.provider + " " + std::to_string(event_.event_id);
-          if (auto it = others_.find(kind); it != others_.end())
-            ++it->second;
-          else if (others_.size() < 8)
-            others_.emplace(std::move(kind), 1);
         } else {
-          ++skipped_[event_.event_id];
+          count_skipped(event_);
         }
         continue;
       }
+      if (security && !keep_security(*u))
+        continue;
+      if (!security && u->kind == update_kind::start)
+        remember_image(u->host, u->process.pid, event_.find("Image"));
       bytes += update_data_bytes(*u);
       if (!why.empty()) { // kept, but a field was bad: counted and said
         ++unusable_;
         errors_.push_back(path_ + ": record "
                           + std::to_string(event_.record_number) + ": " + why);
       }
-      if (event_.event_id == 4688 || event_.event_id == 4689)
-        ++security_;
+      if (security)
+        ++(u->kind == update_kind::start ? security_starts_ : security_exits_);
       out.push_back(std::move(*u));
       ++n;
     }
@@ -222,12 +222,155 @@ public:
     }
     add_counter(out, "SkippedEvents", skipped + other_providers_);
     add_counter(out, "SkippedOtherProviders", other_providers_);
-    if (security_ > 0)
-      add_counter(out, "SecurityProcessEvents", security_);
+    for (auto &[kind, n] : others_)
+      if (kind.first == security_provider)
+        add_counter(out, "SkippedSecurityEventID" + std::to_string(kind.second),
+                    n);
+    if (security_starts_ + security_exits_ > 0) {
+      add_counter(out, "SecurityProcessEvents",
+                  security_starts_ + security_exits_);
+      add_counter(out, "SecurityStarts", security_starts_);
+      add_counter(out, "SecurityExits", security_exits_);
+    }
+    if (twins_dropped_ > 0)
+      add_counter(out, "SecurityStartsSysmonHad", twins_dropped_);
+    if (exits_mismatched_ > 0)
+      add_counter(out, "SecurityExitsOtherImage", exits_mismatched_);
+    if (shifted_ > 0)
+      add_counter(out, "SecurityTimesShifted", shifted_);
+    if (noted_)
+      add_counter(out, "FilesWithoutProcessEvents", 1);
   }
 
 private:
   std::int64_t input_errors() const;
+
+  static bool is_security(const sysmon_event &ev) {
+    return ev.event_id == 4688 || ev.event_id == 4689;
+  }
+
+  // An event that is no process event: counted per EventID (Sysmon or no
+  // provider) or per provider and EventID (others, at most 64 kinds).
+  void count_skipped(const sysmon_event &ev) {
+    if (!ev.provider.empty() && ev.provider != sysmon_provider) {
+      ++other_providers_;
+      auto kind = std::make_pair(ev.provider, ev.event_id);
+      if (auto it = others_.find(kind); it != others_.end())
+        ++it->second;
+      else if (others_.size() < 64)
+        others_.emplace(std::move(kind), 1);
+      else
+        ++other_kinds_dropped_;
+    } else {
+      ++skipped_[ev.event_id];
+    }
+  }
+
+  // Reads the file's Sysmon side once, at its first Security process event
+  // (a Sysmon-only file never pays for it): EID 1/5 only, through the
+  // reader's EventID filter.
+  void prepare_twins() {
+    twins_ready_ = true;
+    if (path_ == "-") {
+      notes_.push_back("standard input: Security 4688/4689 read as given: a "
+                       "stream cannot be read twice, so they are not matched "
+                       "against Sysmon's events nor put on its clock");
+      return;
+    }
+    Reader scan(path_);
+    std::string error;
+    if (!scan.open(error))
+      return; // the main pass reports what is wrong with the file
+    scan.only_event_ids({1, 5});
+    sysmon_event ev;
+    while (scan.next(ev))
+      twins_.add(ev);
+    twins_.finish();
+    if (twins_.full())
+      notes_.push_back(path_ + ": more than "
+                       + std::to_string(security_twins::max_creations)
+                       + " Sysmon process creations: later Security 4688 "
+                         "are not matched against them (may count twice)");
+  }
+
+  // Moves a Security event's TimeCreated by the whole quarter hours its
+  // export is off from Sysmon's UtcTime on this host (0 for EVTX and
+  // correct exports); said once per host.
+  void to_sysmon_clock(sysmon_event &ev) {
+    if (!twins_ready_)
+      prepare_twins();
+    std::size_t samples = 0;
+    auto off = twins_.offset(ev.computer, &samples);
+    if (off == 0)
+      return;
+    auto t = parse_time(ev.time_created);
+    if (!t || *t == unknown_time)
+      return;
+    ev.time_created = format_time(*t + off);
+    ++shifted_;
+    if (shift_noted_.size() < 16 && shift_noted_.insert(ev.computer).second) {
+      auto mins = off / (60 * ns_per_second);
+      auto a = mins < 0 ? -mins : mins;
+      char text[32];
+      std::snprintf(text, sizeof text, "%c%lldh%02lldm", mins < 0 ? '-' : '+',
+                    static_cast<long long>(a / 60),
+                    static_cast<long long>(a % 60));
+      notes_.push_back(path_ + ": host " + ev.computer
+                       + ": Security event times moved by " + text
+                       + " onto Sysmon's UtcTime (" + std::to_string(samples)
+                       + " Sysmon events of the file agree)");
+    }
+  }
+
+  // A 4688 that Sysmon's EID 1 already gives is dropped (Sysmon's GUID
+  // lineage stands); a 4689 whose ProcessName is not the image of the
+  // process this file last started with that pid is not applied (it would
+  // end that process). True to keep the update.
+  bool keep_security(process_update &u) {
+    if (u.kind == update_kind::start) {
+      auto image = event_.find("NewProcessName");
+      std::string_view img = image != nullptr ? std::string_view{*image} : "";
+      remember_image(u.host, u.process.pid, image);
+      if (twins_.claim(u.host, u.process.pid, u.process.start_time, img)) {
+        ++twins_dropped_;
+        return false;
+      }
+      return true;
+    }
+    auto name = event_.find("ProcessName");
+    auto it = images_.find(pid_hash(u.host, u.process.pid));
+    if (name == nullptr || it == images_.end()
+        || it->second == image_key(*name))
+      return true;
+    ++exits_mismatched_;
+    if (exits_mismatched_ <= 10)
+      notes_.push_back(
+          path_ + ": record " + std::to_string(event_.record_number)
+          + ": Security 4689 of pid " + u.process.pid + " (" + *name
+          + ") does not name the image this log last started "
+            "that pid with: exit not applied (that process's "
+            "start is missing, or comes later in the file)");
+    return false;
+  }
+
+  static std::uint64_t pid_hash(const std::string &host,
+                                const std::string &pid) {
+    return std::hash<std::string>{}(host + '\n' + pid);
+  }
+
+  // The image of the process this file last started with this pid (at most
+  // 1,000,000 pids; the map starts over past that).
+  void remember_image(const std::string &host, const std::string &pid,
+                      const std::string *image) {
+    if (pid.empty())
+      return;
+    if (images_.size() >= 1'000'000)
+      images_.clear();
+    if (image == nullptr)
+      images_.erase(pid_hash(host, pid));
+    else
+      images_[pid_hash(host, pid)] = image_key(*image);
+  }
 
   // A file of events none of which is a process event replays to an empty
   // cache: say so, with what it held.
@@ -235,16 +378,42 @@ private:
     if (events_ == 0 || events_ != other_providers_ + skipped_count() || noted_)
       return;
     noted_ = true;
-    std::string what;
+    // The providers met, to name the log.
+    std::set<std::string> providers;
+    for (auto &kv : others_)
+      providers.insert(kv.first.first);
+    if (skipped_count() > 0)
+      providers.insert(std::string{sysmon_provider});
+    std::string kind =
+        providers.size() == 1 && *providers.begin() == security_provider
+            ? "Security log"
+        : providers.size() == 1 && *providers.begin() == sysmon_provider
+            ? "Sysmon log"
+            : "event log";
+    // Event ids by count, most first; a provider other than the log's own
+    // is named.
+    std::vector<std::pair<std::int64_t, std::string>> ids;
     for (auto &[k, n] : others_)
-      what += (what.empty() ? "" : ", ") + k + " x" + std::to_string(n);
+      ids.emplace_back(n, (providers.size() > 1 ? k.first + " " : "")
+                              + std::to_string(k.second));
     for (auto &[id, n] : skipped_)
-      what += (what.empty() ? "" : ", ") + std::string{"EventID "}
-              + std::to_string(id) + " x" + std::to_string(n);
-    notes_.push_back(path_ + ": " + std::to_string(events_)
-                     + " events, none is a process event (Sysmon 1/5, "
-                       "Security 4688/4689 from EVTX), all skipped: "
-                     + what);
+      ids.emplace_back(
+          n, (providers.size() > 1 ? std::string{sysmon_provider} + " " : "")
+                 + std::to_string(id));
+    std::stable_sort(ids.begin(), ids.end(),
+                     [](auto &a, auto &b) { return a.first > b.first; });
+    std::string what;
+    std::size_t shown = 0;
+    for (auto &[n, id] : ids) {
+      if (shown++ == 12) {
+        what += ", ...";
+        break;
+      }
+      what += (what.empty() ? "" : ", ") + id + "\xc3\x97" + std::to_string(n);
+    }
+    notes_.push_back(path_ + ": " + kind + ": 0 process events of "
+                     + std::to_string(events_) + " records; event ids " + what
+                     + " (process events: Sysmon 1/5, Security 4688/4689)");
   }
 
   std::int64_t skipped_count() const {
@@ -261,11 +430,21 @@ private:
   std::int64_t events_ = 0;
   std::int64_t unusable_ = 0;
   std::int64_t other_providers_ = 0;
-  std::int64_t security_ = 0; ///< 4688/4689 read as updates
+  std::int64_t other_kinds_dropped_ = 0;
+  std::int64_t security_starts_ = 0; ///< 4688 read as starts
+  std::int64_t security_exits_ = 0;  ///< 4689 read as exits
+  std::int64_t twins_dropped_ = 0;   ///< 4688 that Sysmon's EID 1 had
+  std::int64_t exits_mismatched_ = 0;
+  std::int64_t shifted_ = 0;
   std::map<std::int64_t, std::int64_t> skipped_;
-  std::map<std::string, std::int64_t> others_; ///< "PROVIDER EID" (8 kinds)
+  /// (provider, EventID) -> count, at most 64 kinds
+  std::map<std::pair<std::string, std::int64_t>, std::int64_t> others_;
   std::vector<std::string> notes_;
   bool noted_ = false;
+  bool twins_ready_ = false;
+  security_twins twins_;
+  std::set<std::string> shift_noted_;
+  std::unordered_map<std::uint64_t, std::uint32_t> images_;
 };
 
 template <>

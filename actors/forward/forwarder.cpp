@@ -327,8 +327,10 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
       return;
     st.connecting = true;
     auto &sys = self->home_system();
-    caf::io::middleman_actor mm = cfg.tls ? sys.openssl_manager().actor_handle()
-                                          : sys.middleman().actor_handle();
+    caf::io::middleman_actor mm = cfg.middleman ? cfg.middleman
+                                  : cfg.tls
+                                      ? sys.openssl_manager().actor_handle()
+                                      : sys.middleman().actor_handle();
     auto on_error = [self, schedule_reconnect](caf::error &err) {
       auto &st = self->state;
       st.connecting = false;

@@ -55,6 +55,9 @@ struct forwarder_state {
   static inline const char *name = "proctrack.forwarder";
 
   collector_actor collector;
+  /// Carries this connection's messages to the collector, in order (see
+  /// forwarder.cpp, courier); set with `collector`.
+  fleet_ingest_api courier;
   bool connecting = false;
   bool awaiting_snapshot = false; ///< asked the cache for one
   bool resync = false;            ///< updates were lost: snapshot next

@@ -700,9 +700,10 @@ BOOST_AUTO_TEST_CASE(collector_tls_endpoint_changes_nothing) {
 // collector's (update_batch, fleet_batch, a forwarder's hello, flush),
 // sent as plain messages.
 // Nothing takes them: the forwarder's handle never goes on the wire (it
-// talks to the collector through one-shot couriers, which accept nothing
-// from peers), so the collector's mirror of the agent's host has no trace
-// of them, while the agent's own processes still arrive there.
+// talks to the collector through a courier per connection, which accepts
+// messages from the forwarder only), so the collector's mirror of the
+// agent's host has no trace of them, while the agent's own processes still
+// arrive there.
 BOOST_AUTO_TEST_CASE(agent_forwarder_is_not_addressable_by_id) {
   if (geteuid() != 0) {
     BOOST_TEST_MESSAGE("not root: the agent needs the proc connector; skipped");

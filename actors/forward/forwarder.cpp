@@ -104,31 +104,43 @@ using fwd_ptr = forwarder_actor::stateful_pointer<forwarder_state>;
 // sequential id, whichever endpoint the peer connected to. Had the
 // forwarder asked the collector itself, a client of the agent's query.port
 // could send it update_batch, which it would forward as this host's stream.
-// So each message to the collector goes through a courier of its own: it
-// takes one message from the forwarder (before its handle exists anywhere
-// but here), relays it, relays the answer (ack, next seq, or error), and
-// quits. It refuses every later message: what a peer can reach by its id
-// accepts nothing, and is gone once the answer is in.
+// So the messages of one connection (the hello, then every fleet_batch) go
+// through a courier spawned for that connection: it takes messages from the
+// forwarder only, relays them to the collector in the order it got them,
+// relays each answer (ack, next seq, or error, within `timeout`), and goes
+// when the forwarder ends the connection or exits. A peer that reaches it
+// by its id is refused: the forwarder's handle never leaves this process,
+// so it is not in the registry and no peer can pose as it (CAF resolves a
+// sender that claims this node through the registry). Exits and downs
+// from anyone but the forwarder are ignored, so a peer cannot stop it
+// either.
+//
+// One courier per connection, not one per message: couriers of their own
+// are separate actors that the scheduler runs in any order, so on a loaded
+// machine message N+1 reached the collector before N, which refused it as
+// a gap, and the forwarder reconnected and sent a full sync (docs/fleet.md).
+// One actor sending to one other keeps their order.
 fleet_ingest_api::behavior_type courier(fleet_ingest_api::pointer self,
+                                        caf::actor_addr owner,
                                         collector_actor collector,
                                         caf::timespan timeout) {
-  auto used = std::make_shared<bool>(false);
-  auto relay = [self, collector, timeout,
-                used](auto &&...xs) -> caf::result<std::uint64_t> {
-    if (*used)
+  self->set_exit_handler([self, owner](caf::exit_msg &m) {
+    if (m.source == owner)
+      self->quit(m.reason);
+  });
+  self->set_down_handler([self, owner](caf::down_msg &m) {
+    if (m.source == owner)
+      self->quit(m.reason);
+  });
+  self->monitor(owner);
+  auto relay = [self, owner, collector,
+                timeout](auto &&...xs) -> caf::result<std::uint64_t> {
+    if (caf::actor_cast<caf::actor_addr>(self->current_sender()) != owner)
       return caf::make_error(caf::sec::unexpected_message);
-    *used = true;
     auto rp = self->make_response_promise<std::uint64_t>();
     self->request(collector, timeout, std::forward<decltype(xs)>(xs)...)
-        .then(
-            [self, rp](std::uint64_t n) mutable {
-              rp.deliver(n);
-              self->quit();
-            },
-            [self, rp](caf::error &e) mutable {
-              rp.deliver(std::move(e));
-              self->quit();
-            });
+        .then([rp](std::uint64_t n) mutable { rp.deliver(n); },
+              [rp](caf::error &e) mutable { rp.deliver(std::move(e)); });
     return rp;
   };
   return {
@@ -139,10 +151,11 @@ fleet_ingest_api::behavior_type courier(fleet_ingest_api::pointer self,
   };
 }
 
-// A courier for one message to `collector` (see courier).
+// The courier of a new connection to `collector` (see courier).
 fleet_ingest_api make_courier(fwd_ptr self, const collector_actor &collector,
                               caf::timespan timeout) {
-  return self->home_system().spawn(courier, collector, timeout);
+  return self->home_system().spawn(courier, self->address(), collector,
+                                   timeout);
 }
 
 } // namespace
@@ -199,7 +212,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
   // Sends what may go now: at most max_in_flight unacked messages.
   self->state.pump = [self, cfg, release_flushes, release_ready] {
     auto &st = self->state;
-    if (!st.collector || st.connecting || st.awaiting_snapshot)
+    if (!st.collector || !st.courier || st.connecting || st.awaiting_snapshot)
       return;
     if (st.resync) {
       self->state.take_snapshot();
@@ -207,10 +220,10 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     }
     while (st.sent < st.pending.size() && st.sent < cfg.max_in_flight) {
       auto epoch = st.epoch;
-      // Through a courier, which answers within cfg.timeout (or with
-      // request_timeout); the forwarder's own handle never goes out.
-      self->request(make_courier(self, st.collector, cfg.timeout),
-                    caf::infinite, st.pending[st.sent])
+      // Through the connection's courier, which answers within
+      // cfg.timeout (or with request_timeout); the forwarder's own handle
+      // never goes out.
+      self->request(st.courier, caf::infinite, st.pending[st.sent])
           .then(
               [self, cfg, epoch, release_flushes,
                release_ready](std::uint64_t seq) {
@@ -313,6 +326,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     ++st.disconnects;
     self->demonitor(st.collector.address());
     st.collector = nullptr;
+    self->send_exit(st.courier, caf::exit_reason::user_shutdown);
+    st.courier = nullptr;
     st.sent = 0;
     ++st.epoch;
     schedule_reconnect();
@@ -327,8 +342,10 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
       return;
     st.connecting = true;
     auto &sys = self->home_system();
-    caf::io::middleman_actor mm = cfg.tls ? sys.openssl_manager().actor_handle()
-                                          : sys.middleman().actor_handle();
+    caf::io::middleman_actor mm = cfg.middleman ? cfg.middleman
+                                  : cfg.tls
+                                      ? sys.openssl_manager().actor_handle()
+                                      : sys.middleman().actor_handle();
     auto on_error = [self, schedule_reconnect](caf::error &err) {
       auto &st = self->state;
       st.connecting = false;
@@ -351,14 +368,15 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                 return;
               }
               auto handle = caf::actor_cast<collector_actor>(std::move(ptr));
-              self->request(make_courier(self, handle, cfg.timeout),
-                            caf::infinite, atom::subscribe_v, cfg.host,
+              auto courier = make_courier(self, handle, cfg.timeout);
+              self->request(courier, caf::infinite, atom::subscribe_v, cfg.host,
                             self->state.session)
                   .then(
-                      [self, handle, cfg](std::uint64_t next) {
+                      [self, handle, courier, cfg](std::uint64_t next) {
                         auto &st = self->state;
                         st.connecting = false;
                         st.collector = handle;
+                        st.courier = courier;
                         self->monitor(handle);
                         ++st.connects;
                         spdlog::info("forwarder: connected to {}:{} as {}",
@@ -394,7 +412,11 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                         else
                           self->state.pump();
                       },
-                      on_error);
+                      [self, courier, on_error](caf::error &err) {
+                        self->send_exit(courier,
+                                        caf::exit_reason::user_shutdown);
+                        on_error(err);
+                      });
             },
             on_error);
   };

@@ -10,6 +10,7 @@
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
+#include <caf/io/middleman_actor.hpp>
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
@@ -35,6 +36,9 @@ struct forwarder_config {
   std::size_t chunk = 1024;      ///< updates per message
   std::size_t max_in_flight = 4; ///< messages sent but not yet acked
   bool tls = false;              ///< connect through CAF's openssl module
+  /// Connects through this middleman actor instead of the system's (or
+  /// openssl's): a test's, to run the forwarder in one process.
+  caf::io::middleman_actor middleman;
   // The host's table limits, sent with each snapshot so the collector's
   // mirror evicts exactly as the host does.
   std::uint64_t max_size = 10000;
@@ -51,6 +55,9 @@ struct forwarder_state {
   static inline const char *name = "proctrack.forwarder";
 
   collector_actor collector;
+  /// Carries this connection's messages to the collector, in order (see
+  /// forwarder.cpp, courier); set with `collector`.
+  fleet_ingest_api courier;
   bool connecting = false;
   bool awaiting_snapshot = false; ///< asked the cache for one
   bool resync = false;            ///< updates were lost: snapshot next

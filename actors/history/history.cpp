@@ -18,7 +18,7 @@ timestamp wall_now() {
 // Age retirement scans an index range; once a minute is plenty.
 constexpr timestamp age_retire_every = 60 * ns_per_second;
 
-void append_changes(std::vector<history_row> &out, process_table &table,
+void append_changes(history_state &st, process_table &table,
                     const std::string &host) {
   for (auto &c : table.take_changes()) {
     history_row r;
@@ -31,7 +31,15 @@ void append_changes(std::vector<history_row> &out, process_table &table,
     r.last_sync_time = c.last_sync_time;
     r.end_is_estimate = c.end_is_estimate;
     r.data = std::move(c.data);
-    out.push_back(std::move(r));
+    auto key = host;
+    key += '\0';
+    key += r.id;
+    auto [it, fresh] =
+        st.pending_index.emplace(std::move(key), st.pending.size());
+    if (fresh)
+      st.pending.push_back(std::move(r));
+    else
+      st.pending[it->second] = std::move(r); // its latest state
   }
 }
 
@@ -57,9 +65,9 @@ std::string history_config::validate() const {
 }
 
 void history_state::collect_changes() {
-  append_changes(pending, mirror.table, mirror.primary_host);
+  append_changes(*this, mirror.table, mirror.primary_host);
   for (auto &h : mirror.other_hosts)
-    append_changes(pending, h->table, h->name);
+    append_changes(*this, h->table, h->name);
 }
 
 history_actor::behavior_type
@@ -88,6 +96,7 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
         st.last_error.clear();
       }
       st.pending.clear();
+      st.pending_index.clear();
     }
     bool by_age = cfg.max_age > 0
                   && (st.last_age_retire == unknown_time

@@ -15,6 +15,7 @@
 
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 namespace proctrack {
@@ -35,7 +36,7 @@ struct history_config {
   timestamp max_age = default_history_max_age; ///< history.max-age; 0: none
   /// Changed processes held between writes; more are written at once, so
   /// memory stays bounded whatever the input rate.
-  std::size_t max_pending = 50000;
+  std::size_t max_pending = 20000;
   /// The mirror's tables: exactly the cache's limits and host split, so
   /// the mirror evolves as the cache does (spawn_history copies them).
   cache_config cache;
@@ -55,7 +56,10 @@ struct history_state {
   /// The cache's tables as the batches rebuild them (host routing is the
   /// cache's own: cache_state::table_for).
   cache_state mirror;
+  /// Changed processes since the last write, each once (its latest
+  /// state): a process started and ended between two writes is one row.
   std::vector<history_row> pending;
+  std::unordered_map<std::string, std::size_t> pending_index; ///< host\0id
   std::int64_t rows_dropped = 0; ///< lost to failed writes
   std::int64_t batches = 0;
   timestamp last_age_retire = unknown_time;

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
+#include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -171,8 +172,15 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
       -> std::pair<verdict, std::unique_ptr<history_store>> {
     std::unique_ptr<history_store> st{new history_store};
     st->path_ = path;
-    int flags =
-        ro ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    // A reader that may write the file opens it read-write with
+    // query_only set: after a crash (kill -9 of the writer) SQLite must
+    // rebuild the WAL index, which a read-only connection cannot do (it
+    // waits out busy_timeout on every open). query_only still refuses any
+    // change to the data.
+    bool ro_file = ro && ::access(path.c_str(), W_OK) != 0;
+    int flags = ro_file ? SQLITE_OPEN_READONLY
+                : ro    ? SQLITE_OPEN_READWRITE
+                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
     int rc = sqlite3_open_v2(path.c_str(), &st->db_,
                              flags | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) {
@@ -181,6 +189,8 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
     }
     sqlite3_extended_result_codes(st->db_, 1);
     sqlite3_busy_timeout(st->db_, 5000);
+    if (ro && !st->exec("PRAGMA query_only=1", why))
+      return {verdict::failed, nullptr};
     // quick_check reads every page: a truncated file, a garbage page or a
     // torn write the WAL did not cover shows here, not in the middle of a
     // query later. (It costs about a second per GB at start.)
@@ -262,7 +272,10 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
       } else if (!st->exec("PRAGMA journal_mode=WAL", why)) {
         return {verdict::failed, nullptr};
       }
-      if (!st->exec("PRAGMA synchronous=NORMAL", why))
+      // 32 MiB of page cache (SQLite's default is 2 MiB): the indexes'
+      // pages stay in memory while a store grows to millions of rows.
+      if (!st->exec("PRAGMA synchronous=NORMAL", why)
+          || !st->exec("PRAGMA cache_size=-32768", why))
         return {verdict::failed, nullptr};
       std::string sql =
           std::string{"INSERT INTO process("} + columns

@@ -24,6 +24,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <linux/capability.h>
 #include <memory>
 #include <pthread.h>
@@ -167,9 +168,13 @@ int run_agent(const command_line &cl) {
   // them forever). The writer goes last and flushes what it has.
   std::vector<caf::actor> started;
   output_writer_actor writer;
+  history_actor history;
   auto stop_all = [&](int code) {
     if (qsock)
       qsock->stop(); // no new queries; the socket file is removed
+    if (history)     // what changed since the last write, before it stops
+      self->request(history, std::chrono::seconds(5), atom::flush_v)
+          .receive([](std::uint64_t) {}, [](caf::error &) {});
     for (auto &a : started)
       self->send_exit(a, caf::exit_reason::user_shutdown);
     if (writer) {
@@ -203,6 +208,30 @@ int run_agent(const command_line &cl) {
   keep(enricher);
   auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
   keep(cache);
+  // The history (docs/history.md), subscribed before the first listing so
+  // it holds every process the agent learns of. The default store's folder
+  // is made by the unit (StateDirectory); without it the agent runs
+  // without history and says so. A store named in the config must open.
+  if (!cfg.history_path.empty()) {
+    auto dir = std::filesystem::path{cfg.history_path}.parent_path();
+    std::error_code ec;
+    if (cfg.history_path == default_agent_history_path
+        && !std::filesystem::is_directory(dir, ec)) {
+      spdlog::warn("no process history: {} does not exist (the service "
+                   "creates it; set history.path to keep one elsewhere, or "
+                   "history.path= to silence this)",
+                   dir.string());
+    } else {
+      history = spawn_history(
+          sys,
+          cfg.make_history_config(cfg.history_path, cfg.make_cache_config()),
+          cache, error);
+      if (!history)
+        return fail_running(error);
+      keep(history);
+      spdlog::info("process history: {}", cfg.history_path);
+    }
+  }
   writer = spawn_output_writer(sys, cfg.output_path, error);
   if (!writer)
     return fail_running(error);
@@ -242,6 +271,8 @@ int run_agent(const command_line &cl) {
                                 caf::actor_cast<stats_api>(writer)};
   if (enricher)
     polled.push_back(caf::actor_cast<stats_api>(enricher));
+  if (history)
+    polled.push_back(caf::actor_cast<stats_api>(history));
   // Fleet: the stream goes to a collector too (docs/fleet.md).
   forwarder_actor forwarder;
   if (!cfg.forward_connect.empty()) {

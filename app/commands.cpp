@@ -32,6 +32,11 @@ Replay and query flags:
   --host=NAME              query: ask a collector about host NAME; the
                            queries hosts and collector-stats ask the
                            collector itself
+  --history=FILE           replay: write every process to the history
+                           store FILE (SQLite); query: answer from FILE,
+                           no agent needed: get, callchain, children,
+                           pslist, each with @TIME for "as of" (e.g.
+                           pslist@2021-01-01T10:42:00Z)
 
 Configuration (every key also works in the config file, SPEC §8):
   --config-file=FILE       read the config file (also --config=FILE)
@@ -55,6 +60,12 @@ Configuration (every key also works in the config file, SPEC §8):
   --log.level=L            trace, debug, info, warn, error, critical, off
   --enrich.workers=N       PE reader threads (2)
   --enrich.path-map=[...]  e.g. ["C:/=/mnt/evidence/c/"]
+History (docs/history.md):
+  --history.path=FILE      run: the history store
+                           (/var/lib/proctrack/history.db; empty: none)
+  --history.flush-interval=D   write changes this often (1s)
+  --history.max-bytes=N    store data at most (1 GiB)
+  --history.max-age=D      exited processes kept this long (720h)
 Fleet (docs/fleet.md):
   --forward.connect=H:P    run/replay: send the update stream to a collector
   --forward.buffer=N       updates kept while it is away (100000)
@@ -107,6 +118,10 @@ std::string split_command_line(const std::vector<std::string> &args,
       out.sort = v;
     } else if (take(a, "--connect=", v)) {
       out.connect = v;
+    } else if (take(a, "--history=", v)) {
+      if (v.empty())
+        return "--history needs a file: --history=FILE";
+      out.history = v;
     } else if (take(a, "--socket=", v)) {
       out.socket = v;
     } else if (take(a, "--host=", v)) {

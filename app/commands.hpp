@@ -17,7 +17,8 @@ struct command_line {
   std::string connect;                  ///< --connect=HOST:PORT
   std::string socket;                   ///< --socket=PATH
   std::string host;                     ///< --host=NAME (collector)
-  std::vector<std::string> operands;    ///< files or queries
+  std::string history; ///< --history=FILE (replay writes, query reads it)
+  std::vector<std::string> operands; ///< files or queries
   bool help = false;
   bool dump_config = false;
 };

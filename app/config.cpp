@@ -12,6 +12,7 @@
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <sstream>
@@ -67,6 +68,16 @@ proctrack_config::proctrack_config() {
            "updates kept while the collector is away (then dropped)")
       .add(forward_timeout, "timeout",
            "a replay waits this long for the collector's acks");
+  opt_group{custom_options_, "history"}
+      .add(history_path, "path",
+           "the agent's process history store (SQLite; empty: off)")
+      .add(history_flush_interval, "flush-interval",
+           "history changes are written this often")
+      .add(history_max_bytes, "max-bytes",
+           "the history store's data at most (older exited processes go)")
+      .add(history_max_age, "max-age",
+           "exited processes last seen longer ago leave the history (0s: "
+           "never)");
   opt_group{custom_options_, "agent"}.add(
       agent_host_name, "host-name",
       "this host's name at the collector (default: hostname)");
@@ -186,10 +197,13 @@ std::string proctrack_config::load(std::vector<std::string> args) {
                    : nullptr)
             : custom_options_.qualified_name_lookup(name.substr(0, dot),
                                                     name.substr(dot + 1));
-    if (value.empty() && (name == "query.socket" || name == "query.group")) {
+    if (value.empty()
+        && (name == "query.socket" || name == "query.group"
+            || name == "history.path")) {
       // CAF refuses an empty value; empty means "none" here.
-      empty_strings.push_back(name == "query.socket" ? &query_socket
-                                                     : &query_group);
+      empty_strings.push_back(name == "query.socket"  ? &query_socket
+                              : name == "query.group" ? &query_group
+                                                      : &history_path);
       i = args.erase(i);
     } else if (opt && opt->is_flag()) {
       if (!opt->parse(value))
@@ -312,6 +326,13 @@ std::string proctrack_config::check() const {
     return "forward.buffer must be between 1 and 100000000";
   if (forward_timeout.count() <= 0)
     return "forward.timeout must be a positive duration";
+  // The history's keys are checked whether or not a store is written, so a
+  // typo fails the same way in the agent and in a replay.
+  if (auto why =
+          make_history_config(history_path.empty() ? "-" : history_path, cc)
+              .validate();
+      !why.empty())
+    return why;
   for (unsigned char c : agent_host_name)
     if (!(std::isalnum(c) || c == '.' || c == '_' || c == '-'))
       return "agent.host-name must be letters, digits, '.', '_' or '-' (got "
@@ -411,6 +432,19 @@ std::string proctrack_config::check_query_endpoint() const {
                "local user can read the whole process table through it",
                query_host, query_port);
   return {};
+}
+
+history_config
+proctrack_config::make_history_config(const std::string &path,
+                                      const cache_config &cache) const {
+  history_config hc;
+  hc.path = path;
+  hc.flush_interval = history_flush_interval.count();
+  hc.max_bytes =
+      static_cast<std::uint64_t>(std::max<std::int64_t>(history_max_bytes, 0));
+  hc.max_age = history_max_age.count();
+  hc.cache = cache;
+  return hc;
 }
 
 forwarder_config proctrack_config::make_forwarder_config() const {
@@ -520,6 +554,10 @@ std::string proctrack_config::dump() const {
     << "\nmax-in-flight=" << ingest_max_in_flight << "\n\n"
     << "[forward]\nconnect=" << str(forward_connect)
     << "\nbuffer=" << forward_buffer << "\ntimeout=" << dur(forward_timeout)
+    << "\n\n[history]\npath=" << str(history_path)
+    << "\nflush-interval=" << dur(history_flush_interval)
+    << "\nmax-bytes=" << history_max_bytes
+    << "\nmax-age=" << dur(history_max_age)
     << "\n\n[agent]\nhost-name=" << str(agent_host_name) << "\n\n"
     << "[listen]\nhost=" << str(listen_host) << "\nport=" << listen_port
     << "\n\n[collector]\nmax-hosts=" << collector_max_hosts << "\n\n"

@@ -8,6 +8,7 @@
 #include "actors/cache/cache.hpp"
 #include "actors/enricher/enricher.hpp"
 #include "actors/forward/forwarder.hpp"
+#include "actors/history/history.hpp"
 #include "actors/ingest/ingest.hpp"
 #include "actors/tracker/tracker.hpp"
 
@@ -57,6 +58,13 @@ public:
   std::string forward_connect; ///< HOST:PORT of a collector; empty: off
   std::int64_t forward_buffer = 100000;
   caf::timespan forward_timeout = std::chrono::seconds(30);
+  // [history] (docs/history.md). The agent writes history.path (empty:
+  // off); a replay writes only what --history=FILE names.
+  std::string history_path = default_agent_history_path;
+  caf::timespan history_flush_interval = std::chrono::seconds(1);
+  std::int64_t history_max_bytes =
+      static_cast<std::int64_t>(default_history_max_bytes);
+  caf::timespan history_max_age = std::chrono::hours(24 * 30);
   // [agent]
   std::string agent_host_name; ///< empty: this machine's hostname
   // [listen] (the collector's endpoint)
@@ -101,6 +109,11 @@ public:
   std::string check() const;
 
   cache_config make_cache_config() const;
+
+  /// The history's settings from history.*, writing to `path`, mirroring
+  /// a cache configured as `cache`.
+  history_config make_history_config(const std::string &path,
+                                     const cache_config &cache) const;
 
   /// The forwarder's settings from forward.*, agent.host-name, tls.* and
   /// the table limits (only meaningful when forward.connect is set).

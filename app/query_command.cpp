@@ -9,6 +9,8 @@
 #include "actors/cache/output_rows.hpp"
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
+#include "actors/history/history_store.hpp"
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
@@ -17,6 +19,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -101,6 +104,56 @@ int query_socket_at(const std::string &path,
   return status;
 }
 
+// `--history=FILE`: answers from a history store, no agent involved. A
+// query may end in @TIME (RFC 3339): the answer as it stood then.
+int query_history(const std::string &path,
+                  const std::vector<std::string> &texts) {
+  std::string error;
+  auto store = history_store::open(path, history_store::mode::read_only, error);
+  if (!store)
+    return fail(error);
+  int status = 0;
+  for (auto &t : texts) {
+    std::string text = t;
+    timestamp as_of = unknown_time;
+    if (auto at = t.rfind('@'); at != std::string::npos) {
+      std::string why;
+      auto when = parse_time(std::string_view{t}.substr(at + 1), &why);
+      if (!when || *when == unknown_time) {
+        std::fprintf(stderr,
+                     "proctrack query: %s: bad time after @ (RFC 3339, e.g. "
+                     "2021-01-01T10:42:00Z)%s%s\n",
+                     t.c_str(), why.empty() ? "" : ": ", why.c_str());
+        status = 2;
+        continue;
+      }
+      as_of = *when;
+      text = t.substr(0, at);
+    }
+    auto q = parse_query(text, error);
+    if (!q) {
+      std::fprintf(stderr, "proctrack query: %s\n", error.c_str());
+      status = 2;
+      continue;
+    }
+    auto result = store->answer(*q, as_of, error);
+    if (!result) {
+      std::fprintf(stderr, "proctrack query: %s: %s\n", t.c_str(),
+                   error.c_str());
+      status = 2;
+      continue;
+    }
+    std::string out = "{\"query\":";
+    append_json_string(out, t);
+    out += ",\"result\":";
+    out += *result;
+    out += "}\n";
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  }
+  std::fflush(stdout);
+  return status;
+}
+
 } // namespace
 
 int run_query(const command_line &cl) {
@@ -127,6 +180,27 @@ int run_query(const command_line &cl) {
   bool want_hosts = !collector_words.empty();
   std::vector<std::string> texts;
   std::string error;
+  if (!cl.history.empty()) {
+    // Queries with @TIME are not agent queries: read them as they are.
+    if (!cl.connect.empty() || !cl.socket.empty() || !cl.host.empty())
+      return fail("--history answers from a file: no --connect, --socket "
+                  "or --host with it");
+    if (!cl.queries_file.empty()) {
+      std::ifstream in{cl.queries_file};
+      if (!in)
+        return fail("cannot read queries file " + cl.queries_file);
+      for (std::string line; std::getline(in, line);) {
+        auto first = line.find_first_not_of(" \t\r");
+        if (first != std::string::npos && line[first] != '#')
+          texts.push_back(line.substr(first));
+      }
+    }
+    texts.insert(texts.end(), qcl.queries.begin(), qcl.queries.end());
+    if (texts.empty())
+      return fail("no query (e.g. proctrack query --history=FILE "
+                  "pslist@2021-01-01T10:42:00Z)");
+    return query_history(cl.history, texts);
+  }
   if (!collect_queries(qcl, texts, error))
     return fail(error);
   bool collector = want_hosts || !cl.host.empty();

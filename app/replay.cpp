@@ -198,6 +198,17 @@ int run_replay(const command_line &cl) {
   auto cache = tracked->cache;
   auto enricher = tracked->enricher;
   auto forwarder = tracked->forwarder;
+  // --history=FILE: every process the replay learns of is written there
+  // (docs/history.md); subscribed before the first batch.
+  history_actor history;
+  if (!cl.history.empty()) {
+    history = spawn_history(
+        sys, cfg.make_history_config(cl.history, settings.cache), cache, error);
+    if (!history) {
+      stop_tracker(*tracked);
+      return fail(error);
+    }
+  }
   ingest_config ic;
   ic.paths = paths;
   ic.sort_by_time = cl.sort == "time";
@@ -239,6 +250,36 @@ int run_replay(const command_line &cl) {
   // Enrichments the replay triggered finish before any answer.
   self->request(cache, caf::infinite, atom::flush_v)
       .receive([](bool) {}, [](caf::error &) {});
+  // Everything the cache applied is in the history before the replay ends.
+  if (history)
+    self->request(history, caf::infinite, atom::flush_v)
+        .receive(
+            [&](std::uint64_t rows) {
+              spdlog::info("history: {} process rows written to {}", rows,
+                           cl.history);
+            },
+            [&](caf::error &e) {
+              ok = false;
+              spdlog::error("history: {}", caf::to_string(e));
+            });
+  if (history)
+    self->request(history, caf::infinite, atom::stats_v)
+        .receive(
+            [&](stats_report &r) {
+              for (auto &c : r.counters)
+                if ((c.name == "HistoryRowsDropped"
+                     || c.name == "HistoryWriteFailures")
+                    && c.value > 0) {
+                  std::fprintf(stderr,
+                               "proctrack replay: history: %s=%lld: the "
+                               "store %s misses processes\n",
+                               c.name.c_str(), static_cast<long long>(c.value),
+                               cl.history.c_str());
+                  ok = false;
+                }
+              self->send(cache, atom::publish_v, std::move(r));
+            },
+            [](caf::error &) {});
   // The enricher's own counters (cache hits, reads, errors by kind) join the
   // `stats` answer.
   if (enricher)
@@ -350,6 +391,8 @@ int run_replay(const command_line &cl) {
     self->send_exit(enricher, caf::exit_reason::user_shutdown);
   if (forwarder)
     self->send_exit(forwarder, caf::exit_reason::user_shutdown);
+  if (history)
+    self->send_exit(history, caf::exit_reason::user_shutdown);
   if (!ok)
     return 2;
   return delivered ? 0 : 1;

@@ -342,6 +342,13 @@ if os.path.exists(live_cpu):
     a(open(live_cpu).read().rstrip())
     a("")
 
+# The process history (issue 17) is measured apart by bench/history.sh; its
+# figures and prose are kept in bench/history.md.
+history_md = os.path.join(os.path.dirname(os.path.abspath(__file__)), "history.md")
+if os.path.exists(history_md):
+    a(open(history_md).read().rstrip())
+    a("")
+
 profiles = sorted(glob.glob(os.path.join(out, "profile-*.txt")))
 if profiles:
     a("## Profiles (perf, this run, top entries by self time)")

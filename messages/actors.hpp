@@ -68,6 +68,18 @@ using cache_actor = stats_api::extend<
     caf::replies_to<atom::snapshot,
                     update_batch_sink_actor>::with<table_state>>;
 
+/// Keeps the durable history of every process (actors/history,
+/// docs/history.md): the cache's typed sink, writing what each batch
+/// changed to the history store.
+using history_actor = stats_api::extend<
+    // A batch the cache applied (the history is the cache's typed sink).
+    caf::reacts_to<update_batch>,
+    // Writes every change received so far; answers the rows written in
+    // all (a replay waits for it before it ends).
+    caf::replies_to<atom::flush>::with<std::uint64_t>,
+    // Its own timer: a write every history.flush-interval.
+    caf::reacts_to<atom::tick>>;
+
 /// Reads update sources (files, stdin, EVTX, Sysmon JSON) and feeds the
 /// cache in order, a bounded number of batches in flight.
 using ingest_actor = stats_api::extend<

@@ -7,7 +7,8 @@
 #   scripts/setup.sh jq libsimdjson-dev   # ... and these
 set -euo pipefail
 # build: compiler, cmake, the libraries (libboost-dev: Boost.Asio for the
-# agent's query socket); tests: Boost.Test, procps (ps, the
+# agent's query socket; libsqlite3-dev: the process history store); tests:
+# Boost.Test, procps (ps, the
 # pslist comparison), openssl (test certificates), python3-pefile (the PE
 # reader's reference implementation), python3-evtx (python-evtx: the
 # Security log tests' independent reading of EVTX), file and systemd (the .deb: cpack's
@@ -15,8 +16,8 @@ set -euo pipefail
 # libFuzzer runtime.
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
   libspdlog-dev libboost-dev libboost-test-dev libevtx-dev libpugixml-dev
-  zlib1g-dev libssl-dev clang libclang-rt-14-dev procps openssl python3-pefile
-  python3-evtx file systemd "$@")
+  zlib1g-dev libssl-dev libsqlite3-dev clang libclang-rt-14-dev procps openssl
+  python3-pefile python3-evtx file systemd "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

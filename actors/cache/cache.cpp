@@ -98,16 +98,17 @@ process_table *cache_state::table_for(const std::string &host,
     if (same_host(h->name, host))
       return &h->table;
   if (other_hosts.size() + 1 >= cfg.max_hosts) {
-    if (host_limit_drops++ == 0)
+    if (host_limit_drops++ == 0 && !quiet)
       spdlog::warn("more than {} hosts in one replay: the updates of {} and "
                    "any further host are dropped (HostLimitDrops)",
                    cfg.max_hosts, host);
     return nullptr;
   }
-  spdlog::warn("host {} is kept apart from {} (one process table per host; "
-               "ask HOST/ID, e.g. get:{}/PID)",
-               host, primary_host.empty() ? "the unnamed input" : primary_host,
-               host);
+  if (!quiet)
+    spdlog::warn(
+        "host {} is kept apart from {} (one process table per host; "
+        "ask HOST/ID, e.g. get:{}/PID)",
+        host, primary_host.empty() ? "the unnamed input" : primary_host, host);
   other_hosts.push_back(
       std::make_unique<host_table>(host_table{host, process_table{cfg.table}}));
   return &other_hosts.back()->table;

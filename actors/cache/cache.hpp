@@ -59,6 +59,9 @@ struct cache_state {
   /// The other hosts, in order of first appearance (split_hosts).
   std::vector<std::unique_ptr<host_table>> other_hosts;
   std::int64_t host_limit_drops = 0; ///< updates of hosts past max_hosts
+  /// No warnings from table_for: a mirror of the cache (the history's),
+  /// whose cache has given them already.
+  bool quiet = false;
 
   /// The table of `host` (created when new); nullptr when max_hosts tables
   /// exist already. Always `table` without split_hosts.

@@ -13,6 +13,24 @@ namespace proctrack {
 
 namespace {
 
+// What change tracking reports of an entry (process_table::take_changes).
+process_state change_of(const process_entry &e) {
+  process_state p;
+  p.id = e.id;
+  p.parent_id = e.parent_id;
+  p.guid = e.guid;
+  p.start_time = e.start_time;
+  p.end_time = e.end_time;
+  p.last_sync_time = e.last_sync_time;
+  p.data = e.data;
+  p.end_is_estimate = e.end_is_estimate;
+  return p;
+}
+
+} // namespace
+
+namespace {
+
 constexpr timestamp rounding_slack = ns_per_second; // SPEC §1: at most 1 s
 
 // "<ppid>-?": a parent recorded by pid only, never a cached process's id.
@@ -383,6 +401,8 @@ std::string process_table::stored_data(data_fields &&d,
 }
 
 void process_table::set_data(process_entry &e, std::string data) {
+  if (tracking_ && e.used)
+    note_change(static_cast<std::uint32_t>(&e - slots_.data()));
   data_bytes_ -= std::min(data_bytes_, e.data.size());
   e.data = std::move(data);
   data_bytes_ += e.data.size();
@@ -472,6 +492,7 @@ void process_table::touch(std::uint32_t slot) {
 // its parent changes, walks up the ancestors. Bounded by the table size, so
 // a parent loop cannot make it spin.
 void process_table::refresh_tier(std::uint32_t slot) {
+  note_change(slot); // its end changed (set_end, revive), or its tier
   for (std::size_t steps = 0; slot != npos && steps <= slots_.size(); ++steps) {
     auto &e = slots_[slot];
     auto new_tier = tier_of(e);
@@ -606,6 +627,7 @@ std::uint32_t process_table::insert(std::string id, process_record &&p) {
   e.used = true;
   e.tier = tier_of(e);
   list_push_back(slot);
+  note_change(slot);
   by_id_.emplace(e.id, slot);
   note_suffix(e.id);
   if (!e.guid.empty())
@@ -615,6 +637,10 @@ std::uint32_t process_table::insert(std::string id, process_record &&p) {
 
 void process_table::remove(std::uint32_t slot) {
   auto &e = slots_[slot];
+  if (e.changed) {
+    removed_changes_.push_back(change_of(e));
+    e.changed = false;
+  }
   if (e.tier != 0) {
     auto parent = lookup_real_id(e.parent_id);
     if (parent == npos)
@@ -856,6 +882,7 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
     parent = npos;
   }
   auto &e = slots_[child];
+  note_change(child);
   if (parent == npos) {
     e.parent_id = (ppid.empty() ? std::string{"?"} : ppid) + "-?";
     ++counters_.unknown_parents;
@@ -957,6 +984,7 @@ bool process_table::restore_parent(std::uint32_t slot,
   auto &rid = p.parent_real_id;
   if (rid.empty())
     return false;
+  note_change(slot);
   auto &e = slots_[slot];
   if (rid.size() >= 2 && rid.compare(rid.size() - 2, 2, "-?") == 0) {
     e.parent_id = rid; // unknown then, unknown now
@@ -979,6 +1007,7 @@ bool process_table::restore_parent(std::uint32_t slot,
 }
 
 void process_table::restore_end(std::uint32_t slot, const process_record &p) {
+  note_change(slot);
   auto &e = slots_[slot];
   if (p.keeps_last_sync)
     e.last_sync_time = p.last_sync_time;
@@ -1454,6 +1483,20 @@ std::size_t process_table::apply_enrichment(const process_enrichment &pe) {
 // -- state transfer
 // ------------------------------------------------------------
 
+std::vector<process_state> process_table::take_changes() {
+  auto out = std::move(removed_changes_);
+  removed_changes_.clear();
+  for (auto slot : changed_) {
+    auto &e = slots_[slot];
+    if (!e.changed)
+      continue; // removed since (in removed_changes_), or listed twice
+    e.changed = false;
+    out.push_back(change_of(e));
+  }
+  changed_.clear();
+  return out;
+}
+
 table_state process_table::export_state() const {
   table_state s;
   s.now = now_;
@@ -1534,6 +1577,7 @@ std::size_t process_table::import_state(table_state &&s) {
     e.used = true;
     e.tier = tier_of(e);
     list_push_back(slot);
+    note_change(slot);
     by_id_.emplace(e.id, slot);
     note_suffix(e.id);
     if (p.holds_pid)

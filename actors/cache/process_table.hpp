@@ -56,6 +56,7 @@ struct process_entry {
   std::uint8_t tier = 0;
   bool end_is_estimate = false;
   bool used = false;
+  bool changed = false; ///< noted for take_changes() (change tracking only)
 
   bool running() const {
     return end_time == unknown_time;
@@ -181,9 +182,30 @@ public:
   /// Children beyond max_children are cut; the table stays within max_size.
   std::size_t import_state(table_state &&s);
 
+  // -- change tracking (the history's mirror, actors/history) ----------------
+
+  /// When on, every process an update, an enrichment or an import creates
+  /// or changes is noted (so is a lookup's touch: over-noting costs a
+  /// rewrite, never a loss), and one removed (evicted, expired) while noted
+  /// is kept as it was. Off by default: the cache pays one branch.
+  void track_changes(bool on) {
+    tracking_ = on;
+  }
+  /// The processes noted since the last call, each once: as they are now,
+  /// or as they were when removed. Only id, parent_id, guid, the times,
+  /// end_is_estimate and data are filled.
+  std::vector<process_state> take_changes();
+
   static constexpr std::size_t max_tree_depth = 20;
 
 private:
+  void note_change(std::uint32_t slot) {
+    if (tracking_ && !slots_[slot].changed) {
+      slots_[slot].changed = true;
+      changed_.push_back(slot);
+    }
+  }
+
   static constexpr std::uint32_t npos = 0xFFFFFFFFu;
   struct lru_list {
     std::uint32_t head = npos;
@@ -296,6 +318,9 @@ private:
   /// to it; at most max_size + 1).
   std::uint64_t max_suffix_ = 0;
   std::size_t data_bytes_ = 0;
+  bool tracking_ = false;
+  std::vector<std::uint32_t> changed_;         ///< slots noted (may repeat)
+  std::vector<process_state> removed_changes_; ///< noted, then removed
 };
 
 /// Data as stored: one JSON object text, so a process costs one allocation

@@ -1,0 +1,218 @@
+#include "actors/history/history.hpp"
+
+#include <caf/all.hpp>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+
+namespace proctrack {
+
+namespace {
+
+timestamp wall_now() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Age retirement scans an index range; once a minute is plenty.
+constexpr timestamp age_retire_every = 60 * ns_per_second;
+
+void append_changes(history_state &st, process_table &table,
+                    const std::string &host) {
+  for (auto &c : table.take_changes()) {
+    history_row r;
+    r.host = host;
+    r.id = std::move(c.id);
+    r.parent_id = std::move(c.parent_id);
+    r.guid = std::move(c.guid);
+    r.start_time = c.start_time;
+    r.end_time = c.end_time;
+    r.last_sync_time = c.last_sync_time;
+    r.end_is_estimate = c.end_is_estimate;
+    r.data = std::move(c.data);
+    auto key = host;
+    key += '\0';
+    key += r.id;
+    auto [it, fresh] =
+        st.pending_index.emplace(std::move(key), st.pending.size());
+    if (fresh)
+      st.pending.push_back(std::move(r));
+    else
+      st.pending[it->second] = std::move(r); // its latest state
+  }
+}
+
+} // namespace
+
+std::string history_config::validate() const {
+  if (path.empty())
+    return "history.path is empty";
+  if (flush_interval < min_flush_interval
+      || flush_interval > max_flush_interval)
+    return "history.flush-interval must be between 10ms and 1h (got "
+           + std::to_string(flush_interval / 1000000) + "ms)";
+  if (max_bytes < min_max_bytes)
+    return "history.max-bytes must be at least " + std::to_string(min_max_bytes)
+           + " (1 MiB) (got " + std::to_string(max_bytes) + ")";
+  if (max_age < 0)
+    return "history.max-age must not be negative (0: no age limit)";
+  if (max_pending == 0)
+    return "history max_pending must be at least 1";
+  if (auto why = cache.validate(); !why.empty())
+    return why;
+  return {};
+}
+
+void history_state::collect_changes() {
+  append_changes(*this, mirror.table, mirror.primary_host);
+  for (auto &h : mirror.other_hosts)
+    append_changes(*this, h->table, h->name);
+}
+
+history_actor::behavior_type
+history(history_actor::stateful_pointer<history_state> self, history_config cfg,
+        std::shared_ptr<history_store> store, cache_actor cache) {
+  auto &st0 = self->state;
+  st0.store = std::move(store);
+  st0.mirror.table = process_table{cfg.cache.table};
+  st0.mirror.quiet = true;
+  st0.mirror.table.track_changes(true);
+  // Writes what is pending in one transaction, then retires what the
+  // limits say. A failed write drops its rows (counted): memory stays
+  // bounded when the disk is full, and the next write tries again.
+  auto write = [self, cfg] {
+    auto &st = self->state;
+    auto now = wall_now();
+    if (!st.pending.empty()) {
+      std::string error;
+      if (!st.store->write(st.pending, now, error)) {
+        st.rows_dropped += static_cast<std::int64_t>(st.pending.size());
+        if (error != st.last_error)
+          spdlog::error("history: {} ({} rows not written)", error,
+                        st.pending.size());
+        st.last_error = error;
+      } else {
+        st.last_error.clear();
+      }
+      st.pending.clear();
+      st.pending_index.clear();
+    }
+    bool by_age = cfg.max_age > 0
+                  && (st.last_age_retire == unknown_time
+                      || now - st.last_age_retire >= age_retire_every);
+    if (by_age)
+      st.last_age_retire = now;
+    if (by_age || st.store->used_bytes() > cfg.max_bytes) {
+      std::string error;
+      auto n =
+          st.store->retire(cfg.max_bytes, by_age ? cfg.max_age : 0, now, error);
+      if (n < 0)
+        spdlog::error("history: retiring rows of {}: {}", st.store->path(),
+                      error);
+      else if (n > 0)
+        spdlog::debug("history: {} rows retired (history.max-bytes, "
+                      "history.max-age)",
+                      n);
+    }
+  };
+  // The cache's state first (all of it is new to the store), then every
+  // batch it applies. await: nothing else is handled before the state.
+  auto sink = caf::actor_cast<update_batch_sink_actor>(self);
+  self->request(cache, caf::infinite, atom::snapshot_v, sink)
+      .await(
+          [self](table_state &s) {
+            self->state.mirror.table.import_state(std::move(s));
+            self->state.collect_changes();
+          },
+          [self](caf::error &err) {
+            spdlog::error("history: the cache gave no snapshot: {}",
+                          caf::to_string(err));
+            self->quit(err);
+          });
+  self->delayed_send(self, std::chrono::nanoseconds{cfg.flush_interval},
+                     atom::tick_v);
+  return {
+      [self, cfg, write](update_batch &b) {
+        auto &st = self->state;
+        ++st.batches;
+        auto &m = st.mirror;
+        for (auto &u : b.updates) {
+          auto known = m.other_hosts.size();
+          auto *table = m.table_for(u.host, cfg.cache);
+          if (table == nullptr)
+            continue; // past max_hosts, as in the cache
+          if (m.other_hosts.size() != known)
+            m.other_hosts.back()->table.track_changes(true);
+          table->apply(std::move(u));
+        }
+        // As the cache applies them: a path's enrichment to every table; a
+        // process's to the table that has that id.
+        for (auto &pe : b.enrichments) {
+          m.table.apply_enrichment(pe);
+          for (auto &h : m.other_hosts)
+            h->table.apply_enrichment(pe);
+        }
+        if (b.expire_at != unknown_time) {
+          m.table.expire(b.expire_at);
+          for (auto &h : m.other_hosts)
+            h->table.expire(b.expire_at);
+        }
+        st.collect_changes();
+        if (st.pending.size() >= cfg.max_pending)
+          write();
+      },
+      [self, write](atom::flush) -> std::uint64_t {
+        write();
+        return static_cast<std::uint64_t>(
+            self->state.store->counters().rows_written);
+      },
+      [self, cfg, write](atom::tick) {
+        write();
+        self->delayed_send(self, std::chrono::nanoseconds{cfg.flush_interval},
+                           atom::tick_v);
+      },
+      [self](atom::stats) -> stats_report {
+        auto &st = self->state;
+        auto &c = st.store->counters();
+        return {
+            history_state::name,
+            {{"HistoryRowsWritten", c.rows_written},
+             {"HistoryTransactions", c.transactions},
+             {"HistoryRowsRetired", c.rows_retired},
+             {"HistoryWriteFailures", c.write_failures},
+             {"HistoryRowsDropped", st.rows_dropped},
+             {"HistoryPending", static_cast<std::int64_t>(st.pending.size())}}};
+      },
+  };
+}
+
+history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,
+                            cache_actor cache, std::string &error) {
+  error = cfg.validate();
+  if (!error.empty())
+    return {};
+  if (!cache) {
+    error = "the history needs a cache";
+    return {};
+  }
+  std::string recovered;
+  std::shared_ptr<history_store> store = history_store::open(
+      cfg.path, history_store::mode::read_write, error, &recovered);
+  if (!store)
+    return {};
+  if (!recovered.empty())
+    spdlog::warn("{}", recovered);
+  auto h = sys.spawn(history, cfg, std::move(store), std::move(cache));
+  // Answered only once the actor has the cache's state: every batch the
+  // cache applies after this returns reaches the history.
+  caf::scoped_actor self{sys};
+  self->request(h, caf::infinite, atom::flush_v)
+      .receive([](std::uint64_t) {},
+               [&](caf::error &err) { error = caf::to_string(err); });
+  if (!error.empty())
+    return {};
+  return h;
+}
+
+} // namespace proctrack

@@ -1,0 +1,84 @@
+// The history actor: the one owner of a history store. It is a typed sink
+// of the cache (the path the fleet forwarder uses): it mirrors the cache's
+// tables from the batches the cache applied, notes what each batch
+// changed (process_table::track_changes) and writes those processes to the
+// store, in one transaction every history.flush-interval. docs/history.md.
+#pragma once
+
+#include "actors/cache/cache.hpp"
+#include "actors/history/history_store.hpp"
+#include "messages/actors.hpp"
+
+#include <caf/actor_system.hpp>
+#include <caf/stateful_actor.hpp>
+#include <caf/typed_event_based_actor.hpp>
+
+#include <memory>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace proctrack {
+
+/// Defaults of the history.* keys.
+inline constexpr const char *default_agent_history_path =
+    "/var/lib/proctrack/history.db";
+inline constexpr timestamp default_history_flush_interval = ns_per_second;
+inline constexpr std::uint64_t default_history_max_bytes = std::uint64_t{1}
+                                                           << 30; // 1 GiB
+inline constexpr timestamp default_history_max_age =
+    timestamp{30} * 24 * 3600 * ns_per_second; // 30 days
+
+struct history_config {
+  std::string path;                                          ///< history.path
+  timestamp flush_interval = default_history_flush_interval; ///< ns
+  std::uint64_t max_bytes = default_history_max_bytes; ///< history.max-bytes
+  timestamp max_age = default_history_max_age; ///< history.max-age; 0: none
+  /// Changed processes held between writes; more are written at once, so
+  /// memory stays bounded whatever the input rate.
+  std::size_t max_pending = 20000;
+  /// The mirror's tables: exactly the cache's limits and host split, so
+  /// the mirror evolves as the cache does (spawn_history copies them).
+  cache_config cache;
+
+  static constexpr timestamp min_flush_interval = ns_per_second / 100;
+  static constexpr timestamp max_flush_interval = 3600 * ns_per_second;
+  static constexpr std::uint64_t min_max_bytes = std::uint64_t{1} << 20;
+
+  /// Empty when valid, else what is wrong, naming the config key.
+  std::string validate() const;
+};
+
+struct history_state {
+  static inline const char *name = "proctrack.history";
+
+  std::shared_ptr<history_store> store;
+  /// The cache's tables as the batches rebuild them (host routing is the
+  /// cache's own: cache_state::table_for).
+  cache_state mirror;
+  /// Changed processes since the last write, each once (its latest
+  /// state): a process started and ended between two writes is one row.
+  std::vector<history_row> pending;
+  std::unordered_map<std::string, std::size_t> pending_index; ///< host\0id
+  std::int64_t rows_dropped = 0; ///< lost to failed writes
+  std::int64_t batches = 0;
+  timestamp last_age_retire = unknown_time;
+  std::string last_error;
+
+  /// Moves what the mirror's tables changed into `pending`.
+  void collect_changes();
+};
+
+history_actor::behavior_type
+history(history_actor::stateful_pointer<history_state> self, history_config cfg,
+        std::shared_ptr<history_store> store, cache_actor cache);
+
+/// Validates `cfg`, opens (or creates) the store at cfg.path, spawns the
+/// history actor and subscribes it to `cache` before returning (so no
+/// batch applied afterwards is missed). A damaged store is moved aside and
+/// a new one created (logged as a warning). A null handle with `error`
+/// when the config is invalid or the store cannot be opened.
+history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,
+                            cache_actor cache, std::string &error);
+
+} // namespace proctrack

@@ -1,0 +1,667 @@
+#include "actors/history/history_store.hpp"
+
+#include "actors/cache/process_table.hpp"
+#include "actors/cache/query_parser.hpp"
+#include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
+
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cctype>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <unistd.h>
+#include <unordered_map>
+#include <unordered_set>
+
+namespace proctrack {
+
+namespace {
+
+// 'PTRK' in the file header: tells our store from any other SQLite file.
+constexpr int application_id = 0x5054524b;
+constexpr int schema_version = 1;
+
+// Rows are written as "INSERT ... ON CONFLICT": a process first seen keeps
+// its first_seen. A rowid table (not WITHOUT ROWID): Data is 1-2 KB for a
+// Sysmon process, too large for a clustered key's pages.
+constexpr const char *schema_sql = R"sql(
+CREATE TABLE process(
+  host TEXT NOT NULL,
+  id TEXT NOT NULL,
+  parent_id TEXT NOT NULL,
+  guid TEXT NOT NULL,
+  pid TEXT NOT NULL,
+  start_time INTEGER NOT NULL,
+  end_time INTEGER NOT NULL,
+  end_estimate INTEGER NOT NULL,
+  last_sync_time INTEGER NOT NULL,
+  data TEXT NOT NULL,
+  first_seen INTEGER NOT NULL,
+  last_seen INTEGER NOT NULL,
+  UNIQUE(id, host));
+CREATE INDEX process_parent ON process(parent_id, start_time);
+CREATE INDEX process_guid ON process(guid) WHERE guid <> '';
+CREATE INDEX process_pid ON process(pid, start_time);
+CREATE INDEX process_start ON process(start_time);
+CREATE INDEX process_seen ON process(last_seen);
+)sql";
+
+constexpr const char *columns =
+    "host, id, parent_id, guid, start_time, end_time, end_estimate, "
+    "last_sync_time, data, first_seen, last_seen";
+
+bool damaged_code(int rc) {
+  rc &= 0xff;
+  return rc == SQLITE_NOTADB || rc == SQLITE_CORRUPT;
+}
+
+std::string stamp_for_file(timestamp now) {
+  auto s = format_time(now - now % ns_per_second);
+  s.erase(std::remove(s.begin(), s.end(), ':'), s.end());
+  return s;
+}
+
+timestamp wall_clock() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// A prepared statement, finalized when it goes out of scope.
+struct statement {
+  sqlite3_stmt *s = nullptr;
+  ~statement() {
+    sqlite3_finalize(s);
+  }
+  void text(int i, std::string_view v) {
+    sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
+                      SQLITE_TRANSIENT);
+  }
+  void integer(int i, std::int64_t v) {
+    sqlite3_bind_int64(s, i, v);
+  }
+};
+
+std::string column_text(sqlite3_stmt *s, int i) {
+  auto *p = reinterpret_cast<const char *>(sqlite3_column_text(s, i));
+  return p ? std::string{p,
+                         static_cast<std::size_t>(sqlite3_column_bytes(s, i))}
+           : std::string{};
+}
+
+history_row read_row(sqlite3_stmt *s) {
+  history_row r;
+  r.host = column_text(s, 0);
+  r.id = column_text(s, 1);
+  r.parent_id = column_text(s, 2);
+  r.guid = column_text(s, 3);
+  r.start_time = sqlite3_column_int64(s, 4);
+  r.end_time = sqlite3_column_int64(s, 5);
+  r.end_is_estimate = sqlite3_column_int64(s, 6) != 0;
+  r.last_sync_time = sqlite3_column_int64(s, 7);
+  r.data = column_text(s, 8);
+  r.first_seen = sqlite3_column_int64(s, 9);
+  r.last_seen = sqlite3_column_int64(s, 10);
+  return r;
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isdigit(static_cast<unsigned char>(c));
+  });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
+    s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
+    s.remove_suffix(1);
+  return s;
+}
+
+// What opening a file found: usable, damaged (moved aside in read-write
+// mode), someone else's database (never touched), or another failure.
+enum class verdict { ok, damaged, foreign, failed };
+
+} // namespace
+
+std::string history_store::sqlite_error() const {
+  return db_ ? sqlite3_errmsg(db_) : "out of memory";
+}
+
+bool history_store::exec(const char *sql, std::string &error) {
+  char *msg = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &msg) != SQLITE_OK) {
+    error = msg ? msg : sqlite_error();
+    sqlite3_free(msg);
+    return false;
+  }
+  return true;
+}
+
+sqlite3_stmt *history_store::prepare(const char *sql, std::string &error) {
+  sqlite3_stmt *s = nullptr;
+  if (sqlite3_prepare_v2(db_, sql, -1, &s, nullptr) != SQLITE_OK) {
+    error = sqlite_error();
+    sqlite3_finalize(s);
+    return nullptr;
+  }
+  return s;
+}
+
+history_store::~history_store() {
+  sqlite3_finalize(upsert_);
+  if (db_)
+    sqlite3_close_v2(db_);
+}
+
+std::unique_ptr<history_store> history_store::open(const std::string &path,
+                                                   mode m, std::string &error,
+                                                   std::string *recovered) {
+  bool ro = m == mode::read_only;
+  std::error_code ec;
+  if (ro && !std::filesystem::exists(path, ec)) {
+    error = "history store " + path + ": no such file";
+    return nullptr;
+  }
+  // One attempt: a verdict, and the store when it is ok.
+  auto attempt = [&](std::string &why)
+      -> std::pair<verdict, std::unique_ptr<history_store>> {
+    std::unique_ptr<history_store> st{new history_store};
+    st->path_ = path;
+    // A reader that may write the file opens it read-write with
+    // query_only set: after a crash (kill -9 of the writer) SQLite must
+    // rebuild the WAL index, which a read-only connection cannot do (it
+    // waits out busy_timeout on every open). query_only still refuses any
+    // change to the data.
+    bool ro_file = ro && ::access(path.c_str(), W_OK) != 0;
+    int flags = ro_file ? SQLITE_OPEN_READONLY
+                : ro    ? SQLITE_OPEN_READWRITE
+                        : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+    int rc = sqlite3_open_v2(path.c_str(), &st->db_,
+                             flags | SQLITE_OPEN_NOMUTEX, nullptr);
+    if (rc != SQLITE_OK) {
+      why = st->sqlite_error();
+      return {damaged_code(rc) ? verdict::damaged : verdict::failed, nullptr};
+    }
+    sqlite3_extended_result_codes(st->db_, 1);
+    sqlite3_busy_timeout(st->db_, 5000);
+    if (ro && !st->exec("PRAGMA query_only=1", why))
+      return {verdict::failed, nullptr};
+    // quick_check reads every page: a truncated file, a garbage page or a
+    // torn write the WAL did not cover shows here, not in the middle of a
+    // query later. (It costs about a second per GB at start.)
+    {
+      statement s;
+      s.s = st->prepare("PRAGMA quick_check(5)", why);
+      if (!s.s) {
+        auto code = sqlite3_extended_errcode(st->db_);
+        return {damaged_code(code) ? verdict::damaged : verdict::failed,
+                nullptr};
+      }
+      std::string problems;
+      int step;
+      while ((step = sqlite3_step(s.s)) == SQLITE_ROW) {
+        auto line = column_text(s.s, 0);
+        std::replace(line.begin(), line.end(), '\n', ' ');
+        if (line != "ok")
+          problems += (problems.empty() ? "" : "; ") + line;
+      }
+      if (step != SQLITE_DONE) {
+        why = st->sqlite_error();
+        return {damaged_code(step) ? verdict::damaged : verdict::failed,
+                nullptr};
+      }
+      if (!problems.empty()) {
+        why = "integrity check failed: " + problems;
+        return {verdict::damaged, nullptr};
+      }
+    }
+    std::int64_t tables = 0, app = 0, version = 0;
+    {
+      statement s;
+      s.s = st->prepare("SELECT (SELECT count(*) FROM sqlite_master), "
+                        "(SELECT application_id FROM pragma_application_id), "
+                        "(SELECT user_version FROM pragma_user_version)",
+                        why);
+      if (!s.s || sqlite3_step(s.s) != SQLITE_ROW) {
+        if (s.s)
+          why = st->sqlite_error();
+        auto code = sqlite3_extended_errcode(st->db_);
+        return {damaged_code(code) ? verdict::damaged : verdict::failed,
+                nullptr};
+      }
+      tables = sqlite3_column_int64(s.s, 0);
+      app = sqlite3_column_int64(s.s, 1);
+      version = sqlite3_column_int64(s.s, 2);
+    }
+    if (tables > 0 && app != application_id) {
+      why = "a SQLite database, but not a proctrack history (application_id "
+            + std::to_string(app) + "); left as it is";
+      return {verdict::foreign, nullptr};
+    }
+    if (tables > 0 && version != schema_version) {
+      why = "history schema version " + std::to_string(version)
+            + ", this proctrack reads version "
+            + std::to_string(schema_version);
+      return {verdict::foreign, nullptr};
+    }
+    if (tables == 0 && ro) {
+      why = "empty file, not a proctrack history";
+      return {verdict::foreign, nullptr};
+    }
+    if (!ro) {
+      // WAL: a commit is one append, readers (proctrack query) do not block
+      // the writer, and a torn last transaction is dropped on open.
+      // synchronous=NORMAL: a kill -9 loses nothing committed; a power cut
+      // may lose the last transactions, never the file.
+      if (tables == 0) {
+        std::string sql =
+            "PRAGMA auto_vacuum=INCREMENTAL;"
+            "PRAGMA application_id="
+            + std::to_string(application_id)
+            + ";PRAGMA user_version=" + std::to_string(schema_version) + ";";
+        if (!st->exec(sql.c_str(), why)
+            || !st->exec("PRAGMA journal_mode=WAL", why)
+            || !st->exec("BEGIN", why) || !st->exec(schema_sql, why)
+            || !st->exec("COMMIT", why))
+          return {verdict::failed, nullptr};
+      } else if (!st->exec("PRAGMA journal_mode=WAL", why)) {
+        return {verdict::failed, nullptr};
+      }
+      // 32 MiB of page cache (SQLite's default is 2 MiB): the indexes'
+      // pages stay in memory while a store grows to millions of rows.
+      if (!st->exec("PRAGMA synchronous=NORMAL", why)
+          || !st->exec("PRAGMA cache_size=-32768", why))
+        return {verdict::failed, nullptr};
+      std::string sql =
+          std::string{"INSERT INTO process("} + columns
+          + ", pid) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11) "
+            "ON CONFLICT(id, host) DO UPDATE SET parent_id=excluded.parent_id, "
+            "guid=excluded.guid, start_time=excluded.start_time, "
+            "end_time=excluded.end_time, end_estimate=excluded.end_estimate, "
+            "last_sync_time=excluded.last_sync_time, data=excluded.data, "
+            "last_seen=excluded.last_seen";
+      st->upsert_ = st->prepare(sql.c_str(), why);
+      if (!st->upsert_)
+        return {verdict::failed, nullptr};
+    }
+    return {verdict::ok, std::move(st)};
+  };
+
+  std::string why;
+  auto [v, st] = attempt(why);
+  if (v == verdict::ok)
+    return std::move(st);
+  if (v != verdict::damaged || ro) {
+    error = "history store " + path + ": " + why;
+    return nullptr;
+  }
+  st.reset();
+  // Damaged: kept aside for whoever wants to look at it, never deleted.
+  auto aside = path + ".damaged-" + stamp_for_file(wall_clock());
+  std::filesystem::rename(path, aside, ec);
+  if (ec) {
+    error = "history store " + path + ": " + why + "; cannot move it aside to "
+            + aside + ": " + ec.message();
+    return nullptr;
+  }
+  for (const char *suffix : {"-wal", "-shm"}) {
+    std::error_code ignored;
+    if (std::filesystem::exists(path + suffix, ignored))
+      std::filesystem::rename(path + suffix, aside + suffix, ignored);
+  }
+  auto what = "history store " + path + " was damaged (" + why + "): moved to "
+              + aside + ", a new store is created";
+  std::string why2;
+  auto [v2, fresh] = attempt(why2);
+  if (v2 != verdict::ok) {
+    error = what + ", and that failed: " + why2;
+    return nullptr;
+  }
+  if (recovered)
+    *recovered = what;
+  return std::move(fresh);
+}
+
+bool history_store::write(const std::vector<history_row> &rows, timestamp now,
+                          std::string &error) {
+  if (!upsert_) {
+    error = "history store " + path_ + " is read-only";
+    return false;
+  }
+  if (rows.empty())
+    return true;
+  if (!exec("BEGIN IMMEDIATE", error)) {
+    ++counters_.write_failures;
+    return false;
+  }
+  for (auto &r : rows) {
+    auto *s = upsert_;
+    auto text = [s](int i, std::string_view v) {
+      sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
+                        SQLITE_STATIC);
+    };
+    text(1, r.host);
+    text(2, r.id);
+    text(3, r.parent_id);
+    text(4, r.guid);
+    sqlite3_bind_int64(s, 5, r.start_time);
+    sqlite3_bind_int64(s, 6, r.end_time);
+    sqlite3_bind_int64(s, 7, r.end_is_estimate ? 1 : 0);
+    sqlite3_bind_int64(s, 8, r.last_sync_time);
+    text(9, r.data);
+    sqlite3_bind_int64(s, 10, now);
+    auto dash = r.id.rfind('-');
+    text(11, std::string_view{r.id}.substr(
+                 0, dash == std::string::npos ? r.id.size() : dash));
+    int rc = sqlite3_step(s);
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE) {
+      error = "history store " + path_ + ": writing " + r.id + ": "
+              + sqlite_error();
+      std::string ignored;
+      exec("ROLLBACK", ignored);
+      ++counters_.write_failures;
+      return false;
+    }
+  }
+  if (!exec("COMMIT", error)) {
+    std::string ignored;
+    exec("ROLLBACK", ignored);
+    ++counters_.write_failures;
+    return false;
+  }
+  counters_.rows_written += static_cast<std::int64_t>(rows.size());
+  ++counters_.transactions;
+  return true;
+}
+
+std::uint64_t history_store::used_bytes() {
+  std::string error;
+  statement s;
+  s.s = prepare("SELECT (SELECT page_count FROM pragma_page_count) - "
+                "(SELECT freelist_count FROM pragma_freelist_count), "
+                "(SELECT page_size FROM pragma_page_size)",
+                error);
+  if (!s.s || sqlite3_step(s.s) != SQLITE_ROW)
+    return 0;
+  return static_cast<std::uint64_t>(sqlite3_column_int64(s.s, 0))
+         * static_cast<std::uint64_t>(sqlite3_column_int64(s.s, 1));
+}
+
+std::int64_t history_store::row_count() {
+  std::string error;
+  statement s;
+  s.s = prepare("SELECT count(*) FROM process", error);
+  if (!s.s || sqlite3_step(s.s) != SQLITE_ROW)
+    return -1;
+  return sqlite3_column_int64(s.s, 0);
+}
+
+std::int64_t history_store::retire(std::uint64_t max_bytes, timestamp max_age,
+                                   timestamp now, std::string &error) {
+  if (!upsert_) {
+    error = "history store " + path_ + " is read-only";
+    return -1;
+  }
+  std::int64_t dropped = 0;
+  if (max_age > 0) {
+    statement s;
+    s.s = prepare("DELETE FROM process WHERE last_seen < ?1 AND end_time <> 0",
+                  error);
+    if (!s.s)
+      return -1;
+    s.integer(1, now - max_age);
+    if (sqlite3_step(s.s) != SQLITE_DONE) {
+      error = sqlite_error();
+      return -1;
+    }
+    dropped += sqlite3_changes(db_);
+  }
+  // By bytes: the rows to drop are estimated from the average row size,
+  // oldest exited first, in a few rounds at most.
+  for (int round = 0; max_bytes > 0 && round < 8; ++round) {
+    auto used = used_bytes();
+    if (used <= max_bytes)
+      break;
+    auto rows = row_count();
+    if (rows <= 0)
+      break;
+    auto per_row =
+        std::max<std::uint64_t>(1, used / static_cast<std::uint64_t>(rows));
+    // Down to 90% of the limit, so retirement does not run at every flush.
+    auto target = max_bytes - max_bytes / 10;
+    auto excess = (used - std::min(used, target)) / per_row + 1;
+    statement s;
+    s.s = prepare("DELETE FROM process WHERE rowid IN (SELECT rowid FROM "
+                  "process ORDER BY end_time = 0, last_seen LIMIT ?1)",
+                  error);
+    if (!s.s)
+      return -1;
+    s.integer(1, static_cast<std::int64_t>(excess));
+    if (sqlite3_step(s.s) != SQLITE_DONE) {
+      error = sqlite_error();
+      return -1;
+    }
+    auto n = sqlite3_changes(db_);
+    dropped += n;
+    if (n == 0)
+      break;
+  }
+  if (dropped > 0) {
+    // Freed pages go back to the file system (auto_vacuum=INCREMENTAL).
+    if (!exec("PRAGMA incremental_vacuum", error))
+      return -1;
+    counters_.rows_retired += dropped;
+  }
+  return dropped;
+}
+
+// -- reading ------------------------------------------------------------------
+
+std::optional<history_row> history_store::find(std::string_view host,
+                                               std::string_view raw,
+                                               timestamp as_of) {
+  auto id = trim(raw);
+  if (id.empty())
+    return std::nullopt;
+  std::string error;
+  std::string sql = std::string{"SELECT "} + columns + " FROM process WHERE ";
+  std::string key{id};
+  if (id.front() == '{') {
+    sql += "guid = ?1";
+    key = normalize_guid(id);
+  } else if (all_digits(id)) {
+    sql += "pid = ?1";
+  } else {
+    sql += "id = ?1";
+  }
+  sql += " AND (?2 = '' OR host = ?2) AND (?3 = 0 OR start_time <= ?3) "
+         "ORDER BY start_time DESC, host LIMIT 1";
+  statement s;
+  s.s = prepare(sql.c_str(), error);
+  if (!s.s)
+    return std::nullopt;
+  s.text(1, key);
+  s.text(2, host);
+  s.integer(3, as_of);
+  if (sqlite3_step(s.s) != SQLITE_ROW)
+    return std::nullopt;
+  return read_row(s.s);
+}
+
+std::vector<history_row> history_store::pslist(std::string_view host,
+                                               timestamp as_of) {
+  std::vector<history_row> out;
+  std::string error;
+  std::string sql = std::string{"SELECT "} + columns + " FROM process WHERE ";
+  if (as_of != unknown_time)
+    sql += "start_time <> 0 AND start_time <= ?1 AND (end_time = 0 OR "
+           "end_time > ?1) AND ";
+  sql += "(?2 = '' OR host = ?2) ORDER BY start_time, id";
+  statement s;
+  s.s = prepare(sql.c_str(), error);
+  if (!s.s)
+    return out;
+  s.integer(1, as_of);
+  s.text(2, host);
+  while (sqlite3_step(s.s) == SQLITE_ROW)
+    out.push_back(read_row(s.s));
+  return out;
+}
+
+std::vector<history_row> history_store::children(const std::string &host,
+                                                 const std::string &id,
+                                                 timestamp as_of,
+                                                 std::size_t max) {
+  std::vector<history_row> out;
+  std::string error;
+  std::string sql = std::string{"SELECT "} + columns
+                    + " FROM process WHERE parent_id = ?1 AND host = ?2 AND "
+                      "(?3 = 0 OR start_time <= ?3) ORDER BY start_time, id "
+                      "LIMIT ?4";
+  statement s;
+  s.s = prepare(sql.c_str(), error);
+  if (!s.s)
+    return out;
+  s.text(1, id);
+  s.text(2, host);
+  s.integer(3, as_of);
+  s.integer(4, static_cast<std::int64_t>(std::min<std::size_t>(max, 1u << 30)));
+  while (sqlite3_step(s.s) == SQLITE_ROW)
+    out.push_back(read_row(s.s));
+  return out;
+}
+
+namespace {
+
+void append_row_json(std::string &out, const history_row &r,
+                     const std::vector<std::string> &children) {
+  out += "{\"Id\":";
+  append_json_string(out, r.id);
+  out += ",\"ParentId\":";
+  append_json_string(out, r.parent_id);
+  out += ",\"StartTime\":";
+  append_time_json(out, r.start_time);
+  out += ",\"EndTime\":";
+  append_time_json(out, r.end_time);
+  out += ",\"LastSyncTime\":";
+  append_time_json(out, r.last_sync_time);
+  out += ",\"Data\":";
+  out += r.data.empty() ? std::string{"{}"} : r.data;
+  out += ",\"Children\":[";
+  for (std::size_t i = 0; i < children.size(); ++i) {
+    if (i)
+      out += ',';
+    append_json_string(out, children[i]);
+  }
+  out += "]";
+  if (!r.host.empty()) {
+    out += ",\"Host\":";
+    append_json_string(out, r.host);
+  }
+  out += ",\"FirstSeen\":";
+  append_time_json(out, r.first_seen);
+  out += ",\"LastSeen\":";
+  append_time_json(out, r.last_seen);
+  out += "}";
+}
+
+constexpr std::size_t children_listed = 100;
+
+} // namespace
+
+std::optional<std::string>
+history_store::answer(const query &q, timestamp as_of, std::string &error) {
+  std::string host, id = q.id;
+  if (auto slash = id.find('/'); slash != std::string::npos) {
+    host = id.substr(0, slash);
+    id = id.substr(slash + 1);
+  }
+  auto max = static_cast<std::size_t>(q.max > 0 ? q.max : default_max(q.verb));
+  std::string out;
+  // An entry with the children the store knows (as of the time asked).
+  auto entry = [&](const history_row &r) {
+    std::vector<std::string> kids;
+    for (auto &c : children(r.host, r.id, as_of, children_listed))
+      kids.push_back(std::move(c.id));
+    append_row_json(out, r, kids);
+  };
+  if (q.verb == "get") {
+    auto r = find(host, id, as_of);
+    if (!r)
+      return std::string{"null"};
+    entry(*r);
+    return out;
+  }
+  if (q.verb == "callchain") {
+    std::vector<history_row> chain;
+    auto r = find(host, id, as_of);
+    std::unordered_set<std::string> seen;
+    while (r && chain.size() < max && seen.insert(r->id).second) {
+      auto parent = r->parent_id;
+      auto h = r->host;
+      chain.push_back(std::move(*r));
+      r.reset();
+      if (parent.size() >= 2 && parent.compare(parent.size() - 2, 2, "-?") == 0)
+        break;
+      // The exact parent, as the table linked it; one that started after
+      // `as_of` was not there yet.
+      r = find(h, parent, as_of);
+      if (r && r->id != parent)
+        r.reset(); // a bare-pid or GUID match is not the linked parent
+    }
+    std::reverse(chain.begin(), chain.end());
+    out = "[";
+    for (std::size_t i = 0; i < chain.size(); ++i) {
+      if (i)
+        out += ',';
+      entry(chain[i]);
+    }
+    out += "]";
+    return out;
+  }
+  if (q.verb == "children") {
+    out = "[";
+    if (auto r = find(host, id, as_of)) {
+      auto kids = children(r->host, r->id, as_of, max);
+      for (std::size_t i = 0; i < kids.size(); ++i) {
+        if (i)
+          out += ',';
+        entry(kids[i]);
+      }
+    }
+    out += "]";
+    return out;
+  }
+  if (q.verb == "pslist") {
+    // `pslist:HOST` names a host, as the cache's pslist does.
+    auto rows = pslist(q.id, as_of);
+    // Children among the listed processes, without a query per entry.
+    std::unordered_map<std::string, std::vector<std::string>> kids;
+    for (auto &r : rows) {
+      auto &v = kids[r.host + '/' + r.parent_id];
+      if (v.size() < children_listed)
+        v.push_back(r.id);
+    }
+    static const std::vector<std::string> none;
+    out = "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (i)
+        out += ',';
+      auto k = kids.find(rows[i].host + '/' + rows[i].id);
+      append_row_json(out, rows[i], k == kids.end() ? none : k->second);
+    }
+    out += "]";
+    return out;
+  }
+  error = "the history answers get, callchain, children and pslist (not "
+          + q.verb + ")";
+  return std::nullopt;
+}
+
+} // namespace proctrack

@@ -1,0 +1,134 @@
+// The history store: a durable record of every process the tracker learned
+// of, in one SQLite file (WAL mode), keyed by host and real id. Plain C++
+// over libsqlite3 (no actor system): the history actor owns one and writes
+// batches to it; `proctrack query --history=FILE` opens one read-only and
+// answers from it. docs/history.md describes the design.
+#pragma once
+
+#include "messages/types.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace proctrack {
+
+/// One process as the store holds it: what the process table holds for it
+/// (SPEC §3: Id, ParentId, times, Data) plus when the tracker first and
+/// last wrote it (wall clock, nanoseconds since the epoch).
+struct history_row {
+  std::string host;      ///< the machine; empty for the local/unnamed one
+  std::string id;        ///< real id "<pid>-<start seconds>[.N]"
+  std::string parent_id; ///< real id of the parent, or "<ppid>-?"
+  std::string guid;      ///< lower-case ProcessGuid, empty when none
+  timestamp start_time = unknown_time;
+  timestamp end_time = unknown_time; ///< unknown_time: running (last known)
+  timestamp last_sync_time = unknown_time;
+  bool end_is_estimate = false;
+  std::string data; ///< the Data object as JSON text
+  timestamp first_seen = unknown_time;
+  timestamp last_seen = unknown_time;
+};
+
+/// Counters of one store (reported by the history actor's stats).
+struct history_counters {
+  std::int64_t rows_written = 0;   ///< row writes (inserts and updates)
+  std::int64_t transactions = 0;   ///< committed write transactions
+  std::int64_t rows_retired = 0;   ///< rows dropped by max-age or max-bytes
+  std::int64_t write_failures = 0; ///< transactions that failed
+};
+
+class history_store {
+public:
+  enum class mode { read_write, read_only };
+
+  /// Opens the store at `path`, creating it (and nothing else: the folder
+  /// must exist) when missing. read_write: a file that is not a readable
+  /// SQLite database, or fails SQLite's quick_check (truncated, garbage,
+  /// torn beyond what the WAL recovers), is renamed to
+  /// `<path>.damaged-<UTC time>` (its -wal and -shm with it) and a new store
+  /// is created; `recovered` then says what was wrong and where the file
+  /// went. A valid SQLite database that is not a proctrack history is never
+  /// touched: an error. read_only: any damage is an error. nullptr on error,
+  /// with `error` naming the file and the cause.
+  static std::unique_ptr<history_store> open(const std::string &path, mode m,
+                                             std::string &error,
+                                             std::string *recovered = nullptr);
+  ~history_store();
+  history_store(const history_store &) = delete;
+  history_store &operator=(const history_store &) = delete;
+
+  const std::string &path() const {
+    return path_;
+  }
+
+  // -- writing ---------------------------------------------------------------
+
+  /// Writes `rows` in one transaction: a new (host, id) is inserted with
+  /// first_seen = last_seen = `now`; a known one takes the row's values and
+  /// last_seen = `now`, keeping its first_seen. All or nothing: false with
+  /// `error` when the transaction failed (it is rolled back).
+  bool write(const std::vector<history_row> &rows, timestamp now,
+             std::string &error);
+
+  /// Retention: drops exited processes last written more than `max_age`
+  /// before `now` (0: no age limit), then, while the rows take more than
+  /// `max_bytes` of the file, the exited processes written longest ago
+  /// (running ones only when no exited one is left), and returns the freed
+  /// pages to the file system. Returns the rows dropped; -1 with `error`.
+  std::int64_t retire(std::uint64_t max_bytes, timestamp max_age, timestamp now,
+                      std::string &error);
+
+  /// Bytes of the database file that hold data (pages in use x page size).
+  std::uint64_t used_bytes();
+  std::int64_t row_count();
+  const history_counters &counters() const {
+    return counters_;
+  }
+
+  // -- reading ---------------------------------------------------------------
+
+  /// The process `id` names: a real id, a GUID, or a bare pid (the newest
+  /// holder of it started at or before `as_of`). `host` empty: any host
+  /// (the first by name that has it). `as_of` unknown_time: no time limit;
+  /// else a process started after it is not returned.
+  std::optional<history_row> find(std::string_view host, std::string_view id,
+                                  timestamp as_of = unknown_time);
+  /// Processes running at `as_of` (started at or before, not ended at or
+  /// before it), or every stored process when it is unknown_time; by start
+  /// time then id.
+  std::vector<history_row> pslist(std::string_view host, timestamp as_of);
+  /// Direct children (by ParentId) of real id `id` on `host`, started at
+  /// or before `as_of` when it is set; by start time, at most `max`.
+  std::vector<history_row> children(const std::string &host,
+                                    const std::string &id, timestamp as_of,
+                                    std::size_t max);
+
+  /// Answers a query (SPEC §4 shapes; verbs get, callchain, children,
+  /// pslist) as JSON text, as it stood at `as_of` (unknown_time: now). An
+  /// id of the form HOST/ID asks that host only. Entries carry Children as
+  /// the store knows them (every child by ParentId, up to 100). nullopt
+  /// for another verb, with `error`.
+  std::optional<std::string> answer(const query &q, timestamp as_of,
+                                    std::string &error);
+
+private:
+  history_store() = default;
+  bool exec(const char *sql, std::string &error);
+  sqlite3_stmt *prepare(const char *sql, std::string &error);
+  std::string sqlite_error() const;
+  void append_entry_json(std::string &out, const history_row &r);
+
+  sqlite3 *db_ = nullptr;
+  std::string path_;
+  sqlite3_stmt *upsert_ = nullptr;
+  history_counters counters_;
+};
+
+} // namespace proctrack

@@ -1,0 +1,360 @@
+// The process history through the real binary (issue 17): `proctrack
+// replay --history=FILE` on the corpus's Sysmon logs, then `proctrack query
+// --history=FILE` without an agent, compared with what a plain replay
+// answers; as-of queries; a damaged store.
+#include <boost/test/unit_test.hpp>
+
+#include "tests/support/run_binary.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdlib>
+#include <ctime>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <tuple>
+
+BOOST_AUTO_TEST_SUITE(history_e2e_test)
+
+using nlohmann::json;
+using namespace proctrack_test;
+
+namespace {
+
+std::string data_dir() {
+  if (auto d = std::getenv("PROCTRACK_DATA"))
+    return d;
+  return std::string{std::getenv("PROCTRACK_SOURCE")} + "/../shared/data";
+}
+
+std::string sysmon_dir() {
+  return data_dir() + "/sysmon";
+}
+
+// What a user compares of one process: everything but Children (the
+// table keeps at most tracker.max-children, the store all of them) and
+// the store's own fields (Host, FirstSeen, LastSeen).
+using fields = std::tuple<std::string, std::string, std::string, std::string,
+                          std::string, std::string>;
+fields fields_of(const json &e) {
+  return {e.at("Id").get<std::string>(),
+          e.at("ParentId").get<std::string>(),
+          e.at("StartTime").get<std::string>(),
+          e.at("EndTime").get<std::string>(),
+          e.at("LastSyncTime").get<std::string>(),
+          e.at("Data").dump()};
+}
+
+std::multiset<fields> field_set(const json &list) {
+  std::multiset<fields> out;
+  for (auto &e : list)
+    out.insert(fields_of(e));
+  return out;
+}
+
+std::vector<json> query_store(const std::string &store,
+                              const std::vector<std::string> &queries,
+                              run_result *raw = nullptr) {
+  std::vector<std::string> args{"query", "--history=" + store};
+  args.insert(args.end(), queries.begin(), queries.end());
+  auto r = proctrack(args);
+  BOOST_TEST_INFO("stderr: " << r.err.substr(0, 2000));
+  BOOST_REQUIRE_EQUAL(r.status, 0);
+  if (raw)
+    *raw = r;
+  return results(r, queries);
+}
+
+// One replay of the whole Sysmon corpus with the history written, shared
+// by the cases below (it takes a few seconds).
+struct corpus_history {
+  temp_dir dir;
+  std::string store = (dir.path() / "history.db").string();
+  run_result written;
+  json plain_pslist; // a plain replay's answer, without history
+  corpus_history() {
+    written = proctrack({"replay", sysmon_dir(), "--sort=time",
+                         "--history=" + store, "--query=stats"});
+    auto plain = replay(sysmon_dir(), {"pslist"}, {"--sort=time"});
+    plain_pslist = plain[0];
+  }
+};
+
+corpus_history &corpus() {
+  static corpus_history c;
+  return c;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_replayed_history_answers_as_the_replay_did) {
+  auto &c = corpus();
+  BOOST_TEST_INFO("stderr: " << c.written.err.substr(0, 2000));
+  BOOST_REQUIRE_EQUAL(c.written.status, 0);
+  auto stats = results(c.written, {"stats"}).at(0);
+  // Every process of the corpus is in the table (1,752 EID 1 in all, the
+  // table's default 10,000 holds them) and was written at least once.
+  BOOST_REQUIRE(c.plain_pslist.size() > 1000u);
+  BOOST_TEST(counter_of(stats, "HistoryRowsWritten")
+             >= static_cast<long long>(c.plain_pslist.size()));
+  BOOST_TEST(counter_of(stats, "HistoryRowsDropped") == 0);
+  // The store's pslist is the replay's: same processes, same values.
+  auto from_store = query_store(c.store, {"pslist"}).at(0);
+  BOOST_TEST(from_store.size() == c.plain_pslist.size());
+  BOOST_TEST((field_set(from_store) == field_set(c.plain_pslist)));
+}
+
+BOOST_AUTO_TEST_CASE(get_callchain_children_match_the_replay) {
+  auto &c = corpus();
+  // The deepest chains of the corpus (by ParentId within the replay's
+  // pslist), and a few processes with children.
+  std::map<std::string, json> by_id;
+  for (auto &e : c.plain_pslist)
+    by_id[e["Id"].get<std::string>()] = e;
+  auto depth = [&](const std::string &id) {
+    int d = 0;
+    auto cur = id;
+    std::set<std::string> seen;
+    while (by_id.count(cur) && seen.insert(cur).second) {
+      ++d;
+      cur = by_id[cur]["ParentId"].get<std::string>();
+    }
+    return d;
+  };
+  std::vector<std::pair<int, std::string>> deep;
+  for (auto &[id, e] : by_id)
+    deep.emplace_back(depth(id), id);
+  std::sort(deep.rbegin(), deep.rend());
+  BOOST_REQUIRE(deep.size() > 5u);
+  BOOST_TEST(deep[0].first >= 4);
+  std::vector<std::string> queries;
+  for (std::size_t i = 0; i < 5; ++i) {
+    queries.push_back("callchain:" + deep[i].second);
+    queries.push_back("get:" + deep[i].second);
+    // The chain's root has children (at least the next in the chain).
+    queries.push_back("children:"
+                      + by_id[deep[i].second]["ParentId"].get<std::string>());
+  }
+  auto plain = replay(sysmon_dir(), queries, {"--sort=time"});
+  auto stored = query_store(c.store, queries);
+  for (std::size_t i = 0; i < queries.size(); ++i) {
+    BOOST_TEST_CONTEXT(queries[i]) {
+      if (queries[i].rfind("get:", 0) == 0) {
+        BOOST_TEST((fields_of(stored[i]) == fields_of(plain[i])));
+      } else {
+        BOOST_TEST(!stored[i].empty());
+        BOOST_TEST(ids(stored[i]) == ids(plain[i]));
+        BOOST_TEST((field_set(stored[i]) == field_set(plain[i])));
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(pslist_as_of_a_time_is_what_ran_then) {
+  auto &c = corpus();
+  // Times at which processes exited in the replay: just before such an end
+  // the process is listed, at it no more.
+  std::vector<json> ended;
+  for (auto &e : c.plain_pslist)
+    if (e["EndTime"] != zero_time && e["StartTime"] != zero_time
+        && e["StartTime"] < e["EndTime"])
+      ended.push_back(e);
+  BOOST_REQUIRE(ended.size() >= 3u);
+  for (std::size_t k : {std::size_t{0}, ended.size() / 2, ended.size() - 1}) {
+    auto &victim = ended[k];
+    auto end = victim["EndTime"].get<std::string>();
+    auto start = victim["StartTime"].get<std::string>();
+    // The replay's answer gives the expected set: started at or before T,
+    // not ended at or before T (RFC 3339 UTC strings of one format compare
+    // as times when they have the same length).
+    auto expected_at = [&](const std::string &t) {
+      std::set<std::string> ids;
+      for (auto &e : c.plain_pslist) {
+        auto s = e["StartTime"].get<std::string>();
+        auto x = e["EndTime"].get<std::string>();
+        if (s == zero_time)
+          continue;
+        bool started = s <= t;
+        bool over = x != zero_time && x <= t;
+        if (started && !over)
+          ids.insert(e["Id"].get<std::string>());
+      }
+      return ids;
+    };
+    if (end.size() != start.size() || end.size() != 20)
+      continue; // fractions: the string comparison above would not hold
+    auto r = query_store(c.store, {"pslist@" + start, "pslist@" + end});
+    auto at_start = r[0];
+    auto at_end = r[1];
+    std::set<std::string> got_start, got_end;
+    for (auto &e : at_start)
+      got_start.insert(e["Id"].get<std::string>());
+    for (auto &e : at_end)
+      got_end.insert(e["Id"].get<std::string>());
+    auto id = victim["Id"].get<std::string>();
+    BOOST_TEST_CONTEXT(id << " " << start << " .. " << end) {
+      BOOST_TEST(got_start.count(id) == 1u);
+      BOOST_TEST(got_end.count(id) == 0u);
+      BOOST_TEST((got_start == expected_at(start)));
+      BOOST_TEST((got_end == expected_at(end)));
+      BOOST_TEST(got_start.size() < c.plain_pslist.size());
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_chain_as_of_a_time_has_no_later_processes) {
+  auto &c = corpus();
+  // A process with a parent in the store: as of its parent's start it is
+  // not there yet (no chain); as of its own start the chain is whole.
+  json child;
+  auto second = [](const json &e) {
+    return e["StartTime"].get<std::string>().substr(0, 19); // to the second
+  };
+  for (auto &e : c.plain_pslist) {
+    auto pid = e["ParentId"].get<std::string>();
+    for (auto &p : c.plain_pslist)
+      if (p["Id"] == pid && p["StartTime"] != zero_time
+          && second(p) < second(e)) {
+        child = e;
+        break;
+      }
+    if (!child.is_null())
+      break;
+  }
+  BOOST_REQUIRE(!child.is_null());
+  auto id = child["Id"].get<std::string>();
+  auto parent = child["ParentId"].get<std::string>();
+  std::string parent_start;
+  for (auto &p : c.plain_pslist)
+    if (p["Id"] == parent)
+      parent_start = p["StartTime"].get<std::string>();
+  auto r = query_store(
+      c.store, {"callchain:" + id, "callchain:" + id + "@" + parent_start,
+                "callchain:" + id + "@" + child["StartTime"].get<std::string>(),
+                "callchain:" + parent + "@" + parent_start});
+  BOOST_TEST(r[0].size() >= 2u);
+  BOOST_TEST(r[1].empty());
+  BOOST_TEST(ids(r[2]) == ids(r[0]));
+  // The parent's chain as of its start ends with it.
+  BOOST_REQUIRE(!r[3].empty());
+  BOOST_TEST(r[3].back()["Id"] == parent);
+}
+
+BOOST_AUTO_TEST_CASE(bad_queries_and_missing_or_damaged_stores_are_errors) {
+  temp_dir d;
+  auto missing = (d.path() / "none.db").string();
+  auto r = proctrack({"query", "--history=" + missing, "pslist"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find(missing) != std::string::npos);
+  BOOST_TEST(r.err.find("no such file") != std::string::npos);
+  BOOST_TEST(!std::filesystem::exists(missing));
+  // Garbage: a query reports it and leaves it alone.
+  auto junk = d.write("junk.db", std::string(10000, 'z'));
+  r = proctrack({"query", "--history=" + junk, "pslist"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("not a database") != std::string::npos);
+  BOOST_TEST(std::filesystem::file_size(junk) == 10000u);
+  // A replay onto the garbage keeps it aside and writes a new store.
+  auto log = d.write(
+      "u.jsonl",
+      R"({"update_type":"start","id":5,"parent_id":1,"start_time":"2021-01-01T10:00:00Z","data":{"Name":"a"}})"
+      "\n");
+  r = proctrack({"replay", log, "--history=" + junk, "--query=get:5"});
+  BOOST_TEST_INFO(r.err);
+  BOOST_TEST(r.status == 0);
+  BOOST_TEST(r.err.find("moved to") != std::string::npos);
+  int aside = 0;
+  for (auto &e : std::filesystem::directory_iterator(d.path()))
+    aside += e.path().filename().string().rfind("junk.db.damaged-", 0) == 0;
+  BOOST_TEST(aside == 1);
+  auto got = query_store(junk, {"get:5"});
+  BOOST_TEST(got[0]["Data"]["Name"] == "a");
+  BOOST_TEST(got[0]["Id"] == "5-1609495200");
+  // What the history does not answer, and a time it cannot read, say so.
+  r = proctrack({"query", "--history=" + junk, "tree:5", "pslist@yesterday",
+                 "get:5@2021-01-01T09:00:00Z"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("tree") != std::string::npos);
+  BOOST_TEST(r.err.find("pslist@yesterday: bad time") != std::string::npos);
+  // The one good query is answered: nothing had started at 09:00.
+  auto rows = json_lines(r.out);
+  BOOST_REQUIRE(rows.size() == 1u);
+  BOOST_TEST(rows[0]["result"].is_null());
+}
+
+BOOST_AUTO_TEST_CASE(a_kill_9_mid_replay_keeps_every_flushed_row) {
+  temp_dir d;
+  // 300,000 processes, each the child of the one before, half of them
+  // ended: long enough a replay to be killed in the middle.
+  std::string text;
+  const long t0 = 1609459200;
+  auto when = [](long s) {
+    char buf[32];
+    std::time_t tt = s;
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&tt));
+    return std::string{buf};
+  };
+  for (long i = 0; i < 300000; ++i) {
+    text += R"({"update_type":"start","id":)" + std::to_string(1000 + i)
+            + R"(,"parent_id":)" + std::to_string(i ? 999 + i : 4)
+            + R"(,"start_time":")" + when(t0 + i / 4) + R"(","data":{"Name":"p)"
+            + std::to_string(i) + R"(","CommandLine":"x.exe /run )"
+            + std::to_string(i * 7919) + "\"}}\n";
+    if (i % 2 == 1)
+      text += R"({"update_type":"exit","id":)" + std::to_string(999 + i)
+              + R"(,"end_time":")" + when(t0 + i / 4 + 1) + "\"}\n";
+  }
+  auto log = d.write("big.jsonl", text);
+  text.clear();
+  auto killed = (d.path() / "killed.db").string();
+  auto r = run(binary(),
+               {"replay", log, "--history=" + killed,
+                "--history.flush-interval=100ms", "--query=stats"},
+               {}, std::chrono::seconds(3));
+  BOOST_REQUIRE_MESSAGE(r.timed_out, "the replay ended before the kill: "
+                                         + r.err.substr(0, 500));
+  auto full = (d.path() / "full.db").string();
+  r = run(binary(), {"replay", log, "--history=" + full, "--query=stats"}, {},
+          std::chrono::seconds(600));
+  BOOST_REQUIRE_EQUAL(r.status, 0);
+  // The killed store opens as it is (no damage, nothing moved aside), and
+  // every process it holds is the uninterrupted run's, as it stood then:
+  // same parent, start and Data; the same end, or not ended yet.
+  run_result raw;
+  auto after_kill = query_store(killed, {"pslist"}, &raw).at(0);
+  BOOST_TEST(raw.err.find("damaged") == std::string::npos);
+  auto whole = query_store(full, {"pslist"}).at(0);
+  BOOST_TEST(whole.size() == 300000u);
+  BOOST_TEST_MESSAGE("kill -9 after 3 s: " << after_kill.size()
+                                           << " processes flushed");
+  BOOST_TEST(after_kill.size() > 0u);
+  BOOST_TEST(after_kill.size() < whole.size());
+  std::map<std::string, json> by_id;
+  for (auto &e : whole)
+    by_id[e["Id"].get<std::string>()] = e;
+  std::size_t ended_later = 0, mismatches = 0;
+  for (auto &e : after_kill) {
+    auto it = by_id.find(e["Id"].get<std::string>());
+    if (it == by_id.end()) {
+      ++mismatches;
+      continue;
+    }
+    auto &w = it->second;
+    bool same = e["ParentId"] == w["ParentId"]
+                && e["StartTime"] == w["StartTime"] && e["Data"] == w["Data"];
+    if (e["EndTime"] != w["EndTime"]) {
+      same = same && e["EndTime"] == zero_time;
+      ++ended_later;
+    }
+    mismatches += same ? 0 : 1;
+  }
+  BOOST_TEST(mismatches == 0u);
+  // Only the last flush's processes can lack their exit.
+  BOOST_TEST(ended_later < 50000u);
+  for (auto &e : std::filesystem::directory_iterator(d.path()))
+    BOOST_TEST(e.path().filename().string().find("damaged")
+               == std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()

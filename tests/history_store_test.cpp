@@ -1,0 +1,338 @@
+// The history store on real SQLite files: writes and reads back, as-of
+// answers on a scripted timeline, retention, and damaged files (truncated,
+// garbage, someone else's database).
+#include <boost/test/unit_test.hpp>
+
+#include "actors/common/time.hpp"
+#include "actors/history/history_store.hpp"
+#include "tests/support/run_binary.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <sqlite3.h>
+
+BOOST_AUTO_TEST_SUITE(history_store_test)
+
+using namespace proctrack;
+using nlohmann::json;
+using proctrack_test::temp_dir;
+
+namespace {
+
+timestamp t(const char *text) {
+  return *parse_time(text);
+}
+
+history_row row(std::string id, std::string parent, const char *start,
+                const char *end = nullptr, std::string name = "x.exe") {
+  history_row r;
+  r.id = std::move(id);
+  r.parent_id = std::move(parent);
+  r.start_time = t(start);
+  r.end_time = end ? t(end) : unknown_time;
+  r.data = "{\"Name\":\"" + name + "\"}";
+  return r;
+}
+
+std::unique_ptr<history_store> open_rw(const std::string &path,
+                                       std::string *recovered = nullptr) {
+  std::string error;
+  auto s = history_store::open(path, history_store::mode::read_write, error,
+                               recovered);
+  BOOST_REQUIRE_MESSAGE(s, error);
+  return s;
+}
+
+json ask(history_store &s, const std::string &verb, const std::string &id,
+         timestamp as_of = unknown_time, std::int64_t max = 0) {
+  std::string error;
+  auto a = s.answer(query{verb, id, max}, as_of, error);
+  BOOST_REQUIRE_MESSAGE(a, error);
+  return json::parse(*a);
+}
+
+std::vector<std::string> ids_of(const json &list) {
+  std::vector<std::string> out;
+  for (auto &e : list)
+    out.push_back(e.at("Id").get<std::string>());
+  return out;
+}
+
+// A timeline: init (1) starts explorer (100) at 10:00, explorer starts cmd
+// (200) at 10:30, cmd starts evil (300) at 10:45, which exits at 10:50;
+// at 11:00 pid 300 is reused by calc.
+void write_timeline(history_store &s) {
+  std::vector<history_row> rows{
+      row("1-1609491600", "0-?", "2021-01-01T09:00:00Z", nullptr, "init"),
+      row("100-1609495200", "1-1609491600", "2021-01-01T10:00:00Z", nullptr,
+          "explorer.exe"),
+      row("200-1609497000", "100-1609495200", "2021-01-01T10:30:00Z", nullptr,
+          "cmd.exe"),
+      row("300-1609497900", "200-1609497000", "2021-01-01T10:45:00Z",
+          "2021-01-01T10:50:00Z", "evil.exe"),
+      row("300-1609498800", "100-1609495200", "2021-01-01T11:00:00Z", nullptr,
+          "calc.exe"),
+  };
+  rows[3].guid = "{aaaaaaaa-0000-0000-0000-000000000300}";
+  std::string error;
+  BOOST_REQUIRE_MESSAGE(s.write(rows, 1000, error), error);
+}
+
+std::uintmax_t size_of(const std::string &p) {
+  return std::filesystem::file_size(p);
+}
+
+std::vector<std::string> damaged_copies(const temp_dir &d) {
+  std::vector<std::string> out;
+  for (auto &e : std::filesystem::directory_iterator(d.path()))
+    if (e.path().filename().string().find(".damaged-") != std::string::npos
+        && e.path().extension() != ".db-wal")
+      out.push_back(e.path().string());
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(rows_survive_a_reopen_and_keep_their_first_seen) {
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  {
+    auto s = open_rw(path);
+    write_timeline(*s);
+    // The same process again, later, now ended: last_seen moves, first_seen
+    // stays.
+    std::string error;
+    auto r = row("200-1609497000", "100-1609495200", "2021-01-01T10:30:00Z",
+                 "2021-01-01T12:00:00Z", "cmd.exe");
+    BOOST_REQUIRE(s->write({r}, 2000, error));
+    BOOST_TEST(s->counters().rows_written == 6);
+    BOOST_TEST(s->counters().transactions == 2);
+  }
+  std::string error;
+  auto s = history_store::open(path, history_store::mode::read_only, error);
+  BOOST_REQUIRE_MESSAGE(s, error);
+  BOOST_TEST(s->row_count() == 5);
+  auto cmd = s->find("", "200-1609497000");
+  BOOST_REQUIRE(cmd);
+  BOOST_TEST(cmd->first_seen == 1000);
+  BOOST_TEST(cmd->last_seen == 2000);
+  BOOST_TEST(cmd->end_time == t("2021-01-01T12:00:00Z"));
+  BOOST_TEST(cmd->parent_id == "100-1609495200");
+  BOOST_TEST(cmd->data == "{\"Name\":\"cmd.exe\"}");
+  // A read-only store refuses writes.
+  BOOST_TEST(!s->write({*cmd}, 3000, error));
+}
+
+BOOST_AUTO_TEST_CASE(answers_as_of_a_time) {
+  temp_dir d;
+  auto s = open_rw((d.path() / "h.db").string());
+  write_timeline(*s);
+  // Now: everything stored, evil ended.
+  BOOST_TEST(ids_of(ask(*s, "pslist", "")).size() == 5u);
+  // At 10:47 evil ran, calc did not exist yet.
+  auto at1047 = ask(*s, "pslist", "", t("2021-01-01T10:47:00Z"));
+  BOOST_TEST(ids_of(at1047)
+             == (std::vector<std::string>{"1-1609491600", "100-1609495200",
+                                          "200-1609497000", "300-1609497900"}));
+  // At 10:50 exactly evil has ended.
+  auto at1050 = ask(*s, "pslist", "", t("2021-01-01T10:50:00Z"));
+  BOOST_TEST(ids_of(at1050).size() == 3u);
+  // Bare pid 300: the newest holder now (calc), evil as of 10:47.
+  BOOST_TEST(ask(*s, "get", "300").at("Data").at("Name") == "calc.exe");
+  BOOST_TEST(
+      ask(*s, "get", "300", t("2021-01-01T10:47:00Z")).at("Data").at("Name")
+      == "evil.exe");
+  BOOST_TEST(ask(*s, "get", "300", t("2021-01-01T10:47:00Z")).at("EndTime")
+             == "2021-01-01T10:50:00Z");
+  // By GUID, any case.
+  BOOST_TEST(ask(*s, "get", "{AAAAAAAA-0000-0000-0000-000000000300}").at("Id")
+             == "300-1609497900");
+  // The chain, oldest first.
+  BOOST_TEST(ids_of(ask(*s, "callchain", "300-1609497900"))
+             == (std::vector<std::string>{"1-1609491600", "100-1609495200",
+                                          "200-1609497000", "300-1609497900"}));
+  // As of 10:15 cmd had not started: no chain for it.
+  BOOST_TEST(ask(*s, "callchain", "200-1609497000", t("2021-01-01T10:15:00Z"))
+                 .empty());
+  // Explorer's children now and as of 10:45.
+  BOOST_TEST(ids_of(ask(*s, "children", "100-1609495200"))
+             == (std::vector<std::string>{"200-1609497000", "300-1609498800"}));
+  BOOST_TEST(
+      ids_of(ask(*s, "children", "100-1609495200", t("2021-01-01T10:45:00Z")))
+      == (std::vector<std::string>{"200-1609497000"}));
+  BOOST_TEST(ask(*s, "get", "100-1609495200").at("Children").size() == 2u);
+  BOOST_TEST(ask(*s, "get", "999").is_null());
+  std::string error;
+  BOOST_TEST(!s->answer(query{"tree", "1", 0}, unknown_time, error));
+  BOOST_TEST(error.find("tree") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(hosts_are_kept_apart) {
+  temp_dir d;
+  auto s = open_rw((d.path() / "h.db").string());
+  auto a = row("5-1609495200", "4-?", "2021-01-01T10:00:00Z", nullptr, "a");
+  auto b = a;
+  a.host = "HOSTA";
+  b.host = "HOSTB";
+  b.data = "{\"Name\":\"b\"}";
+  std::string error;
+  BOOST_REQUIRE(s->write({a, b}, 1, error));
+  BOOST_TEST(s->row_count() == 2);
+  BOOST_TEST(ask(*s, "get", "HOSTB/5-1609495200").at("Data").at("Name") == "b");
+  BOOST_TEST(ask(*s, "get", "HOSTA/5").at("Host") == "HOSTA");
+  BOOST_TEST(ask(*s, "pslist", "HOSTA").size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(retention_by_age_and_by_bytes) {
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  auto s = open_rw(path);
+  // 4000 exited processes written at time 1..4000 s, one running written
+  // first, 2 KB of Data each.
+  std::string pad(2000, 'x');
+  std::vector<history_row> rows;
+  auto running = row("1-1", "0-?", "2021-01-01T00:00:00Z", nullptr, pad);
+  std::string error;
+  BOOST_REQUIRE(s->write({running}, ns_per_second, error));
+  for (int i = 0; i < 4000; ++i) {
+    auto r = row(std::to_string(i + 2) + "-1", "1-1", "2021-01-01T00:00:00Z",
+                 "2021-01-01T01:00:00Z", pad);
+    BOOST_REQUIRE(s->write({r}, (i + 1) * ns_per_second, error));
+  }
+  BOOST_TEST(s->row_count() == 4001);
+  // Age: written more than 1000 s before 4000 s -> the first 2999 exited
+  // go (written at 1..2999 s); the running one stays whatever its age.
+  auto dropped =
+      s->retire(0, 1000 * ns_per_second, 4000 * ns_per_second, error);
+  BOOST_TEST(dropped == 2999);
+  BOOST_TEST(s->row_count() == 1002);
+  BOOST_TEST(s->find("", "1-1").has_value());
+  BOOST_TEST(!s->find("", "2-1").has_value());
+  // Bytes: down to 1 MiB; the oldest exited go first, the running one stays.
+  auto before = s->used_bytes();
+  BOOST_TEST(before > (std::uint64_t{2} << 20));
+  dropped = s->retire(std::uint64_t{1} << 20, 0, 4000 * ns_per_second, error);
+  BOOST_TEST(dropped > 0);
+  BOOST_TEST(s->used_bytes() <= (std::uint64_t{1} << 20));
+  BOOST_TEST(s->find("", "1-1").has_value());
+  BOOST_TEST(s->find("", "4001-1").has_value());  // the newest stays
+  BOOST_TEST(!s->find("", "3001-1").has_value()); // an old one went
+  // The freed pages went back to the file system (after a checkpoint).
+  s.reset();
+  auto size = size_of(path);
+  BOOST_TEST(size <= (std::uintmax_t{3} << 19));
+}
+
+BOOST_AUTO_TEST_CASE(a_truncated_file_is_moved_aside_and_replaced) {
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  {
+    auto s = open_rw(path);
+    std::vector<history_row> rows;
+    for (int i = 0; i < 2000; ++i)
+      rows.push_back(row(std::to_string(i) + "-1", "0-?",
+                         "2021-01-01T00:00:00Z", nullptr,
+                         std::string(300, 'a')));
+    std::string error;
+    BOOST_REQUIRE(s->write(rows, 1, error));
+  }
+  auto full = size_of(path);
+  BOOST_REQUIRE(full > 100000);
+  std::filesystem::resize_file(path, full / 2 + 123);
+  // Read-only (a query) reports it and leaves the file alone.
+  std::string error;
+  BOOST_TEST(!history_store::open(path, history_store::mode::read_only, error));
+  BOOST_TEST_MESSAGE(error);
+  BOOST_TEST(error.find(path) != std::string::npos);
+  BOOST_TEST(damaged_copies(d).empty());
+  // Read-write (the agent, a replay) keeps it aside and starts anew.
+  std::string recovered;
+  auto s = open_rw(path, &recovered);
+  BOOST_TEST_MESSAGE(recovered);
+  BOOST_TEST(recovered.find("damaged") != std::string::npos);
+  BOOST_TEST(s->row_count() == 0);
+  auto aside = damaged_copies(d);
+  BOOST_REQUIRE(aside.size() == 1u);
+  BOOST_TEST(size_of(aside[0]) == full / 2 + 123);
+  BOOST_TEST(recovered.find(aside[0]) != std::string::npos);
+  // The new store works.
+  BOOST_REQUIRE(
+      s->write({row("7-1", "0-?", "2021-01-01T00:00:00Z")}, 1, error));
+  BOOST_TEST(s->row_count() == 1);
+}
+
+BOOST_AUTO_TEST_CASE(a_garbage_file_is_moved_aside_and_replaced) {
+  temp_dir d;
+  std::string garbage;
+  for (int i = 0; i < 50000; ++i)
+    garbage += static_cast<char>((i * 7919) % 251);
+  auto path = d.write("h.db", garbage);
+  std::string recovered;
+  auto s = open_rw(path, &recovered);
+  BOOST_TEST(recovered.find("not a database") != std::string::npos);
+  BOOST_TEST(s->row_count() == 0);
+  auto aside = damaged_copies(d);
+  BOOST_REQUIRE(aside.size() == 1u);
+  std::ifstream in{aside[0], std::ios::binary};
+  std::string kept((std::istreambuf_iterator<char>(in)), {});
+  BOOST_TEST((kept == garbage));
+}
+
+BOOST_AUTO_TEST_CASE(a_page_of_garbage_inside_a_store_is_found) {
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  {
+    auto s = open_rw(path);
+    std::vector<history_row> rows;
+    for (int i = 0; i < 3000; ++i)
+      rows.push_back(row(std::to_string(i) + "-1", "0-?",
+                         "2021-01-01T00:00:00Z", nullptr,
+                         std::string(200, 'b')));
+    std::string error;
+    BOOST_REQUIRE(s->write(rows, 1, error));
+  }
+  {
+    // Overwrite page 5 (bytes 16384..20479) with garbage: a torn write.
+    std::fstream f{path, std::ios::in | std::ios::out | std::ios::binary};
+    f.seekp(4 * 4096);
+    std::string junk(4096, '\xA5');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  std::string recovered;
+  auto s = open_rw(path, &recovered);
+  BOOST_TEST_MESSAGE(recovered);
+  BOOST_TEST(!recovered.empty());
+  BOOST_TEST(s->row_count() == 0);
+  BOOST_TEST(damaged_copies(d).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(another_programs_database_is_left_alone) {
+  temp_dir d;
+  auto path = (d.path() / "other.db").string();
+  sqlite3 *db = nullptr;
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  BOOST_REQUIRE(sqlite3_exec(db, "CREATE TABLE t(x); INSERT INTO t VALUES(1)",
+                             nullptr, nullptr, nullptr)
+                == SQLITE_OK);
+  sqlite3_close(db);
+  auto before = size_of(path);
+  std::string error;
+  BOOST_TEST(
+      !history_store::open(path, history_store::mode::read_write, error));
+  BOOST_TEST(error.find("not a proctrack history") != std::string::npos);
+  BOOST_TEST(size_of(path) == before);
+  BOOST_TEST(damaged_copies(d).empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_store_is_an_error_for_a_reader) {
+  temp_dir d;
+  std::string error;
+  auto path = (d.path() / "none.db").string();
+  BOOST_TEST(!history_store::open(path, history_store::mode::read_only, error));
+  BOOST_TEST(error == "history store " + path + ": no such file");
+  BOOST_TEST(!std::filesystem::exists(path));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

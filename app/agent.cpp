@@ -158,7 +158,7 @@ int run_agent(const command_line &cl) {
   std::string error;
   if (cfg.live_source != "proc-connector") {
     ebpf = std::make_shared<linux_proc::ebpf_source>();
-    if (ebpf->open(error)) {
+    if (ebpf->open(error, static_cast<unsigned>(cfg.live_ebpf_wakeup_bytes))) {
       spdlog::info("live source: eBPF (sched_process_fork/exec/exit{})",
                    ebpf->has_comm() ? ", task_rename" : "");
     } else {

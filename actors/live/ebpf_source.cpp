@@ -130,6 +130,10 @@ ebpf_source::recv_status ebpf_source::receive(std::vector<ebpf_event> &out,
   impl_->taken = 0;
   auto before = out.size();
   int rc = ring_buffer__poll(impl_->rb, timeout_ms);
+  // Records written without a wakeup (below the wakeup threshold) are
+  // taken when the wait times out.
+  if (rc >= 0 && impl_->taken < 65536)
+    rc = ring_buffer__consume(impl_->rb);
   impl_->sink = nullptr;
   if (rc < 0 && rc != -EINTR) {
     last_error_ = std::string("eBPF source: poll: ") + std::strerror(-rc);

@@ -152,12 +152,34 @@ int run_agent(const command_line &cl) {
 
   // The kernel's process events first: nothing may fall between the first
   // listing and the first event.
-  auto connector = std::make_shared<linux_proc::proc_connector>();
+  // live.source: the eBPF source when it loads (auto, ebpf), else the proc
+  // connector (auto, proc-connector).
+  std::shared_ptr<linux_proc::proc_connector> connector;
+  std::shared_ptr<linux_proc::ebpf_source> ebpf;
   std::string error;
-  connector->set_receive_buffer(8 << 20);
-  if (!connector->open(error))
-    return fail("cannot listen to the kernel's process events: " + error
-                + " (the agent needs root or CAP_NET_ADMIN: run it with sudo)");
+  if (cfg.live_source != "proc-connector") {
+    ebpf = std::make_shared<linux_proc::ebpf_source>();
+    if (ebpf->open(error, static_cast<unsigned>(cfg.live_ebpf_wakeup_bytes))) {
+      spdlog::info("live source: eBPF (sched_process_fork/exec/exit{})",
+                   ebpf->has_comm() ? ", task_rename" : "");
+    } else {
+      ebpf.reset();
+      if (cfg.live_source == "ebpf")
+        return fail("live.source=ebpf: cannot load the eBPF source: " + error
+                    + " (the agent needs root, or CAP_BPF and CAP_PERFMON)");
+      spdlog::warn("live source: proc connector ({})", error);
+    }
+  }
+  if (!ebpf) {
+    connector = std::make_shared<linux_proc::proc_connector>();
+    connector->set_receive_buffer(8 << 20);
+    if (!connector->open(error))
+      return fail("cannot listen to the kernel's process events: " + error
+                  + " (the agent needs root or CAP_NET_ADMIN: run it with "
+                    "sudo)");
+    if (cfg.live_source == "proc-connector")
+      spdlog::info("live source: proc connector");
+  }
   // Counted in every stats row; 1 when started with --allow-reduced.
   std::vector<counter> fixed{{"ReducedMode", reduced ? 1 : 0}};
 
@@ -263,9 +285,11 @@ int run_agent(const command_line &cl) {
           .count());
   if (auto why = lc.validate(); !why.empty())
     return fail_running(why);
-  auto live = spawn_live_events(sys, lc, connector, cache, pslist);
+  auto live = ebpf ? spawn_live_events(sys, lc, ebpf, cache, pslist)
+                   : spawn_live_events(sys, lc, connector, cache, pslist);
   keep(live);
-  connector.reset(); // the live events actor owns it now
+  connector.reset(); // the live events actor owns the source now
+  ebpf.reset();
   std::vector<stats_api> polled{caf::actor_cast<stats_api>(live),
                                 caf::actor_cast<stats_api>(pslist),
                                 caf::actor_cast<stats_api>(writer)};

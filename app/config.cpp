@@ -37,8 +37,15 @@ proctrack_config::proctrack_config() {
       .add(sync_period, "sync-period", "time between two pslist syncs");
   opt_group{custom_options_, "stats"}.add(stats_interval, "interval",
                                           "time between two stats rows");
-  opt_group{custom_options_, "live"}.add(
-      live_flush, "flush", "live updates wait at most this long for the cache");
+  opt_group{custom_options_, "live"}
+      .add(live_flush, "flush",
+           "live updates wait at most this long for the cache")
+      .add(live_source, "source",
+           "kernel events from: auto (ebpf when it loads), ebpf or "
+           "proc-connector")
+      .add(live_ebpf_wakeup_bytes, "ebpf-wakeup-bytes",
+           "eBPF source: wake the agent once this many bytes of events wait "
+           "(0: at every event)");
   opt_group{custom_options_, "query"}
       .add(query_socket, "socket",
            "the agent's local query socket (empty: none)")
@@ -287,6 +294,13 @@ std::string proctrack_config::check() const {
   if (live_flush < caf::timespan::zero()
       || live_flush > std::chrono::seconds(1))
     return "live.flush must be between 0 and 1s";
+  if (live_source != "auto" && live_source != "ebpf"
+      && live_source != "proc-connector")
+    return "live.source must be auto, ebpf or proc-connector (got \""
+           + live_source + "\")";
+  if (live_ebpf_wakeup_bytes < 0 || live_ebpf_wakeup_bytes > (4 << 20))
+    return "live.ebpf-wakeup-bytes must be between 0 and 4 MiB (half the "
+           "ring buffer)";
   if (query_port < -1 || query_port > 65535)
     return "query.port must be -1 (none) or between 0 and 65535 (got "
            + std::to_string(query_port) + ")";
@@ -541,7 +555,8 @@ std::string proctrack_config::dump() const {
     << "sysmon-file-location=" << str(sysmon_file_location) << "\n"
     << "sync-period=" << dur(sync_period) << "\n\n"
     << "[stats]\ninterval=" << dur(stats_interval) << "\n\n"
-    << "[live]\nflush=" << dur(live_flush) << "\n\n"
+    << "[live]\nflush=" << dur(live_flush) << "\nsource=" << str(live_source)
+    << "\nebpf-wakeup-bytes=" << live_ebpf_wakeup_bytes << "\n\n"
     << "[query]\nsocket=" << str(query_socket) << "\ngroup=" << str(query_group)
     << "\nhost=" << str(query_host) << "\nport=" << query_port << "\n\n"
     << "[output]\npath=" << str(output_path) << "\n\n"

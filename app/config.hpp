@@ -38,6 +38,13 @@ public:
   caf::timespan stats_interval = std::chrono::seconds(10);
   // [live] (the agent's kernel events; docs/benchmarks.md "Live agent CPU")
   caf::timespan live_flush = std::chrono::milliseconds(0);
+  /// auto (eBPF when it loads, else the proc connector), ebpf or
+  /// proc-connector (docs/agent.md "eBPF source").
+  std::string live_source = "auto";
+  /// eBPF source: the kernel wakes the agent once this many bytes of events
+  /// wait (else the agent takes them at its next turn, <= 100 ms); 0: at
+  /// every event.
+  std::int64_t live_ebpf_wakeup_bytes = 0;
   // [query]
   std::string query_socket = "/run/proctrack/query.sock"; ///< empty: off
   std::string query_group; ///< empty: the socket is 0600

@@ -5,6 +5,7 @@
 #   bench/live_cpu.sh                       # the built agent, its defaults
 #   BASE=/path/to/old/proctrack bench/live_cpu.sh    # plus a baseline binary
 #   VARIANTS='default;stealing:--scheduler.policy=stealing' bench/live_cpu.sh
+#   SOURCES='proc-connector ebpf' bench/live_cpu.sh  # live.source, in turns
 #
 # For every agent (A = $PT, and B = $BASE when set) and every variant in
 # $VARIANTS (";"-separated "label:agent flags"; "default": no flags, what
@@ -17,7 +18,13 @@
 #    bench/fork_storm.c (PROCS fork+exec(/bin/true)+exit from FORKERS
 #    forkers), until the agent's LiveBacklog is 0, a new stats row, CPU.
 #    CPU per event = CPU delta / KernelEvents delta (everything the agent did
-#    in the window, idle included: an upper bound).
+#    in the window, idle included: an upper bound). The sources count
+#    different events (the proc connector every thread's fork and exit too,
+#    the eBPF source only processes'), so they are compared by CPU per storm
+#    process = CPU delta / PROCS.
+# SOURCES (space-separated live.source values) makes one variant per source,
+# "SOURCE:--live.source=SOURCE" (replacing VARIANTS); the report then gives
+# each variant's medians as a ratio of the first's.
 # Prints a Markdown table and writes bench/out/live_cpu.result.json.
 # Knobs: BUILD_DIR ($ROOT/build-bench), PT, BASE, VARIANTS ("default"),
 # REPS (5), IDLE_S (30), PROCS (5000), FORKERS (2), PERF=1 (perf record with
@@ -32,6 +39,13 @@ BUILD_DIR=${BUILD_DIR:-$ROOT/build-bench}
 PT=${PT:-$BUILD_DIR/proctrack}
 BASE=${BASE:-}
 VARIANTS=${VARIANTS:-default}
+SOURCES=${SOURCES:-}
+if [ -n "$SOURCES" ]; then
+  VARIANTS=
+  for s in $SOURCES; do
+    VARIANTS+="${VARIANTS:+;}$s:--live.source=$s"
+  done
+fi
 IFS=';' read -r -a VARIANT_LIST <<<"$VARIANTS"
 REPS=${REPS:-5}
 IDLE_S=${IDLE_S:-30}
@@ -114,7 +128,7 @@ idle_run() { # BIN POLICY -> "cpu_percent events"
   python3 -c "print(f'{100.0 * ($t1 - $t0) / $HZ / ($s1 - $s0):.3f} {$e1 - $e0} {$s1 - $s0:.2f}')"
 }
 
-storm_run() { # BIN VARIANT PERF -> "us_per_event events cpu_ms unread_exec_images"
+storm_run() { # BIN VARIANT PERF -> "us_per_event events cpu_ms unread_exec_images us_per_process"
   local out=$WORK/storm.jsonl
   start_agent "$1" "$2" "$out" --stats.interval=1s
   sleep 1
@@ -147,7 +161,7 @@ storm_run() { # BIN VARIANT PERF -> "us_per_event events cpu_ms unread_exec_imag
       | cut -c1-160 >"$OUT/live_cpu-perf.txt" || true
   fi
   stop_agent
-  python3 -c "e=$e1-$e0; c=($t1-$t0)/$HZ; print(f'{1e6*c/e:.1f} {e} {1e3*c:.0f} {$u1-$u0}')"
+  python3 -c "e=$e1-$e0; c=($t1-$t0)/$HZ; print(f'{1e6*c/e:.1f} {e} {1e3*c:.0f} {$u1-$u0} {1e6*c/$PROCS:.1f}')"
 }
 
 declare -A IDLE STORM
@@ -166,7 +180,7 @@ for rep in $(seq 1 "$REPS"); do
       [ "$PERF" = 1 ] && [ "$rep" = 1 ] && [ "$a" = A ] && perf=1
       r=$(storm_run "$(bin_of "$a")" "$v" "$perf")
       STORM[$a.$p]+="$r;"
-      log "rep $rep $a $p storm: $r (µs per event, kernel events, agent CPU ms, exec images unread)"
+      log "rep $rep $a $p storm: $r (µs per event, kernel events, agent CPU ms, exec images unread, µs per process)"
     done
   done
 done
@@ -195,8 +209,9 @@ def runs(s):
 print(f"{r['reps']} runs each, medians (spread); idle windows of {r['idle_s']}+ s (to the next stats row), "
       f"storm of {r['procs']:,} fork+exec+exit from {r['forkers']} forkers; {r['uptime']}")
 print()
-print("| agent, flags | idle: % of a core | idle: kernel events/s | storm: agent CPU per kernel event | storm: kernel events | storm: exec images unread / process |")
-print("|---|---|---|---|---|---|")
+print("| agent, flags | idle: % of a core | idle: kernel events/s | storm: agent CPU per kernel event | storm: kernel events | storm: agent CPU per process | storm: exec images unread / process |")
+print("|---|---|---|---|---|---|---|")
+meds = []
 for k, v in r.items():
     if not isinstance(v, dict):
         continue
@@ -206,8 +221,17 @@ for k, v in r.items():
     su = [x[0] for x in s]
     se = [x[1] for x in s]
     su_ = [x[3] / r["procs"] for x in s]
+    sp = [x[4] if len(x) > 4 else float("nan") for x in s]
     fl = f" `{v['flags']}`" if v["flags"] else ""
+    meds.append((k, statistics.median(ic), statistics.median(su), statistics.median(sp)))
     print(f"| {k}{fl} | **{statistics.median(ic):.2f}%** ({min(ic):.2f}–{max(ic):.2f}) "
           f"| {statistics.median(ie):.0f} | **{statistics.median(su):.1f} µs** ({min(su):.1f}–{max(su):.1f}) "
-          f"| {statistics.median(se):,.0f} | {100 * statistics.median(su_):.1f}% |")
+          f"| {statistics.median(se):,.0f} | **{statistics.median(sp):.1f} µs** ({min(sp):.1f}–{max(sp):.1f}) "
+          f"| {100 * statistics.median(su_):.1f}% |")
+if len(meds) > 1:
+    print()
+    b = meds[0]
+    for k, ic, su, sp in meds[1:]:
+        print(f"{k} / {b[0]} (medians): idle {ic / b[1]:.2f}x, CPU per kernel event "
+              f"{su / b[2]:.2f}x, CPU per storm process {sp / b[3]:.2f}x")
 EOF

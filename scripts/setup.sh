@@ -13,11 +13,12 @@ set -euo pipefail
 # reader's reference implementation), python3-evtx (python-evtx: the
 # Security log tests' independent reading of EVTX), file and systemd (the .deb: cpack's
 # dependency scan, systemd-analyze verify of the unit); fuzz: clang with its
-# libFuzzer runtime.
+# libFuzzer runtime; the eBPF live source: clang (the BPF program),
+# libbpf-dev (its loader) and bpftool (vmlinux.h and the skeleton).
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
   libspdlog-dev libboost-dev libboost-test-dev libevtx-dev libpugixml-dev
   zlib1g-dev libssl-dev libsqlite3-dev clang libclang-rt-14-dev procps openssl
-  python3-pefile python3-evtx file systemd "$@")
+  python3-pefile python3-evtx file systemd libbpf-dev bpftool "$@")
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -65,9 +65,9 @@ struct counts {
       wrong_image = 0, unknown_image = 0, estimated_start = 0;
 };
 
-} // namespace
-
-BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
+// Runs the workload under an agent reading its kernel events from `source`
+// (live.source) and checks the agent's pslist against the truth.
+void check_against_truth(const std::string &source) {
   if (::geteuid() != 0) {
     std::cout << "live_differential_test: not root (the agent needs the proc "
                  "connector, the workload ns_last_pid): skipped\n";
@@ -91,7 +91,7 @@ BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
     ::dup2(e, 2);
     exec_or_exit({binary(), "run", "--query.port=0", "--allow-insecure=true",
                   "--query.socket=", "--stats.interval=1s",
-                  "--tracker.sync-period=2s"});
+                  "--tracker.sync-period=2s", "--live.source=" + source});
   }
   int port = 0;
   for (int i = 0; i < 200 && port == 0; ++i) {
@@ -108,8 +108,15 @@ BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
     ::kill(agent, SIGKILL);
     ::waitpid(agent, nullptr, 0);
     auto e = slurp(err_path);
-    if (e.find("proc connector") != std::string::npos) {
+    if (source == "proc-connector"
+        && e.find("proc connector") != std::string::npos) {
       std::cout << "live_differential_test: no proc connector: skipped\n" << e;
+      return;
+    }
+    if (source == "ebpf" && e.find("not built in") != std::string::npos) {
+      std::cout << "live_differential_test: eBPF source not built in: "
+                   "skipped\n"
+                << e;
       return;
     }
     BOOST_FAIL("the agent did not become ready:\n" << e);
@@ -261,12 +268,12 @@ BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
       }
     }
   }
-  std::cout << "live_differential_test: " << c.truth << " processes (workload "
-            << workload_s << " s): " << c.missing << " missing, " << c.duplicate
-            << " duplicate, " << c.wrong_parent << " wrong parent, "
-            << c.wrong_end << " wrong end state, " << c.wrong_image
-            << " wrong image, " << c.unknown_image << " unknown image ("
-            << c.estimated_start
+  std::cout << "live_differential_test (" << source << "): " << c.truth
+            << " processes (workload " << workload_s << " s): " << c.missing
+            << " missing, " << c.duplicate << " duplicate, " << c.wrong_parent
+            << " wrong parent, " << c.wrong_end << " wrong end state, "
+            << c.wrong_image << " wrong image, " << c.unknown_image
+            << " unknown image (" << c.estimated_start
             << " gone before /proc was read: matched one tick late, "
                "StartEstimated)\n"
             << details.str();
@@ -278,16 +285,38 @@ BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
   BOOST_TEST(c.wrong_parent == 0);
   BOOST_TEST(c.wrong_end == 0);
   BOOST_TEST(c.wrong_image == 0);
-  // An image is unknown (null, never wrong) only when the agent read /proc
-  // after the process had gone: under CPU starvation it falls behind the
-  // workload (its children live 100-400 ms). The agent must have said so.
-  long long unread = -1;
-  if (stats.status == 0) {
-    auto st = results(stats, {"stats"}).at(0);
-    unread =
-        st.value("UnreadExecImages", 0LL) + st.value("ForeignProcReads", 0LL);
+  if (source == "ebpf") {
+    // The image comes with each event: never unknown.
+    BOOST_TEST(c.unknown_image == 0);
+  } else {
+    // An image is unknown (null, never wrong) only when the agent read /proc
+    // after the process had gone: under CPU starvation it falls behind the
+    // workload (its children live 100-400 ms). The agent must have said so.
+    long long unread = -1;
+    if (stats.status == 0) {
+      auto st = results(stats, {"stats"}).at(0);
+      unread =
+          st.value("UnreadExecImages", 0LL) + st.value("ForeignProcReads", 0LL);
+    }
+    BOOST_TEST(c.unknown_image <= unread);
   }
-  BOOST_TEST(c.unknown_image <= unread);
+  if (stats.status == 0) {
+    // The source the agent says it used is the one asked for.
+    auto want = std::string{"\"EbpfSource\":"} + (source == "ebpf" ? "1" : "0");
+    BOOST_TEST(stats.out.find(want) != std::string::npos, want);
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(agent_matches_the_workloads_truth) {
+  check_against_truth("proc-connector");
+}
+
+// The same workload and assertions with the eBPF source: the image, user and
+// exact start come with each event instead of from /proc.
+BOOST_AUTO_TEST_CASE(ebpf_agent_matches_the_workloads_truth) {
+  check_against_truth("ebpf");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -147,7 +147,86 @@ void pump(self_ptr self, const live_events_config &cfg,
   }
 }
 
+// How long a turn may wait for events: poll_ms, or less while batches wait
+// to be sent (1 ms while the cache has max_in_flight batches: its answers
+// are taken between turns).
+int turn_wait(const live_events_state &st, const live_events_config &cfg) {
+  if (st.backlog.empty())
+    return cfg.poll_ms;
+  using namespace std::chrono;
+  auto left =
+      duration_cast<milliseconds>(st.backlog_since + milliseconds(cfg.flush_ms)
+                                  - steady_clock::now())
+          .count()
+      + 1;
+  return st.in_flight >= cfg.max_in_flight
+             ? 1
+             : static_cast<int>(std::clamp<long long>(left, 1, cfg.poll_ms));
+}
+
 } // namespace
+
+live_events_actor::behavior_type
+live_events_ebpf(self_ptr self, live_events_config cfg,
+                 std::shared_ptr<linux_proc::ebpf_source> source,
+                 cache_actor cache, pslist_sync_actor pslist) {
+  self->state.ebpf = std::move(source);
+  self->state.reader.emplace(cfg.proc_root);
+  self->send(self, atom::tick_v);
+  return {
+      // One turn, as for the connector: the events carry the image and the
+      // exact start, so nothing is held and /proc is read only for what an
+      // event could not carry.
+      [self, cfg, cache, pslist](atom::tick) {
+        auto &st = self->state;
+        st.ebpf_events.clear();
+        auto status = st.ebpf->receive(st.ebpf_events, turn_wait(st, cfg));
+        if (status == linux_proc::ebpf_source::recv_status::error) {
+          ++st.receive_errors;
+          spdlog::error("{}", st.ebpf->last_error());
+        }
+        // Lost events: the kernel found the ring buffer full.
+        auto lost = st.ebpf->lost();
+        if (lost > st.ebpf_lost_seen) {
+          st.lost_overflows +=
+              static_cast<std::int64_t>(lost - st.ebpf_lost_seen);
+          st.ebpf_lost_seen = lost;
+          spdlog::warn("kernel process events lost (eBPF ring buffer full): "
+                       "syncing from /proc");
+          heal(self, pslist);
+        }
+        st.events_seen += static_cast<std::int64_t>(st.ebpf_events.size());
+        std::vector<process_update> ups;
+        if (!st.ebpf_events.empty())
+          st.ebpf_translator.translate(st.ebpf_events, *st.reader, ups,
+                                       &st.ebpf_counts);
+        enqueue(self, cfg, pslist, std::move(ups));
+        pump(self, cfg, cache);
+        self->send(self, atom::tick_v);
+      },
+      [self](atom::stats) -> stats_report {
+        auto &st = self->state;
+        auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+        return {live_events_state::name,
+                {{"EbpfSource", 1},
+                 {"KernelEvents", st.events_seen},
+                 {"LiveUpdates", st.updates_sent},
+                 {"LostEvents", st.lost_overflows},
+                 {"DroppedLiveUpdates", st.dropped_updates},
+                 {"HealingSyncs", st.heal_syncs},
+                 {"EbpfProcReads", i64(st.ebpf_counts.proc_reads)},
+                 {"UnreadExecImages", i64(st.ebpf_counts.unread_images)},
+                 {"CommChanges", i64(st.ebpf_counts.comm_changes)},
+                 {"IdentitiesDropped", i64(st.ebpf_counts.identities_dropped)},
+                 {"KnownProcesses", i64(st.ebpf_translator.known_size())},
+                 {"LiveBacklog", i64(st.backlog_size)},
+                 {"MaxLiveBacklog", st.max_backlog_seen},
+                 {"MalformedKernelMessages", i64(st.ebpf->malformed())},
+                 {"ConnectorErrors", st.receive_errors},
+                 {"MailboxLiveEvents", i64(self->mailbox().size())}}};
+      },
+  };
+}
 
 live_events_actor::behavior_type
 live_events(self_ptr self, live_events_config cfg,
@@ -163,23 +242,7 @@ live_events(self_ptr self, live_events_config cfg,
       [self, cfg, cache, pslist](atom::tick) {
         auto &st = self->state;
         st.events.clear();
-        // While batches wait to be sent, wait no longer than the next flush
-        // (1 ms while the cache has max_in_flight batches: its answers are
-        // taken between turns).
-        auto wait = cfg.poll_ms;
-        if (!st.backlog.empty()) {
-          using namespace std::chrono;
-          auto left = duration_cast<milliseconds>(st.backlog_since
-                                                  + milliseconds(cfg.flush_ms)
-                                                  - steady_clock::now())
-                          .count()
-                      + 1;
-          wait = st.in_flight >= cfg.max_in_flight
-                     ? 1
-                     : static_cast<int>(
-                         std::clamp<long long>(left, 1, cfg.poll_ms));
-        }
-        auto status = st.connector->receive(st.events, wait);
+        auto status = st.connector->receive(st.events, turn_wait(st, cfg));
         using rs = linux_proc::proc_connector::recv_status;
         if (status == rs::overflow) {
           ++st.lost_overflows;
@@ -202,7 +265,8 @@ live_events(self_ptr self, live_events_config cfg,
         auto &cs = st.connector->stats();
         return {
             live_events_state::name,
-            {{"KernelEvents", st.events_seen},
+            {{"EbpfSource", 0},
+             {"KernelEvents", st.events_seen},
              {"LiveUpdates", st.updates_sent},
              {"LostEvents", st.lost_overflows},
              {"DroppedLiveUpdates", st.dropped_updates},
@@ -236,6 +300,14 @@ spawn_live_events(caf::actor_system &sys, const live_events_config &cfg,
                   std::shared_ptr<linux_proc::proc_connector> connector,
                   cache_actor cache, pslist_sync_actor pslist) {
   return sys.spawn<caf::detached>(live_events, cfg, std::move(connector),
+                                  std::move(cache), std::move(pslist));
+}
+
+live_events_actor
+spawn_live_events(caf::actor_system &sys, const live_events_config &cfg,
+                  std::shared_ptr<linux_proc::ebpf_source> source,
+                  cache_actor cache, pslist_sync_actor pslist) {
+  return sys.spawn<caf::detached>(live_events_ebpf, cfg, std::move(source),
                                   std::move(cache), std::move(pslist));
 }
 

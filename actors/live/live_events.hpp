@@ -1,9 +1,11 @@
-// The live events actor: owns the netlink proc connector socket, turns the
-// kernel's fork/exec/exit events into updates and sends them to the cache.
-// A receive-buffer overflow (ENOBUFS) means events were lost: it is counted
-// and an immediate pslist sync heals the cache.
+// The live events actor: owns the live source (the netlink proc connector
+// socket, or the eBPF source's ring buffer), turns the kernel's
+// fork/exec/exit events into updates and sends them to the cache. Lost
+// events (the connector's ENOBUFS, the ring buffer's full count) are
+// counted and an immediate pslist sync heals the cache.
 #pragma once
 
+#include "actors/live/ebpf_source.hpp"
 #include "actors/live/proc_connector.hpp"
 #include "actors/live/procfs_reader.hpp"
 #include "messages/actors.hpp"
@@ -44,9 +46,15 @@ struct live_events_config {
 struct live_events_state {
   static inline const char *name = "proctrack.live_events";
 
+  /// One of the two is set: the source the agent chose.
   std::shared_ptr<linux_proc::proc_connector> connector;
+  std::shared_ptr<linux_proc::ebpf_source> ebpf;
   std::optional<linux_proc::procfs_reader> reader;
   std::vector<linux_proc::proc_event> events;
+  std::vector<linux_proc::ebpf_event> ebpf_events;
+  linux_proc::ebpf_translator ebpf_translator;
+  linux_proc::ebpf_counts ebpf_counts;
+  std::uint64_t ebpf_lost_seen = 0; ///< ebpf->lost() already counted
   /// Updates not yet sent, oldest first, in batches of at most max_batch.
   std::deque<std::vector<process_update>> backlog;
   std::size_t backlog_size = 0; ///< updates in backlog
@@ -76,12 +84,25 @@ live_events(live_events_actor::stateful_pointer<live_events_state> self,
             std::shared_ptr<linux_proc::proc_connector> connector,
             cache_actor cache, pslist_sync_actor pslist);
 
+/// The same around the eBPF source.
+live_events_actor::behavior_type
+live_events_ebpf(live_events_actor::stateful_pointer<live_events_state> self,
+                 live_events_config cfg,
+                 std::shared_ptr<linux_proc::ebpf_source> source,
+                 cache_actor cache, pslist_sync_actor pslist);
+
 /// Spawns the actor in a thread of its own around an already opened
 /// connector (open it before the first pslist sync, so nothing falls
 /// between the listing and the events).
 live_events_actor
 spawn_live_events(caf::actor_system &sys, const live_events_config &cfg,
                   std::shared_ptr<linux_proc::proc_connector> connector,
+                  cache_actor cache, pslist_sync_actor pslist);
+
+/// As above around an already opened eBPF source.
+live_events_actor
+spawn_live_events(caf::actor_system &sys, const live_events_config &cfg,
+                  std::shared_ptr<linux_proc::ebpf_source> source,
                   cache_actor cache, pslist_sync_actor pslist);
 
 } // namespace proctrack

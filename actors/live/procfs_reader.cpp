@@ -507,6 +507,12 @@ procfs_reader::read_process(int pid, read_facts *facts) const {
   return read_one(root_, btime_, hz_, pid, users_, nullptr, facts);
 }
 
+std::string procfs_reader::user_name(std::uint32_t uid) const {
+  if (users_.size() > 65536) // bounded: uids come from the machine's users
+    users_.clear();
+  return linux_proc::user_name(uid, users_);
+}
+
 std::optional<std::uint64_t> procfs_reader::start_ticks(int pid) const {
   std::string text;
   if (pid <= 0

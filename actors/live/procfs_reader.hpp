@@ -137,6 +137,10 @@ public:
   enum class leader_exit { ended, thread_exec, undecided };
   leader_exit classify_leader_exit(int pid) const;
 
+  /// The name of a user (getpwuid_r), or the uid as text when it has none;
+  /// cached, as for the reads (the eBPF source gives the uid).
+  std::string user_name(std::uint32_t uid) const;
+
   /// Start time of pid by the rule above; unknown_time if unreadable.
   timestamp start_time(int pid) const;
 

@@ -27,6 +27,11 @@ public:
   /// Whether this build has the eBPF source at all.
   static bool built_in();
 
+  /// Whether this process runs under chroot (no mount point "/" in
+  /// /proc/self/mountinfo). The BPF program builds Exe up to the mount
+  /// namespace's root, which under chroot is not ours: open() then refuses.
+  static bool under_chroot();
+
   /// Loads, verifies and attaches the programs (needs CAP_BPF and
   /// CAP_PERFMON, or root, and a kernel with BTF at /sys/kernel/btf/vmlinux,
   /// BPF ring buffers and bpf_loop: 5.17 or later). `wakeup_bytes` > 0: the

@@ -1,5 +1,7 @@
 #include "actors/cache/process_table.hpp"
 
+#include "actors/common/text.hpp"
+
 #include "actors/common/json_scan.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
@@ -45,14 +47,6 @@ bool is_digits(std::string_view s) {
     if (c < '0' || c > '9')
       return false;
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
 }
 
 bool before_or_same(timestamp parent_start, timestamp child_start) {

@@ -1,5 +1,7 @@
 #include "actors/history/history_store.hpp"
 
+#include "actors/common/text.hpp"
+
 #include "actors/cache/process_table.hpp"
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
@@ -112,14 +114,6 @@ bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
     return std::isdigit(static_cast<unsigned char>(c));
   });
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
 }
 
 // What opening a file found: usable, damaged (moved aside in read-write

@@ -1,5 +1,7 @@
 #include "actors/ingest/security_twins.hpp"
 
+#include "actors/common/text.hpp"
+
 #include "actors/common/time.hpp"
 
 #include <algorithm>
@@ -16,14 +18,6 @@ std::string lower(std::string_view s) {
   for (auto &c : out)
     c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return out;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
 }
 
 // FNV-1a, 64 bits, over the lower-cased bytes of each part and a separator.

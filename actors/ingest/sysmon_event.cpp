@@ -1,5 +1,7 @@
 #include "actors/ingest/sysmon_event.hpp"
 
+#include "actors/common/text.hpp"
+
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
@@ -65,14 +67,6 @@ bool iequals(std::string_view a, std::string_view b) {
         != std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   return true;
-}
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front())))
-    s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back())))
-    s.remove_suffix(1);
-  return s;
 }
 
 // A decimal number that fits a JSON integer (no sign, no leading zeros

@@ -453,10 +453,10 @@ proctrack_config::make_history_config(const std::string &path,
                                       const cache_config &cache) const {
   history_config hc;
   hc.path = path;
-  hc.flush_interval = history_flush_interval.count();
+  hc.flush_interval = from_ns(history_flush_interval.count());
   hc.max_bytes =
       static_cast<std::uint64_t>(std::max<std::int64_t>(history_max_bytes, 0));
-  hc.max_age = history_max_age.count();
+  hc.max_age = from_ns(history_max_age.count());
   hc.cache = cache;
   return hc;
 }
@@ -509,7 +509,7 @@ cache_config proctrack_config::make_cache_config() const {
   c.table.max_bytes = static_cast<std::size_t>(max_bytes > 0 ? max_bytes : 0);
   c.table.max_children =
       static_cast<std::size_t>(max_children > 0 ? max_children : 0);
-  c.table.max_expiry = max_expiry.count();
+  c.table.max_expiry = from_ns(max_expiry.count());
   c.forward_updates = also_forward_updates;
   c.add_enrichments = add_enrichments;
   return c;
@@ -518,13 +518,14 @@ cache_config proctrack_config::make_cache_config() const {
 namespace {
 
 std::string dur(caf::timespan t) {
+  constexpr std::int64_t ns_per_s = 1'000'000'000; // caf::timespan is ns
   auto ns = t.count();
   if (ns == 0)
     return "0s";
-  if (ns % (3600 * ns_per_second) == 0)
-    return std::to_string(ns / (3600 * ns_per_second)) + "h";
-  if (ns % ns_per_second == 0)
-    return std::to_string(ns / ns_per_second) + "s";
+  if (ns % (3600 * ns_per_s) == 0)
+    return std::to_string(ns / (3600 * ns_per_s)) + "h";
+  if (ns % ns_per_s == 0)
+    return std::to_string(ns / ns_per_s) + "s";
   if (ns % 1000000 == 0)
     return std::to_string(ns / 1000000) + "ms";
   return std::to_string(ns) + "ns";

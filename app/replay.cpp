@@ -28,7 +28,7 @@ namespace {
 // "No expiry" in replay: about 73 years, far beyond any log, and far from
 // overflowing event time + expiry.
 constexpr timestamp replay_no_expiry =
-    std::int64_t{73} * 365 * 24 * 3600 * ns_per_second;
+    std::int64_t{73} * 365 * 24 * 3600 * hns_per_second;
 
 // Writes the output stream of a replay to stdout.
 update_sink_actor::behavior_type stdout_sink(update_sink_actor::pointer) {

@@ -82,9 +82,9 @@ timestamp time_field(const json &row, const char *key, bool required) {
   if (i->is_string())
     t = parse_time(i->get_ref<const std::string &>());
   else if (i->is_number_integer() && i->get<std::int64_t>() >= 0)
-    t = i->get<std::int64_t>() * ns_per_second;
+    t = i->get<std::int64_t>() * hns_per_second;
   else if (i->is_number_float() && i->get<double>() >= 0)
-    t = static_cast<timestamp>(i->get<double>() * ns_per_second);
+    t = static_cast<timestamp>(i->get<double>() * hns_per_second);
   if (!t)
     throw field_error{std::string{"\""} + key
                       + "\" is not a time: " + i->dump()};

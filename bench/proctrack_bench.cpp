@@ -330,7 +330,7 @@ std::vector<process_update> query_population(std::size_t n) {
     p.pid = std::to_string(k);
     std::size_t parent = k <= 20 ? k - 1 : 20 + (k - 21) / 10;
     p.ppid = std::to_string(parent);
-    p.start_time = base + static_cast<timestamp>(k) * ns_per_second;
+    p.start_time = base + static_cast<timestamp>(k) * hns_per_second;
     p.guid.clear();
     p.parent_guid.clear();
     p.data.erase(std::remove_if(p.data.begin(), p.data.end(),

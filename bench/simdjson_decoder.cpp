@@ -69,7 +69,7 @@ timestamp time_of(od::value v, const char *why) {
   if (t == od::json_type::string)
     r = parse_time(take(v.get_string(), why));
   else if (t == od::json_type::number)
-    r = static_cast<timestamp>(take(v.get_double(), why) * ns_per_second);
+    r = static_cast<timestamp>(take(v.get_double(), why) * hns_per_second);
   else if (t == od::json_type::null)
     return unknown_time;
   if (!r)

@@ -10,11 +10,20 @@
 
 namespace proctrack {
 
-/// Nanoseconds since the Unix epoch (UTC). 0 means "unknown" and prints as
-/// 0001-01-01T00:00:00Z, as Velociraptor does for a zero time.
+/// A time or a duration in ticks of 100 ns (the unit of Windows' FILETIME
+/// and of EVTX's TimeCreated), counted from the Unix epoch (1970-01-01
+/// UTC; negative before it). int64 ticks hold +-29,000 years, so every time
+/// the input formats can say (RFC 3339 and Go: years 0000-9999) is kept
+/// exactly; int64 nanoseconds would stop at 1677 and 2262 (issue 15).
+/// Finer fractions (RFC 3339's 9 digits, the kernel's ns) are truncated to
+/// 100 ns. 0 means "unknown" and prints as 0001-01-01T00:00:00Z, as
+/// Velociraptor does for a zero time.
 using timestamp = std::int64_t;
 inline constexpr timestamp unknown_time = 0;
-inline constexpr timestamp ns_per_second = 1'000'000'000;
+inline constexpr timestamp hns_per_second = 10'000'000;
+/// Ticks in a millisecond and nanoseconds in a tick, for conversions.
+inline constexpr timestamp hns_per_ms = hns_per_second / 1000;
+inline constexpr std::int64_t ns_per_hns = 100;
 
 /// One key of a process's Data object. `json` is the value as JSON text
 /// (`"cmd.exe"`, `42`, `{"SHA256":"..."}`), kept as text so that storing and

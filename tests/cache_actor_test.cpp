@@ -210,14 +210,14 @@ BOOST_AUTO_TEST_CASE(typed_sinks_see_expiry_and_enrichments) {
   enrichment en{"C:/a.exe", true, "{\"CompanyName\":\"A\"}", "a.exe", ""};
   b.enrichments.push_back({"5-1609497000", en});
   BOOST_TEST(ask<std::uint64_t>(cache, b) == 1u);
-  self->send(cache, atom::tick_v, timestamp{1609497000} * ns_per_second);
+  self->send(cache, atom::tick_v, timestamp{1609497000} * hns_per_second);
   sched.run();
   BOOST_REQUIRE_EQUAL(seen->size(), 2u);
   BOOST_TEST((*seen)[0].updates.size() == 1u);
   BOOST_REQUIRE_EQUAL((*seen)[0].enrichments.size(), 1u);
   BOOST_TEST((*seen)[0].enrichments[0].id == "5-1609497000");
   BOOST_TEST((*seen)[1].updates.empty());
-  BOOST_TEST((*seen)[1].expire_at == timestamp{1609497000} * ns_per_second);
+  BOOST_TEST((*seen)[1].expire_at == timestamp{1609497000} * hns_per_second);
   // The state now holds the process with its enrichment merged.
   state = ask<table_state>(cache, atom::snapshot_v, sink);
   BOOST_REQUIRE_EQUAL(state.processes.size(), 1u);

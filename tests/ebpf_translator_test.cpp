@@ -148,7 +148,8 @@ BOOST_AUTO_TEST_CASE(fork_exec_comm_exit_rows) {
   ebpf_translator t;
   ebpf_counts c;
   const std::uint64_t start_ns = 123'456'789'000; // 12345 ticks
-  const timestamp start = (btime + 123) * ns_per_second + 450'000'000;
+  const timestamp start =
+      (btime + 123) * hns_per_second + 45 * hns_per_second / 100;
   std::vector<ebpf_event> evs{
       decoded(record(PT_EV_FORK, 500, 400, start_ns, "bash", "/usr/bin/bash",
                      std::string("bash\0-c\0x\0", 11))),

@@ -80,7 +80,7 @@ BOOST_AUTO_TEST_CASE(
   for (int i = 0; i < 4; ++i) {
     update_batch b;
     b.updates.push_back(
-        start(100 + i, 4, 1609459200 * ns_per_second + i * ns_per_second));
+        start(100 + i, 4, 1609459200 * hns_per_second + i * hns_per_second));
     self->send(cache, std::move(b));
   }
   while (sched.prioritize(cache))

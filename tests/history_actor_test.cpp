@@ -51,8 +51,8 @@ struct fixture : actor_fixture {
     hc.cache = cc;
     BOOST_REQUIRE(hc.validate().empty());
     std::string error;
-    store = history_store::open(hc.path, history_store::mode::read_write,
-                                error);
+    store =
+        history_store::open(hc.path, history_store::mode::read_write, error);
     BOOST_REQUIRE_MESSAGE(store, error);
     hist = track(sys.spawn(history, hc, store, cache));
     sched.run(); // the snapshot
@@ -72,8 +72,8 @@ BOOST_AUTO_TEST_CASE(keeps_what_the_cache_evicts) {
   fixture f{3};
   std::vector<process_update> us;
   for (int pid = 10; pid < 20; ++pid)
-    us.push_back(start(pid, 1, "2021-01-01T10:00:00Z",
-                       "p" + std::to_string(pid)));
+    us.push_back(
+        start(pid, 1, "2021-01-01T10:00:00Z", "p" + std::to_string(pid)));
   f.apply(std::move(us));
   // The cache holds 3; the history all 10, after one write.
   auto pslist = f.ask<std::string>(f.cache, query{"pslist", "", 0});
@@ -118,7 +118,8 @@ BOOST_AUTO_TEST_CASE(writes_on_its_timer_and_records_exits) {
   BOOST_TEST(found);
 }
 
-BOOST_AUTO_TEST_CASE(a_sync_writes_vanished_processes_with_their_estimated_end) {
+BOOST_AUTO_TEST_CASE(
+    a_sync_writes_vanished_processes_with_their_estimated_end) {
   fixture f{100};
   f.apply({start(5, 1, "2021-01-01T10:00:00Z", "a"),
            start(6, 5, "2021-01-01T10:01:00Z", "b")});
@@ -149,7 +150,7 @@ BOOST_AUTO_TEST_CASE(config_is_validated_naming_the_key) {
   hc.path = "/tmp/x.db";
   hc.flush_interval = 0;
   BOOST_TEST(hc.validate().find("history.flush-interval") == 0u);
-  hc.flush_interval = ns_per_second;
+  hc.flush_interval = hns_per_second;
   hc.max_bytes = 1000;
   BOOST_TEST(hc.validate().find("history.max-bytes") == 0u);
   hc.max_bytes = std::uint64_t{1} << 30;

@@ -195,17 +195,17 @@ BOOST_AUTO_TEST_CASE(retention_by_age_and_by_bytes) {
   std::vector<history_row> rows;
   auto running = row("1-1", "0-?", "2021-01-01T00:00:00Z", nullptr, pad);
   std::string error;
-  BOOST_REQUIRE(s->write({running}, ns_per_second, error));
+  BOOST_REQUIRE(s->write({running}, hns_per_second, error));
   for (int i = 0; i < 4000; ++i) {
     auto r = row(std::to_string(i + 2) + "-1", "1-1", "2021-01-01T00:00:00Z",
                  "2021-01-01T01:00:00Z", pad);
-    BOOST_REQUIRE(s->write({r}, (i + 1) * ns_per_second, error));
+    BOOST_REQUIRE(s->write({r}, (i + 1) * hns_per_second, error));
   }
   BOOST_TEST(s->row_count() == 4001);
   // Age: written more than 1000 s before 4000 s -> the first 2999 exited
   // go (written at 1..2999 s); the running one stays whatever its age.
   auto dropped =
-      s->retire(0, 1000 * ns_per_second, 4000 * ns_per_second, error);
+      s->retire(0, 1000 * hns_per_second, 4000 * hns_per_second, error);
   BOOST_TEST(dropped == 2999);
   BOOST_TEST(s->row_count() == 1002);
   BOOST_TEST(s->find("", "1-1").has_value());
@@ -213,7 +213,7 @@ BOOST_AUTO_TEST_CASE(retention_by_age_and_by_bytes) {
   // Bytes: down to 1 MiB; the oldest exited go first, the running one stays.
   auto before = s->used_bytes();
   BOOST_TEST(before > (std::uint64_t{2} << 20));
-  dropped = s->retire(std::uint64_t{1} << 20, 0, 4000 * ns_per_second, error);
+  dropped = s->retire(std::uint64_t{1} << 20, 0, 4000 * hns_per_second, error);
   BOOST_TEST(dropped > 0);
   BOOST_TEST(s->used_bytes() <= (std::uint64_t{1} << 20));
   BOOST_TEST(s->find("", "1-1").has_value());

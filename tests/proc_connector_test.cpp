@@ -30,7 +30,9 @@ BOOST_AUTO_TEST_CASE(not_linux) {
 BOOST_AUTO_TEST_SUITE(proc_connector_test)
 
 namespace lp = proctrack::linux_proc;
-using proctrack::ns_per_second;
+using proctrack::hns_per_second;
+// The kernel's event times (ktime) are nanoseconds.
+constexpr std::uint64_t kernel_ns_per_second = 1'000'000'000;
 using proctrack::process_update;
 using proctrack::timestamp;
 using proctrack::unknown_time;
@@ -128,7 +130,7 @@ struct fake_proc {
 
 BOOST_AUTO_TEST_CASE(decode_fork_exec_exit) {
   bytes b;
-  add_msg(b, fork_ev(10, 10, 11, 11, 5 * ns_per_second));
+  add_msg(b, fork_ev(10, 10, 11, 11, 5 * kernel_ns_per_second));
   lp::decode_stats st;
   auto ev = dec(b, st);
   BOOST_REQUIRE_EQUAL(ev.size(), 1u);
@@ -137,7 +139,7 @@ BOOST_AUTO_TEST_CASE(decode_fork_exec_exit) {
   BOOST_CHECK_EQUAL(ev[0].tgid, 11);
   BOOST_CHECK_EQUAL(ev[0].parent_pid, 10);
   BOOST_CHECK_EQUAL(ev[0].parent_tgid, 10);
-  BOOST_CHECK_EQUAL(ev[0].ktime_ns, 5u * ns_per_second);
+  BOOST_CHECK_EQUAL(ev[0].ktime_ns, 5u * kernel_ns_per_second);
   BOOST_CHECK(ev[0].is_leader());
 
   b.clear();
@@ -284,24 +286,25 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
                                    r, ups),
                     1u);
   // fork of a leader that already vanished: falls back to ktime
-  lp::proc_event gone{lp::proc_event::fork, 60, 60, 40, 40, 0,
-                      3 * ns_per_second + 5};
+  lp::proc_event gone{lp::proc_event::fork,        60, 60, 40, 40, 0,
+                      3 * kernel_ns_per_second + 5};
   BOOST_CHECK_EQUAL(lp::to_updates(gone, r, ups), 1u);
   // exec of 50; exec of a vanished process gives nothing
-  BOOST_CHECK_EQUAL(lp::to_updates(lp::proc_event{lp::proc_event::exec, 50, 50,
-                                                  0, 0, 0, 3 * ns_per_second},
-                                   r, ups),
-                    1u);
+  BOOST_CHECK_EQUAL(
+      lp::to_updates(lp::proc_event{lp::proc_event::exec, 50, 50, 0, 0, 0,
+                                    3 * kernel_ns_per_second},
+                     r, ups),
+      1u);
   BOOST_CHECK_EQUAL(
       lp::to_updates(lp::proc_event{lp::proc_event::exec, 61, 61}, r, ups), 0u);
   // exit of 50 with a given clock (gone from /proc by then)
   std::filesystem::remove_all(fp.root + "/50");
   BOOST_CHECK_EQUAL(lp::to_updates(lp::proc_event{lp::proc_event::exit, 50, 50},
-                                   r, ups, 42 * ns_per_second),
+                                   r, ups, 42 * hns_per_second),
                     1u);
   BOOST_REQUIRE_EQUAL(ups.size(), 4u);
 
-  const timestamp st50 = (1600000000 + 2) * ns_per_second + 500'000'000;
+  const timestamp st50 = (1600000000 + 2) * hns_per_second + hns_per_second / 2;
   BOOST_CHECK(ups[0].kind == update_kind::start);
   BOOST_CHECK_EQUAL(ups[0].process.pid, "50");
   BOOST_CHECK_EQUAL(ups[0].process.ppid, "40");
@@ -314,7 +317,7 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
   BOOST_CHECK_EQUAL(field(ups[1].process, "Pid"), "60");
   // on /proc's tick grid (10 ms at 100 Hz), as a read would have given it
   BOOST_CHECK_EQUAL(ups[1].process.start_time,
-                    (1600000000 + 3) * ns_per_second);
+                    (1600000000 + 3) * hns_per_second);
 
   BOOST_CHECK(ups[2].kind == update_kind::start);
   BOOST_CHECK_EQUAL(ups[2].process.pid, "50");
@@ -323,7 +326,7 @@ BOOST_AUTO_TEST_CASE(updates_from_fake_proc) {
 
   BOOST_CHECK(ups[3].kind == update_kind::exit);
   BOOST_CHECK_EQUAL(ups[3].target, "50");
-  BOOST_CHECK_EQUAL(ups[3].time, 42 * ns_per_second);
+  BOOST_CHECK_EQUAL(ups[3].time, 42 * hns_per_second);
 
   // Exit time defaults to the wall clock.
   std::vector<process_update> e;
@@ -390,7 +393,9 @@ lp::proc_event comm_of(int pid, std::uint64_t tick, const char *name) {
 }
 
 timestamp at_tick(std::uint64_t t) {
-  return 1600000000 * ns_per_second + static_cast<timestamp>(t) * tick_ns;
+  return 1600000000 * hns_per_second
+         + static_cast<timestamp>(t)
+               * proctrack::from_ns(static_cast<std::int64_t>(tick_ns));
 }
 
 // The updates applied to a table; its entry for `id` as JSON (null if none).
@@ -433,7 +438,7 @@ BOOST_AUTO_TEST_CASE(same_tick_pid_reuse_is_two_processes) {
   std::vector<process_update> ups;
   tr.translate({fork_of(50, 40, 250), fork_of(51, 50, 250), exit_of(50, 250),
                 fork_of(50, 40, 250), exec_of(50, 251)},
-               h.reader, ups, 5000 * ns_per_second, &counts);
+               h.reader, ups, 5000 * hns_per_second, &counts);
   BOOST_REQUIRE_EQUAL(ups.size(), 5u);
   BOOST_CHECK_EQUAL(counts.foreign_reads, 1u); // A's read showed B
   // A: not B's data; the parent's image, marked inherited.
@@ -475,14 +480,14 @@ BOOST_AUTO_TEST_CASE(a_late_read_of_a_reused_pid_is_discarded) {
   lp::update_counts counts;
   std::vector<process_update> ups;
   tr.translate({fork_of(60, 40, 250), exit_of(60, 251)}, h.reader, ups,
-               4000 * ns_per_second, &counts);
+               4000 * hns_per_second, &counts);
   BOOST_REQUIRE_EQUAL(ups.size(), 2u);
   BOOST_CHECK_EQUAL(counts.foreign_reads, 1u);
   BOOST_CHECK_EQUAL(ups[0].process.start_time, at_tick(250));
   BOOST_CHECK_EQUAL(field(ups[0].process, "Name"), "\"t06_pidwrap\"");
   BOOST_CHECK(ups[1].kind == update_kind::exit); // final: other ticks now
   tr.translate({fork_of(60, 40, 370), exec_of(60, 371)}, h.reader, ups,
-               4001 * ns_per_second, &counts);
+               4001 * hns_per_second, &counts);
   proctrack::process_table t;
   for (auto &u : ups)
     t.apply(std::move(u));
@@ -883,7 +888,7 @@ BOOST_AUTO_TEST_CASE(live_connector) {
   // The fallback start (ktime + btime) is close to our own clock.
   BOOST_CHECK_LE(
       std::llabs(ups.front().process.start_time - lp::realtime_now()),
-      10 * ns_per_second);
+      10 * hns_per_second);
   BOOST_CHECK(ups.back().kind == update_kind::exit);
   BOOST_CHECK_EQUAL(ups.back().target, std::to_string(child));
 

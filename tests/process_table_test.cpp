@@ -284,7 +284,7 @@ BOOST_AUTO_TEST_CASE(ancestors_of_running_processes_are_evicted_last) {
 
 BOOST_AUTO_TEST_CASE(expiry_uses_event_time) {
   table_config cfg;
-  cfg.max_expiry = 3600 * ns_per_second;
+  cfg.max_expiry = 3600 * hns_per_second;
   process_table tab{cfg};
   tab.apply(start("5", "1", "2021-01-01T10:00:00Z"));
   tab.apply(start("6", "1", "2021-01-01T10:00:00Z"));
@@ -374,7 +374,7 @@ BOOST_AUTO_TEST_CASE(all_zero_parent_guid_is_an_unknown_parent) {
 }
 
 BOOST_AUTO_TEST_CASE(tree_is_sorted_depth_bounded_and_capped) {
-  process_table tab{table_config{100000, 10, 24 * 3600 * ns_per_second, 16}};
+  process_table tab{table_config{100000, 10, 24 * 3600 * hns_per_second, 16}};
   // A chain of 30 under a root: depth is capped at 20 below the root.
   tab.apply(start("1", "0", "2021-01-01T10:00:00Z", "root"));
   for (int i = 2; i <= 31; ++i)
@@ -455,7 +455,7 @@ std::vector<process_update> workload(unsigned seed, std::size_t n,
   std::vector<process_record> alive;
   timestamp now = base;
   for (std::size_t i = 0; i < n; ++i) {
-    now += static_cast<timestamp>(rng() % 40) * ns_per_second / 4;
+    now += static_cast<timestamp>(rng() % 40) * hns_per_second / 4;
     auto r = rng() % 100;
     if (r < 55 || alive.size() < 3) {
       process_record p;
@@ -510,7 +510,7 @@ table_config small_table() {
   table_config cfg;
   cfg.max_size = 150;
   cfg.max_children = 3;
-  cfg.max_expiry = 600 * ns_per_second;
+  cfg.max_expiry = 600 * hns_per_second;
   cfg.max_pending_exits = 20;
   return cfg;
 }
@@ -521,7 +521,7 @@ BOOST_AUTO_TEST_CASE(imported_state_answers_and_evolves_as_the_original) {
   for (unsigned seed : {1u, 2u, 3u}) {
     auto base = t("2021-01-01T00:00:00Z");
     auto first = workload(seed, 3000, base);
-    auto later = workload(seed + 100, 3000, base + 20000 * ns_per_second);
+    auto later = workload(seed + 100, 3000, base + 20000 * hns_per_second);
     process_table host{small_table()};
     for (auto &u : first)
       host.apply(u);
@@ -636,7 +636,7 @@ BOOST_AUTO_TEST_CASE(hostile_state_import_stays_bounded_and_answers) {
       p.id = any_id();
       p.parent_id = rng() % 4 == 0 ? p.id : any_id();
       p.guid = rng() % 3 == 0 ? "{g" + std::to_string(rng() % 10) + "}" : "";
-      p.start_time = static_cast<timestamp>(rng() % 1000) * ns_per_second;
+      p.start_time = static_cast<timestamp>(rng() % 1000) * hns_per_second;
       p.end_time = rng() % 2 ? unknown_time
                              : p.start_time + static_cast<timestamp>(rng());
       p.data = rng() % 5 == 0 ? "[1,2" : "{\"Name\":\"x\"}";
@@ -920,7 +920,7 @@ BOOST_AUTO_TEST_CASE(unknown_parent_guid_falls_back_to_a_guidless_pid_holder) {
 BOOST_AUTO_TEST_CASE(exited_parent_loop_is_evicted_first_and_expires) {
   table_config cfg;
   cfg.max_size = 4;
-  cfg.max_expiry = 3600 * ns_per_second;
+  cfg.max_expiry = 3600 * hns_per_second;
   process_table tab{cfg};
   tab.apply(start("5", "6", "2021-01-01T10:00:00Z", "a")); // 6 not yet known
   tab.apply(start("6", "5", "2021-01-01T10:00:00Z", "b")); // child of 5
@@ -1192,14 +1192,15 @@ BOOST_AUTO_TEST_CASE(parent_loop_through_an_unknown_start_is_refused) {
              == (ids{"3-1609495800", "2-0", "9-1609495200"}));
 }
 
-// Times at both ends of the range: 1677 and 2021 are more than 2^63 ns
-// apart, and the 1 s comparison overflowed into "the same process".
+// Times centuries apart (once more than 2^63 ns, so the 1 s comparison
+// overflowed into "the same process") are two processes.
 BOOST_AUTO_TEST_CASE(starts_centuries_apart_are_two_processes) {
   process_table tab;
-  tab.apply(start("5", "1", "1600-01-01T00:00:00Z", "old")); // saturated
+  tab.apply(start("5", "1", "1600-01-01T00:00:00Z", "old"));
   tab.apply(start("5", "1", "2021-01-01T10:00:00Z", "new"));
   BOOST_TEST(tab.size() == 2u);
-  BOOST_TEST(tab.peek("5-0")->start_time == min_time);
+  BOOST_TEST(format_time(tab.peek("5-0")->start_time)
+             == "1600-01-01T00:00:00Z");
   BOOST_TEST(!tab.peek("5-0")->running());
   BOOST_TEST(tab.find("5")->id == "5-1609495200");
   BOOST_TEST(*data_value(tab.find("5")->data, "Name") == "\"new\"");
@@ -1254,7 +1255,7 @@ BOOST_AUTO_TEST_CASE(restored_row_naming_itself_as_parent_gets_none) {
 // ".1" and ".2"; with ".1" evicted, a late exact exit of ".2" must still
 // find it (the lookup stopped at the first missing suffix).
 BOOST_AUTO_TEST_CASE(exact_lookup_finds_a_suffix_past_an_evicted_one) {
-  auto ms = [](int n) { return t("2021-01-01T10:00:00Z") + n * 1'000'000; };
+  auto ms = [](int n) { return t("2021-01-01T10:00:00Z") + n * hns_per_ms; };
   auto fork = [&](const char *pid, int at) {
     process_update u;
     u.kind = update_kind::start;

@@ -123,13 +123,13 @@ void make_tree(fake_proc &fp) {
 
 BOOST_AUTO_TEST_CASE(start_time_rule) {
   BOOST_CHECK_EQUAL(start_time_from_ticks(0, btime, 100),
-                    btime * ns_per_second);
+                    btime * hns_per_second);
   BOOST_CHECK_EQUAL(start_time_from_ticks(12345, btime, 100),
-                    (btime + 123) * ns_per_second + 450'000'000);
+                    (btime + 123) * hns_per_second + 45 * hns_per_second / 100);
   BOOST_CHECK_EQUAL(whole_seconds(start_time_from_ticks(12399, btime, 100)),
                     btime + 123);
   BOOST_CHECK_EQUAL(start_time_from_ticks(7, btime, 3),
-                    (btime + 2) * ns_per_second + 333'333'333);
+                    (btime + 2) * hns_per_second + hns_per_second / 3);
   BOOST_CHECK_EQUAL(start_time_from_ticks(5, btime, 0), unknown_time);
   BOOST_CHECK_EQUAL(start_time_from_ticks(5, 0, 100), unknown_time);
 }
@@ -160,7 +160,8 @@ BOOST_AUTO_TEST_CASE(fake_tree_read_process) {
   BOOST_REQUIRE(p);
   BOOST_CHECK_EQUAL(p->pid, "100");
   BOOST_CHECK_EQUAL(p->ppid, "1");
-  BOOST_CHECK_EQUAL(p->start_time, (btime + 123) * ns_per_second + 450'000'000);
+  BOOST_CHECK_EQUAL(p->start_time,
+                    (btime + 123) * hns_per_second + 45 * hns_per_second / 100);
   BOOST_CHECK_EQUAL(field(*p, "Pid"), "100");
   BOOST_CHECK_EQUAL(field(*p, "Ppid"), "1");
   BOOST_CHECK_EQUAL(field(*p, "Name"), "\"my (weird) proc) x\"");
@@ -182,7 +183,7 @@ BOOST_AUTO_TEST_CASE(fake_tree_read_process) {
   BOOST_REQUIRE(kt);
   BOOST_CHECK_EQUAL(field(*kt, "CommandLine"), "\"\"");
   BOOST_CHECK(find(*kt, "Exe") == nullptr);
-  BOOST_CHECK_EQUAL(kt->start_time, btime * ns_per_second);
+  BOOST_CHECK_EQUAL(kt->start_time, btime * hns_per_second);
 
   // A thread that is not its group's leader is not a process.
   BOOST_CHECK(!r.read_process(101));

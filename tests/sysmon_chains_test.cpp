@@ -92,7 +92,7 @@ BOOST_AUTO_TEST_CASE(callchains_match_guid_lineage) {
 
     table_config cfg;
     cfg.max_size = 1'000'000;
-    cfg.max_expiry = 100LL * 365 * 24 * 3600 * ns_per_second;
+    cfg.max_expiry = 100LL * 365 * 24 * 3600 * hns_per_second;
     process_table table(cfg);
     for (auto &u : updates)
       table.apply(u);

@@ -207,7 +207,8 @@ BOOST_AUTO_TEST_CASE(to_update_filters_and_translates) {
   BOOST_TEST(u->process.ppid == "1");
   BOOST_TEST(u->process.guid == "{ab-cd}");
   BOOST_TEST(u->process.parent_guid == ""); // all-zero GUID means none
-  BOOST_TEST(u->process.start_time == 1609497000 * ns_per_second + 250'000'000);
+  BOOST_TEST(u->process.start_time
+             == 1609497000 * hns_per_second + hns_per_second / 4);
   BOOST_TEST(field(u->process, "Pid") == "5");
   BOOST_TEST(field(u->process, "Ppid") == "1");
   BOOST_TEST(field(u->process, "Name") == "\"a.exe\"");
@@ -224,7 +225,7 @@ BOOST_AUTO_TEST_CASE(to_update_filters_and_translates) {
   BOOST_TEST(u->kind == update_kind::exit);
   BOOST_TEST(u->target == "{ab-cd}");
   BOOST_TEST(u->process.pid == "5");
-  BOOST_TEST(u->time == 1609497000 * ns_per_second + 250'000'000);
+  BOOST_TEST(u->time == 1609497000 * hns_per_second + hns_per_second / 4);
 
   ev.set("ProcessGuid", "");
   u = to_update(ev, why);

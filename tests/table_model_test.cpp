@@ -16,11 +16,11 @@
 // LastSyncTime, Children), out-of-order exits (pending exits, older
 // holders), evictions (max-size 3-10, and a byte budget of a few hundred
 // bytes with a small per-field cap, so Data.Truncated is exercised), unknown
-// times, pre-1970 and saturated (1677, 2262) times, far-future outliers and
-// real gaps (ClockOutliers), GUID and GUID-less parents (the pid fallback of
-// an unknown ParentProcessGuid), parent loops, and the Linux agent's exact
-// identities (forks, execs, exact exits and listings) in streams of their
-// own.
+// times, pre-1970 times and the ends of the range (years 0000, 9999),
+// far-future outliers and real gaps (ClockOutliers), GUID and GUID-less parents
+// (the pid fallback of an unknown ParentProcessGuid), parent loops, and the
+// Linux agent's exact identities (forks, execs, exact exits and listings) in
+// streams of their own.
 //
 // A difference is reported with the seed, the limits and a shrunk stream:
 // updates (and sync rows) are removed while the difference persists, so the
@@ -46,7 +46,7 @@ using namespace proctrack;
 
 namespace {
 
-constexpr timestamp sec = ns_per_second;
+constexpr timestamp sec = hns_per_second;
 
 // -- plain rules
 // ----------------------------------------------------------------
@@ -60,8 +60,8 @@ bool before_or_same(timestamp parent, timestamp child) {
   return !known(parent) || !known(child) || parent <= child;
 }
 
-// Within 1 s either side (or unknown on either side). In 128 bits: the
-// times span 1677..2262, whose difference does not fit in 64.
+// Within 1 s either side (or unknown on either side). In 128 bits, so the
+// model needs no reasoning about the range (0000..9999).
 bool within_1s(timestamp a, timestamp b) {
   if (!known(a) || !known(b))
     return true;
@@ -884,7 +884,7 @@ struct generator {
   static constexpr timestamp base = 1'609'459'200 * sec; // 2021-01-01
   timestamp time() {
     if (exact) // /proc ticks: 10 ms, a few seconds
-      return base + pick(6) * sec + pick(3) * 10'000'000;
+      return base + pick(6) * sec + pick(3) * (sec / 100);
     switch (pick(40)) {
     case 0:
     case 1:
@@ -892,11 +892,11 @@ struct generator {
     case 2:
       return 7'258'118'400 * sec; // 2200-01-01: a skewed clock
     case 3:
-      return max_time; // 2262: a time past the range, saturated
+      return max_time; // 9999-12-31: the last time the formats say
     case 4:
-      return -86'400 * sec - pick(2) * 500'000'000; // 1969-12-31
+      return -86'400 * sec - pick(2) * (sec / 2); // 1969-12-31
     case 5:
-      return min_time; // 1677: before the range, saturated
+      return min_time; // 0000-01-01: the first time the formats say
     case 6:
       return 86'400 * sec; // 1970-01-02: far behind
     case 7:
@@ -904,7 +904,8 @@ struct generator {
       return base + 3 * 86'400 * sec + pick(3) * sec; // after a 3-day gap
     default:
       // A few seconds apart, often the same second (sub-second offsets).
-      return base + pick(12) * sec + (chance(30) ? pick(3) * 300'000'000 : 0);
+      return base + pick(12) * sec
+             + (chance(30) ? pick(3) * (sec * 3 / 10) : 0);
     }
   }
   std::string pid() {

@@ -1,4 +1,4 @@
-// Issue 15, kinds 1-3: times outside int64 nanoseconds, the clock that
+// Issue 15, kinds 1-3: times of years 0000-9999, the clock that
 // decides expiry, and replaying proctrack's own output stream.
 #include <boost/test/unit_test.hpp>
 
@@ -56,40 +56,51 @@ BOOST_AUTO_TEST_CASE(go_zero_time_round_trips_as_unknown) {
   BOOST_TEST(make_real_id("5", t("0001-01-01T00:00:00Z")) == "5-0");
 }
 
-// Years 0000-9999 are read exactly; what int64 nanoseconds cannot hold is
-// saturated to the bound, never wrapped into another date.
-BOOST_AUTO_TEST_CASE(times_outside_int64_nanoseconds_saturate) {
-  BOOST_TEST(format_time(min_time) == "1677-09-21T00:12:44Z");
-  BOOST_TEST(format_time(max_time) == "2262-04-11T23:47:16Z");
-  BOOST_TEST(t("2300-01-01T00:00:00Z") == max_time);
-  BOOST_TEST(t("9999-12-31T23:59:59.999Z") == max_time);
-  BOOST_TEST(t("1600-01-01T00:00:00Z") == min_time);
-  BOOST_TEST(t("0001-01-01T00:00:01Z") == min_time);
+// Years 0000-9999, what RFC 3339 and Go can say, are kept exactly (to
+// 100 ns) and printed back as written: int64 nanoseconds stopped at 1677 and
+// 2262 and a 2300 start came back as 2262 (issue 15, kind 1).
+BOOST_AUTO_TEST_CASE(years_0000_to_9999_are_kept_exactly) {
+  BOOST_TEST(format_time(min_time) == "0000-01-01T00:00:00Z");
+  BOOST_TEST(format_time(max_time) == "9999-12-31T23:59:59.9999999Z");
+  for (auto *text :
+       {"2300-01-01T00:00:00Z", "2400-01-01T00:00:00Z", "1600-01-01T00:00:00Z",
+        "9999-12-31T23:59:59.999Z", "0001-01-01T00:00:01Z",
+        "0000-01-01T00:00:00Z", "1677-09-21T00:12:43Z", "2262-04-11T23:47:17Z",
+        "1969-12-31T23:59:59.25Z", "2021-01-01T00:00:00.1234567Z"})
+    BOOST_TEST(format_time(t(text)) == text);
   BOOST_TEST(t("0000-01-01T00:00:00Z") == min_time);
-  // Inside the range: exact, fraction kept.
-  BOOST_TEST(t("1900-01-01T00:00:00Z") == -2208988800LL * ns_per_second);
-  BOOST_TEST(t("2262-04-11T23:47:15.5Z")
-             == 9223372035LL * ns_per_second + ns_per_second / 2);
-  BOOST_TEST(format_time(t("1969-12-31T23:59:59.25Z"))
-             == "1969-12-31T23:59:59.25Z");
-  // Unix seconds too: 11 or 12 digits are past 2262.
-  BOOST_TEST(t("99999999999") == max_time);
-  BOOST_TEST(t("999999999999.5") == max_time);
-  BOOST_TEST(from_unix_seconds(1e11).value() == max_time);
-  BOOST_TEST(from_unix_seconds(1e300).value() == max_time);
+  BOOST_TEST(t("2300-01-01T00:00:00Z") != t("2400-01-01T00:00:00Z"));
+  BOOST_TEST(t("1900-01-01T00:00:00Z") == -2208988800LL * hns_per_second);
+  // Fractions finer than 100 ns are truncated.
+  BOOST_TEST(format_time(t("2021-01-01T00:00:00.123456789Z"))
+             == "2021-01-01T00:00:00.1234567Z");
+  // An offset that takes a date out of the range is named.
+  BOOST_TEST(has(why_not("0000-01-01T00:00:00+01:00"), "outside"));
+  BOOST_TEST(has(why_not("9999-12-31T23:30:00-01:00"), "outside"));
+  // Unix seconds: up to 9999-12-31, then not a time.
+  BOOST_TEST(format_time(t("99999999999")) == "5138-11-16T09:46:39Z");
+  BOOST_TEST(format_time(t("253402300799")) == "9999-12-31T23:59:59Z");
+  BOOST_TEST(why_not("253402300800")
+             == "Unix seconds past 9999-12-31T23:59:59Z");
+  BOOST_TEST(why_not("999999999999.5")
+             == "Unix seconds past 9999-12-31T23:59:59Z");
+  BOOST_TEST(from_unix_seconds(1e11).value()
+             == 100000000000LL * hns_per_second);
+  BOOST_TEST(!from_unix_seconds(1e300).has_value());
   BOOST_TEST(!from_unix_seconds(-1.0).has_value());
   // Real ids: a start before 1970 gives "<pid>-0" (Velociraptor's
-  // GetRealId), never "5--1"; the bounds give plain digits.
+  // GetRealId), never "5--1"; later years give their own seconds.
   BOOST_TEST(make_real_id("5", t("1969-12-31T23:59:59Z")) == "5-0");
   BOOST_TEST(make_real_id("5", min_time) == "5-0");
-  BOOST_TEST(make_real_id("6", max_time) == "6-9223372036");
+  BOOST_TEST(make_real_id("6", t("2300-01-01T00:00:00Z")) == "6-10413792000");
+  BOOST_TEST(make_real_id("6", t("9999-12-31T23:59:59Z")) == "6-253402300799");
 }
 
 BOOST_AUTO_TEST_CASE(impossible_values_are_named) {
   BOOST_TEST(why_not("2021-02-31T00:00:00Z")
              == "day 31 does not exist in 2021-02");
   BOOST_TEST(why_not("2021-02-29") == "day 29 does not exist in 2021-02");
-  BOOST_TEST(t("2020-02-29T00:00:00Z") == 1582934400LL * ns_per_second);
+  BOOST_TEST(t("2020-02-29T00:00:00Z") == 1582934400LL * hns_per_second);
   BOOST_TEST(why_not("2021-04-31T00:00:00Z")
              == "day 31 does not exist in 2021-04");
   BOOST_TEST(why_not("2021-13-01T00:00:00Z") == "month 13 does not exist");
@@ -100,8 +111,8 @@ BOOST_AUTO_TEST_CASE(impossible_values_are_named) {
   BOOST_TEST(why_not("2021-01-01T00:00:00-24:00")
              == "offset -24:00 does not exist: hours 00-23, minutes 00-59");
   BOOST_TEST(t("2021-01-01T00:00:00+23:59")
-             == 1609459200LL * ns_per_second
-                    - (23 * 3600 + 59 * 60) * ns_per_second);
+             == 1609459200LL * hns_per_second
+                    - (23 * 3600 + 59 * 60) * hns_per_second);
   why_not("yesterday");
 }
 
@@ -121,11 +132,15 @@ BOOST_AUTO_TEST_CASE(row_decoder_names_the_field_and_the_reason) {
                                 u, err)
               == row_result::error));
   BOOST_TEST(has(err, "\"end_time\""), err);
-  // A number of Unix seconds past 2262 saturates instead of failing.
+  // A number of Unix seconds is kept up to 9999-12-31, then named.
   BOOST_TEST((decode_update_row(
                   R"({"update_type":"exit","id":2,"end_time":1e11})", u, err)
               == row_result::update));
-  BOOST_TEST(u.time == max_time);
+  BOOST_TEST(format_time(u.time) == "5138-11-16T09:46:40Z");
+  BOOST_TEST((decode_update_row(
+                  R"({"update_type":"exit","id":2,"end_time":1e12})", u, err)
+              == row_result::error));
+  BOOST_TEST(has(err, "\"end_time\" is not a time"), err);
 }
 
 // Sysmon: a start with an impossible UtcTime keeps its process (unknown
@@ -156,17 +171,45 @@ BOOST_AUTO_TEST_CASE(sysmon_bad_utc_time_is_a_named_error) {
   BOOST_TEST(why.empty());
 }
 
-// The outsiders' case: the unknown time stays unknown, 2300 saturates.
+// The outsiders' case: the unknown time stays unknown, 2300 is 2300.
 BOOST_AUTO_TEST_CASE(time_overflow_case) {
   auto r = replay(cases_dir() + "/replay/time_overflow.jsonl",
                   {"pslist", "get:5", "get:6", "stats"});
-  BOOST_TEST(ids(r[0]) == (std::vector<std::string>{"5-0", "6-9223372036"}));
+  BOOST_TEST(ids(r[0]) == (std::vector<std::string>{"5-0", "6-10413792000"}));
   BOOST_TEST(r[1].at("Id") == "5-0");
   BOOST_TEST(r[1].at("StartTime") == "0001-01-01T00:00:00Z");
   BOOST_TEST(r[1].at("Data").at("Name") == "unknown-start.exe");
-  BOOST_TEST(r[2].at("Id") == "6-9223372036");
-  BOOST_TEST(r[2].at("StartTime") == "2262-04-11T23:47:16Z");
+  BOOST_TEST(r[2].at("Id") == "6-10413792000");
+  BOOST_TEST(r[2].at("StartTime") == "2300-01-01T00:00:00Z");
   BOOST_TEST(counter_of(r[3], "InputErrors") == 0);
+}
+
+// Two processes of one pid in 2300 and 2400 stay two (a saturated range
+// made them one), and the row, Sysmon and replayed-stream forms agree.
+BOOST_AUTO_TEST_CASE(far_times_keep_processes_apart) {
+  temp_dir dir;
+  auto rows = dir.write_lines(
+      "far.jsonl",
+      {R"({"update_type":"start","id":11,"start_time":"2300-01-01T00:00:00Z","data":{"Name":"a"}})",
+       R"({"update_type":"exit","id":11,"end_time":"2301-01-01T00:00:00Z"})",
+       R"({"update_type":"start","id":11,"start_time":"2400-01-01T00:00:00Z","data":{"Name":"b"}})",
+       R"({"update_type":"start","id":12,"start_time":"1600-01-01T00:00:00.5Z","data":{"Name":"c"}})"});
+  auto r = replay(rows, {"pslist", "get:11-10413792000", "get:11"});
+  BOOST_TEST(ids(r[0])
+                 == (std::vector<std::string>{"12-0", "11-10413792000",
+                                              "11-13569465600"}),
+             r[0].dump());
+  BOOST_TEST(r[1].at("EndTime") == "2301-01-01T00:00:00Z");
+  BOOST_TEST(r[2].at("Id") == "11-13569465600");
+  BOOST_TEST(r[2].at("EndTime") == "0001-01-01T00:00:00Z");
+  BOOST_TEST(entry(r[0], "12-0").at("StartTime") == "1600-01-01T00:00:00.5Z");
+
+  auto sysmon = dir.write_lines(
+      "sysmon.jsonl",
+      {R"({"EventID":1,"Computer":"h","EventData":{"UtcTime":"9999-12-31 23:59:59.999","ProcessGuid":"{11111111-0000-0000-0000-000000000001}","ProcessId":"40","Image":"C:\\x.exe"}})"});
+  auto s = replay(sysmon, {"pslist"});
+  BOOST_TEST(ids(s[0]) == (std::vector<std::string>{"40-253402300799"}));
+  BOOST_TEST(s[0].at(0).at("StartTime") == "9999-12-31T23:59:59.999Z");
 }
 
 // Impossible times cost their row only, with file:line and the field; the
@@ -266,7 +309,7 @@ process_update exit_at(const std::string &pid, const char *when) {
 // agrees with it (a real gap in the log) does.
 BOOST_AUTO_TEST_CASE(one_far_future_event_does_not_move_now) {
   table_config cfg;
-  cfg.max_expiry = 3600 * ns_per_second;
+  cfg.max_expiry = 3600 * hns_per_second;
   process_table tab{cfg};
   tab.apply(start_at("2", "2021-01-01T00:01:00Z"));
   tab.apply(exit_at("2", "2021-01-01T00:02:00Z"));

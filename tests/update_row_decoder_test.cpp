@@ -74,7 +74,7 @@ BOOST_AUTO_TEST_CASE(exit_and_sync_rows) {
   auto e = ok(R"({"update_type":"exit","id":"{AB-CD}","end_time":1609459200})");
   BOOST_TEST(e.kind == update_kind::exit);
   BOOST_TEST(e.target == "{AB-CD}");
-  BOOST_TEST(e.time == 1609459200 * ns_per_second);
+  BOOST_TEST(e.time == 1609459200 * hns_per_second);
   auto s = ok(
       R"({"update_type":"sync","time":"2021-01-01 12:30:00.123",)"
       R"("processes":[{"id":2,"parent_id":5,"start_time":"2021-01-01T12:30Z"},)"
@@ -93,7 +93,7 @@ BOOST_AUTO_TEST_CASE(time_forms) {
         "1609504200", R"("1609504200")", "1609504200.0"}) {
     auto u = ok(std::string{R"({"update_type":"exit","id":2,"end_time":)"} + t
                 + "}");
-    BOOST_TEST(u.time == 1609504200 * ns_per_second, "form " << t);
+    BOOST_TEST(u.time == 1609504200 * hns_per_second, "form " << t);
   }
 }
 

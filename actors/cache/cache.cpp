@@ -39,12 +39,6 @@ std::string exe_of(const process_record &p) {
   return {};
 }
 
-timestamp wall_now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 } // namespace
 
 std::string cache_config::validate() const {
@@ -427,7 +421,8 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         auto &st = self->state;
         if (sink)
           st.sinks.push_back(sink); // a null sink just asks for the sync row
-        auto now = st.table.now() != unknown_time ? st.table.now() : wall_now();
+        auto now =
+            st.table.now() != unknown_time ? st.table.now() : wall_clock_now();
         if (st.other_hosts.empty())
           return cache_sync_row_json(st.table, now);
         // One sync row per host, each naming it, so that the stream

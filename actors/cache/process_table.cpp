@@ -33,7 +33,7 @@ process_state change_of(const process_entry &e) {
 
 namespace {
 
-constexpr timestamp rounding_slack = ns_per_second; // SPEC §1: at most 1 s
+constexpr timestamp rounding_slack = hns_per_second; // SPEC §1: at most 1 s
 
 // "<ppid>-?": a parent recorded by pid only, never a cached process's id.
 bool unknown_parent_id(std::string_view id) {
@@ -725,7 +725,7 @@ void process_table::observe_time(timestamp t) {
   now_ = t;
   // Expire in steps of 1/64 of max_expiry (at least 1 s) of event time, so
   // a scan is not paid for on every update.
-  auto step = std::max<timestamp>(ns_per_second, cfg_.max_expiry / 64);
+  auto step = std::max<timestamp>(hns_per_second, cfg_.max_expiry / 64);
   if (last_expiry_run_ == unknown_time) {
     last_expiry_run_ = now_;
   } else if (now_ - last_expiry_run_ >= step) {

@@ -20,7 +20,7 @@ struct table_config {
   std::size_t max_size = 10000;  ///< processes cached (links do not count)
   std::size_t max_children = 10; ///< child ids stored per parent
   timestamp max_expiry =
-      24 * 3600 * ns_per_second; ///< exited processes live this long
+      24 * 3600 * hns_per_second; ///< exited processes live this long
   std::size_t max_pending_exits =
       4096; ///< exits remembered for a start that comes late
   /// Bytes of Data text cached, all processes together (tracker.max-bytes).

@@ -18,12 +18,6 @@ namespace proctrack {
 
 namespace {
 
-timestamp wall_now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string check_record(const process_record &p, const fleet_limits &l) {
   if (p.pid.size() > l.max_id || p.ppid.size() > l.max_id
       || p.guid.size() > l.max_id || p.parent_guid.size() > l.max_id)
@@ -249,7 +243,7 @@ collector(collector_actor::stateful_pointer<collector_state> self,
           h.table->expire(b.expire_at);
         h.next_seq = b.seq + 1;
         h.updates += static_cast<std::int64_t>(n);
-        h.last_update = wall_now();
+        h.last_update = wall_clock_now();
         if (!b.stats.empty())
           h.stats = std::move(b.stats);
         ++st.batches;

@@ -1,6 +1,8 @@
 #include "actors/common/time.hpp"
 
 #include <cctype>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
 #include <ctime>
 
@@ -67,15 +69,10 @@ struct cursor {
 // 0001-01-01T00:00:00Z in Unix seconds: Go's zero time.
 constexpr std::int64_t go_zero_seconds = -62135596800;
 
-// Whole seconds since the epoch to a timestamp, saturated to the range a
-// timestamp holds (min_time..max_time); `frac` is dropped at a bound.
-timestamp clamp_seconds(std::int64_t secs, std::int64_t frac) {
-  if (secs < min_time / ns_per_second)
-    return min_time;
-  if (secs >= max_time / ns_per_second)
-    return max_time;
-  return secs * ns_per_second + frac;
-}
+// The last whole second a timestamp of the formats can say:
+// 9999-12-31T23:59:59Z.
+constexpr std::int64_t last_second = 253402300799;
+constexpr std::int64_t first_second = -62167219200; // 0000-01-01T00:00:00Z
 
 void say(std::string *why, std::string text) {
   if (why != nullptr)
@@ -106,7 +103,7 @@ std::optional<timestamp> parse_unix(std::string_view s, std::string *why) {
   std::int64_t frac = 0;
   if (i < s.size() && s[i] == '.') {
     ++i;
-    std::int64_t scale = ns_per_second / 10;
+    std::int64_t scale = hns_per_second / 10;
     size_t fd = 0;
     while (i < s.size() && std::isdigit(static_cast<unsigned char>(s[i]))) {
       frac += (s[i] - '0') * scale;
@@ -123,7 +120,11 @@ std::optional<timestamp> parse_unix(std::string_view s, std::string *why) {
     say(why, "neither RFC 3339 nor Unix seconds");
     return std::nullopt;
   }
-  return clamp_seconds(secs, frac);
+  if (secs > last_second) {
+    say(why, "Unix seconds past 9999-12-31T23:59:59Z");
+    return std::nullopt;
+  }
+  return secs * hns_per_second + frac;
 }
 
 bool leap_year(std::int64_t y) {
@@ -184,7 +185,7 @@ std::optional<timestamp> parse_time(std::string_view text, std::string *why) {
         return std::nullopt;
       }
       if (c.lit('.') || c.lit(',')) {
-        std::int64_t scale = ns_per_second / 10;
+        std::int64_t scale = hns_per_second / 10;
         size_t fd = 0;
         while (!c.done()
                && std::isdigit(static_cast<unsigned char>(c.peek()))) {
@@ -232,34 +233,38 @@ std::optional<timestamp> parse_time(std::string_view text, std::string *why) {
       return std::nullopt;
     }
   }
-  // Years 0000-9999 fit in int64 seconds; nanoseconds do not (1677-2262).
+  // Years 0000-9999 fit in int64 ticks (+-29,000 years).
   std::int64_t days =
       days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
   std::int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - offset;
   // Go's zero time, what Velociraptor and proctrack print for "unknown".
   if (secs == go_zero_seconds && frac == 0)
     return unknown_time;
-  return clamp_seconds(secs, frac);
+  if (secs < first_second || secs > last_second) {
+    // Only an offset takes a valid date out: 0000-01-01T00:00+01:00.
+    say(why, "outside 0000-01-01T00:00:00Z..9999-12-31T23:59:59Z once put "
+             "on UTC");
+    return std::nullopt;
+  }
+  return secs * hns_per_second + frac;
 }
 
 std::optional<timestamp> from_unix_seconds(double seconds) {
-  if (!(seconds >= 0) || seconds > 1e300)
+  if (!(seconds >= 0) || seconds >= static_cast<double>(last_second + 1))
     return std::nullopt;
-  if (seconds >= static_cast<double>(max_time / ns_per_second))
-    return max_time;
   auto whole = static_cast<std::int64_t>(seconds);
-  return whole * ns_per_second
+  return whole * hns_per_second
          + static_cast<timestamp>((seconds - static_cast<double>(whole))
-                                  * ns_per_second);
+                                  * hns_per_second);
 }
 
 std::string format_time(timestamp t) {
   if (t == unknown_time)
     return "0001-01-01T00:00:00Z";
-  std::int64_t secs = t / ns_per_second;
-  std::int64_t frac = t % ns_per_second;
+  std::int64_t secs = t / hns_per_second;
+  std::int64_t frac = t % hns_per_second;
   if (frac < 0) {
-    frac += ns_per_second;
+    frac += hns_per_second;
     --secs;
   }
   std::int64_t days = secs / 86400;
@@ -280,7 +285,7 @@ std::string format_time(timestamp t) {
   std::string out(buf, static_cast<size_t>(n));
   if (frac != 0) {
     char fb[16];
-    std::snprintf(fb, sizeof(fb), ".%09lld", static_cast<long long>(frac));
+    std::snprintf(fb, sizeof(fb), ".%07lld", static_cast<long long>(frac));
     std::string f(fb);
     while (f.back() == '0')
       f.pop_back();
@@ -299,8 +304,8 @@ void append_time_json(std::string &out, timestamp t) {
 std::int64_t whole_seconds(timestamp t) {
   if (t == unknown_time)
     return 0;
-  std::int64_t s = t / ns_per_second;
-  if (t % ns_per_second < 0)
+  std::int64_t s = t / hns_per_second;
+  if (t % hns_per_second < 0)
     --s;
   return s;
 }
@@ -320,22 +325,30 @@ std::optional<timestamp> parse_duration(std::string_view text) {
   auto unit = text.substr(i);
   std::int64_t mul;
   if (unit == "ns")
-    mul = 1;
+    return v / ns_per_hns;
   else if (unit == "us")
-    mul = 1000;
+    mul = 10;
   else if (unit == "ms")
-    mul = 1000'000;
+    mul = hns_per_ms;
   else if (unit == "s")
-    mul = ns_per_second;
+    mul = hns_per_second;
   else if (unit == "min" || unit == "m")
-    mul = 60 * ns_per_second;
+    mul = 60 * hns_per_second;
   else if (unit == "h")
-    mul = 3600 * ns_per_second;
+    mul = 3600 * hns_per_second;
   else if (unit == "d")
-    mul = 86400 * ns_per_second;
+    mul = 86400 * hns_per_second;
   else
     return std::nullopt;
+  if (v > INT64_MAX / mul) // 15 digits of days would overflow
+    return std::nullopt;
   return v * mul;
+}
+
+timestamp wall_clock_now() {
+  return from_ns(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                     std::chrono::system_clock::now().time_since_epoch())
+                     .count());
 }
 
 } // namespace proctrack

@@ -3,24 +3,40 @@
 
 #include "messages/types.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
 
 namespace proctrack {
 
-/// The instants a timestamp holds: int64 nanoseconds run from 1677-09-21 to
-/// 2262-04-11; these bounds are the whole seconds inside that range,
-/// 1677-09-21T00:12:44Z and 2262-04-11T23:47:16Z. A valid time outside them
-/// (the formats say years 0000-9999) is saturated to the nearer bound, never
-/// wrapped into another date (docs/semantics.md, "Times").
-inline constexpr timestamp min_time = -9223372036LL * ns_per_second;
-inline constexpr timestamp max_time = 9223372036LL * ns_per_second;
+/// The times the input formats can say and proctrack keeps exactly:
+/// 0000-01-01T00:00:00Z .. 9999-12-31T23:59:59.9999999Z
+/// (docs/semantics.md, "Times"). A Unix-seconds number past the last is
+/// not a time.
+inline constexpr timestamp min_time = -62167219200LL * hns_per_second;
+inline constexpr timestamp max_time = 253402300800LL * hns_per_second - 1;
+
+/// A timestamp (ticks) from a count of nanoseconds (the kernel's, the
+/// system clock's): truncated toward minus infinity to 100 ns.
+constexpr timestamp from_ns(std::int64_t ns) {
+  return ns >= 0 ? ns / ns_per_hns : -((-ns + ns_per_hns - 1) / ns_per_hns);
+}
+
+/// Nanoseconds of a timestamp or duration in ticks, for std::chrono and
+/// CAF timeouts (saturated at the int64 bounds; durations are small).
+constexpr std::int64_t to_ns(timestamp t) {
+  constexpr std::int64_t lim = INT64_MAX / ns_per_hns;
+  return t > lim ? INT64_MAX : t < -lim ? INT64_MIN : t * ns_per_hns;
+}
+
+/// The wall clock now, in ticks since the epoch.
+timestamp wall_clock_now();
 
 /// Parses RFC 3339 (with or without seconds or fraction, `Z` or an offset),
 /// Sysmon's `2021-01-01 12:30:00.123` (UTC), or Unix seconds (integer or
-/// fractional, at most 12 digits). Years 0000-9999 are read exactly, then
-/// saturated to [min_time, max_time]. `0001-01-01T00:00:00Z` (Go's zero
+/// fractional, at most 12 digits, up to 9999-12-31). Years 0000-9999 are
+/// kept exactly (fractions to 100 ns). `0001-01-01T00:00:00Z` (Go's zero
 /// time, which proctrack and Velociraptor print for an unknown time) gives
 /// unknown_time. Returns nullopt on anything else, including impossible
 /// values (2021-02-31, hour 25, offset +99:99); `why`, when given, then says
@@ -28,8 +44,8 @@ inline constexpr timestamp max_time = 9223372036LL * ns_per_second;
 std::optional<timestamp> parse_time(std::string_view text,
                                     std::string *why = nullptr);
 
-/// Unix seconds (as a JSON number gives them) to a timestamp, saturated to
-/// [min_time, max_time]; nullopt when negative or not finite.
+/// Unix seconds (as a JSON number gives them) to a timestamp; nullopt when
+/// negative, not finite or past 9999-12-31.
 std::optional<timestamp> from_unix_seconds(double seconds);
 
 /// RFC 3339 in UTC with `Z`; the fraction is printed only when non-zero
@@ -43,8 +59,9 @@ void append_time_json(std::string &out, timestamp t);
 /// Whole Unix seconds of t (floor), 0 for unknown. Negative before 1970.
 std::int64_t whole_seconds(timestamp t);
 
-/// Parses a duration with units: `500ms`, `60s`, `5min`, `24h`, `2d`, `1us`,
-/// `10ns`. Negative or unit-less values are rejected.
+/// Parses a duration with units into ticks: `500ms`, `60s`, `5min`, `24h`,
+/// `2d`, `1us`, `100ns` (truncated to 100 ns). Negative or unit-less
+/// values are rejected.
 std::optional<timestamp> parse_duration(std::string_view text);
 
 } // namespace proctrack

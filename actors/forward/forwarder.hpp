@@ -44,7 +44,7 @@ struct forwarder_config {
   std::uint64_t max_size = 10000;
   std::uint64_t max_children = 10;
   std::uint64_t max_bytes = std::uint64_t{64} << 20;
-  timestamp max_expiry = 24 * 3600 * ns_per_second;
+  timestamp max_expiry = 24 * 3600 * hns_per_second;
   std::uint64_t max_pending_exits = 4096;
 
   /// Empty when valid, else what is wrong, naming the config key.

@@ -1,4 +1,5 @@
 #include "actors/history/history.hpp"
+#include "actors/common/time.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -9,14 +10,8 @@ namespace proctrack {
 
 namespace {
 
-timestamp wall_now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Age retirement scans an index range; once a minute is plenty.
-constexpr timestamp age_retire_every = 60 * ns_per_second;
+constexpr timestamp age_retire_every = 60 * hns_per_second;
 
 void append_changes(history_state &st, process_table &table,
                     const std::string &host) {
@@ -51,7 +46,7 @@ std::string history_config::validate() const {
   if (flush_interval < min_flush_interval
       || flush_interval > max_flush_interval)
     return "history.flush-interval must be between 10ms and 1h (got "
-           + std::to_string(flush_interval / 1000000) + "ms)";
+           + std::to_string(flush_interval / hns_per_ms) + "ms)";
   if (max_bytes < min_max_bytes)
     return "history.max-bytes must be at least " + std::to_string(min_max_bytes)
            + " (1 MiB) (got " + std::to_string(max_bytes) + ")";
@@ -83,7 +78,7 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
   // bounded when the disk is full, and the next write tries again.
   auto write = [self, cfg] {
     auto &st = self->state;
-    auto now = wall_now();
+    auto now = wall_clock_now();
     if (!st.pending.empty()) {
       std::string error;
       if (!st.store->write(st.pending, now, error)) {
@@ -130,7 +125,7 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
                           caf::to_string(err));
             self->quit(err);
           });
-  self->delayed_send(self, std::chrono::nanoseconds{cfg.flush_interval},
+  self->delayed_send(self, std::chrono::nanoseconds{to_ns(cfg.flush_interval)},
                      atom::tick_v);
   return {
       [self, cfg, write](update_batch &b) {
@@ -169,7 +164,8 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
       },
       [self, cfg, write](atom::tick) {
         write();
-        self->delayed_send(self, std::chrono::nanoseconds{cfg.flush_interval},
+        self->delayed_send(self,
+                           std::chrono::nanoseconds{to_ns(cfg.flush_interval)},
                            atom::tick_v);
       },
       [self](atom::stats) -> stats_report {

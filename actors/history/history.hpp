@@ -23,11 +23,11 @@ namespace proctrack {
 /// Defaults of the history.* keys.
 inline constexpr const char *default_agent_history_path =
     "/var/lib/proctrack/history.db";
-inline constexpr timestamp default_history_flush_interval = ns_per_second;
+inline constexpr timestamp default_history_flush_interval = hns_per_second;
 inline constexpr std::uint64_t default_history_max_bytes = std::uint64_t{1}
                                                            << 30; // 1 GiB
 inline constexpr timestamp default_history_max_age =
-    timestamp{30} * 24 * 3600 * ns_per_second; // 30 days
+    timestamp{30} * 24 * 3600 * hns_per_second; // 30 days
 
 struct history_config {
   std::string path;                                          ///< history.path
@@ -41,8 +41,8 @@ struct history_config {
   /// the mirror evolves as the cache does (spawn_history copies them).
   cache_config cache;
 
-  static constexpr timestamp min_flush_interval = ns_per_second / 100;
-  static constexpr timestamp max_flush_interval = 3600 * ns_per_second;
+  static constexpr timestamp min_flush_interval = hns_per_second / 100;
+  static constexpr timestamp max_flush_interval = 3600 * hns_per_second;
   static constexpr std::uint64_t min_max_bytes = std::uint64_t{1} << 20;
 
   /// Empty when valid, else what is wrong, naming the config key.

@@ -24,7 +24,9 @@ namespace {
 
 // 'PTRK' in the file header: tells our store from any other SQLite file.
 constexpr int application_id = 0x5054524b;
-constexpr int schema_version = 1;
+// 2: times in 100 ns units (1 held nanoseconds; a version-1 store is
+// refused by name, never misread).
+constexpr int schema_version = 2;
 
 // Rows are written as "INSERT ... ON CONFLICT": a process first seen keeps
 // its first_seen. A rowid table (not WITHOUT ROWID): Data is 1-2 KB for a
@@ -61,15 +63,9 @@ bool damaged_code(int rc) {
 }
 
 std::string stamp_for_file(timestamp now) {
-  auto s = format_time(now - now % ns_per_second);
+  auto s = format_time(now - now % hns_per_second);
   s.erase(std::remove(s.begin(), s.end(), ':'), s.end());
   return s;
-}
-
-timestamp wall_clock() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
 }
 
 // A prepared statement, finalized when it goes out of scope.
@@ -296,7 +292,7 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
   }
   st.reset();
   // Damaged: kept aside for whoever wants to look at it, never deleted.
-  auto aside = path + ".damaged-" + stamp_for_file(wall_clock());
+  auto aside = path + ".damaged-" + stamp_for_file(wall_clock_now());
   std::filesystem::rename(path, aside, ec);
   if (ec) {
     error = "history store " + path + ": " + why + "; cannot move it aside to "

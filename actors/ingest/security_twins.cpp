@@ -11,7 +11,7 @@ namespace proctrack {
 
 namespace {
 
-constexpr timestamp quarter_hour = 900 * ns_per_second;
+constexpr timestamp quarter_hour = 900 * hns_per_second;
 
 std::string lower(std::string_view s) {
   std::string out(s);

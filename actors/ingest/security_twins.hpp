@@ -30,7 +30,7 @@ public:
   /// and the two providers write within ~1 s in the corpus). When the EID 1
   /// has no ProcessId (nxlog exports that failed to render it), the image
   /// and the time alone decide, closest first.
-  static constexpr timestamp window = 2 * ns_per_second;
+  static constexpr timestamp window = 2 * hns_per_second;
 
   /// Takes one Sysmon event of the file (EID 1: a creation; any event with
   /// UtcTime and a TimeCreated: a clock sample). Other events are ignored.

@@ -158,7 +158,7 @@ std::string nxlog_event_time(const std::string &event_time,
   if (!t || !local || !utc || *t == unknown_time || *local == unknown_time
       || *utc == unknown_time)
     return event_time;
-  constexpr timestamp quarter = 900 * ns_per_second;
+  constexpr timestamp quarter = 900 * hns_per_second;
   auto diff = *utc - *local;
   // Round to the nearest quarter hour; zones run from -12 h to +14 h.
   auto q = (diff >= 0 ? diff + quarter / 2 : diff - quarter / 2) / quarter;

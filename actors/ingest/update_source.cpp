@@ -309,7 +309,7 @@ private:
     ev.time_created = format_time(*t + off);
     ++shifted_;
     if (shift_noted_.size() < 16 && shift_noted_.insert(ev.computer).second) {
-      auto mins = off / (60 * ns_per_second);
+      auto mins = off / (60 * hns_per_second);
       auto a = mins < 0 ? -mins : mins;
       char text[32];
       std::snprintf(text, sizeof text, "%c%lldh%02lldm", mins < 0 ? '-' : '+',

@@ -99,8 +99,8 @@ std::string command_line(std::string raw) {
   return raw;
 }
 
-timestamp ns_of(const struct timespec &t) {
-  return static_cast<timestamp>(t.tv_sec) * ns_per_second + t.tv_nsec;
+timestamp time_of(const struct timespec &t) {
+  return static_cast<timestamp>(t.tv_sec) * hns_per_second + from_ns(t.tv_nsec);
 }
 
 } // namespace
@@ -111,10 +111,10 @@ void ebpf_translator::translate(const std::vector<ebpf_event> &events,
                                 ebpf_counts *counts) {
   ebpf_counts scratch;
   auto &c = counts ? *counts : scratch;
-  // CLOCK_BOOTTIME ns on the wall clock.
+  // CLOCK_BOOTTIME on the wall clock.
   struct timespec b;
   ::clock_gettime(CLOCK_BOOTTIME, &b);
-  const timestamp boot_to_real = realtime_now() - ns_of(b);
+  const timestamp boot_to_real = realtime_now() - time_of(b);
   const long hz = reader.ticks_per_second();
 
   // The image fields of a fork or exec: from the event, what it lacks from
@@ -214,7 +214,8 @@ void ebpf_translator::translate(const std::vector<ebpf_event> &events,
         add(p.data, "CurrentPpid", std::to_string(ev.ppid));
       add(p.data, "ExecName", k.name);
       add(p.data, "ImageTime",
-          json_time(boot_to_real + static_cast<timestamp>(ev.time_boottime)));
+          json_time(boot_to_real
+                    + from_ns(static_cast<std::int64_t>(ev.time_boottime))));
       p.identity = record_identity::exact;
       out.push_back(std::move(u));
       remember(pid, std::move(k));
@@ -224,7 +225,8 @@ void ebpf_translator::translate(const std::vector<ebpf_event> &events,
       u.kind = update_kind::exit;
       u.target = pid_s;
       p.identity = record_identity::exact;
-      u.time = boot_to_real + static_cast<timestamp>(ev.time_boottime);
+      u.time =
+          boot_to_real + from_ns(static_cast<std::int64_t>(ev.time_boottime));
       out.push_back(std::move(u));
       auto kit = known_.find(pid);
       if (kit != known_.end() && kit->second.ticks == ticks)
@@ -240,7 +242,8 @@ void ebpf_translator::translate(const std::vector<ebpf_event> &events,
           && !kit->second.name.empty())
         add(p.data, "ExecName", kit->second.name);
       add(p.data, "ImageTime",
-          json_time(boot_to_real + static_cast<timestamp>(ev.time_boottime)));
+          json_time(boot_to_real
+                    + from_ns(static_cast<std::int64_t>(ev.time_boottime))));
       p.identity = record_identity::exact;
       out.push_back(std::move(u));
       ++c.comm_changes;

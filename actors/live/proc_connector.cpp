@@ -399,7 +399,8 @@ void proc_connector::close() {
 timestamp realtime_now() {
   struct timespec ts;
   ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<timestamp>(ts.tv_sec) * ns_per_second + ts.tv_nsec;
+  return static_cast<timestamp>(ts.tv_sec) * hns_per_second
+         + from_ns(ts.tv_nsec);
 }
 
 namespace {
@@ -548,13 +549,14 @@ void event_translator::translate(const std::vector<proc_event> &events,
   {
     struct timespec m;
     ::clock_gettime(CLOCK_MONOTONIC, &m);
-    mono_to_real =
-        realtime_now()
-        - (static_cast<timestamp>(m.tv_sec) * ns_per_second + m.tv_nsec);
+    mono_to_real = realtime_now()
+                   - (static_cast<timestamp>(m.tv_sec) * hns_per_second
+                      + from_ns(m.tv_nsec));
   }
   auto image_time = [&](const proc_event &e) {
     std::string t;
-    append_time_json(t, mono_to_real + static_cast<timestamp>(e.ktime_ns));
+    append_time_json(t, mono_to_real
+                            + from_ns(static_cast<std::int64_t>(e.ktime_ns)));
     return t;
   };
 

@@ -156,9 +156,9 @@ timestamp start_time_from_ticks(std::uint64_t start_ticks,
     return unknown_time;
   auto hz = static_cast<std::uint64_t>(ticks_per_second);
   auto secs = static_cast<std::int64_t>(start_ticks / hz);
-  auto frac_ns = static_cast<std::int64_t>(
-      (start_ticks % hz) * static_cast<std::uint64_t>(ns_per_second) / hz);
-  return (btime_seconds + secs) * ns_per_second + frac_ns;
+  auto frac = static_cast<std::int64_t>(
+      (start_ticks % hz) * static_cast<std::uint64_t>(hns_per_second) / hz);
+  return (btime_seconds + secs) * hns_per_second + frac;
 }
 
 std::optional<stat_line> parse_stat_line(std::string_view text) {
@@ -216,7 +216,8 @@ procfs_reader::procfs_reader(std::string proc_root, long ticks_per_second)
 timestamp procfs_reader::from_boot_ns(std::uint64_t ns_since_boot) const {
   if (btime_ <= 0)
     return unknown_time;
-  return btime_ * ns_per_second + static_cast<timestamp>(ns_since_boot);
+  return btime_ * hns_per_second
+         + from_ns(static_cast<std::int64_t>(ns_since_boot));
 }
 
 timestamp procfs_reader::start_time(int pid) const {
@@ -535,7 +536,7 @@ std::uint64_t procfs_reader::ticks_of_event(std::uint64_t ktime_ns) const {
   // ticks = ns * hz / 1e9 without overflow: seconds and remainder apart.
   auto u = static_cast<std::uint64_t>(boot);
   auto hz = static_cast<std::uint64_t>(hz_);
-  auto ns = static_cast<std::uint64_t>(ns_per_second);
+  constexpr std::uint64_t ns = 1'000'000'000ULL;
   return (u / ns) * hz + (u % ns) * hz / ns;
 }
 
@@ -544,7 +545,7 @@ std::int64_t procfs_reader::measure_boot_offset_ns() {
   ::clock_gettime(CLOCK_MONOTONIC, &m);
   ::clock_gettime(CLOCK_BOOTTIME, &b);
   auto ns = [](const struct timespec &t) {
-    return static_cast<std::int64_t>(t.tv_sec) * ns_per_second + t.tv_nsec;
+    return static_cast<std::int64_t>(t.tv_sec) * 1'000'000'000LL + t.tv_nsec;
   };
   auto off = ns(b) - ns(m);
   return off < 0 ? 0 : off;

@@ -1,4 +1,5 @@
 #include "actors/stats/stats_publisher.hpp"
+#include "actors/common/time.hpp"
 
 #include "actors/cache/output_rows.hpp"
 #include "actors/live/proc_connector.hpp"
@@ -35,12 +36,6 @@ namespace {
 
 using self_ptr = stats_publisher_actor::stateful_pointer<stats_publisher_state>;
 
-timestamp wall_now() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // One polling round: the counters gathered so far and who has not answered.
 // (Mailbox depths come in each actor's own report: CAF 0.17 cannot read
 // another actor's mailbox safely from outside.)
@@ -53,7 +48,7 @@ struct round_state {
 void publish(self_ptr self, update_sink_actor sink,
              std::vector<counter> merged) {
   auto &st = self->state;
-  auto now = wall_now();
+  auto now = wall_clock_now();
   merged.insert(merged.end(), st.fixed.begin(), st.fixed.end());
   merged.push_back({"StatsRows", ++st.rows});
   if (sink)
@@ -73,7 +68,7 @@ stats_publisher(self_ptr self, stats_publisher_config cfg, cache_actor cache,
       [self, cfg, cache, others, sink](atom::tick) {
         self->delayed_send(self, cfg.interval, atom::tick_v);
         // Housekeeping: expiry against the wall clock.
-        self->send(cache, atom::tick_v, wall_now());
+        self->send(cache, atom::tick_v, wall_clock_now());
         auto round = std::make_shared<round_state>();
         round->pending = others.size() + 1;
         // Each round collects the others first, hands them to the cache, then

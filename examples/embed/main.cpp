@@ -31,7 +31,7 @@ process_update start(std::string pid, std::string ppid, timestamp secs,
   u.kind = update_kind::start;
   u.process.pid = std::move(pid);
   u.process.ppid = std::move(ppid);
-  u.process.start_time = secs * ns_per_second;
+  u.process.start_time = secs * hns_per_second;
   u.process.data.push_back({"Name", "\"" + name + "\""});
   return u;
 }

@@ -283,11 +283,20 @@ int run_agent(const command_line &cl) {
   lc.flush_ms = static_cast<int>(
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.live_flush)
           .count());
+  // Batched wakeups leave a few events in the ring buffer until the turn
+  // ends: the turn's wait is their longest delay.
+  if (ebpf && cfg.live_ebpf_wakeup_bytes > 0)
+    lc.poll_ms =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             cfg.live_ebpf_max_delay)
+                             .count());
   if (auto why = lc.validate(); !why.empty())
     return fail_running(why);
   auto live = ebpf ? spawn_live_events(sys, lc, ebpf, cache, pslist)
                    : spawn_live_events(sys, lc, connector, cache, pslist);
   keep(live);
+  // Each later listing waits for the events before it to reach the cache.
+  self->send(pslist, atom::subscribe_v, live);
   connector.reset(); // the live events actor owns the source now
   ebpf.reset();
   std::vector<stats_api> polled{caf::actor_cast<stats_api>(live),

@@ -123,7 +123,9 @@ BOOST_AUTO_TEST_CASE(guards_are_counted_and_completed_from_proc) {
   // Arguments longer than the event's 4 KiB: truncated in the event, read
   // whole from /proc while the process runs.
   std::string long_arg(6000, 'a');
-  child big{{"/bin/sleep", "30", long_arg}};
+  // (A shell that stays: a command after the sleep keeps it from exec'ing
+  // into it.)
+  child big{{"/bin/sh", "-c", "sleep 30; :", "sh", long_arg}};
   // An executable 60 directories deep: past the program's 48-component
   // walk, so its path comes from /proc.
   fs::path deep = dir.path();
@@ -143,7 +145,7 @@ BOOST_AUTO_TEST_CASE(guards_are_counted_and_completed_from_proc) {
   auto eb = entry_of(list, big.pid);
   BOOST_TEST_REQUIRE(!eb.is_null(), "long sleep " << big.pid << " not listed");
   BOOST_TEST(eb["Data"].value("CommandLine", "")
-             == "/bin/sleep 30 " + long_arg);
+             == "/bin/sh -c sleep 30; : sh " + long_arg);
   auto ed = entry_of(list, deep_child.pid);
   BOOST_TEST_REQUIRE(!ed.is_null(),
                      "deep sleep " << deep_child.pid << " not listed");

@@ -58,23 +58,56 @@ void raise_descriptor_limit() {
     spdlog::warn("descriptor limit stays at {}: {}", was, std::strerror(errno));
 }
 
-// The capabilities a complete record needs that this process lacks in its
-// effective set (docs/agent.md "Privileges"): CAP_NET_ADMIN for the
-// kernel's process events (required before Linux 6.6, and what keeps a
-// plain user from starting an agent), CAP_SYS_PTRACE to read every
-// process's /proc/PID/exe and to see through hidepid.
-std::vector<std::string> missing_privileges() {
-  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+// The capabilities of this process's effective set.
+struct capabilities {
   __user_cap_data_struct d[2]{};
-  if (::syscall(SYS_capget, &h, d) != 0)
-    return {"(capget failed: " + std::string{std::strerror(errno)} + ")"};
-  auto has = [&](int cap) {
+  std::string error; ///< capget failed
+  bool has(int cap) const {
     return (d[cap / 32].effective & (1u << (cap % 32))) != 0;
-  };
+  }
+  // What the kernel checks for bpf() (bpf_capable) and for tracing programs
+  // (perfmon_capable): CAP_SYS_ADMIN stands in for both.
+  bool bpf() const {
+    return has(CAP_BPF) || has(CAP_SYS_ADMIN);
+  }
+  bool perfmon() const {
+    return has(CAP_PERFMON) || has(CAP_SYS_ADMIN);
+  }
+};
+
+capabilities effective_capabilities() {
+  capabilities c;
+  __user_cap_header_struct h{_LINUX_CAPABILITY_VERSION_3, 0};
+  if (::syscall(SYS_capget, &h, c.d) != 0)
+    c.error = "(capget failed: " + std::string{std::strerror(errno)} + ")";
+  return c;
+}
+
+// The capabilities a complete record needs that this process lacks in its
+// effective set (docs/agent.md "Privileges"), for live.source `source`:
+// the kernel's process events (the proc connector: CAP_NET_ADMIN, required
+// before Linux 6.6 and what keeps a plain user from starting an agent; the
+// eBPF source: CAP_BPF and CAP_PERFMON), and CAP_SYS_PTRACE to read every
+// process's /proc/PID/exe and to see through hidepid. auto needs either
+// source's.
+std::vector<std::string> missing_privileges(const capabilities &c,
+                                            const std::string &source) {
+  if (!c.error.empty())
+    return {c.error};
   std::vector<std::string> out;
-  if (!has(CAP_NET_ADMIN))
-    out.push_back("CAP_NET_ADMIN");
-  if (!has(CAP_SYS_PTRACE))
+  bool ebpf = c.bpf() && c.perfmon();
+  if (source == "proc-connector" || (source == "auto" && !ebpf)) {
+    if (!c.has(CAP_NET_ADMIN))
+      out.push_back(source == "auto"
+                        ? "CAP_NET_ADMIN (or CAP_BPF and CAP_PERFMON)"
+                        : "CAP_NET_ADMIN");
+  } else if (source == "ebpf") {
+    if (!c.bpf())
+      out.push_back("CAP_BPF");
+    if (!c.perfmon())
+      out.push_back("CAP_PERFMON");
+  }
+  if (!c.has(CAP_SYS_PTRACE))
     out.push_back("CAP_SYS_PTRACE");
   return out;
 }
@@ -110,7 +143,8 @@ int run_agent(const command_line &cl) {
                 + "\"); to read files use `proctrack replay`");
   // Without the privileges for a complete record the agent does not start,
   // unless told to run reduced (and then every stats row says so).
-  auto missing = missing_privileges();
+  auto caps = effective_capabilities();
+  auto missing = missing_privileges(caps, cfg.live_source);
   bool reduced = !missing.empty();
   if (reduced) {
     std::string list;
@@ -167,6 +201,17 @@ int run_agent(const command_line &cl) {
       if (cfg.live_source == "ebpf")
         return fail("live.source=ebpf: cannot load the eBPF source: " + error
                     + " (the agent needs root, or CAP_BPF and CAP_PERFMON)");
+      // auto was let in by CAP_BPF and CAP_PERFMON: the proc connector
+      // needs its own.
+      if (!reduced && !caps.has(CAP_NET_ADMIN)) {
+        if (!cfg.allow_reduced)
+          return fail("the eBPF source did not load (" + error
+                      + ") and the proc connector needs CAP_NET_ADMIN, "
+                        "which this agent lacks (or pass --allow-reduced)");
+        spdlog::warn("REDUCED MODE (allow-reduced): missing CAP_NET_ADMIN for "
+                     "the proc connector; every stats row has ReducedMode=1");
+        reduced = true;
+      }
       spdlog::warn("live source: proc connector ({})", error);
     }
   }
@@ -283,11 +328,20 @@ int run_agent(const command_line &cl) {
   lc.flush_ms = static_cast<int>(
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.live_flush)
           .count());
+  // Batched wakeups leave a few events in the ring buffer until the turn
+  // ends: the turn's wait is their longest delay.
+  if (ebpf && cfg.live_ebpf_wakeup_bytes > 0)
+    lc.poll_ms =
+        static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                             cfg.live_ebpf_max_delay)
+                             .count());
   if (auto why = lc.validate(); !why.empty())
     return fail_running(why);
   auto live = ebpf ? spawn_live_events(sys, lc, ebpf, cache, pslist)
                    : spawn_live_events(sys, lc, connector, cache, pslist);
   keep(live);
+  // Each later listing waits for the events before it to reach the cache.
+  self->send(pslist, atom::subscribe_v, live);
   connector.reset(); // the live events actor owns the source now
   ebpf.reset();
   std::vector<stats_api> polled{caf::actor_cast<stats_api>(live),

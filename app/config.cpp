@@ -45,7 +45,10 @@ proctrack_config::proctrack_config() {
            "proc-connector")
       .add(live_ebpf_wakeup_bytes, "ebpf-wakeup-bytes",
            "eBPF source: wake the agent once this many bytes of events wait "
-           "(0: at every event)");
+           "(0: at every event)")
+      .add(live_ebpf_max_delay, "ebpf-max-delay",
+           "eBPF source: the longest an event waits before the agent takes "
+           "it");
   opt_group{custom_options_, "query"}
       .add(query_socket, "socket",
            "the agent's local query socket (empty: none)")
@@ -301,6 +304,9 @@ std::string proctrack_config::check() const {
   if (live_ebpf_wakeup_bytes < 0 || live_ebpf_wakeup_bytes > (4 << 20))
     return "live.ebpf-wakeup-bytes must be between 0 and 4 MiB (half the "
            "ring buffer)";
+  if (live_ebpf_max_delay < std::chrono::milliseconds(1)
+      || live_ebpf_max_delay > std::chrono::seconds(1))
+    return "live.ebpf-max-delay must be between 1ms and 1s";
   if (query_port < -1 || query_port > 65535)
     return "query.port must be -1 (none) or between 0 and 65535 (got "
            + std::to_string(query_port) + ")";
@@ -557,7 +563,8 @@ std::string proctrack_config::dump() const {
     << "sync-period=" << dur(sync_period) << "\n\n"
     << "[stats]\ninterval=" << dur(stats_interval) << "\n\n"
     << "[live]\nflush=" << dur(live_flush) << "\nsource=" << str(live_source)
-    << "\nebpf-wakeup-bytes=" << live_ebpf_wakeup_bytes << "\n\n"
+    << "\nebpf-wakeup-bytes=" << live_ebpf_wakeup_bytes
+    << "\nebpf-max-delay=" << dur(live_ebpf_max_delay) << "\n\n"
     << "[query]\nsocket=" << str(query_socket) << "\ngroup=" << str(query_group)
     << "\nhost=" << str(query_host) << "\nport=" << query_port << "\n\n"
     << "[output]\npath=" << str(output_path) << "\n\n"

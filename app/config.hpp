@@ -42,9 +42,13 @@ public:
   /// proc-connector (docs/agent.md "eBPF source").
   std::string live_source = "auto";
   /// eBPF source: the kernel wakes the agent once this many bytes of events
-  /// wait (else the agent takes them at its next turn, <= 100 ms); 0: at
-  /// every event.
-  std::int64_t live_ebpf_wakeup_bytes = 0;
+  /// wait (else the agent takes them at its next turn, at most
+  /// live_ebpf_max_delay later); 0: at every event. A wakeup per event cost
+  /// ~200 us of agent CPU per event in a fork storm (docs/benchmarks.md).
+  std::int64_t live_ebpf_wakeup_bytes = 65536;
+  /// eBPF source: the longest an event waits in the ring buffer before the
+  /// agent takes it (its turn's wait for events).
+  caf::timespan live_ebpf_max_delay = std::chrono::milliseconds(100);
   // [query]
   std::string query_socket = "/run/proctrack/query.sock"; ///< empty: off
   std::string query_group; ///< empty: the socket is 0600

@@ -87,17 +87,27 @@ using ingest_actor = stats_api::extend<
     // been applied by the cache (true), or false when a source failed to open.
     caf::replies_to<atom::run>::with<bool>>;
 
+/// Live kernel process events (eBPF source or netlink proc connector) into
+/// the cache.
+using live_events_actor = stats_api::extend<
+    // Its own loop: poll the source briefly, send what arrived, repeat.
+    caf::reacts_to<atom::tick>,
+    // Takes every event the source holds now and sends all their updates to
+    // the cache (past the batches-in-flight bound); answers with how many
+    // went, once they are in the cache's mailbox: what the caller sends the
+    // cache next is applied after them (a listing after the events before
+    // it).
+    caf::replies_to<atom::flush>::with<std::uint64_t>>;
+
 /// Takes a /proc listing on a timer and sends it to the cache as `sync`.
 using pslist_sync_actor = stats_api::extend<
     // Takes a listing now (e.g. after lost events); answers when applied.
     caf::replies_to<atom::sync>::with<std::uint64_t>,
     // Its own timer: the periodic sync.
-    caf::reacts_to<atom::tick>>;
-
-/// Live kernel process events (netlink proc connector) into the cache.
-using live_events_actor = stats_api::extend<
-    // Its own loop: poll the socket briefly, send what arrived, repeat.
-    caf::reacts_to<atom::tick>>;
+    caf::reacts_to<atom::tick>,
+    // The live source to flush before each listing (atom::flush), so that
+    // the events that happened before the listing reach the cache first.
+    caf::reacts_to<atom::subscribe, live_events_actor>>;
 
 /// Polls the stats of every actor and publishes `stats` rows.
 using stats_publisher_actor =

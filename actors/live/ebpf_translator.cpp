@@ -123,6 +123,12 @@ void ebpf_translator::translate(const std::vector<ebpf_event> &events,
                    bool null_when_unknown) {
     std::optional<std::string> exe, cmdline;
     if (!(ev.flags & ebpf_event::no_mm)) {
+      if (ev.flags & ebpf_event::exe_unread)
+        ++c.exe_unread;
+      if (ev.flags & ebpf_event::args_truncated)
+        ++c.args_truncated;
+      if (ev.flags & ebpf_event::args_unread)
+        ++c.args_unread;
       if (!(ev.flags & ebpf_event::exe_unread) && !ev.exe.empty())
         exe = json_str(ev.exe);
       if (!(ev.flags & (ebpf_event::args_truncated | ebpf_event::args_unread)))

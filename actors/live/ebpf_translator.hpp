@@ -56,6 +56,13 @@ struct ebpf_counts {
   std::uint64_t unread_images = 0;
   std::uint64_t comm_changes = 0;
   std::uint64_t identities_dropped = 0;
+  /// The BPF program's guards, by event (forks and execs of processes with
+  /// memory): the path could not be built (deeper than PT_PATH_DEPTH
+  /// components, longer than PT_EXE_MAX, deleted), the arguments were longer
+  /// than PT_ARGS_MAX, or not resident. Each one is a /proc read above.
+  std::uint64_t exe_unread = 0;
+  std::uint64_t args_truncated = 0;
+  std::uint64_t args_unread = 0;
 };
 
 /// Turns eBPF events into updates, in order. Each event names its process

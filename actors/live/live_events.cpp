@@ -147,6 +147,33 @@ void pump(self_ptr self, const live_events_config &cfg,
   }
 }
 
+// Sends the whole backlog now, whatever is in flight (atom::flush): its
+// batches are in the cache's mailbox before the flush is answered. Answers
+// the updates sent.
+std::uint64_t send_all(self_ptr self, const live_events_config &cfg,
+                       const cache_actor &cache) {
+  auto &st = self->state;
+  std::uint64_t sent = 0;
+  while (!st.backlog.empty()) {
+    update_batch b;
+    b.host = cfg.host;
+    b.updates = std::move(st.backlog.front());
+    st.backlog.pop_front();
+    st.backlog_size -= b.updates.size();
+    sent += b.updates.size();
+    st.updates_sent += static_cast<std::int64_t>(b.updates.size());
+    ++st.in_flight;
+    auto done = [self, cfg, cache] {
+      --self->state.in_flight;
+      pump(self, cfg, cache);
+    };
+    self->request(cache, caf::infinite, std::move(b))
+        .then([done](std::uint64_t) { done(); },
+              [done](caf::error &) { done(); });
+  }
+  return sent;
+}
+
 // How long a turn may wait for events: poll_ms, or less while batches wait
 // to be sent (1 ms while the cache has max_in_flight batches: its answers
 // are taken between turns).
@@ -164,6 +191,62 @@ int turn_wait(const live_events_state &st, const live_events_config &cfg) {
              : static_cast<int>(std::clamp<long long>(left, 1, cfg.poll_ms));
 }
 
+// One turn of the eBPF source: waits at most wait_ms for events, takes
+// every event the ring buffer holds, queues their updates and sends what
+// may go.
+void ebpf_turn(self_ptr self, const live_events_config &cfg,
+               const cache_actor &cache, const pslist_sync_actor &pslist,
+               int wait_ms) {
+  auto &st = self->state;
+  st.ebpf_events.clear();
+  auto status = st.ebpf->receive(st.ebpf_events, wait_ms);
+  if (status == linux_proc::ebpf_source::recv_status::error) {
+    ++st.receive_errors;
+    spdlog::error("{}", st.ebpf->last_error());
+  }
+  // Lost events: the kernel found the ring buffer full.
+  auto lost = st.ebpf->lost();
+  if (lost > st.ebpf_lost_seen) {
+    st.lost_overflows += static_cast<std::int64_t>(lost - st.ebpf_lost_seen);
+    st.ebpf_lost_seen = lost;
+    spdlog::warn("kernel process events lost (eBPF ring buffer full): "
+                 "syncing from /proc");
+    heal(self, pslist);
+  }
+  st.events_seen += static_cast<std::int64_t>(st.ebpf_events.size());
+  std::vector<process_update> ups;
+  if (!st.ebpf_events.empty())
+    st.ebpf_translator.translate(st.ebpf_events, *st.reader, ups,
+                                 &st.ebpf_counts);
+  enqueue(self, cfg, pslist, std::move(ups));
+  pump(self, cfg, cache);
+}
+
+// One turn of the proc connector: waits at most wait_ms for events, decodes
+// what arrived (and the held exits), queues the updates, sends what may go.
+void connector_turn(self_ptr self, const live_events_config &cfg,
+                    const cache_actor &cache, const pslist_sync_actor &pslist,
+                    int wait_ms) {
+  auto &st = self->state;
+  st.events.clear();
+  auto status = st.connector->receive(st.events, wait_ms);
+  using rs = linux_proc::proc_connector::recv_status;
+  if (status == rs::overflow) {
+    ++st.lost_overflows;
+    spdlog::warn("kernel process events lost (receive buffer full): "
+                 "syncing from /proc");
+    heal(self, pslist);
+  } else if (status == rs::error) {
+    ++st.receive_errors;
+    spdlog::error("proc connector: {}", st.connector->last_error());
+  }
+  st.events_seen += static_cast<std::int64_t>(st.events.size());
+  std::vector<process_update> ups;
+  decode(self, ups);
+  enqueue(self, cfg, pslist, std::move(ups));
+  pump(self, cfg, cache);
+}
+
 } // namespace
 
 live_events_actor::behavior_type
@@ -178,31 +261,13 @@ live_events_ebpf(self_ptr self, live_events_config cfg,
       // exact start, so nothing is held and /proc is read only for what an
       // event could not carry.
       [self, cfg, cache, pslist](atom::tick) {
-        auto &st = self->state;
-        st.ebpf_events.clear();
-        auto status = st.ebpf->receive(st.ebpf_events, turn_wait(st, cfg));
-        if (status == linux_proc::ebpf_source::recv_status::error) {
-          ++st.receive_errors;
-          spdlog::error("{}", st.ebpf->last_error());
-        }
-        // Lost events: the kernel found the ring buffer full.
-        auto lost = st.ebpf->lost();
-        if (lost > st.ebpf_lost_seen) {
-          st.lost_overflows +=
-              static_cast<std::int64_t>(lost - st.ebpf_lost_seen);
-          st.ebpf_lost_seen = lost;
-          spdlog::warn("kernel process events lost (eBPF ring buffer full): "
-                       "syncing from /proc");
-          heal(self, pslist);
-        }
-        st.events_seen += static_cast<std::int64_t>(st.ebpf_events.size());
-        std::vector<process_update> ups;
-        if (!st.ebpf_events.empty())
-          st.ebpf_translator.translate(st.ebpf_events, *st.reader, ups,
-                                       &st.ebpf_counts);
-        enqueue(self, cfg, pslist, std::move(ups));
-        pump(self, cfg, cache);
+        ebpf_turn(self, cfg, cache, pslist, turn_wait(self->state, cfg));
         self->send(self, atom::tick_v);
+      },
+      [self, cfg, cache, pslist](atom::flush) -> std::uint64_t {
+        ++self->state.flushes;
+        ebpf_turn(self, cfg, cache, pslist, 0);
+        return send_all(self, cfg, cache);
       },
       [self](atom::stats) -> stats_report {
         auto &st = self->state;
@@ -215,12 +280,16 @@ live_events_ebpf(self_ptr self, live_events_config cfg,
                  {"DroppedLiveUpdates", st.dropped_updates},
                  {"HealingSyncs", st.heal_syncs},
                  {"EbpfProcReads", i64(st.ebpf_counts.proc_reads)},
+                 {"EbpfExeUnread", i64(st.ebpf_counts.exe_unread)},
+                 {"EbpfArgsTruncated", i64(st.ebpf_counts.args_truncated)},
+                 {"EbpfArgsUnread", i64(st.ebpf_counts.args_unread)},
                  {"UnreadExecImages", i64(st.ebpf_counts.unread_images)},
                  {"CommChanges", i64(st.ebpf_counts.comm_changes)},
                  {"IdentitiesDropped", i64(st.ebpf_counts.identities_dropped)},
                  {"KnownProcesses", i64(st.ebpf_translator.known_size())},
                  {"LiveBacklog", i64(st.backlog_size)},
                  {"MaxLiveBacklog", st.max_backlog_seen},
+                 {"LiveFlushes", st.flushes},
                  {"MalformedKernelMessages", i64(st.ebpf->malformed())},
                  {"ConnectorErrors", st.receive_errors},
                  {"MailboxLiveEvents", i64(self->mailbox().size())}}};
@@ -240,25 +309,13 @@ live_events(self_ptr self, live_events_config cfg,
       // come back. Other messages (answers, stats, exit) are handled between
       // turns, so the actor stops within poll_ms.
       [self, cfg, cache, pslist](atom::tick) {
-        auto &st = self->state;
-        st.events.clear();
-        auto status = st.connector->receive(st.events, turn_wait(st, cfg));
-        using rs = linux_proc::proc_connector::recv_status;
-        if (status == rs::overflow) {
-          ++st.lost_overflows;
-          spdlog::warn("kernel process events lost (receive buffer full): "
-                       "syncing from /proc");
-          heal(self, pslist);
-        } else if (status == rs::error) {
-          ++st.receive_errors;
-          spdlog::error("proc connector: {}", st.connector->last_error());
-        }
-        st.events_seen += static_cast<std::int64_t>(st.events.size());
-        std::vector<process_update> ups;
-        decode(self, ups);
-        enqueue(self, cfg, pslist, std::move(ups));
-        pump(self, cfg, cache);
+        connector_turn(self, cfg, cache, pslist, turn_wait(self->state, cfg));
         self->send(self, atom::tick_v);
+      },
+      [self, cfg, cache, pslist](atom::flush) -> std::uint64_t {
+        ++self->state.flushes;
+        connector_turn(self, cfg, cache, pslist, 0);
+        return send_all(self, cfg, cache);
       },
       [self](atom::stats) -> stats_report {
         auto &st = self->state;
@@ -286,6 +343,7 @@ live_events(self_ptr self, live_events_config cfg,
               static_cast<std::int64_t>(st.translator.known_size())},
              {"LiveBacklog", static_cast<std::int64_t>(st.backlog_size)},
              {"MaxLiveBacklog", st.max_backlog_seen},
+             {"LiveFlushes", st.flushes},
              {"MalformedKernelMessages",
               static_cast<std::int64_t>(cs.malformed)},
              {"ConnectorErrors", st.receive_errors},

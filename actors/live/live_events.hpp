@@ -25,7 +25,11 @@
 namespace proctrack {
 
 struct live_events_config {
-  int poll_ms = 100; ///< longest wait for events per turn
+  /// Longest wait for events per turn. With the eBPF source's batched
+  /// wakeups (ebpf_source::open's wakeup_bytes) the kernel does not wake the
+  /// agent for a few events: they wait in the ring buffer until the turn
+  /// ends, so this is also their longest wait there (live.ebpf-max-delay).
+  int poll_ms = 100;
   /// Updates wait at most this long (ms) before one message takes them to
   /// the cache (or at once when a batch of max_batch is full): one wakeup of
   /// the cache per flush instead of one per turn. Queries see a start or an
@@ -69,6 +73,8 @@ struct live_events_state {
   std::int64_t heal_syncs = 0;
   std::int64_t receive_errors = 0;
   std::int64_t max_backlog_seen = 0;
+  /// Flushes asked for (a pslist sync takes its listing after one).
+  std::int64_t flushes = 0;
   linux_proc::update_counts counts; ///< what the decoder left out
   /// Knows each process by pid and start ticks (proc_connector.hpp).
   linux_proc::event_translator translator;

@@ -20,8 +20,8 @@ using self_ptr = pslist_sync_actor::stateful_pointer<pslist_sync_state>;
 // Reads /proc and sends one sync; `done` gets the number of processes once
 // the cache has applied it, `failed` why there is no listing to apply.
 template <class Done, class Failed>
-void take_listing(self_ptr self, const pslist_sync_config &cfg,
-                  cache_actor cache, Done done, Failed failed) {
+void list_now(self_ptr self, const pslist_sync_config &cfg, cache_actor cache,
+              Done done, Failed failed) {
   auto &st = self->state;
   auto t0 = std::chrono::steady_clock::now();
   process_update u;
@@ -63,6 +63,27 @@ void take_listing(self_ptr self, const pslist_sync_config &cfg,
           });
 }
 
+// The same after the live events actor has sent the cache every event it
+// holds: a listing that reached the cache before updates of events that
+// happened before it would take a process's parent from the listing (a
+// reaper, once the creator is gone) instead of from its fork. A live actor
+// that does not answer (gone) delays the listing by the timeout at most.
+template <class Done, class Failed>
+void take_listing(self_ptr self, const pslist_sync_config &cfg,
+                  cache_actor cache, Done done, Failed failed) {
+  auto live = self->state.live;
+  if (!live) {
+    list_now(self, cfg, std::move(cache), std::move(done), std::move(failed));
+    return;
+  }
+  auto go = [self, cfg, cache, done, failed]() mutable {
+    list_now(self, cfg, std::move(cache), std::move(done), std::move(failed));
+  };
+  self->request(live, std::chrono::seconds(5), atom::flush_v)
+      .then([go](std::uint64_t) mutable { go(); },
+            [go](caf::error &) mutable { go(); });
+}
+
 } // namespace
 
 pslist_sync_actor::behavior_type
@@ -84,6 +105,9 @@ pslist_sync(self_ptr self, pslist_sync_config cfg, cache_actor cache) {
         take_listing(
             self, cfg, cache, [](std::uint64_t) {}, [](const std::string &) {});
         self->delayed_send(self, cfg.period, atom::tick_v);
+      },
+      [self](atom::subscribe, live_events_actor live) {
+        self->state.live = std::move(live);
       },
       [self](atom::stats) -> stats_report {
         auto &st = self->state;

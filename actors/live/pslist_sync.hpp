@@ -1,6 +1,8 @@
 // The pslist sync actor: takes a /proc listing every tracker.sync-period
 // (and on demand, e.g. after lost kernel events) and sends it to the cache
-// as one `sync` update.
+// as one `sync` update. The live events actor is flushed first, so the
+// kernel events from before the listing reach the cache before it (the
+// eBPF source may hold events up to live.ebpf-max-delay).
 #pragma once
 
 #include "actors/live/procfs_reader.hpp"
@@ -28,6 +30,8 @@ struct pslist_sync_state {
   static inline const char *name = "proctrack.pslist_sync";
 
   std::optional<linux_proc::procfs_reader> reader;
+  /// Flushed before each listing, once the agent has told it (subscribe).
+  live_events_actor live;
   std::int64_t syncs = 0;
   std::int64_t failures = 0; ///< listings that failed and were not applied
   std::int64_t last_size = 0;

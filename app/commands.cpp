@@ -23,7 +23,8 @@ Replay and query flags:
                            get:2  callchain:2-1609504200  callchain:2:50
                            children:1  tree:1:1000  pslist  stats
   --queries=FILE           read queries from FILE, one a line
-  --format=F               auto (default), updates, sysmon-json, evtx
+  --format=F               auto (default), updates, sysmon-json, evtx,
+                           sysmon-linux
   --sort=time              replay several files merged in time order
   --socket=PATH            query: the agent's socket (default query.socket,
                            /run/proctrack/query.sock)

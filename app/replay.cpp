@@ -126,7 +126,8 @@ int run_replay(const command_line &cl) {
     return fail("no input files (use - for standard input)");
   input_format format;
   if (!parse_input_format(cl.format, format))
-    return fail("--format must be auto, updates, sysmon-json or evtx (got \""
+    return fail("--format must be auto, updates, sysmon-json, evtx or "
+                "sysmon-linux (got \""
                 + cl.format + "\")");
   // Every file must be readable before anything starts: a typo in the last
   // of ten files should not cost a long replay. A directory stands for the

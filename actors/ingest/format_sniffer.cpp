@@ -3,6 +3,7 @@
 #include "actors/common/json_scan.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/ingest/line_reader.hpp"
+#include "actors/ingest/sysmon_linux_reader.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -19,6 +20,8 @@ const char *to_string(input_format f) {
     return "sysmon-json";
   case input_format::evtx:
     return "evtx";
+  case input_format::sysmon_linux:
+    return "sysmon-linux";
   case input_format::unknown:
     return "unknown";
   }
@@ -113,6 +116,16 @@ input_format sniff_format(const std::string &path, std::string &error) {
     auto first = line.find_first_not_of(" \t\r");
     if (line.compare(first, 6, "<Event") == 0)
       return input_format::sysmon_json;
+    // Where Sysmon for Linux's events are kept: syslog text, the journal's
+    // export form, journalctl's "-- Journal begins at .." first line.
+    syslog_line parts;
+    if (split_syslog_line(line, parts) || line.rfind("__CURSOR=", 0) == 0
+        || line.rfind("__REALTIME_TIMESTAMP=", 0) == 0)
+      return input_format::sysmon_linux;
+    if (line.rfind("-- ", 0) == 0) {
+      --looked;
+      continue;
+    }
     // Bad text does not hide the format: the readers repair it too.
     std::string repaired;
     if (repair_json_text(line, repaired) > 0)
@@ -125,6 +138,11 @@ input_format sniff_format(const std::string &path, std::string &error) {
     };
     if (has("update_type"))
       return input_format::updates;
+    // `journalctl -o json`.
+    if (has("MESSAGE")
+        && (has("__CURSOR") || has("SYSLOG_IDENTIFIER") || has("_HOSTNAME")
+            || has("__REALTIME_TIMESTAMP")))
+      return input_format::sysmon_linux;
     if (has("EventID") || has("winlog") || has("event_data") || has("event_id")
         || has("winlog.event_id"))
       return input_format::sysmon_json;
@@ -136,8 +154,9 @@ input_format sniff_format(const std::string &path, std::string &error) {
   }
   error = path
           + ": unknown format (not EVTX, and no JSON line with "
-            "update_type, EventID, winlog, event_data or System, nor an "
-            "<Event> line, in the first "
+            "update_type, EventID, winlog, event_data, System or a "
+            "journal's MESSAGE, nor an <Event> line, nor a syslog line, in "
+            "the first "
           + std::to_string(looked) + " lines)";
   if (!found.empty())
     error += "; the first line " + found;

@@ -301,10 +301,15 @@ std::optional<process_update> security_update(const sysmon_event &ev,
 
 } // namespace
 
+bool is_sysmon_provider(std::string_view provider) {
+  return provider.empty() || iequals(provider, sysmon_provider)
+         || iequals(provider, linux_sysmon_provider);
+}
+
 bool is_process_event(const sysmon_event &ev) {
   if (!ev.provider.empty() && iequals(ev.provider, security_provider))
     return ev.event_id == 4688 || ev.event_id == 4689;
-  return (ev.provider.empty() || iequals(ev.provider, sysmon_provider))
+  return is_sysmon_provider(ev.provider)
          && (ev.event_id == 1 || ev.event_id == 5);
 }
 
@@ -333,7 +338,7 @@ std::optional<process_update> to_update_on(const sysmon_event &ev,
   if (!ev.provider.empty() && iequals(ev.provider, security_provider)
       && (ev.event_id == 4688 || ev.event_id == 4689))
     return security_update(ev, why_not);
-  if (!ev.provider.empty() && !iequals(ev.provider, sysmon_provider)) {
+  if (!is_sysmon_provider(ev.provider)) {
     why_not = "provider " + ev.provider + " is not Sysmon";
     return std::nullopt;
   }

@@ -16,6 +16,11 @@ namespace proctrack {
 /// The provider name of Sysmon's events.
 inline constexpr std::string_view sysmon_provider = "Microsoft-Windows-Sysmon";
 
+/// The provider name of Sysmon for Linux's events (GUID
+/// {ff032593-a8d3-4f13-b0d6-01fc615a0f97}): EID 1 and 5 carry the Windows
+/// field names and are read the same way.
+inline constexpr std::string_view linux_sysmon_provider = "Linux-Sysmon";
+
 /// The provider of the Windows Security log (4688 process creation, 4689
 /// process exit).
 inline constexpr std::string_view security_provider =
@@ -41,18 +46,23 @@ struct sysmon_event {
 };
 
 /// Turns Sysmon EID 1 into a `start` update and EID 5 into an `exit`
-/// update; with `security`, also the Security log's 4688 (process creation)
-/// into a `start` and 4689 (process exit) into an `exit` (docs/sources.md).
-/// Anything else (another EventID, another provider, an event that names no
-/// process, an exit without a valid time) gives nullopt and `why_not`.
-/// A start whose UtcTime is there but impossible (2021-02-31) is returned
-/// with an unknown start time AND a `why_not` naming the field: an input
-/// error to count, with the process kept. The update's host is the event's
-/// computer.
+/// update (Windows Sysmon's provider, Sysmon for Linux's, or none); with
+/// `security`, also the Security log's 4688 (process creation) into a `start`
+/// and 4689 (process exit) into an `exit` (docs/sources.md). Anything else
+/// (another EventID, another provider, an event that names no process, an exit
+/// without a valid time) gives nullopt and `why_not`. A start whose UtcTime is
+/// there but impossible (2021-02-31) is returned with an unknown start time AND
+/// a `why_not` naming the field: an input error to count, with the process
+/// kept. The update's host is the event's computer.
 std::optional<process_update>
 to_update(const sysmon_event &ev, std::string &why_not, bool security = false);
 
-/// True for the events to_update() reads: Sysmon 1/5, Security 4688/4689.
+/// True for no provider (a form that does not say), Windows Sysmon's and
+/// Sysmon for Linux's, in any case.
+bool is_sysmon_provider(std::string_view provider);
+
+/// True for the events to_update() reads: Sysmon 1/5 (Windows or Linux),
+/// Security 4688/4689.
 bool is_process_event(const sysmon_event &ev);
 
 /// Lower-cases a GUID's text ({9A1B...} -> {9a1b...}).

@@ -5,6 +5,7 @@
 #include "actors/ingest/line_reader.hpp"
 #include "actors/ingest/security_twins.hpp"
 #include "actors/ingest/sysmon_json_reader.hpp"
+#include "actors/ingest/sysmon_linux_reader.hpp"
 #include "actors/ingest/update_row_decoder.hpp"
 
 #include <algorithm>
@@ -37,6 +38,8 @@ bool parse_input_format(const std::string &text, input_format &out) {
     out = input_format::sysmon_json;
   else if (text == "evtx")
     out = input_format::evtx;
+  else if (text == "sysmon-linux")
+    out = input_format::sysmon_linux;
   else
     return false;
   return true;
@@ -139,6 +142,33 @@ private:
   std::uint64_t bytes_ = 0;
 };
 
+// What a reader says beyond its events: nothing, but for the Sysmon for
+// Linux reader, which tells how many lines were other programs'.
+template <class Reader>
+void reader_notes(Reader &, std::vector<std::string> &) {}
+template <class Reader>
+void reader_counters(const Reader &, std::vector<counter> &) {}
+
+void reader_notes(sysmon_linux_reader &r, std::vector<std::string> &out) {
+  for (auto &n : r.take_notes())
+    out.push_back(std::move(n));
+}
+
+void reader_counters(const sysmon_linux_reader &r, std::vector<counter> &out) {
+  auto &s = r.stats();
+  add_counter(out, "InputLines", static_cast<std::int64_t>(s.lines));
+  add_counter(out, "SyslogOtherLines",
+              static_cast<std::int64_t>(s.other_lines));
+  add_counter(out, "SysmonLinuxEvents",
+              static_cast<std::int64_t>(s.records + s.filtered));
+  if (s.sysmon_text > 0)
+    add_counter(out, "SysmonLinuxTextMessages",
+                static_cast<std::int64_t>(s.sysmon_text));
+  if (s.not_from_sysmon > 0)
+    add_counter(out, "SysmonLinuxNotFromSysmon",
+                static_cast<std::int64_t>(s.not_from_sysmon));
+}
+
 // Windows events (EVTX or JSON lines): Sysmon EID 1 -> start, 5 -> exit;
 // Security 4688 -> start, 4689 -> exit; other events are skipped and counted
 // by EventID. A 4688 that Sysmon's EID 1 of the same file already gives is
@@ -206,10 +236,12 @@ public:
   }
 
   std::vector<std::string> take_notes() override {
+    reader_notes(reader_, notes_);
     return std::exchange(notes_, {});
   }
 
   void add_counters(std::vector<counter> &out) const override {
+    reader_counters(reader_, out);
     add_counter(out, "InputEvents",
                 events_ + static_cast<std::int64_t>(reader_.stats().filtered));
     add_counter(out, "InputErrors", input_errors() + unusable_);
@@ -252,7 +284,7 @@ private:
   // An event that is no process event: counted per EventID (Sysmon or no
   // provider) or per provider and EventID (others, at most 64 kinds).
   void count_skipped(const sysmon_event &ev) {
-    if (!ev.provider.empty() && ev.provider != sysmon_provider) {
+    if (!is_sysmon_provider(ev.provider)) {
       ++other_providers_;
       auto kind = std::make_pair(ev.provider, ev.event_id);
       if (auto it = others_.find(kind); it != others_.end())
@@ -263,6 +295,8 @@ private:
         ++other_kinds_dropped_;
     } else {
       ++skipped_[ev.event_id];
+      (ev.provider == linux_sysmon_provider ? linux_skipped_
+                                            : windows_skipped_) = true;
     }
   }
 
@@ -382,13 +416,17 @@ private:
     std::set<std::string> providers;
     for (auto &kv : others_)
       providers.insert(kv.first.first);
-    if (skipped_count() > 0)
+    if (skipped_count() > 0 && windows_skipped_)
       providers.insert(std::string{sysmon_provider});
+    if (skipped_count() > 0 && linux_skipped_)
+      providers.insert(std::string{linux_sysmon_provider});
     std::string kind =
         providers.size() == 1 && *providers.begin() == security_provider
             ? "Security log"
         : providers.size() == 1 && *providers.begin() == sysmon_provider
             ? "Sysmon log"
+        : providers.size() == 1 && *providers.begin() == linux_sysmon_provider
+            ? "Sysmon for Linux log"
             : "event log";
     // Event ids by count, most first; a provider other than the log's own
     // is named.
@@ -441,6 +479,8 @@ private:
   std::map<std::pair<std::string, std::int64_t>, std::int64_t> others_;
   std::vector<std::string> notes_;
   bool noted_ = false;
+  bool linux_skipped_ = false;   ///< skipped_ holds Sysmon for Linux events
+  bool windows_skipped_ = false; ///< skipped_ holds Windows Sysmon events
   bool twins_ready_ = false;
   security_twins twins_;
   std::set<std::string> shift_noted_;
@@ -455,6 +495,12 @@ std::int64_t sysmon_source<evtx_reader>::input_errors() const {
 
 template <>
 std::int64_t sysmon_source<sysmon_json_reader>::input_errors() const {
+  auto &s = reader_.stats();
+  return static_cast<std::int64_t>(s.bad_lines + s.read_errors);
+}
+
+template <>
+std::int64_t sysmon_source<sysmon_linux_reader>::input_errors() const {
   auto &s = reader_.stats();
   return static_cast<std::int64_t>(s.bad_lines + s.read_errors);
 }
@@ -604,6 +650,8 @@ std::unique_ptr<update_source> open_update_source(const std::string &path,
     return open_as<sysmon_source<sysmon_json_reader>>(path, error);
   case input_format::evtx:
     return open_as<sysmon_source<evtx_reader>>(path, error);
+  case input_format::sysmon_linux:
+    return open_as<sysmon_source<sysmon_linux_reader>>(path, error);
   case input_format::unknown:
     break;
   }

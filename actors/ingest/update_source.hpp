@@ -60,7 +60,7 @@ std::unique_ptr<update_source> open_update_source(const std::string &path,
 std::unique_ptr<update_source>
 merge_by_time(std::vector<std::unique_ptr<update_source>> sources);
 
-/// Parses "auto", "updates", "sysmon-json", "evtx".
+/// Parses "auto", "updates", "sysmon-json", "evtx", "sysmon-linux".
 bool parse_input_format(const std::string &text, input_format &out);
 
 /// Adds `c` to the counter of the same name in `out`, or appends it.

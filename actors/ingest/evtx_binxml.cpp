@@ -119,10 +119,11 @@ struct walker {
   std::size_t csize;
   sysmon_event &ev;
   chunk_decoder::scratch &sc;
+  const std::vector<std::int64_t> &fields_for;
 
   walker(const unsigned char *chunk, std::size_t size, sysmon_event &e,
-         chunk_decoder::scratch &s)
-      : c(chunk), csize(size), ev(e), sc(s) {
+         chunk_decoder::scratch &s, const std::vector<std::int64_t> &ff)
+      : c(chunk), csize(size), ev(e), sc(s), fields_for(ff) {
     stack[0] = tag::none;
   }
   std::string err;
@@ -430,6 +431,25 @@ struct walker {
                   static_cast<unsigned>(rem % 60), ticks);
   }
 
+  static std::int64_t parse_event_id(const std::string &text) {
+    const char *t = text.c_str();
+    char *e = nullptr;
+    long long v = std::strtoll(t, &e, 10);
+    return (e != t && *e == '\0') ? v : -1;
+  }
+
+  // Whether this event's EventData is kept (System, with its EventID,
+  // comes first in every event).
+  bool fields_wanted() const {
+    if (fields_for.empty())
+      return true;
+    auto id = parse_event_id(event_id_text);
+    for (auto w : fields_for)
+      if (w == id)
+        return true;
+    return false;
+  }
+
   tag classify(const unsigned char *p, std::size_t n) const {
     tag parent = stack[depth];
     switch (parent) {
@@ -439,7 +459,7 @@ struct walker {
       if (!seen_system && name_is(p, n, "System"))
         return tag::system;
       if (!seen_event_data && name_is(p, n, "EventData"))
-        return tag::event_data;
+        return fields_wanted() ? tag::event_data : tag::other;
       return tag::other;
     case tag::system:
       if (!seen_provider && name_is(p, n, "Provider"))
@@ -910,7 +930,7 @@ bool chunk_decoder::decode(std::size_t off, sysmon_event &ev, std::string &why,
   sc.event_id_text.clear();
   sc.record_id_text.clear();
   std::uint32_t size = le32(c_ + off + 4);
-  walker w(c_, size_, ev, sc);
+  walker w(c_, size_, ev, sc, fields_for_);
   std::size_t pos = off + record_header_size;
   std::size_t end = off + size - 4;
   bool ok = w.content(pos, end, nullptr, 0, false);
@@ -923,12 +943,7 @@ bool chunk_decoder::decode(std::size_t off, sysmon_event &ev, std::string &why,
     why = "no <Event> element";
     return false;
   }
-  {
-    const char *t = w.event_id_text.c_str();
-    char *e = nullptr;
-    long long v = std::strtoll(t, &e, 10);
-    ev.event_id = (e != t && *e == '\0') ? v : -1;
-  }
+  ev.event_id = walker::parse_event_id(w.event_id_text);
   ev.record_number = std::strtoull(w.record_id_text.c_str(), nullptr, 10);
   if (invalid_text != nullptr)
     *invalid_text += w.replaced;

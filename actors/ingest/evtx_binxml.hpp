@@ -61,12 +61,21 @@ public:
   bool decode(std::size_t off, sysmon_event &ev, std::string &why,
               std::uint64_t *invalid_text = nullptr);
 
+  /// Keeps the EventData fields only of events with one of these EventIDs
+  /// (empty: of all, the default); the others come with their envelope
+  /// only, their values not even converted. Their EventData is still
+  /// walked, so damage in it still fails the record's structure checks.
+  void fields_only_for(std::vector<std::int64_t> ids) {
+    fields_for_ = std::move(ids);
+  }
+
   struct scratch; ///< buffers kept from record to record
 
 private:
   const unsigned char *c_ = nullptr;
   std::size_t size_ = 0;
   std::unique_ptr<scratch> s_;
+  std::vector<std::int64_t> fields_for_;
 };
 
 /// Appends the UTF-8 of `n` UTF-16LE code units at p (stopping at a NUL) to

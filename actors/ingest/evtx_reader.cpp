@@ -295,6 +295,8 @@ bool evtx_reader::load_chunk() {
     chunk_where_ = "chunk " + std::to_string(k) + ", offset ";
     decoder_.reset(c, chunk_size);
     rec_off_ = chunk_header_size_;
+    chunk_records_ = 0;
+    chunk_last_id_ = 0;
     in_chunk_ = true;
     return true;
   }
@@ -342,14 +344,19 @@ bool evtx_reader::next_binxml(sysmon_event &ev) {
                + file_offset(off) + ")";
       };
       if (!chunk_checked_
-          && (id <= last_id_ || id < chunk_first_ || id > chunk_last_)) {
-        // In a damaged chunk an identifier out of order is damage too.
+          && ((chunk_records_ > 0 && id <= chunk_last_id_) || id < chunk_first_
+              || id > chunk_last_)) {
+        // In a damaged chunk an identifier out of order (within the chunk:
+        // a wrapped log's chunks are not in record order) or outside the
+        // chunk header's range is damage too.
         ++stats_.corrupt_records;
         error(where()
               + ": identifier out of order in a damaged chunk; "
                 "skipped");
         continue;
       }
+      ++chunk_records_;
+      chunk_last_id_ = id;
       if (!decoder_.decode(off, ev, why_, &stats_.invalid_text)) {
         ++stats_.corrupt_records;
         error(where() + ": " + why_);

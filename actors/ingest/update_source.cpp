@@ -17,6 +17,9 @@
 #include <optional>
 #include <set>
 #include <thread>
+
+#include <pthread.h>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -154,6 +157,8 @@ public:
       : path_(path), reader_(std::move(path)) {}
 
   bool open(std::string &error) {
+    if constexpr (std::is_same_v<Reader, evtx_reader>)
+      reader_.fields_only_for({1, 5, 4688, 4689}); // is_process_event()'s
     return reader_.open(error);
   }
 
@@ -286,6 +291,8 @@ private:
     if (!scan.open(error))
       return; // the main pass reports what is wrong with the file
     scan.only_event_ids({1, 5});
+    if constexpr (std::is_same_v<Reader, evtx_reader>)
+      scan.fields_only_for({1, 5});
     sysmon_event ev;
     while (scan.next(ev))
       twins_.add(ev);
@@ -639,6 +646,7 @@ private:
   };
 
   void run() {
+    pthread_setname_np(pthread_self(), "proctrack.read");
     for (bool more = true; more;) {
       piece p;
       try {

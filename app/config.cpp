@@ -70,7 +70,10 @@ proctrack_config::proctrack_config() {
   opt_group{custom_options_, "ingest"}
       .add(ingest_batch_size, "batch-size", "updates per message to the cache")
       .add(ingest_max_in_flight, "max-in-flight",
-           "batches read ahead of the cache at most");
+           "batches read ahead of the cache at most")
+      .add(ingest_read_threads, "read-threads",
+           "replay: files decoded at once, each in its own thread "
+           "(0: one per core, at most 8)");
   opt_group{custom_options_, "forward"}
       .add(forward_connect, "connect",
            "send the update stream to the collector at HOST:PORT")
@@ -332,6 +335,8 @@ std::string proctrack_config::check() const {
     return "ingest.batch-size must be between 1 and 1000000";
   if (ingest_max_in_flight < 1 || ingest_max_in_flight > 1024)
     return "ingest.max-in-flight must be between 1 and 1024";
+  if (ingest_read_threads < 0 || ingest_read_threads > 64)
+    return "ingest.read-threads must be between 0 and 64";
   if (!forward_connect.empty()) {
     auto colon = forward_connect.rfind(':');
     auto port = colon == std::string::npos ? std::string{}
@@ -574,7 +579,8 @@ std::string proctrack_config::dump() const {
     o << (i ? ", " : "") << str(enrich_path_map[i]);
   o << "]\n\n"
     << "[ingest]\nbatch-size=" << ingest_batch_size
-    << "\nmax-in-flight=" << ingest_max_in_flight << "\n\n"
+    << "\nmax-in-flight=" << ingest_max_in_flight
+    << "\nread-threads=" << ingest_read_threads << "\n\n"
     << "[forward]\nconnect=" << str(forward_connect)
     << "\nbuffer=" << forward_buffer << "\ntimeout=" << dur(forward_timeout)
     << "\n\n[history]\npath=" << str(history_path)

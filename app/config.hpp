@@ -65,6 +65,7 @@ public:
   // [ingest]
   std::int64_t ingest_batch_size = 1024;
   std::int64_t ingest_max_in_flight = 4;
+  std::int64_t ingest_read_threads = 0; ///< files read ahead; 0: per core
   // [forward] (fleet, docs/fleet.md)
   std::string forward_connect; ///< HOST:PORT of a collector; empty: off
   std::int64_t forward_buffer = 100000;

@@ -216,6 +216,7 @@ int run_replay(const command_line &cl) {
   ic.format = format;
   ic.batch_size = static_cast<std::size_t>(cfg.ingest_batch_size);
   ic.max_in_flight = static_cast<std::size_t>(cfg.ingest_max_in_flight);
+  ic.read_threads = static_cast<std::size_t>(cfg.ingest_read_threads);
   ic.progress = true;
   caf::scoped_actor self{sys};
   if (forwarder)

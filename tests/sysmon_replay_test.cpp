@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -203,6 +204,56 @@ BOOST_AUTO_TEST_CASE(a_directory_replays_every_log_in_time_order) {
                  - stats["SecurityExits"].get<std::int64_t>()
              == eid5);
   BOOST_TEST(stats["InputFiles"] == 21);
+}
+
+// Several files decoded on several cores (ingest.read-threads) answer as a
+// serial run: the same list, trees and counters, byte for byte. The files
+// include a damaged copy, whose damage is named and counted the same way.
+BOOST_AUTO_TEST_CASE(files_read_in_parallel_answer_as_a_serial_run) {
+  temp_dir dir;
+  auto src = sysmon("evtx/PanacheSysmon_vs_AtomicRedTeam01.evtx");
+  auto bytes = read_file(src);
+  std::size_t chunk = 4096 + 5 * 65536;
+  for (std::size_t i = chunk + 700; i < chunk + 50000; i += 301)
+    bytes[i] = static_cast<char>(bytes[i] ^ 0x5A);
+  std::vector<std::string> files;
+  for (auto &e : std::filesystem::directory_iterator(sysmon("evtx")))
+    files.push_back(e.path().string());
+  std::sort(files.begin(), files.end());
+  files.insert(files.begin() + 3, dir.write("damaged.evtx", bytes));
+  std::vector<std::string> queries = {"pslist", "stats"};
+  auto ask = [&](const std::string &threads) {
+    auto a = files;
+    a.insert(a.begin(), "replay");
+    a.push_back("--ingest.read-threads=" + threads);
+    for (auto &q : queries)
+      a.push_back("--query=" + q);
+    auto r = proctrack(a);
+    BOOST_REQUIRE_EQUAL(r.status, 0);
+    return r;
+  };
+  auto serial = ask("1");
+  auto list = results(serial, queries).at(0);
+  BOOST_TEST_REQUIRE(list.size() > 500u);
+  for (auto &p : list)
+    if (p["ParentId"].get<std::string>().find('?') != std::string::npos)
+      queries.push_back("tree:" + p["Id"].get<std::string>() + ":1000");
+  serial = ask("1");
+  auto parallel = ask("4");
+  auto a = results(serial, queries), b = results(parallel, queries);
+  BOOST_REQUIRE_EQUAL(a.size(), b.size());
+  a[1].erase("BatchesInFlightPeak"); // timing, not an answer
+  b[1].erase("BatchesInFlightPeak");
+  for (std::size_t i = 0; i < a.size(); ++i)
+    BOOST_TEST(a[i].dump() == b[i].dump(), queries[i]);
+  BOOST_TEST(a[1]["InputFiles"] == files.size());
+  BOOST_TEST(a[1]["InputErrors"].get<std::int64_t>() > 0);
+  // The damage is named with the file and its chunk, in both runs.
+  for (auto *r : {&serial, &parallel})
+    BOOST_TEST(r->err.find("damaged.evtx: chunk 5 (offset "
+                           + std::to_string(chunk) + ")")
+                   != std::string::npos,
+               r->err.substr(0, 2000));
 }
 
 BOOST_AUTO_TEST_SUITE_END() // sysmon_replay_test

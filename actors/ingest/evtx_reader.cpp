@@ -21,8 +21,9 @@ namespace proctrack {
 
 namespace {
 
-constexpr std::size_t file_header_size = 4096;
-constexpr std::size_t chunk_size = 65536;
+using evtx::chunk_size;
+using evtx::file_header_size;
+constexpr std::size_t chunk_header_size_ = evtx::chunk_header_size;
 
 // The innermost (first) message of a libevtx error, then frees it.
 std::string take_message(libevtx_error_t *&err) {
@@ -70,9 +71,12 @@ bool all_zero(const unsigned char *p, std::size_t n) {
 
 } // namespace
 
-evtx_reader::evtx_reader(std::string path) : path_(std::move(path)) {}
+evtx_reader::evtx_reader(std::string path, engine e)
+    : path_(std::move(path)), engine_(e) {}
 
 evtx_reader::~evtx_reader() {
+  if (in_ != nullptr)
+    std::fclose(in_);
   if (file_ != nullptr) {
     auto f = static_cast<libevtx_file_t *>(file_);
     libevtx_file_close(f, nullptr);
@@ -106,6 +110,26 @@ bool evtx_reader::open(std::string &err_msg) {
       return false;
     }
   }
+  if (engine_ == engine::libevtx)
+    return open_libevtx(err_msg);
+  in_ = std::fopen(path_.c_str(), "rb");
+  if (in_ == nullptr) {
+    err_msg = path_ + ": cannot open: " + std::strerror(errno);
+    return false;
+  }
+  chunk_.resize(chunk_size);
+  if (std::fread(chunk_.data(), 1, file_header_size, in_) != file_header_size) {
+    err_msg = path_ + ": not a readable EVTX file: file header cut off ("
+              + "under " + std::to_string(file_header_size) + " bytes)";
+    return false;
+  }
+  scan_chunks();
+  chunk_index_ = 0;
+  in_chunk_ = false;
+  return true;
+}
+
+bool evtx_reader::open_libevtx(std::string &err_msg) {
   libevtx_file_t *f = nullptr;
   libevtx_error_t *e = nullptr;
   if (libevtx_file_initialize(&f, &e) != 1) {
@@ -151,6 +175,7 @@ void evtx_reader::scan_chunks() {
     error("file header checksum mismatch");
   std::size_t k = 0;
   std::vector<std::size_t> unsigned_chunks;
+  damaged_.clear();
   auto report_unsigned = [&] {
     for (auto u : unsigned_chunks) {
       ++stats_.damaged_chunks;
@@ -203,6 +228,9 @@ void evtx_reader::scan_chunks() {
       bad = true;
       why = "event records checksum mismatch";
     }
+    if (damaged_.size() <= k)
+      damaged_.resize(k + 1, false);
+    damaged_[k] = bad;
     if (bad) {
       ++stats_.damaged_chunks;
       error(where + " (records " + std::to_string(le64(buf.data() + 24)) + "-"
@@ -224,7 +252,130 @@ void evtx_reader::scan_chunks() {
   }
 }
 
+bool evtx_reader::wanted(std::int64_t event_id) {
+  if (wanted_.empty())
+    return true;
+  for (auto w : wanted_)
+    if (w == event_id)
+      return true;
+  ++stats_.filtered;
+  ++stats_.filtered_by_event_id[event_id];
+  return false;
+}
+
 bool evtx_reader::next(sysmon_event &ev) {
+  return engine_ == engine::binxml ? next_binxml(ev) : next_libevtx(ev);
+}
+
+// The next chunk with a signature, whole; false at the end of the file.
+bool evtx_reader::load_chunk() {
+  for (;;) {
+    std::uint64_t k = chunk_index_++;
+    if (std::fseek(in_, static_cast<long>(file_header_size + k * chunk_size),
+                   SEEK_SET)
+        != 0)
+      return false;
+    if (std::fread(chunk_.data(), 1, chunk_size, in_) != chunk_size)
+      return false; // cut off: scan_chunks() said so
+    const unsigned char *c = chunk_.data();
+    if (std::memcmp(c, "ElfChnk", 8) != 0)
+      continue; // slack, or damage scan_chunks() reported
+    bool damaged = k < damaged_.size() && damaged_[k];
+    chunk_checked_ = !damaged;
+    std::uint32_t header_crc = crc(c, 120);
+    header_crc = crc(c + 128, 384, header_crc);
+    bool header_ok = header_crc == le32(c + 124);
+    std::uint32_t free_off = le32(c + 48);
+    rec_end_ =
+        header_ok && free_off >= chunk_header_size_ && free_off <= chunk_size
+            ? free_off
+            : chunk_size;
+    chunk_first_ = header_ok ? le64(c + 24) : 0;
+    chunk_last_ = header_ok ? le64(c + 32) : ~std::uint64_t{0};
+    chunk_where_ = "chunk " + std::to_string(k) + ", offset ";
+    decoder_.reset(c, chunk_size);
+    rec_off_ = chunk_header_size_;
+    chunk_records_ = 0;
+    chunk_last_id_ = 0;
+    in_chunk_ = true;
+    return true;
+  }
+}
+
+bool evtx_reader::next_binxml(sysmon_event &ev) {
+  if (in_ == nullptr)
+    return false;
+  auto file_offset = [&](std::size_t off) {
+    return std::to_string(file_header_size + (chunk_index_ - 1) * chunk_size
+                          + off);
+  };
+  for (;;) {
+    if (!in_chunk_ && !load_chunk())
+      return false;
+    while (rec_off_ + evtx::record_header_size + 4 <= rec_end_) {
+      std::size_t off = rec_off_;
+      std::uint32_t size = 0;
+      if (!decoder_.record_at(off, size)) {
+        // Damage, or the end of the records of a chunk whose free space
+        // offset is not trusted: resume at the next record header, if any.
+        std::size_t next = off + 8;
+        while (next + evtx::record_header_size + 4 <= rec_end_
+               && !decoder_.record_at(next, size))
+          next += 8;
+        bool found = next + evtx::record_header_size + 4 <= rec_end_;
+        if (found || (chunk_checked_ && !all_zero(chunk_.data() + off, 4))) {
+          ++stats_.corrupt_records;
+          error("(" + chunk_where_ + file_offset(off) + "): "
+                + (found ? std::to_string(next - off)
+                               + " bytes that are no record skipped"
+                         : std::string("no record header where one was "
+                                       "expected; the rest of the chunk is "
+                                       "lost")));
+        }
+        if (!found)
+          break;
+        rec_off_ = next;
+        continue;
+      }
+      rec_off_ = off + size;
+      std::uint64_t id = decoder_.record_id(off);
+      auto where = [&] {
+        return "record " + std::to_string(id) + " (" + chunk_where_
+               + file_offset(off) + ")";
+      };
+      if (!chunk_checked_
+          && ((chunk_records_ > 0 && id <= chunk_last_id_) || id < chunk_first_
+              || id > chunk_last_)) {
+        // In a damaged chunk an identifier out of order (within the chunk:
+        // a wrapped log's chunks are not in record order) or outside the
+        // chunk header's range is damage too.
+        ++stats_.corrupt_records;
+        error(where()
+              + ": identifier out of order in a damaged chunk; "
+                "skipped");
+        continue;
+      }
+      ++chunk_records_;
+      chunk_last_id_ = id;
+      if (!decoder_.decode(off, ev, why_, &stats_.invalid_text)) {
+        ++stats_.corrupt_records;
+        error(where() + ": " + why_);
+        last_id_ = id;
+        continue;
+      }
+      last_id_ = id;
+      if (!wanted(ev.event_id))
+        continue;
+      if (ev.record_number == 0)
+        ev.record_number = id;
+      ++stats_.records;
+      return true;
+    }
+    in_chunk_ = false;
+  }
+}
+
+bool evtx_reader::next_libevtx(sysmon_event &ev) {
   auto f = static_cast<libevtx_file_t *>(file_);
   if (f == nullptr)
     return false;

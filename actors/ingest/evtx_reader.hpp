@@ -1,13 +1,19 @@
-// Reads the allocated records of an EVTX file with libevtx, in record order,
-// and turns each into a sysmon_event (System envelope + EventData by Name).
+// Reads the records of an EVTX file, in file order, and turns each into a
+// sysmon_event (System envelope + EventData by Name). Two engines:
+//  - binxml (the default): chunk by chunk, decoding each record's binary XML
+//    with evtx::chunk_decoder (no XML rendering, ~64 KiB of memory);
+//  - libevtx: libevtx renders each record's XML and pugixml reads it; the
+//    oracle the binxml engine is tested against (tests/evtx_binxml_test).
 // Damage (a truncated file, a chunk whose checksum does not match, a record
-// libevtx cannot render) is counted and reported, never fatal: what can be
-// read around it is returned. Plain C++, no CAF.
+// that cannot be decoded) is counted and reported with the chunk and offset,
+// never fatal: what can be read around it is returned. Plain C++, no CAF.
 #pragma once
 
+#include "actors/ingest/evtx_binxml.hpp"
 #include "actors/ingest/sysmon_event.hpp"
 
 #include <cstdint>
+#include <cstdio>
 #include <map>
 #include <string>
 #include <vector>
@@ -25,7 +31,9 @@ public:
     std::map<std::int64_t, std::uint64_t> filtered_by_event_id;
   };
 
-  explicit evtx_reader(std::string path);
+  enum class engine { binxml, libevtx };
+
+  explicit evtx_reader(std::string path, engine e = engine::binxml);
   ~evtx_reader();
   evtx_reader(const evtx_reader &) = delete;
   evtx_reader &operator=(const evtx_reader &) = delete;
@@ -36,41 +44,62 @@ public:
   bool open(std::string &error);
 
   /// Returns only records with one of these EventIDs (empty: all, the
-  /// default). The others are recognised from libevtx's event identifier
-  /// without rendering their XML, skipped and counted per EventID in
+  /// default). The others are skipped and counted per EventID in
   /// stats().filtered_by_event_id.
   void only_event_ids(std::vector<std::int64_t> ids) {
     wanted_ = std::move(ids);
   }
 
-  /// The next allocated record, in record order. Records libevtx cannot
-  /// read or render, or whose XML does not parse, are skipped and counted.
-  /// False at the end.
+  /// Decodes the EventData fields only of events with one of these EventIDs
+  /// (binxml engine; empty: of all, the default). The others are returned
+  /// with their envelope (provider, EventID, computer, time, record number)
+  /// and no fields: for a caller that skips them, ~the cost of a skip.
+  void fields_only_for(std::vector<std::int64_t> ids) {
+    decoder_.fields_only_for(std::move(ids));
+  }
+
+  /// The next record, in file order. Records that cannot be read or
+  /// decoded are skipped and counted. False at the end.
   bool next(sysmon_event &ev);
 
   const counters &stats() const {
     return stats_;
   }
 
-  /// Messages "FILE: record N: why" (or "FILE: chunk N: why") gathered
-  /// since the last call.
+  /// Messages "FILE: record N (chunk K, offset O): why" or "FILE: chunk K
+  /// (offset O): why" gathered since the last call (at most 10,000 held).
   std::vector<std::string> take_errors();
-
-  /// Number of allocated records libevtx indexed at open.
-  int record_count() const {
-    return count_;
-  }
 
 private:
   void scan_chunks();
   void error(std::string msg);
+  bool open_libevtx(std::string &error);
+  bool next_libevtx(sysmon_event &ev);
+  bool next_binxml(sysmon_event &ev);
+  bool load_chunk();
+  bool wanted(std::int64_t event_id);
 
   std::string path_;
+  engine engine_;
+  // binxml engine: the chunk being read and where in it.
+  std::FILE *in_ = nullptr;
+  std::vector<unsigned char> chunk_;
+  evtx::chunk_decoder decoder_;
+  std::uint64_t chunk_index_ = 0; ///< of the next chunk to load
+  bool in_chunk_ = false;
+  std::size_t rec_off_ = 0, rec_end_ = 0;
+  bool chunk_checked_ = false; ///< its header checksum matched
+  std::uint64_t chunk_first_ = 0, chunk_last_ = 0;      ///< its record ids
+  std::uint64_t chunk_records_ = 0, chunk_last_id_ = 0; ///< read so far
+  std::string chunk_where_;
+  std::string why_;
+  // libevtx engine
   void *file_ = nullptr; // libevtx_file_t*
   int count_ = 0;
   int index_ = 0;
   std::uint64_t last_id_ = 0;
-  bool slack_ = false; // unused, non-zero chunks after the last chunk
+  bool slack_ = false;        // unused, non-zero chunks after the last chunk
+  std::vector<bool> damaged_; ///< per chunk index, from scan_chunks()
   counters stats_;
   std::vector<std::string> errors_;
   std::string xml_;

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <thread>
 #include <unistd.h>
 
 namespace proctrack {
@@ -75,16 +76,23 @@ bool open_next(self_ptr self, const ingest_config &cfg) {
         "(" + std::to_string(st.merged_files) + " files merged by time)";
     return true;
   }
-  while (st.next_path < cfg.paths.size()) {
+  // The next files start reading in threads of their own, in order; the
+  // current one is always the first of them.
+  std::size_t threads = cfg.read_threads;
+  if (threads == 0)
+    threads =
+        std::clamp<std::size_t>(std::thread::hardware_concurrency(), 1, 8);
+  while (st.ahead.size() < threads && st.next_path < cfg.paths.size()) {
     auto &path = cfg.paths[st.next_path++];
-    auto src = open_counted(self, cfg, path);
-    if (!src)
-      continue;
-    st.current = std::move(src);
-    st.current_path = path;
-    return true;
+    if (auto src = open_counted(self, cfg, path))
+      st.ahead.emplace_back(path, read_ahead(std::move(src), cfg.batch_size));
   }
-  return false;
+  if (st.ahead.empty())
+    return false;
+  st.current_path = std::move(st.ahead.front().first);
+  st.current = std::move(st.ahead.front().second);
+  st.ahead.pop_front();
+  return true;
 }
 
 // A progress line on stderr (a terminal) at most once a second: where we

@@ -11,6 +11,7 @@
 #include <caf/typed_event_based_actor.hpp>
 
 #include <chrono>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,6 +26,12 @@ struct ingest_config {
   std::string host;              ///< tags the batches (fleet)
   bool progress = false;         ///< report progress on stderr
   bool sort_by_time = false;     ///< merge all sources in event time order
+  /// Files read ahead at once, each in a thread of its own (read_ahead()),
+  /// while the ingest hands on the current one in order: several files
+  /// decode on several cores with the answers of a serial run. 0: as many
+  /// as cores (at most 8); 1: one file at a time, still off the ingest's
+  /// thread. Not used with sort_by_time (all files are read at once).
+  std::size_t read_threads = 0;
   /// When set, reading waits for the forwarder's buffer to have room
   /// (atom::ready) before each batch, so a replay that outruns its
   /// collector slows down instead of dropping updates. A live source must
@@ -40,6 +47,8 @@ struct ingest_state {
   std::size_t next_path = 0;
   std::string current_path;
   std::unique_ptr<update_source> current;
+  /// Files opened and reading ahead of `current`, in order, with their path.
+  std::deque<std::pair<std::string, std::unique_ptr<update_source>>> ahead;
   std::vector<counter> closed_counters; ///< of sources read to their end
   std::size_t in_flight = 0;
   std::size_t in_flight_peak = 0;

@@ -9,11 +9,18 @@
 #include "actors/ingest/update_row_decoder.hpp"
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
+
+#include <pthread.h>
+#include <type_traits>
 #include <unordered_map>
 #include <utility>
 
@@ -180,6 +187,8 @@ public:
       : path_(path), reader_(std::move(path)) {}
 
   bool open(std::string &error) {
+    if constexpr (std::is_same_v<Reader, evtx_reader>)
+      reader_.fields_only_for({1, 5, 4688, 4689}); // is_process_event()'s
     return reader_.open(error);
   }
 
@@ -316,6 +325,8 @@ private:
     if (!scan.open(error))
       return; // the main pass reports what is wrong with the file
     scan.only_event_ids({1, 5});
+    if constexpr (std::is_same_v<Reader, evtx_reader>)
+      scan.fields_only_for({1, 5});
     sysmon_event ev;
     while (scan.next(ev))
       twins_.add(ev);
@@ -610,7 +621,125 @@ private:
   input *open_ = nullptr; ///< the input whose sync listing is in parts
 };
 
+// One source read in a thread of its own (read_ahead()).
+class read_ahead_source : public update_source {
+public:
+  read_ahead_source(std::unique_ptr<update_source> src, std::size_t batch,
+                    std::size_t depth)
+      : src_(std::move(src)), batch_(batch),
+        depth_(std::max<std::size_t>(1, depth)) {
+    src_->add_counters(seen_counters_);
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~read_ahead_source() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    thread_.join();
+  }
+
+  bool read(std::vector<process_update> &out, std::size_t) override {
+    piece p;
+    {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [this] { return !queue_.empty(); });
+      p = std::move(queue_.front());
+      queue_.pop_front();
+      seen_counters_ = std::move(p.counters);
+      seen_position_ = p.position;
+    }
+    changed_.notify_all();
+    for (auto &u : p.updates)
+      out.push_back(std::move(u));
+    for (auto &e : p.errors)
+      errors_.push_back(std::move(e));
+    for (auto &n : p.notes)
+      notes_.push_back(std::move(n));
+    return p.more;
+  }
+
+  std::vector<std::string> take_errors() override {
+    return std::exchange(errors_, {});
+  }
+
+  std::vector<std::string> take_notes() override {
+    return std::exchange(notes_, {});
+  }
+
+  // The counters as of the last read handed over (the source's own while
+  // it reads ahead would count what the caller has not seen yet).
+  void add_counters(std::vector<counter> &out) const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (auto &c : seen_counters_)
+      add_counter(out, c.name, c.value);
+  }
+
+  std::uint64_t position() const override {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return seen_position_;
+  }
+
+private:
+  struct piece {
+    std::vector<process_update> updates;
+    std::vector<std::string> errors, notes;
+    std::vector<counter> counters;
+    std::uint64_t position = 0;
+    bool more = true;
+  };
+
+  void run() {
+    pthread_setname_np(pthread_self(), "proctrack.read");
+    for (bool more = true; more;) {
+      piece p;
+      try {
+        more = p.more = src_->read(p.updates, batch_);
+      } catch (const std::exception &e) {
+        more = p.more = false;
+        p.errors.push_back(std::string("reading stopped: ") + e.what());
+      }
+      p.errors = merge(std::move(p.errors), src_->take_errors());
+      p.notes = src_->take_notes();
+      src_->add_counters(p.counters);
+      p.position = src_->position();
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [this] { return stop_ || queue_.size() < depth_; });
+      if (stop_)
+        return;
+      queue_.push_back(std::move(p));
+      changed_.notify_all();
+    }
+  }
+
+  static std::vector<std::string> merge(std::vector<std::string> a,
+                                        std::vector<std::string> b) {
+    for (auto &s : b)
+      a.push_back(std::move(s));
+    return a;
+  }
+
+  std::unique_ptr<update_source> src_; ///< used by the thread only
+  std::size_t batch_, depth_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<piece> queue_;
+  bool stop_ = false;
+  std::vector<counter> seen_counters_;
+  std::uint64_t seen_position_ = 0;
+  std::vector<std::string> errors_, notes_;
+  std::thread thread_;
+};
+
 } // namespace
+
+std::unique_ptr<update_source> read_ahead(std::unique_ptr<update_source> src,
+                                          std::size_t batch,
+                                          std::size_t depth) {
+  return std::make_unique<read_ahead_source>(std::move(src), batch, depth);
+}
 
 std::unique_ptr<update_source>
 merge_by_time(std::vector<std::unique_ptr<update_source>> sources) {

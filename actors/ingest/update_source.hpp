@@ -60,6 +60,16 @@ std::unique_ptr<update_source> open_update_source(const std::string &path,
 std::unique_ptr<update_source>
 merge_by_time(std::vector<std::unique_ptr<update_source>> sources);
 
+/// Reads `src` in a thread of its own, up to `depth` reads of `batch`
+/// updates ahead of the caller (memory: depth x batch updates, each read at
+/// most max_batch_bytes of Data). The caller sees exactly what `src` gives,
+/// read for read (the same batches, errors and notes with the batch they
+/// came with, the same counters): several files read ahead this way are
+/// decoded on several cores and still replay as one serial run.
+std::unique_ptr<update_source> read_ahead(std::unique_ptr<update_source> src,
+                                          std::size_t batch,
+                                          std::size_t depth = 4);
+
 /// Parses "auto", "updates", "sysmon-json", "evtx", "sysmon-linux".
 bool parse_input_format(const std::string &text, input_format &out);
 

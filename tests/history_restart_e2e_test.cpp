@@ -314,12 +314,14 @@ BOOST_AUTO_TEST_CASE(a_lookup_the_small_cache_missed_comes_from_the_store) {
   }
   auto chain = a.ask("callchain:" + payload_id + ":50");
   BOOST_TEST_CONTEXT(chain.dump().substr(0, 3000)) {
+    // (Not this test's process above the launcher: in a cache of 30 on a
+    // busy machine it may have been evicted before the launcher's fork,
+    // which then links to "<pid>-?": parents resolve in the cache only.)
     auto pids = chain_pids(chain);
-    BOOST_REQUIRE(pids.size() >= 3u);
+    BOOST_REQUIRE(pids.size() >= 2u);
     auto n = pids.size();
     BOOST_TEST(pids[n - 1] == payload);
     BOOST_TEST(pids[n - 2] == launcher);
-    BOOST_TEST(pids[n - 3] == std::to_string(::getpid()));
     BOOST_TEST(chain[n - 2].contains("FirstSeen"));
   }
   auto kids = a.ask("children:" + launcher_id);

@@ -289,10 +289,12 @@ int run_agent(const command_line &cl) {
                    "history.path= to silence this)",
                    dir.string());
     } else {
-      history = spawn_history(
-          sys,
-          cfg.make_history_config(cfg.history_path, cfg.make_cache_config()),
-          cache, error);
+      // A restart reloads what the store knew (docs/history.md
+      // "Restart"); the first listing below reconciles it.
+      auto hc =
+          cfg.make_history_config(cfg.history_path, cfg.make_cache_config());
+      hc.reload = true;
+      history = spawn_history(sys, hc, cache, error);
       if (!history)
         return fail_running(error);
       keep(history);
@@ -362,7 +364,8 @@ int run_agent(const command_line &cl) {
   }
   // Query clients see the cache only through this facade: queries in,
   // answers out, nothing else (issue 13).
-  auto facade = spawn_query_facade(sys, cache);
+  // With a history, what the cache misses is looked up in the store.
+  auto facade = spawn_query_facade(sys, cache, history);
   keep(facade);
   if (qsock) {
     auto socket_stats = qsock->serve(sys, facade);

@@ -65,7 +65,13 @@ using cache_actor = stats_api::extend<
     // The same registration, answered with the table's exact state
     // (process_table::export_state): what a fleet forwarder sends so the
     // collector's mirror is the table itself.
-    caf::replies_to<atom::snapshot,
+    caf::replies_to<atom::snapshot, update_batch_sink_actor>::with<table_state>,
+    // An agent's restart (docs/history.md "Restart"): imports what the
+    // history reloaded into the empty table (process_table::restore_state,
+    // with the stopped agent's last write time), registers the sink as
+    // atom::snapshot does and answers the table's exact state. An error
+    // when the table is not empty.
+    caf::replies_to<atom::restore, table_state, timestamp,
                     update_batch_sink_actor>::with<table_state>>;
 
 /// Keeps the durable history of every process (actors/history,
@@ -78,7 +84,11 @@ using history_actor = stats_api::extend<
     // all (a replay waits for it before it ends).
     caf::replies_to<atom::flush>::with<std::uint64_t>,
     // Its own timer: a write every history.flush-interval.
-    caf::reacts_to<atom::tick>>;
+    caf::reacts_to<atom::tick>,
+    // A query answered from the store (history_store::answer), as it stood
+    // at the time given (unknown_time: now), after writing what is pending:
+    // a lookup that missed the cache (the query facade's fallback).
+    caf::replies_to<query, timestamp>::with<std::string>>;
 
 /// Reads update sources (files, stdin, EVTX, Sysmon JSON) and feeds the
 /// cache in order, a bounded number of batches in flight.

@@ -40,6 +40,7 @@ CAF_ADD_ATOM(proctrack, proctrack::atom, publish, "publish")
 CAF_ADD_ATOM(proctrack, proctrack::atom, hosts, "hosts")
 CAF_ADD_ATOM(proctrack, proctrack::atom, reconnect, "reconnect")
 CAF_ADD_ATOM(proctrack, proctrack::atom, timeout, "timeout")
+CAF_ADD_ATOM(proctrack, proctrack::atom, restore, "restore")
 
 CAF_END_TYPE_ID_BLOCK(proctrack)
 

@@ -92,6 +92,7 @@ every_interface() {
       {"live_events_actor", inputs_of<pt::live_events_actor>()},
       {"stats_publisher_actor", inputs_of<pt::stats_publisher_actor>()},
       {"forwarder_actor", inputs_of<pt::forwarder_actor>()},
+      {"history_actor", inputs_of<pt::history_actor>()},
       {"fleet_ingest_api", inputs_of<pt::fleet_ingest_api>()},
       {"collector_query_api", inputs_of<pt::collector_query_api>()},
       {"collector_actor", inputs_of<pt::collector_actor>()},
@@ -203,7 +204,20 @@ std::vector<attempt> every_message(const target &t,
   auto other_host = wipe;
   other_host.host = "pt-invented-host";
   pt::stats_report fake{"pt-attacker", {{"Length", 0}, {"PtAttacker", 1}}};
+  // A restart's state with an invented running process (the cache's
+  // atom::restore), and an as-of query meant for the history actor.
+  pt::table_state planted;
+  pt::process_state inv;
+  inv.id = "4242-1609495200";
+  inv.parent_id = "1-?";
+  inv.start_time = *pt::parse_time("2021-01-01T10:00:00Z");
+  inv.data = "{\"Name\":\"pt-planted\"}";
+  planted.processes.push_back(inv);
   return {
+      make_attempt("restore a planted state", false, pt::atom::restore_v,
+                   planted, future, bsink),
+      make_attempt("an as-of query for the history", false,
+                   pt::query{"pslist", "", 0}, future),
       make_attempt("update_batch", false, batch),
       make_attempt("fleet_batch wiping snapshot", false, wipe),
       make_attempt("fleet_batch next seq", false, next),

@@ -272,10 +272,10 @@ BOOST_AUTO_TEST_CASE(bad_queries_and_missing_or_damaged_stores_are_errors) {
   BOOST_TEST(got[0]["Data"]["Name"] == "a");
   BOOST_TEST(got[0]["Id"] == "5-1609495200");
   // What the history does not answer, and a time it cannot read, say so.
-  r = proctrack({"query", "--history=" + junk, "tree:5", "pslist@yesterday",
+  r = proctrack({"query", "--history=" + junk, "stats", "pslist@yesterday",
                  "get:5@2021-01-01T09:00:00Z"});
   BOOST_TEST(r.status == 2);
-  BOOST_TEST(r.err.find("tree") != std::string::npos);
+  BOOST_TEST(r.err.find("stats") != std::string::npos);
   BOOST_TEST(r.err.find("pslist@yesterday: bad time") != std::string::npos);
   // The one good query is answered: nothing had started at 09:00.
   auto rows = json_lines(r.out);

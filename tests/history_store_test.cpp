@@ -165,8 +165,16 @@ BOOST_AUTO_TEST_CASE(answers_as_of_a_time) {
   BOOST_TEST(ask(*s, "get", "100-1609495200").at("Children").size() == 2u);
   BOOST_TEST(ask(*s, "get", "999").is_null());
   std::string error;
-  BOOST_TEST(!s->answer(query{"tree", "1", 0}, unknown_time, error));
-  BOOST_TEST(error.find("tree") != std::string::npos);
+  BOOST_TEST(!s->answer(query{"stats", "", 0}, unknown_time, error));
+  BOOST_TEST(error.find("stats") != std::string::npos);
+  // Explorer's tree as of 10:45: cmd only, then the whole of it.
+  auto then = s->answer(query{"tree", "100-1609495200", 0},
+                        t("2021-01-01T10:45:00Z"), error);
+  BOOST_REQUIRE(then);
+  BOOST_TEST(nlohmann::json::parse(*then)["children"].size() == 1u);
+  auto now = s->answer(query{"tree", "100-1609495200", 0}, unknown_time, error);
+  BOOST_REQUIRE(now);
+  BOOST_TEST(nlohmann::json::parse(*now)["children"].size() == 2u);
 }
 
 BOOST_AUTO_TEST_CASE(hosts_are_kept_apart) {

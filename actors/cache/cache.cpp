@@ -453,6 +453,17 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         add_batch_sink(sink);
         return st.table.export_state();
       },
+      [self, add_batch_sink](
+          atom::restore, table_state &s, timestamp last_alive,
+          update_batch_sink_actor sink) -> caf::result<table_state> {
+        auto &st = self->state;
+        if (st.table.size() != 0 || !st.other_hosts.empty())
+          return caf::make_error(caf::sec::runtime_error,
+                                 "a restart's state goes into an empty cache");
+        st.table.restore_state(std::move(s), last_alive);
+        add_batch_sink(sink);
+        return st.table.export_state();
+      },
       [self](atom::publish, stats_report &r) {
         auto &pub = self->state.published;
         for (auto &p : pub)

@@ -1421,8 +1421,31 @@ void process_table::end_sync() {
     set_end(s, time, true);
     ++counters_.sync_exits;
   }
+  if (!restored_running_.empty())
+    reconcile_restored(gen);
   sync_ = open_sync{};
   evict_if_full();
+}
+
+void process_table::reconcile_restored(std::uint64_t gen) {
+  for (auto &id : restored_running_) {
+    auto slot = lookup_real_id(id);
+    if (slot == npos)
+      continue;
+    auto &e = slots_[slot];
+    // Ended by this listing (not listed, or its pid reused), not by an
+    // exit event: it ended while the agent was down.
+    if (e.running() || !e.end_is_estimate || e.seen_in_sync == gen)
+      continue;
+    auto end = std::max({restored_alive_, e.start_time, e.last_sync_time});
+    if (end != unknown_time && end < e.end_time)
+      set_end(slot, end, true);
+    data_fields mark;
+    mark.push_back({"EndTimeEstimated", "true"});
+    merge_data(e, std::move(mark));
+  }
+  restored_running_.clear();
+  restored_running_.shrink_to_fit();
 }
 
 void process_table::merge_enrichment(process_entry &e, const enrichment &en) {
@@ -1588,6 +1611,19 @@ std::size_t process_table::import_state(table_state &&s) {
     if (e.tier != 0 && lookup_real_id(e.parent_id) == npos)
       count_orphan(e.parent_id, 1);
   }
+  return skipped;
+}
+
+std::size_t process_table::restore_state(table_state &&s,
+                                         timestamp last_alive) {
+  std::vector<std::string> running;
+  for (auto &p : s.processes)
+    if (p.end_time == unknown_time && !p.id.empty() && by_id_.count(p.id) == 0)
+      running.push_back(p.id);
+  auto skipped = import_state(std::move(s));
+  for (auto &id : running)
+    restored_running_.push_back(std::move(id));
+  restored_alive_ = last_alive;
   return skipped;
 }
 

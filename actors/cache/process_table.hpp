@@ -181,6 +181,15 @@ public:
   /// id is empty or already cached are skipped; returns how many were.
   /// Children beyond max_children are cut; the table stays within max_size.
   std::size_t import_state(table_state &&s);
+  /// Imports what an agent's history held when it restarts
+  /// (actors/history/restore.hpp), as import_state does, and remembers
+  /// the running processes imported. The next listing reconciles them: one
+  /// it does not list (it exited while the agent was down, or its pid is
+  /// another process's now) gets as its estimated end `last_alive` (the
+  /// last time the stopped agent recorded anything; at least its start and
+  /// its LastSyncTime, at most the end the listing would estimate), and
+  /// Data `"EndTimeEstimated": true`. Returns what import_state returns.
+  std::size_t restore_state(table_state &&s, timestamp last_alive);
 
   // -- change tracking (the history's mirror, actors/history) ----------------
 
@@ -318,6 +327,11 @@ private:
   /// to it; at most max_size + 1).
   std::uint64_t max_suffix_ = 0;
   std::size_t data_bytes_ = 0;
+  /// Running processes of a restore_state, until the next listing ends.
+  std::vector<std::string> restored_running_;
+  timestamp restored_alive_ = unknown_time;
+  /// Their estimated ends, at the end of the first listing after a restart.
+  void reconcile_restored(std::uint64_t gen);
   bool tracking_ = false;
   std::vector<std::uint32_t> changed_;         ///< slots noted (may repeat)
   std::vector<process_state> removed_changes_; ///< noted, then removed

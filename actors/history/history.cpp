@@ -1,5 +1,8 @@
 #include "actors/history/history.hpp"
+
+#include "actors/cache/query_parser.hpp"
 #include "actors/common/time.hpp"
+#include "actors/history/restore.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -114,17 +117,52 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
   // The cache's state first (all of it is new to the store), then every
   // batch it applies. await: nothing else is handled before the state.
   auto sink = caf::actor_cast<update_batch_sink_actor>(self);
-  self->request(cache, caf::infinite, atom::snapshot_v, sink)
-      .await(
-          [self](table_state &s) {
-            self->state.mirror.table.import_state(std::move(s));
-            self->state.collect_changes();
-          },
-          [self](caf::error &err) {
-            spdlog::error("history: the cache gave no snapshot: {}",
-                          caf::to_string(err));
-            self->quit(err);
-          });
+  if (cfg.reload) {
+    // A restart: the cache starts from what the store knew (the mirror
+    // imports the cache's resulting state, with the same last write time,
+    // so both reconcile alike at the first listing). Nothing of it is new
+    // to the store: the mirror's notes of the import are dropped, or every
+    // restart would rewrite (and keep young) the reloaded rows.
+    auto &tc = cfg.cache.table;
+    auto rows = st0.store->recent("", tc.max_size, tc.max_bytes);
+    auto alive = st0.store->last_write("");
+    auto state =
+        restore_state_from(std::move(rows), tc, wall_clock_now() - tc.max_expiry);
+    std::int64_t running = 0;
+    for (auto &p : state.processes)
+      running += p.end_time == unknown_time ? 1 : 0;
+    auto n = static_cast<std::int64_t>(state.processes.size());
+    self->request(cache, caf::infinite, atom::restore_v, std::move(state),
+                  alive, sink)
+        .await(
+            [self, alive, n, running](table_state &s) {
+              auto &st = self->state;
+              st.mirror.table.restore_state(std::move(s), alive);
+              st.mirror.table.take_changes();
+              st.reloaded = n;
+              if (n > 0)
+                spdlog::info("history: {} processes reloaded from {} ({} "
+                             "running when it last wrote, at {})",
+                             n, st.store->path(), running, format_time(alive));
+            },
+            [self](caf::error &err) {
+              spdlog::error("history: the cache took no restart state: {}",
+                            caf::to_string(err));
+              self->quit(err);
+            });
+  } else {
+    self->request(cache, caf::infinite, atom::snapshot_v, sink)
+        .await(
+            [self](table_state &s) {
+              self->state.mirror.table.import_state(std::move(s));
+              self->state.collect_changes();
+            },
+            [self](caf::error &err) {
+              spdlog::error("history: the cache gave no snapshot: {}",
+                            caf::to_string(err));
+              self->quit(err);
+            });
+  }
   self->delayed_send(self, std::chrono::nanoseconds{to_ns(cfg.flush_interval)},
                      atom::tick_v);
   return {
@@ -168,6 +206,21 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
                            std::chrono::nanoseconds{to_ns(cfg.flush_interval)},
                            atom::tick_v);
       },
+      [self, cfg, write](query &q,
+                         timestamp as_of) -> caf::result<std::string> {
+        auto &st = self->state;
+        // What the cache evicted since the last write is pending here.
+        if (!st.pending.empty())
+          write();
+        ++st.lookups;
+        if (q.max <= 0 || q.max > cfg.max_answer)
+          q.max = q.max <= 0 ? default_max(q.verb) : cfg.max_answer;
+        std::string error;
+        auto r = st.store->answer(q, as_of, error);
+        if (!r)
+          return caf::make_error(caf::sec::runtime_error, std::move(error));
+        return std::move(*r);
+      },
       [self](atom::stats) -> stats_report {
         auto &st = self->state;
         auto &c = st.store->counters();
@@ -178,7 +231,9 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
              {"HistoryRowsRetired", c.rows_retired},
              {"HistoryWriteFailures", c.write_failures},
              {"HistoryRowsDropped", st.rows_dropped},
-             {"HistoryPending", static_cast<std::int64_t>(st.pending.size())}}};
+             {"HistoryPending", static_cast<std::int64_t>(st.pending.size())},
+             {"HistoryLookups", st.lookups},
+             {"HistoryReloaded", st.reloaded}}};
       },
   };
 }

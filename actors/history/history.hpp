@@ -37,6 +37,14 @@ struct history_config {
   /// Changed processes held between writes; more are written at once, so
   /// memory stays bounded whatever the input rate.
   std::size_t max_pending = 20000;
+  /// An agent's start (docs/history.md "Restart"): the newest processes
+  /// of the store (host "") are reloaded into the empty cache before its
+  /// first listing, which then reconciles the ones that ended meanwhile.
+  bool reload = false;
+  /// A query answered from the store lists at most this many entries or
+  /// tree nodes (children:ID:MAX, tree:ID:MAX): the store may hold a
+  /// month of init's children.
+  std::int64_t max_answer = 10000;
   /// The mirror's tables: exactly the cache's limits and host split, so
   /// the mirror evolves as the cache does (spawn_history copies them).
   cache_config cache;
@@ -62,6 +70,8 @@ struct history_state {
   std::unordered_map<std::string, std::size_t> pending_index; ///< host\0id
   std::int64_t rows_dropped = 0; ///< lost to failed writes
   std::int64_t batches = 0;
+  std::int64_t lookups = 0;  ///< queries answered from the store
+  std::int64_t reloaded = 0; ///< processes reloaded at start (reload)
   timestamp last_age_retire = unknown_time;
   std::string last_error;
 

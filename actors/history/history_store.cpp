@@ -527,6 +527,46 @@ std::vector<history_row> history_store::children(const std::string &host,
   return out;
 }
 
+std::vector<history_row> history_store::recent(std::string_view host,
+                                               std::size_t max_rows,
+                                               std::size_t max_bytes) {
+  std::vector<history_row> out;
+  std::string error;
+  // The last_seen index, walked from its newest end.
+  statement s;
+  s.s = prepare((std::string{"SELECT "} + columns
+                 + " FROM process WHERE host = ?1 ORDER BY last_seen DESC "
+                   "LIMIT ?2")
+                    .c_str(),
+                error);
+  if (!s.s)
+    return out;
+  s.text(1, host);
+  s.integer(2, static_cast<std::int64_t>(
+                   std::min<std::size_t>(max_rows, std::size_t{1} << 31)));
+  std::size_t bytes = 0;
+  while (sqlite3_step(s.s) == SQLITE_ROW) {
+    auto r = read_row(s.s);
+    if (bytes + r.data.size() > max_bytes)
+      break;
+    bytes += r.data.size();
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+timestamp history_store::last_write(std::string_view host) {
+  std::string error;
+  statement s;
+  s.s = prepare("SELECT max(last_seen) FROM process WHERE host = ?1", error);
+  if (!s.s)
+    return unknown_time;
+  s.text(1, host);
+  if (sqlite3_step(s.s) != SQLITE_ROW)
+    return unknown_time;
+  return sqlite3_column_int64(s.s, 0); // NULL (no row) reads as 0
+}
+
 namespace {
 
 void append_row_json(std::string &out, const history_row &r,
@@ -628,6 +668,81 @@ history_store::answer(const query &q, timestamp as_of, std::string &error) {
     out += "]";
     return out;
   }
+  if (q.verb == "tree") {
+    // As the table's tree (SPEC §4): breadth first, so the node cap keeps
+    // the upper levels whole, children by start time, depth at most 20;
+    // a node appears once even if the stored links loop.
+    auto root = find(host, id, as_of);
+    if (!root || max == 0)
+      return std::string{"null"};
+    struct node {
+      history_row row;
+      std::vector<std::size_t> kids;
+    };
+    std::vector<node> nodes;
+    std::unordered_set<std::string> seen{root->id};
+    nodes.push_back({std::move(*root), {}});
+    std::vector<std::size_t> level{0};
+    for (std::size_t depth = 0; depth < process_table::max_tree_depth
+                                && !level.empty() && nodes.size() < max;
+         ++depth) {
+      std::vector<std::size_t> next;
+      for (auto n : level) {
+        if (nodes.size() >= max)
+          break;
+        auto kids = children(nodes[n].row.host, nodes[n].row.id, as_of,
+                             max - nodes.size());
+        for (auto &k : kids) {
+          if (nodes.size() >= max)
+            break;
+          if (!seen.insert(k.id).second)
+            continue;
+          nodes[n].kids.push_back(nodes.size());
+          next.push_back(nodes.size());
+          nodes.push_back({std::move(k), {}});
+        }
+      }
+      level = std::move(next);
+    }
+    auto open_node = [&](const history_row &r) {
+      out += "{\"name\":";
+      auto name = data_value(r.data, "Name");
+      if (name && name->size() > 2 && name->front() == '"')
+        out += *name;
+      else
+        append_json_string(out, r.id);
+      out += ",\"id\":";
+      append_json_string(out, r.id);
+      out += ",\"start_time\":";
+      append_time_json(out, r.start_time);
+      out += ",\"end_time\":";
+      append_time_json(out, r.end_time);
+      out += ",\"data\":";
+      out += r.data.empty() ? std::string{"{}"} : r.data;
+      out += ",\"children\":[";
+    };
+    struct frame {
+      std::size_t n;
+      std::size_t next_kid;
+    };
+    std::vector<frame> stack{{0, 0}};
+    open_node(nodes[0].row);
+    while (!stack.empty()) {
+      auto &f = stack.back();
+      auto &kids = nodes[f.n].kids;
+      if (f.next_kid < kids.size()) {
+        if (f.next_kid > 0)
+          out += ',';
+        auto k = kids[f.next_kid++];
+        open_node(nodes[k].row);
+        stack.push_back({k, 0});
+      } else {
+        out += "]}";
+        stack.pop_back();
+      }
+    }
+    return out;
+  }
   if (q.verb == "pslist") {
     // `pslist:HOST` names a host, as the cache's pslist does.
     auto rows = pslist(q.id, as_of);
@@ -649,7 +764,8 @@ history_store::answer(const query &q, timestamp as_of, std::string &error) {
     out += "]";
     return out;
   }
-  error = "the history answers get, callchain, children and pslist (not "
+  error = "the history answers get, callchain, children, tree and pslist "
+          "(not "
           + q.verb + ")";
   return std::nullopt;
 }

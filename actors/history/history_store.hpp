@@ -109,9 +109,20 @@ public:
   std::vector<history_row> children(const std::string &host,
                                     const std::string &id, timestamp as_of,
                                     std::size_t max);
+  /// The processes of `host` an agent reloads when it starts
+  /// (actors/history/restore.hpp): the most recently written first (a
+  /// running process is rewritten at every listing, so running ones come
+  /// first), at most `max_rows`, and while their Data text takes at most
+  /// `max_bytes` in all (the cache's tracker.max-size and max-bytes).
+  std::vector<history_row> recent(std::string_view host, std::size_t max_rows,
+                                  std::size_t max_bytes);
+  /// When the store last wrote a row of `host` (the largest last_seen;
+  /// wall clock, ns), unknown_time when it holds none: the last moment an
+  /// agent that stopped is known to have been recording.
+  timestamp last_write(std::string_view host);
 
   /// Answers a query (SPEC §4 shapes; verbs get, callchain, children,
-  /// pslist) as JSON text, as it stood at `as_of` (unknown_time: now). An
+  /// tree, pslist) as JSON text, as it stood at `as_of` (unknown_time: now). An
   /// id of the form HOST/ID asks that host only. Entries carry Children as
   /// the store knows them (every child by ParentId, up to 100). nullopt
   /// for another verb, with `error`.

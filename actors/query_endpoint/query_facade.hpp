@@ -13,7 +13,12 @@
 namespace proctrack {
 
 /// Spawns a facade that forwards each query to `backend` (the cache, cast
-/// to query_api) and relays its answer.
-query_api spawn_query_facade(caf::actor_system &sys, query_api backend);
+/// to query_api) and relays its answer. With a `history` (an agent with
+/// history.path), a lookup the cache misses (get, tree of an unknown
+/// process; a callchain cut at an evicted ancestor; children evicted) is
+/// completed from the store, asynchronously: the cache never waits on
+/// SQLite (docs/history.md "Lookups that miss the cache").
+query_api spawn_query_facade(caf::actor_system &sys, query_api backend,
+                             history_actor history = {});
 
 } // namespace proctrack

@@ -44,7 +44,8 @@ Configuration (every key also works in the config file, SPEC §8):
   --dump-config            print the effective configuration and exit
   --tracker.max-size=N     processes cached at most (10000)
   --tracker.max-children=N child ids stored per process (10)
-  --tracker.max-expiry=D   drop processes that exited D ago (24h)
+  --tracker.max-expiry=D   drop processes that exited D ago (24h; 0s:
+                           never; replay: never unless set)
   --tracker.also-forward-updates=BOOL   forward every update (false)
   --tracker.add-enrichments=BOOL        PE version info of each Exe (false)
   --tracker.sync-period=D  time between pslist syncs (60s)

@@ -27,7 +27,9 @@ proctrack_config::proctrack_config() {
       .add(max_bytes, "max-bytes",
            "bytes of process Data cached at most (all processes)")
       .add(max_children, "max-children", "child ids stored per process")
-      .add(max_expiry, "max-expiry", "drop processes that exited this long ago")
+      .add(max_expiry, "max-expiry",
+           "drop processes that exited this long ago (0s: never; replay: "
+           "never unless set)")
       .add(also_forward_updates, "also-forward-updates",
            "write every update to the output stream (AlsoForwardUpdates)")
       .add(add_enrichments, "add-enrichments",
@@ -595,8 +597,9 @@ std::string proctrack_config::dump() const {
   return o.str();
 }
 
-std::optional<int> start_command(proctrack_config &cfg, const command_line &cl,
-                                 const char *prefix) {
+std::optional<int>
+start_command(proctrack_config &cfg, const command_line &cl, const char *prefix,
+              void (*defaults)(proctrack_config &, const command_line &)) {
   auto fail = [prefix](const std::string &msg) {
     std::fprintf(stderr, "%s: %s\n", prefix, msg.c_str());
     return 2;
@@ -605,6 +608,8 @@ std::optional<int> start_command(proctrack_config &cfg, const command_line &cl,
     return fail(err);
   if (cfg.help_printed())
     return 0;
+  if (defaults != nullptr)
+    defaults(cfg, cl);
   if (cl.dump_config) {
     std::fputs(cfg.dump().c_str(), stdout);
     return 0;

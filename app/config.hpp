@@ -29,6 +29,7 @@ public:
   std::int64_t max_size = 10000;
   std::int64_t max_bytes = std::int64_t{64} << 20;
   std::int64_t max_children = 10;
+  /// 0: expiry off (replay's default unless set, app/replay.cpp).
   caf::timespan max_expiry = std::chrono::hours(24);
   bool also_forward_updates = false;
   bool add_enrichments = false;
@@ -162,7 +163,10 @@ struct command_line;
 /// answer --help and --dump-config, set up logging. Returns the exit status
 /// when the command is done already (0 after help or the dump; 2 after
 /// printing "PREFIX: error" on stderr), nothing when it goes on.
-std::optional<int> start_command(proctrack_config &cfg, const command_line &cl,
-                                 const char *prefix);
+/// `defaults`, when given, changes the loaded configuration before the dump
+/// (a command's own defaults, e.g. replay's expiry off).
+std::optional<int> start_command(
+    proctrack_config &cfg, const command_line &cl, const char *prefix,
+    void (*defaults)(proctrack_config &, const command_line &) = nullptr);
 
 } // namespace proctrack

@@ -25,10 +25,18 @@ namespace proctrack {
 
 namespace {
 
-// "No expiry" in replay: about 73 years, far beyond any log, and far from
-// overflowing event time + expiry.
-constexpr timestamp replay_no_expiry =
-    std::int64_t{73} * 365 * 24 * 3600 * hns_per_second;
+// A forensic replay keeps its whole history unless asked otherwise: the
+// default 24 h expiry is the agent's (a 50-day log lost 151 of 356
+// processes). Any --tracker.max-expiry flag, or a config file value other
+// than the default, is a request; else expiry is off (0), which --help and
+// --dump-config say too.
+void replay_defaults(proctrack_config &cfg, const command_line &cl) {
+  bool expiry_asked = cfg.max_expiry != std::chrono::hours(24);
+  for (auto &a : cl.config_args)
+    expiry_asked = expiry_asked || a.rfind("--tracker.max-expiry", 0) == 0;
+  if (!expiry_asked)
+    cfg.max_expiry = caf::timespan::zero();
+}
 
 // Writes the output stream of a replay to stdout.
 update_sink_actor::behavior_type stdout_sink(update_sink_actor::pointer) {
@@ -39,44 +47,105 @@ update_sink_actor::behavior_type stdout_sink(update_sink_actor::pointer) {
   };
 }
 
+// What a directory replay skipped: each entry is named on stderr with the
+// reason; unreadable ones count as InputOpenFailures, the others (not a
+// log, not a file) as InputFilesSkipped.
+struct walk_skips {
+  std::int64_t open_failures = 0;
+  std::int64_t skipped = 0;
+};
+
+void say_skipped(const std::string &what, const std::string &why) {
+  std::fprintf(stderr, "proctrack replay: skipped %s: %s\n", what.c_str(),
+               why.c_str());
+}
+
+void walk_dir(const std::filesystem::path &dir, input_format format,
+              std::vector<std::string> &out, walk_skips &skips) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  fs::directory_iterator it{dir, ec};
+  if (ec) {
+    say_skipped(dir.string(), "cannot read directory: " + ec.message());
+    ++skips.open_failures;
+    return;
+  }
+  for (; !ec && it != fs::directory_iterator(); it.increment(ec)) {
+    auto p = it->path().string();
+    std::error_code sec;
+    auto link = it->symlink_status(sec);
+    auto st = it->status(sec);
+    if (fs::is_symlink(link) && !fs::exists(st)) {
+      say_skipped(p, "dangling symbolic link");
+      ++skips.open_failures;
+      continue;
+    }
+    if (fs::is_directory(st)) {
+      if (fs::is_symlink(link)) {
+        // Not followed: it could loop, or leave the directory given.
+        say_skipped(p, "symbolic link to a directory (not followed)");
+        ++skips.skipped;
+      } else {
+        walk_dir(it->path(), format, out, skips);
+      }
+      continue;
+    }
+    if (!fs::is_regular_file(st)) {
+      say_skipped(p, fs::is_fifo(st)     ? "not a regular file (a FIFO)"
+                     : fs::is_socket(st) ? "not a regular file (a socket)"
+                                         : "not a regular file");
+      ++skips.skipped;
+      continue;
+    }
+    if (access(p.c_str(), R_OK) != 0) {
+      say_skipped(p, std::string{"cannot open: "} + std::strerror(errno));
+      ++skips.open_failures;
+      continue;
+    }
+    std::string error;
+    if (format != input_format::unknown
+        || sniff_format(p, error) != input_format::unknown) {
+      out.push_back(p);
+    } else {
+      std::fprintf(stderr, "proctrack replay: skipped %s\n",
+                   error.empty() ? p.c_str() : error.c_str());
+      ++skips.skipped;
+    }
+  }
+  if (ec) {
+    say_skipped(dir.string(), "cannot read directory: " + ec.message());
+    ++skips.open_failures;
+  }
+}
+
 // The files below `dir` that hold input: those whose format is given or
 // can be detected. Sorted by name so a replay is repeatable.
 std::vector<std::string> files_below(const std::string &dir,
-                                     input_format format) {
+                                     input_format format, walk_skips &skips) {
   std::vector<std::string> out;
-  std::error_code ec;
-  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
-       !ec && it != std::filesystem::recursive_directory_iterator();
-       it.increment(ec)) {
-    if (!it->is_regular_file(ec))
-      continue;
-    auto p = it->path().string();
-    std::string error;
-    if (format != input_format::unknown
-        || sniff_format(p, error) != input_format::unknown)
-      out.push_back(p);
-    else
-      std::fprintf(stderr, "proctrack replay: skipped %s\n",
-                   error.empty() ? p.c_str() : error.c_str());
-  }
+  walk_dir(dir, format, out, skips);
   std::sort(out.begin(), out.end());
   return out;
 }
 
-// Copies standard input into a new temporary file; false with `error`.
-bool spool_stdin(std::string &path, std::string &error) {
+// Copies standard input into a new temporary file, removed from its
+// directory at once (nothing is left behind, even after SIGINT or a
+// crash): it lives on while `fd` is open, and `path` names it as
+// /proc/self/fd/N. False with `error`.
+bool spool_stdin(std::string &path, int &fd, std::string &error) {
   const char *dir = std::getenv("TMPDIR");
   std::string tmpl =
       std::string{dir && *dir ? dir : "/tmp"} + "/proctrack-stdin-XXXXXX";
   std::vector<char> name(tmpl.begin(), tmpl.end());
   name.push_back('\0');
-  int fd = mkstemp(name.data());
+  fd = mkstemp(name.data());
   if (fd < 0) {
     error =
         "cannot spool standard input to " + tmpl + ": " + std::strerror(errno);
     return false;
   }
-  path = name.data();
+  unlink(name.data());
+  path = "/proc/self/fd/" + std::to_string(fd);
   char buf[1 << 16];
   for (;;) {
     auto n = read(STDIN_FILENO, buf, sizeof buf);
@@ -86,6 +155,7 @@ bool spool_stdin(std::string &path, std::string &error) {
       error =
           std::string{"cannot read standard input: "} + std::strerror(errno);
       close(fd);
+      fd = -1;
       return false;
     }
     if (n == 0)
@@ -95,15 +165,15 @@ bool spool_stdin(std::string &path, std::string &error) {
       if (w < 0 && errno == EINTR)
         continue;
       if (w < 0) {
-        error = "cannot spool standard input to " + path + ": "
+        error = "cannot spool standard input to " + tmpl + ": "
                 + std::strerror(errno);
         close(fd);
+        fd = -1;
         return false;
       }
       off += w;
     }
   }
-  close(fd);
   return true;
 }
 
@@ -116,7 +186,7 @@ int fail(const std::string &msg) {
 
 int run_replay(const command_line &cl) {
   proctrack_config cfg;
-  if (auto done = start_command(cfg, cl, "proctrack replay"))
+  if (auto done = start_command(cfg, cl, "proctrack replay", replay_defaults))
     return *done;
   std::vector<std::string> texts;
   std::string error;
@@ -133,14 +203,15 @@ int run_replay(const command_line &cl) {
   // of ten files should not cost a long replay. A directory stands for the
   // log files below it, in name order.
   std::vector<std::string> paths;
+  walk_skips skips;
   std::string stdin_copy;
-  struct remove_at_exit {
-    std::string &path;
-    ~remove_at_exit() {
-      if (!path.empty())
-        std::remove(path.c_str());
+  struct close_at_exit {
+    int fd = -1;
+    ~close_at_exit() {
+      if (fd >= 0)
+        close(fd);
     }
-  } cleanup{stdin_copy};
+  } spool;
   for (auto &path : cl.operands) {
     if (path == "-") {
       if (format != input_format::unknown) {
@@ -151,7 +222,7 @@ int run_replay(const command_line &cl) {
       // first (any size: disk, not memory), which is removed at the end.
       if (!stdin_copy.empty())
         return fail("- given twice");
-      if (!spool_stdin(stdin_copy, error))
+      if (!spool_stdin(stdin_copy, spool.fd, error))
         return fail(error);
       spdlog::info("standard input spooled to {}", stdin_copy);
       paths.push_back(stdin_copy);
@@ -159,7 +230,7 @@ int run_replay(const command_line &cl) {
     }
     std::error_code ec;
     if (std::filesystem::is_directory(path, ec)) {
-      auto found = files_below(path, format);
+      auto found = files_below(path, format, skips);
       if (found.empty())
         return fail("no log files (EVTX, Sysmon JSON, update rows) in " + path);
       paths.insert(paths.end(), found.begin(), found.end());
@@ -184,15 +255,6 @@ int run_replay(const command_line &cl) {
   // keeps one (the collector mirrors one table per connection).
   auto settings = cfg.make_tracker_settings();
   settings.cache.split_hosts = cfg.forward_connect.empty();
-  // A forensic replay keeps its whole history unless asked otherwise: the
-  // default 24 h expiry is the agent's (a 50-day log lost 151 of 356
-  // processes). Set --tracker.max-expiry (flag or config file, any value
-  // but the default) to expire.
-  bool expiry_asked = cfg.max_expiry != std::chrono::hours(24);
-  for (auto &a : cl.config_args)
-    expiry_asked = expiry_asked || a.rfind("--tracker.max-expiry", 0) == 0;
-  if (!expiry_asked)
-    settings.cache.table.max_expiry = replay_no_expiry;
   auto tracked = spawn_tracker(sys, settings);
   if (!tracked)
     return fail(tracker_error_message(tracked.error()));
@@ -218,6 +280,8 @@ int run_replay(const command_line &cl) {
   ic.max_in_flight = static_cast<std::size_t>(cfg.ingest_max_in_flight);
   ic.read_threads = static_cast<std::size_t>(cfg.ingest_read_threads);
   ic.progress = true;
+  ic.open_failures_before = skips.open_failures;
+  ic.skipped_before = skips.skipped;
   caf::scoped_actor self{sys};
   if (forwarder)
     self->request(forwarder, caf::infinite, atom::stats_v)
@@ -338,18 +402,33 @@ int run_replay(const command_line &cl) {
                            caf::to_string(e).c_str());
             });
   }
-  // Say it when expiry dropped history.
+  // Say it when expiry dropped history, and what the table refused.
   self->request(cache, caf::infinite, query{"stats", "", 0})
       .receive(
           [&](std::string &stats) {
             auto j = nlohmann::json::parse(stats, nullptr, false);
-            if (j.is_object() && j.contains("Expired")
-                && j["Expired"].is_number()
-                && j["Expired"].get<long long>() > 0)
+            auto count = [&](const char *key) -> long long {
+              if (j.is_object() && j.contains(key) && j[key].is_number())
+                return j[key].get<long long>();
+              return 0;
+            };
+            if (auto n = count("Expired"); n > 0)
               std::fprintf(stderr,
                            "proctrack replay: expiry (tracker.max-expiry) "
                            "dropped %lld exited processes (Expired)\n",
-                           j["Expired"].get<long long>());
+                           n);
+            if (auto n = count("ExitsRefused"); n > 0)
+              std::fprintf(stderr,
+                           "proctrack replay: %lld exits not applied: no "
+                           "known time, or dated before the start of the "
+                           "process they name (ExitsRefused)\n",
+                           n);
+            if (auto n = count("UntimedSyncs"); n > 0)
+              std::fprintf(stderr,
+                           "proctrack replay: %lld syncs without a known "
+                           "time ended none of the processes they do not "
+                           "list (UntimedSyncs)\n",
+                           n);
           },
           [](caf::error &) {});
   std::string out;

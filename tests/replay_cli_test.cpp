@@ -193,7 +193,8 @@ BOOST_AUTO_TEST_CASE(dump_config_prints_the_keys) {
   auto r = proctrack({"replay", "--dump-config"});
   BOOST_TEST(r.status == 0, r.err);
   for (auto key :
-       {"[tracker]", "max-size=10000", "max-children=10", "max-expiry=24h",
+       // replay's own default: expiry off unless asked (docs/semantics.md)
+       {"[tracker]", "max-size=10000", "max-children=10", "max-expiry=0s",
         "also-forward-updates=false", "add-enrichments=false",
         "sysmon-file-location=", "sync-period=60s", "[stats]", "interval=10s"})
     BOOST_TEST(has(r.out, key), key << " in\n" << r.out);

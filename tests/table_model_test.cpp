@@ -101,6 +101,36 @@ std::string lower_guid(std::string g) {
   return g;
 }
 
+std::string trimmed(const std::string &s) {
+  const char *ws = " \t\n\r\v\f";
+  auto b = s.find_first_not_of(ws);
+  if (b == std::string::npos)
+    return {};
+  return s.substr(b, s.find_last_not_of(ws) - b + 1);
+}
+
+// The process an exit names, for the clock's witnesses: its pid (given, a
+// bare pid, or a real id's) and its GUID.
+std::string exit_pid(const process_update &u) {
+  if (!u.process.pid.empty())
+    return u.process.pid;
+  auto t = trimmed(u.target);
+  if (digits(t))
+    return t;
+  auto dash = t.rfind('-');
+  if (!t.empty() && t[0] != '{' && dash != std::string::npos
+      && digits(t.substr(0, dash)))
+    return t.substr(0, dash);
+  return {};
+}
+
+std::string exit_guid(const process_update &u) {
+  if (!u.process.guid.empty())
+    return lower_guid(trimmed(u.process.guid));
+  auto t = trimmed(u.target);
+  return !t.empty() && t[0] == '{' ? lower_guid(t) : std::string{};
+}
+
 // "<id>" or "<id>.N": an id the table could have given this pid and start.
 bool restorable(const std::string &exact, const std::string &base) {
   if (exact == base)
@@ -160,7 +190,7 @@ struct counts {
                unknown_exits = 0, late_exits = 0, sync_exits = 0,
                pid_reuses = 0, exits_revived = 0, same_second_pids = 0,
                guid_collisions = 0, start_merges = 0, children_dropped = 0,
-               unknown_parents = 0;
+               unknown_parents = 0, exits_refused = 0, untimed_syncs = 0;
 };
 
 // -- the model ----------------------------------------------------------------
@@ -192,8 +222,12 @@ struct model {
   std::map<std::string, std::string> links;              // pid -> id
   std::map<std::string, std::string> guids;              // guid -> id
   std::deque<std::pair<std::string, timestamp>> pending; // oldest first
-  timestamp now = unknown_time, last_run = unknown_time,
-            candidate = unknown_time;
+  timestamp now = unknown_time, last_run = unknown_time;
+  struct witness {
+    timestamp time;
+    std::string pid, guid;
+  };
+  std::vector<witness> candidates; // clock outliers held back, in order
   std::uint64_t gen = 0, clock = 0;
   counts n;
 
@@ -405,20 +439,32 @@ struct model {
     }
   }
   // "Now" is the newest event time, but one more than max-expiry ahead is
-  // held back until a second one within max-expiry of it confirms the jump
-  // (docs: Clock outliers); expiry runs every max-expiry/64 (>= 1 s).
-  void observe(timestamp t) {
+  // held back until events of 3 distinct processes (same pid or same GUID:
+  // the same process; a listing is one of its own), all within max-expiry
+  // of the first, confirm the jump (docs: Clock outliers); expiry runs every
+  // max-expiry/64 (>= 1 s).
+  void observe(timestamp t, const std::string &pid = {},
+               const std::string &guid = {}) {
     if (!known(t) || t <= now)
       return;
-    if (known(now) && cfg.max_expiry > 0 && t - now > cfg.max_expiry) {
-      if (!known(candidate) || !within(t, candidate, cfg.max_expiry)) {
-        candidate = t;
+    if (known(now) && cfg.max_expiry > 0 && !within(t, now, cfg.max_expiry)) {
+      if (!candidates.empty()
+          && !within(t, candidates.front().time, cfg.max_expiry))
+        candidates.clear();
+      bool seen = false;
+      for (auto &c : candidates)
+        seen = seen || (!guid.empty() && c.guid == guid)
+               || (!pid.empty() && c.pid == pid);
+      if (!seen)
+        candidates.push_back({t, pid, guid});
+      if (candidates.size() < 3) {
         ++n.clock_outliers;
         return;
       }
-      t = std::min(t, candidate);
+      for (auto &c : candidates)
+        t = std::min(t, c.time);
     }
-    candidate = unknown_time;
+    candidates.clear();
     now = t;
     auto step = std::max<timestamp>(sec, cfg.max_expiry / 64);
     if (!known(last_run))
@@ -566,6 +612,10 @@ struct model {
       return;
     auto end = hit->second;
     pending.erase(hit);
+    if (known(p.start) && end < p.start) { // by GUID or id: a wrong time
+      ++n.exits_refused;
+      return;
+    }
     set_end(p, end, false);
     ++n.late_exits;
   }
@@ -654,9 +704,14 @@ struct model {
       target.pop_back();
     // An exit by bare pid older than the holder's start is an earlier
     // holder's.
-    if (p && !exact_id && guid.empty() && digits(target) && known(end)
-        && known(p->start) && end < p->start)
-      p = nullptr;
+    if (p && known(end) && known(p->start) && end < p->start) {
+      if (!exact_id && guid.empty() && digits(target)) {
+        p = nullptr;
+      } else { // named exactly: the exit's time is wrong
+        ++n.exits_refused;
+        return;
+      }
+    }
     if (!p) {
       ++n.unknown_exits;
       auto key = !guid.empty() ? guid : target;
@@ -830,9 +885,12 @@ struct model {
     for (auto &x : listed)
       if (x.created && get(x.id))
         take_link(procs.at(x.id), rows[x.row].pid, time);
-    // Pass 4: a running process not listed (and started by then) is gone.
+    // Pass 4: a running process not listed (and started by then) is gone;
+    // a listing without a time ends none.
     std::vector<std::string> gone;
-    for (auto *p : eviction_order())
+    if (!known(time))
+      ++n.untimed_syncs;
+    for (auto *p : known(time) ? eviction_order() : std::vector<proc *>{})
       if (p->running() && p->seen != gen && before_or_same(p->start, time))
         gone.push_back(p->id);
     for (auto &id : gone) {
@@ -845,11 +903,15 @@ struct model {
   void apply(const process_update &u) {
     switch (u.kind) {
     case update_kind::start:
-      observe(u.process.start_time);
+      observe(u.process.start_time, u.process.pid, lower_guid(u.process.guid));
       start(u.process);
       break;
     case update_kind::exit:
-      observe(u.time);
+      if (!known(u.time)) {
+        ++n.exits_refused;
+        break;
+      }
+      observe(u.time, exit_pid(u), exit_guid(u));
       exit(u.target, u.process, u.time);
       break;
     case update_kind::sync:
@@ -1164,9 +1226,11 @@ std::string compare(const process_table &table, model &m) {
   auto t = [](timestamp x) { return format_time(x); };
   if (s.now != m.now)
     o << "now: table " << t(s.now) << " model " << t(m.now) << "; ";
-  if (s.clock_candidate != m.candidate)
+  auto first_candidate =
+      m.candidates.empty() ? unknown_time : m.candidates.front().time;
+  if (s.clock_candidate != first_candidate)
     o << "clock candidate: table " << t(s.clock_candidate) << " model "
-      << t(m.candidate) << "; ";
+      << t(first_candidate) << "; ";
   if (s.last_expiry_run != m.last_run)
     o << "last expiry run: table " << t(s.last_expiry_run) << " model "
       << t(m.last_run) << "; ";
@@ -1250,6 +1314,8 @@ std::string compare(const process_table &table, model &m) {
   cmp("ByteEvictions", c.byte_evictions, m.n.byte_evictions);
   cmp("Expired", c.expired, m.n.expired);
   cmp("ClockOutliers", c.clock_outliers, m.n.clock_outliers);
+  cmp("ExitsRefused", c.exits_refused, m.n.exits_refused);
+  cmp("UntimedSyncs", c.untimed_syncs, m.n.untimed_syncs);
   cmp("ParentLoops", c.parent_loops, m.n.parent_loops);
   cmp("TruncatedFields", c.truncated_fields, m.n.truncated_fields);
   cmp("UnknownExits", c.unknown_exits, m.n.unknown_exits);

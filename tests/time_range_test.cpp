@@ -305,8 +305,8 @@ process_update exit_at(const std::string &pid, const char *when) {
 
 } // namespace
 
-// One event far ahead of the clock does not move it; a second one that
-// agrees with it (a real gap in the log) does.
+// One event far ahead of the clock does not move it; events of three
+// distinct processes that agree with each other (a real gap in the log) do.
 BOOST_AUTO_TEST_CASE(one_far_future_event_does_not_move_now) {
   table_config cfg;
   cfg.max_expiry = 3600 * hns_per_second;
@@ -326,24 +326,27 @@ BOOST_AUTO_TEST_CASE(one_far_future_event_does_not_move_now) {
   BOOST_TEST(tab.counters().clock_outliers == 2);
   BOOST_TEST(tab.counters().expired == 0);
   BOOST_TEST(tab.find("2-1609459260"));
-  // A gap: two events a day later, within max-expiry of each other. The
-  // second confirms the first; the clock moves to the earlier of the two and
+  // A gap: three processes a day later, within max-expiry of each other.
+  // The third confirms the others; the clock moves to the earliest and
   // expiry runs as usual.
   tab.apply(start_at("6", "2021-01-02T10:00:00Z"));
-  BOOST_TEST(tab.now() == t("2021-01-01T00:30:00Z"));
   tab.apply(start_at("7", "2021-01-02T10:05:00Z"));
+  BOOST_TEST(tab.now() == t("2021-01-01T00:30:00Z"));
+  tab.apply(start_at("8", "2021-01-02T10:06:00Z"));
   BOOST_TEST(tab.now() == t("2021-01-02T10:00:00Z"));
-  BOOST_TEST(tab.counters().clock_outliers == 3);
+  BOOST_TEST(tab.counters().clock_outliers == 4);
   BOOST_TEST(!tab.find("2-1609459260"));
   BOOST_TEST(tab.counters().expired == 1);
-  // The held-back candidate travels with the state (a mirror stays equal).
-  tab.apply(start_at("8", "2200-01-01T00:00:00Z"));
+  // The first held-back candidate travels with the state, as one witness.
+  tab.apply(start_at("9", "2200-01-01T00:00:00Z"));
   auto s = tab.export_state();
   BOOST_TEST(s.clock_candidate == t("2200-01-01T00:00:00Z"));
   process_table mirror{cfg};
   mirror.import_state(std::move(s));
-  mirror.apply(start_at("9", "2200-01-01T00:10:00Z"));
-  tab.apply(start_at("9", "2200-01-01T00:10:00Z"));
+  for (auto *table : {&mirror, &tab}) {
+    table->apply(start_at("10", "2200-01-01T00:10:00Z"));
+    table->apply(start_at("11", "2200-01-01T00:20:00Z"));
+  }
   BOOST_TEST(mirror.now() == t("2200-01-01T00:00:00Z"));
   BOOST_TEST(tab.now() == mirror.now());
 }
@@ -361,8 +364,14 @@ BOOST_AUTO_TEST_CASE(no_outliers_without_expiry) {
 
 // The outsiders' case: evil.exe stays, exited, and the outlier is counted.
 BOOST_AUTO_TEST_CASE(future_time_purges_history_case) {
+  // Replay's default does not expire at all; with the agent's 24 h the
+  // outlier is held back.
+  auto off = replay(cases_dir() + "/replay/future_time_purges_history.jsonl",
+                    {"get:2", "stats"});
+  BOOST_TEST(off[0].at("Data").at("Name") == "evil.exe");
+  BOOST_TEST(counter_of(off[1], "Expired") == 0);
   auto r = replay(cases_dir() + "/replay/future_time_purges_history.jsonl",
-                  {"get:2", "stats"});
+                  {"get:2", "stats"}, {"--tracker.max-expiry=24h"});
   BOOST_TEST(r[0].at("Id") == "2-1609459260");
   BOOST_TEST(r[0].at("Data").at("Name") == "evil.exe");
   BOOST_TEST(r[0].at("EndTime") == "2021-01-01T00:02:00Z");

@@ -87,7 +87,7 @@ BOOST_AUTO_TEST_CASE(bad_settings_name_the_setting_and_spawn_nothing) {
   s.cache.table.max_size = 0;
   check(s, "cache", "tracker.max-size");
   s = {};
-  s.cache.table.max_expiry = 0;
+  s.cache.table.max_expiry = -1; // 0 is "expiry off", negative is refused
   check(s, "cache", "tracker.max-expiry");
   s = {};
   s.cache.table.max_bytes = 0;

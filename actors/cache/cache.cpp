@@ -46,8 +46,8 @@ std::string cache_config::validate() const {
     return "tracker.max-size must be at least 1";
   if (table.max_size > (std::size_t{1} << 31))
     return "tracker.max-size must be at most 2147483648";
-  if (table.max_expiry <= 0)
-    return "tracker.max-expiry must be a positive duration";
+  if (table.max_expiry < 0) // 0: expiry off
+    return "tracker.max-expiry must not be negative (0s: expiry off)";
   if (table.max_bytes < min_max_bytes || table.max_bytes > max_max_bytes)
     return "tracker.max-bytes must be between " + std::to_string(min_max_bytes)
            + " (1 MiB) and " + std::to_string(max_max_bytes) + " (1 TiB) (got "
@@ -135,7 +135,9 @@ std::string cache_state::answer_query(const query &q,
     auto *t = find_host(q.id);
     return t ? t->pslist_json() : std::string{"[]"};
   }
-  if (auto slash = q.id.find('/'); slash != std::string::npos) {
+  // HOST/ID splits at the last '/': an id never holds one, a host name may
+  // (docs/semantics.md, "Several hosts in one replay").
+  if (auto slash = q.id.rfind('/'); slash != std::string::npos) {
     query sub = q;
     sub.id = q.id.substr(slash + 1);
     if (auto *t = find_host(std::string_view{q.id}.substr(0, slash)))

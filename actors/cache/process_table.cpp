@@ -63,6 +63,29 @@ bool abs_within(timestamp a, timestamp b, timestamp slack) {
          <= static_cast<std::uint64_t>(slack);
 }
 
+// The pid an exit names: its record's, else its target's (a pid, or a real
+// id "<pid>-<second>"); empty for a GUID.
+std::string_view exit_pid(std::string_view target, std::string_view pid) {
+  if (!pid.empty())
+    return pid;
+  target = trim(target);
+  if (is_digits(target))
+    return target;
+  auto dash = target.rfind('-');
+  if (!target.empty() && target.front() != '{' && dash != std::string_view::npos
+      && is_digits(target.substr(0, dash)))
+    return target.substr(0, dash);
+  return {};
+}
+
+// The GUID an exit names: its record's, else its target when a GUID.
+std::string_view exit_guid(std::string_view target, std::string_view guid) {
+  if (!guid.empty())
+    return guid;
+  target = trim(target);
+  return !target.empty() && target.front() == '{' ? target : std::string_view{};
+}
+
 // The raw JSON value of `key` in a packed Data object, as a string.
 std::optional<std::string> find_field(const std::string &packed,
                                       std::string_view key) {
@@ -702,26 +725,38 @@ void process_table::expire(timestamp now) {
   }
 }
 
-void process_table::observe_time(timestamp t) {
+void process_table::observe_time(timestamp t, std::string_view pid,
+                                 std::string_view guid) {
   if (t == unknown_time || t <= now_)
     return;
-  // "Now" must not be decided by one event (docs/semantics.md): a time more
-  // than max_expiry ahead of the clock would expire every exited process at
-  // once. It is held back (a clock outlier) until the next event ahead of
-  // the clock confirms the jump by lying within max_expiry of it — as the
-  // events after a real gap in a log do — and the clock then moves to the
-  // earlier of the two. An event in range in between drops the candidate.
+  // "Now" must not be decided by one process (docs/semantics.md): a time
+  // more than max_expiry ahead of the clock would expire every exited
+  // process at once, and one process with a skewed clock has a start and
+  // an exit that agree with each other. Such a time is held back (a clock
+  // outlier) until events of clock_witnesses distinct processes (a listing
+  // counts as one of its own) lie within max_expiry of the first candidate
+  // — as the events after a real gap in a log do; the clock then moves to
+  // the earliest of them. An event in range in between drops them, and one
+  // far from the first candidate starts over from itself.
   if (now_ != unknown_time && cfg_.max_expiry > 0
-      && t - now_ > cfg_.max_expiry) {
-    if (clock_candidate_ == unknown_time
-        || !abs_within(t, clock_candidate_, cfg_.max_expiry)) {
-      clock_candidate_ = t;
-      ++counters_.clock_outliers;
+      && !abs_within(t, now_, cfg_.max_expiry)) {
+    if (!clock_candidates_.empty()
+        && !abs_within(t, clock_candidates_.front().time, cfg_.max_expiry))
+      clock_candidates_.clear();
+    bool seen = false;
+    for (auto &c : clock_candidates_)
+      if ((!guid.empty() && c.guid == guid) || (!pid.empty() && c.pid == pid))
+        seen = true;
+    if (!seen)
+      clock_candidates_.push_back({t, std::string{pid}, std::string{guid}});
+    if (clock_candidates_.size() < clock_witnesses) {
+      ++counters_.clock_outliers; // held back
       return;
     }
-    t = std::min(t, clock_candidate_);
+    for (auto &c : clock_candidates_)
+      t = std::min(t, c.time);
   }
-  clock_candidate_ = unknown_time;
+  clock_candidates_.clear();
   now_ = t;
   // Expire in steps of 1/64 of max_expiry (at least 1 s) of event time, so
   // a scan is not paid for on every update.
@@ -1035,12 +1070,19 @@ void process_table::apply_pending_exit(std::uint32_t slot,
   if (hit == pending_exits_.end())
     return;
   auto end = hit->second;
+  // By GUID or real id an end before the start is wrong (as in apply_exit);
+  // by bare pid it was never taken (the test above).
+  bool refused = e.start_time != unknown_time && end < e.start_time;
   // Out of the order too, so the bound counts only exits still waiting.
   auto in_order =
       std::find(pending_order_.begin(), pending_order_.end(), hit->first);
   if (in_order != pending_order_.end())
     pending_order_.erase(in_order);
   pending_exits_.erase(hit);
+  if (refused) {
+    ++counters_.exits_refused;
+    return;
+  }
   set_end(slot, end, false);
   ++counters_.late_exits;
 }
@@ -1055,13 +1097,20 @@ const process_entry *process_table::apply(process_update &&u) {
   switch (u.kind) {
   case update_kind::start: {
     ++counters_.starts;
-    observe_time(u.process.start_time);
+    observe_time(u.process.start_time, u.process.pid,
+                 normalize_guid(u.process.guid));
     auto slot = apply_start(std::move(u.process));
     return slot != npos && slots_[slot].used ? &slots_[slot] : nullptr;
   }
   case update_kind::exit:
     ++counters_.exits;
-    observe_time(u.time);
+    if (u.time == unknown_time) {
+      // An exit that cannot say when is not an exit (nothing is made up).
+      ++counters_.exits_refused;
+      break;
+    }
+    observe_time(u.time, exit_pid(u.target, u.process.pid),
+                 normalize_guid(exit_guid(u.target, u.process.guid)));
     apply_exit(u.target, u.process, u.time);
     break;
   case update_kind::sync:
@@ -1179,12 +1228,20 @@ void process_table::apply_exit(std::string_view target, const process_record &p,
     slot = lookup(target);
   if (slot == npos && !p.pid.empty() && guid.empty() && !exact)
     slot = lookup_link(p.pid);
-  if (slot != npos && !exact) {
+  if (slot != npos) {
     auto &e = slots_[slot];
-    bool by_pid = guid.empty() && is_digits(trim(target));
-    if (by_pid && end != unknown_time && e.start_time != unknown_time
-        && end < e.start_time)
-      slot = npos; // the exit of an older holder of that pid
+    bool by_pid = !exact && guid.empty() && is_digits(trim(target));
+    if (end != unknown_time && e.start_time != unknown_time
+        && end < e.start_time) {
+      if (by_pid) {
+        slot = npos; // the exit of an older holder of that pid
+      } else {
+        // The process named exactly cannot have ended before it started:
+        // the exit's time is wrong, so it changes nothing.
+        ++counters_.exits_refused;
+        return;
+      }
+    }
   }
   if (slot == npos) {
     ++counters_.unknown_exits;
@@ -1409,8 +1466,12 @@ void process_table::end_sync() {
   // slot order: the order the ends are set in decides the lists' order, and
   // it must not depend on memory layout, or a mirror built from
   // export_state() would drift from its host.
+  // A listing with no known time cannot say when the others ended: it ends
+  // none (nothing is made up), and says so in UntimedSyncs.
+  if (time == unknown_time)
+    ++counters_.untimed_syncs;
   std::vector<std::uint32_t> gone;
-  for (int tier = 1; tier <= 2; ++tier)
+  for (int tier = 1; tier <= 2 && time != unknown_time; ++tier)
     for (auto s = lists_[tier].head; s != npos; s = slots_[s].next) {
       auto &e = slots_[s];
       if (e.running() && e.seen_in_sync != gen
@@ -1518,7 +1579,10 @@ table_state process_table::export_state() const {
   table_state s;
   s.now = now_;
   s.last_expiry_run = last_expiry_run_;
-  s.clock_candidate = clock_candidate_;
+  // The earliest candidate only: a mirror counts it as one witness
+  // (table_state holds one time).
+  if (!clock_candidates_.empty())
+    s.clock_candidate = clock_candidates_.front().time;
   s.pending_exits.reserve(pending_order_.size());
   for (auto &key : pending_order_)
     if (auto it = pending_exits_.find(key); it != pending_exits_.end())
@@ -1552,7 +1616,7 @@ std::size_t process_table::import_state(table_state &&s) {
   if (s.last_expiry_run != unknown_time)
     last_expiry_run_ = s.last_expiry_run;
   if (s.clock_candidate != unknown_time)
-    clock_candidate_ = s.clock_candidate;
+    clock_candidates_.assign(1, clock_witness{s.clock_candidate, {}, {}});
   for (auto &pe : s.pending_exits) {
     if (pe.key.empty() || cfg_.max_pending_exits == 0)
       continue;
@@ -1868,6 +1932,8 @@ std::vector<counter> process_table::counter_list() const {
       {"TruncatedFields", c.truncated_fields},
       {"ByteEvictions", c.byte_evictions},
       {"ClockOutliers", c.clock_outliers},
+      {"ExitsRefused", c.exits_refused},
+      {"UntimedSyncs", c.untimed_syncs},
       {"ExitsRevived", c.exits_revived},
       {"SameSecondPids", c.same_second_pids},
       {"LastSyncSize", c.last_sync_size},

@@ -19,8 +19,8 @@ namespace proctrack {
 struct table_config {
   std::size_t max_size = 10000;  ///< processes cached (links do not count)
   std::size_t max_children = 10; ///< child ids stored per parent
-  timestamp max_expiry =
-      24 * 3600 * hns_per_second; ///< exited processes live this long
+  /// Exited processes live this long; 0: expiry off (replay's default).
+  timestamp max_expiry = 24 * 3600 * hns_per_second;
   std::size_t max_pending_exits =
       4096; ///< exits remembered for a start that comes late
   /// Bytes of Data text cached, all processes together (tracker.max-bytes).
@@ -82,6 +82,12 @@ struct table_counters {
   std::int64_t truncated_fields = 0; ///< Data values cut at max_field_bytes
   std::int64_t byte_evictions = 0;   ///< evictions for max_bytes (in evictions)
   std::int64_t clock_outliers = 0;   ///< event times too far ahead for "now"
+  /// Exits not applied: no known time, or dated before the start of the
+  /// process they name exactly (by real id or GUID).
+  std::int64_t exits_refused = 0;
+  /// Listings with no known time: they add and refresh their processes
+  /// but end none (they cannot say when the unlisted ones ended).
+  std::int64_t untimed_syncs = 0;
   /// Ended processes proven alive by an exact record (exec, comm, listing).
   std::int64_t exits_revived = 0;
   /// Exact starts of a new process whose "<pid>-<second>" was taken.
@@ -274,7 +280,10 @@ private:
   void set_data(process_entry &e, std::string data);
   void refresh_data(process_entry &e, std::string fresh);
   void merge_enrichment(process_entry &e, const enrichment &en);
-  void observe_time(timestamp t);
+  /// Moves "now" to event time `t` of the process (`pid`, `guid`; both
+  /// empty for a listing), unless it is a clock outlier.
+  void observe_time(timestamp t, std::string_view pid = {},
+                    std::string_view guid = {});
   void apply_pending_exit(std::uint32_t slot, const std::string &pid);
 
   // Eviction order: tier 0 (exited, no running descendant) goes first, then
@@ -304,9 +313,15 @@ private:
   table_counters counters_;
   timestamp now_ = unknown_time;
   timestamp last_expiry_run_ = unknown_time;
-  /// A time more than max_expiry ahead of now_, held back until a second
-  /// one confirms it (observe_time); unknown_time when none.
-  timestamp clock_candidate_ = unknown_time;
+  /// Times more than max_expiry ahead of now_, held back until events of
+  /// clock_witnesses distinct processes confirm them (observe_time); in
+  /// arrival order, the first is the earliest candidate. Empty when none.
+  struct clock_witness {
+    timestamp time = unknown_time;
+    std::string pid, guid; ///< both empty: a listing, or a restored state
+  };
+  static constexpr std::size_t clock_witnesses = 3;
+  std::vector<clock_witness> clock_candidates_;
   std::uint64_t sync_generation_ = 0;
   /// The listing being applied, between its first and last part. What
   /// end_sync() needs of a listed row (no Data) is kept only while its

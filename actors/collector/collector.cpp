@@ -203,6 +203,8 @@ collector(collector_actor::stateful_pointer<collector_state> self,
                 std::min<std::size_t>(tc.max_children, b.max_children);
           if (b.max_expiry > 0)
             tc.max_expiry = b.max_expiry;
+          else if (b.max_expiry < 0)
+            tc.max_expiry = 0; // the host's expiry is off (forwarder.cpp)
           if (b.max_bytes > 0)
             tc.max_bytes = std::min<std::size_t>(tc.max_bytes, b.max_bytes);
           if (b.max_pending_exits > 0)

@@ -204,7 +204,9 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     b.max_size = cfg.max_size;
     b.max_children = cfg.max_children;
     b.max_bytes = cfg.max_bytes;
-    b.max_expiry = cfg.max_expiry;
+    // 0 in a batch means "not said" (the collector's own); expiry off
+    // (a replay's default) travels as -1 so the mirror keeps all too.
+    b.max_expiry = cfg.max_expiry > 0 ? cfg.max_expiry : -1;
     b.max_pending_exits = cfg.max_pending_exits;
     return b;
   };

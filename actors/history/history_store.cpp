@@ -608,7 +608,9 @@ constexpr std::size_t children_listed = 100;
 std::optional<std::string>
 history_store::answer(const query &q, timestamp as_of, std::string &error) {
   std::string host, id = q.id;
-  if (auto slash = id.find('/'); slash != std::string::npos) {
+  // HOST/ID: at the last '/', as the cache splits it (a host name may hold
+  // one, an id never does).
+  if (auto slash = id.rfind('/'); slash != std::string::npos) {
     host = id.substr(0, slash);
     id = id.substr(slash + 1);
   }

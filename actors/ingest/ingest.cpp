@@ -24,6 +24,7 @@ stats_report ingest_state::report() const {
     current->add_counters(cs);
   add_counter(cs, "InputFiles", files_read);
   add_counter(cs, "InputOpenFailures", open_failures);
+  add_counter(cs, "InputFilesSkipped", files_skipped);
   add_counter(cs, "UpdatesRead", updates_sent);
   add_counter(cs, "BatchesInFlightPeak",
               static_cast<std::int64_t>(in_flight_peak));
@@ -198,6 +199,8 @@ void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
 
 ingest_actor::behavior_type ingest(self_ptr self, ingest_config cfg,
                                    cache_actor cache) {
+  self->state.open_failures = cfg.open_failures_before;
+  self->state.files_skipped = cfg.skipped_before;
   return {
       [self, cfg, cache](atom::run) -> caf::result<bool> {
         auto &st = self->state;

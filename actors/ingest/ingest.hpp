@@ -37,6 +37,11 @@ struct ingest_config {
   /// collector slows down instead of dropping updates. A live source must
   /// not wait: it leaves this empty.
   forwarder_actor pace;
+  /// Entries of a directory the caller skipped before reading (app/replay):
+  /// unreadable ones add to InputOpenFailures, the others (not a log, not a
+  /// regular file) are InputFilesSkipped.
+  std::int64_t open_failures_before = 0;
+  std::int64_t skipped_before = 0;
 
   std::string validate() const;
 };
@@ -61,6 +66,7 @@ struct ingest_state {
   std::int64_t files_read = 0;
   std::int64_t merged_files = 0; ///< sources behind `current` (--sort=time)
   std::int64_t open_failures = 0;
+  std::int64_t files_skipped = 0; ///< ingest_config::skipped_before
   std::int64_t progress_updates = 0;
   std::chrono::steady_clock::time_point started, progress_at;
 

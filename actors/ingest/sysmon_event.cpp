@@ -28,9 +28,11 @@ void sysmon_event::set(std::string name, std::string value) {
 }
 
 const std::string *sysmon_event::find(std::string_view name) const {
-  for (auto &kv : fields)
-    if (kv.first == name)
-      return &kv.second;
+  // The last of duplicate fields (<Data> twice in one event), as set() and
+  // the JSON forms keep it (docs/sources.md).
+  for (auto it = fields.rbegin(); it != fields.rend(); ++it)
+    if (it->first == name)
+      return &it->second;
   return nullptr;
 }
 
@@ -373,6 +375,11 @@ std::optional<process_update> to_update_on(const sysmon_event &ev,
     if (!when) {
       why_not = bad_time.empty() ? "EventID 5 without a valid UtcTime"
                                  : "EventID 5: " + bad_time;
+      return std::nullopt;
+    }
+    if (*when == unknown_time) { // 0001-01-01: an exit must say when
+      why_not = "EventID 5: UtcTime \"" + ev.find("UtcTime")->substr(0, 64)
+                + "\" is the unknown time; an exit needs a known time";
       return std::nullopt;
     }
     u.kind = update_kind::exit;

@@ -41,7 +41,8 @@ struct sysmon_event {
   /// Sets (or replaces) a field.
   void set(std::string name, std::string value);
 
-  /// The value of a field, or nullptr when absent.
+  /// The value of a field, or nullptr when absent. Of duplicate fields
+  /// (a <Data Name> given twice) the last one wins, as in every form.
   const std::string *find(std::string_view name) const;
 };
 

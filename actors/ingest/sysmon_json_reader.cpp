@@ -6,6 +6,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <unordered_map>
+
 namespace proctrack {
 
 namespace {
@@ -29,7 +31,11 @@ public:
   std::string error;
 
   bool null() override {
-    return true; // left out
+    // Left out; a null given after a value of the same key drops it (the
+    // last one wins, as JSON readers keep it).
+    if (!stack_.empty() && stack_.back().keep)
+      drop(stack_.back().path);
+    return true;
   }
   bool boolean(bool v) override {
     return scalar(v ? "true" : "false");
@@ -102,19 +108,41 @@ private:
     return false;
   }
 
+  // A key given twice: the last value wins, in place of the first (what
+  // JSON readers such as jq and Python's json keep). Indexed, so a line of
+  // many keys costs no quadratic scan.
   bool scalar(std::string v) {
     if (stack_.empty() || !stack_.back().keep)
       return true; // a bare scalar, or somewhere not kept
     auto &f = stack_.back();
-    if (f.path.empty())
-      top.emplace_back(key_, std::move(v));
+    bool at_top = f.path.empty();
+    auto &into = at_top ? top : all;
+    auto &index = at_top ? top_index_ : all_index_;
+    std::string name = at_top ? key_ : f.path + "." + key_;
+    auto [it, fresh] = index.emplace(name, into.size());
+    if (fresh)
+      into.emplace_back(std::move(name), std::move(v));
     else
-      all.emplace_back(f.path + "." + key_, std::move(v));
+      into[it->second].second = std::move(v);
     return true;
+  }
+
+  void drop(const std::string &path) {
+    bool at_top = path.empty();
+    auto &into = at_top ? top : all;
+    auto &index = at_top ? top_index_ : all_index_;
+    auto it = index.find(at_top ? key_ : path + "." + key_);
+    if (it == index.end())
+      return;
+    // Out of the lookups, in place: the positions of the others stay.
+    into[it->second].first.clear();
+    into[it->second].first.push_back('\0');
+    index.erase(it);
   }
 
   std::vector<frame> stack_;
   std::string key_;
+  std::unordered_map<std::string, std::size_t> top_index_, all_index_;
 };
 
 const std::string *lookup(const event_sax::fields &f, std::string_view k) {

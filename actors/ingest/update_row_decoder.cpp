@@ -569,6 +569,11 @@ row_result decode_valid_text(std::string_view line, process_update &out,
       if (!f.have_end || f.end_time.k == kind::null)
         throw field_error{"missing \"end_time\""};
       out.time = time_of(f.end_time, "end_time");
+      // An exit must say when: the unknown time would be made up into one.
+      if (out.time == unknown_time)
+        throw field_error{"exit row: \"end_time\" "
+                          + std::string{f.end_time.raw.substr(0, 64)}
+                          + " is the unknown time; an exit needs a known time"};
     } else if (t == "sync") {
       out.kind = update_kind::sync;
       bool keyed = false;

@@ -197,6 +197,7 @@ public:
     for (std::size_t n = 0; n < max && bytes < max_batch_bytes;) {
       if (!reader_.next(event_)) {
         note_if_nothing_read();
+        note_what_was_read();
         return false;
       }
       ++events_;
@@ -237,7 +238,8 @@ public:
   }
 
   std::vector<std::string> take_errors() override {
-    auto errs = reader_.take_errors();
+    take_reader_errors();
+    auto errs = std::exchange(reader_taken_, {});
     for (auto &e : errors_)
       errs.push_back(std::move(e));
     errors_.clear();
@@ -253,7 +255,7 @@ public:
     reader_counters(reader_, out);
     add_counter(out, "InputEvents",
                 events_ + static_cast<std::int64_t>(reader_.stats().filtered));
-    add_counter(out, "InputErrors", input_errors() + unusable_);
+    add_counter(out, "InputErrors", reader_problems() + unusable_);
     add_counter(out, "InvalidTextReplaced",
                 static_cast<std::int64_t>(reader_.stats().invalid_text));
     std::int64_t skipped = 0;
@@ -285,6 +287,37 @@ public:
 
 private:
   std::int64_t input_errors() const;
+
+  // Each error the reader names is one problem: a damage it reports without
+  // a counter of its own (libevtx calling the file corrupted, a bad file
+  // header checksum) counts too. Its counters stay the floor, since it keeps
+  // at most 10,000 messages between two takes.
+  std::int64_t reader_problems() const {
+    return std::max(input_errors(), reader_errors_);
+  }
+
+  void take_reader_errors() {
+    for (auto &e : reader_.take_errors()) {
+      reader_taken_.push_back(std::move(e));
+      ++reader_errors_;
+    }
+  }
+
+  // A damaged EVTX file: say how much of it was read, after the damage.
+  void note_what_was_read() {
+    if constexpr (std::is_same_v<Reader, evtx_reader>) {
+      take_reader_errors(); // counted before they are logged
+      if (reader_problems() > 0 && !damage_noted_) {
+        damage_noted_ = true;
+        notes_.push_back(
+            path_ + ": read "
+            + std::to_string(reader_.stats().records + reader_.stats().filtered)
+            + " records despite the damage reported (InputErrors "
+            + std::to_string(reader_problems() + unusable_)
+            + "); what lay past it is lost");
+      }
+    }
+  }
 
   static bool is_security(const sysmon_event &ev) {
     return ev.event_id == 4688 || ev.event_id == 4689;
@@ -478,6 +511,9 @@ private:
   std::vector<std::string> errors_;
   std::int64_t events_ = 0;
   std::int64_t unusable_ = 0;
+  std::int64_t reader_errors_ = 0;        ///< messages taken from the reader
+  std::vector<std::string> reader_taken_; ///< taken, not yet handed on
+  bool damage_noted_ = false;
   std::int64_t other_providers_ = 0;
   std::int64_t other_kinds_dropped_ = 0;
   std::int64_t security_starts_ = 0; ///< 4688 read as starts

@@ -25,6 +25,10 @@ struct ingest_config {
   std::string host;              ///< tags the batches (fleet)
   bool progress = false;         ///< report progress on stderr
   bool sort_by_time = false;     ///< merge all sources in event time order
+  /// Longest update row read, in bytes (a longer one is skipped and named):
+  /// replay sets it from the tracker's configuration so that the sync row
+  /// of a cache of that configuration reads back (max_cache_sync_row_bytes).
+  std::size_t max_line = std::size_t{16} << 20;
   /// When set, reading waits for the forwarder's buffer to have room
   /// (atom::ready) before each batch, so a replay that outruns its
   /// collector slows down instead of dropping updates. A live source must

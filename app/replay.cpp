@@ -3,6 +3,7 @@
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
+#include "actors/cache/output_rows.hpp"
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/enricher/enricher.hpp"
@@ -255,6 +256,7 @@ int run_replay(const command_line &cl) {
   // keeps one (the collector mirrors one table per connection).
   auto settings = cfg.make_tracker_settings();
   settings.cache.split_hosts = cfg.forward_connect.empty();
+  settings.cache.event_clock = true;
   auto tracked = spawn_tracker(sys, settings);
   if (!tracked)
     return fail(tracker_error_message(tracked.error()));
@@ -275,6 +277,9 @@ int run_replay(const command_line &cl) {
   ingest_config ic;
   ic.paths = paths;
   ic.sort_by_time = cl.sort == "time";
+  // The stream a cache of this configuration writes reads back whole: its
+  // sync row may hold every Data twice (docs/semantics.md, Output stream).
+  ic.max_line = max_cache_sync_row_bytes(settings.cache.table);
   ic.format = format;
   ic.batch_size = static_cast<std::size_t>(cfg.ingest_batch_size);
   ic.max_in_flight = static_cast<std::size_t>(cfg.ingest_max_in_flight);

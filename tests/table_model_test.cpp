@@ -881,10 +881,30 @@ struct model {
       if (known(r.end_time) && (e->running() || e->estimate))
         set_end(*e, r.end_time, false);
     }
-    // Pass 3: the listed new processes hold their pids.
-    for (auto &x : listed)
-      if (x.created && get(x.id))
-        take_link(procs.at(x.id), rows[x.row].pid, time);
+    // Pass 3: the listed new processes hold their pids. Between two
+    // restored rows of one pid the link only moves (running one first, else
+    // the later start) and ends no one: a replayed stream states the ends.
+    auto restored = [](const process_record &r) {
+      return !r.real_id.empty() || !r.parent_real_id.empty()
+             || r.keeps_last_sync || r.keeps_children;
+    };
+    for (auto &x : listed) {
+      if (!x.created || !get(x.id))
+        continue;
+      auto &r = rows[x.row];
+      auto &p = procs.at(x.id);
+      proc *old = restored(r) ? by_link(r.pid) : nullptr;
+      if (old && old != &p && old->seen == gen
+          && restored(rows[pl[old->sync_row].row]) && pid_of(p.id) == r.pid) {
+        bool take = p.running() != old->running()
+                        ? p.running()
+                        : before_or_same(old->start, p.start);
+        if (take)
+          links[r.pid] = p.id;
+        continue;
+      }
+      take_link(p, r.pid, time);
+    }
     // Pass 4: a running process not listed (and started by then) is gone;
     // a listing without a time ends none.
     std::vector<std::string> gone;

@@ -71,9 +71,12 @@ std::string_view first_label(std::string_view host) {
   return host.substr(0, host.find('.'));
 }
 
+// Nothing applied yet but empty listings: an output stream's first row is
+// a sync of the still empty cache, before any host is named.
 bool untouched(const process_table &t) {
   auto &c = t.counters();
-  return t.size() == 0 && c.starts == 0 && c.exits == 0 && c.syncs == 0;
+  return t.size() == 0 && c.starts == 0 && c.exits == 0
+         && c.last_sync_size == 0;
 }
 
 } // namespace
@@ -339,7 +342,9 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           if (table == nullptr)
             continue; // past max_hosts, counted
           if (forward) {
-            forwarded += update_row_json(u, !st.other_hosts.empty());
+            // Every row names its host when hosts are kept apart, the
+            // first host's too: a replay of the stream splits them again.
+            forwarded += update_row_json(u, cfg.split_hosts);
             if (u.kind != update_kind::sync || u.part == sync_part::whole
                 || u.part == sync_part::last)
               forwarded += '\n'; // a listing in parts is one line
@@ -419,12 +424,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         st.flush_waiters.push_back(p);
         return p;
       },
-      [self](atom::subscribe, update_sink_actor sink) -> std::string {
+      [self, cfg](atom::subscribe, update_sink_actor sink) -> std::string {
         auto &st = self->state;
         if (sink)
           st.sinks.push_back(sink); // a null sink just asks for the sync row
-        auto now =
-            st.table.now() != unknown_time ? st.table.now() : wall_clock_now();
+        auto now = st.table.now() != unknown_time || cfg.event_clock
+                       ? st.table.now()
+                       : wall_clock_now();
         if (st.other_hosts.empty())
           return cache_sync_row_json(st.table, now);
         // One sync row per host, each naming it, so that the stream

@@ -32,6 +32,11 @@ struct cache_config {
   /// table per connection).
   bool split_hosts = false;
   std::size_t max_hosts = 256; ///< tables kept with split_hosts
+  /// Time is the events' own (replay): a sync row written before any event
+  /// says "unknown" (0001-01-01T00:00:00Z), never the wall clock, which
+  /// would move a replay of the stream's "now" (docs/semantics.md, Output
+  /// stream). Off for the agent, whose events are on the wall clock.
+  bool event_clock = false;
 
   /// tracker.max-bytes bounds: at least 1 MiB (a few processes with every
   /// value at the 32 KiB cap), at most 1 TiB (beyond it, a typo).

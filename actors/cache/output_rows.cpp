@@ -13,13 +13,59 @@ void append_id(std::string &out, const std::string &pid,
   append_json_string(out, pid.empty() ? guid : pid);
 }
 
+// A parent as an update row names it: its pid, else its GUID in the form
+// the row decoder takes ("{...}", which Sysmon's ParentProcessGuid has),
+// else nothing (unknown; a Sysmon row's Data still has the GUID).
+void append_parent(std::string &out, const process_record &p) {
+  const auto &g = p.parent_guid;
+  bool braced =
+      g.size() >= 2 && g.size() <= 64 && g.front() == '{' && g.back() == '}';
+  if (p.ppid.empty() && !braced)
+    return;
+  out += ",\"parent_id\":";
+  append_json_string(out, p.ppid.empty() ? g : p.ppid);
+}
+
+// A listed process's keys, as decode_update_row() reads them back: its own
+// end and the cache state it carries (a replayed stream's `entry`) are
+// kept, so that a forwarded listing restores what the original did.
 void append_record(std::string &out, const process_record &p) {
   out += "{\"id\":";
   append_id(out, p.pid, p.guid);
-  out += ",\"parent_id\":";
-  append_json_string(out, p.ppid);
+  append_parent(out, p);
   out += ",\"start_time\":";
   append_time_json(out, p.start_time);
+  if (p.end_time != unknown_time) {
+    out += ",\"end_time\":";
+    append_time_json(out, p.end_time);
+  }
+  if (!p.real_id.empty() || !p.parent_real_id.empty() || p.keeps_last_sync
+      || p.keeps_children) {
+    out += ",\"entry\":{\"EndTime\":";
+    append_time_json(out, p.end_time);
+    if (!p.real_id.empty()) {
+      out += ",\"Id\":";
+      append_json_string(out, p.real_id);
+    }
+    if (!p.parent_real_id.empty()) {
+      out += ",\"ParentId\":";
+      append_json_string(out, p.parent_real_id);
+    }
+    if (p.keeps_last_sync) {
+      out += ",\"LastSyncTime\":";
+      append_time_json(out, p.last_sync_time);
+    }
+    if (p.keeps_children) {
+      out += ",\"Children\":[";
+      for (std::size_t i = 0; i < p.children.size(); ++i) {
+        if (i)
+          out += ',';
+        append_json_string(out, p.children[i]);
+      }
+      out += ']';
+    }
+    out += '}';
+  }
   out += ",\"data\":";
   append_packed_data(out, p.data);
   out += '}';
@@ -54,8 +100,7 @@ std::string update_row_json(const process_update &u, bool with_host) {
   case update_kind::start: {
     out += ",\"id\":";
     append_id(out, u.process.pid, u.process.guid);
-    out += ",\"parent_id\":";
-    append_json_string(out, u.process.ppid);
+    append_parent(out, u.process);
     out += ",\"start_time\":";
     append_time_json(out, u.process.start_time);
     out += ",\"data\":";
@@ -129,6 +174,17 @@ std::string cache_sync_row_json(const process_table &table, timestamp time,
   }
   out += "]}";
   return out;
+}
+
+std::size_t max_cache_sync_row_bytes(const table_config &cfg) {
+  constexpr std::size_t id_bytes = 96;   // quoted, a GUID is 40
+  constexpr std::size_t time_bytes = 48; // quoted, nanoseconds and all
+  constexpr std::size_t key_bytes = 256; // the keys and punctuation of one
+  const std::size_t per_process = key_bytes + 4 * id_bytes + 5 * time_bytes
+                                  + cfg.max_children * (id_bytes + 1);
+  // The row's own keys, time and host name.
+  constexpr std::size_t head_bytes = 64 * 1024;
+  return head_bytes + cfg.max_size * per_process + 2 * cfg.max_bytes;
 }
 
 std::string stats_object_json(const std::vector<counter> &counters) {

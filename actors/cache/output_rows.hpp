@@ -5,12 +5,15 @@
 
 #include "messages/types.hpp"
 
+#include <cstddef>
+
 #include <string>
 #include <vector>
 
 namespace proctrack {
 
 class process_table;
+struct table_config;
 
 /// One update as a JSON line (no trailing newline). `with_host`: add the
 /// update's "host" when it has one (a cache with several hosts). A sync in
@@ -25,6 +28,16 @@ std::string update_row_json(const process_update &u, bool with_host = false);
 /// restores it into the same cache.
 std::string cache_sync_row_json(const process_table &table, timestamp time,
                                 const std::string &host = {});
+
+/// The longest `sync` row cache_sync_row_json() writes for a table of this
+/// configuration, in bytes: every Data twice (`data` and `entry.Data`,
+/// together at most 2 x max_bytes) plus, per process (max_size), its keys,
+/// five times, four ids and max_children child ids, each id counted at
+/// 96 bytes (a pid, GUID or real id is at most ~40). `replay` reads lines
+/// up to this long (at least 16 MiB), so that the stream a cache of this
+/// configuration writes always reads back (docs/semantics.md, Output
+/// stream); a log whose ids are longer than 96 bytes may exceed it.
+std::size_t max_cache_sync_row_bytes(const table_config &cfg);
 
 /// The stats object: every counter by name, plus Time.
 std::string stats_object_json(const std::vector<counter> &counters);

@@ -1456,10 +1456,34 @@ void process_table::end_sync() {
   for (auto &pl : slots)
     if (slots_[pl.slot].used)
       restore_end(pl.slot, pl.row);
-  // Pass 3: links. The listed process is the pid's holder now.
-  for (auto &pl : slots)
-    if (pl.created && slots_[pl.slot].used)
-      take_link(pl.slot, pl.row.pid, time);
+  // Pass 3: links. The listed process is the pid's holder now. Between two
+  // restored processes of one pid (a replayed output stream, which states
+  // every end) the link only moves, never ends one: the running one holds
+  // it, else the later start, as in the cache that wrote the stream (an
+  // exited holder listed after a running one with an unknown start would
+  // otherwise end it).
+  auto restored = [](const process_record &r) {
+    return !r.real_id.empty() || !r.parent_real_id.empty() || r.keeps_last_sync
+           || r.keeps_children;
+  };
+  for (auto &pl : slots) {
+    if (!pl.created || !slots_[pl.slot].used)
+      continue;
+    auto held = restored(pl.row) ? lookup_link(pl.row.pid) : npos;
+    if (held != npos && held != pl.slot && slots_[held].seen_in_sync == gen
+        && restored(slots[slots_[held].sync_row].row)
+        && slots_[pl.slot].pid() == pl.row.pid) {
+      auto &n = slots_[pl.slot];
+      auto &o = slots_[held];
+      bool take = n.running() != o.running()
+                      ? n.running()
+                      : before_or_same(o.start_time, n.start_time);
+      if (take)
+        links_[pl.row.pid] = pl.slot;
+      continue;
+    }
+    take_link(pl.slot, pl.row.pid, time);
+  }
   // Pass 4: a running process that is not listed has exited; the end is
   // estimated as this sync's time (docs/semantics.md).
   // Walked in eviction order (running processes are in tiers 1 and 2), not

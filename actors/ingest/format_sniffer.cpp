@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <zlib.h>
 
 namespace proctrack {
 
@@ -55,6 +56,27 @@ std::vector<std::string> top_level_keys(std::string_view line) {
   if (!sc.ok() || !sc.at_end())
     return {};
   return keys;
+}
+
+// True when the file (plain or gzip'd) begins with an update row's first
+// key, as every row proctrack writes does: its first line may be a sync row
+// longer than the sniffer reads, which the update reader still reads whole
+// (ingest_config::max_line).
+bool starts_as_update_row(const std::string &path) {
+  gzFile f = gzopen(path.c_str(), "rb");
+  if (f == nullptr)
+    return false;
+  char head[64] = {0};
+  int n = gzread(f, head, sizeof head - 1);
+  gzclose(f);
+  if (n <= 0)
+    return false;
+  std::string_view s{head, static_cast<std::size_t>(n)};
+  if (s.substr(0, 3) == "\xEF\xBB\xBF")
+    s.remove_prefix(3);
+  auto first = s.find_first_not_of(" \t\r\n");
+  return first != std::string_view::npos
+         && s.substr(first).rfind("{\"update_type\":", 0) == 0;
 }
 
 // What a line that decided nothing holds, for the user: its keys, or its
@@ -152,6 +174,8 @@ input_format sniff_format(const std::string &path, std::string &error) {
         || has("System"))
       return input_format::sysmon_json;
   }
+  if (too_long > 0 && too_long == looked && starts_as_update_row(path))
+    return input_format::updates;
   error = path
           + ": unknown format (not EVTX, and no JSON line with "
             "update_type, EventID, winlog, event_data, System or a "

@@ -48,7 +48,7 @@ void log_errors(update_source &src) {
 std::unique_ptr<update_source>
 open_counted(self_ptr self, const ingest_config &cfg, const std::string &path) {
   std::string error;
-  auto src = open_update_source(path, cfg.format, error);
+  auto src = open_update_source(path, cfg.format, error, cfg.max_line);
   if (!src) {
     ++self->state.open_failures;
     self->state.failed = true;

@@ -32,6 +32,10 @@ struct ingest_config {
   /// as cores (at most 8); 1: one file at a time, still off the ingest's
   /// thread. Not used with sort_by_time (all files are read at once).
   std::size_t read_threads = 0;
+  /// Longest update row read, in bytes (a longer one is skipped and named):
+  /// replay sets it from the tracker's configuration so that the sync row
+  /// of a cache of that configuration reads back (max_cache_sync_row_bytes).
+  std::size_t max_line = std::size_t{16} << 20;
   /// When set, reading waits for the forwarder's buffer to have room
   /// (atom::ready) before each batch, so a replay that outruns its
   /// collector slows down instead of dropping updates. A live source must

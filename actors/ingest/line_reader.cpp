@@ -1,5 +1,6 @@
 #include "actors/ingest/line_reader.hpp"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <unistd.h>
@@ -50,8 +51,12 @@ bool line_reader::fill() {
     end_ -= pos_;
     pos_ = 0;
   }
+  // Doubling, but never far past what the longest line needs (+1 byte to
+  // see that it is longer): a long sync row costs about its size.
   if (end_ == buf_.size())
-    buf_.resize(buf_.size() * 2);
+    buf_.resize(
+        std::max(buf_.size() + chunk_size,
+                 std::min(buf_.size() * 2, max_line_ + 1 + chunk_size)));
   auto f = static_cast<gzFile>(gz_);
   int n =
       gzread(f, buf_.data() + end_, static_cast<unsigned>(buf_.size() - end_));

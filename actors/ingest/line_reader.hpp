@@ -53,6 +53,11 @@ public:
     return path_;
   }
 
+  /// The longest line accepted, in bytes.
+  std::size_t max_line() const {
+    return max_line_;
+  }
+
 private:
   bool fill();
 

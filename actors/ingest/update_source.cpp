@@ -57,7 +57,9 @@ namespace {
 // Update rows, one JSON object a line.
 class update_rows_source : public update_source {
 public:
-  explicit update_rows_source(std::string path) : lines_(std::move(path)) {}
+  update_rows_source(std::string path, std::size_t max_line)
+      : lines_(std::move(path),
+               std::max(max_line, line_reader::default_max_line)) {}
 
   bool open(std::string &error) {
     return lines_.open(error);
@@ -92,10 +94,10 @@ public:
         // Never a part of it: a sync row cut short would mark the
         // processes of its unread rest exited.
         bad(lines_.line_number(),
-            "line too long (over "
-                + std::to_string(line_reader::default_max_line >> 20)
-                + " MiB): skipped whole; a sync row is not applied, nothing "
-                  "is marked exited");
+            "line too long (over " + std::to_string(lines_.max_line())
+                + " bytes, from tracker.max-size and tracker.max-bytes): "
+                  "skipped whole; a sync row is not applied, nothing is "
+                  "marked exited");
         continue;
       }
       process_update u;
@@ -797,7 +799,8 @@ std::size_t update_data_bytes(const process_update &u) {
 
 std::unique_ptr<update_source> open_update_source(const std::string &path,
                                                   input_format format,
-                                                  std::string &error) {
+                                                  std::string &error,
+                                                  std::size_t max_line) {
   if (format == input_format::unknown && path == "-")
     format = input_format::updates;
   if (format == input_format::unknown) {
@@ -809,8 +812,12 @@ std::unique_ptr<update_source> open_update_source(const std::string &path,
     }
   }
   switch (format) {
-  case input_format::updates:
-    return open_as<update_rows_source>(path, error);
+  case input_format::updates: {
+    auto src = std::make_unique<update_rows_source>(path, max_line);
+    if (!src->open(error))
+      return nullptr;
+    return src;
+  }
   case input_format::sysmon_json:
     return open_as<sysmon_source<sysmon_json_reader>>(path, error);
   case input_format::evtx:

@@ -51,9 +51,12 @@ std::size_t update_data_bytes(const process_update &u);
 /// Opens `path` ("-" is standard input) as `format`
 /// (input_format::unknown: detect from the content). nullptr and `error`
 /// naming the file when it cannot be opened or its format is unknown.
-std::unique_ptr<update_source> open_update_source(const std::string &path,
-                                                  input_format format,
-                                                  std::string &error);
+/// `max_line`: the longest update row read (bytes, at least 16 MiB); a
+/// longer one is skipped whole and named.
+std::unique_ptr<update_source>
+open_update_source(const std::string &path, input_format format,
+                   std::string &error,
+                   std::size_t max_line = std::size_t{16} << 20);
 
 /// One source that yields the updates of all `sources` merged in event
 /// time order (each source's own order is kept).

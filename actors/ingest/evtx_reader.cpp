@@ -124,9 +124,32 @@ bool evtx_reader::open(std::string &err_msg) {
     return false;
   }
   scan_chunks();
+  // A header flagged dirty (the log was copied while open) may under-count
+  // its chunks, so a cut on a chunk boundary leaves no trace the scan can
+  // see; libevtx's own verdict still does (issue 15, F10). Clean headers
+  // count their chunks and skip this second open.
+  constexpr std::size_t flags_offset = 120; // file header: 0x1 = dirty
+  if (static_cast<unsigned char>(chunk_[flags_offset]) & 0x1)
+    libevtx_verdict();
   chunk_index_ = 0;
   in_chunk_ = false;
   return true;
+}
+
+void evtx_reader::libevtx_verdict() {
+  libevtx_file_t *f = nullptr;
+  libevtx_error_t *e = nullptr;
+  if (libevtx_file_initialize(&f, &e) == 1
+      && libevtx_file_open(f, path_.c_str(), LIBEVTX_OPEN_READ, &e) == 1) {
+    if (libevtx_file_is_corrupted(f, &e) == 1 && stats_.damaged_chunks == 0
+        && !slack_)
+      error("libevtx reports the file as corrupted");
+    libevtx_file_close(f, nullptr);
+  }
+  if (f != nullptr)
+    libevtx_file_free(&f, nullptr);
+  if (e != nullptr)
+    libevtx_error_free(&e);
 }
 
 bool evtx_reader::open_libevtx(std::string &err_msg) {

@@ -74,6 +74,7 @@ private:
   void scan_chunks();
   void error(std::string msg);
   bool open_libevtx(std::string &error);
+  void libevtx_verdict();
   bool next_libevtx(sysmon_event &ev);
   bool next_binxml(sysmon_event &ev);
   bool load_chunk();

@@ -415,6 +415,38 @@ BOOST_AUTO_TEST_CASE(host_names_with_a_slash_are_queried_at_the_last_slash) {
   BOOST_TEST(has(r.run.err, "get:evil/10/PID"), r.run.err);
 }
 
+// --- F8: a pslist without a host and the same machine's Sysmon log ------
+
+// TrackProcesses' own set-up: pslist rows (no host) and Sysmon events
+// (Computer HOSTA). The child whose ParentProcessGuid is unknown links to
+// the pslist parent by pid and start in either order of the merge; before,
+// host-less rows read first kept HOSTA apart and the chain stopped at 144-?.
+BOOST_AUTO_TEST_CASE(host_less_pslist_joins_the_first_named_host) {
+  temp_dir dir;
+  auto pslist = dir.write(
+      "pslist.jsonl",
+      R"({"update_type":"sync","time":"2025-11-28T07:00:00Z","processes":[{"id":144,"parent_id":4,"start_time":"2025-11-28T06:00:00Z","data":{"Name":"explorer.exe"}}]}
+)");
+  auto sysmon = dir.write(
+      "sysmon.jsonl",
+      R"({"SourceName":"Microsoft-Windows-Sysmon","Hostname":"HOSTA.example.test","EventID":1,"ParentProcessId":"144","ParentProcessGuid":"{0197231e-4ef4-6929-a410-000000000d00}","Image":"C:\\Windows\\System32\\cmd.exe","UtcTime":"2025-11-28 07:28:01.100","ProcessGuid":"{0197231e-4f01-6929-a510-000000000d00}","ProcessId":"1001"}
+{"SourceName":"Microsoft-Windows-Sysmon","Hostname":"HOSTA.example.test","EventID":5,"UtcTime":"2025-11-28 07:28:02.100","ProcessGuid":"{0197231e-4f01-6929-a510-000000000d00}","ProcessId":"1001"}
+)");
+  for (auto order : {std::vector<std::string>{pslist, sysmon},
+                     std::vector<std::string>{sysmon, pslist}}) {
+    auto r = replay(order[0], {"callchain:1001", "stats"},
+                    {order[1], "--sort=time"});
+    BOOST_TEST_CONTEXT(order[0] << " first: " << r[0].dump()) {
+      BOOST_REQUIRE(r[0].is_array());
+      BOOST_REQUIRE(r[0].size() == 2u);
+      BOOST_TEST(r[0][0].at("Id") == "144-1764309600");
+      BOOST_TEST(r[0][1].at("Id") == "1001-1764314881");
+      BOOST_TEST(r[0][1].at("ParentId") == "144-1764309600");
+      BOOST_TEST(!r[1].contains("Hosts")); // one table: no host kept apart
+    }
+  }
+}
+
 // --- standard input leaves no file behind ---------------------------------
 
 // The spool file is unlinked as soon as it is made: while replay reads

@@ -85,8 +85,17 @@ process_table *cache_state::table_for(const std::string &host,
                                       const cache_config &cfg) {
   if (!cfg.split_hosts || host.empty())
     return &table;
-  if (primary_host.empty() && other_hosts.empty() && untouched(table)) {
-    primary_host = host; // the first host claims the first table
+  if (primary_host.empty() && other_hosts.empty()) {
+    // The first host claims the first table, also when input without a
+    // host (a pslist's update rows) came first: host-less input belongs to
+    // the first named host whichever file the merge read first, so a pslist
+    // and that machine's Sysmon log link alike in either order (issue 15,
+    // kind 5; F8).
+    if (!untouched(table) && !quiet)
+      spdlog::info("host {} takes the input without a host read before it "
+                   "(one table)",
+                   host);
+    primary_host = host;
     return &table;
   }
   if (!primary_host.empty() && same_host(primary_host, host))

@@ -126,8 +126,8 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
     auto &tc = cfg.cache.table;
     auto rows = st0.store->recent("", tc.max_size, tc.max_bytes);
     auto alive = st0.store->last_write("");
-    auto state =
-        restore_state_from(std::move(rows), tc, wall_clock_now() - tc.max_expiry);
+    auto state = restore_state_from(std::move(rows), tc,
+                                    wall_clock_now() - tc.max_expiry);
     std::int64_t running = 0;
     for (auto &p : state.processes)
       running += p.end_time == unknown_time ? 1 : 0;

@@ -21,7 +21,8 @@ namespace proctrack {
 
 /// One process as the store holds it: what the process table holds for it
 /// (SPEC §3: Id, ParentId, times, Data) plus when the tracker first and
-/// last wrote it (wall clock, 100 ns units since the epoch, as every timestamp).
+/// last wrote it (wall clock, 100 ns units since the epoch, as every
+/// timestamp).
 struct history_row {
   std::string host;      ///< the machine; empty for the local/unnamed one
   std::string id;        ///< real id "<pid>-<start seconds>[.N]"

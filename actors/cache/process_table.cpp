@@ -238,6 +238,28 @@ data_fields unpack_data(std::string_view packed) {
   return out;
 }
 
+void open_tree_node(std::string &out, std::string_view id,
+                    std::string_view data, timestamp start_time,
+                    timestamp end_time) {
+  out += "{\"name\":";
+  // Velociraptor's tree: Data.Name when it is a non-empty string, else the
+  // Id (Data is stored with unique keys, so this is the Name a reader sees).
+  auto name = data_value(data, "Name");
+  if (name && name->size() > 2 && name->front() == '"')
+    out += *name;
+  else
+    append_json_string(out, id);
+  out += ",\"id\":";
+  append_json_string(out, id);
+  out += ",\"start_time\":";
+  append_time_json(out, start_time);
+  out += ",\"end_time\":";
+  append_time_json(out, end_time);
+  out += ",\"data\":";
+  out += data.empty() ? std::string_view{"{}"} : data;
+  out += ",\"children\":[";
+}
+
 std::optional<std::string_view> data_value(std::string_view packed,
                                            std::string_view key) {
   json_scan::scanner sc{packed};
@@ -1877,23 +1899,7 @@ std::string process_table::tree_json(std::string_view id, std::size_t max) {
   std::vector<frame> stack{{0, 0}};
   auto open_node = [&](std::size_t n) {
     auto &e = slots_[nodes[n].slot];
-    out += "{\"name\":";
-    // Velociraptor's tree: Data.Name when it is a non-empty string, else the
-    // Id (Data is stored with unique keys, so this is the Name a reader sees).
-    auto name = data_value(e.data, "Name");
-    if (name && name->size() > 2 && name->front() == '"')
-      out += *name;
-    else
-      append_json_string(out, e.id);
-    out += ",\"id\":";
-    append_json_string(out, e.id);
-    out += ",\"start_time\":";
-    append_time_json(out, e.start_time);
-    out += ",\"end_time\":";
-    append_time_json(out, e.end_time);
-    out += ",\"data\":";
-    out += e.data;
-    out += ",\"children\":[";
+    open_tree_node(out, e.id, e.data, e.start_time, e.end_time);
   };
   open_node(0);
   while (!stack.empty()) {

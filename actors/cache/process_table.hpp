@@ -362,6 +362,14 @@ data_fields unpack_data(std::string_view packed);
 std::optional<std::string_view> data_value(std::string_view packed,
                                            std::string_view key);
 
+/// Appends a tree node up to its children's list, as Velociraptor's tree
+/// writes it: `{"name":N,"id":ID,"start_time":T,"end_time":T,"data":D,
+/// "children":[` with N = Data.Name when a non-empty string, else the id;
+/// `data` is packed Data (empty gives `{}`). The caller closes with `]}`.
+void open_tree_node(std::string &out, std::string_view id,
+                    std::string_view data, timestamp start_time,
+                    timestamp end_time);
+
 /// Cuts one Data value (JSON text) to at most `max` bytes: a string at a
 /// character boundary (never inside an escape or a UTF-8 sequence) and
 /// closed again, any other value to `null`. False when it fits as it is.

@@ -707,21 +707,7 @@ history_store::answer(const query &q, timestamp as_of, std::string &error) {
       level = std::move(next);
     }
     auto open_node = [&](const history_row &r) {
-      out += "{\"name\":";
-      auto name = data_value(r.data, "Name");
-      if (name && name->size() > 2 && name->front() == '"')
-        out += *name;
-      else
-        append_json_string(out, r.id);
-      out += ",\"id\":";
-      append_json_string(out, r.id);
-      out += ",\"start_time\":";
-      append_time_json(out, r.start_time);
-      out += ",\"end_time\":";
-      append_time_json(out, r.end_time);
-      out += ",\"data\":";
-      out += r.data.empty() ? std::string{"{}"} : r.data;
-      out += ",\"children\":[";
+      open_tree_node(out, r.id, r.data, r.start_time, r.end_time);
     };
     struct frame {
       std::size_t n;

@@ -285,6 +285,7 @@ int run_replay(const command_line &cl) {
   ic.max_in_flight = static_cast<std::size_t>(cfg.ingest_max_in_flight);
   ic.read_threads = static_cast<std::size_t>(cfg.ingest_read_threads);
   ic.progress = true;
+  ic.summary = true;
   ic.open_failures_before = skips.open_failures;
   ic.skipped_before = skips.skipped;
   caf::scoped_actor self{sys};

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default
 # 30): the PE reader with the PE corpus as seeds, the EVTX chunk decoder with
-# the chunks of the corpus's EVTX files as seeds. Fails on any finding.
+# the chunks of the corpus's EVTX files as seeds, the Sysmon for Linux reader
+# with the tests' syslog and journal logs as seeds. Fails on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
@@ -9,7 +10,7 @@ shared="$(cd .. && pwd)/shared"
 data="$shared/data/pe"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPROCTRACK_FUZZ=ON -DPROCTRACK_TESTS=OFF >/dev/null
-cmake --build build-fuzz --target pe_reader_fuzz evtx_chunk_fuzz \
+cmake --build build-fuzz --target pe_reader_fuzz evtx_chunk_fuzz sysmon_linux_fuzz \
   -j"$(nproc)" >/dev/null
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -45,3 +46,10 @@ while IFS= read -r -d '' f; do
   done
 done < <(find "$shared/data" "$shared/cases" -name '*.evtx' -print0 2>/dev/null)
 run evtx_chunk_fuzz -max_len=65536 "$work/evtx_chunk_fuzz" "$work/evtx-seeds"
+
+# Sysmon for Linux seeds: the syslog and journal logs the tests read.
+mkdir -p "$work/sysmon-linux-seeds"
+cp tests/data/sysmon_linux/*.syslog tests/data/sysmon_linux/journal.* \
+  "$work/sysmon-linux-seeds/"
+run sysmon_linux_fuzz -max_len=65536 "$work/sysmon_linux_fuzz" \
+  "$work/sysmon-linux-seeds"

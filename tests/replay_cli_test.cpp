@@ -232,6 +232,26 @@ BOOST_AUTO_TEST_CASE(replay_reads_stdin) {
   BOOST_TEST(counter_of(res[1], "Length") == 3);
 }
 
+// Issue 18 item 6: the replay ends with one line saying what it read.
+BOOST_AUTO_TEST_CASE(summary_line_at_the_end) {
+  temp_dir dir;
+  auto good = dir.write("u.jsonl", updates);
+  auto bad = dir.write(
+      "bad.jsonl",
+      R"({"update_type":"start","id":9,"parent_id":0,"start_time":1609495200}
+not json
+{"update_type":"start"}
+)");
+  auto r = proctrack({"replay", good, bad, "--query=stats"});
+  BOOST_TEST(r.status == 0, r.err);
+  BOOST_TEST(has(r.err, "replay: 2 files, 7 records, 5 process updates, "
+                        "2 input errors in "),
+             r.err);
+  // --log.level=warn silences it, like every other note of a good run.
+  auto quiet = proctrack({"replay", good, "--log.level=warn", "--query=stats"});
+  BOOST_TEST(!has(quiet.err, "replay: "), quiet.err);
+}
+
 BOOST_AUTO_TEST_CASE(no_input_files) {
   auto r = proctrack({"replay", "--query=stats"});
   BOOST_TEST(r.status == 2);

@@ -1,10 +1,13 @@
 #include "actors/ingest/ingest.hpp"
 
+#include "actors/ingest/replay_progress.hpp"
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <thread>
 #include <unistd.h>
 
@@ -96,40 +99,64 @@ bool open_next(self_ptr self, const ingest_config &cfg) {
   return true;
 }
 
-// A progress line on stderr (a terminal) at most once a second: where we
-// are, how fast, how much was bad.
-bool cfg_progress_line_open(const ingest_state &st) {
-  using namespace std::chrono;
-  return st.progress_updates > 0 && st.progress_at != st.started;
+// The run's figures for the progress and summary lines.
+replay_figures figures(const ingest_state &st, const ingest_config &cfg) {
+  replay_figures f;
+  std::int64_t events = 0, lines = 0;
+  for (auto &c : st.report().counters) {
+    if (c.name == "InputEvents")
+      events = c.value;
+    else if (c.name == "InputLines")
+      lines = c.value;
+    else if (c.name == "InputErrors")
+      f.errors = c.value;
+    else if (c.name == "SecurityProcessEvents")
+      f.security_events = c.value;
+    else if (c.name == "SysmonLinuxEvents")
+      f.linux_events = c.value;
+  }
+  f.records = events > 0 ? events : lines;
+  f.updates = st.updates_sent;
+  f.files_done = st.files_read;
+  f.files_total = static_cast<std::int64_t>(cfg.paths.size());
+  f.open_failures = st.open_failures;
+  f.files_skipped = st.files_skipped;
+  f.bytes_total = st.bytes_total;
+  f.bytes_done = st.bytes_closed + (st.current ? st.current->position() : 0);
+  f.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now()
+                                            - st.started)
+                  .count();
+  f.current = st.current_path;
+  return f;
 }
 
-void report_progress(ingest_state &st, std::size_t just_read) {
-  using namespace std::chrono;
-  auto now = steady_clock::now();
-  if (st.progress_updates == 0 && just_read > 0)
-    st.started = st.progress_at = now;
-  st.progress_updates += static_cast<std::int64_t>(just_read);
-  if (now - st.progress_at < seconds(1))
+// A progress line on stderr (a terminal) at most once a second: where we
+// are, how fast, how much was bad, how long is left.
+void report_progress(ingest_state &st, const ingest_config &cfg) {
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.progress_at < std::chrono::seconds(1))
     return;
   st.progress_at = now;
-  auto secs = duration<double>(now - st.started).count();
-  std::int64_t errors = 0;
-  for (auto &c : st.report().counters)
-    if (c.name == "InputErrors")
-      errors = c.value;
-  std::fprintf(stderr, "\r%s: %lld updates, %.0f/s, %lld errors   ",
-               st.current_path.c_str(),
-               static_cast<long long>(st.progress_updates),
-               secs > 0 ? st.progress_updates / secs : 0.0,
-               static_cast<long long>(errors));
+  // \33[K clears what a longer previous line left.
+  std::fprintf(stderr, "\r%s\33[K", progress_line(figures(st, cfg)).c_str());
+  st.progress_shown = true;
 }
 
-void finish_if_done(self_ptr self, cache_actor cache) {
+std::uint64_t file_bytes(const std::string &path) {
+  std::error_code ec;
+  auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : static_cast<std::uint64_t>(n);
+}
+
+void finish_if_done(self_ptr self, const ingest_config &cfg,
+                    cache_actor cache) {
   auto &st = self->state;
   if (!st.reading_done || st.in_flight > 0 || !st.promise.pending())
     return;
-  if (cfg_progress_line_open(st))
-    std::fputs("\n", stderr);
+  if (st.progress_shown)
+    std::fputs("\r\33[K", stderr);
+  if (cfg.summary)
+    spdlog::info("{}", summary_line(figures(st, cfg)));
   // Hand our counters to the cache so `stats` queries include them.
   self->send(cache, atom::publish_v, st.report());
   st.promise.deliver(!st.failed);
@@ -148,10 +175,11 @@ void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
     bool more = st.current->read(batch.updates, cfg.batch_size);
     log_errors(*st.current);
     if (cfg.progress)
-      report_progress(st, batch.updates.size());
+      report_progress(st, cfg);
     if (!more) {
       st.current->add_counters(st.closed_counters);
       st.current.reset();
+      st.bytes_closed += file_bytes(st.current_path);
       st.files_read += st.merged_files > 0 ? st.merged_files : 1;
     }
     if (batch.updates.empty())
@@ -192,7 +220,7 @@ void pump(self_ptr self, const ingest_config &cfg, cache_actor cache) {
               pump(self, cfg, cache);
             });
   }
-  finish_if_done(self, cache);
+  finish_if_done(self, cfg, cache);
 }
 
 } // namespace
@@ -207,6 +235,9 @@ ingest_actor::behavior_type ingest(self_ptr self, ingest_config cfg,
         if (st.promise.pending())
           return caf::make_error(caf::sec::runtime_error, "already running");
         st.promise = self->make_response_promise<bool>();
+        st.started = st.progress_at = std::chrono::steady_clock::now();
+        for (auto &path : cfg.paths)
+          st.bytes_total += file_bytes(path);
         auto p = st.promise;
         pump(self, cfg, cache);
         return p;

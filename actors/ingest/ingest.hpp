@@ -24,7 +24,8 @@ struct ingest_config {
   std::size_t batch_size = 1024; ///< updates per message to the cache
   std::size_t max_in_flight = 4; ///< batches sent but not yet applied
   std::string host;              ///< tags the batches (fleet)
-  bool progress = false;         ///< report progress on stderr
+  bool progress = false;         ///< report progress on stderr (a terminal)
+  bool summary = false;          ///< a summary line on stderr at the end
   bool sort_by_time = false;     ///< merge all sources in event time order
   /// Files read ahead at once, each in a thread of its own (read_ahead()),
   /// while the ingest hands on the current one in order: several files
@@ -70,9 +71,12 @@ struct ingest_state {
   std::int64_t files_read = 0;
   std::int64_t merged_files = 0; ///< sources behind `current` (--sort=time)
   std::int64_t open_failures = 0;
-  std::int64_t files_skipped = 0; ///< ingest_config::skipped_before
-  std::int64_t progress_updates = 0;
+  std::int64_t files_skipped = 0;         ///< ingest_config::skipped_before
+  bool progress = false, summary = false; ///< ingest_config's
+  bool progress_shown = false; ///< a progress line is on the terminal
   std::chrono::steady_clock::time_point started, progress_at;
+  std::uint64_t bytes_total = 0;  ///< sizes of the input files
+  std::uint64_t bytes_closed = 0; ///< sizes of the files read to their end
 
   stats_report report() const;
 };

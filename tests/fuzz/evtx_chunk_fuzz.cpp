@@ -5,6 +5,7 @@
 // and that a failed decode says why. Seeds: the chunks of the corpus's EVTX
 // files (scripts/fuzz.sh cuts them out).
 #include "actors/ingest/evtx_binxml.hpp"
+#include "tests/fuzz/valid_utf8.hpp"
 
 #include <cstddef>
 #include <cstdint>
@@ -15,38 +16,7 @@
 
 namespace {
 
-bool valid_utf8(const std::string &s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t n;
-    std::uint32_t cp, min;
-    if (c < 0x80) {
-      ++i;
-      continue;
-    } else if ((c & 0xE0) == 0xC0) {
-      n = 2, cp = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      n = 3, cp = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      n = 4, cp = c & 0x07, min = 0x10000;
-    } else {
-      return false;
-    }
-    if (i + n > s.size())
-      return false;
-    for (std::size_t k = 1; k < n; ++k) {
-      auto d = static_cast<unsigned char>(s[i + k]);
-      if ((d & 0xC0) != 0x80)
-        return false;
-      cp = cp << 6 | (d & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-      return false;
-    i += n;
-  }
-  return true;
-}
+using proctrack_fuzz::valid_utf8;
 
 void check(const std::string &s) {
   if (!valid_utf8(s))

@@ -247,6 +247,88 @@ void connector_turn(self_ptr self, const live_events_config &cfg,
   pump(self, cfg, cache);
 }
 
+// The behaviour both sources share: one turn (wait briefly for events, queue
+// them, send what may go, come back); other messages (answers, stats, exit)
+// are handled between turns, so the actor stops within poll_ms. `turn` reads
+// the source, `source_counters` are its own stats.
+using turn_fn = void (*)(self_ptr, const live_events_config &,
+                         const cache_actor &, const pslist_sync_actor &, int);
+using counters_fn = std::vector<counter> (*)(self_ptr);
+
+live_events_actor::behavior_type
+live_behavior(self_ptr self, live_events_config cfg, cache_actor cache,
+              pslist_sync_actor pslist, turn_fn turn,
+              counters_fn source_counters) {
+  self->state.reader.emplace(cfg.proc_root);
+  self->send(self, atom::tick_v);
+  return {
+      [self, cfg, cache, pslist, turn](atom::tick) {
+        turn(self, cfg, cache, pslist, turn_wait(self->state, cfg));
+        self->send(self, atom::tick_v);
+      },
+      [self, cfg, cache, pslist, turn](atom::flush) -> std::uint64_t {
+        ++self->state.flushes;
+        turn(self, cfg, cache, pslist, 0);
+        return send_all(self, cfg, cache);
+      },
+      [self, source_counters](atom::stats) -> stats_report {
+        return {live_events_state::name, source_counters(self)};
+      },
+  };
+}
+
+// The eBPF source's events carry the image and the exact start, so nothing
+// is held and /proc is read only for what an event could not carry.
+std::vector<counter> ebpf_counters(self_ptr self) {
+  auto &st = self->state;
+  auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  return {{"EbpfSource", 1},
+          {"KernelEvents", st.events_seen},
+          {"LiveUpdates", st.updates_sent},
+          {"LostEvents", st.lost_overflows},
+          {"DroppedLiveUpdates", st.dropped_updates},
+          {"HealingSyncs", st.heal_syncs},
+          {"EbpfProcReads", i64(st.ebpf_counts.proc_reads)},
+          {"EbpfExeUnread", i64(st.ebpf_counts.exe_unread)},
+          {"EbpfArgsTruncated", i64(st.ebpf_counts.args_truncated)},
+          {"EbpfArgsUnread", i64(st.ebpf_counts.args_unread)},
+          {"UnreadExecImages", i64(st.ebpf_counts.unread_images)},
+          {"CommChanges", i64(st.ebpf_counts.comm_changes)},
+          {"IdentitiesDropped", i64(st.ebpf_counts.identities_dropped)},
+          {"KnownProcesses", i64(st.ebpf_translator.known_size())},
+          {"LiveBacklog", i64(st.backlog_size)},
+          {"MaxLiveBacklog", st.max_backlog_seen},
+          {"LiveFlushes", st.flushes},
+          {"MalformedKernelMessages", i64(st.ebpf->malformed())},
+          {"ConnectorErrors", st.receive_errors},
+          {"MailboxLiveEvents", i64(self->mailbox().size())}};
+}
+
+std::vector<counter> connector_counters(self_ptr self) {
+  auto &st = self->state;
+  auto &cs = st.connector->stats();
+  auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
+  return {{"EbpfSource", 0},
+          {"KernelEvents", st.events_seen},
+          {"LiveUpdates", st.updates_sent},
+          {"LostEvents", st.lost_overflows},
+          {"DroppedLiveUpdates", st.dropped_updates},
+          {"HealingSyncs", st.heal_syncs},
+          {"ThreadExecExits", i64(st.counts.thread_exec_exits)},
+          {"ForeignProcReads", i64(st.counts.foreign_reads)},
+          {"InheritedImages", i64(st.counts.inherited_images)},
+          {"UnreadExecImages", i64(st.counts.unread_images)},
+          {"CommChanges", i64(st.counts.comm_changes)},
+          {"IdentitiesDropped", i64(st.counts.identities_dropped)},
+          {"KnownProcesses", i64(st.translator.known_size())},
+          {"LiveBacklog", i64(st.backlog_size)},
+          {"MaxLiveBacklog", st.max_backlog_seen},
+          {"LiveFlushes", st.flushes},
+          {"MalformedKernelMessages", i64(cs.malformed)},
+          {"ConnectorErrors", st.receive_errors},
+          {"MailboxLiveEvents", i64(self->mailbox().size())}};
+}
+
 } // namespace
 
 live_events_actor::behavior_type
@@ -254,47 +336,8 @@ live_events_ebpf(self_ptr self, live_events_config cfg,
                  std::shared_ptr<linux_proc::ebpf_source> source,
                  cache_actor cache, pslist_sync_actor pslist) {
   self->state.ebpf = std::move(source);
-  self->state.reader.emplace(cfg.proc_root);
-  self->send(self, atom::tick_v);
-  return {
-      // One turn, as for the connector: the events carry the image and the
-      // exact start, so nothing is held and /proc is read only for what an
-      // event could not carry.
-      [self, cfg, cache, pslist](atom::tick) {
-        ebpf_turn(self, cfg, cache, pslist, turn_wait(self->state, cfg));
-        self->send(self, atom::tick_v);
-      },
-      [self, cfg, cache, pslist](atom::flush) -> std::uint64_t {
-        ++self->state.flushes;
-        ebpf_turn(self, cfg, cache, pslist, 0);
-        return send_all(self, cfg, cache);
-      },
-      [self](atom::stats) -> stats_report {
-        auto &st = self->state;
-        auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
-        return {live_events_state::name,
-                {{"EbpfSource", 1},
-                 {"KernelEvents", st.events_seen},
-                 {"LiveUpdates", st.updates_sent},
-                 {"LostEvents", st.lost_overflows},
-                 {"DroppedLiveUpdates", st.dropped_updates},
-                 {"HealingSyncs", st.heal_syncs},
-                 {"EbpfProcReads", i64(st.ebpf_counts.proc_reads)},
-                 {"EbpfExeUnread", i64(st.ebpf_counts.exe_unread)},
-                 {"EbpfArgsTruncated", i64(st.ebpf_counts.args_truncated)},
-                 {"EbpfArgsUnread", i64(st.ebpf_counts.args_unread)},
-                 {"UnreadExecImages", i64(st.ebpf_counts.unread_images)},
-                 {"CommChanges", i64(st.ebpf_counts.comm_changes)},
-                 {"IdentitiesDropped", i64(st.ebpf_counts.identities_dropped)},
-                 {"KnownProcesses", i64(st.ebpf_translator.known_size())},
-                 {"LiveBacklog", i64(st.backlog_size)},
-                 {"MaxLiveBacklog", st.max_backlog_seen},
-                 {"LiveFlushes", st.flushes},
-                 {"MalformedKernelMessages", i64(st.ebpf->malformed())},
-                 {"ConnectorErrors", st.receive_errors},
-                 {"MailboxLiveEvents", i64(self->mailbox().size())}}};
-      },
-  };
+  return live_behavior(self, std::move(cfg), std::move(cache),
+                       std::move(pslist), ebpf_turn, ebpf_counters);
 }
 
 live_events_actor::behavior_type
@@ -302,55 +345,8 @@ live_events(self_ptr self, live_events_config cfg,
             std::shared_ptr<linux_proc::proc_connector> connector,
             cache_actor cache, pslist_sync_actor pslist) {
   self->state.connector = std::move(connector);
-  self->state.reader.emplace(cfg.proc_root);
-  self->send(self, atom::tick_v);
-  return {
-      // One turn: wait briefly for events, queue them, send what may go,
-      // come back. Other messages (answers, stats, exit) are handled between
-      // turns, so the actor stops within poll_ms.
-      [self, cfg, cache, pslist](atom::tick) {
-        connector_turn(self, cfg, cache, pslist, turn_wait(self->state, cfg));
-        self->send(self, atom::tick_v);
-      },
-      [self, cfg, cache, pslist](atom::flush) -> std::uint64_t {
-        ++self->state.flushes;
-        connector_turn(self, cfg, cache, pslist, 0);
-        return send_all(self, cfg, cache);
-      },
-      [self](atom::stats) -> stats_report {
-        auto &st = self->state;
-        auto &cs = st.connector->stats();
-        return {
-            live_events_state::name,
-            {{"EbpfSource", 0},
-             {"KernelEvents", st.events_seen},
-             {"LiveUpdates", st.updates_sent},
-             {"LostEvents", st.lost_overflows},
-             {"DroppedLiveUpdates", st.dropped_updates},
-             {"HealingSyncs", st.heal_syncs},
-             {"ThreadExecExits",
-              static_cast<std::int64_t>(st.counts.thread_exec_exits)},
-             {"ForeignProcReads",
-              static_cast<std::int64_t>(st.counts.foreign_reads)},
-             {"InheritedImages",
-              static_cast<std::int64_t>(st.counts.inherited_images)},
-             {"UnreadExecImages",
-              static_cast<std::int64_t>(st.counts.unread_images)},
-             {"CommChanges", static_cast<std::int64_t>(st.counts.comm_changes)},
-             {"IdentitiesDropped",
-              static_cast<std::int64_t>(st.counts.identities_dropped)},
-             {"KnownProcesses",
-              static_cast<std::int64_t>(st.translator.known_size())},
-             {"LiveBacklog", static_cast<std::int64_t>(st.backlog_size)},
-             {"MaxLiveBacklog", st.max_backlog_seen},
-             {"LiveFlushes", st.flushes},
-             {"MalformedKernelMessages",
-              static_cast<std::int64_t>(cs.malformed)},
-             {"ConnectorErrors", st.receive_errors},
-             {"MailboxLiveEvents",
-              static_cast<std::int64_t>(self->mailbox().size())}}};
-      },
-  };
+  return live_behavior(self, std::move(cfg), std::move(cache),
+                       std::move(pslist), connector_turn, connector_counters);
 }
 
 live_events_actor

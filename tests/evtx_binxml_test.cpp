@@ -245,4 +245,40 @@ BOOST_AUTO_TEST_CASE(chunk_header_and_record_size_damage) {
   }
 }
 
+// One changed character in a record's value: the chunk's records checksum
+// no longer matches. Named once with its chunk and record range, counted as
+// one damaged chunk, and every record still read (the checksum is checked
+// on the chunk as it is read, not in a second pass over the file).
+BOOST_AUTO_TEST_CASE(records_checksum_mismatch_is_named_and_nothing_lost) {
+  temp_dir tmp;
+  auto src = shared_dir() / "data" / "sysmon" / "evtx" / "Sysmon_UACME_22.evtx";
+  auto bytes = read_bytes(src);
+  auto full = read_all(src, evtx_reader::engine::binxml);
+  BOOST_TEST_REQUIRE(full.events.size() >= 5u);
+  BOOST_TEST(full.stats.damaged_chunks == 0u);
+  // The last "C:\" in chunk 0's records (UTF-16LE), made "D:\".
+  const std::size_t c0 = 4096;
+  std::size_t free_off = le32(bytes, c0 + 48);
+  auto at = bytes.rfind(std::string("C\0:\0\\\0", 6), c0 + free_off);
+  BOOST_TEST_REQUIRE((at != std::string::npos && at > c0 + 512));
+  bytes[at] = 'D';
+  auto p = tmp.path / "changed_value.evtx";
+  write_bytes(p, bytes);
+  auto got = read_all(p, evtx_reader::engine::binxml);
+  BOOST_TEST(got.opened);
+  BOOST_TEST(got.stats.damaged_chunks == 1u);
+  BOOST_TEST(got.stats.corrupt_records == 0u);
+  BOOST_TEST(got.events.size() == full.events.size());
+  std::size_t named = 0;
+  for (auto &e : got.errors)
+    if (e.find("chunk 0 (offset 4096) (records ") != std::string::npos
+        && e.find("event records checksum mismatch") != std::string::npos)
+      ++named;
+  BOOST_TEST(named == 1u);
+  std::size_t changed = 0;
+  for (std::size_t i = 0; i < got.events.size(); ++i)
+    changed += show(got.events[i]) != show(full.events[i]);
+  BOOST_TEST(changed == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

@@ -71,7 +71,11 @@ public:
   std::vector<std::string> take_errors();
 
 private:
-  void scan_chunks();
+  /// Checks the file header and every chunk's header (signature, header
+  /// checksum, free space offset) and names the damage. With
+  /// `records_crc`, also every chunk's records checksum (a second read of
+  /// the whole file); without, load_chunk() checks it on the chunk it reads.
+  void scan_chunks(bool records_crc);
   void error(std::string msg);
   bool open_libevtx(std::string &error);
   void libevtx_verdict();

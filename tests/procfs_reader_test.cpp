@@ -506,6 +506,71 @@ BOOST_AUTO_TEST_CASE(real_proc) {
   t.join();
 }
 
+// Issue 16 item 4: a second listing reads a process it knows with stat,
+// status and the exe link only, and gives the same record; an exec of the
+// same program (same Exe, same Name, other arguments) or a setuid is seen
+// at once, as a full read would see it.
+BOOST_AUTO_TEST_CASE(second_listing_reuses_what_has_not_changed) {
+  int in[2];
+  BOOST_REQUIRE(::pipe(in) == 0);
+  pid_t c = ::fork();
+  if (c == 0) {
+    // Reads one line, then runs the same shell with other arguments (a new
+    // argv, the same Exe and Name), which waits for a second line.
+    ::dup2(in[0], 0);
+    ::close(in[1]);
+    // /bin/sh both times: the same Exe and the same Name ("sh", from the
+    // path executed).
+    ::execl("/bin/sh", "sh", "-c",
+            "read first; exec /bin/sh -c 'read second' second-argv0 "
+            "marker-two",
+            static_cast<char *>(nullptr));
+    ::_exit(127);
+  }
+  ::close(in[0]);
+  auto command_line_of = [&](const listing &l) {
+    for (auto &p : l.processes)
+      if (p.pid == std::to_string(c))
+        return field(p, "CommandLine");
+    return std::string("(not listed)");
+  };
+  procfs_reader r;
+  std::string first;
+  for (int i = 0; i < 250 && first.find("read first") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    first = command_line_of(r.list());
+  }
+  BOOST_TEST(first.find("read first") != std::string::npos, first);
+  BOOST_TEST(r.known_count() > 0u);
+  // Nothing changed: the same records, ours and everyone's that did not
+  // change meanwhile (our own is compared whole).
+  auto a = r.list(), b = r.list();
+  BOOST_TEST(command_line_of(b) == first);
+  for (auto &p : a.processes)
+    if (p.pid == std::to_string(c) || p.pid == std::to_string(::getpid()))
+      for (auto &q : b.processes)
+        if (q.pid == p.pid) {
+          BOOST_TEST(q.ppid == p.ppid);
+          BOOST_TEST(q.start_time == p.start_time);
+          BOOST_TEST(q.data.size() == p.data.size());
+          for (std::size_t i = 0; i < p.data.size() && i < q.data.size(); ++i)
+            BOOST_TEST(q.data[i].json == p.data[i].json, p.data[i].key);
+        }
+  // The exec: same Exe, same Name, other arguments.
+  BOOST_REQUIRE(::write(in[1], "go\n", 3) == 3);
+  std::string second;
+  for (int i = 0; i < 250 && second.find("marker-two") == std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    second = command_line_of(r.list());
+  }
+  ::kill(c, SIGKILL);
+  ::waitpid(c, nullptr, 0);
+  ::close(in[1]);
+  BOOST_TEST(second == "\"/bin/sh -c read second second-argv0 marker-two\"");
+}
+
 #endif // defined(__linux__)
 
 BOOST_AUTO_TEST_SUITE_END() // procfs_reader_test

@@ -174,7 +174,7 @@ std::optional<stat_line> parse_stat_line(std::string_view text) {
   int field = 3;
   bool have_ppid = false, have_start = false;
   size_t pos = 0;
-  while (pos < rest.size() && field <= 23) {
+  while (pos < rest.size() && field <= 49) {
     while (pos < rest.size() && (rest[pos] == ' ' || rest[pos] == '\n'))
       ++pos;
     if (pos >= rest.size())
@@ -194,6 +194,10 @@ std::optional<stat_line> parse_stat_line(std::string_view text) {
       have_start = parse_number(tok, out.starttime);
     } else if (field == 23) {
       parse_number(tok, out.vsize);
+    } else if (field == 48) {
+      parse_number(tok, out.arg_start);
+    } else if (field == 49) {
+      parse_number(tok, out.arg_end);
     }
     ++field;
   }
@@ -312,7 +316,8 @@ std::string live_thread(const std::string &dir, int pid) {
 std::optional<process_record>
 read_one(const std::string &root, std::int64_t btime, long hz, int pid,
          user_cache &users, std::string *error = nullptr,
-         procfs_reader::read_facts *facts = nullptr) {
+         procfs_reader::read_facts *facts = nullptr,
+         procfs_reader::known_process *known = nullptr) {
   if (pid <= 0)
     return std::nullopt;
   const std::string dir = root + "/" + std::to_string(pid);
@@ -487,6 +492,18 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
   v.clear();
   append_time_json(v, rec.start_time);
   add_field(rec.data, "StartTime", v);
+  if (known) {
+    // Kept for the next listing only when read whole and still running; a
+    // process whose argv address is not readable (a kernel thread, a fake
+    // tree) is always read in full.
+    known->key = *st;
+    if (!consistent || exiting || is_zombie(*st) || !image_rel.empty()
+        || st->arg_start == 0 || exe.empty())
+      known->key.arg_start = 0;
+    auto uid = status_field(status, "Uid");
+    known->uid = uid ? std::string(*uid) : std::string();
+    known->exe = exe;
+  }
   if (facts) {
     facts->start_ticks = st->starttime;
     facts->state = st->state;
@@ -497,6 +514,46 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
     facts->exiting = exiting;
   }
   return rec;
+}
+
+// A process the last listing read whole, read again with stat, status and
+// the exe link only: its record is the last one's when nothing an exec or a
+// setuid changes has changed (starttime, ppid, name, argv's address — a new
+// stack at every exec, placed anew by ASLR — the exe link, the uids). Else
+// nullopt, and the caller reads it in full.
+std::optional<process_record>
+read_known(const std::string &root, int pid,
+           const procfs_reader::known_process &k) {
+  const std::string dir = root + "/" + std::to_string(pid);
+  int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return std::nullopt;
+  struct closer {
+    int fd;
+    ~closer() {
+      ::close(fd);
+    }
+  } close_dfd{dfd};
+  std::string text;
+  if (!read_file_at(dfd, "stat", text, true))
+    return std::nullopt;
+  auto st = parse_stat_line(text);
+  constexpr std::uint64_t pf_exiting = 0x00000004;
+  if (!st || st->starttime != k.key.starttime || st->ppid != k.key.ppid
+      || st->comm != k.key.comm || st->arg_start != k.key.arg_start
+      || st->arg_end != k.key.arg_end || is_zombie(*st) || st->state == 'X'
+      || (st->flags & pf_exiting) != 0 || st->vsize == 0)
+    return std::nullopt;
+  if (!read_file_at(dfd, "status", text, true))
+    return std::nullopt;
+  auto uid = status_field(text, "Uid");
+  if (!uid || *uid != k.uid)
+    return std::nullopt;
+  char buf[4096];
+  ssize_t n = ::readlinkat(dfd, "exe", buf, sizeof(buf));
+  if (n <= 0 || std::string_view(buf, static_cast<std::size_t>(n)) != k.exe)
+    return std::nullopt;
+  return k.rec;
 }
 
 } // namespace
@@ -577,8 +634,33 @@ listing procfs_reader::list() const {
   std::sort(pids.begin(), pids.end());
   out.processes.reserve(pids.size());
   user_cache users; // names are looked up afresh once a listing
+  std::unordered_map<int, known_process> known;
+  std::size_t known_bytes = 0;
   for (int pid : pids) {
-    if (auto rec = read_one(root_, btime_, hz_, pid, users, &out.error)) {
+    std::optional<process_record> rec;
+    known_process k;
+    bool reused = false;
+    if (auto it = known_.find(pid); it != known_.end()) {
+      rec = read_known(root_, pid, it->second);
+      if (rec) {
+        k = std::move(it->second);
+        reused = true;
+      }
+    }
+    if (!rec)
+      rec = read_one(root_, btime_, hz_, pid, users, &out.error, nullptr, &k);
+    std::size_t bytes = 0;
+    if (rec)
+      for (auto &f : rec->data)
+        bytes += f.key.size() + f.json.size();
+    if (rec && k.key.arg_start != 0
+        && known_bytes + bytes <= known_limit_bytes) {
+      known_bytes += bytes;
+      if (!reused)
+        k.rec = *rec;
+      known.emplace(pid, std::move(k));
+    }
+    if (rec) {
       // The parent of a listed process is the one /proc shows now: a
       // reaper (init, a subreaper) for an orphan, not its creator.
       add_field(rec->data, "ParentSource", "\"listing\"");
@@ -588,6 +670,9 @@ listing procfs_reader::list() const {
       break;
   }
   users_ = std::move(users);
+  // A failed listing keeps nothing: the next one reads every process whole.
+  known_ = out.error.empty() ? std::move(known)
+                             : std::unordered_map<int, known_process>{};
   return out;
 }
 

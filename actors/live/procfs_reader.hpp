@@ -40,6 +40,8 @@ struct stat_line {
   std::uint64_t starttime = 0; ///< field 22, clock ticks since boot
   std::uint64_t vsize = 0;     ///< field 23, bytes of virtual memory; 0
                                ///< once an exiting task dropped its memory
+  std::uint64_t arg_start = 0; ///< field 48, address of argv (Linux 3.5+;
+  std::uint64_t arg_end = 0;   ///< field 49) 0 when absent or not readable
 };
 
 /// Parses a /proc/PID/stat line; nullopt when malformed.
@@ -169,6 +171,26 @@ private:
   /// (a getpwuid_r was most of a read's cost); made anew by every list(),
   /// so a renamed user shows within one sync period.
   mutable std::unordered_map<std::uint32_t, std::string> users_;
+
+public:
+  /// What list() keeps of a process between listings, so that the next one
+  /// reads only stat, status and the exe link of a process it saw already
+  /// (not its command line, nor stat and exe twice). Exposed for tests.
+  struct known_process {
+    stat_line key;   ///< starttime, ppid, comm, argv's addresses
+    std::string uid; ///< status's Uid line
+    std::string exe; ///< the exe link
+    process_record rec;
+  };
+  /// The processes kept from the last listing (at most known_limit_bytes
+  /// of their records' Data).
+  std::size_t known_count() const {
+    return known_.size();
+  }
+  static constexpr std::size_t known_limit_bytes = std::size_t{64} << 20;
+
+private:
+  mutable std::unordered_map<int, known_process> known_;
 };
 
 } // namespace proctrack::linux_proc

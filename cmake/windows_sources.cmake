@@ -14,10 +14,11 @@ set(proctrack_windows_sources
     # Windows only
     ${_pt_root}/actors/etw/etw_session.cpp
     ${_pt_root}/actors/winpslist/windows_pslist.cpp)
-# The CAF actors that own them (Windows only; empty elsewhere).
-set(proctrack_windows_actor_sources
-    ${_pt_root}/actors/etw/etw_source.cpp
-    ${_pt_root}/actors/winpslist/windows_pslist_sync.cpp)
+# The CAF actor that owns the ETW session (Windows only; empty elsewhere).
+# The Windows pslist needs no actor of its own: the pslist sync actor's
+# reader (actors/live/pslist_reader_windows.cpp, win19) calls
+# windows::list_processes().
+set(proctrack_windows_actor_sources ${_pt_root}/actors/etw/etw_source.cpp)
 # ETW consumer and TDH (tdh), SCM and tokens (advapi32),
 # NtQuerySystemInformation / NtQueryInformationProcess (ntdll).
 set(proctrack_windows_libs tdh advapi32 ntdll)

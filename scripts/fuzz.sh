@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default
 # 30): the PE reader with the PE corpus as seeds, the EVTX chunk decoder with
-# the chunks of the corpus's EVTX files as seeds. Fails on any finding.
+# the chunks of the corpus's EVTX files as seeds, the Sysmon ETW payload
+# decoder from scratch. Fails on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
@@ -9,7 +10,7 @@ shared="$(cd .. && pwd)/shared"
 data="$shared/data/pe"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPROCTRACK_FUZZ=ON -DPROCTRACK_TESTS=OFF >/dev/null
-cmake --build build-fuzz --target pe_reader_fuzz evtx_chunk_fuzz \
+cmake --build build-fuzz --target pe_reader_fuzz evtx_chunk_fuzz etw_payload_fuzz \
   -j"$(nproc)" >/dev/null
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -45,3 +46,6 @@ while IFS= read -r -d '' f; do
   done
 done < <(find "$shared/data" "$shared/cases" -name '*.evtx' -print0 2>/dev/null)
 run evtx_chunk_fuzz -max_len=65536 "$work/evtx_chunk_fuzz" "$work/evtx-seeds"
+
+# The Sysmon ETW payload decoder: layouts and payloads from scratch.
+run etw_payload_fuzz -max_len=4096 "$work/etw_payload_fuzz"

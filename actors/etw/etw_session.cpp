@@ -250,9 +250,11 @@ bool session::start(std::string &error) {
     m.control = 0;
     return false;
   }
+  // Every keyword (Sysmon's events carry the channel's bit,
+  // 0x8000000000000000), verbose level, no filter: EID filtering is ours.
   rc = EnableTraceEx2(m.control, &sysmon_guid,
                       EVENT_CONTROL_CODE_ENABLE_PROVIDER, TRACE_LEVEL_VERBOSE,
-                      0, 0, 0, nullptr);
+                      ~0ULL, 0, 0, nullptr);
   if (rc != ERROR_SUCCESS) {
     error = win32_error("EnableTraceEx2(Microsoft-Windows-Sysmon)", rc);
     stop();

@@ -2,7 +2,8 @@
 # Builds the libFuzzer targets with clang and runs each for SECONDS (default
 # 30): the PE reader with the PE corpus as seeds, the EVTX chunk decoder with
 # the chunks of the corpus's EVTX files as seeds, the Sysmon for Linux reader
-# with the tests' syslog and journal logs as seeds. Fails on any finding.
+# with the tests' syslog and journal logs as seeds, the Sysmon ETW payload
+# decoder from scratch. Fails on any finding.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
@@ -10,7 +11,8 @@ shared="$(cd .. && pwd)/shared"
 data="$shared/data/pe"
 CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DPROCTRACK_FUZZ=ON -DPROCTRACK_TESTS=OFF >/dev/null
-cmake --build build-fuzz --target pe_reader_fuzz evtx_chunk_fuzz sysmon_linux_fuzz \
+cmake --build build-fuzz \
+  --target pe_reader_fuzz evtx_chunk_fuzz sysmon_linux_fuzz etw_payload_fuzz \
   -j"$(nproc)" >/dev/null
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
@@ -53,3 +55,6 @@ cp tests/data/sysmon_linux/*.syslog tests/data/sysmon_linux/journal.* \
   "$work/sysmon-linux-seeds/"
 run sysmon_linux_fuzz -max_len=65536 "$work/sysmon_linux_fuzz" \
   "$work/sysmon-linux-seeds"
+
+# The Sysmon ETW payload decoder: layouts and payloads from scratch.
+run etw_payload_fuzz -max_len=4096 "$work/etw_payload_fuzz"

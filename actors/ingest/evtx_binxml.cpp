@@ -133,6 +133,7 @@ struct values {
 struct chunk_decoder::scratch {
   std::string text, attr, data_name, event_id_text, record_id_text;
   std::vector<value_ref> vals[max_template_depth + 1];
+  std::vector<chunk_decoder::raw_value> raw; ///< parallel to ev.fields
 };
 
 namespace {
@@ -145,10 +146,15 @@ struct walker {
   const std::vector<std::int64_t> &fields_for;
 
   walker(const unsigned char *chunk, std::size_t size, sysmon_event &e,
-         chunk_decoder::scratch &s, const std::vector<std::int64_t> &ff)
-      : c(chunk), csize(size), ev(e), sc(s), fields_for(ff) {
+         chunk_decoder::scratch &s, const std::vector<std::int64_t> &ff,
+         bool raw)
+      : c(chunk), csize(size), ev(e), sc(s), fields_for(ff), keep_raw(raw) {
     stack[0] = tag::none;
   }
+  bool keep_raw;
+  // The first substitution of the <Data> element being read.
+  chunk_decoder::raw_value raw_pending;
+  bool raw_seen = false;
   std::string err;
   std::size_t replaced = 0;
   std::size_t tokens = 0;
@@ -567,6 +573,8 @@ struct walker {
       text.clear();
       data_name.clear();
       data_named = false;
+      raw_pending = {};
+      raw_seen = false;
       break;
     default:
       break;
@@ -593,6 +601,10 @@ struct walker {
       else
         f.first = "Data" + std::to_string(unnamed++);
       f.second = text;
+      if (keep_raw) {
+        sc.raw.resize(nfields);
+        sc.raw[nfields - 1] = raw_pending;
+      }
       break;
     }
     default:
@@ -632,9 +644,20 @@ struct walker {
         pos += 4;
         if (vals == nullptr)
           return fail("substitution outside a template", at);
-        if (id >= vals->n)
+        if (id >= vals->n) {
+          if (keep_raw && !attribute && !raw_seen && keeping_text()
+              && capture == tag::data) {
+            raw_seen = true;
+            raw_pending = {0, c[at + 3], nullptr, 0};
+          }
           break; // libevtx renders a missing value as nothing
+        }
         const value_ref &v = vals->v[id];
+        if (keep_raw && !attribute && !raw_seen && keeping_text()
+            && capture == tag::data) {
+          raw_seen = true;
+          raw_pending = {v.type, c[at + 3], v.p, v.size};
+        }
         if (v.type == 0x21) { // BinXml: a fragment in place
           if (attribute)
             break;
@@ -964,6 +987,10 @@ std::uint64_t chunk_decoder::record_id(std::size_t off) const {
   return le64(c_ + off + 8);
 }
 
+const std::vector<chunk_decoder::raw_value> &chunk_decoder::raw_values() const {
+  return s_->raw;
+}
+
 chunk_decoder::chunk_decoder() : s_(std::make_unique<scratch>()) {}
 
 chunk_decoder::~chunk_decoder() = default;
@@ -981,11 +1008,14 @@ bool chunk_decoder::decode(std::size_t off, sysmon_event &ev, std::string &why,
   sc.event_id_text.clear();
   sc.record_id_text.clear();
   std::uint32_t size = le32(c_ + off + 4);
-  walker w(c_, size_, ev, sc, fields_for_);
+  sc.raw.clear();
+  walker w(c_, size_, ev, sc, fields_for_, keep_raw_);
   std::size_t pos = off + record_header_size;
   std::size_t end = off + size - 4;
   bool ok = w.content(pos, end, nullptr, 0, false);
   ev.fields.resize(w.nfields);
+  if (keep_raw_)
+    sc.raw.resize(w.nfields);
   if (!ok) {
     why = "bad binary XML: " + w.err;
     return false;

@@ -69,6 +69,28 @@ public:
     fields_for_ = std::move(ids);
   }
 
+  /// One <Data> element's substitution value as the record stores it: the
+  /// BinXml value type (0x01 UTF-16 string, 0x08 UInt32, 0x0f GUID, 0x15
+  /// HexInt64...: the same numbers as TDH's in-types, [MS-EVEN6] 2.2.18),
+  /// the type the template declares for it (what a null value would have
+  /// been), and its bytes inside the chunk. type 0 and size 0 when the
+  /// element held no substitution or a null one.
+  struct raw_value {
+    std::uint8_t type = 0;
+    std::uint8_t declared = 0;
+    const unsigned char *p = nullptr;
+    std::size_t size = 0;
+  };
+
+  /// With `on`, decode() also keeps raw_values(): one per ev.fields entry,
+  /// in the same order. Off by default (the readers need only the text).
+  void keep_raw_values(bool on) {
+    keep_raw_ = on;
+  }
+
+  /// The raw values of the last decode() (valid while the chunk is).
+  const std::vector<raw_value> &raw_values() const;
+
   struct scratch; ///< buffers kept from record to record
 
 private:
@@ -76,6 +98,7 @@ private:
   std::size_t size_ = 0;
   std::unique_ptr<scratch> s_;
   std::vector<std::int64_t> fields_for_;
+  bool keep_raw_ = false;
 };
 
 /// Appends the UTF-8 of `n` UTF-16LE code units at p (stopping at a NUL) to

@@ -58,6 +58,19 @@ public:
     decoder_.fields_only_for(std::move(ids));
   }
 
+  /// With `on` (binxml engine), raw_values() gives the substitution values
+  /// behind the fields of the last record next() returned (tests build ETW
+  /// payloads from them: tests/etw_decoder_test.cpp).
+  void keep_raw_values(bool on) {
+    decoder_.keep_raw_values(on);
+  }
+
+  /// One per field of the last record next() returned; valid until the next
+  /// call of next().
+  const std::vector<evtx::chunk_decoder::raw_value> &raw_values() const {
+    return decoder_.raw_values();
+  }
+
   /// The next record, in file order. Records that cannot be read or
   /// decoded are skipped and counted. False at the end.
   bool next(sysmon_event &ev);

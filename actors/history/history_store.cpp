@@ -40,7 +40,11 @@ constexpr int oldest_readable_version = 2;
 // zstd frame alone, 269 B with a dictionary at level 3, 283 B at level 1,
 // which costs less CPU a row (the history is on the replay's critical path).
 constexpr std::size_t train_rows = 2000;
-constexpr std::size_t max_train_samples = 8000;
+// Training time grows with the samples (ZDICT_trainFromBuffer searches its
+// parameters): 2,000 samples of 1 KB take about 0.3 s; 8,000 of 1.7 KB took
+// over 10 s, in the history's thread.
+constexpr std::size_t max_train_samples = 2000;
+constexpr std::size_t max_train_bytes = 1 << 20;
 constexpr std::size_t dictionary_bytes = 32 * 1024;
 constexpr int compression_level = 1;
 // Data shorter than this stays text (a frame's header costs ~6 bytes).
@@ -462,7 +466,8 @@ void history_store::maybe_train(const std::vector<history_row> &rows) {
   std::string samples;
   std::vector<std::size_t> sizes;
   auto add = [&](std::string_view d) {
-    if (d.size() >= min_compress && sizes.size() < max_train_samples) {
+    if (d.size() >= min_compress && sizes.size() < max_train_samples
+        && samples.size() + d.size() <= max_train_bytes) {
       samples.append(d);
       sizes.push_back(d.size());
     }

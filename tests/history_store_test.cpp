@@ -198,15 +198,28 @@ BOOST_AUTO_TEST_CASE(retention_by_age_and_by_bytes) {
   auto path = (d.path() / "h.db").string();
   auto s = open_rw(path);
   // 4000 exited processes written at time 1..4000 s, one running written
-  // first, 2 KB of Data each.
-  std::string pad(2000, 'x');
+  // first, 4 KB of Data each that no compression shrinks much (random
+  // characters of a 64-letter alphabet: about 3 KB stored).
+  std::uint64_t x = 88172645463325252ull;
+  auto noise = [&x] {
+    static const char letters[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    std::string out(4000, ' ');
+    for (auto &c : out) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = letters[x % 64];
+    }
+    return out;
+  };
   std::vector<history_row> rows;
-  auto running = row("1-1", "0-?", "2021-01-01T00:00:00Z", nullptr, pad);
+  auto running = row("1-1", "0-?", "2021-01-01T00:00:00Z", nullptr, noise());
   std::string error;
   BOOST_REQUIRE(s->write({running}, hns_per_second, error));
   for (int i = 0; i < 4000; ++i) {
     auto r = row(std::to_string(i + 2) + "-1", "1-1", "2021-01-01T00:00:00Z",
-                 "2021-01-01T01:00:00Z", pad);
+                 "2021-01-01T01:00:00Z", noise());
     BOOST_REQUIRE(s->write({r}, (i + 1) * hns_per_second, error));
   }
   BOOST_TEST(s->row_count() == 4001);

@@ -1,6 +1,7 @@
 #include "app/commands.hpp"
 
 #include "actors/cache/query_parser.hpp"
+#include "actors/common/time.hpp"
 
 #include <fstream>
 
@@ -159,9 +160,39 @@ bool collect_queries(const command_line &cl, std::vector<std::string> &texts,
   }
   for (auto &q : cl.queries)
     texts.push_back(q);
-  for (auto &t : texts)
-    if (!parse_query(t, error))
+  for (auto &t : texts) {
+    std::string text;
+    std::int64_t as_of = 0;
+    if (!split_as_of(t, text, as_of, error))
       return false;
+    if (as_of != 0 && cl.history.empty()) {
+      error = t
+              + ": a query as of a time (@T) is answered from a history "
+                "store: --history=FILE";
+      return false;
+    }
+    if (!parse_query(text, error))
+      return false;
+  }
+  return true;
+}
+
+bool split_as_of(const std::string &text, std::string &query_text,
+                 std::int64_t &as_of, std::string &error) {
+  query_text = text;
+  as_of = unknown_time;
+  auto at = text.rfind('@');
+  if (at == std::string::npos)
+    return true;
+  std::string why;
+  auto when = parse_time(std::string_view{text}.substr(at + 1), &why);
+  if (!when || *when == unknown_time) {
+    error = text + ": bad time after @ (RFC 3339, e.g. 2021-01-01T10:42:00Z)"
+            + (why.empty() ? "" : ": " + why);
+    return false;
+  }
+  as_of = *when;
+  query_text = text.substr(0, at);
   return true;
 }
 

@@ -1,6 +1,7 @@
 // The subcommands of the `proctrack` program (SPEC §9).
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,8 +36,16 @@ int run_collector(const command_line &cl);
 
 /// Reads queries (one a line; blank lines and '#' comments skipped) from
 /// --queries=FILE and --query=; false with `error` on a bad query or file.
+/// `VERB:ID@T` (as of T, RFC 3339) only with --history=FILE: it is answered
+/// from the store (docs/history.md "Queries").
 bool collect_queries(const command_line &cl, std::vector<std::string> &texts,
                      std::string &error);
+
+/// Splits `QUERY@T` into the query text and T (100 ns units since 1970);
+/// `as_of` is 0 (unknown_time) when there is no '@'. False with `error` on a
+/// time that is not RFC 3339.
+bool split_as_of(const std::string &text, std::string &query_text,
+                 std::int64_t &as_of, std::string &error);
 
 extern const char *usage_text;
 

@@ -8,6 +8,7 @@
 #include "actors/common/json_text.hpp"
 #include "actors/enricher/enricher.hpp"
 #include "actors/forward/forwarder.hpp"
+#include "actors/query_endpoint/query_facade.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
@@ -242,9 +243,17 @@ int run_replay(const command_line &cl) {
       return fail("cannot read input file " + path);
     paths.push_back(path);
   }
+  // `QUERY@T` (only with --history, checked by collect_queries): answered
+  // from the store as of T.
   std::vector<query> queries;
-  for (auto &t : texts)
-    queries.push_back(*parse_query(t, error));
+  std::vector<timestamp> as_of;
+  for (auto &t : texts) {
+    std::string text;
+    timestamp when = unknown_time;
+    split_as_of(t, text, when, error);
+    queries.push_back(*parse_query(text, error));
+    as_of.push_back(when);
+  }
 
   if (!cfg.forward_connect.empty())
     cfg.load_network();
@@ -452,19 +461,29 @@ int run_replay(const command_line &cl) {
             },
             [](caf::error &) {});
   }
+  // With --history the replay answers as the agent does: what the cache
+  // evicted comes from the store (the facade, docs/history.md "Lookups
+  // that miss the cache"), and a query as of a time from the store alone.
+  query_api answerer = cache;
+  if (history)
+    answerer = spawn_query_facade(sys, cache, history);
   for (std::size_t i = 0; i < queries.size(); ++i) {
-    self->request(cache, caf::infinite, queries[i])
-        .receive(
-            [&](std::string &result) {
-              out += "{\"query\":";
-              append_json_string(out, texts[i]);
-              out += ",\"result\":";
-              out += result;
-              out += "}\n";
-            },
-            [&](caf::error &e) {
-              spdlog::error("query {} failed: {}", texts[i], caf::to_string(e));
-            });
+    auto answered = [&](std::string &result) {
+      out += "{\"query\":";
+      append_json_string(out, texts[i]);
+      out += ",\"result\":";
+      out += result;
+      out += "}\n";
+    };
+    auto failed = [&](caf::error &e) {
+      spdlog::error("query {} failed: {}", texts[i], caf::to_string(e));
+    };
+    if (as_of[i] != unknown_time)
+      self->request(history, caf::infinite, queries[i], as_of[i])
+          .receive(answered, failed);
+    else
+      self->request(answerer, caf::infinite, queries[i])
+          .receive(answered, failed);
     if (out.size() > (1 << 20)) {
       std::fwrite(out.data(), 1, out.size(), stdout);
       out.clear();
@@ -473,6 +492,8 @@ int run_replay(const command_line &cl) {
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   self->send_exit(reader, caf::exit_reason::user_shutdown);
+  if (history)
+    self->send_exit(answerer, caf::exit_reason::user_shutdown);
   self->send_exit(cache, caf::exit_reason::user_shutdown);
   if (enricher)
     self->send_exit(enricher, caf::exit_reason::user_shutdown);

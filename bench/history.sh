@@ -8,7 +8,9 @@
 #   PROCS=1000000 REPS=3 bench/history.sh
 #
 # Knobs: PROCS (200000), REPS (5), BUILD_DIR (<repo>/build-bench; built
-# when proctrack is missing there), OUT (<repo>/bench/out/history).
+# when proctrack is missing there), OUT (<repo>/bench/out/history), BASE (a
+# baseline proctrack binary, e.g. main's: its replay with --history is
+# timed in the same run, alternating, and its store measured alike).
 # The workload: PROCS update rows (start, Sysmon-sized Data of about 1 KB:
 # Image, CommandLine, User, Hashes...; 256 sessions, then trees at most 6
 # deep) and an exit for 9 of 10, in time order, seeded. Prints a Markdown
@@ -98,6 +100,10 @@ for r in $(seq "$REPS"); do
   run plain >>"$OUT/times-plain.txt"
   rm -f "$OUT/h.db" "$OUT/h.db-wal" "$OUT/h.db-shm"
   run history --history="$OUT/h.db" >>"$OUT/times-history.txt"
+  if [ -n "${BASE:-}" ]; then
+    rm -f "$OUT/b.db" "$OUT/b.db-wal" "$OUT/b.db-shm"
+    PT=$BASE run base --history="$OUT/b.db" >>"$OUT/times-base.txt"
+  fi
 done
 plain=$(cut -d' ' -f1 "$OUT/times-plain.txt" | median)
 hist=$(cut -d' ' -f1 "$OUT/times-history.txt" | median)
@@ -123,10 +129,24 @@ for r in $(seq "$REPS"); do
 done
 ccm=$(printf '%s\n' "${cc[@]}" | median)
 
+# Lookups in the store: 1,000 callchains of processes late in the log
+# (their ancestors exited long before) in one command, less the command
+# alone (one get): the mean cost of one chain.
+ids=()
+for k in $(seq 1000); do ids+=("callchain:$((1000 + PROCS - 1 - k * (PROCS / 2000)))"); done
+c1=()
+c0=()
+for r in $(seq "$REPS"); do
+  /usr/bin/time -f "%e" -o "$OUT/time.txt" "$PT" query --history="$OUT/h.db" "${ids[@]}" >/dev/null
+  c1+=("$(cat "$OUT/time.txt")")
+  /usr/bin/time -f "%e" -o "$OUT/time.txt" "$PT" query --history="$OUT/h.db" "get:$last" >/dev/null
+  c0+=("$(cat "$OUT/time.txt")")
+done
+chain_ms=$(awk -v a="$(printf '%s\n' "${c1[@]}" | median)" -v b="$(printf '%s\n' "${c0[@]}" | median)" 'BEGIN {print (a - b)}')
 awk -v rows="$ROWS" -v procs="$PROCS" -v plain="$plain" -v hist="$hist" \
   -v prss="$plain_rss" -v hrss="$hist_rss" -v written="$written" \
   -v stored="$stored" -v size="$size" -v asof="$asof" -v running="$running" \
-  -v ccm="$ccm" -v reps="$REPS" 'BEGIN {
+  -v ccm="$ccm" -v reps="$REPS" -v chain="$chain_ms" 'BEGIN {
   printf "| measure (%d processes, %d update rows, median of %d) | value |\n", procs, rows, reps
   printf "|---|---|\n"
   printf "| replay without history | %.2f s (%.0f rows/s), peak RSS %.0f MB |\n", plain, rows / plain, prss / 1024
@@ -137,4 +157,16 @@ awk -v rows="$ROWS" -v procs="$PROCS" -v plain="$plain" -v hist="$hist" \
   printf "| store size | %.1f MB, %.0f B/process (target <= 400) |\n", size / 1e6, size / stored
   printf "| query --history pslist@T (%d running), whole command | %.3f s |\n", running, asof
   printf "| query --history callchain@T + callchain, whole command | %.3f s |\n", ccm
+  printf "| one callchain from the store (1,000 in one command, less the command alone; mean) | %.3f ms |\n", chain
 }'
+if [ -n "${BASE:-}" ]; then
+  base=$(cut -d' ' -f1 "$OUT/times-base.txt" | median)
+  base_rss=$(cut -d' ' -f2 "$OUT/times-base.txt" | median)
+  base_written=$(jq -r '.result.HistoryRowsWritten' "$OUT/base.out")
+  base_size=$(stat -c %s "$OUT/b.db")
+  /usr/bin/time -f "%e" -o "$OUT/time.txt" "$BASE" query --history="$OUT/b.db" "pslist@$mid" >/dev/null
+  printf '| baseline query --history pslist@T on its store, whole command (one run) | %.3f s |\n' "$(cat "$OUT/time.txt")"
+  printf '| baseline (%s) replay with --history | %.2f s (%.2fx the replay without), peak RSS %.0f MB, %d rows, %.0f rows/s, %.0f B/process |\n' \
+    "$BASE" "$base" "$(echo "$base / $plain" | bc -l)" "$(echo "$base_rss / 1024" | bc -l)" \
+    "$base_written" "$(echo "$base_written / $base" | bc -l)" "$(echo "$base_size / $stored" | bc -l)"
+fi

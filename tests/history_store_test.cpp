@@ -198,15 +198,28 @@ BOOST_AUTO_TEST_CASE(retention_by_age_and_by_bytes) {
   auto path = (d.path() / "h.db").string();
   auto s = open_rw(path);
   // 4000 exited processes written at time 1..4000 s, one running written
-  // first, 2 KB of Data each.
-  std::string pad(2000, 'x');
+  // first, 4 KB of Data each that no compression shrinks much (random
+  // characters of a 64-letter alphabet: about 3 KB stored).
+  std::uint64_t x = 88172645463325252ull;
+  auto noise = [&x] {
+    static const char letters[] =
+        "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+    std::string out(4000, ' ');
+    for (auto &c : out) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      c = letters[x % 64];
+    }
+    return out;
+  };
   std::vector<history_row> rows;
-  auto running = row("1-1", "0-?", "2021-01-01T00:00:00Z", nullptr, pad);
+  auto running = row("1-1", "0-?", "2021-01-01T00:00:00Z", nullptr, noise());
   std::string error;
   BOOST_REQUIRE(s->write({running}, hns_per_second, error));
   for (int i = 0; i < 4000; ++i) {
     auto r = row(std::to_string(i + 2) + "-1", "1-1", "2021-01-01T00:00:00Z",
-                 "2021-01-01T01:00:00Z", pad);
+                 "2021-01-01T01:00:00Z", noise());
     BOOST_REQUIRE(s->write({r}, (i + 1) * hns_per_second, error));
   }
   BOOST_TEST(s->row_count() == 4001);
@@ -332,6 +345,121 @@ BOOST_AUTO_TEST_CASE(another_programs_database_is_left_alone) {
   BOOST_TEST(error.find("not a proctrack history") != std::string::npos);
   BOOST_TEST(size_of(path) == before);
   BOOST_TEST(damaged_copies(d).empty());
+}
+
+// Sysmon-sized Data (as bench/history.sh writes): the store trains its
+// dictionary after its first rows and compresses Data with it; every row
+// reads back as written, before and after the dictionary, across a reopen.
+BOOST_AUTO_TEST_CASE(data_is_compressed_with_the_stores_dictionary) {
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  const char *exes[] = {"C:\\\\Windows\\\\System32\\\\cmd.exe",
+                        "C:\\\\Windows\\\\explorer.exe",
+                        "C:\\\\Windows\\\\System32\\\\svchost.exe"};
+  std::vector<history_row> all;
+  unsigned long long x = 17;
+  auto hex = [&x] {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    char b[17];
+    std::snprintf(b, sizeof b, "%016llx", x);
+    return std::string{b};
+  };
+  for (int i = 0; i < 5000; ++i) {
+    history_row r;
+    r.id = std::to_string(1000 + i) + "-1609459200";
+    r.parent_id = "4-1609459000";
+    r.start_time = t("2021-01-01T00:00:00Z") + i;
+    std::string exe = exes[i % 3];
+    r.data = "{\"Name\":\"n" + std::to_string(i % 3) + "\",\"Exe\":\"" + exe
+             + "\",\"CommandLine\":\"" + exe + " /a:" + hex() + " /b:" + hex()
+             + "\",\"User\":\"CORP\\\\user" + std::to_string(i % 50)
+             + "\",\"Hashes\":\"SHA1=" + hex() + hex()
+             + "\",\"Company\":\"Microsoft Corporation\",\"Description\":"
+               "\"Windows Command Processor\",\"Product\":\"Microsoft "
+               "Windows Operating System\",\"FileVersion\":\"10.0.19041.746\"}";
+    all.push_back(std::move(r));
+  }
+  {
+    auto s = open_rw(path);
+    std::string error;
+    // In batches as the history writes them: 500 rows before the
+    // dictionary exists, the rest after.
+    for (std::size_t i = 0; i < all.size(); i += 500) {
+      std::vector<history_row> batch(all.begin() + i, all.begin() + i + 500);
+      BOOST_REQUIRE_MESSAGE(s->write(batch, 1000 + i, error), error);
+    }
+    auto &c = s->counters();
+    BOOST_TEST(c.rows_written == 5000);
+    // The first rows as frames without a dictionary, the rest with it:
+    // well under half of the text in all.
+    BOOST_TEST(c.stored_bytes * 2 < c.data_bytes,
+               c.stored_bytes << " of " << c.data_bytes);
+  }
+  sqlite3 *db = nullptr;
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt *st = nullptr;
+  sqlite3_prepare_v2(db,
+                     "SELECT (SELECT count(*) FROM dictionary), (SELECT "
+                     "count(*) FROM process WHERE typeof(data) = 'blob')",
+                     -1, &st, nullptr);
+  BOOST_REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  BOOST_TEST(sqlite3_column_int(st, 0) == 1);
+  BOOST_TEST(sqlite3_column_int(st, 1) == 5000);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  std::string error;
+  auto s = history_store::open(path, history_store::mode::read_only, error);
+  BOOST_REQUIRE_MESSAGE(s, error);
+  for (auto i : {0, 1999, 2000, 2500, 4999}) {
+    auto r = s->find("", all[static_cast<std::size_t>(i)].id);
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->data == all[static_cast<std::size_t>(i)].data);
+    BOOST_TEST(json::parse(r->data).at("Company") == "Microsoft Corporation");
+  }
+}
+
+// A store written by the previous version (2: Data as text, no dictionary
+// table) is read as it is, and opened read-write becomes a version 3.
+BOOST_AUTO_TEST_CASE(a_version_2_store_is_read_and_upgraded) {
+  temp_dir d;
+  auto path = (d.path() / "v2.db").string();
+  sqlite3 *db = nullptr;
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  BOOST_REQUIRE(
+      sqlite3_exec(
+          db,
+          "PRAGMA application_id=1347703371; PRAGMA user_version=2;"
+          "CREATE TABLE process(host TEXT NOT NULL, id TEXT NOT NULL, "
+          "parent_id TEXT NOT NULL, guid TEXT NOT NULL, pid TEXT NOT NULL, "
+          "start_time INTEGER NOT NULL, end_time INTEGER NOT NULL, "
+          "end_estimate INTEGER NOT NULL, last_sync_time INTEGER NOT NULL, "
+          "data TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen "
+          "INTEGER NOT NULL, UNIQUE(id, host));"
+          "CREATE INDEX process_start ON process(start_time);"
+          "INSERT INTO process VALUES('', '7-1609459200', '1-?', '', '7', "
+          "16094592000000000, 0, 0, 0, '{\"Name\":\"old\"}', 1, 1);",
+          nullptr, nullptr, nullptr)
+      == SQLITE_OK);
+  sqlite3_close(db);
+  std::string error;
+  {
+    auto s = history_store::open(path, history_store::mode::read_only, error);
+    BOOST_REQUIRE_MESSAGE(s, error);
+    auto r = s->find("", "7");
+    BOOST_REQUIRE(r);
+    BOOST_TEST(r->data == "{\"Name\":\"old\"}");
+  }
+  {
+    auto s = open_rw(path);
+    BOOST_TEST(ask(*s, "pslist", "", t("2021-01-01T00:00:01Z")).size() == 1u);
+  }
+  BOOST_REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+  sqlite3_stmt *st = nullptr;
+  sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &st, nullptr);
+  BOOST_REQUIRE(sqlite3_step(st) == SQLITE_ROW);
+  BOOST_TEST(sqlite3_column_int(st, 0) == 3);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_store_is_an_error_for_a_reader) {

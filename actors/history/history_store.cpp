@@ -8,6 +8,8 @@
 #include "actors/common/time.hpp"
 
 #include <sqlite3.h>
+#include <zdict.h>
+#include <zstd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -24,9 +26,29 @@ namespace {
 
 // 'PTRK' in the file header: tells our store from any other SQLite file.
 constexpr int application_id = 0x5054524b;
-// 2: times in 100 ns units (1 held nanoseconds; a version-1 store is
-// refused by name, never misread).
-constexpr int schema_version = 2;
+// 3: Data may be a zstd frame (a BLOB) and the store keeps its dictionary.
+// 2: times in 100 ns units, Data always text; opened read-write it becomes a
+// version 3 (its rows stay as they are). 1 held nanoseconds: refused by
+// name, never misread.
+constexpr int schema_version = 3;
+constexpr int oldest_readable_version = 2;
+
+// Data compression: a store trains one zstd dictionary from its first
+// `train_rows` rows of Data (Sysmon-sized Data shares most of its text:
+// keys, paths, users, company names), then writes every Data with it.
+// Measured on bench/history.sh's 880-byte Data: 880 B as text, 575 B as a
+// zstd frame alone, 269 B with a dictionary at level 3, 283 B at level 1,
+// which costs less CPU a row (the history is on the replay's critical path).
+constexpr std::size_t train_rows = 2000;
+// Training time grows with the samples (ZDICT_trainFromBuffer searches its
+// parameters): 2,000 samples of 1 KB take about 0.3 s; 8,000 of 1.7 KB took
+// over 10 s, in the history's thread.
+constexpr std::size_t max_train_samples = 2000;
+constexpr std::size_t max_train_bytes = 1 << 20;
+constexpr std::size_t dictionary_bytes = 32 * 1024;
+constexpr int compression_level = 1;
+// Data shorter than this stays text (a frame's header costs ~6 bytes).
+constexpr std::size_t min_compress = 48;
 
 // Rows are written as "INSERT ... ON CONFLICT": a process first seen keeps
 // its first_seen. A rowid table (not WITHOUT ROWID): Data is 1-2 KB for a
@@ -37,7 +59,6 @@ CREATE TABLE process(
   id TEXT NOT NULL,
   parent_id TEXT NOT NULL,
   guid TEXT NOT NULL,
-  pid TEXT NOT NULL,
   start_time INTEGER NOT NULL,
   end_time INTEGER NOT NULL,
   end_estimate INTEGER NOT NULL,
@@ -48,9 +69,21 @@ CREATE TABLE process(
   UNIQUE(id, host));
 CREATE INDEX process_parent ON process(parent_id, start_time);
 CREATE INDEX process_guid ON process(guid) WHERE guid <> '';
-CREATE INDEX process_pid ON process(pid, start_time);
-CREATE INDEX process_start ON process(start_time);
+CREATE INDEX process_life ON process(end_time, start_time);
 CREATE INDEX process_seen ON process(last_seen);
+CREATE TABLE dictionary(id INTEGER PRIMARY KEY, content BLOB NOT NULL);
+)sql";
+
+// A version 2 store opened read-write: the dictionary table, and pslist@T's
+// index in place of the start_time one.
+constexpr const char *upgrade_sql = R"sql(
+CREATE TABLE IF NOT EXISTS dictionary(id INTEGER PRIMARY KEY,
+                                      content BLOB NOT NULL);
+DROP INDEX IF EXISTS process_start;
+DROP INDEX IF EXISTS process_pid;
+ALTER TABLE process DROP COLUMN pid;
+CREATE INDEX IF NOT EXISTS process_life ON process(end_time, start_time);
+PRAGMA user_version=3;
 )sql";
 
 constexpr const char *columns =
@@ -90,7 +123,9 @@ std::string column_text(sqlite3_stmt *s, int i) {
            : std::string{};
 }
 
-history_row read_row(sqlite3_stmt *s) {
+} // namespace
+
+history_row history_store::read_row(sqlite3_stmt *s) {
   history_row r;
   r.host = column_text(s, 0);
   r.id = column_text(s, 1);
@@ -100,11 +135,39 @@ history_row read_row(sqlite3_stmt *s) {
   r.end_time = sqlite3_column_int64(s, 5);
   r.end_is_estimate = sqlite3_column_int64(s, 6) != 0;
   r.last_sync_time = sqlite3_column_int64(s, 7);
-  r.data = column_text(s, 8);
+  if (sqlite3_column_type(s, 8) == SQLITE_BLOB) {
+    // A zstd frame: with the dictionary its header names (0: none).
+    auto *p = sqlite3_column_blob(s, 8);
+    auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, 8));
+    auto size = ZSTD_getFrameContentSize(p, n);
+    auto dict_id = ZSTD_getDictID_fromFrame(p, n);
+    ZSTD_DDict_s *dd = nullptr;
+    for (auto &[id, d] : ddicts_)
+      if (id == dict_id)
+        dd = d;
+    if (!dctx_)
+      dctx_ = ZSTD_createDCtx();
+    bool ok = size != ZSTD_CONTENTSIZE_UNKNOWN && size != ZSTD_CONTENTSIZE_ERROR
+              && size <= (1u << 26) && (dict_id == 0 || dd != nullptr) && dctx_;
+    if (ok) {
+      r.data.resize(static_cast<std::size_t>(size));
+      auto got =
+          dd ? ZSTD_decompress_usingDDict(dctx_, r.data.data(), r.data.size(),
+                                          p, n, dd)
+             : ZSTD_decompressDCtx(dctx_, r.data.data(), r.data.size(), p, n);
+      ok = !ZSTD_isError(got) && got == size;
+    }
+    if (!ok) // never a crash, never invalid JSON: the row says what it was
+      r.data = "{\"HistoryError\":\"stored Data cannot be decompressed\"}";
+  } else {
+    r.data = column_text(s, 8);
+  }
   r.first_seen = sqlite3_column_int64(s, 9);
   r.last_seen = sqlite3_column_int64(s, 10);
   return r;
 }
+
+namespace {
 
 bool all_digits(std::string_view s) {
   return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
@@ -143,6 +206,11 @@ sqlite3_stmt *history_store::prepare(const char *sql, std::string &error) {
 }
 
 history_store::~history_store() {
+  ZSTD_freeCCtx(cctx_);
+  ZSTD_freeDCtx(dctx_);
+  ZSTD_freeCDict(cdict_);
+  for (auto &[id, d] : ddicts_)
+    ZSTD_freeDDict(d);
   sqlite3_finalize(upsert_);
   if (db_)
     sqlite3_close_v2(db_);
@@ -233,7 +301,8 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
             + std::to_string(app) + "); left as it is";
       return {verdict::foreign, nullptr};
     }
-    if (tables > 0 && version != schema_version) {
+    if (tables > 0
+        && (version < oldest_readable_version || version > schema_version)) {
       why = "history schema version " + std::to_string(version)
             + ", this proctrack reads version "
             + std::to_string(schema_version);
@@ -261,6 +330,10 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
           return {verdict::failed, nullptr};
       } else if (!st->exec("PRAGMA journal_mode=WAL", why)) {
         return {verdict::failed, nullptr};
+      } else if (version < schema_version) {
+        if (!st->exec("BEGIN", why) || !st->exec(upgrade_sql, why)
+            || !st->exec("COMMIT", why))
+          return {verdict::failed, nullptr};
       }
       // 32 MiB of page cache (SQLite's default is 2 MiB): the indexes'
       // pages stay in memory while a store grows to millions of rows.
@@ -269,7 +342,7 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
         return {verdict::failed, nullptr};
       std::string sql =
           std::string{"INSERT INTO process("} + columns
-          + ", pid) VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10,?11) "
+          + ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10) "
             "ON CONFLICT(id, host) DO UPDATE SET parent_id=excluded.parent_id, "
             "guid=excluded.guid, start_time=excluded.start_time, "
             "end_time=excluded.end_time, end_estimate=excluded.end_estimate, "
@@ -279,6 +352,8 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
       if (!st->upsert_)
         return {verdict::failed, nullptr};
     }
+    if (!st->load_dictionaries(why))
+      return {verdict::failed, nullptr};
     return {verdict::ok, std::move(st)};
   };
 
@@ -317,6 +392,149 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
   return std::move(fresh);
 }
 
+bool history_store::load_dictionaries(std::string &error) {
+  statement s;
+  s.s = prepare("SELECT id, content FROM dictionary ORDER BY id", error);
+  if (!s.s) {
+    // A version 2 store opened read-only has none (its Data is text).
+    error.clear();
+    train_after_ = static_cast<std::int64_t>(train_rows);
+    return true;
+  }
+  const void *last = nullptr;
+  std::size_t last_size = 0;
+  int step;
+  while ((step = sqlite3_step(s.s)) == SQLITE_ROW) {
+    auto *p = sqlite3_column_blob(s.s, 1);
+    auto n = static_cast<std::size_t>(sqlite3_column_bytes(s.s, 1));
+    auto *dd = ZSTD_createDDict(p, n);
+    if (!dd) {
+      error = "dictionary " + column_text(s.s, 0) + " is not a zstd dictionary";
+      return false;
+    }
+    ddicts_.emplace_back(ZSTD_getDictID_fromDDict(dd), dd);
+    last = p;
+    last_size = n;
+    if (upsert_) {
+      ZSTD_freeCDict(cdict_);
+      cdict_ = ZSTD_createCDict(last, last_size, compression_level);
+    }
+  }
+  if (step != SQLITE_DONE) {
+    error = sqlite_error();
+    return false;
+  }
+  train_after_ = cdict_ ? 0 : static_cast<std::int64_t>(train_rows);
+  return true;
+}
+
+void history_store::compress(std::string_view data, std::string &out) {
+  out.clear();
+  if (data.size() < min_compress)
+    return;
+  if (!cctx_) {
+    cctx_ = ZSTD_createCCtx();
+    if (!cctx_)
+      return;
+    // The frame keeps its content size (the reader sizes its buffer by it)
+    // and the dictionary's id (the reader picks the dictionary by it); a
+    // checksum would cost 4 bytes a row that SQLite's pages do not need.
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, compression_level);
+  }
+  out.resize(ZSTD_compressBound(data.size()));
+  std::size_t n;
+  if (cdict_)
+    n = ZSTD_compress_usingCDict(cctx_, out.data(), out.size(), data.data(),
+                                 data.size(), cdict_);
+  else
+    n = ZSTD_compressCCtx(cctx_, out.data(), out.size(), data.data(),
+                          data.size(), compression_level);
+  if (ZSTD_isError(n) || n >= data.size())
+    out.clear(); // stored as text
+  else
+    out.resize(n);
+}
+
+void history_store::maybe_train(const std::vector<history_row> &rows) {
+  if (cdict_ || train_after_ <= 0)
+    return;
+  train_after_ -= static_cast<std::int64_t>(rows.size());
+  if (train_after_ > 0)
+    return;
+  // Samples: this batch's Data, then the newest stored text rows.
+  std::string samples;
+  std::vector<std::size_t> sizes;
+  auto add = [&](std::string_view d) {
+    if (d.size() >= min_compress && sizes.size() < max_train_samples
+        && samples.size() + d.size() <= max_train_bytes) {
+      samples.append(d);
+      sizes.push_back(d.size());
+    }
+  };
+  for (auto &r : rows)
+    add(r.data);
+  if (sizes.size() < train_rows) {
+    std::string error;
+    statement s;
+    s.s = prepare((std::string{"SELECT "} + columns
+                   + " FROM process ORDER BY rowid DESC LIMIT ?1")
+                      .c_str(),
+                  error);
+    if (s.s) {
+      s.integer(1, static_cast<std::int64_t>(max_train_samples - sizes.size()));
+      while (sqlite3_step(s.s) == SQLITE_ROW)
+        add(read_row(s.s).data);
+    }
+  }
+  std::string dict(dictionary_bytes, '\0');
+  auto n =
+      ZDICT_trainFromBuffer(dict.data(), dict.size(), samples.data(),
+                            sizes.data(), static_cast<unsigned>(sizes.size()));
+  if (ZDICT_isError(n)) {
+    // Too few or too alike samples: frames without a dictionary until
+    // another train_rows rows were written.
+    train_after_ = static_cast<std::int64_t>(train_rows);
+    return;
+  }
+  dict.resize(n);
+  std::string error;
+  statement ins;
+  ins.s = prepare("INSERT OR REPLACE INTO dictionary(id, content) "
+                  "VALUES(?1, ?2)",
+                  error);
+  auto *dd = ZSTD_createDDict(dict.data(), dict.size());
+  auto *cd = ZSTD_createCDict(dict.data(), dict.size(), compression_level);
+  if (!ins.s || !dd || !cd) {
+    ZSTD_freeDDict(dd);
+    ZSTD_freeCDict(cd);
+    train_after_ = static_cast<std::int64_t>(train_rows);
+    return;
+  }
+  auto id = ZSTD_getDictID_fromDDict(dd);
+  ins.integer(1, id);
+  sqlite3_bind_blob(ins.s, 2, dict.data(), static_cast<int>(dict.size()),
+                    SQLITE_TRANSIENT);
+  if (sqlite3_step(ins.s) != SQLITE_DONE) {
+    ZSTD_freeDDict(dd);
+    ZSTD_freeCDict(cd);
+    train_after_ = static_cast<std::int64_t>(train_rows);
+    return;
+  }
+  ddicts_.emplace_back(id, dd);
+  cdict_ = cd;
+}
+
+void history_store::forget_trained(ZSTD_CDict_s *before) {
+  if (cdict_ == before)
+    return;
+  ZSTD_freeCDict(cdict_);
+  cdict_ = before;
+  ZSTD_freeDDict(ddicts_.back().second);
+  ddicts_.pop_back();
+  train_after_ = static_cast<std::int64_t>(train_rows);
+}
+
 bool history_store::write(const std::vector<history_row> &rows, timestamp now,
                           std::string &error) {
   if (!upsert_) {
@@ -329,6 +547,11 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
     ++counters_.write_failures;
     return false;
   }
+  // The dictionary is written in this transaction, before the rows that
+  // use it: a reader never sees a frame without its dictionary.
+  auto cdict_before = cdict_;
+  maybe_train(rows);
+  std::int64_t data_bytes = 0, stored_bytes = 0;
   for (auto &r : rows) {
     auto *s = upsert_;
     auto text = [s](int i, std::string_view v) {
@@ -343,11 +566,17 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
     sqlite3_bind_int64(s, 6, r.end_time);
     sqlite3_bind_int64(s, 7, r.end_is_estimate ? 1 : 0);
     sqlite3_bind_int64(s, 8, r.last_sync_time);
-    text(9, r.data);
+    compress(r.data, scratch_);
+    data_bytes += static_cast<std::int64_t>(r.data.size());
+    if (scratch_.empty()) {
+      text(9, r.data);
+      stored_bytes += static_cast<std::int64_t>(r.data.size());
+    } else {
+      sqlite3_bind_blob(s, 9, scratch_.data(),
+                        static_cast<int>(scratch_.size()), SQLITE_STATIC);
+      stored_bytes += static_cast<std::int64_t>(scratch_.size());
+    }
     sqlite3_bind_int64(s, 10, now);
-    auto dash = r.id.rfind('-');
-    text(11, std::string_view{r.id}.substr(
-                 0, dash == std::string::npos ? r.id.size() : dash));
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     if (rc != SQLITE_DONE) {
@@ -355,6 +584,7 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
               + sqlite_error();
       std::string ignored;
       exec("ROLLBACK", ignored);
+      forget_trained(cdict_before);
       ++counters_.write_failures;
       return false;
     }
@@ -362,9 +592,12 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
   if (!exec("COMMIT", error)) {
     std::string ignored;
     exec("ROLLBACK", ignored);
+    forget_trained(cdict_before);
     ++counters_.write_failures;
     return false;
   }
+  counters_.data_bytes += data_bytes;
+  counters_.stored_bytes += stored_bytes;
   counters_.rows_written += static_cast<std::int64_t>(rows.size());
   ++counters_.transactions;
   return true;
@@ -466,7 +699,10 @@ std::optional<history_row> history_store::find(std::string_view host,
     sql += "guid = ?1";
     key = normalize_guid(id);
   } else if (all_digits(id)) {
-    sql += "pid = ?1";
+    // The holders of a pid are the ids "<pid>-...": a range of the (id,
+    // host) index ('-' sorts just before '.', and a longer pid's next
+    // character is a digit), so no pid column nor index of its own.
+    sql += "id > ?1 || '-' AND id < ?1 || '.'";
   } else {
     sql += "id = ?1";
   }
@@ -489,9 +725,15 @@ std::vector<history_row> history_store::pslist(std::string_view host,
   std::vector<history_row> out;
   std::string error;
   std::string sql = std::string{"SELECT "} + columns + " FROM process WHERE ";
-  if (as_of != unknown_time)
-    sql += "start_time <> 0 AND start_time <= ?1 AND (end_time = 0 OR "
-           "end_time > ?1) AND ";
+  if (as_of != unknown_time) {
+    // By the (end_time, start_time) index: the running ones (end 0), then
+    // the ones that ended after T; start_time is checked in the index, so
+    // only the rows running at T are read.
+    sql += "rowid IN (SELECT rowid FROM process WHERE end_time = 0 AND "
+           "start_time <= ?1 AND start_time <> 0 UNION ALL SELECT rowid FROM "
+           "process "
+           "WHERE end_time > ?1 AND start_time <= ?1 AND start_time <> 0) AND ";
+  }
   sql += "(?2 = '' OR host = ?2) ORDER BY start_time, id";
   statement s;
   s.s = prepare(sql.c_str(), error);

@@ -16,6 +16,10 @@
 
 struct sqlite3;
 struct sqlite3_stmt;
+struct ZSTD_CCtx_s;
+struct ZSTD_DCtx_s;
+struct ZSTD_CDict_s;
+struct ZSTD_DDict_s;
 
 namespace proctrack {
 
@@ -43,6 +47,8 @@ struct history_counters {
   std::int64_t transactions = 0;   ///< committed write transactions
   std::int64_t rows_retired = 0;   ///< rows dropped by max-age or max-bytes
   std::int64_t write_failures = 0; ///< transactions that failed
+  std::int64_t data_bytes = 0;     ///< Data text written (before compression)
+  std::int64_t stored_bytes = 0;   ///< what it took in the rows (compressed)
 };
 
 class history_store {
@@ -132,6 +138,16 @@ public:
 
 private:
   history_store() = default;
+  history_row read_row(sqlite3_stmt *s);
+  /// Data as stored: a zstd frame (with the store's dictionary once it has
+  /// one) when that is smaller than the text, else the text.
+  void compress(std::string_view data, std::string &out);
+  /// Trains the store's dictionary from `rows` (and the rows stored so
+  /// far) once enough samples exist; within the write's transaction.
+  void maybe_train(const std::vector<history_row> &rows);
+  bool load_dictionaries(std::string &error);
+  /// After a rollback: a dictionary trained in it is gone from the file.
+  void forget_trained(ZSTD_CDict_s *before);
   bool exec(const char *sql, std::string &error);
   sqlite3_stmt *prepare(const char *sql, std::string &error);
   std::string sqlite_error() const;
@@ -141,6 +157,14 @@ private:
   std::string path_;
   sqlite3_stmt *upsert_ = nullptr;
   history_counters counters_;
+  // Data compression (docs/history.md "What is stored"): one dictionary per
+  // store, trained from its first rows, kept in its `dictionary` table.
+  ZSTD_CCtx_s *cctx_ = nullptr;
+  ZSTD_DCtx_s *dctx_ = nullptr;
+  ZSTD_CDict_s *cdict_ = nullptr; ///< the one to write with
+  std::vector<std::pair<unsigned, ZSTD_DDict_s *>> ddicts_; ///< by dictID
+  std::int64_t train_after_ = 0; ///< rows still to write before training
+  std::string scratch_;
 };
 
 } // namespace proctrack

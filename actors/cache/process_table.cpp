@@ -101,13 +101,13 @@ bool is_json_object(std::string_view text) {
   return sc.peek() == '{' && sc.scan(v) && sc.at_end();
 }
 
-bool by_start(const process_entry *a, const process_entry *b) {
+} // namespace
+
+bool process_table::by_start(const process_entry *a, const process_entry *b) {
   if (a->start_time != b->start_time)
     return a->start_time < b->start_time;
   return a->id < b->id;
 }
-
-} // namespace
 
 std::string_view process_entry::pid() const {
   auto pos = id.rfind('-');
@@ -117,6 +117,12 @@ std::string_view process_entry::pid() const {
 }
 
 std::string make_real_id(std::string_view pid, timestamp start) {
+  std::string id;
+  real_id_into(id, pid, start);
+  return id;
+}
+
+void real_id_into(std::string &id, std::string_view pid, timestamp start) {
   if (pid.empty())
     pid = "?"; // no pid known (some Sysmon exports): the GUID tracks it
   // A start before 1970 gives "<pid>-0", as Velociraptor's GetRealId does
@@ -125,12 +131,10 @@ std::string make_real_id(std::string_view pid, timestamp start) {
   auto [end, ec] =
       std::to_chars(digits, digits + sizeof(digits),
                     std::max<std::int64_t>(0, whole_seconds(start)));
-  std::string id;
-  id.reserve(pid.size() + 1 + static_cast<std::size_t>(end - digits));
+  id.clear();
   id.append(pid);
   id += '-';
   id.append(digits, end);
-  return id;
 }
 
 namespace {
@@ -167,15 +171,23 @@ std::vector<std::size_t> last_of_each_key(const data_fields &d) {
 bool has_duplicate_keys(const data_fields &d) {
   if (d.size() > 32)
     return true; // let last_of_each_key decide
-  for (std::size_t i = 1; i < d.size(); ++i)
+  // Every stored row passes here (twice): keys are compared by a hash
+  // first, the text only when two hashes agree.
+  std::uint32_t h[32];
+  for (std::size_t i = 0; i < d.size(); ++i) {
+    std::uint32_t x = 2166136261u; // FNV-1a
+    for (char c : d[i].key)
+      x = (x ^ static_cast<unsigned char>(c)) * 16777619u;
+    h[i] = x;
     for (std::size_t j = 0; j < i; ++j)
-      if (d[j].key == d[i].key)
+      if (h[j] == x && d[j].key == d[i].key)
         return true;
+  }
   return false;
 }
 
-void append_field(std::string &out, bool &first, const std::string &key,
-                  const std::string &json) {
+void append_field(std::string &out, bool &first, std::string_view key,
+                  std::string_view json) {
   if (!first)
     out += ',';
   first = false;
@@ -206,13 +218,32 @@ void append_packed_data(std::string &out, const data_fields &d) {
 }
 
 std::string pack_data(const data_fields &d) {
+  std::string out;
+  pack_data_into(out, d);
+  return out;
+}
+
+// Room for `n` bytes in `out` (emptied): its buffer when it fits without
+// much slack, else a new one of exactly that size (std::string's reserve
+// would double a buffer that is too small, and a stored Data buffer keeps
+// its slack while the process is cached).
+static void reserve_exact(std::string &out, std::size_t n) {
+  out.clear();
+  if (out.capacity() >= n && out.capacity() <= n + n / 4 + 64)
+    return;
+  std::string fresh;
+  fresh.reserve(n);
+  out.swap(fresh);
+}
+
+void pack_data_into(std::string &out, const data_fields &d) {
+  // The exact size when no key needs escaping (the usual case), so a
+  // stored Data string carries no slack; escapes only grow it.
   std::size_t n = 2;
   for (auto &f : d)
-    n += f.key.size() + f.json.size() + 8;
-  std::string out;
-  out.reserve(n);
+    n += f.key.size() + 4 + (f.json.empty() ? 4 : f.json.size());
+  reserve_exact(out, n);
   append_packed_data(out, d);
-  return out;
 }
 
 data_fields unpack_data(std::string_view packed) {
@@ -236,28 +267,6 @@ data_fields unpack_data(std::string_view packed) {
     out.push_back({std::move(key), std::string{v.raw}});
   }
   return out;
-}
-
-void open_tree_node(std::string &out, std::string_view id,
-                    std::string_view data, timestamp start_time,
-                    timestamp end_time) {
-  out += "{\"name\":";
-  // Velociraptor's tree: Data.Name when it is a non-empty string, else the
-  // Id (Data is stored with unique keys, so this is the Name a reader sees).
-  auto name = data_value(data, "Name");
-  if (name && name->size() > 2 && name->front() == '"')
-    out += *name;
-  else
-    append_json_string(out, id);
-  out += ",\"id\":";
-  append_json_string(out, id);
-  out += ",\"start_time\":";
-  append_time_json(out, start_time);
-  out += ",\"end_time\":";
-  append_time_json(out, end_time);
-  out += ",\"data\":";
-  out += data.empty() ? std::string_view{"{}"} : data;
-  out += ",\"children\":[";
 }
 
 std::optional<std::string_view> data_value(std::string_view packed,
@@ -395,6 +404,13 @@ bool cap_json_value(std::string &json, std::size_t max) {
 
 std::string process_table::stored_data(data_fields &&d,
                                        std::vector<std::string> cut) {
+  std::string out;
+  stored_data_into(out, std::move(d), std::move(cut));
+  return out;
+}
+
+void process_table::stored_data_into(std::string &out, data_fields &&d,
+                                     std::vector<std::string> cut) {
   // A key given twice keeps its last value (append_packed_data): only that
   // one is capped and listed, never a value that is not stored.
   if (has_duplicate_keys(d)) {
@@ -436,7 +452,7 @@ std::string process_table::stored_data(data_fields &&d,
     list += ']';
     d.push_back({"Truncated", std::move(list)});
   }
-  return pack_data(d);
+  pack_data_into(out, d);
 }
 
 void process_table::set_data(process_entry &e, std::string data) {
@@ -456,21 +472,18 @@ process_table::process_table(table_config cfg) : cfg_(cfg) {
 
 // -- lookup -------------------------------------------------------------------
 
-std::uint32_t process_table::lookup_real_id(const std::string &id) const {
-  auto i = by_id_.find(id);
-  return i == by_id_.end() ? npos : i->second;
+std::uint32_t process_table::lookup_real_id(std::string_view id) const {
+  return by_id_.find(id, id_key());
 }
 
-std::uint32_t process_table::lookup_link(const std::string &pid) const {
-  auto i = links_.find(pid);
-  return i == links_.end() ? npos : i->second;
+std::uint32_t process_table::lookup_link(std::string_view pid) const {
+  return links_.find(pid, pid_key());
 }
 
-std::uint32_t process_table::lookup_guid(const std::string &guid) const {
+std::uint32_t process_table::lookup_guid(std::string_view guid) const {
   if (guid.empty())
     return npos;
-  auto i = by_guid_.find(guid);
-  return i == by_guid_.end() ? npos : i->second;
+  return by_guid_.find(guid, guid_key());
 }
 
 std::uint32_t process_table::lookup(std::string_view raw) const {
@@ -480,8 +493,8 @@ std::uint32_t process_table::lookup(std::string_view raw) const {
   if (id.front() == '{')
     return lookup_guid(normalize_guid(id));
   if (is_digits(id))
-    return lookup_link(std::string{id});
-  return lookup_real_id(std::string{id});
+    return lookup_link(id);
+  return lookup_real_id(id);
 }
 
 // -- LRU lists and tiers ------------------------------------------------------
@@ -601,7 +614,7 @@ void process_table::note_suffix(const std::string &id) {
 std::string process_table::unique_id(const std::string &base) {
   for (std::uint64_t n = 1;; ++n) {
     auto candidate = base + "." + std::to_string(n);
-    if (by_id_.count(candidate) == 0)
+    if (lookup_real_id(candidate) == npos)
       return candidate;
   }
 }
@@ -610,12 +623,21 @@ std::uint32_t process_table::lookup_exact(const std::string &pid,
                                           timestamp start) const {
   if (pid.empty() || start == unknown_time)
     return npos;
-  auto base = make_real_id(pid, start);
+  auto &key = scratch_id_; // reused: no allocation per lookup
+  real_id_into(key, pid, start);
+  auto base = key.size();
   // Every ".N" ever given, gaps included: unique_id fills the first free
   // suffix, and an eviction leaves a hole below a process still cached
   // (stopping at the first hole missed it and created a second copy).
   for (std::uint64_t n = 0; n <= max_suffix_; ++n) {
-    auto s = lookup_real_id(n == 0 ? base : base + "." + std::to_string(n));
+    key.resize(base);
+    if (n > 0) {
+      char digits[24];
+      auto r = std::to_chars(digits, digits + sizeof(digits), n);
+      key += '.';
+      key.append(digits, r.ptr);
+    }
+    auto s = lookup_real_id(key);
     if (s != npos && slots_[s].start_time == start)
       return s;
   }
@@ -642,17 +664,19 @@ std::uint32_t process_table::allocate_slot() {
   return static_cast<std::uint32_t>(slots_.size() - 1);
 }
 
-std::uint32_t process_table::insert(std::string id, process_record &&p) {
+std::uint32_t process_table::insert(std::string_view id, process_record &&p) {
   auto slot = allocate_slot();
   auto &e = slots_[slot];
-  e.id = std::move(id);
+  // Assigned into the slot's own buffers: a slot freed by an eviction is
+  // reused with its capacity (remove()), so this allocates nothing then.
+  e.id.assign(id.data(), id.size());
   e.parent_id.clear();
-  e.guid = std::move(p.guid);
+  e.guid.assign(p.guid);
   e.start_time = p.start_time;
   e.end_time = unknown_time;
   e.last_sync_time = unknown_time;
-  e.data.clear();
-  set_data(e, stored_data(std::move(p.data)));
+  stored_data_into(e.data, std::move(p.data));
+  data_bytes_ += e.data.size();
   data_fields{}.swap(p.data); // taken: free the pieces now
   e.children.clear();
   e.live_children = 0;
@@ -667,10 +691,10 @@ std::uint32_t process_table::insert(std::string id, process_record &&p) {
   e.tier = tier_of(e);
   list_push_back(slot);
   note_change(slot);
-  by_id_.emplace(e.id, slot);
+  by_id_.insert(e.id, slot, id_key());
   note_suffix(e.id);
   if (!e.guid.empty())
-    by_guid_[e.guid] = slot;
+    by_guid_.assign(e.guid, slot, guid_key());
   return slot;
 }
 
@@ -693,22 +717,31 @@ void process_table::remove(std::uint32_t slot) {
   if (e.live_children > 0)
     count_orphan(e.id, static_cast<int>(e.live_children));
   list_remove(slot);
-  auto link = links_.find(std::string{e.pid()});
-  if (link != links_.end() && link->second == slot)
-    links_.erase(link);
-  if (!e.guid.empty()) {
-    auto g = by_guid_.find(e.guid);
-    if (g != by_guid_.end() && g->second == slot)
-      by_guid_.erase(g);
-  }
-  by_id_.erase(e.id);
+  links_.erase(e.pid(), slot, pid_key());
+  if (!e.guid.empty())
+    by_guid_.erase(e.guid, slot, guid_key());
+  by_id_.erase(e.id, slot, id_key());
   e.used = false;
+  data_bytes_ -= std::min(data_bytes_, e.data.size());
   e.id.clear();
   e.parent_id.clear();
   e.guid.clear();
-  set_data(e, {});
-  std::string{}.swap(e.data);
-  std::vector<std::string>{}.swap(e.children);
+  e.data.clear();
+  for (auto &c : e.children)
+    if (spare_ids_.size() < kept_spare_ids)
+      spare_ids_.push_back(std::move(c));
+  e.children.clear();
+  // The next insert reuses a freed slot with its buffers (evictions free
+  // one slot per insert). Only a few are kept so: past that, or with a
+  // large Data buffer, the memory goes back (expiry may free many).
+  if (free_slots_.size() >= kept_free_slots
+      || e.data.capacity() > kept_data_capacity) {
+    std::string{}.swap(e.id);
+    std::string{}.swap(e.parent_id);
+    std::string{}.swap(e.guid);
+    std::string{}.swap(e.data);
+    std::vector<std::string>{}.swap(e.children);
+  }
   free_slots_.push_back(slot);
 }
 
@@ -792,8 +825,64 @@ void process_table::observe_time(timestamp t, std::string_view pid,
 
 // -- data ---------------------------------------------------------------------
 
+// merge_data without unpacking: the stored fields are copied as they are
+// (the same bytes merge_data's unpack and pack give), the new values put in
+// their place or after them, through a scratch buffer (no
+// allocation once it is large enough). False, and nothing changed, when
+// merge_data's other steps could apply: an escaped or "Truncated" key, a
+// value to cut, a key given twice, a Data text that does not scan.
+bool process_table::merge_packed(process_entry &e, const data_fields &fields) {
+  if (fields.size() > 64 || has_duplicate_keys(fields))
+    return false;
+  for (auto &f : fields)
+    if (f.key == "Truncated" || f.json.size() > cfg_.max_field_bytes)
+      return false;
+  json_scan::scanner sc{e.data};
+  bool first = true;
+  if (e.data.empty() || !sc.begin_object(first))
+    return false;
+  auto &out = merge_buf_; // scratch: grows to the largest merge, then stays
+  out.clear();
+  out += '{';
+  bool out_first = true;
+  std::uint64_t placed = 0; // bit i: fields[i] replaced a stored value
+  std::string_view k;
+  bool esc = false;
+  while (sc.next_key(first, k, esc)) {
+    json_scan::value v;
+    if (!sc.scan(v) || esc || k == "Truncated"
+        || v.raw.size() > cfg_.max_field_bytes)
+      return false;
+    std::size_t i = 0;
+    while (i < fields.size() && fields[i].key != k)
+      ++i;
+    if (i < fields.size()) {
+      append_field(out, out_first, fields[i].key, fields[i].json);
+      placed |= std::uint64_t{1} << i;
+    } else {
+      append_field(out, out_first, k, v.raw);
+    }
+  }
+  for (std::size_t i = 0; i < fields.size(); ++i)
+    if (!(placed & (std::uint64_t{1} << i)))
+      append_field(out, out_first, fields[i].key, fields[i].json);
+  out += '}';
+  if (tracking_ && e.used)
+    note_change(static_cast<std::uint32_t>(&e - slots_.data()));
+  data_bytes_ -= std::min(data_bytes_, e.data.size());
+  // Copied into the entry's own buffer when it fits: exact, no allocation.
+  reserve_exact(e.data, out.size());
+  e.data.append(out);
+  data_bytes_ += e.data.size();
+  if (out.capacity() > kept_data_capacity)
+    std::string{}.swap(out);
+  return true;
+}
+
 void process_table::merge_data(process_entry &e, data_fields &&fields) {
-  // Rare (a second source, exec, enrichment): unpack, merge, pack again.
+  if (merge_packed(e, fields))
+    return;
+  // The general case: unpack, merge, pack again.
   auto have = unpack_data(e.data);
   // The cut keys stay listed unless a new value replaces them.
   std::vector<std::string> cut;
@@ -943,9 +1032,17 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
   auto &p = slots_[parent];
   if (std::find(p.children.begin(), p.children.end(), e.id)
       == p.children.end()) {
-    if (p.children.size() < cfg_.max_children)
-      p.children.push_back(e.id);
-    else
+    if (p.children.size() < cfg_.max_children) {
+      // A string freed by an eviction (remove()) carries the id: no
+      // allocation per link once the table is full.
+      if (spare_ids_.empty()) {
+        p.children.push_back(e.id);
+      } else {
+        p.children.push_back(std::move(spare_ids_.back()));
+        spare_ids_.pop_back();
+        p.children.back().assign(e.id);
+      }
+    } else
       ++counters_.children_dropped;
   }
   if (e.tier != 0) {
@@ -995,10 +1092,9 @@ void process_table::take_link(std::uint32_t slot, const std::string &pid,
   // process of another pid.
   if (pid.empty() || slots_[slot].pid() != pid)
     return;
-  auto [it, inserted] = links_.emplace(pid, slot);
-  if (inserted || it->second == slot)
+  auto old = links_.insert(pid, slot, pid_key());
+  if (old == slot)
     return;
-  auto old = it->second;
   auto &o = slots_[old];
   auto start = slots_[slot].start_time;
   if (!before_or_same(o.start_time, start)) {
@@ -1012,7 +1108,7 @@ void process_table::take_link(std::uint32_t slot, const std::string &pid,
     set_end(old, holder_end, true);
     ++counters_.pid_reuses;
   }
-  it->second = slot;
+  links_.assign(pid, slot, pid_key());
 }
 
 namespace {
@@ -1119,8 +1215,8 @@ const process_entry *process_table::apply(process_update &&u) {
   switch (u.kind) {
   case update_kind::start: {
     ++counters_.starts;
-    observe_time(u.process.start_time, u.process.pid,
-                 normalize_guid(u.process.guid));
+    normalize_guid_in_place(u.process.guid);
+    observe_time(u.process.start_time, u.process.pid, u.process.guid);
     auto slot = apply_start(std::move(u.process));
     return slot != npos && slots_[slot].used ? &slots_[slot] : nullptr;
   }
@@ -1131,9 +1227,17 @@ const process_entry *process_table::apply(process_update &&u) {
       ++counters_.exits_refused;
       break;
     }
-    observe_time(u.time, exit_pid(u.target, u.process.pid),
-                 normalize_guid(exit_guid(u.target, u.process.guid)));
-    apply_exit(u.target, u.process, u.time);
+    {
+      normalize_guid_in_place(u.process.guid);
+      std::string target_guid; // an exit naming a GUID as its target
+      std::string_view guid = u.process.guid;
+      if (guid.empty()) {
+        target_guid = normalize_guid(exit_guid(u.target, {}));
+        guid = target_guid;
+      }
+      observe_time(u.time, exit_pid(u.target, u.process.pid), guid);
+      apply_exit(u.target, u.process, u.time);
+    }
     break;
   case update_kind::sync:
     // A new listing, or a part with no listing open (one lost before it):
@@ -1162,14 +1266,15 @@ std::uint32_t process_table::apply_start(process_record &&p) {
   const bool fresh = exact && p.identity == record_identity::exact_new;
   std::uint32_t same = lookup_guid(p.guid);
   bool collision = false;
-  auto id = make_real_id(p.pid, p.start_time);
+  auto &id = new_id_; // reused: no allocation per start
+  real_id_into(id, p.pid, p.start_time);
   if (same == npos && exact) {
     auto holder = lookup_link(p.pid);
     if (holder == npos || slots_[holder].start_time != p.start_time)
       holder = lookup_exact(p.pid, p.start_time);
     if (holder != npos && (!fresh || slots_[holder].running()))
       same = holder;
-    else if (by_id_.count(id) != 0) {
+    else if (lookup_real_id(id) != npos) {
       collision = true; // same pid and second, another process
       ++counters_.same_second_pids;
     }
@@ -1204,7 +1309,7 @@ std::uint32_t process_table::apply_start(process_record &&p) {
     auto &e = slots_[same];
     if (e.guid.empty() && !p.guid.empty()) {
       e.guid = p.guid;
-      by_guid_[e.guid] = same;
+      by_guid_.assign(e.guid, same, guid_key());
     }
     merge_data(e, std::move(p.data));
     ++counters_.start_merges;
@@ -1217,12 +1322,10 @@ std::uint32_t process_table::apply_start(process_record &&p) {
     if (!exact)
       ++counters_.guid_collisions;
   }
-  auto pid = p.pid;
-  auto ppid = p.ppid;
-  auto slot = insert(std::move(id), std::move(p));
-  resolve_parent(slot, ppid, parent_guid, npos);
-  take_link(slot, pid, slots_[slot].start_time);
-  apply_pending_exit(slot, pid);
+  auto slot = insert(id, std::move(p)); // takes only p's guid and data
+  resolve_parent(slot, p.ppid, parent_guid, npos);
+  take_link(slot, p.pid, slots_[slot].start_time);
+  apply_pending_exit(slot, p.pid);
   evict_if_full();
   return slot;
 }
@@ -1230,7 +1333,7 @@ std::uint32_t process_table::apply_start(process_record &&p) {
 void process_table::apply_exit(std::string_view target, const process_record &p,
                                timestamp end) {
   std::uint32_t slot = npos;
-  auto guid = normalize_guid(p.guid);
+  std::string_view guid = p.guid; // normalised by apply()
   if (!guid.empty())
     slot = lookup_guid(guid);
   // An exact exit (Linux agent) ends only the process with its pid and
@@ -1269,7 +1372,8 @@ void process_table::apply_exit(std::string_view target, const process_record &p,
     ++counters_.unknown_exits;
     // Remember it: with out-of-order logs the start may still come, and it
     // must then not stay a phantom running process.
-    std::string key = !guid.empty() ? guid : std::string{trim(target)};
+    std::string key =
+        !guid.empty() ? std::string{guid} : std::string{trim(target)};
     if (key.empty())
       key = p.pid;
     if (!key.empty() && cfg_.max_pending_exits > 0) {
@@ -1391,9 +1495,9 @@ void process_table::sync_rows(std::vector<process_record> &&listing) {
       place(slot, std::move(p), false);
     } else {
       auto id = make_real_id(p.pid, p.start_time);
-      if (restorable_id(p.real_id, id) && by_id_.count(p.real_id) == 0)
+      if (restorable_id(p.real_id, id) && lookup_real_id(p.real_id) == npos)
         id = p.real_id; // a replayed output stream names its exact id
-      else if (by_id_.count(id) != 0)
+      else if (lookup_real_id(id) != npos)
         id = unique_id(id); // same second, other GUID
       auto s = insert(std::move(id),
                       process_record{p.pid, p.ppid, p.guid, p.parent_guid,
@@ -1501,7 +1605,7 @@ void process_table::end_sync() {
                       ? n.running()
                       : before_or_same(o.start_time, n.start_time);
       if (take)
-        links_[pl.row.pid] = pl.slot;
+        links_.assign(pl.row.pid, pl.slot, pid_key());
       continue;
     }
     take_link(pl.slot, pl.row.pid, time);
@@ -1584,13 +1688,13 @@ std::size_t process_table::apply_enrichment(const enrichment &en) {
 }
 
 const process_entry *process_table::peek(std::string_view real_id) const {
-  auto slot = lookup_real_id(std::string{real_id});
+  auto slot = lookup_real_id(real_id);
   return slot == npos ? nullptr : &slots_[slot];
 }
 
 bool process_table::apply_enrichment(std::string_view id,
                                      const enrichment &en) {
-  auto slot = lookup_real_id(std::string{id});
+  auto slot = lookup_real_id(id);
   if (slot == npos || !en.ok)
     return false;
   merge_enrichment(slots_[slot], en);
@@ -1648,7 +1752,7 @@ table_state process_table::export_state() const {
       p.children = e.children;
       p.live_children = e.live_children;
       p.end_is_estimate = e.end_is_estimate;
-      p.holds_pid = lookup_link(std::string{e.pid()}) == slot;
+      p.holds_pid = lookup_link(e.pid()) == slot;
       p.holds_guid = !e.guid.empty() && lookup_guid(e.guid) == slot;
       s.processes.push_back(std::move(p));
     }
@@ -1678,7 +1782,7 @@ std::size_t process_table::import_state(table_state &&s) {
   // In eviction order: each goes to the back of its tier's list, so the
   // lists come out in the order they had.
   for (auto &p : s.processes) {
-    if (p.id.empty() || by_id_.count(p.id) != 0) {
+    if (p.id.empty() || lookup_real_id(p.id) != npos) {
       ++skipped;
       continue;
     }
@@ -1705,22 +1809,22 @@ std::size_t process_table::import_state(table_state &&s) {
     e.tier = tier_of(e);
     list_push_back(slot);
     note_change(slot);
-    by_id_.emplace(e.id, slot);
+    by_id_.insert(e.id, slot, id_key());
     note_suffix(e.id);
     if (p.holds_pid)
-      links_[std::string{e.pid()}] = slot;
+      links_.assign(e.pid(), slot, pid_key());
     if (p.holds_guid && !e.guid.empty())
-      by_guid_[e.guid] = slot;
+      by_guid_.assign(e.guid, slot, guid_key());
     evict_if_full();
   }
   // Live children whose parent is not cached, from scratch: the imported
   // counts are the exporter's, and its orphans are not part of the state.
   orphan_live_.clear();
-  for (auto &[id, slot] : by_id_) {
+  by_id_.for_each([this](std::uint32_t slot) {
     auto &e = slots_[slot];
     if (e.tier != 0 && lookup_real_id(e.parent_id) == npos)
       count_orphan(e.parent_id, 1);
-  }
+  });
   return skipped;
 }
 
@@ -1728,7 +1832,8 @@ std::size_t process_table::restore_state(table_state &&s,
                                          timestamp last_alive) {
   std::vector<std::string> running;
   for (auto &p : s.processes)
-    if (p.end_time == unknown_time && !p.id.empty() && by_id_.count(p.id) == 0)
+    if (p.end_time == unknown_time && !p.id.empty()
+        && lookup_real_id(p.id) == npos)
       running.push_back(p.id);
   auto skipped = import_state(std::move(s));
   for (auto &id : running)
@@ -1786,139 +1891,6 @@ std::vector<const process_entry *> process_table::children(std::string_view id,
   return out;
 }
 
-void process_table::append_entry_json(std::string &out,
-                                      const process_entry &e) const {
-  out += "{\"Id\":";
-  append_json_string(out, e.id);
-  out += ",\"ParentId\":";
-  append_json_string(out, e.parent_id);
-  out += ",\"StartTime\":";
-  append_time_json(out, e.start_time);
-  out += ",\"EndTime\":";
-  append_time_json(out, e.end_time);
-  out += ",\"LastSyncTime\":";
-  append_time_json(out, e.last_sync_time);
-  out += ",\"Data\":";
-  out += e.data;
-  out += ",\"Children\":[";
-  for (std::size_t i = 0; i < e.children.size(); ++i) {
-    if (i)
-      out += ',';
-    append_json_string(out, e.children[i]);
-  }
-  out += "]}";
-}
-
-std::string process_table::get_json(std::string_view id) {
-  auto e = find(id);
-  if (!e)
-    return "null";
-  std::string out;
-  append_entry_json(out, *e);
-  return out;
-}
-
-namespace {
-
-template <class Range, class F>
-std::string json_list(const Range &xs, F &&each) {
-  std::string out = "[";
-  bool first = true;
-  for (auto &x : xs) {
-    if (!first)
-      out += ',';
-    first = false;
-    each(out, x);
-  }
-  out += ']';
-  return out;
-}
-
-} // namespace
-
-std::string process_table::callchain_json(std::string_view id,
-                                          std::size_t max) {
-  return json_list(callchain(id, max), [this](std::string &out, auto *e) {
-    append_entry_json(out, *e);
-  });
-}
-
-std::string process_table::children_json(std::string_view id, std::size_t max) {
-  return json_list(children(id, max), [this](std::string &out, auto *e) {
-    append_entry_json(out, *e);
-  });
-}
-
-std::string process_table::tree_json(std::string_view id, std::size_t max) {
-  auto root_entry = find(id);
-  if (!root_entry || max == 0)
-    return "null";
-  // Breadth first, so a node cap keeps the upper levels whole; then emit the
-  // nested form. A node appears once even if the parent links loop.
-  struct node {
-    std::uint32_t slot;
-    std::vector<std::size_t> kids;
-  };
-  std::vector<node> nodes;
-  std::unordered_set<std::uint32_t> seen;
-  auto root = lookup_real_id(root_entry->id);
-  nodes.push_back({root, {}});
-  seen.insert(root);
-  std::vector<std::size_t> level{0};
-  for (std::size_t depth = 0;
-       depth < max_tree_depth && !level.empty() && nodes.size() < max;
-       ++depth) {
-    std::vector<std::size_t> next;
-    for (auto n : level) {
-      std::vector<std::uint32_t> kids;
-      for (auto &c : slots_[nodes[n].slot].children) {
-        auto s = lookup_real_id(c);
-        if (s != npos && seen.count(s) == 0)
-          kids.push_back(s);
-      }
-      std::sort(kids.begin(), kids.end(), [this](auto a, auto b) {
-        return by_start(&slots_[a], &slots_[b]);
-      });
-      for (auto s : kids) {
-        if (nodes.size() >= max)
-          break;
-        seen.insert(s);
-        nodes[n].kids.push_back(nodes.size());
-        next.push_back(nodes.size());
-        nodes.push_back({s, {}});
-      }
-    }
-    level = std::move(next);
-  }
-  std::string out;
-  // Iterative emit: depth is capped at 20 anyway, but stay off the stack.
-  struct frame {
-    std::size_t n;
-    std::size_t next_kid;
-  };
-  std::vector<frame> stack{{0, 0}};
-  auto open_node = [&](std::size_t n) {
-    auto &e = slots_[nodes[n].slot];
-    open_tree_node(out, e.id, e.data, e.start_time, e.end_time);
-  };
-  open_node(0);
-  while (!stack.empty()) {
-    auto &f = stack.back();
-    auto &kids = nodes[f.n].kids;
-    if (f.next_kid < kids.size()) {
-      if (f.next_kid > 0)
-        out += ',';
-      auto k = kids[f.next_kid++];
-      open_node(k);
-      stack.push_back({k, 0});
-    } else {
-      out += "]}";
-      stack.pop_back();
-    }
-  }
-  return out;
-}
-
 std::vector<const process_entry *> process_table::entries() const {
   std::vector<const process_entry *> out;
   out.reserve(by_id_.size());
@@ -1927,12 +1899,6 @@ std::vector<const process_entry *> process_table::entries() const {
       out.push_back(&e);
   std::sort(out.begin(), out.end(), by_start);
   return out;
-}
-
-std::string process_table::pslist_json() const {
-  return json_list(entries(), [this](std::string &out, auto *e) {
-    append_entry_json(out, *e);
-  });
 }
 
 std::vector<counter> process_table::counter_list() const {

@@ -4,6 +4,7 @@
 // SPEC §1-§4; docs/semantics.md lists every choice the SPEC leaves open.
 #pragma once
 
+#include "actors/cache/slot_index.hpp"
 #include "messages/types.hpp"
 
 #include <cstdint>
@@ -214,6 +215,8 @@ public:
   static constexpr std::size_t max_tree_depth = 20;
 
 private:
+  /// Answer order: start time, then id.
+  static bool by_start(const process_entry *a, const process_entry *b);
   void note_change(std::uint32_t slot) {
     if (tracking_ && !slots_[slot].changed) {
       slots_[slot].changed = true;
@@ -242,10 +245,12 @@ private:
   void compact_sync();
 
   std::uint32_t lookup(std::string_view id) const;
-  std::uint32_t lookup_real_id(const std::string &id) const;
-  std::uint32_t lookup_link(const std::string &pid) const;
-  std::uint32_t lookup_guid(const std::string &guid) const;
-  std::uint32_t insert(std::string id, process_record &&p);
+  std::uint32_t lookup_real_id(std::string_view id) const;
+  std::uint32_t lookup_link(std::string_view pid) const;
+  std::uint32_t lookup_guid(std::string_view guid) const;
+  /// A new process under `id`, with p's GUID, start and Data (the rest of
+  /// `p` is left as it was).
+  std::uint32_t insert(std::string_view id, process_record &&p);
   std::uint32_t allocate_slot();
   /// Raises max_suffix_ to the ".N" of a cached id.
   void note_suffix(const std::string &id);
@@ -274,9 +279,13 @@ private:
   void restore_end(std::uint32_t slot, const process_record &p);
   void set_end(std::uint32_t slot, timestamp end, bool estimate);
   void merge_data(process_entry &e, data_fields &&fields);
+  bool merge_packed(process_entry &e, const data_fields &fields);
   /// Data as stored: values capped at max_field_bytes, the "Truncated" list
   /// (given ones, `cut`, and the newly cut) written once at the end.
   std::string stored_data(data_fields &&d, std::vector<std::string> cut = {});
+  /// The same into `out` (its buffer reused).
+  void stored_data_into(std::string &out, data_fields &&d,
+                        std::vector<std::string> cut = {});
   void set_data(process_entry &e, std::string data);
   void refresh_data(process_entry &e, std::string fresh);
   void merge_enrichment(process_entry &e, const enrichment &en);
@@ -301,9 +310,29 @@ private:
   table_config cfg_;
   std::vector<process_entry> slots_;
   std::vector<std::uint32_t> free_slots_;
-  std::unordered_map<std::string, std::uint32_t> by_id_;
-  std::unordered_map<std::string, std::uint32_t> links_; // pid -> newest holder
-  std::unordered_map<std::string, std::uint32_t> by_guid_;
+  /// Freed slots keep their buffers for reuse while there are at most this
+  /// many, and Data's buffer only up to this size (remove()).
+  static constexpr std::size_t kept_free_slots = 64;
+  static constexpr std::size_t kept_data_capacity = 8192;
+  mutable std::string scratch_id_; ///< lookup_exact's key buffer
+  std::string new_id_;             ///< apply_start's id buffer
+  std::string merge_buf_; ///< merge_packed's output before it is copied
+  /// Child id strings of removed processes, reused for new child links.
+  std::vector<std::string> spare_ids_;
+  static constexpr std::size_t kept_spare_ids = 256;
+  // The indexes hold slot numbers; each key lives in its slot (slot_index).
+  slot_index by_id_;   ///< real id -> process
+  slot_index links_;   ///< bare pid -> newest holder
+  slot_index by_guid_; ///< GUID -> process
+  auto id_key() const {
+    return [this](std::uint32_t s) { return std::string_view{slots_[s].id}; };
+  }
+  auto pid_key() const {
+    return [this](std::uint32_t s) { return slots_[s].pid(); };
+  }
+  auto guid_key() const {
+    return [this](std::uint32_t s) { return std::string_view{slots_[s].guid}; };
+  }
   lru_list lists_[3];
   /// Real id of an uncached parent -> its children that are live (running
   /// or with running descendants); bounded by the cached live processes.
@@ -355,6 +384,8 @@ private:
 /// Data as stored: one JSON object text, so a process costs one allocation
 /// for its data and answers splice it unchanged.
 std::string pack_data(const data_fields &d);
+/// The same into `out`, replacing what it held (its buffer reused).
+void pack_data_into(std::string &out, const data_fields &d);
 /// Appends the same JSON object text to `out`.
 void append_packed_data(std::string &out, const data_fields &d);
 data_fields unpack_data(std::string_view packed);
@@ -379,6 +410,8 @@ bool cap_json_value(std::string &json, std::size_t max);
 /// "<pid>-0" for an unknown start or one before 1970 (Velociraptor's
 /// GetRealId), so an id never holds a second '-'.
 std::string make_real_id(std::string_view pid, timestamp start);
+/// The same into `id`, replacing what it held (its buffer reused).
+void real_id_into(std::string &id, std::string_view pid, timestamp start);
 
 /// Lower-cases a GUID and strips nothing else; "" for the all-zero GUID.
 std::string normalize_guid(std::string_view guid);

@@ -73,7 +73,9 @@ public:
 private:
   void scan_chunks();
   void error(std::string msg);
+  // evtx_reader_libevtx.cpp (Linux), evtx_reader_windows.cpp (no libevtx)
   bool open_libevtx(std::string &error);
+  void close_libevtx();
   void libevtx_verdict();
   bool next_libevtx(sysmon_event &ev);
   bool next_binxml(sysmon_event &ev);

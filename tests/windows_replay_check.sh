@@ -33,7 +33,10 @@ check() { # name, replay arguments...
   n=$((n + 1))
   local lin_rc=0 win_rc=0
   "$linux" replay "$@" >"$out/linux" 2>"$out/linux.err" || lin_rc=$?
-  "$wine" "$exe" replay "$@" >"$out/windows" 2>"$out/windows.err" || win_rc=$?
+  # A hang under wine shows as exit 124 (seen once in four runs of one file,
+  # docs/windows.md), not as a stuck check.
+  timeout 300 "$wine" "$exe" replay "$@" >"$out/windows" 2>"$out/windows.err" ||
+    win_rc=$?
   if [ $lin_rc -ne $win_rc ] || ! cmp -s "$out/linux" "$out/windows"; then
     echo "windows_replay_check: $name: DIFFERENT (exit $lin_rc on Linux," \
       "$win_rc on Windows)" >&2

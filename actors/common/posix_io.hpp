@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <fcntl.h>
+#include <string>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -29,5 +31,17 @@ inline long long pread_at(int fd, void *buf, std::size_t n, std::int64_t off) {
   return ::pread(fd, buf, n, static_cast<off_t>(off));
 }
 #endif
+
+/// A file's modification time from stat(2) as "SECONDS.NANOSECONDS" (a
+/// cache key part: a rewritten file gets a new one). The Windows CRT's stat
+/// has whole seconds only: "SECONDS.0".
+inline std::string mtime_text(const struct stat &sb) {
+#ifdef _WIN32
+  return std::to_string(static_cast<long long>(sb.st_mtime)) + ".0";
+#else
+  return std::to_string(sb.st_mtim.tv_sec) + '.'
+         + std::to_string(sb.st_mtim.tv_nsec);
+#endif
+}
 
 } // namespace proctrack

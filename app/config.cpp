@@ -8,15 +8,23 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#ifndef PROCTRACK_NO_TLS // the Windows build has no OpenSSL
 #include <caf/openssl/all.hpp>
+#endif
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <sstream>
+#ifdef _WIN32
+#include <windows.h> // GetComputerNameExA
+#else
 #include <unistd.h>
+#endif
 
 namespace proctrack {
 
@@ -402,8 +410,14 @@ std::string proctrack_config::host_name() const {
   if (!agent_host_name.empty())
     return agent_host_name;
   char buf[256] = {};
+#ifdef _WIN32
+  DWORD size = sizeof buf - 1;
+  if (!GetComputerNameExA(ComputerNameDnsHostname, buf, &size) || buf[0] == 0)
+    return "localhost";
+#else
   if (gethostname(buf, sizeof buf - 1) != 0 || buf[0] == 0)
     return "localhost";
+#endif
   std::string h = buf;
   for (auto &c : h)
     if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_'
@@ -415,10 +429,17 @@ std::string proctrack_config::host_name() const {
 void proctrack_config::load_network() {
   caf::actor_system_config::load<caf::io::middleman>();
   if (tls_enabled()) {
+#ifdef PROCTRACK_NO_TLS
+    std::fprintf(stderr, "proctrack: tls.* is set, but this build has no TLS "
+                         "(OpenSSL is left out of the Windows build, "
+                         "docs/windows.md)\n");
+    std::exit(2);
+#else
     openssl_certificate = tls_certificate;
     openssl_key = tls_key;
     openssl_cafile = tls_ca;
     caf::actor_system_config::load<caf::openssl::manager>();
+#endif
   }
 }
 

@@ -5,9 +5,19 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+#ifdef _WIN32
+#include <fcntl.h>
+#include <io.h>
+#endif
 
 int main(int argc, char **argv) {
   using namespace proctrack;
+#ifdef _WIN32
+  // Answers and logs read from standard input are the Linux build's bytes:
+  // LF line ends, no text-mode translation of \n to CR LF.
+  _setmode(_fileno(stdin), _O_BINARY);
+  _setmode(_fileno(stdout), _O_BINARY);
+#endif
   std::vector<std::string> args(argv + 1, argv + argc);
   if (args.empty() || args[0] == "--help" || args[0] == "-h"
       || args[0] == "help") {

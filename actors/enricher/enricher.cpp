@@ -1,5 +1,7 @@
 #include "actors/enricher/enricher.hpp"
 
+#include "actors/common/posix_io.hpp"
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -259,9 +261,8 @@ enricher_actor::behavior_type enricher(enricher_stateful_pointer self,
                  path, "io_error");
           return p;
         }
-        auto key = *local + '\n' + std::to_string(sb.st_size) + '\n'
-                   + std::to_string(sb.st_mtim.tv_sec) + '.'
-                   + std::to_string(sb.st_mtim.tv_nsec);
+        auto key =
+            *local + '\n' + std::to_string(sb.st_size) + '\n' + mtime_text(sb);
         if (auto i = st.index.find(key); i != st.index.end()) {
           ++st.cache_hits;
           st.lru.splice(st.lru.begin(), st.lru, i->second);

@@ -1,6 +1,7 @@
 #include "actors/enricher/pe_version_reader.hpp"
 
 #include "actors/common/json_text.hpp"
+#include "actors/common/posix_io.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -9,9 +10,7 @@
 #include <memory>
 #include <unordered_map>
 
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace proctrack::pe {
 
@@ -364,8 +363,8 @@ private:
   void read_at(u64 off, u64 len, std::uint8_t *out) {
     u64 got = 0;
     while (got < len) {
-      ssize_t r =
-          ::pread(fd_, out + got, len - got, static_cast<off_t>(off + got));
+      auto r = pread_at(fd_, out + got, len - got,
+                        static_cast<std::int64_t>(off + got));
       if (r < 0 && errno == EINTR)
         continue;
       if (r <= 0) {

@@ -2,7 +2,9 @@
 
 #include <caf/all.hpp>
 #include <caf/io/all.hpp>
+#ifndef PROCTRACK_NO_TLS // the Windows build has no OpenSSL
 #include <caf/openssl/all.hpp>
+#endif
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -345,8 +347,10 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
     st.connecting = true;
     auto &sys = self->home_system();
     caf::io::middleman_actor mm = cfg.middleman ? cfg.middleman
+#ifndef PROCTRACK_NO_TLS // else cfg.tls is refused at spawn (no manager)
                                   : cfg.tls
                                       ? sys.openssl_manager().actor_handle()
+#endif
                                       : sys.middleman().actor_handle();
     auto on_error = [self, schedule_reconnect](caf::error &err) {
       auto &st = self->state;

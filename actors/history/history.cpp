@@ -43,24 +43,8 @@ void append_changes(history_state &st, process_table &table,
 
 } // namespace
 
-std::string history_config::validate() const {
-  if (path.empty())
-    return "history.path is empty";
-  if (flush_interval < min_flush_interval
-      || flush_interval > max_flush_interval)
-    return "history.flush-interval must be between 10ms and 1h (got "
-           + std::to_string(flush_interval / hns_per_ms) + "ms)";
-  if (max_bytes < min_max_bytes)
-    return "history.max-bytes must be at least " + std::to_string(min_max_bytes)
-           + " (1 MiB) (got " + std::to_string(max_bytes) + ")";
-  if (max_age < 0)
-    return "history.max-age must not be negative (0: no age limit)";
-  if (max_pending == 0)
-    return "history max_pending must be at least 1";
-  if (auto why = cache.validate(); !why.empty())
-    return why;
-  return {};
-}
+// history_config::validate(): history_config.cpp (the Windows build has it
+// too, without the store).
 
 void history_state::collect_changes() {
   append_changes(*this, mirror.table, mirror.primary_host);

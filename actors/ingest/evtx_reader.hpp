@@ -90,7 +90,9 @@ private:
   /// the whole file); without, load_chunk() checks it on the chunk it reads.
   void scan_chunks(bool records_crc);
   void error(std::string msg);
+  // evtx_reader_libevtx.cpp (Linux), evtx_reader_windows.cpp (no libevtx)
   bool open_libevtx(std::string &error);
+  void close_libevtx();
   void libevtx_verdict();
   bool next_libevtx(sysmon_event &ev);
   bool next_binxml(sysmon_event &ev);

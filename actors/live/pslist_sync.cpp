@@ -1,6 +1,6 @@
 #include "actors/live/pslist_sync.hpp"
 
-#include "actors/live/proc_connector.hpp"
+#include "actors/common/time.hpp"
 
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
@@ -17,8 +17,8 @@ namespace {
 
 using self_ptr = pslist_sync_actor::stateful_pointer<pslist_sync_state>;
 
-// Reads /proc and sends one sync; `done` gets the number of processes once
-// the cache has applied it, `failed` why there is no listing to apply.
+// Lists the processes and sends one sync; `done` gets the number of processes
+// once the cache has applied it, `failed` why there is no listing to apply.
 template <class Done, class Failed>
 void list_now(self_ptr self, const pslist_sync_config &cfg, cache_actor cache,
               Done done, Failed failed) {
@@ -26,8 +26,8 @@ void list_now(self_ptr self, const pslist_sync_config &cfg, cache_actor cache,
   auto t0 = std::chrono::steady_clock::now();
   process_update u;
   u.kind = update_kind::sync;
-  u.time = linux_proc::realtime_now();
-  auto listing = st.reader->list();
+  u.time = wall_clock_now();
+  auto listing = st.reader();
   if (!listing.error.empty()) {
     // An incomplete listing applied as a sync would mark every process it
     // misses as exited (e.g. while a client holds every descriptor).
@@ -88,7 +88,8 @@ void take_listing(self_ptr self, const pslist_sync_config &cfg,
 
 pslist_sync_actor::behavior_type
 pslist_sync(self_ptr self, pslist_sync_config cfg, cache_actor cache) {
-  self->state.reader.emplace(cfg.proc_root);
+  self->state.reader =
+      cfg.reader ? cfg.reader : default_pslist_reader(cfg.proc_root);
   self->delayed_send(self, cfg.period, atom::tick_v);
   return {
       [self, cfg, cache](atom::sync) -> caf::result<std::uint64_t> {
@@ -126,7 +127,7 @@ pslist_sync(self_ptr self, pslist_sync_config cfg, cache_actor cache) {
 pslist_sync_actor spawn_pslist_sync(caf::actor_system &sys,
                                     const pslist_sync_config &cfg,
                                     cache_actor cache) {
-  // Reading /proc blocks for a moment: a thread of its own.
+  // Listing the processes blocks for a moment: a thread of its own.
   return sys.spawn<caf::detached>(pslist_sync, cfg, std::move(cache));
 }
 

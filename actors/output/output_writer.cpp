@@ -1,5 +1,7 @@
 #include "actors/output/output_writer.hpp"
 
+#include "actors/common/posix_io.hpp"
+
 #include <caf/all.hpp>
 #include <spdlog/spdlog.h>
 
@@ -7,9 +9,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace proctrack {
 

@@ -1,5 +1,7 @@
 #include "actors/etw/sysmon_etw_decoder.hpp"
 
+#include "actors/common/byte_order.hpp"
+
 #include "actors/ingest/evtx_binxml.hpp"
 
 #include <charconv>
@@ -10,19 +12,6 @@
 namespace proctrack::etw {
 
 namespace {
-
-std::uint16_t le16(const unsigned char *p) {
-  return static_cast<std::uint16_t>(p[0] | p[1] << 8);
-}
-
-std::uint32_t le32(const unsigned char *p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8
-         | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
-}
-
-std::uint64_t le64(const unsigned char *p) {
-  return std::uint64_t{le32(p)} | std::uint64_t{le32(p + 4)} << 32;
-}
 
 template <class T>
 std::string dec(T v) {

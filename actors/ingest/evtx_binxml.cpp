@@ -1,5 +1,6 @@
 #include "actors/ingest/evtx_binxml.hpp"
 
+#include "actors/common/byte_order.hpp"
 #include "actors/common/json_text.hpp"
 
 #include <charconv>
@@ -12,19 +13,6 @@
 namespace proctrack::evtx {
 
 namespace {
-
-std::uint16_t le16(const unsigned char *p) {
-  return static_cast<std::uint16_t>(p[0] | p[1] << 8);
-}
-
-std::uint32_t le32(const unsigned char *p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8
-         | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
-}
-
-std::uint64_t le64(const unsigned char *p) {
-  return std::uint64_t{le32(p)} | std::uint64_t{le32(p + 4)} << 32;
-}
 
 // A decimal number, NUL-terminated, into buf (at least 24 bytes).
 template <class T>

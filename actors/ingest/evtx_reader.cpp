@@ -1,5 +1,6 @@
 #include "actors/ingest/evtx_reader.hpp"
 
+#include "actors/common/byte_order.hpp"
 #include "actors/common/json_text.hpp"
 
 // The libevtx engine and its verdict on dirty headers are in
@@ -21,19 +22,6 @@ namespace {
 using evtx::chunk_size;
 using evtx::file_header_size;
 constexpr std::size_t chunk_header_size_ = evtx::chunk_header_size;
-
-std::uint32_t le32(const unsigned char *p) {
-  return std::uint32_t{p[0]} | std::uint32_t{p[1]} << 8
-         | std::uint32_t{p[2]} << 16 | std::uint32_t{p[3]} << 24;
-}
-
-std::uint16_t le16(const unsigned char *p) {
-  return static_cast<std::uint16_t>(p[0] | p[1] << 8);
-}
-
-std::uint64_t le64(const unsigned char *p) {
-  return std::uint64_t{le32(p)} | std::uint64_t{le32(p + 4)} << 32;
-}
 
 std::uint32_t crc(const unsigned char *p, std::size_t n,
                   std::uint32_t seed = 0) {

@@ -1499,9 +1499,14 @@ void process_table::sync_rows(std::vector<process_record> &&listing) {
         id = p.real_id; // a replayed output stream names its exact id
       else if (lookup_real_id(id) != npos)
         id = unique_id(id); // same second, other GUID
-      auto s = insert(std::move(id),
-                      process_record{p.pid, p.ppid, p.guid, p.parent_guid,
-                                     p.start_time, std::move(p.data)});
+      process_record rec;
+      rec.pid = p.pid;
+      rec.ppid = p.ppid;
+      rec.guid = p.guid;
+      rec.parent_guid = p.parent_guid;
+      rec.start_time = p.start_time;
+      rec.data = std::move(p.data);
+      auto s = insert(std::move(id), std::move(rec));
       slots_[s].last_sync_time = time;
       slots_[s].seen_in_sync = gen;
       place(s, std::move(p), true);

@@ -279,54 +279,60 @@ live_behavior(self_ptr self, live_events_config cfg, cache_actor cache,
 
 // The eBPF source's events carry the image and the exact start, so nothing
 // is held and /proc is read only for what an event could not carry.
+std::int64_t i64(std::uint64_t v) {
+  return static_cast<std::int64_t>(v);
+}
+
+// The counters both sources report, around the source's own (`own`), in the
+// order the stats rows have always had.
+std::vector<counter> live_counters(self_ptr self, bool ebpf,
+                                   std::vector<counter> own,
+                                   std::uint64_t malformed) {
+  auto &st = self->state;
+  std::vector<counter> out{{"EbpfSource", ebpf ? 1 : 0},
+                           {"KernelEvents", st.events_seen},
+                           {"LiveUpdates", st.updates_sent},
+                           {"LostEvents", st.lost_overflows},
+                           {"DroppedLiveUpdates", st.dropped_updates},
+                           {"HealingSyncs", st.heal_syncs}};
+  out.insert(out.end(), own.begin(), own.end());
+  out.insert(out.end(), {{"LiveBacklog", i64(st.backlog_size)},
+                         {"MaxLiveBacklog", st.max_backlog_seen},
+                         {"LiveFlushes", st.flushes},
+                         {"MalformedKernelMessages", i64(malformed)},
+                         {"ConnectorErrors", st.receive_errors},
+                         {"MailboxLiveEvents", i64(self->mailbox().size())}});
+  return out;
+}
+
 std::vector<counter> ebpf_counters(self_ptr self) {
   auto &st = self->state;
-  auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
-  return {{"EbpfSource", 1},
-          {"KernelEvents", st.events_seen},
-          {"LiveUpdates", st.updates_sent},
-          {"LostEvents", st.lost_overflows},
-          {"DroppedLiveUpdates", st.dropped_updates},
-          {"HealingSyncs", st.heal_syncs},
-          {"EbpfProcReads", i64(st.ebpf_counts.proc_reads)},
-          {"EbpfExeUnread", i64(st.ebpf_counts.exe_unread)},
-          {"EbpfArgsTruncated", i64(st.ebpf_counts.args_truncated)},
-          {"EbpfArgsUnread", i64(st.ebpf_counts.args_unread)},
-          {"UnreadExecImages", i64(st.ebpf_counts.unread_images)},
-          {"CommChanges", i64(st.ebpf_counts.comm_changes)},
-          {"IdentitiesDropped", i64(st.ebpf_counts.identities_dropped)},
-          {"KnownProcesses", i64(st.ebpf_translator.known_size())},
-          {"LiveBacklog", i64(st.backlog_size)},
-          {"MaxLiveBacklog", st.max_backlog_seen},
-          {"LiveFlushes", st.flushes},
-          {"MalformedKernelMessages", i64(st.ebpf->malformed())},
-          {"ConnectorErrors", st.receive_errors},
-          {"MailboxLiveEvents", i64(self->mailbox().size())}};
+  auto &c = st.ebpf_counts;
+  return live_counters(
+      self, true,
+      {{"EbpfProcReads", i64(c.proc_reads)},
+       {"EbpfExeUnread", i64(c.exe_unread)},
+       {"EbpfArgsTruncated", i64(c.args_truncated)},
+       {"EbpfArgsUnread", i64(c.args_unread)},
+       {"UnreadExecImages", i64(c.unread_images)},
+       {"CommChanges", i64(c.comm_changes)},
+       {"IdentitiesDropped", i64(c.identities_dropped)},
+       {"KnownProcesses", i64(st.ebpf_translator.known_size())}},
+      st.ebpf->malformed());
 }
 
 std::vector<counter> connector_counters(self_ptr self) {
   auto &st = self->state;
-  auto &cs = st.connector->stats();
-  auto i64 = [](std::uint64_t v) { return static_cast<std::int64_t>(v); };
-  return {{"EbpfSource", 0},
-          {"KernelEvents", st.events_seen},
-          {"LiveUpdates", st.updates_sent},
-          {"LostEvents", st.lost_overflows},
-          {"DroppedLiveUpdates", st.dropped_updates},
-          {"HealingSyncs", st.heal_syncs},
-          {"ThreadExecExits", i64(st.counts.thread_exec_exits)},
-          {"ForeignProcReads", i64(st.counts.foreign_reads)},
-          {"InheritedImages", i64(st.counts.inherited_images)},
-          {"UnreadExecImages", i64(st.counts.unread_images)},
-          {"CommChanges", i64(st.counts.comm_changes)},
-          {"IdentitiesDropped", i64(st.counts.identities_dropped)},
-          {"KnownProcesses", i64(st.translator.known_size())},
-          {"LiveBacklog", i64(st.backlog_size)},
-          {"MaxLiveBacklog", st.max_backlog_seen},
-          {"LiveFlushes", st.flushes},
-          {"MalformedKernelMessages", i64(cs.malformed)},
-          {"ConnectorErrors", st.receive_errors},
-          {"MailboxLiveEvents", i64(self->mailbox().size())}};
+  auto &c = st.counts;
+  return live_counters(self, false,
+                       {{"ThreadExecExits", i64(c.thread_exec_exits)},
+                        {"ForeignProcReads", i64(c.foreign_reads)},
+                        {"InheritedImages", i64(c.inherited_images)},
+                        {"UnreadExecImages", i64(c.unread_images)},
+                        {"CommChanges", i64(c.comm_changes)},
+                        {"IdentitiesDropped", i64(c.identities_dropped)},
+                        {"KnownProcesses", i64(st.translator.known_size())}},
+                       st.connector->stats().malformed);
 }
 
 } // namespace

@@ -59,6 +59,7 @@ for ((r = 0; r < REPS; r++)); do
   run new_one_core taskset -c 0 "$NEW" replay --format=evtx "$OUT/evtx" --query=stats
   if [[ -n $BASE && $r -lt $BASE_REPS ]]; then
     run base "$BASE" replay --format=evtx "$OUT/evtx" --query=stats
+    run base_one_core taskset -c 0 "$BASE" replay --format=evtx "$OUT/evtx" --query=stats
     run evtxexport bash -c 'evtxexport_all "$1"' _ "$OUT/evtx"
   fi
 done
@@ -66,7 +67,7 @@ done
 [[ -n $BASE ]] && "$BASE" replay --format=evtx "$OUT/evtx" --query=stats 2>/dev/null | jq -S 'del(.result.BatchesInFlightPeak)' >"$OUT/base.stats"
 
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
-for name in new new_one_core base evtxexport; do
+for name in new new_one_core base base_one_core evtxexport; do
   [[ -f $OUT/$name.txt ]] || continue
   wall=$(cut -d' ' -f1 "$OUT/$name.txt" | median)
   cpu=$(cut -d' ' -f2 "$OUT/$name.txt" | median)

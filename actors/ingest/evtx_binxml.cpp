@@ -79,6 +79,14 @@ enum class tag : std::uint8_t {
 };
 
 // Binary XML tokens ([MS-EVEN6] 3.1.4.7.3; the 0x40 bit is a "more" flag).
+// The kind is the low nibble: the other bits of the high one mean nothing,
+// and a flipped one there (a damaged log) leaves the record as it was, so it
+// is ignored, as python-evtx does (libevtx masks only 0x40 and refuses the
+// record; tests/evtx_binxml_test's mutation case).
+constexpr unsigned char token_kind(unsigned char token) {
+  return token & 0x0f;
+}
+
 enum : unsigned char {
   t_eof = 0x00,
   t_open = 0x01,
@@ -295,8 +303,11 @@ struct walker {
     const unsigned char *p = v.p;
     std::size_t n = v.size;
     char buf[96];
+    // A fixed-size value in a larger slot (its type or size damaged: the
+    // slots' sizes still place the values after it) is read from its first
+    // bytes, as python-evtx reads it; a smaller one is refused.
     auto fixed = [&](std::size_t want) {
-      return n == want ? true : fail("substitution value of a bad size", at);
+      return n >= want ? true : fail("substitution value of a bad size", at);
     };
     switch (v.type) {
     case 0x00: // null
@@ -608,7 +619,7 @@ struct walker {
                  bool attribute, int tdepth) {
     while (pos < end) {
       unsigned char tok = c[pos];
-      switch (tok & 0xbf) {
+      switch (token_kind(tok)) {
       case t_value: {
         if (!counting(pos) || !need(pos, 4, end))
           return fail("value cut off", pos);
@@ -742,7 +753,7 @@ struct walker {
     tag t = classify(np, nn);
     stack[++depth] = t;
     opened(t);
-    while (has_attrs && pos < end && (c[pos] & 0xbf) == t_attribute) {
+    while (has_attrs && pos < end && token_kind(c[pos]) == t_attribute) {
       if (!counting(pos))
         return false;
       ++pos;
@@ -771,12 +782,12 @@ struct walker {
     if (pos >= end)
       return fail("element cut off", at);
     unsigned char tok = c[pos++];
-    if (tok == t_close_empty) {
+    if (token_kind(tok) == t_close_empty) {
       closed(t);
       --depth;
       return true;
     }
-    if (tok != t_close_start)
+    if (token_kind(tok) != t_close_start)
       return fail("unexpected token in an element's start", pos - 1);
     if (!content(pos, end, vals, tdepth, true))
       return false;
@@ -791,7 +802,7 @@ struct walker {
                int tdepth, bool in_element) {
     while (pos < end) {
       unsigned char tok = c[pos];
-      switch (tok & 0xbf) {
+      switch (token_kind(tok)) {
       case t_eof:
         if (in_element)
           return fail("end of fragment inside an element", pos);
@@ -887,10 +898,12 @@ struct walker {
       if (!need(def, 24, csize))
         return fail("template definition outside the chunk", at);
       std::uint32_t dsize = le32(c + def + 20);
-      if (!need(def + 24, dsize, csize))
-        return fail("template definition outside the chunk", at);
       body = def + 24;
-      body_end = body + dsize;
+      // A size past the chunk is damage of that field alone when the body
+      // still ends with its end-of-fragment token inside the chunk: walked
+      // up to that token, as python-evtx reads it (the instance defining it
+      // needed the size to find its values, and failed on it).
+      body_end = need(body, dsize, csize) ? body + dsize : csize;
     }
     if (!need(pos, 4, end))
       return fail("template values cut off", at);
@@ -971,6 +984,33 @@ bool chunk_decoder::record_at(std::size_t off, std::uint32_t &size) const {
   return le32(c_ + off + size - 4) == size;
 }
 
+bool chunk_decoder::damaged_record_at(std::size_t off, std::size_t records_end,
+                                      std::uint32_t &size,
+                                      std::string &damage) const {
+  damage.clear();
+  if (off < chunk_header_size || off + record_header_size + 4 > size_)
+    return false;
+  size = le32(c_ + off + 4);
+  if (size < record_header_size + 4 || size > size_ - off)
+    return false;
+  std::size_t after = off + size;
+  bool signature = std::memcmp(c_ + off, "**\0\0", 4) == 0;
+  bool copy = le32(c_ + after - 4) == size;
+  bool next = after == records_end
+              || (after + 4 <= size_
+                  && (std::memcmp(c_ + after, "**\0\0", 4) == 0
+                      || std::memcmp(c_ + after, "\0\0\0\0", 4) == 0));
+  if (signature + copy + next < 2)
+    return false;
+  if (!signature)
+    damage = "damaged record signature";
+  else if (!copy)
+    damage = "damaged copy of the record's size at its end";
+  else if (!next)
+    damage = "no record or end of records after it";
+  return true;
+}
+
 std::uint64_t chunk_decoder::record_id(std::size_t off) const {
   return le64(c_ + off + 8);
 }
@@ -985,6 +1025,12 @@ chunk_decoder::~chunk_decoder() = default;
 
 bool chunk_decoder::decode(std::size_t off, sysmon_event &ev, std::string &why,
                            std::uint64_t *invalid_text) {
+  return decode(off, le32(c_ + off + 4), ev, why, invalid_text);
+}
+
+bool chunk_decoder::decode(std::size_t off, std::uint32_t size,
+                           sysmon_event &ev, std::string &why,
+                           std::uint64_t *invalid_text) {
   ev.provider.clear();
   ev.event_id = -1;
   ev.computer.clear();
@@ -995,7 +1041,6 @@ bool chunk_decoder::decode(std::size_t off, sysmon_event &ev, std::string &why,
   sc.attr.clear();
   sc.event_id_text.clear();
   sc.record_id_text.clear();
-  std::uint32_t size = le32(c_ + off + 4);
   sc.raw.clear();
   walker w(c_, size_, ev, sc, fields_for_, keep_raw_);
   std::size_t pos = off + record_header_size;

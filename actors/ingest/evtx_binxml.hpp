@@ -50,6 +50,16 @@ public:
   /// its last 4 bytes. `size` gets the record's size.
   bool record_at(std::size_t off, std::uint32_t &size) const;
 
+  /// For the place where the next record must be (right after the last
+  /// one): true when two of three framing checks agree that a record of the
+  /// size its header gives is there — its signature, the same size in its
+  /// last 4 bytes, and what follows it (the next record's signature, four
+  /// zero bytes, or `records_end`). `size` gets the header's size; `damage`
+  /// names the check that failed ("" when none did). python-evtx reads such
+  /// a record (it checks none of them); libevtx drops it.
+  bool damaged_record_at(std::size_t off, std::size_t records_end,
+                         std::uint32_t &size, std::string &damage) const;
+
   /// The record's identifier (the u64 after its size), for a record that
   /// record_at() accepted.
   std::uint64_t record_id(std::size_t off) const;
@@ -60,6 +70,11 @@ public:
   /// UTF-16 (a lone surrogate) becomes U+FFFD, counted in *invalid_text.
   bool decode(std::size_t off, sysmon_event &ev, std::string &why,
               std::uint64_t *invalid_text = nullptr);
+
+  /// The same, for a record of `size` bytes whatever its header says (a
+  /// record whose size field is damaged; at least 28, inside the chunk).
+  bool decode(std::size_t off, std::uint32_t size, sysmon_event &ev,
+              std::string &why, std::uint64_t *invalid_text = nullptr);
 
   /// Keeps the EventData fields only of events with one of these EventIDs
   /// (empty: of all, the default); the others come with their envelope

@@ -285,27 +285,49 @@ bool evtx_reader::next_binxml(sysmon_event &ev) {
     while (rec_off_ + evtx::record_header_size + 4 <= rec_end_) {
       std::size_t off = rec_off_;
       std::uint32_t size = 0;
-      if (!decoder_.record_at(off, size)) {
+      std::string framing_damage;
+      bool framed = decoder_.record_at(off, size);
+      if (!framed
+          && decoder_.damaged_record_at(off, rec_end_, size, framing_damage))
+        framing_damage += "; read by its header's size";
+      else if (!framed) {
         // Damage, or the end of the records of a chunk whose free space
         // offset is not trusted: resume at the next record header, if any.
         std::size_t next = off + 8;
+        std::uint32_t next_size = 0;
         while (next + evtx::record_header_size + 4 <= rec_end_
-               && !decoder_.record_at(next, size))
+               && !decoder_.record_at(next, next_size))
           next += 8;
         bool found = next + evtx::record_header_size + 4 <= rec_end_;
-        if (found || (chunk_checked_ && !all_zero(chunk_.data() + off, 4))) {
-          ++stats_.corrupt_records;
-          error("(" + chunk_where_ + file_offset(off) + "): "
-                + (found ? std::to_string(next - off)
-                               + " bytes that are no record skipped"
-                         : std::string("no record header where one was "
-                                       "expected; the rest of the chunk is "
-                                       "lost")));
+        // A record whose size field alone is damaged: it has its signature
+        // and the bytes up to the next record end with their own length
+        // (the record's copy of its size). It is read by that length.
+        std::size_t gap = next - off;
+        const unsigned char *c = chunk_.data();
+        if (found && gap >= evtx::record_header_size + 4
+            && std::memcmp(c + off, "**\0\0", 4) == 0
+            && le32(c + off + gap - 4) == gap) {
+          framing_damage = "damaged size field ("
+                           + std::to_string(le32(c + off + 4))
+                           + "; the record is " + std::to_string(gap)
+                           + " bytes to the next one, as its copy at the "
+                             "end says); read by that size";
+          size = static_cast<std::uint32_t>(gap);
+        } else {
+          if (found || (chunk_checked_ && !all_zero(chunk_.data() + off, 4))) {
+            ++stats_.corrupt_records;
+            error("(" + chunk_where_ + file_offset(off) + "): "
+                  + (found ? std::to_string(next - off)
+                                 + " bytes that are no record skipped"
+                           : std::string("no record header where one was "
+                                         "expected; the rest of the chunk "
+                                         "is lost")));
+          }
+          if (!found)
+            break;
+          rec_off_ = next;
+          continue;
         }
-        if (!found)
-          break;
-        rec_off_ = next;
-        continue;
       }
       rec_off_ = off + size;
       std::uint64_t id = decoder_.record_id(off);
@@ -313,21 +335,38 @@ bool evtx_reader::next_binxml(sysmon_event &ev) {
         return "record " + std::to_string(id) + " (" + chunk_where_
                + file_offset(off) + ")";
       };
-      if (!chunk_checked_
-          && ((chunk_records_ > 0 && id <= chunk_last_id_) || id < chunk_first_
-              || id > chunk_last_)) {
+      auto out_of_order = [&](std::uint64_t n) {
+        return (chunk_records_ > 0 && n <= chunk_last_id_) || n < chunk_first_
+               || n > chunk_last_;
+      };
+      bool decoded = decoder_.decode(off, size, ev, why_, &stats_.invalid_text);
+      if (!chunk_checked_ && out_of_order(id)) {
         // In a damaged chunk an identifier out of order (within the chunk:
         // a wrapped log's chunks are not in record order) or outside the
-        // chunk header's range is damage too.
-        ++stats_.corrupt_records;
+        // chunk header's range is damage too: of the header alone when the
+        // record is framed and decodes and the chunk still owes a record
+        // (it is read as the chunk's next identifier), else of the record
+        // (skipped: no garbage gets through).
+        std::uint64_t expected =
+            chunk_records_ > 0 ? chunk_last_id_ + 1 : chunk_first_;
+        if (!decoded || out_of_order(expected)) {
+          ++stats_.corrupt_records;
+          error(where()
+                + ": identifier out of order in a damaged chunk; "
+                  "skipped");
+          continue;
+        }
         error(where()
-              + ": identifier out of order in a damaged chunk; "
-                "skipped");
-        continue;
+              + ": identifier in the record header damaged (the "
+                "chunk's next is "
+              + std::to_string(expected) + "); read as that");
+        id = expected;
       }
       ++chunk_records_;
       chunk_last_id_ = id;
-      if (!decoder_.decode(off, ev, why_, &stats_.invalid_text)) {
+      if (!framing_damage.empty())
+        error(where() + ": " + framing_damage);
+      if (!decoded) {
         ++stats_.corrupt_records;
         error(where() + ": " + why_);
         last_id_ = id;

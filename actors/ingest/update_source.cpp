@@ -316,7 +316,7 @@ private:
             + std::to_string(reader_.stats().records + reader_.stats().filtered)
             + " records despite the damage reported (InputErrors "
             + std::to_string(reader_problems() + unusable_)
-            + "); what lay past it is lost");
+            + "); the messages before name what was lost");
       }
     }
   }

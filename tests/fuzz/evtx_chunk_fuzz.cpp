@@ -37,13 +37,33 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t *data,
   std::size_t off = evtx::chunk_header_size;
   while (off + evtx::record_header_size + 4 <= chunk.size()) {
     std::uint32_t rsize = 0;
-    if (!d.record_at(off, rsize)) {
-      off += 8;
+    std::string damage;
+    // As evtx_reader: a record framed by its header, or one whose framing
+    // is damaged but two of its three checks hold (read by its header's
+    // size); else, as for a record whose size field alone is damaged, a
+    // decode by the distance to the next record (not the header's size).
+    bool framed = d.record_at(off, rsize)
+                  || d.damaged_record_at(off, chunk.size(), rsize, damage);
+    if (!framed) {
+      std::size_t next = off + 8;
+      std::uint32_t next_size = 0;
+      while (next + evtx::record_header_size + 4 <= chunk.size()
+             && !d.record_at(next, next_size))
+        next += 8;
+      std::size_t gap = next - off;
+      if (next + evtx::record_header_size + 4 <= chunk.size()
+          && gap >= evtx::record_header_size + 4) {
+        std::string why;
+        if (!d.decode(off, static_cast<std::uint32_t>(gap), ev, why)
+            && why.empty())
+          std::abort();
+      }
+      off = next; // as the reader resumes: linear in the chunk
       continue;
     }
     std::string why;
     std::uint64_t invalid = 0;
-    if (d.decode(off, ev, why, &invalid)) {
+    if (d.decode(off, rsize, ev, why, &invalid)) {
       check(ev.provider);
       check(ev.computer);
       check(ev.time_created);

@@ -461,4 +461,62 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(intact_total > 0u);
 }
 
+// The damage kinds the mutation sweep (PROCTRACK_EVTX_MUTATIONS=10 and 25)
+// found beyond the default copies, each as the copy that showed it: the
+// record python-evtx read intact is read, with the original's values.
+BOOST_AUTO_TEST_CASE(damage_kinds_the_mutation_sweep_found) {
+  temp_dir tmp;
+  struct kind {
+    const char *what;
+    const char *file;
+    std::vector<std::pair<std::size_t, int>> flips;
+    std::uint64_t record; // EventRecordID that must be read
+  };
+  const kind kinds[] = {
+      {"header identifier changed far (out of range)",
+       "sliver-sysmon.evtx",
+       {{10246, 7}, {8002, 1}, {28765, 0}, {12021, 4}},
+       23868},
+      {"header identifier moved forward within range",
+       "sliver-sysmon.evtx",
+       {{30336, 3}, {8918, 7}, {26103, 7}, {18071, 2}},
+       23882},
+      {"size field changed, trailing copy intact",
+       "Sysmon_UACME_22.evtx",
+       {{20614, 3}, {10331, 2}, {18740, 0}, {24609, 5}},
+       5445},
+      {"a value's type byte changed to a narrower type",
+       "Sysmon_UACME_22.evtx",
+       {{20259, 6}, {29414, 6}, {17208, 1}, {19733, 6}},
+       5444},
+      {"a template definition's size changed past the chunk",
+       "sysmon_10_1_ppid_spoofing.evtx",
+       {{9491, 3}, {7384, 3}, {12765, 4}, {4668, 5}},
+       244867},
+  };
+  int n = 0;
+  for (auto &k : kinds) {
+    BOOST_TEST_CONTEXT(k.what) {
+      auto src = shared_dir() / "data" / "sysmon" / "evtx" / k.file;
+      auto bytes = read_bytes(src);
+      auto full = read_all(src, evtx_reader::engine::binxml);
+      for (auto [at, bit] : k.flips)
+        bytes[at] = static_cast<char>(bytes[at] ^ (1 << bit));
+      auto p = tmp.path / ("kind-" + std::to_string(n++) + ".evtx");
+      write_bytes(p, bytes);
+      auto got = read_all(p, evtx_reader::engine::binxml);
+      std::string before, after;
+      for (auto &ev : full.events)
+        if (ev.record_number == k.record)
+          before = show(ev);
+      for (auto &ev : got.events)
+        if (ev.record_number == k.record)
+          after = show(ev);
+      BOOST_TEST_REQUIRE(!before.empty());
+      BOOST_TEST(after == before);
+      BOOST_TEST(!got.errors.empty()); // the damage is named
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()

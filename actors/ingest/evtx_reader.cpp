@@ -340,15 +340,24 @@ bool evtx_reader::next_binxml(sysmon_event &ev) {
                || n > chunk_last_;
       };
       bool decoded = decoder_.decode(off, size, ev, why_, &stats_.invalid_text);
-      if (!chunk_checked_ && out_of_order(id)) {
+      std::uint64_t expected =
+          chunk_records_ > 0 ? chunk_last_id_ + 1 : chunk_first_;
+      bool id_damaged = !chunk_checked_ && out_of_order(id);
+      if (!chunk_checked_ && !id_damaged && id != expected) {
+        // A jump forward: records lost before this one, or this header's
+        // identifier damaged; the next record's identifier tells which.
+        std::uint32_t next_size = 0;
+        id_damaged = decoder_.record_at(off + size, next_size)
+                     && decoder_.record_id(off + size) == expected + 1;
+      }
+      if (id_damaged) {
         // In a damaged chunk an identifier out of order (within the chunk:
-        // a wrapped log's chunks are not in record order) or outside the
-        // chunk header's range is damage too: of the header alone when the
-        // record is framed and decodes and the chunk still owes a record
-        // (it is read as the chunk's next identifier), else of the record
+        // a wrapped log's chunks are not in record order), outside the
+        // chunk header's range, or ahead where the next record follows on
+        // from the last is damage too: of the header alone when the record
+        // is framed and decodes and the chunk still owes a record (it is
+        // read as the chunk's next identifier), else of the record
         // (skipped: no garbage gets through).
-        std::uint64_t expected =
-            chunk_records_ > 0 ? chunk_last_id_ + 1 : chunk_first_;
         if (!decoded || out_of_order(expected)) {
           ++stats_.corrupt_records;
           error(where()

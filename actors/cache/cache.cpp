@@ -381,9 +381,15 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                 // and no source waits for it.
                 auto &st = self->state;
                 if (st.history == to) {
-                  spdlog::error("the history took no changes ({}): the "
-                                "cache goes on without it",
-                                caf::to_string(err));
+                  // Stopped (the agent's stop sends every actor its exit
+                  // in turn), or failed: it said why itself.
+                  if (err == caf::sec::request_receiver_down)
+                    spdlog::info("the history stopped: the cache goes on "
+                                 "without it");
+                  else
+                    spdlog::error("the history took no changes ({}): the "
+                                  "cache goes on without it",
+                                  caf::to_string(err));
                   st.history = nullptr;
                   st.track_changes(false);
                 }
@@ -510,7 +516,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         }
         send_changes();
         std::uint64_t n = batch.updates.size();
-        (void)history_behind; // backpressure: next commit
+        if (!st.held_answers.empty() || history_behind()) {
+          // The history is behind: the source waits for this answer.
+          ++st.history_waits;
+          auto p = self->make_response_promise<std::uint64_t>();
+          st.held_answers.emplace_back(p, n);
+          return p;
+        }
         return n;
       },
       [self](query &q) -> std::string {

@@ -1738,6 +1738,7 @@ std::vector<history_row> process_table::rows() const {
 std::vector<history_row> process_table::take_changes() {
   auto out = std::move(removed_changes_);
   removed_changes_.clear();
+  out.reserve(out.size() + changed_.size());
   for (auto slot : changed_) {
     auto &e = slots_[slot];
     if (!e.changed)

@@ -127,7 +127,6 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
   return {
       [self, cfg, write](process_changes &c) -> std::uint64_t {
         auto &st = self->state;
-        ++st.messages;
         auto n = static_cast<std::uint64_t>(c.rows.size());
         st.add_pending(std::move(c.rows));
         // Acknowledged once pending (or written): the cache counts what is

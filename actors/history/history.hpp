@@ -67,7 +67,6 @@ struct history_state {
   std::vector<history_row> pending;
   std::unordered_map<std::string, std::size_t> pending_index; ///< host\0id
   std::int64_t rows_dropped = 0; ///< lost to failed writes
-  std::int64_t messages = 0;     ///< process_changes taken
   std::int64_t lookups = 0;      ///< queries answered from the store
   std::int64_t reloaded = 0;     ///< processes reloaded at start (reload)
   timestamp last_age_retire = unknown_time;

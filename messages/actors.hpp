@@ -29,6 +29,13 @@ using update_sink_actor = caf::typed_actor<
 /// expiry (the fleet forwarder; embedders).
 using update_batch_sink_actor = caf::typed_actor<caf::reacts_to<update_batch>>;
 
+/// Receives what the cache's tables changed (the history actor, the one
+/// implementation): rows to write. Answers with the rows it took once
+/// they are pending in it (or written): the acknowledgement the cache's
+/// backpressure counts (docs/history.md).
+using history_sink_actor =
+    caf::typed_actor<caf::replies_to<process_changes>::with<std::uint64_t>>;
+
 /// Reads the PE version information of executables (SPEC §7).
 using enricher_actor = stats_api::extend<
     // The version information of the file at a path (as the process data has
@@ -42,7 +49,9 @@ using query_api = caf::typed_actor<caf::replies_to<query>::with<std::string>>;
 /// Owns the process table: applies updates and answers queries.
 using cache_actor = stats_api::extend<
     // Applies a batch of updates in order; answers with the number applied
-    // once they are in the table (sources wait for it: backpressure).
+    // once they are in the table (sources wait for it: backpressure), and,
+    // with a history, once the history has acknowledged enough of the
+    // changes sent to it (docs/history.md "Backpressure").
     caf::replies_to<update_batch>::with<std::uint64_t>,
     // Answers a query with its JSON result (SPEC §4).
     caf::replies_to<query>::with<std::string>,
@@ -66,20 +75,27 @@ using cache_actor = stats_api::extend<
     // (process_table::export_state): what a fleet forwarder sends so the
     // collector's mirror is the table itself.
     caf::replies_to<atom::snapshot, update_batch_sink_actor>::with<table_state>,
+    // Registers the history (one; a second replaces the first): from now
+    // on every change of the tables goes to it (process_changes, after
+    // each batch, enrichment and expiry). Answers every process cached now
+    // as rows: all of it is new to the store.
+    caf::replies_to<atom::subscribe, history_sink_actor>::with<process_changes>,
     // An agent's restart (docs/history.md "Restart"): imports what the
     // history reloaded into the empty table (process_table::restore_state,
-    // with the stopped agent's last write time), registers the sink as
-    // atom::snapshot does and answers the table's exact state. An error
+    // with the stopped agent's last write time), then registers the
+    // history as atom::subscribe does, without sending the imported rows
+    // back (the store has them). Answers the processes imported. An error
     // when the table is not empty.
     caf::replies_to<atom::restore, table_state, timestamp,
-                    update_batch_sink_actor>::with<table_state>>;
+                    history_sink_actor>::with<std::uint64_t>>;
 
 /// Keeps the durable history of every process (actors/history,
-/// docs/history.md): the cache's typed sink, writing what each batch
-/// changed to the history store.
+/// docs/history.md): writes what the cache's tables changed to the history
+/// store.
 using history_actor = stats_api::extend<
-    // A batch the cache applied (the history is the cache's typed sink).
-    caf::reacts_to<update_batch>,
+    // What the cache changed (history_sink_actor): pending until the next
+    // write, acknowledged with the row count.
+    caf::replies_to<process_changes>::with<std::uint64_t>,
     // Writes every change received so far; answers the rows written in
     // all (a replay waits for it before it ends).
     caf::replies_to<atom::flush>::with<std::uint64_t>,

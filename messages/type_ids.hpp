@@ -25,6 +25,8 @@ CAF_ADD_TYPE_ID(proctrack, (proctrack::process_enrichment))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::process_state))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::pending_exit))
 CAF_ADD_TYPE_ID(proctrack, (proctrack::table_state))
+CAF_ADD_TYPE_ID(proctrack, (proctrack::history_row))
+CAF_ADD_TYPE_ID(proctrack, (proctrack::process_changes))
 
 // Atoms are verbs (at most 10 characters).
 CAF_ADD_ATOM(proctrack, proctrack::atom, stats, "stats")

@@ -248,6 +248,47 @@ typename Inspector::result_type inspect(Inspector &f, process_state &x) {
            x.end_is_estimate, x.holds_pid, x.holds_guid);
 }
 
+/// One process as the history store holds it (actors/history,
+/// docs/history.md): what the process table holds for it (SPEC §3: Id,
+/// ParentId, times, Data), plus when the store first and last wrote it
+/// (wall clock, set by the store: 0 in a message).
+struct history_row {
+  std::string host;      ///< the machine; empty for the local/unnamed one
+  std::string id;        ///< real id "<pid>-<start seconds>[.N]"
+  std::string parent_id; ///< real id of the parent, or "<ppid>-?"
+  std::string guid;      ///< lower-case ProcessGuid, empty when none
+  timestamp start_time = unknown_time;
+  timestamp end_time = unknown_time; ///< unknown_time: running (last known)
+  timestamp last_sync_time = unknown_time;
+  bool end_is_estimate = false;
+  std::string data; ///< the Data object as JSON text
+  timestamp first_seen = unknown_time;
+  timestamp last_seen = unknown_time;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, history_row &x) {
+  return f(x.host, x.id, x.parent_id, x.guid, x.start_time, x.end_time,
+           x.last_sync_time, x.end_is_estimate, x.data, x.first_seen,
+           x.last_seen);
+}
+
+/// What the cache's tables changed since its last message to the history
+/// (process_table::track_changes): each process created or changed once,
+/// as it is now, or as it was when it was evicted or expired. The rows the
+/// history writes (upserts by host and id), in the order the cache took
+/// them. The history acknowledges each message with its row count; the
+/// cache holds its answers to the sources while too many rows are
+/// unacknowledged (backpressure, docs/history.md).
+struct process_changes {
+  std::vector<history_row> rows;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector &f, process_changes &x) {
+  return f(x.rows);
+}
+
 /// An exit seen before its process's start (kept for out-of-order logs).
 struct pending_exit {
   std::string key; ///< GUID, real id or pid the exit named

@@ -92,6 +92,7 @@ every_interface() {
       {"live_events_actor", inputs_of<pt::live_events_actor>()},
       {"stats_publisher_actor", inputs_of<pt::stats_publisher_actor>()},
       {"forwarder_actor", inputs_of<pt::forwarder_actor>()},
+      {"history_sink_actor", inputs_of<pt::history_sink_actor>()},
       {"history_actor", inputs_of<pt::history_actor>()},
       {"fleet_ingest_api", inputs_of<pt::fleet_ingest_api>()},
       {"collector_query_api", inputs_of<pt::collector_query_api>()},
@@ -102,7 +103,7 @@ every_interface() {
 
 // The types of proctrack's type-id block; one more in
 // messages/type_ids.hpp fails the coverage test.
-constexpr std::size_t known_type_ids = 13; // atoms take no type id
+constexpr std::size_t known_type_ids = 15; // atoms take no type id
 
 struct attempt {
   std::string what;
@@ -213,9 +214,24 @@ std::vector<attempt> every_message(const target &t,
   inv.start_time = *pt::parse_time("2021-01-01T10:00:00Z");
   inv.data = "{\"Name\":\"pt-planted\"}";
   planted.processes.push_back(inv);
+  // The history's message: an invented row to write, and the client's
+  // own actor registered as the history (it would get every change).
+  auto hsink = caf::actor_cast<pt::history_sink_actor>(bsink);
+  pt::process_changes changes;
+  pt::history_row row;
+  row.id = inv.id;
+  row.parent_id = inv.parent_id;
+  row.start_time = inv.start_time;
+  row.data = inv.data;
+  changes.rows.push_back(row);
   return {
       make_attempt("restore a planted state", false, pt::atom::restore_v,
                    planted, future, bsink),
+      make_attempt("restore a planted state, the client as the history", false,
+                   pt::atom::restore_v, planted, future, hsink),
+      make_attempt("subscribe as the history", false, pt::atom::subscribe_v,
+                   hsink),
+      make_attempt("changes for the history", false, changes),
       make_attempt("an as-of query for the history", false,
                    pt::query{"pslist", "", 0}, future),
       make_attempt("update_batch", false, batch),

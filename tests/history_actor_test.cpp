@@ -144,6 +144,79 @@ BOOST_AUTO_TEST_CASE(
   BOOST_TEST(a->last_sync_time == *parse_time("2021-01-01T11:00:00Z"));
 }
 
+// Backpressure (docs/history.md): a history that has not acknowledged
+// more rows than the cache's limit holds the cache's batch answers (what
+// the sources wait for) until it does; the changes it got are the rows.
+BOOST_AUTO_TEST_CASE(
+    the_cache_holds_batch_answers_while_the_history_is_behind) {
+  actor_fixture f;
+  struct acks {
+    std::vector<process_changes> got;
+    std::vector<
+        std::pair<caf::typed_response_promise<std::uint64_t>, std::uint64_t>>
+        held;
+  };
+  auto h = std::make_shared<acks>();
+  // A history that acknowledges only when told (atom::flush).
+  auto slow = f.track(caf::actor_cast<history_sink_actor>(
+      f.sys.spawn([h](caf::event_based_actor *a) -> caf::behavior {
+        return {
+            [a, h](process_changes &c) -> caf::result<std::uint64_t> {
+              auto n = static_cast<std::uint64_t>(c.rows.size());
+              h->got.push_back(std::move(c));
+              auto p = a->make_response_promise<std::uint64_t>();
+              h->held.emplace_back(p, n);
+              return p;
+            },
+            [h](atom::flush) {
+              for (auto &[p, n] : h->held)
+                p.deliver(n);
+              h->held.clear();
+            },
+        };
+      })));
+  cache_config cc;
+  cc.history_max_unacked_rows = 2;
+  auto cache = f.track(spawn_cache(f.sys, cc));
+  BOOST_TEST(
+      f.ask<process_changes>(cache, atom::subscribe_v, slow).rows.empty());
+  update_batch b;
+  b.updates = {start(5, 1, "2021-01-01T10:00:00Z", "a"),
+               start(6, 5, "2021-01-01T10:01:00Z", "b"),
+               start(7, 5, "2021-01-01T10:02:00Z", "c")};
+  auto answer = f.send_request<std::uint64_t>(cache, b);
+  f.sched.run();
+  BOOST_TEST(!answer->has_value()); // 3 rows unacknowledged > 2: held
+  BOOST_REQUIRE_EQUAL(h->got.size(), 1u);
+  BOOST_REQUIRE_EQUAL(h->got[0].rows.size(), 3u);
+  BOOST_TEST(h->got[0].rows[1].id == "6-1609495260");
+  BOOST_TEST(h->got[0].rows[1].parent_id == "5-1609495200");
+  BOOST_TEST(h->got[0].rows[1].data == "{\"Name\":\"b\"}");
+  // Queries are answered meanwhile.
+  auto got = f.ask<std::string>(cache, query{"get", "6", 0});
+  BOOST_TEST(got.find("6-1609495260") != std::string::npos);
+  auto waits = [&] {
+    for (auto &c : f.ask<stats_report>(cache, atom::stats_v).counters)
+      if (c.name == "HistoryWaits")
+        return c.value;
+    return std::int64_t{-1};
+  };
+  BOOST_TEST(waits() == 1);
+  f.self->send(caf::actor_cast<caf::actor>(slow), atom::flush_v);
+  f.sched.run();
+  BOOST_REQUIRE(answer->has_value());
+  BOOST_TEST(**answer == 3u);
+  // Under the limit: answered at once.
+  update_batch e;
+  e.updates = {exit_of(6, "2021-01-01T10:05:00Z")};
+  BOOST_TEST(f.ask<std::uint64_t>(cache, e) == 1u);
+  BOOST_REQUIRE_EQUAL(h->got.size(), 2u);
+  BOOST_REQUIRE(!h->got[1].rows.empty());
+  BOOST_TEST(h->got[1].rows[0].id == "6-1609495260");
+  BOOST_TEST(h->got[1].rows[0].end_time == *parse_time("2021-01-01T10:05:00Z"));
+  BOOST_TEST(waits() == 1);
+}
+
 BOOST_AUTO_TEST_CASE(config_is_validated_naming_the_key) {
   history_config hc;
   BOOST_TEST(hc.validate() == "history.path is empty");

@@ -117,7 +117,50 @@ process_table *cache_state::table_for(const std::string &host,
         host, primary_host.empty() ? "the unnamed input" : primary_host, host);
   other_hosts.push_back(
       std::make_unique<host_table>(host_table{host, process_table{cfg.table}}));
+  other_hosts.back()->table.track_changes(tracking);
   return &other_hosts.back()->table;
+}
+
+void cache_state::track_changes(bool on) {
+  tracking = on;
+  table.track_changes(on);
+  for (auto &h : other_hosts)
+    h->table.track_changes(on);
+}
+
+namespace {
+
+void append_rows(std::vector<history_row> &out, std::vector<history_row> rows,
+                 const std::string &host) {
+  if (!host.empty())
+    for (auto &r : rows)
+      r.host = host;
+  if (out.empty()) {
+    out = std::move(rows);
+    return;
+  }
+  out.insert(out.end(), std::make_move_iterator(rows.begin()),
+             std::make_move_iterator(rows.end()));
+}
+
+} // namespace
+
+std::vector<history_row> cache_state::take_changes() {
+  std::vector<history_row> out;
+  if (!tracking)
+    return out;
+  append_rows(out, table.take_changes(), primary_host);
+  for (auto &h : other_hosts)
+    append_rows(out, h->table.take_changes(), h->name);
+  return out;
+}
+
+std::vector<history_row> cache_state::all_rows() const {
+  std::vector<history_row> out;
+  append_rows(out, table.rows(), primary_host);
+  for (auto &h : other_hosts)
+    append_rows(out, h->table.rows(), h->name);
+  return out;
 }
 
 process_table *cache_state::find_host(std::string_view host) {
@@ -226,6 +269,12 @@ std::vector<counter> cache_state::all_counters() const {
   }
   if (host_limit_drops > 0)
     out.push_back({"HostLimitDrops", host_limit_drops});
+  if (history) {
+    out.push_back({"HistoryRowsSent", history_rows_sent});
+    out.push_back({"HistoryRowsUnacked",
+                   static_cast<std::int64_t>(history_unacked_rows)});
+    out.push_back({"HistoryWaits", history_waits});
+  }
   out.push_back({"EnrichRequests", enrich_requests});
   out.push_back({"EnrichDone", enrich_done});
   out.push_back({"EnrichFailed", enrich_failed});
@@ -283,13 +332,77 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
     if (!sinks.empty())
       self->send(sinks.back(), std::move(b));
   };
+  // Backpressure from the history (docs/history.md): behind while too
+  // many rows are unacknowledged; the held batch answers go out, in order,
+  // once it is no longer behind.
+  auto history_behind = [self, cfg] {
+    auto &st = self->state;
+    return st.history_unacked_rows > cfg.history_max_unacked_rows
+           || st.history_unacked_bytes > cfg.history_max_unacked_bytes;
+  };
+  auto release_answers = [self, history_behind] {
+    auto &st = self->state;
+    if (st.held_answers.empty() || history_behind())
+      return;
+    auto held = std::move(st.held_answers);
+    st.held_answers.clear();
+    for (auto &[p, n] : held)
+      p.deliver(n);
+  };
+  // Hands the history what the tables changed since the last call (after
+  // a batch, an enrichment, an expiry), counted until it acknowledges.
+  auto send_changes = [self, release_answers] {
+    auto &st = self->state;
+    if (!st.history)
+      return;
+    process_changes c;
+    c.rows = st.take_changes();
+    if (c.rows.empty())
+      return;
+    std::uint64_t rows = c.rows.size();
+    std::uint64_t bytes = 0;
+    for (auto &r : c.rows)
+      bytes += sizeof(history_row) + r.id.size() + r.parent_id.size()
+               + r.guid.size() + r.host.size() + r.data.size();
+    st.history_unacked_rows += rows;
+    st.history_unacked_bytes += bytes;
+    st.history_rows_sent += static_cast<std::int64_t>(rows);
+    auto acked = [self, rows, bytes, release_answers] {
+      auto &st = self->state;
+      st.history_unacked_rows -= std::min(st.history_unacked_rows, rows);
+      st.history_unacked_bytes -= std::min(st.history_unacked_bytes, bytes);
+      release_answers();
+    };
+    auto to = st.history;
+    self->request(to, caf::infinite, std::move(c))
+        .then([acked](std::uint64_t) { acked(); },
+              [self, acked, to](caf::error &err) {
+                // The history is gone (or failed): no more changes for it,
+                // and no source waits for it.
+                auto &st = self->state;
+                if (st.history == to) {
+                  // Stopped (the agent's stop sends every actor its exit
+                  // in turn), or failed: it said why itself.
+                  if (err == caf::sec::request_receiver_down)
+                    spdlog::info("the history stopped: the cache goes on "
+                                 "without it");
+                  else
+                    spdlog::error("the history took no changes ({}): the "
+                                  "cache goes on without it",
+                                  caf::to_string(err));
+                  st.history = nullptr;
+                  st.track_changes(false);
+                }
+                acked();
+              });
+  };
   // Enriches a process that has just started: from the remembered result
   // (merged now, and told to the typed sinks through `applied`), or by
   // asking the enricher once per path.
-  auto enrich = [self, enricher, remember, release_flushes,
-                 to_batch_sinks](process_table &table, const std::string &id,
-                                 const std::string &path,
-                                 std::vector<process_enrichment> *applied) {
+  auto enrich = [self, enricher, remember, release_flushes, to_batch_sinks,
+                 send_changes](process_table &table, const std::string &id,
+                               const std::string &path,
+                               std::vector<process_enrichment> *applied) {
     auto &st = self->state;
     auto known = st.enriched.find(path);
     if (known != st.enriched.end()) {
@@ -302,7 +415,8 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
     ++st.enrich_requests;
     self->request(enricher, caf::infinite, atom::enrich_v, path)
         .then(
-            [self, remember, release_flushes, to_batch_sinks](enrichment &r) {
+            [self, remember, release_flushes, to_batch_sinks,
+             send_changes](enrichment &r) {
               auto &st = self->state;
               st.enriching.erase(r.path);
               if (r.ok) {
@@ -315,6 +429,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                   b.enrichments.push_back({{}, r});
                   to_batch_sinks(std::move(b));
                 }
+                send_changes();
               } else {
                 ++st.enrich_failed;
                 spdlog::debug("enrichment of {} failed: {}", r.path, r.error);
@@ -332,8 +447,9 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
             });
   };
   return {
-      [self, cfg, enrich_on, enrich, to_batch_sinks,
-       add_batch_sink](update_batch &batch) -> std::uint64_t {
+      [self, cfg, enrich_on, enrich, to_batch_sinks, add_batch_sink,
+       send_changes,
+       history_behind](update_batch &batch) -> caf::result<std::uint64_t> {
         auto &st = self->state;
         std::string forwarded;
         bool forward = cfg.forward_updates && !st.sinks.empty();
@@ -398,7 +514,16 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           }
           st.snapshot_waiters.clear();
         }
-        return batch.updates.size();
+        send_changes();
+        std::uint64_t n = batch.updates.size();
+        if (!st.held_answers.empty() || history_behind()) {
+          // The history is behind: the source waits for this answer.
+          ++st.history_waits;
+          auto p = self->make_response_promise<std::uint64_t>();
+          st.held_answers.emplace_back(p, n);
+          return p;
+        }
+        return n;
       },
       [self](query &q) -> std::string {
         auto &st = self->state;
@@ -415,7 +540,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                             static_cast<std::int64_t>(self->mailbox().size())});
         return {cache_state::name, std::move(counters)};
       },
-      [self, to_batch_sinks](atom::tick, timestamp now) {
+      [self, to_batch_sinks, send_changes](atom::tick, timestamp now) {
         self->state.table.expire(now);
         for (auto &h : self->state.other_hosts)
           h->table.expire(now);
@@ -424,6 +549,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           b.expire_at = now;
           to_batch_sinks(std::move(b));
         }
+        send_changes();
       },
       [self](atom::flush) -> caf::result<bool> {
         auto &st = self->state;
@@ -470,16 +596,31 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         add_batch_sink(sink);
         return st.table.export_state();
       },
-      [self, add_batch_sink](
-          atom::restore, table_state &s, timestamp last_alive,
-          update_batch_sink_actor sink) -> caf::result<table_state> {
+      [self](atom::subscribe, history_sink_actor h) -> process_changes {
+        auto &st = self->state;
+        st.track_changes(false); // drops what a previous history missed
+        st.history = std::move(h);
+        process_changes all;
+        if (st.history) {
+          st.track_changes(true);
+          all.rows = st.all_rows();
+        }
+        return all;
+      },
+      [self](atom::restore, table_state &s, timestamp last_alive,
+             history_sink_actor h) -> caf::result<std::uint64_t> {
         auto &st = self->state;
         if (st.table.size() != 0 || !st.other_hosts.empty())
           return caf::make_error(caf::sec::runtime_error,
                                  "a restart's state goes into an empty cache");
-        st.table.restore_state(std::move(s), last_alive);
-        add_batch_sink(sink);
-        return st.table.export_state();
+        auto n = st.table.restore_state(std::move(s), last_alive);
+        // Tracking starts after the import: the store has those rows, and
+        // rewriting them would keep them young for history.max-age.
+        st.track_changes(false);
+        st.history = std::move(h);
+        if (st.history)
+          st.track_changes(true);
+        return static_cast<std::uint64_t>(n);
       },
       [self](atom::publish, stats_report &r) {
         auto &pub = self->state.published;

@@ -37,6 +37,13 @@ struct cache_config {
   /// would move a replay of the stream's "now" (docs/semantics.md, Output
   /// stream). Off for the agent, whose events are on the wall clock.
   bool event_clock = false;
+  /// Backpressure from the history (docs/history.md "Backpressure"):
+  /// while more rows than this, or more bytes of them, have been sent to
+  /// the history and not acknowledged, the cache holds its answers to
+  /// update batches, so the sources (which wait for them) slow to the
+  /// store's pace and the rows in flight stay bounded.
+  std::size_t history_max_unacked_rows = 10000;
+  std::size_t history_max_unacked_bytes = std::size_t{16} << 20;
 
   /// tracker.max-bytes bounds: at least 1 MiB (a few processes with every
   /// value at the 32 KiB cap), at most 1 TiB (beyond it, a typo).
@@ -64,9 +71,12 @@ struct cache_state {
   /// The other hosts, in order of first appearance (split_hosts).
   std::vector<std::unique_ptr<host_table>> other_hosts;
   std::int64_t host_limit_drops = 0; ///< updates of hosts past max_hosts
-  /// No warnings from table_for: a mirror of the cache (the history's),
-  /// whose cache has given them already.
+  /// No warnings from table_for: a mirror of the cache, whose cache has
+  /// given them already.
   bool quiet = false;
+  /// Every table tracks its changes (a history is registered); so does a
+  /// host's table table_for creates.
+  bool tracking = false;
 
   /// The table of `host` (created when new); nullptr when max_hosts tables
   /// exist already. Always `table` without split_hosts.
@@ -77,6 +87,25 @@ struct cache_state {
   /// Answers a query: `HOST/ID` in that host's table; a bare ID in the
   /// first table (in order of appearance) that knows it.
   std::string answer_query(const query &q, const std::string &stats);
+
+  /// Turns change tracking on or off in every table.
+  void track_changes(bool on);
+  /// What every table changed since the last call, as rows of its host.
+  std::vector<history_row> take_changes();
+  /// Every cached process of every table, as rows of its host.
+  std::vector<history_row> all_rows() const;
+
+  // The history (atom::subscribe with a history_sink_actor) and its
+  // backpressure: rows (and their bytes) sent and not yet acknowledged,
+  // and the batch answers held meanwhile (promise, updates applied).
+  history_sink_actor history;
+  std::uint64_t history_unacked_rows = 0;
+  std::uint64_t history_unacked_bytes = 0;
+  std::vector<
+      std::pair<caf::typed_response_promise<std::uint64_t>, std::uint64_t>>
+      held_answers;
+  std::int64_t history_rows_sent = 0;
+  std::int64_t history_waits = 0; ///< batch answers held for the history
 
   std::vector<update_sink_actor> sinks;
   std::vector<update_batch_sink_actor> batch_sinks; ///< typed (fleet)

@@ -16,8 +16,8 @@ namespace proctrack {
 namespace {
 
 // What change tracking reports of an entry (process_table::take_changes).
-process_state change_of(const process_entry &e) {
-  process_state p;
+history_row change_of(const process_entry &e) {
+  history_row p;
   p.id = e.id;
   p.parent_id = e.parent_id;
   p.guid = e.guid;
@@ -1716,9 +1716,29 @@ std::size_t process_table::apply_enrichment(const process_enrichment &pe) {
 // -- state transfer
 // ------------------------------------------------------------
 
-std::vector<process_state> process_table::take_changes() {
+void process_table::track_changes(bool on) {
+  if (!on && tracking_) {
+    for (auto slot : changed_)
+      slots_[slot].changed = false;
+    changed_.clear();
+    removed_changes_.clear();
+  }
+  tracking_ = on;
+}
+
+std::vector<history_row> process_table::rows() const {
+  std::vector<history_row> out;
+  out.reserve(by_id_.size());
+  for (auto &l : lists_)
+    for (auto slot = l.head; slot != npos; slot = slots_[slot].next)
+      out.push_back(change_of(slots_[slot]));
+  return out;
+}
+
+std::vector<history_row> process_table::take_changes() {
   auto out = std::move(removed_changes_);
   removed_changes_.clear();
+  out.reserve(out.size() + changed_.size());
   for (auto slot : changed_) {
     auto &e = slots_[slot];
     if (!e.changed)

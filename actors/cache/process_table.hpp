@@ -198,19 +198,24 @@ public:
   /// Data `"EndTimeEstimated": true`. Returns what import_state returns.
   std::size_t restore_state(table_state &&s, timestamp last_alive);
 
-  // -- change tracking (the history's mirror, actors/history) ----------------
+  // -- change tracking (the cache's history, actors/history) -----------------
 
   /// When on, every process an update, an enrichment or an import creates
-  /// or changes is noted (so is a lookup's touch: over-noting costs a
-  /// rewrite, never a loss), and one removed (evicted, expired) while noted
-  /// is kept as it was. Off by default: the cache pays one branch.
-  void track_changes(bool on) {
-    tracking_ = on;
+  /// or changes is noted (over-noting costs a rewrite, never a loss), and
+  /// one removed (evicted, expired) while noted is kept as it was. Off by
+  /// default: a cache without a history pays one branch. Turning it off
+  /// drops what was noted.
+  void track_changes(bool on);
+  bool tracks_changes() const {
+    return tracking_;
   }
-  /// The processes noted since the last call, each once: as they are now,
-  /// or as they were when removed. Only id, parent_id, guid, the times,
-  /// end_is_estimate and data are filled.
-  std::vector<process_state> take_changes();
+  /// The processes noted since the last call, each once, as history rows
+  /// (host, first_seen and last_seen empty): as they are now, or as they
+  /// were when removed.
+  std::vector<history_row> take_changes();
+  /// Every cached process as a history row (host empty), in eviction
+  /// order: what a history that starts now has not written yet.
+  std::vector<history_row> rows() const;
 
   static constexpr std::size_t max_tree_depth = 20;
 
@@ -377,8 +382,8 @@ private:
   /// Their estimated ends, at the end of the first listing after a restart.
   void reconcile_restored(std::uint64_t gen);
   bool tracking_ = false;
-  std::vector<std::uint32_t> changed_;         ///< slots noted (may repeat)
-  std::vector<process_state> removed_changes_; ///< noted, then removed
+  std::vector<std::uint32_t> changed_;       ///< slots noted (may repeat)
+  std::vector<history_row> removed_changes_; ///< noted, then removed
 };
 
 /// Data as stored: one JSON object text, so a process costs one allocation

@@ -16,40 +16,22 @@ namespace {
 // Age retirement scans an index range; once a minute is plenty.
 constexpr timestamp age_retire_every = 60 * hns_per_second;
 
-void append_changes(history_state &st, process_table &table,
-                    const std::string &host) {
-  for (auto &c : table.take_changes()) {
-    history_row r;
-    r.host = host;
-    r.id = std::move(c.id);
-    r.parent_id = std::move(c.parent_id);
-    r.guid = std::move(c.guid);
-    r.start_time = c.start_time;
-    r.end_time = c.end_time;
-    r.last_sync_time = c.last_sync_time;
-    r.end_is_estimate = c.end_is_estimate;
-    r.data = std::move(c.data);
-    auto key = host;
-    key += '\0';
-    key += r.id;
-    auto [it, fresh] =
-        st.pending_index.emplace(std::move(key), st.pending.size());
-    if (fresh)
-      st.pending.push_back(std::move(r));
-    else
-      st.pending[it->second] = std::move(r); // its latest state
-  }
-}
-
 } // namespace
 
 // history_config::validate(): history_config.cpp (the Windows build has it
 // too, without the store).
 
-void history_state::collect_changes() {
-  append_changes(*this, mirror.table, mirror.primary_host);
-  for (auto &h : mirror.other_hosts)
-    append_changes(*this, h->table, h->name);
+void history_state::add_pending(std::vector<history_row> &&rows) {
+  for (auto &r : rows) {
+    auto key = r.host;
+    key += '\0';
+    key += r.id;
+    auto [it, fresh] = pending_index.emplace(std::move(key), pending.size());
+    if (fresh)
+      pending.push_back(std::move(r));
+    else
+      pending[it->second] = std::move(r); // its latest state
+  }
 }
 
 history_actor::behavior_type
@@ -57,9 +39,6 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
         std::shared_ptr<history_store> store, cache_actor cache) {
   auto &st0 = self->state;
   st0.store = std::move(store);
-  st0.mirror.table = process_table{cfg.cache.table};
-  st0.mirror.quiet = true;
-  st0.mirror.table.track_changes(true);
   // Writes what is pending in one transaction, then retires what the
   // limits say. A failed write drops its rows (counted): memory stays
   // bounded when the disk is full, and the next write tries again.
@@ -98,15 +77,14 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
                       n);
     }
   };
-  // The cache's state first (all of it is new to the store), then every
-  // batch it applies. await: nothing else is handled before the state.
-  auto sink = caf::actor_cast<update_batch_sink_actor>(self);
+  // Registered with the cache first: what it holds now (all of it new to
+  // the store), then every change it makes. await: nothing else is handled
+  // before that answer.
+  auto sink = caf::actor_cast<history_sink_actor>(self);
   if (cfg.reload) {
-    // A restart: the cache starts from what the store knew (the mirror
-    // imports the cache's resulting state, with the same last write time,
-    // so both reconcile alike at the first listing). Nothing of it is new
-    // to the store: the mirror's notes of the import are dropped, or every
-    // restart would rewrite (and keep young) the reloaded rows.
+    // A restart: the cache starts from what the store knew, and tracks
+    // changes only from then on: nothing of the reload is new to the
+    // store, and rewriting it would keep the reloaded rows young.
     auto &tc = cfg.cache.table;
     auto rows = st0.store->recent("", tc.max_size, tc.max_bytes);
     auto alive = st0.store->last_write("");
@@ -119,10 +97,8 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
     self->request(cache, caf::infinite, atom::restore_v, std::move(state),
                   alive, sink)
         .await(
-            [self, alive, n, running](table_state &s) {
+            [self, alive, n, running](std::uint64_t) {
               auto &st = self->state;
-              st.mirror.table.restore_state(std::move(s), alive);
-              st.mirror.table.take_changes();
               st.reloaded = n;
               if (n > 0)
                 spdlog::info("history: {} processes reloaded from {} ({} "
@@ -135,14 +111,13 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
               self->quit(err);
             });
   } else {
-    self->request(cache, caf::infinite, atom::snapshot_v, sink)
+    self->request(cache, caf::infinite, atom::subscribe_v, sink)
         .await(
-            [self](table_state &s) {
-              self->state.mirror.table.import_state(std::move(s));
-              self->state.collect_changes();
+            [self](process_changes &all) {
+              self->state.add_pending(std::move(all.rows));
             },
             [self](caf::error &err) {
-              spdlog::error("history: the cache gave no snapshot: {}",
+              spdlog::error("history: the cache did not register it: {}",
                             caf::to_string(err));
               self->quit(err);
             });
@@ -150,34 +125,15 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
   self->delayed_send(self, std::chrono::nanoseconds{to_ns(cfg.flush_interval)},
                      atom::tick_v);
   return {
-      [self, cfg, write](update_batch &b) {
+      [self, cfg, write](process_changes &c) -> std::uint64_t {
         auto &st = self->state;
-        ++st.batches;
-        auto &m = st.mirror;
-        for (auto &u : b.updates) {
-          auto known = m.other_hosts.size();
-          auto *table = m.table_for(u.host, cfg.cache);
-          if (table == nullptr)
-            continue; // past max_hosts, as in the cache
-          if (m.other_hosts.size() != known)
-            m.other_hosts.back()->table.track_changes(true);
-          table->apply(std::move(u));
-        }
-        // As the cache applies them: a path's enrichment to every table; a
-        // process's to the table that has that id.
-        for (auto &pe : b.enrichments) {
-          m.table.apply_enrichment(pe);
-          for (auto &h : m.other_hosts)
-            h->table.apply_enrichment(pe);
-        }
-        if (b.expire_at != unknown_time) {
-          m.table.expire(b.expire_at);
-          for (auto &h : m.other_hosts)
-            h->table.expire(b.expire_at);
-        }
-        st.collect_changes();
+        auto n = static_cast<std::uint64_t>(c.rows.size());
+        st.add_pending(std::move(c.rows));
+        // Acknowledged once pending (or written): the cache counts what is
+        // in flight to here, max_pending bounds what waits here.
         if (st.pending.size() >= cfg.max_pending)
           write();
+        return n;
       },
       [self, write](atom::flush) -> std::uint64_t {
         write();

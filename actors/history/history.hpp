@@ -1,8 +1,9 @@
-// The history actor: the one owner of a history store. It is a typed sink
-// of the cache (the path the fleet forwarder uses): it mirrors the cache's
-// tables from the batches the cache applied, notes what each batch
-// changed (process_table::track_changes) and writes those processes to the
-// store, in one transaction every history.flush-interval. docs/history.md.
+// The history actor: the one owner of a history store. The cache hands it
+// what its tables changed (process_changes: the cache's tables track their
+// changes, process_table::track_changes); it keeps them pending and writes
+// them to the store in one transaction every history.flush-interval, and
+// acknowledges each message so the cache can hold its sources while it is
+// behind (backpressure). docs/history.md.
 #pragma once
 
 #include "actors/cache/cache.hpp"
@@ -45,8 +46,8 @@ struct history_config {
   /// tree nodes (children:ID:MAX, tree:ID:MAX): the store may hold a
   /// month of init's children.
   std::int64_t max_answer = 10000;
-  /// The mirror's tables: exactly the cache's limits and host split, so
-  /// the mirror evolves as the cache does (spawn_history copies them).
+  /// The cache's limits: what a restart reloads (tracker.max-size,
+  /// max-bytes, max-expiry).
   cache_config cache;
 
   static constexpr timestamp min_flush_interval = hns_per_second / 100;
@@ -61,22 +62,19 @@ struct history_state {
   static inline const char *name = "proctrack.history";
 
   std::shared_ptr<history_store> store;
-  /// The cache's tables as the batches rebuild them (host routing is the
-  /// cache's own: cache_state::table_for).
-  cache_state mirror;
   /// Changed processes since the last write, each once (its latest
   /// state): a process started and ended between two writes is one row.
   std::vector<history_row> pending;
   std::unordered_map<std::string, std::size_t> pending_index; ///< host\0id
   std::int64_t rows_dropped = 0; ///< lost to failed writes
-  std::int64_t batches = 0;
-  std::int64_t lookups = 0;  ///< queries answered from the store
-  std::int64_t reloaded = 0; ///< processes reloaded at start (reload)
+  std::int64_t lookups = 0;      ///< queries answered from the store
+  std::int64_t reloaded = 0;     ///< processes reloaded at start (reload)
   timestamp last_age_retire = unknown_time;
   std::string last_error;
 
-  /// Moves what the mirror's tables changed into `pending`.
-  void collect_changes();
+  /// Moves `rows` into `pending` (a process already pending is replaced
+  /// by its newer state).
+  void add_pending(std::vector<history_row> &&rows);
 };
 
 history_actor::behavior_type
@@ -84,8 +82,8 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
         std::shared_ptr<history_store> store, cache_actor cache);
 
 /// Validates `cfg`, opens (or creates) the store at cfg.path, spawns the
-/// history actor and subscribes it to `cache` before returning (so no
-/// batch applied afterwards is missed). A damaged store is moved aside and
+/// history actor and registers it with `cache` before returning (so no
+/// change made afterwards is missed). A damaged store is moved aside and
 /// a new one created (logged as a warning). A null handle with `error`
 /// when the config is invalid or the store cannot be opened.
 history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,

@@ -23,23 +23,8 @@ struct ZSTD_DDict_s;
 
 namespace proctrack {
 
-/// One process as the store holds it: what the process table holds for it
-/// (SPEC §3: Id, ParentId, times, Data) plus when the tracker first and
-/// last wrote it (wall clock, 100 ns units since the epoch, as every
-/// timestamp).
-struct history_row {
-  std::string host;      ///< the machine; empty for the local/unnamed one
-  std::string id;        ///< real id "<pid>-<start seconds>[.N]"
-  std::string parent_id; ///< real id of the parent, or "<ppid>-?"
-  std::string guid;      ///< lower-case ProcessGuid, empty when none
-  timestamp start_time = unknown_time;
-  timestamp end_time = unknown_time; ///< unknown_time: running (last known)
-  timestamp last_sync_time = unknown_time;
-  bool end_is_estimate = false;
-  std::string data; ///< the Data object as JSON text
-  timestamp first_seen = unknown_time;
-  timestamp last_seen = unknown_time;
-};
+// history_row (one process as the store holds it): messages/types.hpp,
+// where the cache's process_changes carry it to the history actor.
 
 /// Counters of one store (reported by the history actor's stats).
 struct history_counters {

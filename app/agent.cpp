@@ -141,6 +141,10 @@ int run_agent(const command_line &cl) {
   if (!cl.operands.empty())
     return fail("takes no operands (got \"" + cl.operands.front()
                 + "\"); to read files use `proctrack replay`");
+  if (cfg.sources != "auto")
+    return fail("tracker.sources=" + cfg.sources
+                + " is the Windows agent's fallback without Sysmon; the Linux "
+                  "agent's live events come from the kernel (live.source)");
   // Without the privileges for a complete record the agent does not start,
   // unless told to run reduced (and then every stats row says so).
   auto caps = effective_capabilities();

@@ -6,14 +6,19 @@
 // service stop end it. Started by the Service Control Manager (`sc.exe
 // create proctrack binPath= "...\proctrack.exe run ..."`), it runs as the
 // service: the SCM's dispatcher is tried first and fails at once in a
-// console. What the Linux agent has and this one has not yet:
-// live events (the ETW source, actors/etw/, plugs in here), the local query
-// socket (a Unix socket) and the TCP query endpoint (its listener guard is
-// POSIX-socket code), the history store (SQLite).
+// console. Live events come from Sysmon over ETW (actors/etw/): at start
+// the agent checks that Sysmon runs (tracker.sysmon-file-location) and
+// starts the ETW session, and exits 2 saying what to install or to use
+// --tracker.sources=pslist when either fails; ETW's lost events trigger a
+// pslist sync at once. What the Linux agent has and this one has not yet:
+// the local query socket (a Unix socket) and the TCP query endpoint (its
+// listener guard is POSIX-socket code), the history store (SQLite).
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
 #include "actors/enricher/enricher.hpp"
+#include "actors/etw/etw_source.hpp"
+#include "actors/etw/sysmon_presence.hpp"
 #include "actors/forward/forwarder.hpp"
 #include "actors/live/pslist_sync.hpp"
 #include "actors/output/output_writer.hpp"
@@ -147,13 +152,32 @@ int run_console_agent(const command_line &cl) {
                 "(SQLite); leave history.path unset (docs/windows.md)");
   if (!cfg.forward_connect.empty())
     cfg.load_network();
+  auto sync_seconds =
+      std::chrono::duration_cast<std::chrono::seconds>(cfg.sync_period).count();
+  const bool use_etw = cfg.sources == "auto";
+  // ETW delivers Sysmon's events only while Sysmon runs: without it the
+  // session would start and stay silent, so the agent refuses instead.
+  if (use_etw && !cfg.sysmon_file_location.empty()) {
+    auto v = etw::check_sysmon(cfg.sysmon_file_location);
+    if (v.state == etw::sysmon_state::running)
+      spdlog::info("{}", v.message);
+    else if (v.state == etw::sysmon_state::unknown)
+      // No answer is not a "no": the ETW session says whether it works.
+      spdlog::warn("{}", v.message);
+    else
+      return fail("the ETW source needs Sysmon (tracker.sources=auto): "
+                  + v.message);
+  } else if (use_etw) {
+    spdlog::warn("tracker.sysmon-file-location is empty: Sysmon's presence "
+                 "is not checked; without Sysmon the ETW session sees no "
+                 "process events");
+  } else {
+    spdlog::warn("tracker.sources=pslist: no live events; processes are "
+                 "seen at each process list sync, every {} s",
+                 sync_seconds);
+  }
   if (!running_as_service)
     SetConsoleCtrlHandler(on_console_event, TRUE);
-  spdlog::warn("live source: none in this build (the ETW source is not "
-               "there): processes are seen at each process list sync, every "
-               "{} s",
-               std::chrono::duration_cast<std::chrono::seconds>(cfg.sync_period)
-                   .count());
 
   caf::actor_system sys{cfg};
   caf::scoped_actor self{sys};
@@ -198,6 +222,26 @@ int run_console_agent(const command_line &cl) {
     return fail_running(why);
   auto pslist = spawn_pslist_sync(sys, pc, cache);
   keep(pslist);
+  // The ETW session starts before the first listing: a process started in
+  // between is in one or the other, and a failure is known before anything
+  // is written.
+  live_events_actor etw;
+  if (use_etw) {
+    etw_source_config ec;
+    etw = spawn_etw_source(sys, ec, cache, pslist, error);
+    if (!etw)
+      return fail_running(
+          "the ETW source cannot start: " + error
+          + ". It needs Sysmon installed and running and an Administrator "
+            "(or a member of Performance Log Users); without them run "
+            "with --tracker.sources=pslist (the process list alone, every "
+          + std::to_string(sync_seconds) + " s)");
+    keep(etw);
+    // Each listing first takes the events ETW delivered before it.
+    self->send(pslist, atom::subscribe_v, etw);
+    spdlog::info("live source: Sysmon over ETW (session {})",
+                 "proctrack-sysmon");
+  }
   bool synced = false;
   self->request(pslist, std::chrono::seconds(30), atom::sync_v)
       .receive(
@@ -214,6 +258,8 @@ int run_console_agent(const command_line &cl) {
                [&](caf::error &e) { error = caf::to_string(e); });
   std::vector<stats_api> polled{caf::actor_cast<stats_api>(pslist),
                                 caf::actor_cast<stats_api>(writer)};
+  if (etw)
+    polled.insert(polled.begin(), caf::actor_cast<stats_api>(etw));
   if (enricher)
     polled.push_back(caf::actor_cast<stats_api>(enricher));
   if (!cfg.forward_connect.empty()) {

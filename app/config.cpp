@@ -43,7 +43,11 @@ proctrack_config::proctrack_config() {
       .add(add_enrichments, "add-enrichments",
            "add PE version information of each Exe (AddEnrichments)")
       .add(sysmon_file_location, "sysmon-file-location",
-           "where Sysmon is looked for first (Windows source)")
+           "where Sysmon is looked for first (Windows source; empty: no "
+           "check)")
+      .add(sources, "sources",
+           "auto (live events, healed by the pslist sync) or pslist (the "
+           "process list alone; Windows without Sysmon)")
       .add(sync_period, "sync-period", "time between two pslist syncs");
   opt_group{custom_options_, "stats"}.add(stats_interval, "interval",
                                           "time between two stats rows");
@@ -305,6 +309,8 @@ std::string proctrack_config::check() const {
     return e;
   if (sync_period.count() <= 0)
     return "tracker.sync-period must be a positive duration";
+  if (sources != "auto" && sources != "pslist")
+    return "tracker.sources must be auto or pslist (got \"" + sources + "\")";
   if (stats_interval.count() <= 0)
     return "stats.interval must be a positive duration";
   if (live_flush < caf::timespan::zero()
@@ -588,7 +594,8 @@ std::string proctrack_config::dump() const {
     << "also-forward-updates=" << b(also_forward_updates) << "\n"
     << "add-enrichments=" << b(add_enrichments) << "\n"
     << "sysmon-file-location=" << str(sysmon_file_location) << "\n"
-    << "sync-period=" << dur(sync_period) << "\n\n"
+    << "sync-period=" << dur(sync_period) << "\n"
+    << "sources=" << str(sources) << "\n\n"
     << "[stats]\ninterval=" << dur(stats_interval) << "\n\n"
     << "[live]\nflush=" << dur(live_flush) << "\nsource=" << str(live_source)
     << "\nebpf-wakeup-bytes=" << live_ebpf_wakeup_bytes

@@ -33,7 +33,15 @@ public:
   caf::timespan max_expiry = std::chrono::hours(24);
   bool also_forward_updates = false;
   bool add_enrichments = false;
+  /// Sysmon's binary: the Windows agent checks that its service and driver
+  /// run before it starts the ETW source (actors/etw/sysmon_presence.hpp);
+  /// empty: no check (docs/windows-live.md).
   std::string sysmon_file_location = "C:/Windows/sysmon64.exe";
+  /// What the agent watches: auto (the platform's live events, then the
+  /// pslist sync heals: Sysmon over ETW on Windows, live.source on Linux)
+  /// or pslist (the periodic process list alone: the Windows agent's
+  /// fallback without Sysmon, as Velociraptor's).
+  std::string sources = "auto";
   caf::timespan sync_period = std::chrono::seconds(60);
   // [stats]
   caf::timespan stats_interval = std::chrono::seconds(10);

@@ -4,7 +4,8 @@
 #     Debian, and the header-only libraries the build takes from Debian;
 #  2. fetches Debian's source packages of CAF 0.17.6, zlib and pugixml
 #     (`apt-get source`, adding a deb-src entry for the configured Debian
-#     mirror when there is none), patches CAF (scripts/windows/*.patch) and
+#     mirror when there is none), patches CAF (scripts/windows/*.patch: a
+#     missing include, and the mingw TLS fix of its logger) and
 #     cross-builds the three as static libraries into $PREFIX, with the
 #     header-only libraries staged there (one directory each);
 #  3. cross-builds proctrack.exe (static: runs with nothing installed) with
@@ -12,7 +13,9 @@
 #     $BUILD/proctrack-windows-x86_64.zip.
 # With --test it then runs the Windows unit suites under wine64 (ctest) and
 # tests/windows_replay_check.sh (the Windows replay's answers against the
-# Linux build's, byte for byte; needs build/proctrack from scripts/build.sh).
+# Linux build's, byte for byte; needs build/proctrack from scripts/build.sh)
+# and tests/windows_agent_check.sh (`run`: the ETW source's refusals, and
+# pslist-only tracking of wine's processes).
 #
 #   scripts/build-windows.sh [--test]
 #
@@ -150,8 +153,21 @@ build_pugixml() {
 # and CAF's own tests are off. -O1: CAF at -O3 took half again as long on
 # the 2-core build machine; the agent's hot path (decoders, the table) is
 # ours and built at -O3.
+# READY names the patches the prefix's CAF was built with: a prefix built
+# before a patch was added (e.g. the mingw TLS fix, whose absence hangs
+# every CAF program now and then at exit) is built again.
+caf_patches() {
+  (cd "$src_dir/scripts/windows" && ls caf-0.17.6-*.patch | sort | tr '\n' ' ')
+}
+
 build_caf() {
-  [ -f "$PREFIX/READY" ] && [ -f "$PREFIX/lib/libcaf_io_static.a" ] && return
+  if [ -f "$PREFIX/READY" ] && [ -f "$PREFIX/lib/libcaf_io_static.a" ] &&
+    grep -qxF "patches: $(caf_patches)" "$PREFIX/READY"; then
+    return
+  fi
+  [ -f "$PREFIX/READY" ] &&
+    echo "build-windows.sh: $PREFIX's CAF lacks a patch of" \
+      "scripts/windows/ ($(caf_patches)): building it again" >&2
   fetch_source actor-framework 'actor-framework_0.17.6.orig.tar.*'
   unpack 'actor-framework_0.17.6.orig.tar.*' actor-framework-0.17.6
   local caf_src=$BUILD/src/actor-framework-0.17.6
@@ -169,8 +185,8 @@ build_caf() {
   $sudo cmake --install "$BUILD/caf" >/dev/null
   # Others (e.g. the Windows live sources' developers) may build against
   # the prefix once this exists.
-  echo "CAF 0.17.6 core+io static, mingw-w64 posix; $(date -u +%FT%TZ)" |
-    $sudo tee "$PREFIX/READY" >/dev/null
+  printf 'CAF 0.17.6 core+io static, mingw-w64 posix; %s\npatches: %s\n' \
+    "$(date -u +%FT%TZ)" "$(caf_patches)" | $sudo tee "$PREFIX/READY" >/dev/null
 }
 
 # Debian's header-only libraries, one directory each: the mingw compiler
@@ -208,8 +224,21 @@ pack() {
 }
 
 windows_tests() {
+  # A wine prefix of the build's own, booted and its wineserver kept
+  # (persistent) before ctest: else the first suites start wine's services,
+  # which inherit those suites' output pipes, and ctest sees them end only
+  # when the wineserver goes idle (two 1-minute suites reported 172 s each).
+  export WINEPREFIX=${WINEPREFIX:-$BUILD/wineprefix} WINEDEBUG=-all
+  local wineserver
+  wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver)
+  "$wineserver" -p 600 </dev/null >/dev/null 2>&1
+  "$(command -v wine64 || echo /usr/lib/wine/wine64)" cmd /c exit 0 \
+    >/dev/null 2>&1 || true
   (cd "$BUILD/proctrack" && ctest --output-on-failure --timeout 900 -j"$JOBS")
   tests/windows_replay_check.sh "$BUILD/proctrack/proctrack.exe"
+  # Its own prefix (a fresh one), not the suites'.
+  WINEPREFIX= tests/windows_agent_check.sh "$BUILD/proctrack/proctrack.exe"
+  "$wineserver" -k || true
 }
 
 step packages install_packages

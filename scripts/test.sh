@@ -18,9 +18,11 @@ step ctest bash -c 'cd build && ctest --output-on-failure --timeout 900 -j2'
 step embed scripts/embed-check.sh
 step fuzz scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
 # The Windows cross-build and its suites under wine64 (docs/windows.md):
-# PROCTRACK_WINDOWS=1 turns it on. Off by default: the first run
-# cross-builds CAF (about 20 minutes on 2 busy cores, then kept in
-# /opt/proctrack-mingw), over the CI's time.
+# PROCTRACK_WINDOWS=1 turns it on: the cross build, the Windows suites,
+# the replay comparison and the agent check (`run`) under wine. Off by
+# default: the first run cross-builds CAF (about 42 minutes on 2 busy
+# cores, then kept in /opt/proctrack-mingw; built again when a CAF patch
+# is added), over the CI's time.
 if [ "${PROCTRACK_WINDOWS:-0}" = 1 ]; then
   step windows scripts/build-windows.sh --test
 fi

@@ -355,8 +355,15 @@ BOOST_AUTO_TEST_CASE(results_are_cached_per_path_size_and_mtime) {
   auto tmp = fs::temp_directory_path()
              / ("proctrack-enricher-" + std::to_string(::getpid()));
   fs::create_directories(tmp);
+  // The corpus is read-only and copy_file copies that: on Windows a
+  // read-only file can be neither overwritten nor removed.
+  auto writable = [&] {
+    fs::permissions(tmp / "a.exe", fs::perms::owner_write,
+                    fs::perm_options::add);
+  };
   fs::copy_file(data_dir() + "/pe/bin/basic64.exe", tmp / "a.exe",
                 fs::copy_options::overwrite_existing);
+  writable();
   auto e = spawn({2, {"C:/T/=" + tmp.string()}});
   BOOST_CHECK(ask(e, "C:\\T\\a.exe").ok);
   BOOST_CHECK(ask(e, "c:/t/a.exe").ok); // same local file: a cache hit
@@ -366,6 +373,7 @@ BOOST_AUTO_TEST_CASE(results_are_cached_per_path_size_and_mtime) {
   // A changed file (other size and mtime) is read again.
   fs::copy_file(data_dir() + "/pe/bin/unicode.exe", tmp / "a.exe",
                 fs::copy_options::overwrite_existing);
+  writable();
   fs::last_write_time(tmp / "a.exe", fs::last_write_time(tmp / "a.exe") + 10s);
   auto r = ask(e, "C:\\T\\a.exe");
   BOOST_REQUIRE(r.ok);

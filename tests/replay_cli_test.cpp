@@ -196,11 +196,26 @@ BOOST_AUTO_TEST_CASE(dump_config_prints_the_keys) {
        // replay's own default: expiry off unless asked (docs/semantics.md)
        {"[tracker]", "max-size=10000", "max-children=10", "max-expiry=0s",
         "also-forward-updates=false", "add-enrichments=false",
-        "sysmon-file-location=", "sync-period=60s", "[stats]", "interval=10s"})
+        "sysmon-file-location=", "sync-period=60s", "sources=\"auto\"",
+        "[stats]", "interval=10s"})
     BOOST_TEST(has(r.out, key), key << " in\n" << r.out);
   auto r2 = proctrack({"replay", "--dump-config", "--tracker.max-size=42"});
   BOOST_TEST(r2.status == 0, r2.err);
   BOOST_TEST(has(r2.out, "max-size=42"), r2.out);
+}
+
+// tracker.sources: auto or pslist; pslist alone is the Windows agent's
+// fallback without Sysmon, which the Linux agent refuses by name.
+BOOST_AUTO_TEST_CASE(tracker_sources_is_checked) {
+  auto r = proctrack({"replay", "--dump-config", "--tracker.sources=etw"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(has(r.err, "tracker.sources must be auto or pslist (got \"etw\")"),
+             r.err);
+  auto r2 = proctrack({"run", "--tracker.sources=pslist", "--query.socket="});
+  BOOST_TEST(r2.status == 2);
+  BOOST_TEST(has(r2.err, "tracker.sources=pslist is the Windows agent's "
+                         "fallback without Sysmon"),
+             r2.err);
 }
 
 BOOST_AUTO_TEST_CASE(output_stream_without_queries) {

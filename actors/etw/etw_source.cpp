@@ -12,6 +12,8 @@ std::string etw_source_config::validate() const {
     return "the ETW source's poll period must be positive";
   if (max_batch == 0 || max_queue == 0)
     return "the ETW source's batch and queue bounds must be positive";
+  if (lost_check.count() <= 0)
+    return "the ETW source's lost-event check period must be positive";
   return {};
 }
 
@@ -31,6 +33,14 @@ using self_ptr = live_events_actor::stateful_pointer<etw_source_state>;
 std::uint64_t drain(self_ptr self, const etw_source_config &cfg,
                     const cache_actor &cache, const pslist_sync_actor &pslist) {
   auto &st = self->state;
+  // ETW counts what it lost in the session, not in an event: read the
+  // counts now and then (stats() calls on_lost, which flags the queue, when
+  // they grew), so a loss heals within lost_check, not at the next stats.
+  auto now = std::chrono::steady_clock::now();
+  if (now - st.lost_checked >= cfg.lost_check) {
+    st.lost_checked = now;
+    st.session->stats();
+  }
   std::vector<process_update> rows;
   bool lost = false;
   std::string run_error;

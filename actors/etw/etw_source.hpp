@@ -31,8 +31,11 @@ struct etw_source_config {
   std::chrono::milliseconds poll = std::chrono::milliseconds(100);
   std::size_t max_batch = 4096;  ///< updates per message to the cache
   std::size_t max_queue = 65536; ///< past it, rows are dropped and counted
-  std::string host;              ///< tags the batches (fleet)
-  std::string computer;          ///< the rows' host; "" = this machine's
+  /// How often the session's lost counts are read (ControlTraceW QUERY):
+  /// a loss found there triggers a pslist sync within this time.
+  std::chrono::milliseconds lost_check = std::chrono::seconds(1);
+  std::string host;     ///< tags the batches (fleet)
+  std::string computer; ///< the rows' host; "" = this machine's
 
   std::string validate() const;
 };
@@ -56,6 +59,8 @@ struct etw_source_state {
   std::int64_t sent = 0, batches = 0, heal_syncs = 0, decode_errors = 0;
   std::uint64_t dropped_seen = 0;
   bool reported_end = false;
+  /// The session's EventsLost/RealTimeBuffersLost were last read then.
+  std::chrono::steady_clock::time_point lost_checked;
 
   ~etw_source_state();
 };

@@ -1023,11 +1023,6 @@ chunk_decoder::chunk_decoder() : s_(std::make_unique<scratch>()) {}
 
 chunk_decoder::~chunk_decoder() = default;
 
-bool chunk_decoder::decode(std::size_t off, sysmon_event &ev, std::string &why,
-                           std::uint64_t *invalid_text) {
-  return decode(off, le32(c_ + off + 4), ev, why, invalid_text);
-}
-
 bool chunk_decoder::decode(std::size_t off, std::uint32_t size,
                            sysmon_event &ev, std::string &why,
                            std::uint64_t *invalid_text) {

@@ -64,15 +64,12 @@ public:
   /// record_at() accepted.
   std::uint64_t record_id(std::size_t off) const;
 
-  /// Decodes the record at `off` (accepted by record_at()) into ev (its
-  /// strings' buffers are reused). False, with `why`, when its binary XML
-  /// is damaged or not an <Event>. Invalid
-  /// UTF-16 (a lone surrogate) becomes U+FFFD, counted in *invalid_text.
-  bool decode(std::size_t off, sysmon_event &ev, std::string &why,
-              std::uint64_t *invalid_text = nullptr);
-
-  /// The same, for a record of `size` bytes whatever its header says (a
-  /// record whose size field is damaged; at least 28, inside the chunk).
+  /// Decodes the record of `size` bytes at `off` into ev (its strings'
+  /// buffers are reused): the size record_at() or damaged_record_at() gave,
+  /// or another when the record's size field is damaged (at least 28,
+  /// inside the chunk). False, with `why`, when its binary XML is damaged or
+  /// not an <Event>. Invalid UTF-16 (a lone surrogate) becomes U+FFFD,
+  /// counted in *invalid_text.
   bool decode(std::size_t off, std::uint32_t size, sysmon_event &ev,
               std::string &why, std::uint64_t *invalid_text = nullptr);
 

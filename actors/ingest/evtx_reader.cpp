@@ -314,7 +314,7 @@ bool evtx_reader::next_binxml(sysmon_event &ev) {
                              "end says); read by that size";
           size = static_cast<std::uint32_t>(gap);
         } else {
-          if (found || (chunk_checked_ && !all_zero(chunk_.data() + off, 4))) {
+          if (found || (chunk_checked_ && !all_zero(c + off, 4))) {
             ++stats_.corrupt_records;
             error("(" + chunk_where_ + file_offset(off) + "): "
                   + (found ? std::to_string(next - off)

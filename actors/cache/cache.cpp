@@ -91,7 +91,7 @@ process_table *cache_state::table_for(const std::string &host,
     // the first named host whichever file the merge read first, so a pslist
     // and that machine's Sysmon log link alike in either order (issue 15,
     // kind 5; F8).
-    if (!untouched(table) && !quiet)
+    if (!untouched(table))
       spdlog::info("host {} takes the input without a host read before it "
                    "(one table)",
                    host);
@@ -104,17 +104,16 @@ process_table *cache_state::table_for(const std::string &host,
     if (same_host(h->name, host))
       return &h->table;
   if (other_hosts.size() + 1 >= cfg.max_hosts) {
-    if (host_limit_drops++ == 0 && !quiet)
+    if (host_limit_drops++ == 0)
       spdlog::warn("more than {} hosts in one replay: the updates of {} and "
                    "any further host are dropped (HostLimitDrops)",
                    cfg.max_hosts, host);
     return nullptr;
   }
-  if (!quiet)
-    spdlog::warn(
-        "host {} is kept apart from {} (one process table per host; "
-        "ask HOST/ID, e.g. get:{}/PID)",
-        host, primary_host.empty() ? "the unnamed input" : primary_host, host);
+  spdlog::warn("host {} is kept apart from {} (one process table per host; "
+               "ask HOST/ID, e.g. get:{}/PID)",
+               host, primary_host.empty() ? "the unnamed input" : primary_host,
+               host);
   other_hosts.push_back(
       std::make_unique<host_table>(host_table{host, process_table{cfg.table}}));
   other_hosts.back()->table.track_changes(tracking);

@@ -71,9 +71,6 @@ struct cache_state {
   /// The other hosts, in order of first appearance (split_hosts).
   std::vector<std::unique_ptr<host_table>> other_hosts;
   std::int64_t host_limit_drops = 0; ///< updates of hosts past max_hosts
-  /// No warnings from table_for: a mirror of the cache, whose cache has
-  /// given them already.
-  bool quiet = false;
   /// Every table tracks its changes (a history is registered); so does a
   /// host's table table_for creates.
   bool tracking = false;

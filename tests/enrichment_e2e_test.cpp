@@ -224,6 +224,26 @@ BOOST_AUTO_TEST_CASE(replay_shows_version_information) {
   BOOST_CHECK_EQUAL(stats["result"]["EnrichDone"], 18);
 }
 
+// The answers and counters, with the enricher's EnrichCacheHits and
+// EnrichCoalesced replaced by their sum: whether the second request for
+// basic64.exe finds the file's read finished (a cache hit) or still running
+// (coalesced with it) depends on the workers' timing; that it is answered
+// without a second read does not.
+std::string without_timing(const std::string &out) {
+  std::string text;
+  for (auto j : fixture::lines(out)) {
+    if (j.value("query", "") == "stats") {
+      auto &r = j["result"];
+      r["EnrichCacheHitsOrCoalesced"] =
+          r.value("EnrichCacheHits", 0) + r.value("EnrichCoalesced", 0);
+      r.erase("EnrichCacheHits");
+      r.erase("EnrichCoalesced");
+    }
+    text += j.dump() + "\n";
+  }
+  return text;
+}
+
 BOOST_AUTO_TEST_CASE(output_is_the_same_on_every_run) {
   auto extra = queries();
   extra.push_back("--tracker.add-enrichments");
@@ -232,10 +252,11 @@ BOOST_AUTO_TEST_CASE(output_is_the_same_on_every_run) {
   auto first = run(args(extra));
   BOOST_REQUIRE_EQUAL(first.status, 0);
   BOOST_CHECK_NE(first.out.find("VersionInformation"), std::string::npos);
+  BOOST_CHECK_NE(first.out.find("\"EnrichFilesRead\""), std::string::npos);
   for (int i = 0; i < 2; ++i) {
     auto again = run(args(extra));
     BOOST_CHECK_EQUAL(again.status, 0);
-    BOOST_CHECK(again.out == first.out);
+    BOOST_CHECK(without_timing(again.out) == without_timing(first.out));
   }
 }
 

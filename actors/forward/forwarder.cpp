@@ -13,25 +13,6 @@
 
 namespace proctrack {
 
-namespace {
-
-// What a message carries: its updates, the processes of a snapshot chunk
-// and its enrichments.
-std::size_t weight(const fleet_batch &b) {
-  return b.updates.size() + b.state.processes.size() + b.enrichments.size();
-}
-
-// What a message counts against forward.buffer: its stream updates. A
-// snapshot is not counted: it is one copy of the table, bounded by
-// tracker.max-size, and counting it would make every table larger than
-// the buffer overflow it again as soon as the next update arrives, so a
-// busy host would send nothing but snapshots.
-std::size_t buffered(const fleet_batch &b) {
-  return b.updates.size() + b.enrichments.size();
-}
-
-} // namespace
-
 std::string forwarder_config::validate() const {
   if (collector_host.empty() || collector_port == 0)
     return "forward.connect must be HOST:PORT";
@@ -76,23 +57,18 @@ bool valid_host_name(const std::string &name) {
   return true;
 }
 
-stats_report forwarder_state::report() const {
-  std::int64_t in_flight_updates = 0;
-  for (auto &b : pending)
-    in_flight_updates += static_cast<std::int64_t>(weight(b));
-  bool delivered = pending.empty() && !awaiting_snapshot && !resync;
-  return {name,
-          {{"ForwardUpdatesIn", updates_in},
-           {"ForwardUpdatesAcked", updates_acked},
-           {"ForwardUndelivered", in_flight_updates},
-           {"ForwardDropped", dropped},
-           {"ForwardSuperseded", superseded},
-           {"ForwardSnapshots", snapshots},
-           {"ForwardConnects", connects},
-           {"ForwardConnectFailures", connect_failures},
-           {"ForwardDisconnects", disconnects},
-           {"ForwardRefused", refused},
-           {"ForwardDelivered", delivered ? 1 : 0}}};
+forward_queue_config forwarder_config::queue_config() const {
+  forward_queue_config q;
+  q.host = host;
+  q.buffer = buffer;
+  q.chunk = chunk;
+  q.max_in_flight = max_in_flight;
+  q.max_size = max_size;
+  q.max_children = max_children;
+  q.max_bytes = max_bytes;
+  q.max_expiry = max_expiry;
+  q.max_pending_exits = max_pending_exits;
+  return q;
 }
 
 namespace {
@@ -164,149 +140,97 @@ fleet_ingest_api make_courier(fwd_ptr self, const collector_actor &collector,
 
 forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                                          cache_actor cache) {
-  auto &st0 = self->state;
-  st0.session = std::random_device{}() * std::uint64_t{0x100000000}
-                + std::random_device{}();
-  if (st0.session == 0)
-    st0.session = 1;
-  st0.backoff = cfg.backoff_min;
+  auto session = std::random_device{}() * std::uint64_t{0x100000000}
+                 + std::random_device{}();
+  if (session == 0)
+    session = 1;
+  self->state.queue =
+      std::make_unique<forward_queue>(cfg.queue_config(), session);
+  self->state.backoff = cfg.backoff_min;
   auto sink = caf::actor_cast<update_batch_sink_actor>(self);
 
-  auto release_flushes = [self](bool force) {
-    auto &st = self->state;
-    bool done = st.pending.empty() && !st.awaiting_snapshot && !st.resync;
-    if (!done && !force)
+  auto report = [self] {
+    return stats_report{forwarder_state::name, self->state.queue->report()};
+  };
+
+  auto release_flushes = [self, report](bool force) {
+    if (!self->state.queue->delivered() && !force)
       return;
-    auto r = st.report();
-    for (auto &p : st.flush_waiters)
+    auto r = report();
+    for (auto &p : self->state.flush_waiters)
       p.deliver(r);
-    st.flush_waiters.clear();
+    self->state.flush_waiters.clear();
   };
 
   // Pacing (atom::ready): room for more, or nobody to wait for. A waiter
   // hears false: it had to wait.
-  auto release_ready = [self, cfg] {
+  auto release_ready = [self] {
     auto &st = self->state;
     auto &ws = st.ready_waiters;
+    bool connected = static_cast<bool>(st.collector);
     auto released = std::stable_partition(ws.begin(), ws.end(), [&](auto &w) {
-      return !st.has_room(cfg, w.second);
+      return !st.queue->has_room(connected, w.second);
     });
     for (auto i = released; i != ws.end(); ++i)
       i->first.deliver(false);
     ws.erase(released, ws.end());
   };
 
-  auto make_batch = [self, cfg](bool snapshot) {
-    auto &st = self->state;
-    fleet_batch b;
-    b.host = cfg.host;
-    b.session = st.session;
-    b.seq = st.next_seq++;
-    b.snapshot = snapshot;
-    b.max_size = cfg.max_size;
-    b.max_children = cfg.max_children;
-    b.max_bytes = cfg.max_bytes;
-    // 0 in a batch means "not said" (the collector's own); expiry off
-    // (a replay's default) travels as -1 so the mirror keeps all too.
-    b.max_expiry = cfg.max_expiry > 0 ? cfg.max_expiry : -1;
-    b.max_pending_exits = cfg.max_pending_exits;
-    return b;
-  };
-
   // Sends what may go now: at most max_in_flight unacked messages.
   self->state.pump = [self, cfg, release_flushes, release_ready] {
     auto &st = self->state;
-    if (!st.collector || !st.courier || st.connecting || st.awaiting_snapshot)
+    auto &q = *st.queue;
+    if (!st.collector || !st.courier || st.connecting || q.awaiting_snapshot())
       return;
-    if (st.resync) {
-      self->state.take_snapshot();
+    if (q.resync()) {
+      st.take_snapshot();
       return;
     }
-    while (st.sent < st.pending.size() && st.sent < cfg.max_in_flight) {
-      auto epoch = st.epoch;
+    while (auto *b = q.next_to_send()) {
+      auto epoch = q.epoch();
       // Through the connection's courier, which answers within
       // cfg.timeout (or with request_timeout); the forwarder's own handle
       // never goes out.
-      self->request(st.courier, caf::infinite, st.pending[st.sent])
+      self->request(st.courier, caf::infinite, *b)
           .then(
               [self, cfg, epoch, release_flushes,
                release_ready](std::uint64_t seq) {
                 auto &st = self->state;
-                if (epoch != st.epoch)
+                if (epoch != st.queue->epoch())
                   return;
                 // Backoff starts over only once the collector takes our
                 // messages: one that refuses them (max-hosts, a bad
                 // message) is not hammered at the shortest interval.
                 st.backoff = cfg.backoff_min;
-                while (!st.pending.empty() && st.pending.front().seq <= seq) {
-                  st.updates_acked +=
-                      static_cast<std::int64_t>(weight(st.pending.front()));
-                  st.pending_updates -= std::min(st.pending_updates,
-                                                 buffered(st.pending.front()));
-                  st.pending.pop_front();
-                  if (st.sent > 0)
-                    --st.sent;
-                }
+                st.queue->acked(seq);
                 st.pump();
                 release_flushes(false);
                 release_ready();
               },
               [self, epoch](caf::error &err) {
-                if (epoch != self->state.epoch)
+                if (epoch != self->state.queue->epoch())
                   return;
                 self->state.fail(err);
               });
-      ++st.sent;
     }
-  };
-
-  // Queues the cache's state in chunks, the first one marked as the
-  // snapshot and carrying the clock, the pending exits and the host's last
-  // counters, and sends.
-  auto queue_snapshot = [self, cfg, make_batch](table_state &s) {
-    auto &st = self->state;
-    st.awaiting_snapshot = false;
-    ++st.snapshots;
-    auto &procs = s.processes;
-    std::size_t i = 0;
-    do {
-      auto fb = make_batch(i == 0);
-      auto end = std::min(procs.size(), i + cfg.chunk);
-      fb.state.processes.assign(std::make_move_iterator(procs.begin() + i),
-                                std::make_move_iterator(procs.begin() + end));
-      if (fb.snapshot) {
-        fb.state.now = s.now;
-        fb.state.last_expiry_run = s.last_expiry_run;
-        fb.state.clock_candidate = s.clock_candidate;
-        fb.state.pending_exits = std::move(s.pending_exits);
-        fb.stats = st.last_stats;
-      }
-      st.pending.push_back(std::move(fb));
-      i = end;
-    } while (i < procs.size());
-    st.pump();
   };
 
   // Forgets what is pending and asks the cache for a fresh snapshot; every
   // batch the cache applied before answering is in it.
-  self->state.take_snapshot = [self, cache, sink, queue_snapshot,
-                               release_ready] {
-    auto &st = self->state;
-    st.awaiting_snapshot = true;
-    st.resync = false;
-    st.superseded += static_cast<std::int64_t>(st.pending_updates);
-    st.pending.clear();
-    st.pending_updates = 0;
-    st.sent = 0;
-    ++st.epoch;
+  self->state.take_snapshot = [self, cache, sink, release_ready] {
+    self->state.queue->begin_snapshot();
     release_ready();
     self->request(cache, caf::infinite, atom::snapshot_v, sink)
-        .then([queue_snapshot](table_state &s) { queue_snapshot(s); },
-              [self](caf::error &err) {
-                spdlog::error("forwarder: the cache gave no snapshot: {}",
-                              caf::to_string(err));
-                self->quit(err);
-              });
+        .then(
+            [self](table_state &s) {
+              self->state.queue->queue_snapshot(std::move(s));
+              self->state.pump();
+            },
+            [self](caf::error &err) {
+              spdlog::error("forwarder: the cache gave no snapshot: {}",
+                            caf::to_string(err));
+              self->quit(err);
+            });
   };
 
   auto schedule_reconnect = [self, cfg] {
@@ -322,18 +246,14 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
       return;
     spdlog::warn("forwarder: lost the collector ({}); reconnecting",
                  caf::to_string(err));
-    if (err != caf::sec::request_receiver_down
-        && err != caf::sec::request_timeout)
-      ++st.refused; // the collector refused a message: resync
-    if (err != caf::sec::request_receiver_down)
-      st.resync = true;
-    ++st.disconnects;
+    st.queue->lost(err == caf::sec::request_receiver_down ? collector_loss::down
+                   : err == caf::sec::request_timeout
+                       ? collector_loss::timeout
+                       : collector_loss::refused);
     self->demonitor(st.collector.address());
     st.collector = nullptr;
     self->send_exit(st.courier, caf::exit_reason::user_shutdown);
     st.courier = nullptr;
-    st.sent = 0;
-    ++st.epoch;
     schedule_reconnect();
     release_ready(); // nobody to wait for now
   };
@@ -356,7 +276,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
       auto &st = self->state;
       st.connecting = false;
       st.collector = nullptr;
-      ++st.connect_failures;
+      ++st.queue->counters.connect_failures;
       spdlog::debug("forwarder: cannot connect: {}", caf::to_string(err));
       schedule_reconnect();
     };
@@ -376,7 +296,7 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
               auto handle = caf::actor_cast<collector_actor>(std::move(ptr));
               auto courier = make_courier(self, handle, cfg.timeout);
               self->request(courier, caf::infinite, atom::subscribe_v, cfg.host,
-                            self->state.session)
+                            self->state.queue->session())
                   .then(
                       [self, handle, courier, cfg](std::uint64_t next) {
                         auto &st = self->state;
@@ -384,39 +304,16 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
                         st.collector = handle;
                         st.courier = courier;
                         self->monitor(handle);
-                        ++st.connects;
+                        ++st.queue->counters.connects;
                         spdlog::info("forwarder: connected to {}:{} as {}",
                                      cfg.collector_host, cfg.collector_port,
                                      cfg.host);
                         // Resume where the collector is, when nothing it
                         // needs is lost; else start over with a snapshot.
-                        bool ok = false;
-                        if (!st.resync && !st.awaiting_snapshot) {
-                          auto front = st.pending.empty()
-                                           ? st.next_seq
-                                           : st.pending.front().seq;
-                          if (next != 0 && next >= front
-                              && next <= st.next_seq) {
-                            while (!st.pending.empty()
-                                   && st.pending.front().seq < next) {
-                              st.pending_updates -=
-                                  std::min(st.pending_updates,
-                                           buffered(st.pending.front()));
-                              st.pending.pop_front();
-                            }
-                            ok = true;
-                          } else if (!st.pending.empty()
-                                     && st.pending.front().snapshot) {
-                            ok = true;
-                          }
-                        } else if (st.awaiting_snapshot) {
-                          ok = true; // one is on its way
-                        }
-                        st.sent = 0;
-                        if (!ok)
-                          self->state.take_snapshot();
+                        if (st.queue->resume_at(next))
+                          st.pump();
                         else
-                          self->state.pump();
+                          st.take_snapshot();
                       },
                       [self, courier, on_error](caf::error &err) {
                         self->send_exit(courier,
@@ -434,94 +331,45 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
   });
 
   // Start: subscribe (the first snapshot), connect, stats timer.
-  st0.awaiting_snapshot = true;
+  self->state.queue->begin_snapshot();
   self->request(cache, caf::infinite, atom::snapshot_v, sink)
-      .then([queue_snapshot](table_state &s) { queue_snapshot(s); },
-            [self](caf::error &err) { self->quit(err); });
+      .then(
+          [self](table_state &s) {
+            self->state.queue->queue_snapshot(std::move(s));
+            self->state.pump();
+          },
+          [self](caf::error &err) { self->quit(err); });
   self->state.connect();
   self->delayed_send(self, cfg.stats_interval, atom::tick_v);
 
   return {
-      [self, cfg, make_batch](update_batch &b) {
+      [self, cfg](update_batch &b) {
         auto &st = self->state;
-        auto n = b.updates.size() + b.enrichments.size();
-        if (n == 0 && b.expire_at == unknown_time)
-          return;
-        st.updates_in += static_cast<std::int64_t>(n);
-        if (st.awaiting_snapshot) {
-          st.superseded += static_cast<std::int64_t>(n); // in the snapshot
-          return;
-        }
-        if (st.resync || st.pending_updates + n > cfg.buffer) {
-          // The buffer is full (collector away or slow): drop, and make
-          // the collector exact again with a snapshot once it is back.
-          st.dropped += static_cast<std::int64_t>(n);
+        auto r = st.queue->offer(std::move(b));
+        if (r == offer_result::first_drop) {
           // Once per episode, and at most every 10 s while the collector
           // keeps falling behind.
           auto now = std::chrono::steady_clock::now();
-          if (!st.resync
-              && now - st.last_drop_warning >= std::chrono::seconds(10)) {
+          if (now - st.last_drop_warning >= std::chrono::seconds(10)) {
             spdlog::warn("forwarder: buffer of {} updates full; dropping "
                          "until the next snapshot ({} dropped so far)",
-                         cfg.buffer, st.dropped);
+                         cfg.buffer, st.queue->counters.dropped);
             st.last_drop_warning = now;
           }
-          st.resync = true;
-          self->state.pump();
-          return;
         }
-        // Updates in chunks; the enrichments and the expiry ride with the
-        // last chunk, since they apply after the updates.
-        auto &u = b.updates;
-        std::size_t i = 0;
-        // Small batches (a live agent's, a replay's with a small
-        // ingest.batch-size) fill the last unsent message first: only
-        // max_in_flight messages travel per round trip, so one batch per
-        // message would make a busy host outrun its collector. Only a
-        // message with nothing that applies after its updates can grow.
-        if (st.pending.size() > st.sent) {
-          auto &last = st.pending.back();
-          if (!last.snapshot && last.state.processes.empty()
-              && last.enrichments.empty() && last.expire_at == unknown_time
-              && last.stats.empty() && last.updates.size() < cfg.chunk) {
-            i = std::min(u.size(), cfg.chunk - last.updates.size());
-            last.updates.insert(last.updates.end(),
-                                std::make_move_iterator(u.begin()),
-                                std::make_move_iterator(u.begin() + i));
-            st.pending_updates += i;
-            if (i == u.size()) {
-              st.pending_updates += b.enrichments.size();
-              last.enrichments = std::move(b.enrichments);
-              last.expire_at = b.expire_at;
-              self->state.pump();
-              return;
-            }
-          }
-        }
-        do {
-          auto fb = make_batch(false);
-          auto end = std::min(u.size(), i + cfg.chunk);
-          fb.updates.assign(std::make_move_iterator(u.begin() + i),
-                            std::make_move_iterator(u.begin() + end));
-          if (end == u.size()) {
-            fb.enrichments = std::move(b.enrichments);
-            fb.expire_at = b.expire_at;
-          }
-          st.pending_updates += end - i + fb.enrichments.size();
-          st.pending.push_back(std::move(fb));
-          i = end;
-        } while (i < u.size());
-        self->state.pump();
+        if (r != offer_result::ignored && r != offer_result::superseded)
+          st.pump();
       },
-      [self](atom::stats) -> stats_report { return self->state.report(); },
-      [self, cfg](atom::ready, std::uint64_t n) -> caf::result<bool> {
-        if (self->state.has_room(cfg, n))
+      [report](atom::stats) -> stats_report { return report(); },
+      [self](atom::ready, std::uint64_t n) -> caf::result<bool> {
+        auto &st = self->state;
+        if (st.queue->has_room(static_cast<bool>(st.collector), n))
           return true;
         auto p = self->make_response_promise<bool>();
-        self->state.ready_waiters.emplace_back(p, n);
+        st.ready_waiters.emplace_back(p, n);
         return p;
       },
-      [self, cfg, cache, make_batch,
+      [self, cfg, cache,
        release_flushes](atom::flush) -> caf::result<stats_report> {
         auto p = self->make_response_promise<stats_report>();
         self->state.flush_waiters.push_back(p);
@@ -529,14 +377,8 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
         // The host's final counters travel with the stream, then wait.
         self->request(cache, caf::infinite, atom::stats_v)
             .then(
-                [self, make_batch, release_flushes](stats_report &r) {
-                  auto &st = self->state;
-                  st.last_stats = r.counters;
-                  if (!st.resync && !st.awaiting_snapshot) {
-                    auto fb = make_batch(false);
-                    fb.stats = st.last_stats;
-                    st.pending.push_back(std::move(fb));
-                  }
+                [self, release_flushes](stats_report &r) {
+                  self->state.queue->queue_final_stats(std::move(r.counters));
                   self->state.pump();
                   release_flushes(false);
                 },
@@ -547,25 +389,12 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
         if (!self->state.collector)
           self->state.connect();
       },
-      [self, cfg, cache, make_batch](atom::tick) {
+      [self, cfg, cache](atom::tick) {
         self->delayed_send(self, cfg.stats_interval, atom::tick_v);
         self->request(cache, caf::infinite, atom::stats_v)
             .then(
-                [self, make_batch](stats_report &r) {
-                  auto &st = self->state;
-                  st.last_stats = r.counters;
-                  if (st.resync || st.awaiting_snapshot)
-                    return; // the next snapshot carries them
-                  // Only the latest stats matter: replace unsent ones.
-                  if (st.pending.size() > st.sent
-                      && st.pending.back().updates.empty()
-                      && !st.pending.back().snapshot) {
-                    st.pending.back().stats = st.last_stats;
-                  } else {
-                    auto fb = make_batch(false);
-                    fb.stats = st.last_stats;
-                    st.pending.push_back(std::move(fb));
-                  }
+                [self](stats_report &r) {
+                  self->state.queue->queue_stats(std::move(r.counters));
                   self->state.pump();
                 },
                 [](caf::error &) {});

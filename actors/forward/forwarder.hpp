@@ -7,6 +7,7 @@
 // stopped when nothing was lost, else it sends a fresh snapshot first.
 #pragma once
 
+#include "actors/forward/forward_queue.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -14,11 +15,10 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -49,53 +49,33 @@ struct forwarder_config {
 
   /// Empty when valid, else what is wrong, naming the config key.
   std::string validate() const;
+  /// What of it the protocol uses.
+  forward_queue_config queue_config() const;
 };
 
 struct forwarder_state {
   static inline const char *name = "proctrack.forwarder";
 
+  /// The protocol: messages queued, in flight and acked (forward_queue.hpp).
+  /// Made by the behavior from the config and a random session.
+  std::unique_ptr<forward_queue> queue;
   collector_actor collector;
   /// Carries this connection's messages to the collector, in order (see
   /// forwarder.cpp, courier); set with `collector`.
   fleet_ingest_api courier;
   bool connecting = false;
-  bool awaiting_snapshot = false; ///< asked the cache for one
-  bool resync = false;            ///< updates were lost: snapshot next
-  std::uint64_t session = 0;
-  std::uint64_t next_seq = 1;
-  std::uint64_t epoch = 0;         ///< bumped on disconnect and snapshot
-  std::deque<fleet_batch> pending; ///< unacked messages, by seq
-  std::size_t sent = 0;            ///< the first `sent` are in flight
-  std::size_t pending_updates = 0; ///< stream updates in `pending`
   std::chrono::steady_clock::time_point last_drop_warning{};
   caf::timespan backoff{};
-  std::vector<counter> last_stats;
   std::vector<caf::typed_response_promise<stats_report>> flush_waiters;
   /// Paced sources waiting for room, with the room each needs.
   std::vector<std::pair<caf::typed_response_promise<bool>, std::uint64_t>>
       ready_waiters;
-  std::int64_t updates_in = 0, updates_acked = 0, dropped = 0, superseded = 0,
-               snapshots = 0, connects = 0, connect_failures = 0,
-               disconnects = 0, refused = 0;
 
   // The steps, set up by the behavior (they call each other).
   std::function<void()> pump;                   ///< send what may go now
   std::function<void()> take_snapshot;          ///< start over from the cache
   std::function<void()> connect;                ///< connect and say hello
   std::function<void(const caf::error &)> fail; ///< lost the collector
-
-  stats_report report() const;
-
-  /// Whether a paced source that will send `n` more updates may go on
-  /// (atom::ready): no collector is connected (nobody to wait for), or
-  /// nothing waits, or the `n` fit in the buffer and what waits is at most
-  /// two windows of messages in flight (enough to keep the connection
-  /// busy: a paced replay need not fill a large forward.buffer).
-  bool has_room(const forwarder_config &cfg, std::uint64_t n) const {
-    auto window = 2 * cfg.chunk * cfg.max_in_flight;
-    return !collector || pending_updates == 0
-           || (pending_updates + n <= cfg.buffer && pending_updates <= window);
-  }
 };
 
 forwarder_actor::behavior_type

@@ -509,12 +509,7 @@ forwarder_config proctrack_config::make_forwarder_config() const {
   fc.timeout = forward_timeout;
   fc.stats_interval = stats_interval;
   fc.tls = tls_enabled();
-  auto tc = make_cache_config().table;
-  fc.max_size = tc.max_size;
-  fc.max_children = tc.max_children;
-  fc.max_bytes = tc.max_bytes;
-  fc.max_expiry = tc.max_expiry;
-  fc.max_pending_exits = tc.max_pending_exits;
+  fc.table = make_cache_config().table;
   return fc;
 }
 

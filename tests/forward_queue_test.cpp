@@ -100,7 +100,7 @@ BOOST_AUTO_TEST_SUITE(forward_queue_test)
 // first marked and tagged with the host, session and table limits.
 BOOST_AUTO_TEST_CASE(a_snapshot_goes_in_numbered_chunks) {
   auto c = small(1024, 8);
-  c.max_expiry = 0; // expiry off travels as -1
+  c.table.max_expiry = 0; // expiry off travels as -1
   forward_queue q(c, 77);
   q.begin_snapshot();
   BOOST_TEST(q.next_to_send() == nullptr); // none until the cache answers

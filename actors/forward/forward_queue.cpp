@@ -34,13 +34,14 @@ fleet_batch forward_queue::make_batch(bool snapshot) {
   b.session = session_;
   b.seq = next_seq_++;
   b.snapshot = snapshot;
-  b.max_size = cfg_.max_size;
-  b.max_children = cfg_.max_children;
-  b.max_bytes = cfg_.max_bytes;
+  auto &t = cfg_.table;
+  b.max_size = t.max_size;
+  b.max_children = t.max_children;
+  b.max_bytes = t.max_bytes;
   // 0 in a batch means "not said" (the collector's own); expiry off (a
   // replay's default) travels as -1 so the mirror keeps all too.
-  b.max_expiry = cfg_.max_expiry > 0 ? cfg_.max_expiry : -1;
-  b.max_pending_exits = cfg_.max_pending_exits;
+  b.max_expiry = t.max_expiry > 0 ? t.max_expiry : -1;
+  b.max_pending_exits = t.max_pending_exits;
   return b;
 }
 

@@ -14,6 +14,7 @@
 // at most `chunk` updates, at most `max_in_flight` messages unacked.
 #pragma once
 
+#include "actors/cache/process_table.hpp"
 #include "messages/types.hpp"
 
 #include <cstddef>
@@ -30,13 +31,10 @@ struct forward_queue_config {
   std::size_t buffer = 100000;   ///< forward.buffer: stream updates kept
   std::size_t chunk = 1024;      ///< updates (or processes) per message
   std::size_t max_in_flight = 4; ///< messages sent but not yet acked
-  // The host's table limits, sent with each message so the collector's
-  // mirror evicts exactly as the host does.
-  std::uint64_t max_size = 10000;
-  std::uint64_t max_children = 10;
-  std::uint64_t max_bytes = std::uint64_t{64} << 20;
-  timestamp max_expiry = 24 * 3600 * hns_per_second; ///< 0: expiry off
-  std::uint64_t max_pending_exits = 4096;
+  /// The host's table limits, sent with each message so the collector's
+  /// mirror evicts exactly as the host does (max_size, max_children,
+  /// max_bytes, max_expiry, max_pending_exits).
+  table_config table;
 };
 
 /// What became of an update batch handed to forward_queue::offer.

@@ -63,11 +63,7 @@ forward_queue_config forwarder_config::queue_config() const {
   q.buffer = buffer;
   q.chunk = chunk;
   q.max_in_flight = max_in_flight;
-  q.max_size = max_size;
-  q.max_children = max_children;
-  q.max_bytes = max_bytes;
-  q.max_expiry = max_expiry;
-  q.max_pending_exits = max_pending_exits;
+  q.table = table;
   return q;
 }
 

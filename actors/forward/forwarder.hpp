@@ -39,13 +39,10 @@ struct forwarder_config {
   /// Connects through this middleman actor instead of the system's (or
   /// openssl's): a test's, to run the forwarder in one process.
   caf::io::middleman_actor middleman;
-  // The host's table limits, sent with each snapshot so the collector's
-  // mirror evicts exactly as the host does.
-  std::uint64_t max_size = 10000;
-  std::uint64_t max_children = 10;
-  std::uint64_t max_bytes = std::uint64_t{64} << 20;
-  timestamp max_expiry = 24 * 3600 * hns_per_second;
-  std::uint64_t max_pending_exits = 4096;
+  /// The host's table limits, sent with the stream so the collector's
+  /// mirror evicts exactly as the host does (spawn_tracker sets them from
+  /// its cache's).
+  table_config table;
 
   /// Empty when valid, else what is wrong, naming the config key.
   std::string validate() const;

@@ -20,11 +20,7 @@ caf::error invalid(std::string why) {
 // collector's mirror evicts exactly as this cache does.
 forwarder_config with_table_limits(forwarder_config fc,
                                    const table_config &table) {
-  fc.max_size = table.max_size;
-  fc.max_children = table.max_children;
-  fc.max_bytes = table.max_bytes;
-  fc.max_expiry = table.max_expiry;
-  fc.max_pending_exits = table.max_pending_exits;
+  fc.table = table;
   return fc;
 }
 

@@ -45,8 +45,8 @@ struct tracker_settings {
   std::optional<tracker_stats_settings> stats;
   /// Forwarding the update stream to a fleet collector (docs/fleet.md); off
   /// when empty. Needs the middleman loaded in the actor system (and the
-  /// openssl manager when `tls`). Its table limits (max_size, max_children,
-  /// max_expiry) are taken from `cache.table`.
+  /// openssl manager when `tls`). Its table limits (`forward->table`) are
+  /// taken from `cache.table`.
   std::optional<forwarder_config> forward;
 
   /// Empty when valid, else what is wrong, naming the setting (e.g.

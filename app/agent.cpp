@@ -3,6 +3,7 @@
 // goes to stdout (or output.path); queries come over the local socket
 // (query.socket) and, when query.port is set, over CAF's middleman (mutual
 // TLS), both through a read-only facade, never the cache itself.
+#include "app/agent_start.hpp"
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
@@ -273,12 +274,18 @@ int run_agent(const command_line &cl) {
     if (h)
       started.push_back(caf::actor_cast<caf::actor>(h));
   };
-  enricher_actor enricher;
-  if (auto why = cfg.spawn_enricher_if_on(sys, enricher); !why.empty())
-    return fail_running(why);
+  // The cache, with the enricher and the forwarder when they are on, as
+  // replay and embedders start them. The stats publisher comes last: it
+  // polls the sources started below.
+  auto tracked = spawn_tracker(sys, cfg.make_tracker_settings());
+  if (!tracked)
+    return fail_running(tracker_error_message(tracked.error()));
+  auto cache = tracked->cache;
+  auto enricher = tracked->enricher;
+  auto forwarder = tracked->forwarder;
   keep(enricher);
-  auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
   keep(cache);
+  keep(forwarder);
   // The history (docs/history.md), subscribed before the first listing so
   // it holds every process the agent learns of. The default store's folder
   // is made by the unit (StateDirectory); without it the agent runs
@@ -315,21 +322,11 @@ int run_agent(const command_line &cl) {
   auto pslist = spawn_pslist_sync(sys, pc, cache);
   keep(pslist);
   // The first sync before anything is reported.
-  bool synced = false;
-  self->request(pslist, std::chrono::seconds(30), atom::sync_v)
-      .receive(
-          [&](std::uint64_t n) {
-            synced = true;
-            spdlog::info("first pslist sync: {} processes", n);
-          },
-          [&](caf::error &e) { error = caf::to_string(e); });
-  if (!synced)
-    return fail_running("the first /proc listing failed: " + error);
-  // The stream starts with the whole cache.
+  if (auto why =
+          first_sync_then_subscribe(self, pslist, cache, writer, "pslist sync");
+      !why.empty())
+    return fail_running(why);
   auto sink = caf::actor_cast<update_sink_actor>(writer);
-  self->request(cache, caf::infinite, atom::subscribe_v, sink)
-      .receive([&](std::string &row) { self->send(writer, row + "\n"); },
-               [&](caf::error &e) { error = caf::to_string(e); });
   live_events_config lc;
   lc.flush_ms = static_cast<int>(
       std::chrono::duration_cast<std::chrono::milliseconds>(cfg.live_flush)
@@ -358,14 +355,8 @@ int run_agent(const command_line &cl) {
   if (history)
     polled.push_back(caf::actor_cast<stats_api>(history));
   // Fleet: the stream goes to a collector too (docs/fleet.md).
-  forwarder_actor forwarder;
-  if (!cfg.forward_connect.empty()) {
-    forwarder = spawn_forwarder(sys, cfg.make_forwarder_config(), cache, error);
-    if (!forwarder)
-      return fail_running(error);
-    keep(forwarder);
+  if (forwarder)
     polled.push_back(caf::actor_cast<stats_api>(forwarder));
-  }
   // Query clients see the cache only through this facade: queries in,
   // answers out, nothing else (issue 13).
   // With a history, what the cache misses is looked up in the store.

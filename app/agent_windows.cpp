@@ -13,6 +13,7 @@
 // pslist sync at once. What the Linux agent has and this one has not yet:
 // the local query socket (a Unix socket) and the TCP query endpoint (its
 // listener guard is POSIX-socket code), the history store (SQLite).
+#include "app/agent_start.hpp"
 #include "app/commands.hpp"
 #include "app/config.hpp"
 
@@ -207,12 +208,18 @@ int run_console_agent(const command_line &cl) {
       started.push_back(caf::actor_cast<caf::actor>(h));
   };
   std::string error;
-  enricher_actor enricher;
-  if (auto why = cfg.spawn_enricher_if_on(sys, enricher); !why.empty())
-    return fail_running(why);
+  // The cache, with the enricher and the forwarder when they are on, as
+  // replay and embedders start them. The stats publisher comes last: it
+  // polls the sources started below.
+  auto tracked = spawn_tracker(sys, cfg.make_tracker_settings());
+  if (!tracked)
+    return fail_running(tracker_error_message(tracked.error()));
+  auto cache = tracked->cache;
+  auto enricher = tracked->enricher;
+  auto forwarder = tracked->forwarder;
   keep(enricher);
-  auto cache = spawn_cache(sys, cfg.make_cache_config(), enricher);
   keep(cache);
+  keep(forwarder);
   writer = spawn_output_writer(sys, cfg.output_path, error);
   if (!writer)
     return fail_running(error);
@@ -242,34 +249,19 @@ int run_console_agent(const command_line &cl) {
     spdlog::info("live source: Sysmon over ETW (session {})",
                  "proctrack-sysmon");
   }
-  bool synced = false;
-  self->request(pslist, std::chrono::seconds(30), atom::sync_v)
-      .receive(
-          [&](std::uint64_t n) {
-            synced = true;
-            spdlog::info("first process list sync: {} processes", n);
-          },
-          [&](caf::error &e) { error = caf::to_string(e); });
-  if (!synced)
-    return fail_running("the first process list failed: " + error);
+  if (auto why = first_sync_then_subscribe(self, pslist, cache, writer,
+                                           "process list sync");
+      !why.empty())
+    return fail_running(why);
   auto sink = caf::actor_cast<update_sink_actor>(writer);
-  self->request(cache, caf::infinite, atom::subscribe_v, sink)
-      .receive([&](std::string &row) { self->send(writer, row + "\n"); },
-               [&](caf::error &e) { error = caf::to_string(e); });
   std::vector<stats_api> polled{caf::actor_cast<stats_api>(pslist),
                                 caf::actor_cast<stats_api>(writer)};
   if (etw)
     polled.insert(polled.begin(), caf::actor_cast<stats_api>(etw));
   if (enricher)
     polled.push_back(caf::actor_cast<stats_api>(enricher));
-  if (!cfg.forward_connect.empty()) {
-    auto forwarder =
-        spawn_forwarder(sys, cfg.make_forwarder_config(), cache, error);
-    if (!forwarder)
-      return fail_running(error);
-    keep(forwarder);
+  if (forwarder)
     polled.push_back(caf::actor_cast<stats_api>(forwarder));
-  }
   stats_publisher_config sc;
   sc.interval = cfg.stats_interval;
   auto stats = spawn_stats_publisher(sys, sc, cache, polled, sink);

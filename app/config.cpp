@@ -513,20 +513,6 @@ forwarder_config proctrack_config::make_forwarder_config() const {
   return fc;
 }
 
-std::string proctrack_config::spawn_enricher_if_on(caf::actor_system &sys,
-                                                   enricher_actor &out) const {
-  if (!add_enrichments)
-    return {};
-  enricher_config ec{static_cast<std::size_t>(enrich_workers), enrich_path_map};
-  if (auto why = ec.validate(); !why.empty())
-    return why;
-  auto e = spawn_enricher(sys, ec);
-  if (!e)
-    return "cannot start the enricher: " + sys.render(e.error());
-  out = *e;
-  return {};
-}
-
 tracker_settings proctrack_config::make_tracker_settings() const {
   tracker_settings s;
   s.cache = make_cache_config();

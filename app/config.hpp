@@ -140,11 +140,6 @@ public:
   /// the table limits (only meaningful when forward.connect is set).
   forwarder_config make_forwarder_config() const;
 
-  /// Spawns the enricher when tracker.add-enrichments is on (a null handle
-  /// otherwise). Empty string on success, else what is wrong.
-  std::string spawn_enricher_if_on(caf::actor_system &sys,
-                                   enricher_actor &out) const;
-
   /// The tracker as spawn_tracker takes it: the cache, the enricher when
   /// tracker.add-enrichments is on, the forwarder when forward.connect is
   /// set (no stats publishing: the agent wires its own).

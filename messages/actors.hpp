@@ -57,6 +57,9 @@ using cache_actor = stats_api::extend<
     caf::replies_to<query>::with<std::string>,
     // Housekeeping in live mode: expire against this wall-clock time.
     caf::reacts_to<atom::tick, timestamp>,
+    // Its own timer (cache_config::expiry_interval): expire against the
+    // wall clock now.
+    caf::reacts_to<atom::tick>,
     // Answers once every enrichment requested so far has been merged, so a
     // replay's answers do not depend on timing.
     caf::replies_to<atom::flush>::with<bool>,

@@ -48,6 +48,8 @@ std::string cache_config::validate() const {
     return "tracker.max-size must be at most 2147483648";
   if (table.max_expiry < 0) // 0: expiry off
     return "tracker.max-expiry must not be negative (0s: expiry off)";
+  if (expiry_interval.count() < 0)
+    return "the cache's expiry interval must not be negative (0: no timer)";
   if (table.max_bytes < min_max_bytes || table.max_bytes > max_max_bytes)
     return "tracker.max-bytes must be between " + std::to_string(min_max_bytes)
            + " (1 MiB) and " + std::to_string(max_max_bytes) + " (1 TiB) (got "
@@ -445,6 +447,21 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
               release_flushes();
             });
   };
+  // Expires exited processes against `now` (a wall-clock time), in every
+  // table, and tells the batch sinks (the forwarder's mirror does the same).
+  auto expire = [self, to_batch_sinks, send_changes](timestamp now) {
+    self->state.table.expire(now);
+    for (auto &h : self->state.other_hosts)
+      h->table.expire(now);
+    if (!self->state.batch_sinks.empty()) {
+      update_batch b;
+      b.expire_at = now;
+      to_batch_sinks(std::move(b));
+    }
+    send_changes();
+  };
+  if (!cfg.event_clock && cfg.expiry_interval.count() > 0)
+    self->delayed_send(self, cfg.expiry_interval, atom::tick_v);
   return {
       [self, cfg, enrich_on, enrich, to_batch_sinks, add_batch_sink,
        send_changes,
@@ -539,16 +556,10 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                             static_cast<std::int64_t>(self->mailbox().size())});
         return {cache_state::name, std::move(counters)};
       },
-      [self, to_batch_sinks, send_changes](atom::tick, timestamp now) {
-        self->state.table.expire(now);
-        for (auto &h : self->state.other_hosts)
-          h->table.expire(now);
-        if (!self->state.batch_sinks.empty()) {
-          update_batch b;
-          b.expire_at = now;
-          to_batch_sinks(std::move(b));
-        }
-        send_changes();
+      [expire](atom::tick, timestamp now) { expire(now); },
+      [self, cfg, expire](atom::tick) {
+        self->delayed_send(self, cfg.expiry_interval, atom::tick_v);
+        expire(wall_clock_now());
       },
       [self](atom::flush) -> caf::result<bool> {
         auto &st = self->state;

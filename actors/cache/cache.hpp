@@ -37,6 +37,12 @@ struct cache_config {
   /// would move a replay of the stream's "now" (docs/semantics.md, Output
   /// stream). Off for the agent, whose events are on the wall clock.
   bool event_clock = false;
+  /// How often the cache expires exited processes (tracker.max-expiry)
+  /// against the wall clock, by a timer of its own, so that they go even
+  /// when no event arrives; zero: never by itself (an owner may still send
+  /// atom::tick with a time). Never with event_clock: a replay's table
+  /// expires in its events' own time as they are applied.
+  caf::timespan expiry_interval = std::chrono::seconds(10);
   /// Backpressure from the history (docs/history.md "Backpressure"):
   /// while more rows than this, or more bytes of them, have been sent to
   /// the history and not acknowledged, the cache holds its answers to

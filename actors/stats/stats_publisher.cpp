@@ -67,8 +67,6 @@ stats_publisher(self_ptr self, stats_publisher_config cfg, cache_actor cache,
   return {
       [self, cfg, cache, others, sink](atom::tick) {
         self->delayed_send(self, cfg.interval, atom::tick_v);
-        // Housekeeping: expiry against the wall clock.
-        self->send(cache, atom::tick_v, wall_clock_now());
         auto round = std::make_shared<round_state>();
         round->pending = others.size() + 1;
         // Each round collects the others first, hands them to the cache, then

@@ -1,7 +1,7 @@
 // The stats publisher: every stats.interval it asks each actor for its
 // counters (the shared stats_api), merges them into one `stats` row and
 // sends it to the output stream; it also hands the merged counters to the
-// cache so `stats` queries see them, and ticks the cache's housekeeping.
+// cache so `stats` queries see them. (The cache's expiry is its own timer.)
 #pragma once
 
 #include "messages/actors.hpp"

@@ -22,8 +22,8 @@ namespace proctrack {
 
 /// Optional stats publishing: every `config.interval` the publisher polls
 /// the cache, the tracker's other actors and `others`, writes one `stats`
-/// row to `sink` (when set) and keeps it for `atom::snapshot`. It also ticks
-/// the cache's expiry against the wall clock.
+/// row to `sink` (when set) and keeps it for `atom::snapshot`. (The cache
+/// runs its own expiry timer: cache_config::expiry_interval.)
 struct tracker_stats_settings {
   stats_publisher_config config;
   update_sink_actor sink;        ///< receives the stats rows; may be null

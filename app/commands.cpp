@@ -38,7 +38,8 @@ Replay and query flags:
                            store FILE (SQLite); query: answer from FILE,
                            no agent needed: get, callchain, children,
                            pslist, each with @TIME for "as of" (e.g.
-                           pslist@2021-01-01T10:42:00Z)
+                           pslist@2021-01-01T10:42:00Z); without it, an
+                           agent with a history answers @TIME too
 
 Configuration (every key also works in the config file, SPEC §8):
   --config-file=FILE       read the config file (also --config=FILE)
@@ -69,6 +70,9 @@ History (docs/history.md):
   --history.flush-interval=D   write changes this often (1s)
   --history.max-bytes=N    store data at most (1 GiB)
   --history.max-age=D      exited processes kept this long (720h)
+  --history.max-unacked-rows=N, --history.max-unacked-bytes=N
+                           changes on their way to the store at most
+                           (10000, 16 MiB); beyond, the sources wait
 Fleet (docs/fleet.md):
   --forward.connect=H:P    run/replay: send the update stream to a collector
   --forward.buffer=N       updates kept while it is away (100000)
@@ -143,7 +147,7 @@ std::string split_command_line(const std::vector<std::string> &args,
 }
 
 bool collect_queries(const command_line &cl, std::vector<std::string> &texts,
-                     std::string &error) {
+                     std::string &error, const std::string &no_history) {
   if (!cl.queries_file.empty()) {
     std::ifstream in{cl.queries_file};
     if (!in) {
@@ -161,18 +165,16 @@ bool collect_queries(const command_line &cl, std::vector<std::string> &texts,
   for (auto &q : cl.queries)
     texts.push_back(q);
   for (auto &t : texts) {
-    std::string text;
-    std::int64_t as_of = 0;
-    if (!split_as_of(t, text, as_of, error))
+    timestamp as_of = unknown_time;
+    if (!parse_query_at(t, as_of, error))
       return false;
-    if (as_of != 0 && cl.history.empty()) {
+    if (as_of != unknown_time && !no_history.empty()) {
       error = t
               + ": a query as of a time (@T) is answered from a history "
-                "store: --history=FILE";
+                "store: "
+              + no_history;
       return false;
     }
-    if (!parse_query(text, error))
-      return false;
   }
   return true;
 }

@@ -36,10 +36,11 @@ int run_collector(const command_line &cl);
 
 /// Reads queries (one a line; blank lines and '#' comments skipped) from
 /// --queries=FILE and --query=; false with `error` on a bad query or file.
-/// `VERB:ID@T` (as of T, RFC 3339) only with --history=FILE: it is answered
-/// from the store (docs/history.md "Queries").
+/// `VERB:ID@T` (as of T, RFC 3339) is answered from a history store
+/// (docs/history.md "Queries"): `no_history` empty when whoever answers has
+/// one (--history=FILE, an agent), else why not (refused, naming it).
 bool collect_queries(const command_line &cl, std::vector<std::string> &texts,
-                     std::string &error);
+                     std::string &error, const std::string &no_history);
 
 /// Splits `QUERY@T` into the query text and T (100 ns units since 1970);
 /// `as_of` is 0 (unknown_time) when there is no '@'. False with `error` on a

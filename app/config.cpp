@@ -104,7 +104,12 @@ proctrack_config::proctrack_config() {
            "the history store's data at most (older exited processes go)")
       .add(history_max_age, "max-age",
            "exited processes last seen longer ago leave the history (0s: "
-           "never)");
+           "never)")
+      .add(history_max_unacked_rows, "max-unacked-rows",
+           "changed processes on their way to the history at most; beyond, "
+           "the sources wait (backpressure)")
+      .add(history_max_unacked_bytes, "max-unacked-bytes",
+           "bytes of changed processes on their way to the history at most");
   opt_group{custom_options_, "agent"}.add(
       agent_host_name, "host-name",
       "this host's name at the collector (default: hostname)");
@@ -305,6 +310,13 @@ std::string proctrack_config::check() const {
   if (max_children < 0)
     return "tracker.max-children must not be negative (got "
            + std::to_string(max_children) + ")";
+  if (history_max_unacked_rows <= 0)
+    return "history.max-unacked-rows must be at least 1 (got "
+           + std::to_string(history_max_unacked_rows) + ")";
+  if (history_max_unacked_bytes <= 0)
+    return "history.max-unacked-bytes must be at least "
+           + std::to_string(cache_config::min_unacked_bytes) + " (64 KiB) (got "
+           + std::to_string(history_max_unacked_bytes) + ")";
   if (auto e = cc.validate(); !e.empty())
     return e;
   if (sync_period.count() <= 0)
@@ -533,6 +545,11 @@ cache_config proctrack_config::make_cache_config() const {
   c.table.max_expiry = from_ns(max_expiry.count());
   c.forward_updates = also_forward_updates;
   c.add_enrichments = add_enrichments;
+  // Negative: 0, which validate() refuses (check() names the value first).
+  c.history_max_unacked_rows = static_cast<std::size_t>(
+      history_max_unacked_rows > 0 ? history_max_unacked_rows : 0);
+  c.history_max_unacked_bytes = static_cast<std::size_t>(
+      history_max_unacked_bytes > 0 ? history_max_unacked_bytes : 0);
   return c;
 }
 
@@ -598,6 +615,8 @@ std::string proctrack_config::dump() const {
     << "\nflush-interval=" << dur(history_flush_interval)
     << "\nmax-bytes=" << history_max_bytes
     << "\nmax-age=" << dur(history_max_age)
+    << "\nmax-unacked-rows=" << history_max_unacked_rows
+    << "\nmax-unacked-bytes=" << history_max_unacked_bytes
     << "\n\n[agent]\nhost-name=" << str(agent_host_name) << "\n\n"
     << "[listen]\nhost=" << str(listen_host) << "\nport=" << listen_port
     << "\n\n[collector]\nmax-hosts=" << collector_max_hosts << "\n\n"

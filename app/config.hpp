@@ -86,6 +86,10 @@ public:
   std::int64_t history_max_bytes =
       static_cast<std::int64_t>(default_history_max_bytes);
   caf::timespan history_max_age = std::chrono::hours(24 * 30);
+  std::int64_t history_max_unacked_rows =
+      static_cast<std::int64_t>(default_history_max_unacked_rows);
+  std::int64_t history_max_unacked_bytes =
+      static_cast<std::int64_t>(default_history_max_unacked_bytes);
   // [agent]
   std::string agent_host_name; ///< empty: this machine's hostname
   // [listen] (the collector's endpoint)

@@ -80,7 +80,13 @@ int run_query(const command_line &cl) {
                   "pslist@2021-01-01T10:42:00Z)");
     return query_history(cl.history, texts);
   }
-  if (!collect_queries(qcl, texts, error))
+  // As of a time (@T): an agent answers from its history (an error when it
+  // keeps none); a collector keeps no history.
+  if (!collect_queries(qcl, texts, error,
+                       cl.host.empty() && !want_hosts
+                           ? ""
+                           : "the collector keeps none (ask an agent, or "
+                             "--history=FILE)"))
     return fail(error);
   bool collector = want_hosts || !cl.host.empty();
   if (!cl.host.empty() && texts.empty() && !want_hosts)
@@ -177,22 +183,30 @@ int run_query(const command_line &cl) {
   caf::scoped_actor self{sys};
   int status = 0;
   for (auto &t : texts) {
-    auto q = *parse_query(t, error);
-    self->request(*cache, std::chrono::seconds(30), q)
-        .receive(
-            [&](std::string &result) {
-              std::string out = "{\"query\":";
-              append_json_string(out, t);
-              out += ",\"result\":";
-              out += result;
-              out += "}\n";
-              std::fwrite(out.data(), 1, out.size(), stdout);
-            },
-            [&](caf::error &e) {
-              std::fprintf(stderr, "proctrack query: %s failed: %s\n",
-                           t.c_str(), sys.render(e).c_str());
-              status = 2;
-            });
+    auto answered = [&](std::string &result) {
+      std::string out = "{\"query\":";
+      append_json_string(out, t);
+      out += ",\"result\":";
+      out += result;
+      out += "}\n";
+      std::fwrite(out.data(), 1, out.size(), stdout);
+    };
+    auto failed = [&](caf::error &e) {
+      auto &ctx = e.context(); // the agent's own words, when it has some
+      auto why = ctx.match_elements<std::string>() ? ctx.get_as<std::string>(0)
+                                                   : sys.render(e);
+      std::fprintf(stderr, "proctrack query: %s failed: %s\n", t.c_str(),
+                   why.c_str());
+      status = 2;
+    };
+    timestamp as_of = unknown_time;
+    auto q = *parse_query_at(t, as_of, error);
+    if (as_of == unknown_time)
+      self->request(*cache, std::chrono::seconds(30), q)
+          .receive(answered, failed);
+    else // from the agent's history
+      self->request(*cache, std::chrono::seconds(30), q, as_of)
+          .receive(answered, failed);
   }
   std::fflush(stdout);
   return status;

@@ -197,7 +197,8 @@ int run_replay(const command_line &cl) {
     return *done;
   std::vector<std::string> texts;
   std::string error;
-  if (!collect_queries(cl, texts, error))
+  if (!collect_queries(cl, texts, error,
+                       cl.history.empty() ? "--history=FILE" : ""))
     return fail(error);
   if (cl.operands.empty())
     return fail("no input files (use - for standard input)");
@@ -281,8 +282,9 @@ int run_replay(const command_line &cl) {
   // (docs/history.md); subscribed before the first batch.
   history_actor history;
   if (!cl.history.empty()) {
-    history = spawn_history(
-        sys, cfg.make_history_config(cl.history, settings.cache), cache, error);
+    auto hc = cfg.make_history_config(cl.history, settings.cache);
+    hc.max_listed = 0; // its own queries, answered to its own output
+    history = spawn_history(sys, hc, cache, error);
     if (!history) {
       stop_tracker(*tracked);
       return fail(error);
@@ -469,9 +471,7 @@ int run_replay(const command_line &cl) {
   // With --history the replay answers as the agent does: what the cache
   // evicted comes from the store (the facade, docs/history.md "Lookups
   // that miss the cache"), and a query as of a time from the store alone.
-  query_api answerer = cache;
-  if (history)
-    answerer = spawn_query_facade(sys, cache, history);
+  auto answerer = spawn_query_facade(sys, cache, history);
   for (std::size_t i = 0; i < queries.size(); ++i) {
     auto answered = [&](std::string &result) {
       out += "{\"query\":";
@@ -484,7 +484,7 @@ int run_replay(const command_line &cl) {
       spdlog::error("query {} failed: {}", texts[i], caf::to_string(e));
     };
     if (as_of[i] != unknown_time)
-      self->request(history, caf::infinite, queries[i], as_of[i])
+      self->request(answerer, caf::infinite, queries[i], as_of[i])
           .receive(answered, failed);
     else
       self->request(answerer, caf::infinite, queries[i])
@@ -497,8 +497,7 @@ int run_replay(const command_line &cl) {
   std::fwrite(out.data(), 1, out.size(), stdout);
   std::fflush(stdout);
   self->send_exit(reader, caf::exit_reason::user_shutdown);
-  if (history)
-    self->send_exit(answerer, caf::exit_reason::user_shutdown);
+  self->send_exit(answerer, caf::exit_reason::user_shutdown);
   self->send_exit(cache, caf::exit_reason::user_shutdown);
   if (enricher)
     self->send_exit(enricher, caf::exit_reason::user_shutdown);

@@ -42,9 +42,16 @@ using enricher_actor = stats_api::extend<
     // it); always answers, with ok = false and an error when it cannot.
     caf::replies_to<atom::enrich, std::string>::with<enrichment>>;
 
-/// Answers queries and nothing else: the one message a query client may
+/// Answers queries and nothing else: the messages a query client may
 /// send (the socket and the network endpoints, actors/query_endpoint).
-using query_api = caf::typed_actor<caf::replies_to<query>::with<std::string>>;
+using query_api = caf::typed_actor<
+    // A query about now (SPEC §4): the cache's answer, completed from the
+    // history where the cache missed (docs/history.md).
+    caf::replies_to<query>::with<std::string>,
+    // The same query as it stood at a time (`pslist@T`, `callchain:ID@T`;
+    // 100 ns units since 1970, never unknown_time), answered from the
+    // history store alone; an error when no history is configured.
+    caf::replies_to<query, timestamp>::with<std::string>>;
 
 /// Owns the process table: applies updates and answers queries.
 using cache_actor = stats_api::extend<
@@ -107,6 +114,15 @@ using history_actor = stats_api::extend<
     // A query answered from the store (history_store::answer), as it stood
     // at the time given (unknown_time: now), after writing what is pending:
     // a lookup that missed the cache (the query facade's fallback).
+    caf::replies_to<query, timestamp>::with<std::string>>;
+
+/// Reads the history store on a connection and a thread of its own
+/// (actors/history/history.hpp): the history actor hands it its queries,
+/// so a long read neither delays the writes nor the acknowledgements the
+/// cache's backpressure waits for.
+using history_reader_actor = caf::typed_actor<
+    // A query answered from the store as it stood at the time given
+    // (unknown_time: now), as history_actor's.
     caf::replies_to<query, timestamp>::with<std::string>>;
 
 /// Reads update sources (files, stdin, EVTX, Sysmon JSON) and feeds the

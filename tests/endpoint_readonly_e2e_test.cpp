@@ -94,6 +94,7 @@ every_interface() {
       {"forwarder_actor", inputs_of<pt::forwarder_actor>()},
       {"history_sink_actor", inputs_of<pt::history_sink_actor>()},
       {"history_actor", inputs_of<pt::history_actor>()},
+      {"history_reader_actor", inputs_of<pt::history_reader_actor>()},
       {"fleet_ingest_api", inputs_of<pt::fleet_ingest_api>()},
       {"collector_query_api", inputs_of<pt::collector_query_api>()},
       {"collector_actor", inputs_of<pt::collector_actor>()},
@@ -206,7 +207,7 @@ std::vector<attempt> every_message(const target &t,
   other_host.host = "pt-invented-host";
   pt::stats_report fake{"pt-attacker", {{"Length", 0}, {"PtAttacker", 1}}};
   // A restart's state with an invented running process (the cache's
-  // atom::restore), and an as-of query meant for the history actor.
+  // atom::restore).
   pt::table_state planted;
   pt::process_state inv;
   inv.id = "4242-1609495200";
@@ -232,7 +233,7 @@ std::vector<attempt> every_message(const target &t,
       make_attempt("subscribe as the history", false, pt::atom::subscribe_v,
                    hsink),
       make_attempt("changes for the history", false, changes),
-      make_attempt("an as-of query for the history", false,
+      make_attempt("an as-of query (a read: the agent's history answers)", true,
                    pt::query{"pslist", "", 0}, future),
       make_attempt("update_batch", false, batch),
       make_attempt("fleet_batch wiping snapshot", false, wipe),

@@ -54,7 +54,8 @@ struct fixture : actor_fixture {
     store =
         history_store::open(hc.path, history_store::mode::read_write, error);
     BOOST_REQUIRE_MESSAGE(store, error);
-    hist = track(sys.spawn(history, hc, store, cache));
+    hist = track(
+        sys.spawn(history, hc, store, cache, std::shared_ptr<history_store>{}));
     sched.run(); // the snapshot
   }
 

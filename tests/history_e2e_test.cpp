@@ -354,6 +354,75 @@ BOOST_AUTO_TEST_CASE(bad_queries_and_missing_or_damaged_stores_are_errors) {
   BOOST_TEST(rows[0]["result"].is_null());
 }
 
+// The backpressure limits are config keys (history.max-unacked-rows,
+// history.max-unacked-bytes): printed by --dump-config, refused by name
+// when out of range (command line, config file, in replay and run alike),
+// and honoured: a replay with a limit of 1 row holds the cache's answers
+// (HistoryWaits) where the default of 10,000 never does on 2,000 processes.
+BOOST_AUTO_TEST_CASE(the_backpressure_limits_are_checked_config_keys) {
+  temp_dir d;
+  auto dump = proctrack({"replay", "--dump-config"});
+  BOOST_TEST(dump.out.find("max-unacked-rows=10000\nmax-unacked-bytes="
+                           "16777216")
+                 != std::string::npos,
+             dump.out);
+  std::string text;
+  for (int i = 0; i < 2000; ++i) {
+    text += R"({"update_type":"start","id":)" + std::to_string(1000 + i)
+            + R"(,"parent_id":4,"start_time":"2021-01-01T00:00:)"
+            + (i % 60 < 10 ? "0" : "") + std::to_string(i % 60)
+            + R"(Z","data":{"Name":"p)" + std::to_string(i) + "\"}}\n";
+    text += R"({"update_type":"exit","id":)" + std::to_string(1000 + i)
+            + R"(,"end_time":"2021-01-01T00:01:00Z"})" + "\n";
+  }
+  auto log = d.write("u.jsonl", text);
+  struct bad {
+    std::string arg, key;
+  };
+  for (auto &b : std::vector<bad>{
+           {"--history.max-unacked-rows=0", "history.max-unacked-rows"},
+           {"--history.max-unacked-rows=-5", "history.max-unacked-rows"},
+           {"--history.max-unacked-rows=10000001", "history.max-unacked-rows"},
+           {"--history.max-unacked-bytes=1000", "history.max-unacked-bytes"},
+           {"--history.max-unacked-bytes=0", "history.max-unacked-bytes"},
+           {"--history.max-unacked-bytes=99999999999999",
+            "history.max-unacked-bytes"}}) {
+    auto r =
+        proctrack({"replay", log, "--history=" + (d.path() / "x.db").string(),
+                   b.arg, "--query=stats"});
+    BOOST_TEST(r.status == 2, b.arg);
+    BOOST_TEST(r.out.empty(), b.arg);
+    BOOST_TEST(r.err.find(b.key + " must be") != std::string::npos,
+               b.arg << ": " << r.err);
+  }
+  BOOST_TEST(!std::filesystem::exists(d.path() / "x.db"));
+  auto conf = d.write("bad.ini", "[history]\nmax-unacked-rows=0\n");
+  auto r = proctrack({"replay", log, "--config=" + conf, "--query=stats"});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("history.max-unacked-rows must be")
+                 != std::string::npos,
+             r.err);
+  r = proctrack({"run", "--history.max-unacked-bytes=1", "--query.socket="});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.err.find("history.max-unacked-bytes must be")
+                 != std::string::npos,
+             r.err);
+  auto waits = [&](std::vector<std::string> extra) {
+    auto store =
+        (d.path() / ("w" + std::to_string(extra.size()) + ".db")).string();
+    std::vector<std::string> args{"replay", log, "--history=" + store,
+                                  "--ingest.batch-size=10", "--query=stats"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    auto run = proctrack(args);
+    BOOST_REQUIRE_MESSAGE(run.status == 0, run.err);
+    auto stats = results(run, {"stats"}).at(0);
+    BOOST_TEST(counter_of(stats, "HistoryRowsSent") >= 2000);
+    return counter_of(stats, "HistoryWaits");
+  };
+  BOOST_TEST(waits({}) == 0);
+  BOOST_TEST(waits({"--history.max-unacked-rows=1"}) > 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_kill_9_mid_replay_keeps_every_flushed_row) {
   temp_dir d;
   // 300,000 processes, each the child of the one before, half of them

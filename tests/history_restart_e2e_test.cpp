@@ -18,6 +18,7 @@
 #include <fcntl.h>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <thread>
@@ -327,6 +328,121 @@ BOOST_AUTO_TEST_CASE(a_lookup_the_small_cache_missed_comes_from_the_store) {
   auto stats = a.ask("stats");
   BOOST_TEST(counter_of(stats, "HistoryLookups") >= 3);
   BOOST_TEST(a.stop() == 0);
+}
+
+// As-of queries through the running agent's socket (docs/history.md
+// "Queries"): `pslist@T`, `get:ID@T`, `callchain:PID@T`, `children:ID@T`
+// are answered from the agent's store as it stood at T; an agent without
+// a history answers them with an error naming history.path.
+BOOST_AUTO_TEST_CASE(as_of_queries_through_the_agents_socket) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("skipped: the agent needs root");
+    return;
+  }
+  temp_dir dir;
+  auto store = (dir.path() / "history.db").string();
+  std::string before_id, after_id, parent_id;
+  proctrack::timestamp t = 0;
+  {
+    agent a{dir, store, "asof"};
+    BOOST_REQUIRE_MESSAGE(a.wait_ready(), a.err());
+    auto seen = [&](pid_t p) {
+      json e;
+      for (int i = 0; i < 100 && !e.is_object(); ++i) {
+        e = a.ask("get:" + std::to_string(p));
+        if (!e.is_object())
+          std::this_thread::sleep_for(50ms);
+      }
+      BOOST_REQUIRE_MESSAGE(e.is_object(), "get:" << p << " " << e.dump());
+      return e;
+    };
+    // `before` runs at T and ends after it; `after` starts after T.
+    pid_t before = spawn({"/bin/sleep", "3173"});
+    auto be = seen(before);
+    before_id = be.at("Id").get<std::string>();
+    parent_id = be.at("ParentId").get<std::string>();
+    std::this_thread::sleep_for(1000ms);
+    pid_t after = spawn({"/bin/sleep", "3174"});
+    struct reaper {
+      pid_t p;
+      ~reaper() {
+        ::kill(p, SIGKILL);
+        waitpid(p, nullptr, 0);
+      }
+    } kill_after{after};
+    auto ae = seen(after);
+    after_id = ae.at("Id").get<std::string>();
+    std::this_thread::sleep_for(1000ms);
+    ::kill(before, SIGKILL);
+    waitpid(before, nullptr, 0);
+    // T between the two starts on the agent's own clock: a start comes
+    // from /proc (ticks since a boot time of whole seconds), not from this
+    // test's wall clock.
+    auto bs = proctrack::parse_time(be.at("StartTime").get<std::string>());
+    auto as = proctrack::parse_time(ae.at("StartTime").get<std::string>());
+    BOOST_REQUIRE(bs && as && *as > *bs);
+    t = *bs + (*as - *bs) / 2;
+    // The end of `before` is in the cache (the live source saw it).
+    for (int i = 0; i < 100; ++i) {
+      if (a.ask("get:" + before_id)["EndTime"] != zero_time)
+        break;
+      std::this_thread::sleep_for(50ms);
+    }
+    auto at = "@" + proctrack::format_time(t);
+    auto ids = [](const json &list) {
+      std::set<std::string> out;
+      for (auto &e : list)
+        out.insert(e.at("Id").get<std::string>());
+      return out;
+    };
+    // What was running at T: `before`, not `after`; what runs now is the
+    // other way round (the cache's pslist keeps exited ones a while, but
+    // `before` has an end now).
+    auto then = a.ask("pslist" + at);
+    BOOST_TEST_CONTEXT("pslist" << at) {
+      BOOST_REQUIRE(then.is_array());
+      BOOST_TEST(ids(then).count(before_id) == 1u);
+      BOOST_TEST(ids(then).count(after_id) == 0u);
+      for (auto &e : then)
+        if (e["Id"] == before_id) {
+          // As it is stored now: its end (after T) is known.
+          BOOST_TEST(e["EndTime"] != zero_time);
+          BOOST_TEST(e.contains("FirstSeen")); // the store's shape
+        }
+    }
+    // The process of a pid as of T; one started after T did not exist.
+    auto got = a.ask("get:" + std::to_string(before) + at);
+    BOOST_TEST(got.value("Id", std::string{}) == before_id, got.dump());
+    BOOST_TEST(a.ask("get:" + after_id + at).is_null());
+    BOOST_TEST(a.ask("get:" + after_id)["Id"] == after_id); // now: the cache
+    // The chain as it stood: `before` under this test's process.
+    auto chain = a.ask("callchain:" + before_id + at);
+    BOOST_TEST_CONTEXT(chain.dump().substr(0, 2000)) {
+      auto pids = chain_pids(chain);
+      BOOST_REQUIRE(pids.size() >= 2u);
+      BOOST_TEST(pids.back() == std::to_string(before));
+      BOOST_TEST(pids[pids.size() - 2] == std::to_string(::getpid()));
+    }
+    // This test's children as of T: `before`, not `after`.
+    auto kids = ids(a.ask("children:" + parent_id + ":10000" + at));
+    BOOST_TEST(kids.count(before_id) == 1u);
+    BOOST_TEST(kids.count(after_id) == 0u);
+    // A bad time is refused by the client, naming it.
+    auto bad = proctrack_test::proctrack(
+        {"query", "--socket=" + a.socket, "pslist@yesterday"});
+    BOOST_TEST(bad.status == 2);
+    BOOST_TEST(bad.err.find("bad time after @") != std::string::npos, bad.err);
+    BOOST_TEST(a.stop() == 0);
+  }
+  // An agent without a history: a clear error, exit 2.
+  agent none{dir, "", "nohist"};
+  BOOST_REQUIRE_MESSAGE(none.wait_ready(), none.err());
+  auto q = "pslist@" + proctrack::format_time(t);
+  auto r = proctrack_test::proctrack({"query", "--socket=" + none.socket, q});
+  BOOST_TEST(r.status == 2);
+  BOOST_TEST(r.out.empty(), r.out);
+  BOOST_TEST(r.err.find("history.path") != std::string::npos, r.err);
+  BOOST_TEST(none.stop() == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -297,7 +297,8 @@ struct fallback_fixture : actor_fixture {
     std::shared_ptr<history_store> store =
         history_store::open(hc.path, history_store::mode::read_write, error);
     BOOST_REQUIRE_MESSAGE(store, error);
-    hist = track(sys.spawn(history, hc, store, cache));
+    hist = track(
+        sys.spawn(history, hc, store, cache, std::shared_ptr<history_store>{}));
     sched.run();
     facade =
         track(spawn_query_facade(sys, caf::actor_cast<query_api>(cache), hist));
@@ -405,6 +406,38 @@ BOOST_FIXTURE_TEST_CASE(children_merge_the_cache_and_the_store,
               == ids{"31-1609495201", "32-1609495203"}));
 }
 
+// A query as of a time goes to the history alone (the facade's
+// `query, timestamp`); a facade without a history says it keeps none.
+BOOST_FIXTURE_TEST_CASE(as_of_queries_are_answered_by_the_history,
+                        fallback_fixture) {
+  // 10 starts 11 (ends at 10:00:30) and, later, 12.
+  apply({start(10, 1, "2021-01-01T10:00:00Z", "launcher"),
+         start(11, 10, "2021-01-01T10:00:01Z", "early"),
+         exit_of("11", "2021-01-01T10:00:30Z"),
+         start(12, 10, "2021-01-01T10:01:00Z", "late")});
+  auto at = t("2021-01-01T10:00:10Z");
+  auto then = json::parse(ask<std::string>(facade, query{"pslist", "", 0}, at));
+  BOOST_TEST((entry_ids(then) == ids{"10-1609495200", "11-1609495201"}));
+  BOOST_TEST((entry_ids(json::parse(ask<std::string>(
+                  facade, query{"children", "10-1609495200", 100}, at)))
+              == ids{"11-1609495201"}));
+  BOOST_TEST(json::parse(ask<std::string>(facade, query{"get", "12", 0}, at))
+                 .is_null());
+  // Now (no time): the cache's answer, 12 included.
+  BOOST_TEST(facade_answer(query{"children", "10-1609495200", 100}).size()
+             == 2u);
+  auto bare =
+      track(spawn_query_facade(sys, caf::actor_cast<query_api>(cache), {}));
+  auto error = std::make_shared<std::string>("(no answer)");
+  sys.spawn([=](caf::event_based_actor *a) {
+    a->request(bare, caf::infinite, query{"pslist", "", 0}, at)
+        .then([=](std::string &) { *error = "answered"; },
+              [=](caf::error &e) { *error = a->system().render(e); });
+  });
+  sched.run();
+  BOOST_TEST(error->find("history.path") != std::string::npos, *error);
+}
+
 BOOST_AUTO_TEST_CASE(the_history_actor_reloads_the_cache_and_its_mirror) {
   actor_fixture f;
   temp_dir dir;
@@ -430,7 +463,8 @@ BOOST_AUTO_TEST_CASE(the_history_actor_reloads_the_cache_and_its_mirror) {
       history_store::open(path, history_store::mode::read_write, error);
   BOOST_REQUIRE(store);
   auto before = store->counters().rows_written;
-  auto hist = f.track(f.sys.spawn(history, hc, store, cache));
+  auto hist = f.track(
+      f.sys.spawn(history, hc, store, cache, std::shared_ptr<history_store>{}));
   f.sched.run();
   auto chain =
       json::parse(f.ask<std::string>(cache, query{"callchain", "102", 10}));

@@ -93,6 +93,38 @@ std::vector<std::string> damaged_copies(const temp_dir &d) {
   return out;
 }
 
+// `n` processes with Sysmon-like Data: repeated paths and names, random
+// hex (command-line arguments, hashes).
+std::vector<history_row> sysmon_like_rows(int n) {
+  const char *exes[] = {"C:\\\\Windows\\\\System32\\\\cmd.exe",
+                        "C:\\\\Windows\\\\explorer.exe",
+                        "C:\\\\Windows\\\\System32\\\\svchost.exe"};
+  std::vector<history_row> all;
+  unsigned long long x = 17;
+  auto hex = [&x] {
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    char b[17];
+    std::snprintf(b, sizeof b, "%016llx", x);
+    return std::string{b};
+  };
+  for (int i = 0; i < n; ++i) {
+    history_row r;
+    r.id = std::to_string(1000 + i) + "-1609459200";
+    r.parent_id = "4-1609459000";
+    r.start_time = t("2021-01-01T00:00:00Z") + i;
+    std::string exe = exes[i % 3];
+    r.data = "{\"Name\":\"n" + std::to_string(i % 3) + "\",\"Exe\":\"" + exe
+             + "\",\"CommandLine\":\"" + exe + " /a:" + hex() + " /b:" + hex()
+             + "\",\"User\":\"CORP\\\\user" + std::to_string(i % 50)
+             + "\",\"Hashes\":\"SHA1=" + hex() + hex()
+             + "\",\"Company\":\"Microsoft Corporation\",\"Description\":"
+               "\"Windows Command Processor\",\"Product\":\"Microsoft "
+               "Windows Operating System\",\"FileVersion\":\"10.0.19041.746\"}";
+    all.push_back(std::move(r));
+  }
+  return all;
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_CASE(rows_survive_a_reopen_and_keep_their_first_seen) {
@@ -353,32 +385,7 @@ BOOST_AUTO_TEST_CASE(another_programs_database_is_left_alone) {
 BOOST_AUTO_TEST_CASE(data_is_compressed_with_the_stores_dictionary) {
   temp_dir d;
   auto path = (d.path() / "h.db").string();
-  const char *exes[] = {"C:\\\\Windows\\\\System32\\\\cmd.exe",
-                        "C:\\\\Windows\\\\explorer.exe",
-                        "C:\\\\Windows\\\\System32\\\\svchost.exe"};
-  std::vector<history_row> all;
-  unsigned long long x = 17;
-  auto hex = [&x] {
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    char b[17];
-    std::snprintf(b, sizeof b, "%016llx", x);
-    return std::string{b};
-  };
-  for (int i = 0; i < 5000; ++i) {
-    history_row r;
-    r.id = std::to_string(1000 + i) + "-1609459200";
-    r.parent_id = "4-1609459000";
-    r.start_time = t("2021-01-01T00:00:00Z") + i;
-    std::string exe = exes[i % 3];
-    r.data = "{\"Name\":\"n" + std::to_string(i % 3) + "\",\"Exe\":\"" + exe
-             + "\",\"CommandLine\":\"" + exe + " /a:" + hex() + " /b:" + hex()
-             + "\",\"User\":\"CORP\\\\user" + std::to_string(i % 50)
-             + "\",\"Hashes\":\"SHA1=" + hex() + hex()
-             + "\",\"Company\":\"Microsoft Corporation\",\"Description\":"
-               "\"Windows Command Processor\",\"Product\":\"Microsoft "
-               "Windows Operating System\",\"FileVersion\":\"10.0.19041.746\"}";
-    all.push_back(std::move(r));
-  }
+  auto all = sysmon_like_rows(5000);
   {
     auto s = open_rw(path);
     std::string error;
@@ -416,6 +423,49 @@ BOOST_AUTO_TEST_CASE(data_is_compressed_with_the_stores_dictionary) {
     BOOST_TEST(r->data == all[static_cast<std::size_t>(i)].data);
     BOOST_TEST(json::parse(r->data).at("Company") == "Microsoft Corporation");
   }
+}
+
+// The agent's reader connection (mode::reader) opens beside the writer
+// before the writer trains its dictionary, and still reads the rows
+// compressed with it.
+BOOST_AUTO_TEST_CASE(a_reader_beside_the_writer_reads_a_later_dictionary) {
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  auto w = open_rw(path);
+  std::string error;
+  auto r = history_store::open(path, history_store::mode::reader, error);
+  BOOST_REQUIRE_MESSAGE(r, error);
+  auto all = sysmon_like_rows(5000);
+  for (std::size_t i = 0; i < all.size(); i += 500) {
+    std::vector<history_row> batch(all.begin() + i, all.begin() + i + 500);
+    BOOST_REQUIRE_MESSAGE(w->write(batch, 1000 + i, error), error);
+  }
+  for (auto i : {0, 2500, 4999}) {
+    auto got = r->find("", all[static_cast<std::size_t>(i)].id);
+    BOOST_REQUIRE(got);
+    BOOST_TEST(got->data == all[static_cast<std::size_t>(i)].data);
+  }
+  // Read-only: it refuses to write.
+  BOOST_TEST(!r->write({all[0]}, 5, error));
+}
+
+// An agent's pslist@T is bounded: more processes than the bound is an
+// error saying so, never a list cut short.
+BOOST_AUTO_TEST_CASE(a_bounded_pslist_says_when_it_is_over_the_bound) {
+  temp_dir d;
+  auto s = open_rw((d.path() / "h.db").string());
+  write_timeline(*s);
+  std::string error;
+  // Running at 10:47: init, explorer, cmd, evil.
+  auto at = t("2021-01-01T10:47:00Z");
+  BOOST_TEST(!s->answer(query{"pslist", "", 0}, at, error, 3));
+  BOOST_TEST(error.find("more than 3 processes running at "
+                        "2021-01-01T10:47:00Z")
+                 != std::string::npos,
+             error);
+  auto four = s->answer(query{"pslist", "", 0}, at, error, 4);
+  BOOST_REQUIRE_MESSAGE(four, error);
+  BOOST_TEST(json::parse(*four).size() == 4u);
 }
 
 // A store written by the previous version (2: Data as text, no dictionary

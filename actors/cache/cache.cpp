@@ -54,6 +54,17 @@ std::string cache_config::validate() const {
     return "tracker.max-bytes must be between " + std::to_string(min_max_bytes)
            + " (1 MiB) and " + std::to_string(max_max_bytes) + " (1 TiB) (got "
            + std::to_string(table.max_bytes) + ")";
+  if (history_max_unacked_rows == 0
+      || history_max_unacked_rows > max_unacked_rows_limit)
+    return "history.max-unacked-rows must be between 1 and "
+           + std::to_string(max_unacked_rows_limit) + " (got "
+           + std::to_string(history_max_unacked_rows) + ")";
+  if (history_max_unacked_bytes < min_unacked_bytes
+      || history_max_unacked_bytes > max_unacked_bytes_limit)
+    return "history.max-unacked-bytes must be between "
+           + std::to_string(min_unacked_bytes) + " (64 KiB) and "
+           + std::to_string(max_unacked_bytes_limit) + " (16 GiB) (got "
+           + std::to_string(history_max_unacked_bytes) + ")";
   return {};
 }
 

@@ -20,6 +20,11 @@
 
 namespace proctrack {
 
+/// Defaults of history.max-unacked-rows and history.max-unacked-bytes.
+inline constexpr std::size_t default_history_max_unacked_rows = 10000;
+inline constexpr std::size_t default_history_max_unacked_bytes = std::size_t{16}
+                                                                 << 20;
+
 struct cache_config {
   table_config table;
   bool forward_updates = false;            ///< tracker.also-forward-updates
@@ -48,13 +53,19 @@ struct cache_config {
   /// the history and not acknowledged, the cache holds its answers to
   /// update batches, so the sources (which wait for them) slow to the
   /// store's pace and the rows in flight stay bounded.
-  std::size_t history_max_unacked_rows = 10000;
-  std::size_t history_max_unacked_bytes = std::size_t{16} << 20;
+  /// history.max-unacked-rows, history.max-unacked-bytes.
+  std::size_t history_max_unacked_rows = default_history_max_unacked_rows;
+  std::size_t history_max_unacked_bytes = default_history_max_unacked_bytes;
 
   /// tracker.max-bytes bounds: at least 1 MiB (a few processes with every
   /// value at the 32 KiB cap), at most 1 TiB (beyond it, a typo).
   static constexpr std::size_t min_max_bytes = std::size_t{1} << 20;
   static constexpr std::size_t max_max_bytes = std::size_t{1} << 40;
+  /// history.max-unacked-rows: 1 to 10,000,000; history.max-unacked-bytes:
+  /// 64 KiB to 16 GiB (beyond either, a typo: the limits bound memory).
+  static constexpr std::size_t max_unacked_rows_limit = 10'000'000;
+  static constexpr std::size_t min_unacked_bytes = std::size_t{64} << 10;
+  static constexpr std::size_t max_unacked_bytes_limit = std::size_t{16} << 30;
 
   /// Empty when valid, else what is wrong, naming the config key.
   std::string validate() const;

@@ -1,6 +1,7 @@
 #include "actors/cache/query_parser.hpp"
 
 #include "actors/cache/process_table.hpp"
+#include "actors/common/time.hpp"
 
 namespace proctrack {
 
@@ -70,6 +71,30 @@ std::optional<query> parse_query(std::string_view text, std::string &error) {
       return fail("MAX must be a positive number");
     q.max = v;
   }
+  return q;
+}
+
+std::optional<query> parse_query_at(std::string_view text, timestamp &as_of,
+                                    std::string &error) {
+  as_of = unknown_time;
+  auto at = text.rfind('@');
+  if (at == std::string_view::npos)
+    return parse_query(text, error);
+  std::string why;
+  auto when = parse_time(text.substr(at + 1), &why);
+  if (!when || *when == unknown_time) {
+    error = "query \"" + std::string{text}
+            + "\": bad time after @ (RFC 3339, e.g. 2021-01-01T10:42:00Z)"
+            + (why.empty() ? "" : ": " + why);
+    return std::nullopt;
+  }
+  auto q = parse_query(text.substr(0, at), error);
+  if (q && q->verb == "stats") {
+    error = "query \"" + std::string{text} + "\": stats has no past";
+    return std::nullopt;
+  }
+  if (q)
+    as_of = *when;
   return q;
 }
 

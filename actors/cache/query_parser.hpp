@@ -14,6 +14,14 @@ namespace proctrack {
 /// error, `error` says what is wrong with which query.
 std::optional<query> parse_query(std::string_view text, std::string &error);
 
+/// Parses `QUERY[@T]` (docs/history.md "Queries"): the query, and in
+/// `as_of` the time after the last '@' (RFC 3339, e.g.
+/// `pslist@2021-01-01T10:42:00Z`; 100 ns units since 1970), or
+/// unknown_time when there is none. Ids and GUIDs hold no '@'. On error,
+/// `error` names the query and what is wrong (a bad time, a bad query).
+std::optional<query> parse_query_at(std::string_view text, timestamp &as_of,
+                                    std::string &error);
+
 /// The default MAX of a verb (SPEC §4).
 std::int64_t default_max(const std::string &verb);
 

@@ -34,11 +34,30 @@ void history_state::add_pending(std::vector<history_row> &&rows) {
   }
 }
 
+history_reader_actor::behavior_type
+history_reader(history_reader_actor::pointer,
+               std::shared_ptr<history_store> store, std::size_t max_listed) {
+  return {
+      [store, max_listed](query &q,
+                          timestamp as_of) -> caf::result<std::string> {
+        std::string error;
+        auto r = store->answer(q, as_of, error, max_listed);
+        if (!r)
+          return caf::make_error(caf::sec::runtime_error, std::move(error));
+        return std::move(*r);
+      },
+  };
+}
+
 history_actor::behavior_type
 history(history_actor::stateful_pointer<history_state> self, history_config cfg,
-        std::shared_ptr<history_store> store, cache_actor cache) {
+        std::shared_ptr<history_store> store, cache_actor cache,
+        std::shared_ptr<history_store> reader) {
   auto &st0 = self->state;
   st0.store = std::move(store);
+  if (reader)
+    st0.reader = self->spawn<caf::detached + caf::linked>(
+        history_reader, std::move(reader), cfg.max_listed);
   // Writes what is pending in one transaction, then retires what the
   // limits say. A failed write drops its rows (counted): memory stays
   // bounded when the disk is full, and the next write tries again.
@@ -155,8 +174,12 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
         ++st.lookups;
         if (q.max <= 0 || q.max > cfg.max_answer)
           q.max = q.max <= 0 ? default_max(q.verb) : cfg.max_answer;
+        // The reader reads the write just made: a WAL reader's snapshot
+        // starts at its next statement.
+        if (st.reader)
+          return self->delegate(st.reader, std::move(q), as_of);
         std::string error;
-        auto r = st.store->answer(q, as_of, error);
+        auto r = st.store->answer(q, as_of, error, cfg.max_listed);
         if (!r)
           return caf::make_error(caf::sec::runtime_error, std::move(error));
         return std::move(*r);
@@ -194,7 +217,17 @@ history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,
     return {};
   if (!recovered.empty())
     spdlog::warn("{}", recovered);
-  auto h = sys.spawn(history, cfg, std::move(store), std::move(cache));
+  // Queries read on a connection of their own (WAL: readers and the
+  // writer do not wait for each other).
+  std::string why;
+  std::shared_ptr<history_store> reader =
+      history_store::open(cfg.path, history_store::mode::reader, why);
+  if (!reader)
+    spdlog::warn("history: no reader connection ({}): queries are answered "
+                 "between writes",
+                 why);
+  auto h = sys.spawn(history, cfg, std::move(store), std::move(cache),
+                     std::move(reader));
   // Answered only once the actor has the cache's state: every batch the
   // cache applies after this returns reaches the history.
   caf::scoped_actor self{sys};

@@ -46,6 +46,10 @@ struct history_config {
   /// tree nodes (children:ID:MAX, tree:ID:MAX): the store may hold a
   /// month of init's children.
   std::int64_t max_answer = 10000;
+  /// A pslist answered from the store (`pslist@T` through an agent) lists
+  /// at most this many processes; more is an error that says so (0: no
+  /// limit: a replay's own queries, whose answers go to its own output).
+  std::size_t max_listed = 10000;
   /// The cache's limits: what a restart reloads (tracker.max-size,
   /// max-bytes, max-expiry).
   cache_config cache;
@@ -62,6 +66,9 @@ struct history_state {
   static inline const char *name = "proctrack.history";
 
   std::shared_ptr<history_store> store;
+  /// Answers the queries on a connection and a thread of its own (null:
+  /// this actor answers them on the writer's connection).
+  history_reader_actor reader;
   /// Changed processes since the last write, each once (its latest
   /// state): a process started and ended between two writes is one row.
   std::vector<history_row> pending;
@@ -77,13 +84,26 @@ struct history_state {
   void add_pending(std::vector<history_row> &&rows);
 };
 
+/// `reader`: a second connection to the same store (history_store::mode::
+/// reader), given to a detached reader actor this actor spawns and links
+/// to, so that a query (pslist@T of a large store) never delays a write
+/// nor the acknowledgements the cache's backpressure waits for. Null: the
+/// queries are answered on the writer's connection (deterministic tests).
 history_actor::behavior_type
 history(history_actor::stateful_pointer<history_state> self, history_config cfg,
-        std::shared_ptr<history_store> store, cache_actor cache);
+        std::shared_ptr<history_store> store, cache_actor cache,
+        std::shared_ptr<history_store> reader);
 
-/// Validates `cfg`, opens (or creates) the store at cfg.path, spawns the
-/// history actor and registers it with `cache` before returning (so no
-/// change made afterwards is missed). A damaged store is moved aside and
+/// The reader: answers `query` as of a time from `store` (a reader
+/// connection), lists bounded by `max_listed` (history_config).
+history_reader_actor::behavior_type
+history_reader(history_reader_actor::pointer self,
+               std::shared_ptr<history_store> store, std::size_t max_listed);
+
+/// Validates `cfg`, opens (or creates) the store at cfg.path and a reader
+/// connection to it, spawns the history actor (and its reader) and
+/// registers it with `cache` before returning (so no change made
+/// afterwards is missed). A damaged store is moved aside and
 /// a new one created (logged as a warning). A null handle with `error`
 /// when the config is invalid or the store cannot be opened.
 history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,

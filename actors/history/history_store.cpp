@@ -141,10 +141,7 @@ history_row history_store::read_row(sqlite3_stmt *s) {
     auto n = static_cast<std::size_t>(sqlite3_column_bytes(s, 8));
     auto size = ZSTD_getFrameContentSize(p, n);
     auto dict_id = ZSTD_getDictID_fromFrame(p, n);
-    ZSTD_DDict_s *dd = nullptr;
-    for (auto &[id, d] : ddicts_)
-      if (id == dict_id)
-        dd = d;
+    auto *dd = dict_id == 0 ? nullptr : dictionary(dict_id);
     if (!dctx_)
       dctx_ = ZSTD_createDCtx();
     bool ok = size != ZSTD_CONTENTSIZE_UNKNOWN && size != ZSTD_CONTENTSIZE_ERROR
@@ -219,7 +216,7 @@ history_store::~history_store() {
 std::unique_ptr<history_store> history_store::open(const std::string &path,
                                                    mode m, std::string &error,
                                                    std::string *recovered) {
-  bool ro = m == mode::read_only;
+  bool ro = m != mode::read_write;
   std::error_code ec;
   if (ro && !std::filesystem::exists(path, ec)) {
     error = "history store " + path + ": no such file";
@@ -251,8 +248,9 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
       return {verdict::failed, nullptr};
     // quick_check reads every page: a truncated file, a garbage page or a
     // torn write the WAL did not cover shows here, not in the middle of a
-    // query later. (It costs about a second per GB at start.)
-    {
+    // query later. (It costs about a second per GB at start.) A reader
+    // beside the writer: the writer's open has just checked it.
+    if (m != mode::reader) {
       statement s;
       s.s = st->prepare("PRAGMA quick_check(5)", why);
       if (!s.s) {
@@ -390,6 +388,30 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
   if (recovered)
     *recovered = what;
   return std::move(fresh);
+}
+
+ZSTD_DDict_s *history_store::dictionary(unsigned dict_id) {
+  for (auto &[id, d] : ddicts_)
+    if (id == dict_id)
+      return d;
+  // Trained by the writer after this connection opened: in the snapshot
+  // that holds the row (a dictionary is committed with its first rows).
+  std::string error;
+  statement s;
+  s.s = prepare("SELECT content FROM dictionary", error);
+  if (!s.s)
+    return nullptr;
+  while (sqlite3_step(s.s) == SQLITE_ROW) {
+    auto *p = sqlite3_column_blob(s.s, 0);
+    auto n = static_cast<std::size_t>(sqlite3_column_bytes(s.s, 0));
+    if (!p || ZDICT_getDictID(p, n) != dict_id)
+      continue;
+    if (auto *dd = ZSTD_createDDict(p, n)) {
+      ddicts_.emplace_back(dict_id, dd);
+      return dd;
+    }
+  }
+  return nullptr;
 }
 
 bool history_store::load_dictionaries(std::string &error) {
@@ -721,7 +743,8 @@ std::optional<history_row> history_store::find(std::string_view host,
 }
 
 std::vector<history_row> history_store::pslist(std::string_view host,
-                                               timestamp as_of) {
+                                               timestamp as_of,
+                                               std::size_t max_rows) {
   std::vector<history_row> out;
   std::string error;
   std::string sql = std::string{"SELECT "} + columns + " FROM process WHERE ";
@@ -734,13 +757,16 @@ std::vector<history_row> history_store::pslist(std::string_view host,
            "process "
            "WHERE end_time > ?1 AND start_time <= ?1 AND start_time <> 0) AND ";
   }
-  sql += "(?2 = '' OR host = ?2) ORDER BY start_time, id";
+  sql += "(?2 = '' OR host = ?2) ORDER BY start_time, id LIMIT ?3";
   statement s;
   s.s = prepare(sql.c_str(), error);
   if (!s.s)
     return out;
   s.integer(1, as_of);
   s.text(2, host);
+  s.integer(3, max_rows == 0 ? -1 // SQLite: no limit
+                             : static_cast<std::int64_t>(std::min<std::size_t>(
+                                 max_rows, std::size_t{1} << 40)));
   while (sqlite3_step(s.s) == SQLITE_ROW)
     out.push_back(read_row(s.s));
   return out;
@@ -847,8 +873,10 @@ constexpr std::size_t children_listed = 100;
 
 } // namespace
 
-std::optional<std::string>
-history_store::answer(const query &q, timestamp as_of, std::string &error) {
+std::optional<std::string> history_store::answer(const query &q,
+                                                 timestamp as_of,
+                                                 std::string &error,
+                                                 std::size_t max_list) {
   std::string host, id = q.id;
   // HOST/ID: at the last '/', as the cache splits it (a host name may hold
   // one, an id never does).
@@ -975,7 +1003,15 @@ history_store::answer(const query &q, timestamp as_of, std::string &error) {
   }
   if (q.verb == "pslist") {
     // `pslist:HOST` names a host, as the cache's pslist does.
-    auto rows = pslist(q.id, as_of);
+    auto rows = pslist(q.id, as_of, max_list == 0 ? 0 : max_list + 1);
+    if (max_list > 0 && rows.size() > max_list) {
+      error = "more than " + std::to_string(max_list) + " processes"
+              + (as_of == unknown_time ? std::string{" stored"}
+                                       : " running at " + format_time(as_of))
+              + ": more than an answer may hold (proctrack query "
+                "--history=FILE reads the store without this bound)";
+      return std::nullopt;
+    }
     // Children among the listed processes, without a query per entry.
     std::unordered_map<std::string, std::vector<std::string>> kids;
     for (auto &r : rows) {

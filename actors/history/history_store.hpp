@@ -38,7 +38,11 @@ struct history_counters {
 
 class history_store {
 public:
-  enum class mode { read_write, read_only };
+  /// reader: read-only, a second connection of the process that holds the
+  /// store open read_write (the history actor's reader): the writer's
+  /// open checked the file, so no quick_check; dictionaries the writer
+  /// trains later are loaded when a row first needs one.
+  enum class mode { read_write, read_only, reader };
 
   /// Opens the store at `path`, creating it (and nothing else: the folder
   /// must exist) when missing. read_write: a file that is not a readable
@@ -95,7 +99,9 @@ public:
   /// Processes running at `as_of` (started at or before, not ended at or
   /// before it), or every stored process when it is unknown_time; by start
   /// time then id.
-  std::vector<history_row> pslist(std::string_view host, timestamp as_of);
+  /// At most `max_rows` (0: no limit).
+  std::vector<history_row> pslist(std::string_view host, timestamp as_of,
+                                  std::size_t max_rows = 0);
   /// Direct children (by ParentId) of real id `id` on `host`, started at
   /// or before `as_of` when it is set; by start time, at most `max`.
   std::vector<history_row> children(const std::string &host,
@@ -117,9 +123,13 @@ public:
   /// tree, pslist) as JSON text, as it stood at `as_of` (unknown_time: now). An
   /// id of the form HOST/ID asks that host only. Entries carry Children as
   /// the store knows them (every child by ParentId, up to 100). nullopt
-  /// for another verb, with `error`.
+  /// for another verb, with `error`. `max_list` (0: no limit) bounds a
+  /// pslist: more processes than that is an error saying so, not a
+  /// silently cut list (an agent's answers are bounded; the file's reader
+  /// is not).
   std::optional<std::string> answer(const query &q, timestamp as_of,
-                                    std::string &error);
+                                    std::string &error,
+                                    std::size_t max_list = 0);
 
 private:
   history_store() = default;
@@ -131,6 +141,9 @@ private:
   /// far) once enough samples exist; within the write's transaction.
   void maybe_train(const std::vector<history_row> &rows);
   bool load_dictionaries(std::string &error);
+  /// The decompression dictionary `dict_id`, loading the ones stored since
+  /// the open (another connection trained them); null when there is none.
+  ZSTD_DDict_s *dictionary(unsigned dict_id);
   /// After a rollback: a dictionary trained in it is gone from the file.
   void forget_trained(ZSTD_CDict_s *before);
   bool exec(const char *sql, std::string &error);

@@ -124,9 +124,33 @@ void complete(query_api::pointer self, const history_actor &history,
 // registry, where any peer could address it by its id, with the whole
 // cache interface. The answer comes from the facade; the cache's handle
 // never leaves this process (nor the history's).
-query_api::behavior_type facade(query_api::pointer self, query_api backend,
+query_api::behavior_type facade(query_api::pointer self, query_backend backend,
                                 history_actor history) {
   return {
+      // As of a time: the store's answer alone (the cache holds now). The
+      // history bounds it (history_config::max_answer), as the cache's
+      // size bounds an answer about now.
+      [=](query &q, timestamp as_of) {
+        auto rp = self->make_response_promise<std::string>();
+        if (!history) {
+          rp.deliver(caf::make_error(
+              caf::sec::runtime_error,
+              "no process history: a query as of a time (" + to_string(q)
+                  + "@T) is answered from the history store, and this "
+                    "agent keeps none (history.path)"));
+          return rp;
+        }
+        if (as_of == unknown_time || q.verb == "stats") {
+          rp.deliver(caf::make_error(caf::sec::runtime_error,
+                                     "an as-of query needs a time and one of "
+                                     "get, callchain, children, tree, pslist"));
+          return rp;
+        }
+        self->request(history, history_timeout, std::move(q), as_of)
+            .then([rp](std::string &r) mutable { rp.deliver(std::move(r)); },
+                  [rp](caf::error &e) mutable { rp.deliver(std::move(e)); });
+        return rp;
+      },
       [=](query &q) {
         auto rp = self->make_response_promise<std::string>();
         self->request(backend, caf::infinite, q)
@@ -145,7 +169,7 @@ query_api::behavior_type facade(query_api::pointer self, query_api backend,
 
 } // namespace
 
-query_api spawn_query_facade(caf::actor_system &sys, query_api backend,
+query_api spawn_query_facade(caf::actor_system &sys, query_backend backend,
                              history_actor history) {
   return sys.spawn(facade, std::move(backend), std::move(history));
 }

@@ -2,6 +2,7 @@
 
 #include "actors/cache/query_parser.hpp"
 #include "actors/common/json_text.hpp"
+#include "actors/common/time.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
@@ -226,12 +227,13 @@ private:
     ++srv_.stats.queries;
     spdlog::debug("query socket: connection {} ({}) asks {}", id_, who_, line);
     std::string error;
-    auto q = parse_query(line, error);
+    timestamp as_of = unknown_time; // QUERY@T: the agent's history answers
+    auto q = parse_query_at(line, as_of, error);
     if (!q) {
       answer(error_line(line, error));
       return;
     }
-    caf::anon_send(srv_.bridge, *q, id_, line);
+    caf::anon_send(srv_.bridge, *q, as_of, id_, line);
   }
 
 public:
@@ -308,29 +310,40 @@ void query_socket_server::deliver(std::uint64_t id, std::string line) {
 
 namespace {
 
-using bridge_actor =
-    stats_api::extend<caf::reacts_to<query, std::uint64_t, std::string>>;
+// A query (as of a time, or now: unknown_time), the connection's id and
+// the query's text.
+using bridge_actor = stats_api::extend<
+    caf::reacts_to<query, timestamp, std::uint64_t, std::string>>;
 
 bridge_actor::behavior_type bridge(bridge_actor::pointer self,
                                    query_api backend,
                                    std::shared_ptr<query_socket_server> srv) {
   auto timeout = srv->cfg.query_timeout;
   return {
-      [=](query &q, std::uint64_t id, std::string &text) {
-        self->request(backend, timeout, std::move(q))
-            .then(
-                [=](std::string &result) {
-                  std::string out = "{\"query\":";
-                  append_json_string(out, text);
-                  out += ",\"result\":";
-                  out += result;
-                  out += "}\n";
-                  srv->deliver(id, std::move(out));
-                },
-                [=](caf::error &e) {
-                  srv->deliver(id, query_socket_server::connection::error_line(
-                                       text, self->system().render(e)));
-                });
+      [=](query &q, timestamp as_of, std::uint64_t id, std::string &text) {
+        auto answered = [=](std::string &result) {
+          std::string out = "{\"query\":";
+          append_json_string(out, text);
+          out += ",\"result\":";
+          out += result;
+          out += "}\n";
+          srv->deliver(id, std::move(out));
+        };
+        auto failed = [=](caf::error &e) {
+          // An actor's own words (the history's "no process history ...")
+          // as they are; CAF's rendering for the rest (a timeout).
+          auto &ctx = e.context();
+          auto why = ctx.match_elements<std::string>()
+                         ? ctx.get_as<std::string>(0)
+                         : self->system().render(e);
+          srv->deliver(id,
+                       query_socket_server::connection::error_line(text, why));
+        };
+        if (as_of == unknown_time)
+          self->request(backend, timeout, std::move(q)).then(answered, failed);
+        else
+          self->request(backend, timeout, std::move(q), as_of)
+              .then(answered, failed);
       },
       [=](atom::stats) {
         auto &s = srv->stats;

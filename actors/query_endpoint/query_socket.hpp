@@ -1,7 +1,8 @@
 // The agent's local query endpoint (issue 13, docs/agent.md "Queries"): a
 // Unix domain stream socket with a line protocol. A client writes one query
 // a line (`pslist`, `callchain:1234`, as `proctrack query` takes them) and
-// reads one JSON line per query, in order:
+// reads one JSON line per query, in order (a query may end in @T, RFC
+// 3339: answered as of T from the agent's history, docs/history.md):
 //   {"query":"pslist","result":[...]}      the answer (SPEC §4)
 //   {"query":"bad","error":"..."}          a query that could not be answered
 // Access is the file's: 0600 and owned by the agent's user (root) by

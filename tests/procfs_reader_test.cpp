@@ -571,6 +571,98 @@ BOOST_AUTO_TEST_CASE(second_listing_reuses_what_has_not_changed) {
   BOOST_TEST(second == "\"/bin/sh -c read second second-argv0 marker-two\"");
 }
 
+// Issue 16 item 4: a known process's status is read again only when its real
+// uid could have changed; a real uid changed alone (the effective uid kept)
+// still shows in the next listing, both through CAP_SETUID (root's
+// setreuid(u, -1): PF_SUPERPRIV set) and without a capability (a task whose
+// effective uid differs from its real one picks it as its real uid).
+BOOST_AUTO_TEST_CASE(a_real_uid_changed_alone_is_seen) {
+  if (::geteuid() != 0) {
+    BOOST_TEST_MESSAGE("not root: cannot change uids; skipped");
+    return;
+  }
+  constexpr uid_t nobody = 65534;
+  int go[2], ack[2], who[2];
+  BOOST_REQUIRE(::pipe(go) == 0 && ::pipe(ack) == 0 && ::pipe(who) == 0);
+  // Waits for a byte on go, runs `change`, acknowledges, then waits.
+  auto serve = [&](auto change) {
+    char c = 0;
+    if (::read(go[0], &c, 1) != 1 || !change())
+      ::_exit(1);
+    if (::write(ack[1], "k", 1) != 1)
+      ::_exit(1);
+    for (;;)
+      ::pause();
+  };
+  // A: real, effective and saved uid root, no capability used since its
+  // fork; then setreuid(nobody, -1), which needs CAP_SETUID.
+  pid_t a = ::fork();
+  if (a == 0)
+    serve([&] { return ::setreuid(nobody, static_cast<uid_t>(-1)) == 0; });
+  // B: real and saved uid root, effective uid nobody, forked after that
+  // change (so without PF_SUPERPRIV); then setresuid(nobody, -1, -1),
+  // allowed without a capability. Its parent waits for it.
+  pid_t b_parent = ::fork();
+  if (b_parent == 0) {
+    if (::setresuid(0, nobody, 0) != 0)
+      ::_exit(1);
+    pid_t b = ::fork();
+    if (b == 0)
+      serve([&] {
+        return ::setresuid(nobody, static_cast<uid_t>(-1),
+                           static_cast<uid_t>(-1))
+               == 0;
+      });
+    if (::write(who[1], &b, sizeof b) != sizeof b)
+      ::_exit(1);
+    ::waitpid(b, nullptr, 0);
+    ::_exit(0);
+  }
+  pid_t b = 0;
+  BOOST_REQUIRE(::read(who[0], &b, sizeof b) == sizeof b);
+  procfs_reader r;
+  const std::string root_name = "\"" + r.user_name(0) + "\"";
+  const std::string nobody_name = "\"" + r.user_name(nobody) + "\"";
+  auto user_of = [&](const listing &l, pid_t pid) {
+    for (auto &p : l.processes)
+      if (p.pid == std::to_string(pid))
+        return field(p, "Username");
+    return std::string("(not listed)");
+  };
+  // Listed (read whole), then listed again as known processes.
+  std::string ua, ub;
+  for (int i = 0; i < 250 && (ua != root_name || ub != root_name); ++i) {
+    auto l = r.list();
+    ua = user_of(l, a);
+    ub = user_of(l, b);
+    if (ua != root_name || ub != root_name)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_TEST(ua == root_name);
+  BOOST_TEST(ub == root_name);
+  auto again = r.list();
+  BOOST_TEST(user_of(again, a) == root_name);
+  BOOST_TEST(user_of(again, b) == root_name);
+  // Both change their real uid alone; the next listing shows it.
+  BOOST_REQUIRE(::write(go[1], "gg", 2) == 2);
+  char k[2];
+  std::size_t got = 0;
+  while (got < 2) {
+    auto n = ::read(ack[0], k + got, 2 - got);
+    BOOST_REQUIRE(n > 0);
+    got += static_cast<std::size_t>(n);
+  }
+  auto after = r.list();
+  BOOST_TEST(user_of(after, a) == nobody_name);
+  BOOST_TEST(user_of(after, b) == nobody_name);
+  ::kill(a, SIGKILL);
+  ::kill(b, SIGKILL);
+  ::waitpid(a, nullptr, 0);
+  ::waitpid(b_parent, nullptr, 0);
+  for (int fd : {go[0], go[1], ack[0], ack[1], who[0], who[1]})
+    ::close(fd);
+}
+
 #endif // defined(__linux__)
 
 BOOST_AUTO_TEST_SUITE_END() // procfs_reader_test

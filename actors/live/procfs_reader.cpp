@@ -252,6 +252,29 @@ int thread_count(std::string_view status) {
   return threads;
 }
 
+// Whether status's "Uid:" line (real, effective, saved, fs) has one value
+// for the real, effective and saved uid: then only a task using CAP_SETUID
+// can change its real uid (setreuid/setresuid/setuid let an unprivileged
+// task pick only among those three), and that sets PF_SUPERPRIV.
+bool real_effective_saved_alike(std::string_view status) {
+  auto at = status.find("\nUid:");
+  if (at == std::string_view::npos)
+    return false;
+  auto line = status.substr(at + 5);
+  line = line.substr(0, line.find('\n'));
+  std::string_view ids[3];
+  for (auto &id : ids) {
+    auto b = line.find_first_not_of(" \t");
+    if (b == std::string_view::npos)
+      return false;
+    line.remove_prefix(b);
+    auto e = line.find_first_of(" \t");
+    id = line.substr(0, e);
+    line.remove_prefix(e == std::string_view::npos ? line.size() : e);
+  }
+  return ids[0] == ids[1] && ids[1] == ids[2];
+}
+
 } // namespace
 
 namespace {
@@ -502,6 +525,7 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
       known->key.arg_start = 0;
     auto uid = status_field(status, "Uid");
     known->uid = uid ? std::string(*uid) : std::string();
+    known->uids_alike = uid && real_effective_saved_alike(status);
     known->exe = exe;
   }
   if (facts) {
@@ -516,44 +540,52 @@ read_one(const std::string &root, std::int64_t btime, long hz, int pid,
   return rec;
 }
 
-// A process the last listing read whole, read again with stat, status and
-// the exe link only: its record is the last one's when nothing an exec or a
-// setuid changes has changed (starttime, ppid, name, argv's address — a new
-// stack at every exec, placed anew by ASLR — the exe link, the uids). Else
-// nullopt, and the caller reads it in full.
-std::optional<process_record>
-read_known(const std::string &root, int pid,
-           const procfs_reader::known_process &k) {
-  const std::string dir = root + "/" + std::to_string(pid);
-  int dfd = ::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0)
-    return std::nullopt;
-  struct closer {
-    int fd;
-    ~closer() {
-      ::close(fd);
-    }
-  } close_dfd{dfd};
-  std::string text;
-  if (!read_file_at(dfd, "stat", text, true))
-    return std::nullopt;
+// A process the last listing read whole, read again with stat and the exe
+// link (and status only when its real uid could have changed): its record is
+// the last one's when nothing an exec, a rename or a setuid changes has
+// changed (starttime, ppid, name, argv's address — a new stack at every exec,
+// placed anew by ASLR — the exe link, the real uid). False, and the caller
+// reads it in full, otherwise. Paths are relative to the root's descriptor
+// `rootfd` ("PID/stat"): one open per file, no directory descriptor.
+//
+// The real uid without status: a task whose real, effective and saved uid
+// were one at the last read (k.uids_alike) can change its real uid only with
+// CAP_SETUID (the set*uid calls let it choose among those three otherwise),
+// and a capability used sets PF_SUPERPRIV in stat's flags, which stays set
+// until the task forks (the child starts without it). So status is read only
+// when the uids differed or the flag is set.
+bool read_known(int rootfd, int pid, const procfs_reader::known_process &k,
+                std::string &text) {
+  char path[32];
+  auto [end, ec] = std::to_chars(path, path + 16, pid);
+  if (ec != std::errc())
+    return false;
+  auto file = [&](const char *name) {
+    std::size_t n = std::strlen(name);
+    *end = '/';
+    std::memcpy(end + 1, name, n + 1);
+    return path;
+  };
+  if (!read_file_at(rootfd, file("stat"), text, true))
+    return false;
   auto st = parse_stat_line(text);
   constexpr std::uint64_t pf_exiting = 0x00000004;
+  constexpr std::uint64_t pf_superpriv = 0x00000100;
   if (!st || st->starttime != k.key.starttime || st->ppid != k.key.ppid
       || st->comm != k.key.comm || st->arg_start != k.key.arg_start
       || st->arg_end != k.key.arg_end || is_zombie(*st) || st->state == 'X'
       || (st->flags & pf_exiting) != 0 || st->vsize == 0)
-    return std::nullopt;
-  if (!read_file_at(dfd, "status", text, true))
-    return std::nullopt;
-  auto uid = status_field(text, "Uid");
-  if (!uid || *uid != k.uid)
-    return std::nullopt;
+    return false;
+  if (!k.uids_alike || (st->flags & pf_superpriv) != 0) {
+    if (!read_file_at(rootfd, file("status"), text, true))
+      return false;
+    auto uid = status_field(text, "Uid");
+    if (!uid || *uid != k.uid)
+      return false;
+  }
   char buf[4096];
-  ssize_t n = ::readlinkat(dfd, "exe", buf, sizeof(buf));
-  if (n <= 0 || std::string_view(buf, static_cast<std::size_t>(n)) != k.exe)
-    return std::nullopt;
-  return k.rec;
+  ssize_t n = ::readlinkat(rootfd, file("exe"), buf, sizeof(buf));
+  return n > 0 && std::string_view(buf, static_cast<std::size_t>(n)) == k.exe;
 }
 
 } // namespace
@@ -633,19 +665,32 @@ listing procfs_reader::list() const {
     return out;
   std::sort(pids.begin(), pids.end());
   out.processes.reserve(pids.size());
+  // The known processes' files are opened relative to the root.
+  int rootfd = known_.empty()
+                   ? -1
+                   : ::open(root_.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  struct closer {
+    int fd;
+    ~closer() {
+      if (fd >= 0)
+        ::close(fd);
+    }
+  } close_root{rootfd};
+  std::string text; // one buffer for every known process's reads
   user_cache users; // names are looked up afresh once a listing
   std::unordered_map<int, known_process> known;
+  known.reserve(pids.size()); // no rehash while it fills
   std::size_t known_bytes = 0;
   for (int pid : pids) {
     std::optional<process_record> rec;
     known_process k;
     bool reused = false;
-    if (auto it = known_.find(pid); it != known_.end()) {
-      rec = read_known(root_, pid, it->second);
-      if (rec) {
-        k = std::move(it->second);
-        reused = true;
-      }
+    if (auto it = known_.find(pid);
+        it != known_.end() && rootfd >= 0
+        && read_known(rootfd, pid, it->second, text)) {
+      k = std::move(it->second);
+      rec = k.rec;
+      reused = true;
     }
     if (!rec)
       rec = read_one(root_, btime_, hz_, pid, users, &out.error, nullptr, &k);

@@ -174,11 +174,15 @@ private:
 
 public:
   /// What list() keeps of a process between listings, so that the next one
-  /// reads only stat, status and the exe link of a process it saw already
-  /// (not its command line, nor stat and exe twice). Exposed for tests.
+  /// reads only stat and the exe link of a process it saw already (status
+  /// too when its real uid could have changed: see uids_alike; not its
+  /// command line, nor stat and exe twice). Exposed for tests.
   struct known_process {
     stat_line key;   ///< starttime, ppid, comm, argv's addresses
-    std::string uid; ///< status's Uid line
+    std::string uid; ///< status's Uid line: the real uid
+    /// The real, effective and saved uid were one: the real uid can change
+    /// only through CAP_SETUID, which sets PF_SUPERPRIV in stat's flags.
+    bool uids_alike = false;
     std::string exe; ///< the exe link
     process_record rec;
   };

@@ -5,19 +5,10 @@
 
 #include "actors/cache/inline_text.hpp"
 
-#include <ostream>
 #include <random>
 #include <string>
 #include <utility>
 #include <vector>
-
-namespace proctrack {
-// For Boost.Test's messages.
-template <std::size_t N>
-std::ostream &operator<<(std::ostream &o, const inline_text<N> &t) {
-  return o << t.view();
-}
-} // namespace proctrack
 
 BOOST_AUTO_TEST_SUITE(inline_text_test)
 

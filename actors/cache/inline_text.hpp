@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -146,6 +147,10 @@ public:
   }
   friend bool operator!=(const std::string &a, const inline_text &b) {
     return std::string_view{a} != b.view();
+  }
+
+  friend std::ostream &operator<<(std::ostream &o, const inline_text &t) {
+    return o << t.view();
   }
 
 private:

@@ -112,9 +112,9 @@ void compare_chains(const std::vector<process_update> &from_a,
     ++r.chains;
     std::vector<std::string> a, b;
     for (auto *e : ta.callchain(u.process.guid, 64))
-      a.push_back(exe_of(unpack_data(e->data)) + "|" + e->id);
+      a.push_back(exe_of(unpack_data(e->data)) + "|" + e->id.str());
     for (auto *e : tb.callchain(u.process.guid, 64))
-      b.push_back(exe_of(unpack_data(e->data)) + "|" + e->id);
+      b.push_back(exe_of(unpack_data(e->data)) + "|" + e->id.str());
     if (!a.empty() && a == b)
       ++r.chains_same;
   }

@@ -87,7 +87,7 @@ std::vector<history_row> rows_of(process_table &tab) {
 std::vector<std::string> chain_ids(process_table &tab, const std::string &id) {
   std::vector<std::string> out;
   for (auto *e : tab.callchain(id, 10))
-    out.push_back(e->id);
+    out.push_back(e->id.str());
   return out;
 }
 

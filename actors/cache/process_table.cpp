@@ -110,10 +110,10 @@ bool process_table::by_start(const process_entry *a, const process_entry *b) {
 }
 
 std::string_view process_entry::pid() const {
-  auto pos = id.rfind('-');
+  std::string_view v = id;
+  auto pos = v.rfind('-');
   // Disambiguated ids ("5-1609497000.1") keep the pid before the last '-'.
-  return pos == std::string::npos ? std::string_view{id}
-                                  : std::string_view{id}.substr(0, pos);
+  return pos == std::string_view::npos ? v : v.substr(0, pos);
 }
 
 std::string make_real_id(std::string_view pid, timestamp start) {
@@ -223,26 +223,47 @@ std::string pack_data(const data_fields &d) {
   return out;
 }
 
-// Room for `n` bytes in `out` (emptied): its buffer when it fits without
-// much slack, else a new one of exactly that size (std::string's reserve
-// would double a buffer that is too small, and a stored Data buffer keeps
-// its slack while the process is cached).
+// Room for `n` bytes in `out` (emptied): its buffer when it fits with
+// little slack (at most n/32 + 48 bytes: malloc rounds to 16 anyway), else
+// a new one of exactly that size. std::string's reserve would double a
+// buffer that is too small, and a stored Data buffer keeps its slack while
+// the process is cached: with n/4 + 64 allowed, the RSS after max-size
+// grew by ~20% as reused buffers kept their old sizes (issue 16).
 static void reserve_exact(std::string &out, std::size_t n) {
   out.clear();
-  if (out.capacity() >= n && out.capacity() <= n + n / 4 + 64)
+  if (out.capacity() >= n && out.capacity() <= n + n / 32 + 48)
     return;
   std::string fresh;
   fresh.reserve(n);
   out.swap(fresh);
 }
 
-void pack_data_into(std::string &out, const data_fields &d) {
-  // The exact size when no key needs escaping (the usual case), so a
-  // stored Data string carries no slack; escapes only grow it.
+namespace {
+
+// The exact size when no key needs escaping (the usual case), so a stored
+// Data string carries no slack; escapes only grow it.
+std::size_t packed_size(const data_fields &d) {
   std::size_t n = 2;
   for (auto &f : d)
     n += f.key.size() + 4 + (f.json.empty() ? 4 : f.json.size());
-  reserve_exact(out, n);
+  return n;
+}
+
+// pack_data_into for fields whose keys are known to be unique (checked
+// once by the caller, not again per field).
+void pack_unique_into(std::string &out, const data_fields &d) {
+  reserve_exact(out, packed_size(d));
+  out += '{';
+  bool first = true;
+  for (auto &f : d)
+    append_field(out, first, f.key, f.json);
+  out += '}';
+}
+
+} // namespace
+
+void pack_data_into(std::string &out, const data_fields &d) {
+  reserve_exact(out, packed_size(d));
   append_packed_data(out, d);
 }
 
@@ -412,7 +433,8 @@ std::string process_table::stored_data(data_fields &&d,
 void process_table::stored_data_into(std::string &out, data_fields &&d,
                                      std::vector<std::string> cut) {
   // A key given twice keeps its last value (append_packed_data): only that
-  // one is capped and listed, never a value that is not stored.
+  // one is capped and listed, never a value that is not stored. After
+  // this the keys are unique ("Truncated" is dropped and added once).
   if (has_duplicate_keys(d)) {
     auto take = last_of_each_key(d);
     data_fields unique;
@@ -452,7 +474,7 @@ void process_table::stored_data_into(std::string &out, data_fields &&d,
     list += ']';
     d.push_back({"Truncated", std::move(list)});
   }
-  pack_data_into(out, d);
+  pack_unique_into(out, d);
 }
 
 void process_table::set_data(process_entry &e, std::string data) {
@@ -484,6 +506,20 @@ std::uint32_t process_table::lookup_guid(std::string_view guid) const {
   if (guid.empty())
     return npos;
   return by_guid_.find(guid, guid_key());
+}
+
+std::uint32_t process_table::parent_of(std::uint32_t slot) const {
+  auto &e = slots_[slot];
+  if (e.parent_id.empty())
+    return npos;
+  // Ids are unique among cached processes (by_id_), so a used slot that
+  // holds the parent's id is the one the index would give.
+  auto h = e.parent_hint;
+  if (h < slots_.size() && slots_[h].used && slots_[h].id == e.parent_id)
+    return h;
+  h = lookup_real_id(e.parent_id);
+  e.parent_hint = h;
+  return h;
 }
 
 std::uint32_t process_table::lookup(std::string_view raw) const {
@@ -557,7 +593,7 @@ void process_table::refresh_tier(std::uint32_t slot) {
     list_push_back(slot);
     if (was_live == is_live)
       return;
-    auto parent = lookup_real_id(e.parent_id);
+    auto parent = parent_of(slot);
     if (parent == npos) {
       count_orphan(e.parent_id, is_live ? 1 : -1);
       return;
@@ -576,13 +612,16 @@ void process_table::refresh_tier(std::uint32_t slot) {
 // Live children of a parent that is not cached (evicted, expired, or not
 // seen yet under that real id): kept by the parent's real id so that when a
 // process with that id is cached again, its count is exact from the start.
-void process_table::count_orphan(const std::string &parent_id, int delta) {
+void process_table::count_orphan(std::string_view parent_id, int delta) {
   if (parent_id.empty() || unknown_parent_id(parent_id))
     return; // "<ppid>-?" never becomes a cached id
-  auto it = orphan_live_.find(parent_id);
+  if (delta <= 0 && orphan_live_.empty())
+    return;
+  key_buf_.assign(parent_id.data(), parent_id.size());
+  auto it = orphan_live_.find(key_buf_);
   if (delta > 0) {
     if (it == orphan_live_.end())
-      orphan_live_.emplace(parent_id, static_cast<std::uint32_t>(delta));
+      orphan_live_.emplace(key_buf_, static_cast<std::uint32_t>(delta));
     else
       it->second += static_cast<std::uint32_t>(delta);
   } else if (it != orphan_live_.end()) {
@@ -596,13 +635,13 @@ void process_table::count_orphan(const std::string &parent_id, int delta) {
 
 // -- insertion and removal ---------------------------------------------------
 
-void process_table::note_suffix(const std::string &id) {
+void process_table::note_suffix(std::string_view id) {
   auto dot = id.rfind('.');
   auto dash = id.rfind('-');
   if (dot == std::string::npos || (dash != std::string::npos && dot < dash))
     return;
   std::uint64_t n = 0;
-  auto tail = std::string_view{id}.substr(dot + 1);
+  auto tail = id.substr(dot + 1);
   auto [end, ec] = std::from_chars(tail.data(), tail.data() + tail.size(), n);
   // unique_id never gives more than max_size + 1; a larger one (a hostile
   // stream's) is not scanned for.
@@ -669,7 +708,7 @@ std::uint32_t process_table::insert(std::string_view id, process_record &&p) {
   auto &e = slots_[slot];
   // Assigned into the slot's own buffers: a slot freed by an eviction is
   // reused with its capacity (remove()), so this allocates nothing then.
-  e.id.assign(id.data(), id.size());
+  e.id.assign(id);
   e.parent_id.clear();
   e.guid.assign(p.guid);
   e.start_time = p.start_time;
@@ -681,9 +720,12 @@ std::uint32_t process_table::insert(std::string_view id, process_record &&p) {
   e.children.clear();
   e.live_children = 0;
   // Children that named this id as their parent before it was (re)cached.
-  if (auto o = orphan_live_.find(e.id); o != orphan_live_.end()) {
-    e.live_children = o->second;
-    orphan_live_.erase(o);
+  if (!orphan_live_.empty()) {
+    key_buf_.assign(id.data(), id.size());
+    if (auto o = orphan_live_.find(key_buf_); o != orphan_live_.end()) {
+      e.live_children = o->second;
+      orphan_live_.erase(o);
+    }
   }
   e.seen_in_sync = 0;
   e.end_is_estimate = false;
@@ -705,7 +747,7 @@ void process_table::remove(std::uint32_t slot) {
     e.changed = false;
   }
   if (e.tier != 0) {
-    auto parent = lookup_real_id(e.parent_id);
+    auto parent = parent_of(slot);
     if (parent == npos)
       count_orphan(e.parent_id, -1);
     else if (parent != slot && slots_[parent].live_children > 0) {
@@ -727,21 +769,17 @@ void process_table::remove(std::uint32_t slot) {
   e.parent_id.clear();
   e.guid.clear();
   e.data.clear();
-  for (auto &c : e.children)
-    if (spare_ids_.size() < kept_spare_ids)
-      spare_ids_.push_back(std::move(c));
-  e.children.clear();
-  // The next insert reuses a freed slot with its buffers (evictions free
-  // one slot per insert). Only a few are kept so: past that, or with a
-  // large Data buffer, the memory goes back (expiry may free many).
+  // A child list goes back whole: the next process in this slot is most
+  // likely no parent, and a kept list's capacity would stay with it while
+  // it is cached (the RSS after max-size grew so, issue 16).
+  std::vector<id_text>{}.swap(e.children);
+  // The next insert reuses a freed slot's Data buffer (evictions free one
+  // slot per insert); reserve_exact() takes it only when it fits the new
+  // Data within a little slack. Only a few are kept so: past that, or a
+  // large buffer, the memory goes back (expiry may free many).
   if (free_slots_.size() >= kept_free_slots
-      || e.data.capacity() > kept_data_capacity) {
-    std::string{}.swap(e.id);
-    std::string{}.swap(e.parent_id);
-    std::string{}.swap(e.guid);
+      || e.data.capacity() > kept_data_capacity)
     std::string{}.swap(e.data);
-    std::vector<std::string>{}.swap(e.children);
-  }
   free_slots_.push_back(slot);
 }
 
@@ -1029,20 +1067,13 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
     return;
   }
   e.parent_id = slots_[parent].id;
+  e.parent_hint = parent;
   auto &p = slots_[parent];
   if (std::find(p.children.begin(), p.children.end(), e.id)
       == p.children.end()) {
-    if (p.children.size() < cfg_.max_children) {
-      // A string freed by an eviction (remove()) carries the id: no
-      // allocation per link once the table is full.
-      if (spare_ids_.empty()) {
-        p.children.push_back(e.id);
-      } else {
-        p.children.push_back(std::move(spare_ids_.back()));
-        spare_ids_.pop_back();
-        p.children.back().assign(e.id);
-      }
-    } else
+    if (p.children.size() < cfg_.max_children)
+      p.children.push_back(e.id); // inline: no block of its own
+    else
       ++counters_.children_dropped;
   }
   if (e.tier != 0) {
@@ -1078,7 +1109,7 @@ bool process_table::is_ancestor(std::uint32_t ancestor,
     auto &e = slots_[slot];
     if (e.parent_id.empty())
       return false;
-    slot = lookup_real_id(e.parent_id);
+    slot = parent_of(slot);
   }
   return false;
 }
@@ -1161,9 +1192,9 @@ void process_table::restore_end(std::uint32_t slot, const process_record &p) {
   // The stored list as it was (order, and ids of children evicted since),
   // within max-children.
   if (p.keeps_children) {
-    e.children = p.children;
-    if (e.children.size() > cfg_.max_children)
-      e.children.resize(cfg_.max_children);
+    e.children.assign(p.children.begin(),
+                      p.children.begin()
+                          + std::min(p.children.size(), cfg_.max_children));
   }
   // Like an exit row: overrides an estimate, not an earlier explicit end.
   if (p.end_time != unknown_time && (e.running() || e.end_is_estimate))
@@ -1176,10 +1207,14 @@ void process_table::apply_pending_exit(std::uint32_t slot,
     return;
   auto &e = slots_[slot];
   auto hit = pending_exits_.end();
-  if (!e.guid.empty())
-    hit = pending_exits_.find(e.guid);
-  if (hit == pending_exits_.end())
-    hit = pending_exits_.find(e.id);
+  if (!e.guid.empty()) {
+    key_buf_.assign(e.guid.view());
+    hit = pending_exits_.find(key_buf_);
+  }
+  if (hit == pending_exits_.end()) {
+    key_buf_.assign(e.id.view());
+    hit = pending_exits_.find(key_buf_);
+  }
   if (hit == pending_exits_.end() && !pid.empty()) {
     auto h = pending_exits_.find(pid);
     if (h != pending_exits_.end() && h->second >= e.start_time)
@@ -1555,7 +1590,7 @@ void process_table::end_sync() {
     // subreaper after a double fork), which never started the child.
     std::string recorded;
     if (e.parent_id.size() > 2)
-      recorded = e.parent_id.substr(0, e.parent_id.size() - 2);
+      recorded = e.parent_id.view().substr(0, e.parent_id.size() - 2);
     if (recorded.empty() || recorded == "?")
       continue; // no pid was recorded: nothing to match
     auto started_it = [&](std::uint32_t c) {
@@ -1774,7 +1809,7 @@ table_state process_table::export_state() const {
       p.end_time = e.end_time;
       p.last_sync_time = e.last_sync_time;
       p.data = e.data;
-      p.children = e.children;
+      p.children.assign(e.children.begin(), e.children.end());
       p.live_children = e.live_children;
       p.end_is_estimate = e.end_is_estimate;
       p.holds_pid = lookup_link(e.pid()) == slot;
@@ -1824,9 +1859,9 @@ std::size_t process_table::import_state(table_state &&s) {
     e.data.clear();
     set_data(e, is_json_object(p.data) ? stored_data(unpack_data(p.data))
                                        : std::string{"{}"});
-    e.children = std::move(p.children);
-    if (e.children.size() > cfg_.max_children)
-      e.children.resize(cfg_.max_children);
+    e.children.assign(p.children.begin(),
+                      p.children.begin()
+                          + std::min(p.children.size(), cfg_.max_children));
     e.live_children = p.live_children;
     e.seen_in_sync = 0;
     e.end_is_estimate = p.end_is_estimate;
@@ -1893,7 +1928,7 @@ std::vector<const process_entry *> process_table::callchain(std::string_view id,
   std::unordered_set<std::uint32_t> seen;
   while (slot != npos && chain.size() < max && seen.insert(slot).second) {
     chain.push_back(&slots_[slot]);
-    slot = lookup_real_id(slots_[slot].parent_id);
+    slot = parent_of(slot);
   }
   std::reverse(chain.begin(), chain.end());
   return chain;

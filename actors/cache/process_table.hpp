@@ -4,6 +4,7 @@
 // SPEC §1-§4; docs/semantics.md lists every choice the SPEC leaves open.
 #pragma once
 
+#include "actors/cache/inline_text.hpp"
 #include "actors/cache/slot_index.hpp"
 #include "messages/types.hpp"
 
@@ -38,19 +39,23 @@ struct table_config {
 
 /// One cached process. Data values are kept as JSON text.
 struct process_entry {
-  std::string id;        ///< real id "<pid>-<start seconds>"
-  std::string parent_id; ///< real id of the parent, or "<ppid>-?"
-  std::string guid;      ///< lower-case ProcessGuid, empty when none
+  // Kept inline (inline_text.hpp): no heap block for an id or a GUID.
+  id_text id;        ///< real id "<pid>-<start seconds>"
+  id_text parent_id; ///< real id of the parent, or "<ppid>-?"
+  guid_text guid;    ///< lower-case ProcessGuid, empty when none
   timestamp start_time = unknown_time;
   timestamp end_time = unknown_time;
   timestamp last_sync_time = unknown_time;
   std::string data; ///< the Data object as JSON text (one block; see pack_data)
-  std::vector<std::string> children; ///< real ids, at most max_children
+  std::vector<id_text> children; ///< real ids, at most max_children
   // Bookkeeping for eviction order (see process_table::tier_of).
   std::uint32_t prev = 0;
   std::uint32_t next = 0;
   std::uint32_t live_children =
       0; ///< children that are running or have running descendants
+  /// Where the parent was last found: a hint only, checked against
+  /// parent_id on every use (process_table::parent_of), never trusted.
+  mutable std::uint32_t parent_hint = 0xFFFFFFFFu;
   std::uint64_t seen_in_sync =
       0;                    ///< generation of the last sync that listed it
   std::size_t sync_row = 0; ///< its row in that sync's bookkeeping
@@ -253,12 +258,16 @@ private:
   std::uint32_t lookup_real_id(std::string_view id) const;
   std::uint32_t lookup_link(std::string_view pid) const;
   std::uint32_t lookup_guid(std::string_view guid) const;
+  /// The cached process whose id is `slot`'s parent_id, npos if none: what
+  /// lookup_real_id(parent_id) gives, through the slot's hint when it
+  /// still holds that id (the loop check walks chains on every link).
+  std::uint32_t parent_of(std::uint32_t slot) const;
   /// A new process under `id`, with p's GUID, start and Data (the rest of
   /// `p` is left as it was).
   std::uint32_t insert(std::string_view id, process_record &&p);
   std::uint32_t allocate_slot();
   /// Raises max_suffix_ to the ".N" of a cached id.
-  void note_suffix(const std::string &id);
+  void note_suffix(std::string_view id);
   /// `base` with the first free ".N" suffix (same pid and second).
   std::string unique_id(const std::string &base);
   /// The process with this pid and exactly this start ("<pid>-<s>", then
@@ -310,7 +319,7 @@ private:
   void list_remove(std::uint32_t slot);
   void evict_if_full();
   void remove(std::uint32_t slot);
-  void count_orphan(const std::string &parent_id, int delta);
+  void count_orphan(std::string_view parent_id, int delta);
 
   table_config cfg_;
   std::vector<process_entry> slots_;
@@ -320,11 +329,11 @@ private:
   static constexpr std::size_t kept_free_slots = 64;
   static constexpr std::size_t kept_data_capacity = 8192;
   mutable std::string scratch_id_; ///< lookup_exact's key buffer
-  std::string new_id_;             ///< apply_start's id buffer
+  /// The key of an orphan_live_ or pending_exits_ lookup by a stored id
+  /// (those maps are keyed by std::string: no temporary string per lookup).
+  std::string key_buf_;
+  std::string new_id_;    ///< apply_start's id buffer
   std::string merge_buf_; ///< merge_packed's output before it is copied
-  /// Child id strings of removed processes, reused for new child links.
-  std::vector<std::string> spare_ids_;
-  static constexpr std::size_t kept_spare_ids = 256;
   // The indexes hold slot numbers; each key lives in its slot (slot_index).
   slot_index by_id_;   ///< real id -> process
   slot_index links_;   ///< bare pid -> newest holder

@@ -46,9 +46,10 @@ std::vector<process_update> snapshot_updates(const process_table &table) {
       u.process.data = unpack_data(e->data);
       // The parent as the entry links it: its pid, and its GUID when the
       // parent is cached with one.
-      auto dash = e->parent_id.rfind('-');
-      if (dash != std::string::npos)
-        u.process.ppid = e->parent_id.substr(0, dash);
+      std::string_view parent_id = e->parent_id;
+      auto dash = parent_id.rfind('-');
+      if (dash != std::string_view::npos)
+        u.process.ppid = parent_id.substr(0, dash);
       if (auto p = by_id.find(e->parent_id); p != by_id.end())
         u.process.parent_guid = p->second->guid;
       u.time = e->start_time;

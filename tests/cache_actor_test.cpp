@@ -193,6 +193,34 @@ BOOST_AUTO_TEST_CASE(every_message_type_survives_serialization) {
   BOOST_TEST(fb2.expire_at == 100);
 }
 
+// The cache expires exited processes against the wall clock by a timer of
+// its own (cache_config::expiry_interval), with no stats publisher around;
+// a cache on the events' clock (replay) runs none.
+BOOST_AUTO_TEST_CASE(the_cache_expires_by_its_own_timer) {
+  for (bool event_clock : {false, true}) {
+    cache_config cc;
+    cc.event_clock = event_clock;
+    auto cache = track(spawn_cache(sys, cc));
+    update_batch b;
+    b.updates.push_back(start("5", "1", "2021-01-01T10:30:00Z"));
+    process_update ex;
+    ex.kind = update_kind::exit;
+    ex.target = "5-1609497000";
+    ex.time = *parse_time("2021-01-01T10:31:00Z");
+    b.updates.push_back(ex);
+    BOOST_TEST(ask<std::uint64_t>(cache, b) == 2u);
+    // Ended years before the wall clock's now: past tracker.max-expiry.
+    BOOST_TEST(nlohmann::json::parse(
+                   ask<std::string>(cache, query{"get", "5-1609497000", 0}))
+                   .is_object());
+    sched.advance_time(cc.expiry_interval);
+    sched.run();
+    auto j = nlohmann::json::parse(
+        ask<std::string>(cache, query{"get", "5-1609497000", 0}));
+    BOOST_TEST(j.is_object() == event_clock, "event_clock " << event_clock);
+  }
+}
+
 // The cache tells its typed sinks what it applied beyond the updates: the
 // live-mode expiry ticks and the batch's enrichments, and its snapshot
 // handler answers the table's exact state.

@@ -10,6 +10,10 @@
 # Linux build, and the agent's refusals and pslist tracking under wine).
 #
 #   scripts/fresh-windows-check.sh          # as root, from the project
+#   scripts/fresh-windows-check.sh --windows-only
+#       # setup, the Linux build (the replay check compares against it) and
+#       # build-windows.sh --test, without the Linux suites and fuzzing that
+#       # ../shared/tools/fresh-debian-check runs anyway
 #   KEEP=1 scripts/fresh-windows-check.sh   # keep the root file system
 #
 # Exit status: that of .ci/run inside. The log is kept as
@@ -20,6 +24,9 @@ set -euo pipefail
 project=$(git rev-parse --show-toplevel)
 shared=$(cd "$project/../shared" 2>/dev/null && pwd) ||
   { echo "fresh-windows-check: no ../shared beside the project" >&2; exit 2; }
+job='bash .ci/run'
+[ "${1:-}" = "--windows-only" ] &&
+  job='scripts/setup.sh && scripts/build.sh && scripts/build-windows.sh --test'
 cache=/var/tmp/fresh-debian
 base=$cache/bookworm-base.tar
 mkdir -p "$cache"
@@ -49,8 +56,8 @@ set +e
 start=$(date +%s)
 chroot "$root" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root \
   CI=true LANG=C.UTF-8 PROCTRACK_WINDOWS=1 \
-  bash -c 'cd /src/project && bash .ci/run' 2>&1 | tee "$cache/windows-last.log"
+  bash -c "cd /src/project && $job" 2>&1 | tee "$cache/windows-last.log"
 rc=${PIPESTATUS[0]}
-echo "fresh-windows-check: PROCTRACK_WINDOWS=1 .ci/run exit $rc after" \
+echo "fresh-windows-check: PROCTRACK_WINDOWS=1 $job: exit $rc after" \
   "$(($(date +%s) - start)) s on a fresh Debian 12 (log: $cache/windows-last.log)"
 exit $rc

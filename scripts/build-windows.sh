@@ -229,6 +229,9 @@ windows_tests() {
   # which inherit those suites' output pipes, and ctest sees them end only
   # when the wineserver goes idle (two 1-minute suites reported 172 s each).
   export WINEPREFIX=${WINEPREFIX:-$BUILD/wineprefix} WINEDEBUG=-all
+  # wineserver refuses a prefix directory that does not exist yet (a new
+  # build directory: it failed so on a fresh one); wine fills an empty one.
+  mkdir -p "$WINEPREFIX"
   local wineserver
   wineserver=$(command -v wineserver || echo /usr/lib/wine/wineserver)
   "$wineserver" -p 600 </dev/null >/dev/null 2>&1

@@ -26,10 +26,12 @@ struct sent_msg {
   bool operator==(const sent_msg &o) const {
     return seq == o.seq && n == o.n;
   }
+  // How a failed check prints one (a hidden friend: no warning when no
+  // check needs it).
+  friend std::ostream &operator<<(std::ostream &os, const sent_msg &m) {
+    return os << "{" << m.seq << ", " << m.n << "}";
+  }
 };
-std::ostream &operator<<(std::ostream &os, const sent_msg &m) {
-  return os << "{" << m.seq << ", " << m.n << "}";
-}
 using seqs = std::vector<sent_msg>;
 
 update_batch updates(std::size_t n, int first_pid = 100) {

@@ -1302,4 +1302,126 @@ BOOST_AUTO_TEST_CASE(exact_lookup_finds_a_suffix_past_an_evicted_one) {
   BOOST_TEST(tab.counters().unknown_exits == 0);
 }
 
+// process_table::apply(update_batch&&), the one way the cache and the
+// collector change a table: what it reports for enrichment, and what it
+// hands a mirror.
+namespace {
+
+process_record with_exe(std::string pid, const char *start, const char *exe) {
+  auto p = rec(std::move(pid), "1", start, "x");
+  p.data.push_back({"Exe", std::string{"\""} + exe + "\""});
+  return p;
+}
+
+process_update start_with_exe(std::string pid, const char *when,
+                              const char *exe) {
+  process_update u;
+  u.kind = update_kind::start;
+  u.process = with_exe(std::move(pid), when, exe);
+  return u;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_batch_reports_the_processes_it_created_to_enrich) {
+  process_table tab;
+  enrichment a{"/usr/bin/a", true, "{\"CompanyName\":\"A\"}", "a", ""};
+  // 7 is known before the batch, with its version information.
+  tab.apply(start_with_exe("7", "2021-01-01T10:00:00Z", "/usr/bin/k"));
+  tab.apply_enrichment(
+      enrichment{"/usr/bin/k", true, "{\"CompanyName\":\"K\"}", "k", ""});
+  update_batch b;
+  b.updates.push_back(
+      start_with_exe("5", "2021-01-01T10:01:00Z", "/usr/bin/a"));
+  b.updates.push_back(
+      start_with_exe("6", "2021-01-01T10:01:00Z", "/usr/bin/b"));
+  b.updates.push_back(start("9", "1", "2021-01-01T10:01:00Z")); // no Exe
+  b.updates.push_back(
+      sync("2021-01-01T10:02:00Z",
+           {with_exe("5", "2021-01-01T10:01:00Z", "/usr/bin/a"),
+            with_exe("6", "2021-01-01T10:01:00Z", "/usr/bin/b"),
+            with_exe("7", "2021-01-01T10:00:00Z", "/usr/bin/k"),
+            with_exe("8", "2021-01-01T10:01:30Z", "/usr/bin/c")}));
+  batch_options opt;
+  opt.report_created = true;
+  opt.keep_applied = true;
+  opt.remembered = [&](const std::string &exe) {
+    return exe == a.path ? &a : nullptr;
+  };
+  auto r = tab.apply(std::move(b), opt);
+  BOOST_TEST(r.updates == 4u);
+  // Starts in order, then the listed processes still without version
+  // information (7 kept its own; 5 is merged from what is remembered).
+  ids reported;
+  for (auto &[id, path] : r.to_enrich)
+    reported.push_back(id + " " + path);
+  BOOST_TEST(reported
+                 == (ids{"6-1609495260 /usr/bin/b", "6-1609495260 /usr/bin/b",
+                         "8-1609495290 /usr/bin/c"}),
+             boost::test_tools::per_element());
+  auto d5 = json::parse(tab.get_json("5"))["Data"];
+  BOOST_TEST(d5["VersionInformation"]["CompanyName"] == "A");
+  auto d7 = json::parse(tab.get_json("7"))["Data"];
+  BOOST_TEST(d7["VersionInformation"]["CompanyName"] == "K");
+  BOOST_REQUIRE(r.applied);
+  BOOST_TEST(r.applied->updates.size() == 4u);
+  BOOST_REQUIRE(!r.applied->enrichments.empty());
+  for (auto &pe : r.applied->enrichments) {
+    BOOST_TEST(pe.id == "5-1609495260");
+    BOOST_TEST(pe.info.path == "/usr/bin/a");
+  }
+  // Nothing is reported unless asked for.
+  process_table other;
+  update_batch plain;
+  plain.updates.push_back(
+      start_with_exe("5", "2021-01-01T10:01:00Z", "/usr/bin/a"));
+  auto quiet = other.apply(std::move(plain));
+  BOOST_TEST(quiet.to_enrich.empty());
+  BOOST_TEST(!quiet.applied);
+}
+
+BOOST_AUTO_TEST_CASE(a_mirror_applying_the_applied_batches_equals_the_table) {
+  table_config cfg;
+  cfg.max_expiry = 600 * hns_per_second;
+  process_table tab{cfg}, mirror{cfg};
+  enrichment a{"/usr/bin/a", true, "{\"CompanyName\":\"A\"}", "a", ""};
+  batch_options opt;
+  opt.report_created = true;
+  opt.keep_applied = true;
+  opt.remembered = [&](const std::string &exe) {
+    return exe == a.path ? &a : nullptr;
+  };
+  auto step = [&](update_batch b) {
+    auto r = tab.apply(std::move(b), opt);
+    BOOST_REQUIRE(r.applied);
+    mirror.apply(std::move(*r.applied));
+    BOOST_TEST(mirror.pslist_json() == tab.pslist_json());
+  };
+  update_batch b1;
+  b1.updates.push_back(
+      start_with_exe("5", "2021-01-01T10:00:00Z", "/usr/bin/a"));
+  b1.updates.push_back(
+      start_with_exe("6", "2021-01-01T10:00:00Z", "/usr/bin/b"));
+  b1.updates.push_back(exit_of("6", "2021-01-01T10:00:30Z"));
+  step(std::move(b1));
+  // The enricher's answer for /usr/bin/b, by path, as the cache sends it.
+  update_batch b2;
+  b2.enrichments.push_back(
+      {{}, {"/usr/bin/b", true, "{\"CompanyName\":\"B\"}", "b", ""}});
+  b2.updates.push_back(
+      start_with_exe("7", "2021-01-01T10:05:00Z", "/usr/bin/a"));
+  step(std::move(b2));
+  // An expiry in the batch: 6 exited more than 10 minutes before it.
+  update_batch b3;
+  b3.updates.push_back(
+      start_with_exe("8", "2021-01-01T10:06:00Z", "/usr/bin/a"));
+  b3.expire_at = t("2021-01-01T10:20:00Z");
+  step(std::move(b3));
+  BOOST_TEST(!tab.peek("6-1609495200"));
+  BOOST_TEST(json::parse(mirror.get_json(
+                 "8"))["Data"]["VersionInformation"]["CompanyName"]
+             == "A");
+  BOOST_TEST(mirror.get_json("7") == tab.get_json("7"));
+}
+
 BOOST_AUTO_TEST_SUITE_END() // process_table_test

@@ -12,34 +12,11 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <iterator>
 #include <optional>
 #include <tuple>
 
 namespace proctrack {
-
-namespace {
-
-// The Exe of a process as plain text, or "" when it has none.
-std::string exe_of(const process_entry &e) {
-  if (auto raw = data_value(e.data, "Exe")) {
-    auto v = nlohmann::json::parse(*raw, nullptr, false);
-    if (v.is_string())
-      return v.get<std::string>();
-  }
-  return {};
-}
-
-// The same for a listed process (a sync row), before the table takes it.
-std::string exe_of(const process_record &p) {
-  for (auto &f : p.data)
-    if (f.key == "Exe") {
-      auto v = nlohmann::json::parse(f.json, nullptr, false);
-      return v.is_string() ? v.get<std::string>() : std::string{};
-    }
-  return {};
-}
-
-} // namespace
 
 std::string cache_config::validate() const {
   if (table.max_size == 0)
@@ -287,9 +264,9 @@ std::vector<counter> cache_state::all_counters() const {
                    static_cast<std::int64_t>(history_unacked_rows)});
     out.push_back({"HistoryWaits", history_waits});
   }
-  out.push_back({"EnrichRequests", enrich_requests});
-  out.push_back({"EnrichDone", enrich_done});
-  out.push_back({"EnrichFailed", enrich_failed});
+  out.push_back({"EnrichRequests", enrichments.requests()});
+  out.push_back({"EnrichDone", enrichments.done()});
+  out.push_back({"EnrichFailed", enrichments.failed()});
   for (auto &r : published)
     for (auto &c : r.counters) {
       bool merged = false;
@@ -309,24 +286,15 @@ cache_actor::behavior_type
 cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       enricher_actor enricher) {
   self->state.table = process_table{cfg.table};
+  self->state.enrichments = enrichment_memory{cfg.max_enrichment_cache};
   bool enrich_on = cfg.add_enrichments && enricher != nullptr;
   // Answers flush requests once no enrichment is in flight.
   auto release_flushes = [self] {
-    if (!self->state.enriching.empty())
+    if (!self->state.enrichments.idle())
       return;
     for (auto &p : self->state.flush_waiters)
       p.deliver(true);
     self->state.flush_waiters.clear();
-  };
-  auto remember = [self, cfg](const enrichment &e) {
-    auto &st = self->state;
-    if (st.enriched.emplace(e.path, e).second) {
-      st.enriched_order.push_back(e.path);
-      while (st.enriched_order.size() > cfg.max_enrichment_cache) {
-        st.enriched.erase(st.enriched_order.front());
-        st.enriched_order.pop_front();
-      }
-    }
   };
   // Typed sinks (once each; asking again only takes a new snapshot) get
   // what the table applied, in order (update_batch).
@@ -408,51 +376,42 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                 acked();
               });
   };
-  // Enriches a process that has just started: from the remembered result
-  // (merged now, and told to the typed sinks through `applied`), or by
-  // asking the enricher once per path.
-  auto enrich = [self, enricher, remember, release_flushes, to_batch_sinks,
-                 send_changes](process_table &table, const std::string &id,
-                               const std::string &path,
-                               std::vector<process_enrichment> *applied) {
+  // Applies a batch to every table (an enricher's answer, an expiry):
+  // what no update names a host of is every host's.
+  auto apply_everywhere = [self](const update_batch &b) {
     auto &st = self->state;
-    auto known = st.enriched.find(path);
-    if (known != st.enriched.end()) {
-      if (table.apply_enrichment(id, known->second) && applied)
-        applied->push_back({id, known->second});
-      return;
-    }
-    if (!st.enriching.insert(path).second)
+    for (auto &h : st.other_hosts)
+      h->table.apply(update_batch{b});
+    st.table.apply(update_batch{b});
+  };
+  // Asks the enricher for the processes a batch created that it knows no
+  // version information for, once per path; the answer enriches every
+  // process of that path, in every table, and goes to the typed sinks.
+  auto enrich = [self, enricher, release_flushes, to_batch_sinks, send_changes,
+                 apply_everywhere](const std::string &path) {
+    auto &st = self->state;
+    if (!st.enrichments.ask(path))
       return; // asked already; the answer enriches every process of it
-    ++st.enrich_requests;
     self->request(enricher, caf::infinite, atom::enrich_v, path)
         .then(
-            [self, remember, release_flushes, to_batch_sinks,
-             send_changes](enrichment &r) {
+            [self, release_flushes, to_batch_sinks, send_changes,
+             apply_everywhere](enrichment &r) {
               auto &st = self->state;
-              st.enriching.erase(r.path);
+              st.enrichments.answered(r);
               if (r.ok) {
-                ++st.enrich_done;
-                st.table.apply_enrichment(r);
-                for (auto &h : st.other_hosts)
-                  h->table.apply_enrichment(r);
-                if (!st.batch_sinks.empty()) {
-                  update_batch b;
-                  b.enrichments.push_back({{}, r});
+                update_batch b;
+                b.enrichments.push_back({{}, std::move(r)});
+                apply_everywhere(b);
+                if (!st.batch_sinks.empty())
                   to_batch_sinks(std::move(b));
-                }
                 send_changes();
               } else {
-                ++st.enrich_failed;
                 spdlog::debug("enrichment of {} failed: {}", r.path, r.error);
               }
-              remember(r);
               release_flushes();
             },
             [self, path, release_flushes](caf::error &err) {
-              auto &st = self->state;
-              st.enriching.erase(path);
-              ++st.enrich_failed;
+              self->state.enrichments.unanswered(path);
               spdlog::warn("enricher did not answer for {}: {}", path,
                            caf::to_string(err));
               release_flushes();
@@ -460,15 +419,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
   };
   // Expires exited processes against `now` (a wall-clock time), in every
   // table, and tells the batch sinks (the forwarder's mirror does the same).
-  auto expire = [self, to_batch_sinks, send_changes](timestamp now) {
-    self->state.table.expire(now);
-    for (auto &h : self->state.other_hosts)
-      h->table.expire(now);
-    if (!self->state.batch_sinks.empty()) {
-      update_batch b;
-      b.expire_at = now;
+  auto expire = [self, to_batch_sinks, send_changes,
+                 apply_everywhere](timestamp now) {
+    update_batch b;
+    b.expire_at = now;
+    apply_everywhere(b);
+    if (!self->state.batch_sinks.empty())
       to_batch_sinks(std::move(b));
-    }
     send_changes();
   };
   if (!cfg.event_clock && cfg.expiry_interval.count() > 0)
@@ -478,22 +435,19 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
        send_changes,
        history_behind](update_batch &batch) -> caf::result<std::uint64_t> {
         auto &st = self->state;
-        std::string forwarded;
-        bool forward = cfg.forward_updates && !st.sinks.empty();
-        // Typed sinks get the batch as applied: a copy taken before the
-        // table moves the data out, plus the enrichments merged below.
-        std::optional<update_batch> applied;
-        if (!st.batch_sinks.empty())
-          applied = batch;
-        // Started processes to enrich once the whole batch is in, so that
-        // what a sink sees (updates, then enrichments) is what happened.
-        std::vector<std::tuple<process_table *, std::string, std::string>>
-            started, listed;
-        for (auto &u : batch.updates) {
-          auto *table = st.table_for(u.host, cfg);
-          if (table == nullptr)
-            continue; // past max_hosts, counted
-          if (forward) {
+        std::uint64_t n = batch.updates.size();
+        // Each update's table (split_hosts): nullptr past max_hosts, where
+        // the update is dropped (and counted once).
+        std::vector<process_table *> tables;
+        if (cfg.split_hosts)
+          for (auto &u : batch.updates)
+            tables.push_back(st.table_for(u.host, cfg));
+        if (cfg.forward_updates && !st.sinks.empty()) {
+          std::string forwarded;
+          for (std::size_t i = 0; i < batch.updates.size(); ++i) {
+            auto &u = batch.updates[i];
+            if (cfg.split_hosts && tables[i] == nullptr)
+              continue;
             // Every row names its host when hosts are kept apart, the
             // first host's too: a replay of the stream splits them again.
             forwarded += update_row_json(u, cfg.split_hosts);
@@ -501,39 +455,70 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                 || u.part == sync_part::last)
               forwarded += '\n'; // a listing in parts is one line
           }
-          // A sync creates processes too, and they need their version
-          // information as much as started ones (SPEC §7).
-          if (enrich_on && u.kind == update_kind::sync)
-            for (auto &p : u.processes)
-              if (auto path = exe_of(p); !path.empty())
-                listed.emplace_back(table, make_real_id(p.pid, p.start_time),
-                                    std::move(path));
-          auto e = table->apply(std::move(u));
-          if (enrich_on && e)
-            if (auto path = exe_of(*e); !path.empty())
-              started.emplace_back(table, e->id, std::move(path));
-        }
-        // Listed processes that have it already (kept across the refresh)
-        // are left alone.
-        for (auto &[table, id, path] : listed)
-          if (auto *e = table->peek(id);
-              e && !data_value(e->data, "VersionInformation"))
-            started.emplace_back(table, id, std::move(path));
-        // The batch's own enrichments first: the copy lists them first.
-        for (auto &pe : batch.enrichments)
-          st.table.apply_enrichment(pe);
-        for (auto &[table, id, path] : started)
-          enrich(*table, id, path, applied ? &applied->enrichments : nullptr);
-        if (batch.expire_at != unknown_time) {
-          st.table.expire(batch.expire_at);
-          for (auto &h : st.other_hosts)
-            h->table.expire(batch.expire_at);
-        }
-        if (applied)
-          to_batch_sinks(std::move(*applied));
-        if (forward)
           for (auto &s : st.sinks)
             self->send(s, forwarded);
+        }
+        // Typed sinks get the batch as applied (process_table::apply), so
+        // a mirror applying it stays equal; the enricher is asked for what
+        // is new. A sync creates processes too, and they need their version
+        // information as much as started ones (SPEC §7).
+        batch_options opt;
+        opt.keep_applied = !st.batch_sinks.empty();
+        opt.report_created = enrich_on;
+        if (enrich_on)
+          opt.remembered = [&st](const std::string &path) {
+            return st.enrichments.find(path);
+          };
+        std::vector<apply_report> reports;
+        if (!cfg.split_hosts) {
+          reports.push_back(st.table.apply(std::move(batch), opt));
+        } else {
+          // One batch per host's table, each in the order given; the
+          // batch's own enrichments are the first table's, its expiry
+          // every table's.
+          std::vector<std::pair<process_table *, update_batch>> parts;
+          for (std::size_t i = 0; i < batch.updates.size(); ++i) {
+            auto *table = tables[i];
+            if (table == nullptr)
+              continue;
+            auto &u = batch.updates[i];
+            auto it = std::find_if(parts.begin(), parts.end(),
+                                   [&](auto &p) { return p.first == table; });
+            if (it == parts.end())
+              it = parts.emplace(parts.end(), table, update_batch{});
+            it->second.updates.push_back(std::move(u));
+          }
+          auto primary = std::find_if(parts.begin(), parts.end(), [&](auto &p) {
+            return p.first == &st.table;
+          });
+          if (primary == parts.end())
+            primary = parts.emplace(parts.end(), &st.table, update_batch{});
+          primary->second.enrichments = std::move(batch.enrichments);
+          for (auto &[table, part] : parts)
+            part.expire_at = batch.expire_at;
+          if (batch.expire_at != unknown_time)
+            for (auto &h : st.other_hosts)
+              if (std::none_of(parts.begin(), parts.end(),
+                               [&](auto &p) { return p.first == &h->table; }))
+                parts.emplace_back(&h->table,
+                                   update_batch{{}, {}, {}, batch.expire_at});
+          for (auto &[table, part] : parts)
+            reports.push_back(table->apply(std::move(part), opt));
+        }
+        for (auto &r : reports)
+          for (auto &item : r.to_enrich)
+            enrich(item.second);
+        if (opt.keep_applied) {
+          auto applied = std::move(*reports.front().applied);
+          for (std::size_t i = 1; i < reports.size(); ++i) {
+            auto &more = *reports[i].applied;
+            std::move(more.updates.begin(), more.updates.end(),
+                      std::back_inserter(applied.updates));
+            std::move(more.enrichments.begin(), more.enrichments.end(),
+                      std::back_inserter(applied.enrichments));
+          }
+          to_batch_sinks(std::move(applied));
+        }
         if (!st.snapshot_waiters.empty() && !st.table.sync_open()) {
           for (auto &[p, sink] : st.snapshot_waiters) {
             add_batch_sink(sink);
@@ -542,7 +527,6 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           st.snapshot_waiters.clear();
         }
         send_changes();
-        std::uint64_t n = batch.updates.size();
         if (!st.held_answers.empty() || history_behind()) {
           // The history is behind: the source waits for this answer.
           ++st.history_waits;
@@ -574,7 +558,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       },
       [self](atom::flush) -> caf::result<bool> {
         auto &st = self->state;
-        if (st.enriching.empty())
+        if (st.enrichments.idle())
           return true;
         auto p = self->make_response_promise<bool>();
         st.flush_waiters.push_back(p);

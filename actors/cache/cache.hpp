@@ -3,6 +3,7 @@
 // and feeds the output stream to its subscribers.
 #pragma once
 
+#include "actors/cache/enrichment_memory.hpp"
 #include "actors/cache/process_table.hpp"
 #include "messages/actors.hpp"
 
@@ -10,12 +11,9 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
-#include <deque>
 #include <memory>
 #include <string>
 #include <string_view>
-#include <unordered_map>
-#include <unordered_set>
 #include <vector>
 
 namespace proctrack {
@@ -123,11 +121,9 @@ struct cache_state {
 
   std::vector<update_sink_actor> sinks;
   std::vector<update_batch_sink_actor> batch_sinks; ///< typed (fleet)
-  // Enrichment bookkeeping: results by path (bounded), paths in flight, and
-  // flush requests waiting for the in-flight ones.
-  std::unordered_map<std::string, enrichment> enriched;
-  std::deque<std::string> enriched_order;
-  std::unordered_set<std::string> enriching;
+  // Enrichment bookkeeping (results by path, paths in flight), and flush
+  // requests waiting for the in-flight ones.
+  enrichment_memory enrichments;
   std::vector<caf::typed_response_promise<bool>> flush_waiters;
   /// Snapshot requests that came while a listing in parts was half
   /// applied: answered (and their sink added) once it is whole, so a
@@ -137,7 +133,6 @@ struct cache_state {
       snapshot_waiters;
   // Counters other actors published (by source) and our own.
   std::vector<stats_report> published;
-  std::int64_t enrich_requests = 0, enrich_done = 0, enrich_failed = 0;
 
   std::vector<counter> all_counters() const;
 };

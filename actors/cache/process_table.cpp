@@ -1290,6 +1290,67 @@ const process_entry *process_table::apply(process_update &&u) {
   return nullptr;
 }
 
+namespace {
+
+// The plain text of an Exe value (raw JSON text); "" unless a string.
+std::string exe_text(std::string_view raw) {
+  json_scan::scanner sc(raw);
+  json_scan::value v;
+  if (!sc.scan(v) || v.k != json_scan::kind::string)
+    return {};
+  std::string buf;
+  return std::string(json_scan::string_text(v, buf));
+}
+
+} // namespace
+
+apply_report process_table::apply(update_batch &&b, const batch_options &opt) {
+  apply_report r;
+  if (opt.keep_applied)
+    r.applied = b; // before the table moves the data out
+  // Listed processes are looked at once the whole batch is in: one the
+  // listing kept with its version information needs none.
+  std::vector<std::pair<std::string, std::string>> listed;
+  for (auto &u : b.updates) {
+    if (opt.report_created && u.kind == update_kind::sync)
+      for (auto &p : u.processes)
+        for (auto &f : p.data)
+          if (f.key == "Exe") {
+            if (auto path = exe_text(f.json); !path.empty())
+              listed.emplace_back(make_real_id(p.pid, p.start_time),
+                                  std::move(path));
+            break;
+          }
+    auto *e = apply(std::move(u));
+    ++r.updates;
+    if (opt.report_created && e)
+      if (auto raw = data_value(e->data, "Exe"))
+        if (auto path = exe_text(*raw); !path.empty())
+          r.to_enrich.emplace_back(std::string(std::string_view(e->id)),
+                                   std::move(path));
+  }
+  for (auto &[id, path] : listed)
+    if (auto *e = peek(id); e && !data_value(e->data, "VersionInformation"))
+      r.to_enrich.emplace_back(std::move(id), std::move(path));
+  for (auto &pe : b.enrichments)
+    apply_enrichment(pe);
+  if (opt.remembered) {
+    // What is known already is merged now, and only the rest is reported.
+    std::vector<std::pair<std::string, std::string>> unknown;
+    for (auto &item : r.to_enrich) {
+      auto *known = opt.remembered(item.second);
+      if (!known)
+        unknown.push_back(std::move(item));
+      else if (apply_enrichment(item.first, *known) && r.applied)
+        r.applied->enrichments.push_back({item.first, *known});
+    }
+    r.to_enrich = std::move(unknown);
+  }
+  if (b.expire_at != unknown_time)
+    expire(b.expire_at);
+  return r;
+}
+
 std::uint32_t process_table::apply_start(process_record &&p) {
   normalize_guid_in_place(p.guid);
   normalize_guid_in_place(p.parent_guid);

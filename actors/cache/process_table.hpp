@@ -10,6 +10,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -102,6 +103,33 @@ struct table_counters {
   std::int64_t last_sync_size = 0;
 };
 
+/// What process_table::apply(update_batch&&) does besides applying.
+struct batch_options {
+  /// Report the processes the batch created that need PE version
+  /// information (SPEC §7): a start, and a listed process without
+  /// VersionInformation once the listing is in.
+  bool report_created = false;
+  /// When reporting them: the version information already known for an
+  /// Exe path (nullptr when unknown). Known information is merged at once,
+  /// before the expiry, and listed in the applied batch.
+  std::function<const enrichment *(const std::string &exe)> remembered;
+  /// Keep a copy of the batch as applied (apply_report::applied), for a
+  /// mirror that must end equal to this table (a fleet collector).
+  bool keep_applied = false;
+};
+
+/// What apply(update_batch&&) changed.
+struct apply_report {
+  std::size_t updates = 0; ///< update rows applied
+  /// Created processes to enrich (report_created), in the order applied:
+  /// (real id, Exe path as the Data has it).
+  std::vector<std::pair<std::string, std::string>> to_enrich;
+  /// The batch as applied (keep_applied): its updates, its enrichments
+  /// then the remembered ones merged, its expire_at. A table that applies
+  /// it with apply(update_batch&&) ends equal to this one.
+  std::optional<update_batch> applied;
+};
+
 class process_table {
 public:
   explicit process_table(table_config cfg = {});
@@ -115,6 +143,14 @@ public:
   const process_entry *apply(const process_update &u) {
     return apply(process_update{u});
   }
+
+  /// Applies a batch in its order (messages/types.hpp, update_batch): the
+  /// updates, then the enrichments (then those `opt.remembered` knows for
+  /// the processes it created), then the expiry at `expire_at` when set.
+  /// The one way the cache and a fleet collector change a table, so that
+  /// a collector's mirror applying the cache's applied batches stays equal
+  /// to it. Data is moved out of `b`.
+  apply_report apply(update_batch &&b, const batch_options &opt = {});
 
   /// Drops processes that exited more than max_expiry before `now`.
   /// apply() calls it on its own as event time advances.

@@ -237,12 +237,8 @@ collector(collector_actor::stateful_pointer<collector_state> self,
           spdlog::warn("collector: {} snapshot processes of {} were "
                        "duplicates and skipped",
                        skipped, b.host);
-        for (auto &u : b.updates)
-          h.table->apply(std::move(u));
-        for (auto &pe : b.enrichments)
-          h.table->apply_enrichment(pe);
-        if (b.expire_at != unknown_time)
-          h.table->expire(b.expire_at);
+        h.table->apply(update_batch{b.host, std::move(b.updates),
+                                    std::move(b.enrichments), b.expire_at});
         h.next_seq = b.seq + 1;
         h.updates += static_cast<std::int64_t>(n);
         h.last_update = wall_clock_now();

@@ -293,7 +293,7 @@ int run_agent(const command_line &cl) {
   if (!cfg.history_path.empty()) {
     auto dir = std::filesystem::path{cfg.history_path}.parent_path();
     std::error_code ec;
-    if (cfg.history_path == default_agent_history_path
+    if (cfg.history_path == defaults::agent_history_path
         && !std::filesystem::is_directory(dir, ec)) {
       spdlog::warn("no process history: {} does not exist (the service "
                    "creates it; set history.path to keep one elsewhere, or "

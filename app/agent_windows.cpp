@@ -148,7 +148,7 @@ int run_console_agent(const command_line &cl) {
                 "(its listener guard is POSIX-socket code); leave query.port "
                 "unset (docs/windows.md)");
   if (!cfg.history_path.empty()
-      && cfg.history_path != default_agent_history_path)
+      && cfg.history_path != defaults::agent_history_path)
     return fail("history.path: the Windows build has no history store "
                 "(SQLite); leave history.path unset (docs/windows.md)");
   if (!cfg.forward_connect.empty())

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "actors/cache/cache.hpp"
+#include "actors/common/defaults.hpp"
 #include "actors/enricher/enricher.hpp"
 #include "actors/forward/forwarder.hpp"
 #include "actors/history/history.hpp"
@@ -26,25 +27,25 @@ public:
   proctrack_config();
 
   // [tracker]
-  std::int64_t max_size = 10000;
-  std::int64_t max_bytes = std::int64_t{64} << 20;
-  std::int64_t max_children = 10;
+  std::int64_t max_size = defaults::max_size;
+  std::int64_t max_bytes = defaults::max_bytes;
+  std::int64_t max_children = defaults::max_children;
   /// 0: expiry off (replay's default unless set, app/replay.cpp).
-  caf::timespan max_expiry = std::chrono::hours(24);
+  caf::timespan max_expiry = defaults::max_expiry;
   bool also_forward_updates = false;
   bool add_enrichments = false;
   /// Sysmon's binary: the Windows agent checks that its service and driver
   /// run before it starts the ETW source (actors/etw/sysmon_presence.hpp);
   /// empty: no check (docs/windows-live.md).
-  std::string sysmon_file_location = "C:/Windows/sysmon64.exe";
+  std::string sysmon_file_location = defaults::sysmon_file_location;
   /// What the agent watches: auto (the platform's live events, then the
   /// pslist sync heals: Sysmon over ETW on Windows, live.source on Linux)
   /// or pslist (the periodic process list alone: the Windows agent's
   /// fallback without Sysmon, as Velociraptor's).
   std::string sources = "auto";
-  caf::timespan sync_period = std::chrono::seconds(60);
+  caf::timespan sync_period = defaults::sync_period;
   // [stats]
-  caf::timespan stats_interval = std::chrono::seconds(10);
+  caf::timespan stats_interval = defaults::stats_interval;
   // [live] (the agent's kernel events; docs/benchmarks.md "Live agent CPU")
   caf::timespan live_flush = std::chrono::milliseconds(0);
   /// auto (eBPF when it loads, else the proc connector), ebpf or
@@ -69,36 +70,34 @@ public:
   // [log]
   std::string log_level = "info";
   // [enrich]
-  std::int64_t enrich_workers = 2;
+  std::int64_t enrich_workers = defaults::enrich_workers;
   std::vector<std::string> enrich_path_map;
   // [ingest]
-  std::int64_t ingest_batch_size = 1024;
-  std::int64_t ingest_max_in_flight = 4;
-  std::int64_t ingest_read_threads = 0; ///< files read ahead; 0: per core
+  std::int64_t ingest_batch_size = defaults::ingest_batch_size;
+  std::int64_t ingest_max_in_flight = defaults::ingest_max_in_flight;
+  /// files read ahead; 0: per core
+  std::int64_t ingest_read_threads = defaults::ingest_read_threads;
   // [forward] (fleet, docs/fleet.md)
   std::string forward_connect; ///< HOST:PORT of a collector; empty: off
-  std::int64_t forward_buffer = 100000;
-  caf::timespan forward_timeout = std::chrono::seconds(30);
+  std::int64_t forward_buffer = defaults::forward_buffer;
+  caf::timespan forward_timeout = defaults::forward_timeout;
   // [history] (docs/history.md). The agent writes history.path (empty:
   // off); a replay writes only what --history=FILE names.
-  std::string history_path = default_agent_history_path;
-  caf::timespan history_flush_interval = std::chrono::seconds(1);
-  std::int64_t history_max_bytes =
-      static_cast<std::int64_t>(default_history_max_bytes);
-  caf::timespan history_max_age = std::chrono::hours(24 * 30);
-  std::int64_t history_max_unacked_rows =
-      static_cast<std::int64_t>(default_history_max_unacked_rows);
-  std::int64_t history_max_unacked_bytes =
-      static_cast<std::int64_t>(default_history_max_unacked_bytes);
+  std::string history_path = defaults::agent_history_path;
+  caf::timespan history_flush_interval = defaults::history_flush_interval;
+  std::int64_t history_max_bytes = defaults::history_max_bytes;
+  caf::timespan history_max_age = defaults::history_max_age;
+  std::int64_t history_max_unacked_rows = defaults::history_max_unacked_rows;
+  std::int64_t history_max_unacked_bytes = defaults::history_max_unacked_bytes;
   // [agent]
   std::string agent_host_name; ///< empty: this machine's hostname
   // [listen] (the collector's endpoint)
   std::string listen_host = "127.0.0.1";
-  std::int64_t listen_port = 4712;
+  std::int64_t listen_port = defaults::listen_port;
   std::int64_t listen_max_connections = 256;                ///< listen_guard
   std::int64_t listen_max_message = std::int64_t{64} << 20; ///< bytes
   // [collector]
-  std::int64_t collector_max_hosts = 1000;
+  std::int64_t collector_max_hosts = defaults::collector_max_hosts;
   // allow-insecure (top level): listen beyond loopback without TLS
   bool allow_insecure = false;
   // allow-reduced (top level): `run` without the privileges a complete

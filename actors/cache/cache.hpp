@@ -5,6 +5,7 @@
 
 #include "actors/cache/enrichment_memory.hpp"
 #include "actors/cache/process_table.hpp"
+#include "actors/common/defaults.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -18,23 +19,19 @@
 
 namespace proctrack {
 
-/// Defaults of history.max-unacked-rows and history.max-unacked-bytes.
-inline constexpr std::size_t default_history_max_unacked_rows = 10000;
-inline constexpr std::size_t default_history_max_unacked_bytes = std::size_t{16}
-                                                                 << 20;
-
 struct cache_config {
   table_config table;
-  bool forward_updates = false;            ///< tracker.also-forward-updates
-  bool add_enrichments = false;            ///< tracker.add-enrichments
-  std::size_t max_enrichment_cache = 4096; ///< version infos kept per path
+  bool forward_updates = false; ///< tracker.also-forward-updates
+  bool add_enrichments = false; ///< tracker.add-enrichments
+  std::size_t max_enrichment_cache =
+      defaults::max_enrichment_cache; ///< version infos kept by Exe path
   /// One process table per host (process_update::host), so that logs of
   /// several machines replayed together never share a pid or GUID space
   /// (docs/semantics.md, "Several hosts in one replay"). Off for the agent
   /// (one machine) and for a forwarding replay (the collector mirrors one
   /// table per connection).
   bool split_hosts = false;
-  std::size_t max_hosts = 256; ///< tables kept with split_hosts
+  std::size_t max_hosts = defaults::max_replay_hosts; ///< with split_hosts
   /// Time is the events' own (replay): a sync row written before any event
   /// says "unknown" (0001-01-01T00:00:00Z), never the wall clock, which
   /// would move a replay of the stream's "now" (docs/semantics.md, Output
@@ -45,15 +42,15 @@ struct cache_config {
   /// when no event arrives; zero: never by itself (an owner may still send
   /// atom::tick with a time). Never with event_clock: a replay's table
   /// expires in its events' own time as they are applied.
-  caf::timespan expiry_interval = std::chrono::seconds(10);
+  caf::timespan expiry_interval = defaults::expiry_interval;
   /// Backpressure from the history (docs/history.md "Backpressure"):
   /// while more rows than this, or more bytes of them, have been sent to
   /// the history and not acknowledged, the cache holds its answers to
   /// update batches, so the sources (which wait for them) slow to the
   /// store's pace and the rows in flight stay bounded.
   /// history.max-unacked-rows, history.max-unacked-bytes.
-  std::size_t history_max_unacked_rows = default_history_max_unacked_rows;
-  std::size_t history_max_unacked_bytes = default_history_max_unacked_bytes;
+  std::size_t history_max_unacked_rows = defaults::history_max_unacked_rows;
+  std::size_t history_max_unacked_bytes = defaults::history_max_unacked_bytes;
 
   /// tracker.max-bytes bounds: at least 1 MiB (a few processes with every
   /// value at the 32 KiB cap), at most 1 TiB (beyond it, a typo).

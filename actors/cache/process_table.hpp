@@ -6,6 +6,7 @@
 
 #include "actors/cache/inline_text.hpp"
 #include "actors/cache/slot_index.hpp"
+#include "actors/common/defaults.hpp"
 #include "messages/types.hpp"
 
 #include <cstdint>
@@ -20,17 +21,18 @@
 namespace proctrack {
 
 struct table_config {
-  std::size_t max_size = 10000;  ///< processes cached (links do not count)
-  std::size_t max_children = 10; ///< child ids stored per parent
+  /// processes cached (links do not count)
+  std::size_t max_size = defaults::max_size;
+  std::size_t max_children = defaults::max_children; ///< child ids per parent
   /// Exited processes live this long; 0: expiry off (replay's default).
-  timestamp max_expiry = 24 * 3600 * hns_per_second;
+  timestamp max_expiry = defaults::ticks(defaults::max_expiry);
   std::size_t max_pending_exits =
       4096; ///< exits remembered for a start that comes late
   /// Bytes of Data text cached, all processes together (tracker.max-bytes).
   /// The LRU evicts by bytes as by count, with the same tiers. The default
   /// holds the default max-size at 6.7 KB of Data per process (a Sysmon
   /// EID 1 row is about 1-2 KB).
-  std::size_t max_bytes = std::size_t{64} << 20;
+  std::size_t max_bytes = defaults::max_bytes;
   /// One Data value's JSON text at most, in bytes: 32 KiB, Windows' limit
   /// on a command line (32,767 UTF-16 units). A longer string is cut at a
   /// character boundary, any other value becomes null; the key is listed

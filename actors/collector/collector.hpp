@@ -6,6 +6,7 @@
 #pragma once
 
 #include "actors/cache/process_table.hpp"
+#include "actors/common/defaults.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -21,8 +22,9 @@
 namespace proctrack {
 
 struct collector_config {
-  table_config table;           ///< tracker.*: the bound of every host's mirror
-  std::size_t max_hosts = 1000; ///< collector.max-hosts
+  table_config table; ///< tracker.*: the bound of every host's mirror
+  std::size_t max_hosts =
+      defaults::collector_max_hosts; ///< collector.max-hosts
 
   /// Empty when valid, else what is wrong, naming the config key.
   std::string validate() const;

@@ -6,6 +6,7 @@
 // worker and never delays the others. See docs/enrichment.md.
 #pragma once
 
+#include "actors/common/defaults.hpp"
 #include "actors/enricher/path_map.hpp"
 #include "actors/enricher/pe_version_reader.hpp"
 #include "messages/actors.hpp"
@@ -28,17 +29,14 @@
 
 namespace proctrack {
 
-inline constexpr std::size_t default_enrich_workers = 2;
-inline constexpr std::size_t default_enrich_cache_size = 4096;
-
 /// Reads one local file; pe::read_file unless a test swaps it.
 using pe_reader_fn = std::function<pe::result(const std::string &)>;
 
 struct enricher_config {
-  std::size_t workers = default_enrich_workers; ///< enrich.workers
-  std::vector<std::string> path_map;            ///< enrich.path-map entries
-  std::size_t cache_size = default_enrich_cache_size; ///< results kept (LRU)
-  pe::limits limits = {};                             ///< for pe::read_file
+  std::size_t workers = defaults::enrich_workers; ///< enrich.workers
+  std::vector<std::string> path_map;              ///< enrich.path-map entries
+  std::size_t cache_size = defaults::enrich_cache_size; ///< results kept (LRU)
+  pe::limits limits = {};                               ///< for pe::read_file
   /// Replaces pe::read_file (tests: slow or counted reads). Called on the
   /// worker threads, possibly concurrently.
   pe_reader_fn reader = {};
@@ -72,7 +70,7 @@ struct enricher_state {
   };
 
   path_map map;
-  std::size_t cache_size = default_enrich_cache_size;
+  std::size_t cache_size = defaults::enrich_cache_size;
   std::vector<enricher_worker_actor> workers;
   std::vector<enricher_worker_actor> idle;
   std::deque<job> queue; ///< reads waiting for an idle worker

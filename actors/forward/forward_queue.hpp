@@ -15,6 +15,7 @@
 #pragma once
 
 #include "actors/cache/process_table.hpp"
+#include "actors/common/defaults.hpp"
 #include "messages/types.hpp"
 
 #include <cstddef>
@@ -27,10 +28,13 @@ namespace proctrack {
 
 /// What the protocol needs of the forwarder's config (forwarder_config).
 struct forward_queue_config {
-  std::string host;              ///< agent.host-name: tags every message
-  std::size_t buffer = 100000;   ///< forward.buffer: stream updates kept
-  std::size_t chunk = 1024;      ///< updates (or processes) per message
-  std::size_t max_in_flight = 4; ///< messages sent but not yet acked
+  std::string host; ///< agent.host-name: tags every message
+  std::size_t buffer =
+      defaults::forward_buffer; ///< forward.buffer: updates kept
+  std::size_t chunk =
+      defaults::forward_chunk; ///< updates (or processes) a message
+  std::size_t max_in_flight =
+      defaults::forward_max_in_flight; ///< unacked messages
   /// The host's table limits, sent with each message so the collector's
   /// mirror evicts exactly as the host does (max_size, max_children,
   /// max_bytes, max_expiry, max_pending_exits).

@@ -7,6 +7,7 @@
 // stopped when nothing was lost, else it sends a fresh snapshot first.
 #pragma once
 
+#include "actors/common/defaults.hpp"
 #include "actors/forward/forward_queue.hpp"
 #include "messages/actors.hpp"
 
@@ -28,14 +29,16 @@ struct forwarder_config {
   std::string collector_host;       ///< forward.connect, before the ':'
   std::uint16_t collector_port = 0; ///< forward.connect, after the ':'
   std::string host;                 ///< agent.host-name: tags every message
-  std::size_t buffer = 100000;      ///< forward.buffer: stream updates kept
-  caf::timespan timeout = std::chrono::seconds(30); ///< forward.timeout
-  caf::timespan stats_interval = std::chrono::seconds(10);
+  std::size_t buffer =
+      defaults::forward_buffer; ///< forward.buffer: updates kept
+  caf::timespan timeout = defaults::forward_timeout; ///< forward.timeout
+  caf::timespan stats_interval = defaults::stats_interval;
   caf::timespan backoff_min = std::chrono::milliseconds(100);
   caf::timespan backoff_max = std::chrono::seconds(5);
-  std::size_t chunk = 1024;      ///< updates per message
-  std::size_t max_in_flight = 4; ///< messages sent but not yet acked
-  bool tls = false;              ///< connect through CAF's openssl module
+  std::size_t chunk = defaults::forward_chunk; ///< updates per message
+  std::size_t max_in_flight =
+      defaults::forward_max_in_flight; ///< unacked messages
+  bool tls = false;                    ///< connect through CAF's openssl module
   /// Connects through this middleman actor instead of the system's (or
   /// openssl's): a test's, to run the forwarder in one process.
   caf::io::middleman_actor middleman;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include "actors/cache/cache.hpp"
+#include "actors/common/defaults.hpp"
 #include "actors/history/history_store.hpp"
 #include "messages/actors.hpp"
 
@@ -21,20 +22,13 @@
 
 namespace proctrack {
 
-/// Defaults of the history.* keys.
-inline constexpr const char *default_agent_history_path =
-    "/var/lib/proctrack/history.db";
-inline constexpr timestamp default_history_flush_interval = hns_per_second;
-inline constexpr std::uint64_t default_history_max_bytes = std::uint64_t{1}
-                                                           << 30; // 1 GiB
-inline constexpr timestamp default_history_max_age =
-    timestamp{30} * 24 * 3600 * hns_per_second; // 30 days
-
 struct history_config {
-  std::string path;                                          ///< history.path
-  timestamp flush_interval = default_history_flush_interval; ///< ns
-  std::uint64_t max_bytes = default_history_max_bytes; ///< history.max-bytes
-  timestamp max_age = default_history_max_age; ///< history.max-age; 0: none
+  std::string path; ///< history.path
+  timestamp flush_interval =
+      defaults::ticks(defaults::history_flush_interval); ///< 100 ns ticks
+  std::uint64_t max_bytes = defaults::history_max_bytes; ///< history.max-bytes
+  timestamp max_age =
+      defaults::ticks(defaults::history_max_age); ///< history.max-age; 0: none
   /// Changed processes held between writes; more are written at once, so
   /// memory stays bounded whatever the input rate.
   std::size_t max_pending = 20000;

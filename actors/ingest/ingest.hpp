@@ -3,6 +3,7 @@
 // far larger than memory never piles up in the cache's mailbox).
 #pragma once
 
+#include "actors/common/defaults.hpp"
 #include "actors/ingest/update_source.hpp"
 #include "messages/actors.hpp"
 
@@ -21,18 +22,19 @@ namespace proctrack {
 struct ingest_config {
   std::vector<std::string> paths;              ///< files in order; "-" is stdin
   input_format format = input_format::unknown; ///< unknown: detect per file
-  std::size_t batch_size = 1024; ///< updates per message to the cache
-  std::size_t max_in_flight = 4; ///< batches sent but not yet applied
-  std::string host;              ///< tags the batches (fleet)
-  bool progress = false;         ///< report progress on stderr (a terminal)
-  bool summary = false;          ///< a summary line on stderr at the end
-  bool sort_by_time = false;     ///< merge all sources in event time order
+  std::size_t batch_size = defaults::ingest_batch_size; ///< updates a message
+  std::size_t max_in_flight =
+      defaults::ingest_max_in_flight; ///< unapplied batches
+  std::string host;                   ///< tags the batches (fleet)
+  bool progress = false;     ///< report progress on stderr (a terminal)
+  bool summary = false;      ///< a summary line on stderr at the end
+  bool sort_by_time = false; ///< merge all sources in event time order
   /// Files read ahead at once, each in a thread of its own (read_ahead()),
   /// while the ingest hands on the current one in order: several files
   /// decode on several cores with the answers of a serial run. 0: as many
   /// as cores (at most 8); 1: one file at a time, still off the ingest's
   /// thread. Not used with sort_by_time (all files are read at once).
-  std::size_t read_threads = 0;
+  std::size_t read_threads = defaults::ingest_read_threads;
   /// Longest update row read, in bytes (a longer one is skipped and named):
   /// replay sets it from the tracker's configuration so that the sync row
   /// of a cache of that configuration reads back (max_cache_sync_row_bytes).

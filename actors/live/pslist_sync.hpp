@@ -6,6 +6,7 @@
 // eBPF source may hold events up to live.ebpf-max-delay).
 #pragma once
 
+#include "actors/common/defaults.hpp"
 #include "actors/live/procfs_reader.hpp"
 #include "messages/actors.hpp"
 
@@ -32,7 +33,7 @@ using pslist_reader = std::function<linux_proc::listing()>;
 pslist_reader default_pslist_reader(const std::string &proc_root);
 
 struct pslist_sync_config {
-  std::chrono::nanoseconds period = std::chrono::seconds(60);
+  std::chrono::nanoseconds period = defaults::sync_period;
   std::string proc_root = "/proc";
   std::string host; ///< tags the batches (fleet)
   /// Empty: default_pslist_reader(proc_root).

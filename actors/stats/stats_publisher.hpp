@@ -4,6 +4,7 @@
 // cache so `stats` queries see them. (The cache's expiry is its own timer.)
 #pragma once
 
+#include "actors/common/defaults.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -17,7 +18,7 @@
 namespace proctrack {
 
 struct stats_publisher_config {
-  std::chrono::nanoseconds interval = std::chrono::seconds(10);
+  std::chrono::nanoseconds interval = defaults::stats_interval;
   /// Counters added as they are to every row (e.g. the agent's
   /// ReducedMode).
   std::vector<counter> fixed;

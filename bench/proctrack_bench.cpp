@@ -450,10 +450,19 @@ int cmd_query(const args &a) {
     }
   }
   // Through the cache actor: a request from a scoped actor, as `replay`
-  // and an embedding application ask.
+  // and an embedding application ask. --policy: CAF's scheduler, stealing
+  // (CAF's default) or sharing (what the agent and replay run since
+  // issues 13 and 18): issue 16 item 3 measures what it does to a query's
+  // two thread hand-offs.
+  auto policy = a.get("policy", "stealing");
+  if (policy != "stealing" && policy != "sharing")
+    throw std::runtime_error("--policy must be stealing or sharing");
   caf::actor_system_config cfg;
   add_message_types(cfg);
   cfg.set("logger.verbosity", caf::atom("quiet"));
+  cfg.set("scheduler.policy",
+          policy == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
+  j["policy"] = policy;
   caf::actor_system sys{cfg};
   auto cache = filled_cache(sys, population, n);
   caf::scoped_actor self{sys};

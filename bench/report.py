@@ -61,6 +61,7 @@ evtx = load("evtx.result.json", {})
 table = load("table.result.json", {})
 dec = load("decode.result.json", {})
 qry = load("query.result.json", {})
+qry_sharing = load("query_sharing.result.json", {})
 loop = load("loopback.result.json", {})
 psl = load("pslist.result.json", {})
 rsy = load("resync.result.json", {})
@@ -225,6 +226,17 @@ if qry:
           f"p50 **{fmt(ac['p50_us'], ' µs')}**, p99 **{fmt(ac['p99_us'], ' µs')}** | "
           f"bare table (no actor): p50 {fmt(tb['p50_us'], ' µs')}, p99 {fmt(tb['p99_us'], ' µs')} | "
           f"actor/table p99 {fmt(ac['p99_us'] / tb['p99_us'])}× | {fmt(peak('query'), ' MiB')} |")
+    for q, label in (("callchain", "callchain depth 10"), ("children", "children (10)"),
+                     ("tree", "tree, 1000 nodes")):
+        sh = qry_sharing.get("actor", {}).get(q)
+        if not sh:
+            continue
+        ac = qry["actor"][q]
+        a(f"| 3. the same query through the cache actor, CAF's sharing scheduler (the agent's "
+          f"and replay's) vs its work-stealing default: {label} | "
+          f"sharing: p50 **{fmt(sh['p50_us'], ' µs')}**, p99 **{fmt(sh['p99_us'], ' µs')}** | "
+          f"stealing: p50 {fmt(ac['p50_us'], ' µs')}, p99 {fmt(ac['p99_us'], ' µs')} | "
+          f"sharing/stealing p99 {fmt(sh['p99_us'] / ac['p99_us'])}× | — |")
     for q, label in (("callchain", "callchain depth 10"), ("children", "children (10)"),
                      ("tree", "tree, 1000 nodes")):
         lp = loop.get("loopback", {}).get(q)

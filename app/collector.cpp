@@ -9,6 +9,7 @@
 #include "actors/collector/collector.hpp"
 #include "actors/collector/collector_endpoint.hpp"
 #include "actors/common/tls_audit.hpp"
+#include "actors/history/history.hpp"
 #include "actors/listen_guard/listen_guard.hpp"
 
 #include <caf/all.hpp>
@@ -54,9 +55,23 @@ int run_collector(const command_line &cl) {
              !why.empty()) {
     return fail(why);
   }
+  if (!cl.history.empty())
+    return fail("--history is replay's and query's: the collector keeps its "
+                "history at history.path (--history.path=FILE)");
+  auto cache_cfg = cfg.make_cache_config();
   collector_config cc;
-  cc.table = cfg.make_cache_config().table;
+  cc.table = cache_cfg.table;
   cc.max_hosts = static_cast<std::size_t>(cfg.collector_max_hosts);
+  cc.history_max_unacked_rows = cache_cfg.history_max_unacked_rows;
+  cc.history_max_unacked_bytes = cache_cfg.history_max_unacked_bytes;
+  // The collector keeps a history only where history.path says
+  // (docs/fleet.md "History"): the default is the local agent's store,
+  // which a collector must not write (the agent reloads and retires it
+  // as its own), and a fleet's store needs a size chosen for the fleet.
+  bool history_asked = cfg.history_path != defaults::agent_history_path;
+  for (auto &a : cl.config_args)
+    history_asked = history_asked || a.rfind("--history.path=", 0) == 0;
+  std::string history_path = history_asked ? cfg.history_path : "";
   // Block the stop signals before CAF starts its threads, then wait for one.
   sigset_t stop;
   sigemptyset(&stop);
@@ -66,9 +81,22 @@ int run_collector(const command_line &cl) {
   cfg.load_network();
   caf::actor_system sys{cfg};
   std::string error;
-  auto handle = spawn_collector(sys, cc, error);
-  if (!handle)
+  history_actor history;
+  if (!history_path.empty()) {
+    // One store for every host, the host's name as its key; no cache: the
+    // collector sends each mirror's changes itself.
+    auto hc = cfg.make_history_config(history_path, cache_cfg);
+    history = spawn_history(sys, hc, cache_actor{}, error);
+    if (!history)
+      return fail(error);
+    spdlog::info("process history of the hosts: {}", history_path);
+  }
+  auto handle = spawn_collector(sys, cc, error, history);
+  if (!handle) {
+    if (history)
+      caf::anon_send_exit(history, caf::exit_reason::user_shutdown);
     return fail(error);
+  }
   collector_endpoint_config ec;
   ec.tls = cfg.tls_enabled();
   ec.middleman = ec.tls ? sys.openssl_manager().actor_handle()
@@ -77,6 +105,15 @@ int run_collector(const command_line &cl) {
   auto stop_actors = [&] {
     caf::anon_send_exit(endpoint, caf::exit_reason::user_shutdown);
     caf::anon_send_exit(handle, caf::exit_reason::user_shutdown);
+    if (history) {
+      // What the mirrors changed until the collector stopped, written
+      // before the history stops.
+      caf::scoped_actor self{sys};
+      self->wait_for(handle);
+      self->request(history, std::chrono::seconds(5), atom::flush_v)
+          .receive([](std::uint64_t) {}, [](caf::error &) {});
+      caf::anon_send_exit(history, caf::exit_reason::user_shutdown);
+    }
   };
   auto port = static_cast<std::uint16_t>(cfg.listen_port);
   // The guard bounds connections and announced message sizes, which CAF's

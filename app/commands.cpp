@@ -31,9 +31,9 @@ Replay and query flags:
                            /run/proctrack/query.sock)
   --connect=HOST:PORT      query: an agent's TCP endpoint (query.port) or a
                            collector instead of the socket
-  --host=NAME              query: ask a collector about host NAME; the
-                           queries hosts and collector-stats ask the
-                           collector itself
+  --host=NAME              query: ask a collector about host NAME (with
+                           @TIME from its history); the queries hosts and
+                           collector-stats ask the collector itself
   --history=FILE           replay: write every process to the history
                            store FILE (SQLite); query: answer from FILE,
                            no agent needed: get, callchain, children,
@@ -66,7 +66,9 @@ Configuration (every key also works in the config file, SPEC §8):
   --enrich.path-map=[...]  e.g. ["C:/=/mnt/evidence/c/"]
 History (docs/history.md):
   --history.path=FILE      run: the history store
-                           (/var/lib/proctrack/history.db; empty: none)
+                           (/var/lib/proctrack/history.db; empty: none);
+                           collector: every host's history (none unless
+                           set, docs/fleet.md)
   --history.flush-interval=D   write changes this often (1s)
   --history.max-bytes=N    store data at most (1 GiB)
   --history.max-age=D      exited processes kept this long (720h)

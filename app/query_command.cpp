@@ -80,13 +80,9 @@ int run_query(const command_line &cl) {
                   "pslist@2021-01-01T10:42:00Z)");
     return query_history(cl.history, texts);
   }
-  // As of a time (@T): an agent answers from its history (an error when it
-  // keeps none); a collector keeps no history.
-  if (!collect_queries(qcl, texts, error,
-                       cl.host.empty() && !want_hosts
-                           ? ""
-                           : "the collector keeps none (ask an agent, or "
-                             "--history=FILE)"))
+  // As of a time (@T): an agent or a collector answers from its history
+  // (an error when it keeps none).
+  if (!collect_queries(qcl, texts, error, ""))
     return fail(error);
   bool collector = want_hosts || !cl.host.empty();
   if (!cl.host.empty() && texts.empty() && !want_hosts)
@@ -148,8 +144,12 @@ int run_query(const command_line &cl) {
     int status = 0;
     auto on_error = [&](const std::string &t) {
       return [&, t](caf::error &e) {
+        auto &ctx = e.context(); // the collector's own words, when it has
+        auto why = ctx.match_elements<std::string>()
+                       ? ctx.get_as<std::string>(0)
+                       : sys.render(e);
         std::fprintf(stderr, "proctrack query: %s failed: %s\n", t.c_str(),
-                     sys.render(e).c_str());
+                     why.c_str());
         status = 2;
       };
     };
@@ -168,9 +168,14 @@ int run_query(const command_line &cl) {
                 on_error(t));
         continue;
       }
-      auto q = *parse_query(t, error);
-      self->request(*col, std::chrono::seconds(30), cl.host, q)
-          .receive([&](std::string &r) { print(t, r); }, on_error(t));
+      timestamp as_of = unknown_time;
+      auto q = *parse_query_at(t, as_of, error);
+      if (as_of == unknown_time)
+        self->request(*col, std::chrono::seconds(30), cl.host, q)
+            .receive([&](std::string &r) { print(t, r); }, on_error(t));
+      else // from the collector's history
+        self->request(*col, std::chrono::seconds(30), cl.host, q, as_of)
+            .receive([&](std::string &r) { print(t, r); }, on_error(t));
     }
     std::fflush(stdout);
     return status;

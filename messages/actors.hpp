@@ -196,8 +196,15 @@ using fleet_ingest_api = caf::typed_actor<
 /// What a collector answers and nothing else: read-only questions about
 /// the hosts it mirrors (the collector's query facade).
 using collector_query_api = caf::typed_actor<
-    // A query about one host (SPEC §4), answered from its mirror.
+    // A query about one host (SPEC §4), answered from its mirror; with a
+    // history (history.path), completed from the store where the mirror
+    // misses, and answered from the store alone for a host not mirrored
+    // now (docs/fleet.md "History").
     caf::replies_to<std::string, query>::with<std::string>,
+    // The same query as it stood at a time (100 ns units since 1970, never
+    // unknown_time), answered from the collector's history store alone;
+    // an error when it keeps none.
+    caf::replies_to<std::string, query, timestamp>::with<std::string>,
     // Every host: last update time, table size, last stats (JSON list).
     caf::replies_to<atom::hosts>::with<std::string>,
     // The collector's counters.

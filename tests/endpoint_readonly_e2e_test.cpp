@@ -270,6 +270,9 @@ std::vector<attempt> every_message(const target &t,
       make_attempt("stats", true, pt::atom::stats_v),
       make_attempt("query", true, pt::query{"pslist", "", 0}),
       make_attempt("host query", true, t.host, pt::query{"pslist", "", 0}),
+      make_attempt("host as-of query (a read: the collector's history "
+                   "answers)",
+                   true, t.host, pt::query{"pslist", "", 0}, future),
       make_attempt("hosts", true, pt::atom::hosts_v),
   };
 }

@@ -20,9 +20,11 @@
 #include <sys/stat.h>
 
 #include <future>
+#include <map>
 #include <optional>
 #include <random>
 #include <regex>
+#include <set>
 #include <thread>
 
 BOOST_AUTO_TEST_SUITE(fleet_test)
@@ -351,6 +353,175 @@ BOOST_AUTO_TEST_CASE(three_hosts_mirror_their_replays) {
   BOOST_TEST(unknown.status == 2);
 }
 
+// Answers of a history store without what differs between two stores of
+// the same processes: when each wrote a row, and the host's name.
+json without_store_fields(json j) {
+  if (j.is_array())
+    for (auto &e : j)
+      e = without_store_fields(std::move(e));
+  else if (j.is_object())
+    for (auto k : {"FirstSeen", "LastSeen", "Host"})
+      j.erase(k);
+  return j;
+}
+
+// Issue 17 item 4: a collector with a history keeps every process of each
+// host in one store, under the host's name: the same processes, links,
+// times and Data as each host's own history (each replay writes one too),
+// though each mirror holds 200 processes. The collector answers as of a
+// time and completes from the store what a mirror evicted. Killed and
+// started again (the replays have ended: no mirrors), it still answers a
+// host's exited, evicted processes; a host that forwards again gets a new
+// mirror, and its old processes are still answered.
+BOOST_AUTO_TEST_CASE(collector_keeps_each_hosts_history) {
+  temp_dir d;
+  auto store = (d.path() / "fleet.db").string();
+  std::vector<std::string> with_history{"--history.path=" + store,
+                                        "--history.flush-interval=100ms",
+                                        "--listen.port=0"};
+  std::unique_ptr<child> coll;
+  auto port = start_collector(coll, with_history);
+  BOOST_REQUIRE(port != 0);
+  struct host {
+    std::string name, file, own;
+  };
+  std::vector<host> hosts{
+      {"alpha", d.write("alpha.jsonl", make_updates(31, 3000)),
+       (d.path() / "alpha.db").string()},
+      {"beta", d.write("beta.jsonl", make_updates(32, 2000)),
+       (d.path() / "beta.db").string()}};
+  std::vector<std::future<run_result>> runs;
+  for (auto &h : hosts)
+    runs.push_back(std::async(std::launch::async, [h, port] {
+      return run(binary(),
+                 {"replay", h.file, "--history=" + h.own,
+                  "--tracker.max-size=200",
+                  "--forward.connect=127.0.0.1:" + std::to_string(port),
+                  "--agent.host-name=" + h.name, "--forward.timeout=60s"},
+                 {}, std::chrono::seconds(120));
+    }));
+  for (auto &f : runs) {
+    auto r = f.get();
+    BOOST_REQUIRE_MESSAGE(r.status == 0, r.err);
+  }
+  auto from_file = [](const std::string &file, const std::string &q) {
+    auto r = run(binary(), {"query", "--history=" + file, q});
+    if (r.status != 0)
+      throw std::runtime_error(q + " of " + file + ": " + r.err);
+    return without_store_fields(results(r, {q}).at(0));
+  };
+  auto from_collector = [&port](const std::string &host, const std::string &q) {
+    auto r =
+        run(binary(), {"query", "--connect=127.0.0.1:" + std::to_string(port),
+                       "--host=" + host, q});
+    if (r.status != 0)
+      throw std::runtime_error(q + " of " + host + ": " + r.err);
+    return without_store_fields(results(r, {q}).at(0));
+  };
+  auto same = [](const json &a, const json &b, const std::string &what) {
+    BOOST_CHECK_MESSAGE(a == b,
+                        what << "\ncollector: " << a.dump().substr(0, 600)
+                             << "\nhost's own: " << b.dump().substr(0, 600));
+  };
+  const std::vector<std::string> times{"2021-01-01T00:30:00Z",
+                                       "2021-01-01T01:00:00Z"};
+  // An as-of query makes the history write what is pending first.
+  from_collector("alpha", "pslist@" + times[0]);
+  // Per host: an exited process the mirror evicted, and the newest one.
+  std::map<std::string, std::pair<std::string, std::string>> picked;
+  std::size_t stored = 0;
+  for (auto &h : hosts) {
+    auto all = from_file(store, "pslist:" + h.name);
+    stored += all.size();
+    auto own = from_file(h.own, "pslist");
+    BOOST_TEST_MESSAGE(h.name << ": " << all.size() << " processes stored");
+    BOOST_TEST(all.size() > 1000u); // more than the mirror's 200
+    same(all, own, h.name + ": the store's processes");
+    auto mirror = from_collector(h.name, "pslist");
+    BOOST_TEST(mirror.size() <= 200u);
+    std::set<std::string> mirrored;
+    for (auto &e : mirror)
+      mirrored.insert(e.at("Id").get<std::string>());
+    std::string evicted;
+    for (auto &e : own)
+      if (e.at("EndTime") != zero_time
+          && mirrored.count(e.at("Id").get<std::string>()) == 0) {
+        evicted = e.at("Id").get<std::string>();
+        break;
+      }
+    BOOST_REQUIRE(!evicted.empty());
+    picked[h.name] = {evicted, own.back().at("Id").get<std::string>()};
+    // As of a time, through the collector: the host's own store's answer.
+    for (auto &t : times) {
+      same(from_collector(h.name, "pslist@" + t),
+           from_file(h.own, "pslist@" + t), h.name + " pslist@" + t);
+      same(from_collector(h.name, "callchain:" + evicted + "@" + t),
+           from_file(h.own, "callchain:" + evicted + "@" + t),
+           h.name + " callchain:" + evicted + "@" + t);
+    }
+    // About now: what the mirror evicted comes from the store.
+    same(from_collector(h.name, "get:" + evicted),
+         from_file(h.own, "get:" + evicted), h.name + " get:" + evicted);
+    auto newest = picked[h.name].second;
+    BOOST_TEST(ids(from_collector(h.name, "callchain:" + newest))
+                   == ids(from_file(h.own, "callchain:" + newest)),
+               h.name << " callchain:" << newest);
+    // The store file, without a collector: HOST/ID.
+    same(from_file(store, "get:" + h.name + "/" + evicted),
+         from_file(h.own, "get:" + evicted), "--history get:HOST/ID");
+  }
+  auto stats =
+      run(binary(), {"query", "--connect=127.0.0.1:" + std::to_string(port),
+                     "collector-stats"});
+  BOOST_REQUIRE_MESSAGE(stats.status == 0, stats.err);
+  // Every process stored was written (at least once).
+  BOOST_TEST(counter_of(results(stats, {"collector-stats"}).at(0),
+                        "HistoryRowsWritten")
+             >= static_cast<long long>(stored));
+
+  // The collector is killed and started again on the same store.
+  coll->kill9();
+  port = start_collector(coll, with_history);
+  BOOST_REQUIRE(port != 0);
+  {
+    client c{port};
+    BOOST_TEST(c.hosts().empty());
+  }
+  for (auto &h : hosts) {
+    auto evicted = picked[h.name].first;
+    same(from_collector(h.name, "get:" + evicted),
+         from_file(h.own, "get:" + evicted),
+         h.name + " get:" + evicted + " after the restart");
+    same(from_collector(h.name, "pslist@" + times[1]),
+         from_file(h.own, "pslist@" + times[1]),
+         h.name + " pslist@ after the restart");
+  }
+  // What only a mirror answers (pslist now) says the host is not mirrored.
+  auto now =
+      run(binary(), {"query", "--connect=127.0.0.1:" + std::to_string(port),
+                     "--host=beta", "pslist"});
+  BOOST_TEST(now.status == 2);
+  BOOST_TEST(now.err.find("not mirrored") != std::string::npos, now.err);
+  // alpha forwards again (a new session, a snapshot): a new mirror.
+  std::string again;
+  for (int i = 0; i < 5; ++i)
+    again +=
+        "{\"update_type\":\"start\",\"id\":" + std::to_string(1000 + i)
+        + ",\"parent_id\":1,\"start_time\":" + std::to_string(1700000000 + i)
+        + ",\"data\":{\"Name\":\"again.exe\"}}\n";
+  auto r = run(binary(),
+               {"replay", d.write("again.jsonl", again),
+                "--forward.connect=127.0.0.1:" + std::to_string(port),
+                "--agent.host-name=alpha", "--forward.timeout=60s"},
+               {}, std::chrono::seconds(60));
+  BOOST_REQUIRE_MESSAGE(r.status == 0, r.err);
+  BOOST_TEST(from_collector("alpha", "pslist").size() == 5u);
+  auto evicted = picked["alpha"].first;
+  same(from_collector("alpha", "get:" + evicted),
+       from_file(hosts[0].own, "get:" + evicted),
+       "alpha get:" + evicted + " with a new mirror");
+}
+
 // Three hosts forward to a collector that dies mid-stream (each host has
 // evicted processes by then: 20,000 updates into a 2,000-process table)
 // and comes back on the same port while the hosts keep working. Each
@@ -616,6 +787,13 @@ BOOST_AUTO_TEST_CASE(max_hosts_refuses_one_more_host) {
           },
           [&](caf::error &) {});
   BOOST_TEST(refused >= 1);
+  // Without a history (history.path), a query as of a time is an error
+  // that says so.
+  auto asof =
+      run(binary(), {"query", "--connect=127.0.0.1:" + std::to_string(port),
+                     "--host=first", "pslist@2021-01-01T00:00:00Z"});
+  BOOST_TEST(asof.status == 2);
+  BOOST_TEST(asof.err.find("history.path") != std::string::npos, asof.err);
 }
 
 BOOST_AUTO_TEST_CASE(bad_messages_are_refused) {

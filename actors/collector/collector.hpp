@@ -2,9 +2,13 @@
 // hosts' forwarders (issue 7, docs/fleet.md). Every message from the
 // network is checked (sizes, names, JSON) before it touches a table; a
 // host's stream is applied strictly in order per session, and a snapshot
-// starts the host's mirror over.
+// starts the host's mirror over. With a history (history.path), every
+// mirror tracks its changes and the collector writes them, host by name,
+// to one history store; queries about a host fall back to it
+// (docs/fleet.md "History").
 #pragma once
 
+#include "actors/cache/cache.hpp"
 #include "actors/cache/process_table.hpp"
 #include "actors/common/defaults.hpp"
 #include "messages/actors.hpp"
@@ -13,7 +17,11 @@
 #include <caf/stateful_actor.hpp>
 #include <caf/typed_event_based_actor.hpp>
 
+#include <caf/typed_response_promise.hpp>
+
 #include <cstdint>
+#include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -25,6 +33,18 @@ struct collector_config {
   table_config table; ///< tracker.*: the bound of every host's mirror
   std::size_t max_hosts =
       defaults::collector_max_hosts; ///< collector.max-hosts
+  /// With a history: host messages whose changes would go past these
+  /// (history.max-unacked-rows, -bytes: changed processes sent to the
+  /// history and not yet acknowledged) wait, unapplied and unacked, until
+  /// the history catches up; the hosts' forwarders then stop at their
+  /// window of unacked messages (docs/fleet.md "History").
+  std::size_t history_max_unacked_rows = defaults::history_max_unacked_rows;
+  std::size_t history_max_unacked_bytes = defaults::history_max_unacked_bytes;
+  /// Messages of one host that may wait so at most: twice a forwarder's
+  /// window (forward_queue_config::max_in_flight, 4). More is refused
+  /// (the sender resyncs later): a peer that does not wait for its acks
+  /// cannot fill the collector's memory.
+  std::size_t max_waiting = 8;
 
   /// Empty when valid, else what is wrong, naming the config key.
   std::string validate() const;
@@ -57,6 +77,12 @@ struct host_mirror {
   std::int64_t updates = 0, snapshots = 0;
 };
 
+/// A host message held while the history is behind, with its ack.
+struct waiting_batch {
+  fleet_batch batch;
+  caf::typed_response_promise<std::uint64_t> ack;
+};
+
 struct collector_state {
   static inline const char *name = "proctrack.collector";
 
@@ -64,16 +90,33 @@ struct collector_state {
   std::int64_t batches = 0, updates = 0, snapshots = 0, refused = 0,
                out_of_order = 0, hosts_refused = 0, duplicates = 0;
 
+  // -- the history (null: none) ----------------------------------------------
+  history_actor history;
+  /// Rows (and their bytes) sent to the history and not yet acknowledged.
+  std::uint64_t history_unacked_rows = 0, history_unacked_bytes = 0;
+  std::int64_t history_rows_sent = 0, history_waits = 0, history_lookups = 0;
+  /// Host messages held while the history is behind, in arrival order;
+  /// and how many of each host.
+  std::deque<waiting_batch> waiting;
+  std::map<std::string, std::size_t> waiting_of;
+  /// Applies the held messages while the history keeps up (set by the
+  /// behavior; called when the history acknowledges).
+  std::function<void()> drain;
+
   std::vector<counter> counters() const;
 };
 
+/// `history`: the history actor the mirrors' changes go to (spawned
+/// without a cache: spawn_history), null for none.
 collector_actor::behavior_type
 collector(collector_actor::stateful_pointer<collector_state> self,
-          collector_config cfg);
+          collector_config cfg, history_actor history);
 
-/// Spawns the collector; empty with `error` set when cfg is bad.
+/// Spawns the collector; empty with `error` set when cfg is bad. With a
+/// `history`, every host's mirror tracks its changes and they are written
+/// there with the host's name (history_row::host).
 collector_actor spawn_collector(caf::actor_system &sys,
-                                const collector_config &cfg,
-                                std::string &error);
+                                const collector_config &cfg, std::string &error,
+                                history_actor history = {});
 
 } // namespace proctrack

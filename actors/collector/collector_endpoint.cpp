@@ -128,6 +128,10 @@ collector_actor::behavior_type endpoint(endpoint_pointer self,
         return relay<std::string>(self, collector, cfg.timeout, std::move(host),
                                   std::move(q));
       },
+      [=](std::string &host, query &q, timestamp as_of) {
+        return relay<std::string>(self, collector, cfg.timeout, std::move(host),
+                                  std::move(q), as_of);
+      },
       [=](atom::hosts) {
         return relay<std::string>(self, collector, cfg.timeout, atom::hosts_v);
       },

@@ -282,8 +282,12 @@ forwarder_actor::behavior_type forwarder(fwd_ptr self, forwarder_config cfg,
             [self, cfg, on_error](caf::node_id &, caf::strong_actor_ptr &ptr,
                                   std::set<std::string> &ifs) {
               auto &sys = self->home_system();
-              auto expected = sys.message_types<collector_actor>();
-              if (!ptr || ifs != expected) {
+              // A collector takes the stream (and may answer more, such
+              // as a newer one's queries): what we send is what counts.
+              auto expected = sys.message_types<fleet_ingest_api>();
+              if (!ptr
+                  || !std::includes(ifs.begin(), ifs.end(), expected.begin(),
+                                    expected.end())) {
                 caf::error e = caf::make_error(
                     caf::sec::unexpected_actor_messaging_interface);
                 on_error(e);

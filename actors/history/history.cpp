@@ -100,7 +100,10 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
   // the store), then every change it makes. await: nothing else is handled
   // before that answer.
   auto sink = caf::actor_cast<history_sink_actor>(self);
-  if (cfg.reload) {
+  if (!cache) {
+    // No cache: its owner sends the changes itself (the fleet collector,
+    // one mirror per host: actors/collector/collector.hpp).
+  } else if (cfg.reload) {
     // A restart: the cache starts from what the store knew, and tracks
     // changes only from then on: nothing of the reload is new to the
     // store, and rewriting it would keep the reloaded rows young.
@@ -206,8 +209,8 @@ history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,
   error = cfg.validate();
   if (!error.empty())
     return {};
-  if (!cache) {
-    error = "the history needs a cache";
+  if (!cache && cfg.reload) {
+    error = "a history that reloads at start needs a cache";
     return {};
   }
   std::string recovered;

@@ -97,7 +97,9 @@ history_reader(history_reader_actor::pointer self,
 /// Validates `cfg`, opens (or creates) the store at cfg.path and a reader
 /// connection to it, spawns the history actor (and its reader) and
 /// registers it with `cache` before returning (so no change made
-/// afterwards is missed). A damaged store is moved aside and
+/// afterwards is missed). A null `cache`: nothing is registered, the
+/// caller sends process_changes itself (the fleet collector); cfg.reload
+/// then is an error. A damaged store is moved aside and
 /// a new one created (logged as a warning). A null handle with `error`
 /// when the config is invalid or the store cannot be opened.
 history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,

@@ -259,9 +259,9 @@ std::vector<counter> cache_state::all_counters() const {
   if (host_limit_drops > 0)
     out.push_back({"HostLimitDrops", host_limit_drops});
   if (history) {
-    out.push_back({"HistoryRowsSent", history_rows_sent});
+    out.push_back({"HistoryRowsSent", credit.rows_sent()});
     out.push_back({"HistoryRowsUnacked",
-                   static_cast<std::int64_t>(history_unacked_rows)});
+                   static_cast<std::int64_t>(credit.unacked_rows())});
     out.push_back({"HistoryWaits", history_waits});
   }
   out.push_back({"EnrichRequests", enrichments.requests()});
@@ -315,11 +315,9 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
   // Backpressure from the history (docs/history.md): behind while too
   // many rows are unacknowledged; the held batch answers go out, in order,
   // once it is no longer behind.
-  auto history_behind = [self, cfg] {
-    auto &st = self->state;
-    return st.history_unacked_rows > cfg.history_max_unacked_rows
-           || st.history_unacked_bytes > cfg.history_max_unacked_bytes;
-  };
+  self->state.credit = history_credit{cfg.history_max_unacked_rows,
+                                      cfg.history_max_unacked_bytes};
+  auto history_behind = [self] { return self->state.credit.behind(); };
   auto release_answers = [self, history_behind] {
     auto &st = self->state;
     if (st.held_answers.empty() || history_behind())
@@ -340,17 +338,9 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
     if (c.rows.empty())
       return;
     std::uint64_t rows = c.rows.size();
-    std::uint64_t bytes = 0;
-    for (auto &r : c.rows)
-      bytes += sizeof(history_row) + r.id.size() + r.parent_id.size()
-               + r.guid.size() + r.host.size() + r.data.size();
-    st.history_unacked_rows += rows;
-    st.history_unacked_bytes += bytes;
-    st.history_rows_sent += static_cast<std::int64_t>(rows);
+    auto bytes = st.credit.sent(c.rows);
     auto acked = [self, rows, bytes, release_answers] {
-      auto &st = self->state;
-      st.history_unacked_rows -= std::min(st.history_unacked_rows, rows);
-      st.history_unacked_bytes -= std::min(st.history_unacked_bytes, bytes);
+      self->state.credit.acked(rows, bytes);
       release_answers();
     };
     auto to = st.history;

@@ -6,6 +6,7 @@
 #include "actors/cache/enrichment_memory.hpp"
 #include "actors/cache/process_table.hpp"
 #include "actors/common/defaults.hpp"
+#include "actors/history/history_credit.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -108,12 +109,11 @@ struct cache_state {
   // backpressure: rows (and their bytes) sent and not yet acknowledged,
   // and the batch answers held meanwhile (promise, updates applied).
   history_sink_actor history;
-  std::uint64_t history_unacked_rows = 0;
-  std::uint64_t history_unacked_bytes = 0;
+  history_credit credit{defaults::history_max_unacked_rows,
+                        defaults::history_max_unacked_bytes};
   std::vector<
       std::pair<caf::typed_response_promise<std::uint64_t>, std::uint64_t>>
       held_answers;
-  std::int64_t history_rows_sent = 0;
   std::int64_t history_waits = 0; ///< batch answers held for the history
 
   std::vector<update_sink_actor> sinks;

@@ -176,9 +176,9 @@ std::vector<counter> collector_state::counters() const {
       {"TlsAccepted", tls_audit().accepted},
       {"TlsRefused", tls_audit().refused}};
   if (history) {
-    out.push_back({"HistoryRowsSent", history_rows_sent});
+    out.push_back({"HistoryRowsSent", credit.rows_sent()});
     out.push_back({"HistoryRowsUnacked",
-                   static_cast<std::int64_t>(history_unacked_rows)});
+                   static_cast<std::int64_t>(credit.unacked_rows())});
     out.push_back({"HistoryWaits", history_waits});
     out.push_back(
         {"HistoryWaiting", static_cast<std::int64_t>(waiting.size())});
@@ -220,11 +220,11 @@ collector(collector_actor::stateful_pointer<collector_state> self,
   };
   // Backpressure from the history (docs/fleet.md "History"): behind while
   // too many of the rows sent to it are unacknowledged.
-  auto history_behind = [self, cfg] {
+  self->state.credit = history_credit{cfg.history_max_unacked_rows,
+                                      cfg.history_max_unacked_bytes};
+  auto history_behind = [self] {
     auto &st = self->state;
-    return st.history
-           && (st.history_unacked_rows > cfg.history_max_unacked_rows
-               || st.history_unacked_bytes > cfg.history_max_unacked_bytes);
+    return st.history && st.credit.behind();
   };
   // Hands the history what `host`'s mirror changed, counted until it
   // acknowledges.
@@ -236,20 +236,13 @@ collector(collector_actor::stateful_pointer<collector_state> self,
     c.rows = table.take_changes();
     if (c.rows.empty())
       return;
-    std::uint64_t rows = c.rows.size(), bytes = 0;
-    for (auto &r : c.rows) {
+    for (auto &r : c.rows)
       r.host = host;
-      bytes += sizeof(history_row) + r.id.size() + r.parent_id.size()
-               + r.guid.size() + r.host.size() + r.data.size();
-    }
-    st.history_unacked_rows += rows;
-    st.history_unacked_bytes += bytes;
-    st.history_rows_sent += static_cast<std::int64_t>(rows);
+    std::uint64_t rows = c.rows.size();
+    auto bytes = st.credit.sent(c.rows);
     auto acked = [self, rows, bytes] {
-      auto &st = self->state;
-      st.history_unacked_rows -= std::min(st.history_unacked_rows, rows);
-      st.history_unacked_bytes -= std::min(st.history_unacked_bytes, bytes);
-      st.drain();
+      self->state.credit.acked(rows, bytes);
+      self->state.drain();
     };
     auto to = st.history;
     self->request(to, caf::infinite, std::move(c))

@@ -11,6 +11,7 @@
 #include "actors/cache/cache.hpp"
 #include "actors/cache/process_table.hpp"
 #include "actors/common/defaults.hpp"
+#include "actors/history/history_credit.hpp"
 #include "messages/actors.hpp"
 
 #include <caf/actor_system.hpp>
@@ -93,8 +94,9 @@ struct collector_state {
   // -- the history (null: none) ----------------------------------------------
   history_actor history;
   /// Rows (and their bytes) sent to the history and not yet acknowledged.
-  std::uint64_t history_unacked_rows = 0, history_unacked_bytes = 0;
-  std::int64_t history_rows_sent = 0, history_waits = 0, history_lookups = 0;
+  history_credit credit{defaults::history_max_unacked_rows,
+                        defaults::history_max_unacked_bytes};
+  std::int64_t history_waits = 0, history_lookups = 0;
   /// Host messages held while the history is behind, in arrival order;
   /// and how many of each host.
   std::deque<waiting_batch> waiting;

@@ -2,10 +2,13 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/cache/process_table.hpp"
+#include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <deque>
+#include <map>
 #include <random>
 
 BOOST_AUTO_TEST_SUITE(process_table_test)
@@ -1422,6 +1425,94 @@ BOOST_AUTO_TEST_CASE(a_mirror_applying_the_applied_batches_equals_the_table) {
                  "8"))["Data"]["VersionInformation"]["CompanyName"]
              == "A");
   BOOST_TEST(mirror.get_json("7") == tab.get_json("7"));
+}
+
+// pending_exits against the structure it replaced (a map and a deque of
+// its keys in arrival order), through random adds, finds and erases.
+BOOST_AUTO_TEST_CASE(pending_exits_keep_the_oldest_first_bound_of_a_map) {
+  std::mt19937 rng{7};
+  for (std::size_t max : {0u, 1u, 5u, 64u}) {
+    pending_exits p{max};
+    std::map<std::string, timestamp> ref;
+    std::deque<std::string> order;
+    for (int step = 0; step < 20000; ++step) {
+      auto key = std::to_string(rng() % 200);
+      if (rng() % 3 != 0) {
+        timestamp end = rng() % 1000;
+        bool added = p.add(key, end);
+        bool ref_added = max > 0 && ref.emplace(key, end).second;
+        BOOST_REQUIRE(added == ref_added);
+        if (ref_added) {
+          order.push_back(key);
+          while (order.size() > max) {
+            ref.erase(order.front());
+            order.pop_front();
+          }
+        }
+      } else {
+        auto i = p.find(key);
+        auto r = ref.find(key);
+        BOOST_REQUIRE((i == pending_exits::npos) == (r == ref.end()));
+        if (r != ref.end()) {
+          BOOST_REQUIRE(p.end(i) == r->second);
+          BOOST_REQUIRE(p.key(i) == key);
+          p.erase(i);
+          ref.erase(r);
+          order.erase(std::find(order.begin(), order.end(), key));
+        }
+      }
+      BOOST_REQUIRE(p.size() == ref.size());
+    }
+    std::vector<std::string> seen;
+    p.for_each([&](const std::string &k, timestamp end) {
+      seen.push_back(k);
+      BOOST_TEST(ref.at(k) == end);
+    });
+    BOOST_TEST(seen == std::vector<std::string>(order.begin(), order.end()),
+               boost::test_tools::per_element());
+    BOOST_TEST(p.find("") == pending_exits::npos);
+    BOOST_TEST(!p.add("", 1));
+  }
+}
+
+// append_json_string (every key and answer string goes through it) against
+// nlohmann/json's dump for valid UTF-8: printable runs, every escape, and
+// multi-byte characters in between; an invalid byte becomes U+FFFD.
+BOOST_AUTO_TEST_CASE(json_strings_are_written_as_nlohmann_writes_them) {
+  std::mt19937 rng{11};
+  const std::vector<std::string> pieces = {"abc",
+                                           "C:\\Windows",
+                                           "\"",
+                                           "\n",
+                                           "\r",
+                                           "\t",
+                                           "\b",
+                                           "\f",
+                                           std::string(1, '\x01'),
+                                           std::string(1, '\x1f'),
+                                           "\x7f",
+                                           "\xc3\xa9",
+                                           "\xe2\x82\xac",
+                                           "\xf0\x9f\x98\x80",
+                                           " ",
+                                           "/",
+                                           "{}",
+                                           "0123456789"};
+  for (int n = 0; n < 5000; ++n) {
+    std::string s;
+    auto len = rng() % 12;
+    for (std::size_t k = 0; k < len; ++k)
+      s += pieces[rng() % pieces.size()];
+    std::string out;
+    proctrack::append_json_string(out, s);
+    BOOST_REQUIRE_MESSAGE(out == nlohmann::json(s).dump(), s);
+  }
+  std::string out;
+  proctrack::append_json_string(out, "a\xff"
+                                     "b\xc3");
+  BOOST_TEST(out
+             == "\"a\xEF\xBF\xBD"
+                "b\xEF\xBF\xBD\"");
 }
 
 BOOST_AUTO_TEST_SUITE_END() // process_table_test

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "actors/cache/inline_text.hpp"
+#include "actors/cache/pending_exits.hpp"
 #include "actors/cache/slot_index.hpp"
 #include "actors/common/defaults.hpp"
 #include "messages/types.hpp"
@@ -367,7 +368,7 @@ private:
   static constexpr std::size_t kept_free_slots = 64;
   static constexpr std::size_t kept_data_capacity = 8192;
   mutable std::string scratch_id_; ///< lookup_exact's key buffer
-  /// The key of an orphan_live_ or pending_exits_ lookup by a stored id
+  /// The key of an orphan_live_ lookup by a stored id
   /// (those maps are keyed by std::string: no temporary string per lookup).
   std::string key_buf_;
   std::string new_id_;    ///< apply_start's id buffer
@@ -389,8 +390,7 @@ private:
   /// Real id of an uncached parent -> its children that are live (running
   /// or with running descendants); bounded by the cached live processes.
   std::unordered_map<std::string, std::uint32_t> orphan_live_;
-  std::unordered_map<std::string, timestamp> pending_exits_;
-  std::deque<std::string> pending_order_;
+  pending_exits pending_exits_;
   table_counters counters_;
   timestamp now_ = unknown_time;
   timestamp last_expiry_run_ = unknown_time;

@@ -39,6 +39,21 @@ void append_json_string(std::string &out, std::string_view s) {
   out += '"';
   size_t i = 0;
   while (i < s.size()) {
+    // A run of printable ASCII needing no escape is copied at once (keys
+    // and most values are all of it).
+    size_t j = i;
+    while (j < s.size()) {
+      auto p = static_cast<unsigned char>(s[j]);
+      if (p < 0x20 || p >= 0x80 || p == '"' || p == '\\')
+        break;
+      ++j;
+    }
+    if (j > i) {
+      out.append(s.data() + i, j - i);
+      i = j;
+      if (i == s.size())
+        break;
+    }
     auto c = static_cast<unsigned char>(s[i]);
     if (c >= 0x80) {
       size_t n = utf8_sequence_length(s, i);

@@ -4,6 +4,7 @@
 // is asked for, and nowhere on the update path.
 #include "actors/cache/process_table.hpp"
 
+#include "actors/common/entry_json.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
@@ -36,25 +37,9 @@ void open_tree_node(std::string &out, std::string_view id,
 
 void process_table::append_entry_json(std::string &out,
                                       const process_entry &e) const {
-  out += "{\"Id\":";
-  append_json_string(out, e.id);
-  out += ",\"ParentId\":";
-  append_json_string(out, e.parent_id);
-  out += ",\"StartTime\":";
-  append_time_json(out, e.start_time);
-  out += ",\"EndTime\":";
-  append_time_json(out, e.end_time);
-  out += ",\"LastSyncTime\":";
-  append_time_json(out, e.last_sync_time);
-  out += ",\"Data\":";
-  out += e.data;
-  out += ",\"Children\":[";
-  for (std::size_t i = 0; i < e.children.size(); ++i) {
-    if (i)
-      out += ',';
-    append_json_string(out, e.children[i]);
-  }
-  out += "]}";
+  append_entry_fields(out, e.id, e.parent_id, e.start_time, e.end_time,
+                      e.last_sync_time, e.data, e.children);
+  out += '}';
 }
 
 std::string process_table::get_json(std::string_view id) {

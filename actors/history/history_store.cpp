@@ -1,5 +1,7 @@
 #include "actors/history/history_store.hpp"
 
+#include "actors/common/entry_json.hpp"
+
 #include "actors/common/text.hpp"
 
 #include "actors/cache/process_table.hpp"
@@ -839,25 +841,8 @@ namespace {
 
 void append_row_json(std::string &out, const history_row &r,
                      const std::vector<std::string> &children) {
-  out += "{\"Id\":";
-  append_json_string(out, r.id);
-  out += ",\"ParentId\":";
-  append_json_string(out, r.parent_id);
-  out += ",\"StartTime\":";
-  append_time_json(out, r.start_time);
-  out += ",\"EndTime\":";
-  append_time_json(out, r.end_time);
-  out += ",\"LastSyncTime\":";
-  append_time_json(out, r.last_sync_time);
-  out += ",\"Data\":";
-  out += r.data.empty() ? std::string{"{}"} : r.data;
-  out += ",\"Children\":[";
-  for (std::size_t i = 0; i < children.size(); ++i) {
-    if (i)
-      out += ',';
-    append_json_string(out, children[i]);
-  }
-  out += "]";
+  append_entry_fields(out, r.id, r.parent_id, r.start_time, r.end_time,
+                      r.last_sync_time, r.data, children);
   if (!r.host.empty()) {
     out += ",\"Host\":";
     append_json_string(out, r.host);

@@ -120,6 +120,22 @@ void read_data(scanner &sc, process_record &p, const std::string &where) {
   std::string_view k;
   bool esc = false;
   std::string buf;
+  // The fields go to a scratch vector first and then into the record at
+  // their exact count: growing the record's vector field by field took
+  // five reallocations for a Sysmon row (~11% of a replay's decoding).
+  thread_local data_fields scratch;
+  scratch.clear();
+  struct flush_on_exit {
+    process_record &p;
+    ~flush_on_exit() {
+      p.data.reserve(p.data.size() + scratch.size());
+      for (auto &f : scratch)
+        p.data.push_back(std::move(f));
+      scratch.clear();
+      if (scratch.capacity() > 256)
+        data_fields{}.swap(scratch); // a hostile row's size is not kept
+    }
+  } flush{p};
   while (sc.next_key(first, k, esc)) {
     value dv;
     if (!sc.scan(dv))
@@ -128,7 +144,7 @@ void read_data(scanner &sc, process_record &p, const std::string &where) {
       p.guid = normalize_guid(json_scan::string_text(dv, buf));
     else if (k == "ParentProcessGuid" && dv.k == kind::string)
       p.parent_guid = normalize_guid(json_scan::string_text(dv, buf));
-    p.data.push_back({key_text(k, esc), std::string{dv.raw}});
+    scratch.push_back({key_text(k, esc), std::string{dv.raw}});
   }
 }
 

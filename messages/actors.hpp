@@ -70,8 +70,10 @@ using cache_actor = stats_api::extend<
     // Answers once every enrichment requested so far has been merged, so a
     // replay's answers do not depend on timing.
     caf::replies_to<atom::flush>::with<bool>,
-    // Registers a sink for the output stream; answers with the `sync` row of
-    // the whole cache, which the subscriber writes first.
+    // Registers a sink for the output stream (once; asking again only takes
+    // a new sync row); answers with the `sync` row of the whole cache, which
+    // the subscriber writes first. The cache monitors every sink it
+    // registers (here and below) and forgets one that terminates.
     caf::replies_to<atom::subscribe, update_sink_actor>::with<std::string>,
     // Adds counters of other actors to the ones `stats` queries report.
     caf::reacts_to<atom::publish, stats_report>,

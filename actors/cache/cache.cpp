@@ -296,21 +296,13 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       p.deliver(true);
     self->state.flush_waiters.clear();
   };
-  // Typed sinks (once each; asking again only takes a new snapshot) get
-  // what the table applied, in order (update_batch).
-  auto add_batch_sink = [self](const update_batch_sink_actor &sink) {
-    auto &sinks = self->state.batch_sinks;
-    if (sink && std::find(sinks.begin(), sinks.end(), sink) == sinks.end())
-      sinks.push_back(sink);
-  };
-  // The last sink gets the batch itself: a batch of Sysmon-sized updates
-  // is worth not copying once more.
+  // Subscribers (subscribers.hpp) are monitored when added: one that
+  // terminates is dropped, so sinks that come and go leave nothing behind.
+  self->set_down_handler(
+      [self](caf::down_msg &m) { self->state.subs.drop(m.source); });
+  // Typed sinks get what the table applied, in order (update_batch).
   auto to_batch_sinks = [self](update_batch &&b) {
-    auto &sinks = self->state.batch_sinks;
-    for (std::size_t i = 0; i + 1 < sinks.size(); ++i)
-      self->send(sinks[i], b);
-    if (!sinks.empty())
-      self->send(sinks.back(), std::move(b));
+    self->state.subs.send_batch(self, std::move(b));
   };
   // Backpressure from the history (docs/history.md): behind while too
   // many rows are unacknowledged; the held batch answers go out, in order,
@@ -392,7 +384,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                 update_batch b;
                 b.enrichments.push_back({{}, std::move(r)});
                 apply_everywhere(b);
-                if (!st.batch_sinks.empty())
+                if (st.subs.has_batch_sinks())
                   to_batch_sinks(std::move(b));
                 send_changes();
               } else {
@@ -414,15 +406,14 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
     update_batch b;
     b.expire_at = now;
     apply_everywhere(b);
-    if (!self->state.batch_sinks.empty())
+    if (self->state.subs.has_batch_sinks())
       to_batch_sinks(std::move(b));
     send_changes();
   };
   if (!cfg.event_clock && cfg.expiry_interval.count() > 0)
     self->delayed_send(self, cfg.expiry_interval, atom::tick_v);
   return {
-      [self, cfg, enrich_on, enrich, to_batch_sinks, add_batch_sink,
-       send_changes,
+      [self, cfg, enrich_on, enrich, to_batch_sinks, send_changes,
        history_behind](update_batch &batch) -> caf::result<std::uint64_t> {
         auto &st = self->state;
         std::uint64_t n = batch.updates.size();
@@ -432,7 +423,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         if (cfg.split_hosts)
           for (auto &u : batch.updates)
             tables.push_back(st.table_for(u.host, cfg));
-        if (cfg.forward_updates && !st.sinks.empty()) {
+        if (cfg.forward_updates && st.subs.has_text_sinks()) {
           std::string forwarded;
           for (std::size_t i = 0; i < batch.updates.size(); ++i) {
             auto &u = batch.updates[i];
@@ -445,15 +436,14 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
                 || u.part == sync_part::last)
               forwarded += '\n'; // a listing in parts is one line
           }
-          for (auto &s : st.sinks)
-            self->send(s, forwarded);
+          st.subs.send_text(self, forwarded);
         }
         // Typed sinks get the batch as applied (process_table::apply), so
         // a mirror applying it stays equal; the enricher is asked for what
         // is new. A sync creates processes too, and they need their version
         // information as much as started ones (SPEC §7).
         batch_options opt;
-        opt.keep_applied = !st.batch_sinks.empty();
+        opt.keep_applied = st.subs.has_batch_sinks();
         opt.report_created = enrich_on;
         if (enrich_on)
           opt.remembered = [&st](const std::string &path) {
@@ -509,13 +499,9 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
           }
           to_batch_sinks(std::move(applied));
         }
-        if (!st.snapshot_waiters.empty() && !st.table.sync_open()) {
-          for (auto &[p, sink] : st.snapshot_waiters) {
-            add_batch_sink(sink);
-            p.deliver(st.table.export_state());
-          }
-          st.snapshot_waiters.clear();
-        }
+        if (st.subs.has_waiters() && !st.table.sync_open())
+          st.subs.answer_waiters(self,
+                                 [&st] { return st.table.export_state(); });
         send_changes();
         if (!st.held_answers.empty() || history_behind()) {
           // The history is behind: the source waits for this answer.
@@ -539,6 +525,9 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         // moves messages between internal queues).
         counters.push_back({"MailboxCache",
                             static_cast<std::int64_t>(self->mailbox().size())});
+        // Sinks now (output stream and typed): only the live ones.
+        counters.push_back({"Subscribers", static_cast<std::int64_t>(
+                                               self->state.subs.size())});
         return {cache_state::name, std::move(counters)};
       },
       [expire](atom::tick, timestamp now) { expire(now); },
@@ -556,8 +545,7 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
       },
       [self, cfg](atom::subscribe, update_sink_actor sink) -> std::string {
         auto &st = self->state;
-        if (sink)
-          st.sinks.push_back(sink); // a null sink just asks for the sync row
+        st.subs.add_text(self, sink); // a null sink just asks for the sync row
         auto now = st.table.now() != unknown_time || cfg.event_clock
                        ? st.table.now()
                        : wall_clock_now();
@@ -573,22 +561,21 @@ cache(cache_actor::stateful_pointer<cache_state> self, cache_config cfg,
         }
         return rows;
       },
-      [self, add_batch_sink](atom::subscribe,
-                             update_batch_sink_actor sink) -> update_batch {
-        add_batch_sink(sink);
+      [self](atom::subscribe, update_batch_sink_actor sink) -> update_batch {
+        self->state.subs.add_batch(self, sink);
         update_batch b;
         b.updates = snapshot_updates(self->state.table);
         return b;
       },
-      [self, add_batch_sink](atom::snapshot, update_batch_sink_actor sink)
-          -> caf::result<table_state> {
+      [self](atom::snapshot,
+             update_batch_sink_actor sink) -> caf::result<table_state> {
         auto &st = self->state;
         if (st.table.sync_open()) {
           auto p = self->make_response_promise<table_state>();
-          st.snapshot_waiters.emplace_back(p, std::move(sink));
+          st.subs.wait_for_whole(p, std::move(sink));
           return p;
         }
-        add_batch_sink(sink);
+        st.subs.add_batch(self, sink);
         return st.table.export_state();
       },
       [self](atom::subscribe, history_sink_actor h) -> process_changes {

@@ -1,10 +1,11 @@
 // The cache actor: the one owner of a process table. It applies update
 // batches, answers queries, asks the enricher for PE version information
-// and feeds the output stream to its subscribers.
+// and feeds the output stream to its subscribers (subscribers.hpp).
 #pragma once
 
 #include "actors/cache/enrichment_memory.hpp"
 #include "actors/cache/process_table.hpp"
+#include "actors/cache/subscribers.hpp"
 #include "actors/common/defaults.hpp"
 #include "actors/history/history_credit.hpp"
 #include "messages/actors.hpp"
@@ -116,18 +117,14 @@ struct cache_state {
       held_answers;
   std::int64_t history_waits = 0; ///< batch answers held for the history
 
-  std::vector<update_sink_actor> sinks;
-  std::vector<update_batch_sink_actor> batch_sinks; ///< typed (fleet)
+  /// The output stream's sinks, the typed sinks and the snapshot requests
+  /// waiting for a whole listing; each sink monitored, dropped when it
+  /// terminates.
+  subscribers subs;
   // Enrichment bookkeeping (results by path, paths in flight), and flush
   // requests waiting for the in-flight ones.
   enrichment_memory enrichments;
   std::vector<caf::typed_response_promise<bool>> flush_waiters;
-  /// Snapshot requests that came while a listing in parts was half
-  /// applied: answered (and their sink added) once it is whole, so a
-  /// mirror never starts from half a sync.
-  std::vector<std::pair<caf::typed_response_promise<table_state>,
-                        update_batch_sink_actor>>
-      snapshot_waiters;
   // Counters other actors published (by source) and our own.
   std::vector<stats_report> published;
 

@@ -7,7 +7,8 @@
 #   scripts/setup.sh jq libsimdjson-dev   # ... and these
 set -euo pipefail
 # build: compiler, cmake, the libraries (libboost-dev: Boost.Asio for the
-# agent's query socket; libsqlite3-dev, libzstd-dev: the process history store); tests:
+# agent's query socket; libsqlite3-dev, libzstd-dev: the process history store;
+# libjemalloc-dev: the executable's allocator); tests:
 # Boost.Test, procps (ps, the
 # pslist comparison), openssl (test certificates), python3-pefile (the PE
 # reader's reference implementation), python3-evtx (python-evtx: the
@@ -17,7 +18,7 @@ set -euo pipefail
 # libbpf-dev (its loader) and bpftool (vmlinux.h and the skeleton).
 packages=(build-essential cmake pkg-config libcaf-dev nlohmann-json3-dev
   libspdlog-dev libboost-dev libboost-test-dev libevtx-dev libpugixml-dev
-  zlib1g-dev libssl-dev libsqlite3-dev libzstd-dev clang libclang-rt-14-dev procps openssl
+  zlib1g-dev libssl-dev libsqlite3-dev libzstd-dev libjemalloc-dev clang libclang-rt-14-dev procps openssl
   python3-pefile python3-evtx file systemd libbpf-dev bpftool "$@")
 missing=()
 for p in "${packages[@]}"; do

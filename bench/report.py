@@ -317,7 +317,7 @@ a("\"Before\" is the issue's own column (the run of 2026-11-28); \"now\" is this
   "which links jemalloc since this run (\"Allocator\" below); the bare table, "
   "query and memory rows run `proctrack_bench`, on glibc's malloc.")
 a("")
-a("| workload | before | now | bar | goal | bar |")
+a("| workload | before | now | bar | goal | status |")
 a("|---|---|---|---|---|---|")
 for name, before, now, unit, bar, goal, ok in issue16:
     status = "—" if now is None else ("met" if ok(now) else "**missed**")

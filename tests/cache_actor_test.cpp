@@ -11,6 +11,7 @@
 #include <caf/scheduler/test_coordinator.hpp>
 
 #include "tests/support/actor_fixture.hpp"
+#include "tests/support/updates.hpp"
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -27,15 +28,7 @@ namespace {
 
 using fixture = proctrack_test::actor_fixture;
 
-process_update start(std::string pid, std::string ppid, const char *when) {
-  process_update u;
-  u.kind = update_kind::start;
-  u.process.pid = std::move(pid);
-  u.process.ppid = std::move(ppid);
-  u.process.start_time = *parse_time(when);
-  u.process.data.push_back({"Name", "\"p" + u.process.pid + "\""});
-  return u;
-}
+using proctrack_test::start;
 
 } // namespace
 

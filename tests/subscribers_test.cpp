@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 
 #include "tests/support/actor_fixture.hpp"
+#include "tests/support/updates.hpp"
 
 #include <algorithm>
 #include <memory>
@@ -26,15 +27,7 @@ namespace {
 
 using fixture = proctrack_test::actor_fixture;
 
-process_update start(std::string pid, std::string ppid, const char *when) {
-  process_update u;
-  u.kind = update_kind::start;
-  u.process.pid = std::move(pid);
-  u.process.ppid = std::move(ppid);
-  u.process.start_time = *parse_time(when);
-  u.process.data.push_back({"Name", "\"p" + u.process.pid + "\""});
-  return u;
-}
+using proctrack_test::start;
 
 update_batch two_starts() {
   update_batch b;

@@ -261,16 +261,21 @@ struct history_row {
   timestamp end_time = unknown_time; ///< unknown_time: running (last known)
   timestamp last_sync_time = unknown_time;
   bool end_is_estimate = false;
-  std::string data; ///< the Data object as JSON text
+  std::string data; ///< the Data object as JSON text (empty when data_kept)
   timestamp first_seen = unknown_time;
   timestamp last_seen = unknown_time;
+  /// The Data is the one an earlier row of this process carried (an exit,
+  /// a listing's LastSyncTime): `data` is empty and the store keeps what it
+  /// has, so a process's Data is copied and compressed once, not at every
+  /// change. A row the store does not hold yet is written with Data "{}".
+  bool data_kept = false;
 };
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector &f, history_row &x) {
   return f(x.host, x.id, x.parent_id, x.guid, x.start_time, x.end_time,
            x.last_sync_time, x.end_is_estimate, x.data, x.first_seen,
-           x.last_seen);
+           x.last_seen, x.data_kept);
 }
 
 /// What the cache's tables changed since its last message to the history

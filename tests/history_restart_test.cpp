@@ -18,6 +18,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
+
 BOOST_AUTO_TEST_SUITE(history_restart_test)
 
 using namespace proctrack;
@@ -68,20 +70,7 @@ process_update listing(const char *when, std::vector<process_record> ps) {
 
 // What the history actor writes: the table's noted changes as rows.
 std::vector<history_row> rows_of(process_table &tab) {
-  std::vector<history_row> out;
-  for (auto &c : tab.take_changes()) {
-    history_row r;
-    r.id = c.id;
-    r.parent_id = c.parent_id;
-    r.guid = c.guid;
-    r.start_time = c.start_time;
-    r.end_time = c.end_time;
-    r.last_sync_time = c.last_sync_time;
-    r.end_is_estimate = c.end_is_estimate;
-    r.data = c.data;
-    out.push_back(std::move(r));
-  }
-  return out;
+  return tab.take_changes();
 }
 
 std::vector<std::string> chain_ids(process_table &tab, const std::string &id) {
@@ -196,6 +185,68 @@ BOOST_AUTO_TEST_CASE(a_restart_keeps_an_orphans_creator_and_dates_what_ended) {
   BOOST_REQUIRE(d2);
   BOOST_TEST(d2->end_time == t("2021-01-01T11:01:00Z"));
   BOOST_TEST(!data_value(d2->data, "EndTimeEstimated"));
+}
+
+// A process's Data goes to the history once, with its start: an exit, or a
+// listing that finds it unchanged, is a row without Data (data_kept) that
+// the store applies to what it has. Whether written apart or merged while
+// pending, the store ends with the Data and the end.
+BOOST_AUTO_TEST_CASE(data_goes_to_the_history_once_per_change) {
+  process_table tab;
+  tab.track_changes(true);
+  tab.apply(fork_of(100, 1, "2021-01-01T10:00:00Z", "launcher"));
+  tab.apply(fork_of(101, 1, "2021-01-01T10:00:01Z", "payload"));
+  auto starts = tab.take_changes();
+  BOOST_REQUIRE_EQUAL(starts.size(), 2u);
+  for (auto &r : starts) {
+    BOOST_TEST(!r.data_kept);
+    BOOST_TEST(json::parse(r.data).contains("Name"));
+  }
+  tab.apply(exit_of("100", "2021-01-01T10:00:05Z"));
+  auto exits = tab.take_changes();
+  BOOST_REQUIRE_EQUAL(exits.size(), 1u);
+  BOOST_TEST(exits[0].id == "100-1609495200");
+  BOOST_TEST(exits[0].data_kept);
+  BOOST_TEST(exits[0].data.empty());
+  BOOST_TEST(exits[0].end_time == t("2021-01-01T10:00:05Z"));
+  // A listing with the same Data: its LastSyncTime only. With other
+  // Data: the Data again.
+  tab.apply(listing("2021-01-01T10:01:00Z",
+                    {rec(101, 1, "2021-01-01T10:00:01Z", "payload")}));
+  auto same = tab.take_changes();
+  auto payload = std::find_if(same.begin(), same.end(),
+                              [](auto &r) { return r.id == "101-1609495201"; });
+  BOOST_REQUIRE(payload != same.end());
+  BOOST_TEST(payload->last_sync_time == t("2021-01-01T10:01:00Z"));
+  BOOST_TEST(payload->data_kept);
+  tab.apply(listing("2021-01-01T10:02:00Z",
+                    {rec(101, 1, "2021-01-01T10:00:01Z", "renamed")}));
+  auto changed = tab.take_changes();
+  payload = std::find_if(changed.begin(), changed.end(),
+                         [](auto &r) { return r.id == "101-1609495201"; });
+  BOOST_REQUIRE(payload != changed.end());
+  BOOST_TEST(!payload->data_kept);
+  BOOST_TEST(json::parse(payload->data).at("Name") == "renamed");
+
+  // Pending in the history: a start and its exit become one row with both.
+  history_state hs;
+  hs.add_pending(std::vector<history_row>{starts[0]});
+  hs.add_pending(std::vector<history_row>{exits[0]});
+  BOOST_REQUIRE_EQUAL(hs.pending.size(), 1u);
+  BOOST_TEST(!hs.pending[0].data_kept);
+  BOOST_TEST(hs.pending[0].data == starts[0].data);
+  BOOST_TEST(hs.pending[0].end_time == t("2021-01-01T10:00:05Z"));
+
+  // Written apart: the exit keeps the Data the start wrote.
+  temp_dir dir;
+  auto store = open_store(dir);
+  std::string error;
+  BOOST_REQUIRE_MESSAGE(store->write(starts, 1000, error), error);
+  BOOST_REQUIRE_MESSAGE(store->write(exits, 2000, error), error);
+  auto got = store->find("", "100-1609495200");
+  BOOST_REQUIRE(got);
+  BOOST_TEST(got->data == starts[0].data);
+  BOOST_TEST(got->end_time == t("2021-01-01T10:00:05Z"));
 }
 
 BOOST_AUTO_TEST_CASE(a_restart_reloads_at_most_max_size_newest_first) {

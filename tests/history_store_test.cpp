@@ -157,6 +157,46 @@ BOOST_AUTO_TEST_CASE(rows_survive_a_reopen_and_keep_their_first_seen) {
   BOOST_TEST(!s->write({*cmd}, 3000, error));
 }
 
+// An exit arrives as a row without Data (history_row::data_kept): the
+// store keeps the Data its start wrote, compressed or not; a row it never
+// had is written with an empty object, so answers stay JSON.
+BOOST_AUTO_TEST_CASE(a_row_that_keeps_its_data_changes_only_the_rest) {
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  auto all = sysmon_like_rows(2500); // past the dictionary's training
+  auto s = open_rw(path);
+  std::string error;
+  BOOST_REQUIRE_MESSAGE(s->write(all, 1000, error), error);
+  auto small = row("7-1609459200", "4-1609459000", "2021-01-01T00:00:00Z");
+  BOOST_REQUIRE_MESSAGE(s->write({small}, 1000, error), error);
+  std::vector<history_row> exits;
+  for (auto *r : {&all[0], &all[2400], &small}) {
+    history_row x = *r;
+    x.data.clear();
+    x.data_kept = true;
+    x.end_time = x.start_time + 5 * hns_per_second;
+    exits.push_back(std::move(x));
+  }
+  history_row unknown = exits.back();
+  unknown.id = "8-1609459200";
+  exits.push_back(unknown);
+  BOOST_REQUIRE_MESSAGE(s->write(exits, 2000, error), error);
+  for (auto *r : {&all[0], &all[2400], &small}) {
+    auto got = s->find("", r->id);
+    BOOST_REQUIRE(got);
+    BOOST_TEST(got->data == r->data);
+    BOOST_TEST(got->end_time == r->start_time + 5 * hns_per_second);
+    BOOST_TEST(got->first_seen == 1000);
+    BOOST_TEST(got->last_seen == 2000);
+  }
+  auto got = s->find("", "8-1609459200");
+  BOOST_REQUIRE(got);
+  BOOST_TEST(got->data == "{}");
+  auto answer = ask(*s, "get", "8-1609459200");
+  BOOST_TEST(answer.at("Data") == json::object());
+  BOOST_TEST(answer.at("EndTime") == "2021-01-01T00:00:05Z");
+}
+
 BOOST_AUTO_TEST_CASE(answers_as_of_a_time) {
   temp_dir d;
   auto s = open_rw((d.path() / "h.db").string());

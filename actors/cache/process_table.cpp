@@ -16,7 +16,8 @@ namespace proctrack {
 namespace {
 
 // What change tracking reports of an entry (process_table::take_changes).
-history_row change_of(const process_entry &e) {
+// `data_kept`: the row goes without Data (history_row::data_kept).
+history_row change_of(const process_entry &e, bool data_kept = false) {
   history_row p;
   p.id = e.id;
   p.parent_id = e.parent_id;
@@ -24,9 +25,20 @@ history_row change_of(const process_entry &e) {
   p.start_time = e.start_time;
   p.end_time = e.end_time;
   p.last_sync_time = e.last_sync_time;
-  p.data = e.data;
+  if (data_kept)
+    p.data_kept = true;
+  else
+    p.data = e.data;
   p.end_is_estimate = e.end_is_estimate;
   return p;
+}
+
+// A change as take_changes() reports it: Data only when it is new since
+// the last report (most exits leave it alone: half of all rows).
+history_row take_change_of(process_entry &e) {
+  auto row = change_of(e, e.data_sent);
+  e.data_sent = true;
+  return row;
 }
 
 } // namespace
@@ -486,6 +498,8 @@ void process_table::set_data(process_entry &e, std::string data) {
   if (tracking_ && e.used)
     note_change(static_cast<std::uint32_t>(&e - slots_.data()));
   data_bytes_ -= std::min(data_bytes_, e.data.size());
+  // A listing's Data is most often the one the process had.
+  e.data_sent = e.data_sent && e.data == data;
   e.data = std::move(data);
   data_bytes_ += e.data.size();
 }
@@ -721,6 +735,7 @@ std::uint32_t process_table::insert(std::string_view id, process_record &&p) {
   e.end_time = unknown_time;
   e.last_sync_time = unknown_time;
   stored_data_into(e.data, std::move(p.data));
+  e.data_sent = false;
   data_bytes_ += e.data.size();
   data_fields{}.swap(p.data); // taken: free the pieces now
   e.children.clear();
@@ -749,9 +764,10 @@ std::uint32_t process_table::insert(std::string_view id, process_record &&p) {
 void process_table::remove(std::uint32_t slot) {
   auto &e = slots_[slot];
   if (e.changed) {
-    removed_changes_.push_back(change_of(e));
+    removed_changes_.push_back(take_change_of(e));
     e.changed = false;
   }
+  e.data_sent = false;
   if (e.tier != 0) {
     auto parent = parent_of(slot);
     if (parent == npos)
@@ -915,6 +931,7 @@ bool process_table::merge_packed(process_entry &e, const data_fields &fields) {
     note_change(static_cast<std::uint32_t>(&e - slots_.data()));
   data_bytes_ -= std::min(data_bytes_, e.data.size());
   // Copied into the entry's own buffer when it fits: exact, no allocation.
+  e.data_sent = e.data_sent && e.data == out;
   reserve_exact(e.data, out.size());
   e.data.append(out);
   data_bytes_ += e.data.size();
@@ -1022,8 +1039,14 @@ void process_table::refresh_data(process_entry &e, std::string fresh) {
       && (!fresh_of || *fresh_of == "\"-\"" || *fresh_of == "\"\""
           || *fresh_of == "null"))
     keep.push_back({"OriginalFilename", std::string{*old_of}});
+  // Reported again only when the listing changed it (take_changes).
+  std::string before;
+  bool was_sent = e.data_sent;
+  if (was_sent)
+    before = e.data;
   set_data(e, std::move(fresh));
   merge_data(e, std::move(keep));
+  e.data_sent = was_sent && e.data == before;
 }
 
 void process_table::set_end(std::uint32_t slot, timestamp end, bool estimate) {
@@ -1827,7 +1850,7 @@ std::vector<history_row> process_table::take_changes() {
     if (!e.changed)
       continue; // removed since (in removed_changes_), or listed twice
     e.changed = false;
-    out.push_back(change_of(e));
+    out.push_back(take_change_of(e));
   }
   changed_.clear();
   return out;

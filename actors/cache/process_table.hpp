@@ -67,6 +67,10 @@ struct process_entry {
   bool end_is_estimate = false;
   bool used = false;
   bool changed = false; ///< noted for take_changes() (change tracking only)
+  /// Its Data, as it is now, went out in a change already: the next change
+  /// that leaves Data alone (an exit, a listing's LastSyncTime) is reported
+  /// without it (history_row::data_kept), not copied again.
+  bool data_sent = false;
 
   bool running() const {
     return end_time == unknown_time;

@@ -27,10 +27,18 @@ void history_state::add_pending(std::vector<history_row> &&rows) {
     key += '\0';
     key += r.id;
     auto [it, fresh] = pending_index.emplace(std::move(key), pending.size());
-    if (fresh)
+    if (fresh) {
       pending.push_back(std::move(r));
-    else
-      pending[it->second] = std::move(r); // its latest state
+      continue;
+    }
+    // Its latest state, with the Data of the row it replaces when it
+    // carries none (an exit after its start, both unwritten).
+    auto &older = pending[it->second];
+    if (r.data_kept && !older.data_kept) {
+      r.data = std::move(older.data);
+      r.data_kept = false;
+    }
+    older = std::move(r);
   }
 }
 

@@ -211,6 +211,7 @@ history_store::~history_store() {
   for (auto &[id, d] : ddicts_)
     ZSTD_freeDDict(d);
   sqlite3_finalize(upsert_);
+  sqlite3_finalize(upsert_kept_);
   if (db_)
     sqlite3_close_v2(db_);
 }
@@ -340,16 +341,21 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
       if (!st->exec("PRAGMA synchronous=NORMAL", why)
           || !st->exec("PRAGMA cache_size=-32768", why))
         return {verdict::failed, nullptr};
-      std::string sql =
-          std::string{"INSERT INTO process("} + columns
-          + ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10) "
-            "ON CONFLICT(id, host) DO UPDATE SET parent_id=excluded.parent_id, "
-            "guid=excluded.guid, start_time=excluded.start_time, "
-            "end_time=excluded.end_time, end_estimate=excluded.end_estimate, "
-            "last_sync_time=excluded.last_sync_time, data=excluded.data, "
-            "last_seen=excluded.last_seen";
-      st->upsert_ = st->prepare(sql.c_str(), why);
-      if (!st->upsert_)
+      auto upsert = [&](bool keep_data) {
+        return std::string{"INSERT INTO process("} + columns
+               + ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?10) "
+                 "ON CONFLICT(id, host) DO UPDATE SET "
+                 "parent_id=excluded.parent_id, "
+                 "guid=excluded.guid, start_time=excluded.start_time, "
+                 "end_time=excluded.end_time, "
+                 "end_estimate=excluded.end_estimate, "
+                 "last_sync_time=excluded.last_sync_time, "
+               + (keep_data ? "" : "data=excluded.data, ")
+               + "last_seen=excluded.last_seen";
+      };
+      st->upsert_ = st->prepare(upsert(false).c_str(), why);
+      st->upsert_kept_ = st->prepare(upsert(true).c_str(), why);
+      if (!st->upsert_ || !st->upsert_kept_)
         return {verdict::failed, nullptr};
     }
     if (!st->load_dictionaries(why))
@@ -577,7 +583,7 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
   maybe_train(rows);
   std::int64_t data_bytes = 0, stored_bytes = 0;
   for (auto &r : rows) {
-    auto *s = upsert_;
+    auto *s = r.data_kept ? upsert_kept_ : upsert_;
     auto text = [s](int i, std::string_view v) {
       sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
                         SQLITE_STATIC);
@@ -590,15 +596,21 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
     sqlite3_bind_int64(s, 6, r.end_time);
     sqlite3_bind_int64(s, 7, r.end_is_estimate ? 1 : 0);
     sqlite3_bind_int64(s, 8, r.last_sync_time);
-    compress(r.data, scratch_);
-    data_bytes += static_cast<std::int64_t>(r.data.size());
-    if (scratch_.empty()) {
-      text(9, r.data);
-      stored_bytes += static_cast<std::int64_t>(r.data.size());
+    if (r.data_kept) {
+      // Only when the store has no row yet (an earlier write failed): an
+      // answer splices Data, so it is an object.
+      text(9, "{}");
     } else {
-      sqlite3_bind_blob(s, 9, scratch_.data(),
-                        static_cast<int>(scratch_.size()), SQLITE_STATIC);
-      stored_bytes += static_cast<std::int64_t>(scratch_.size());
+      compress(r.data, scratch_);
+      data_bytes += static_cast<std::int64_t>(r.data.size());
+      if (scratch_.empty()) {
+        text(9, r.data);
+        stored_bytes += static_cast<std::int64_t>(r.data.size());
+      } else {
+        sqlite3_bind_blob(s, 9, scratch_.data(),
+                          static_cast<int>(scratch_.size()), SQLITE_STATIC);
+        stored_bytes += static_cast<std::int64_t>(scratch_.size());
+      }
     }
     sqlite3_bind_int64(s, 10, now);
     int rc = sqlite3_step(s);

@@ -68,8 +68,9 @@ public:
 
   /// Writes `rows` in one transaction: a new (host, id) is inserted with
   /// first_seen = last_seen = `now`; a known one takes the row's values and
-  /// last_seen = `now`, keeping its first_seen. All or nothing: false with
-  /// `error` when the transaction failed (it is rolled back).
+  /// last_seen = `now`, keeping its first_seen; a row with data_kept keeps
+  /// the Data stored (inserted with "{}" when none is). All or nothing: false
+  /// with `error` when the transaction failed (it is rolled back).
   bool write(const std::vector<history_row> &rows, timestamp now,
              std::string &error);
 
@@ -154,6 +155,7 @@ private:
   sqlite3 *db_ = nullptr;
   std::string path_;
   sqlite3_stmt *upsert_ = nullptr;
+  sqlite3_stmt *upsert_kept_ = nullptr; ///< the same, keeping the stored Data
   history_counters counters_;
   // Data compression (docs/history.md "What is stored"): one dictionary per
   // store, trained from its first rows, kept in its `dictionary` table.

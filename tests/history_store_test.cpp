@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sqlite3.h>
+#include <sys/stat.h>
 
 BOOST_AUTO_TEST_SUITE(history_store_test)
 
@@ -195,6 +196,34 @@ BOOST_AUTO_TEST_CASE(a_row_that_keeps_its_data_changes_only_the_rest) {
   auto answer = ask(*s, "get", "8-1609459200");
   BOOST_TEST(answer.at("Data") == json::object());
   BOOST_TEST(answer.at("EndTime") == "2021-01-01T00:00:05Z");
+}
+
+// The store holds command lines: whatever the umask, its files are not
+// every local user's (created 0600; an older store's bits for others go,
+// a group its owner granted stays).
+BOOST_AUTO_TEST_CASE(the_store_is_closed_to_other_users) {
+  namespace fs = std::filesystem;
+  temp_dir d;
+  auto path = (d.path() / "h.db").string();
+  auto old_mask = ::umask(022);
+  {
+    auto s = open_rw(path);
+    write_timeline(*s);
+    for (auto *suffix : {"", "-wal", "-shm"}) {
+      auto p = fs::status(path + suffix).permissions();
+      BOOST_TEST_CONTEXT(suffix) {
+        BOOST_TEST(static_cast<int>(p & fs::perms::mask) == 0600);
+      }
+    }
+  }
+  auto older = (d.path() / "older.db").string();
+  fs::copy_file(path, older);
+  fs::permissions(older, fs::perms::owner_read | fs::perms::owner_write
+                             | fs::perms::group_read | fs::perms::others_read);
+  { auto s = open_rw(older); }
+  ::umask(old_mask);
+  auto p = fs::status(older).permissions();
+  BOOST_TEST(static_cast<int>(p & fs::perms::mask) == 0640);
 }
 
 BOOST_AUTO_TEST_CASE(answers_as_of_a_time) {

@@ -15,9 +15,13 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <fcntl.h>
 #include <filesystem>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
@@ -123,6 +127,28 @@ std::string column_text(sqlite3_stmt *s, int i) {
   return p ? std::string{p,
                          static_cast<std::size_t>(sqlite3_column_bytes(s, i))}
            : std::string{};
+}
+
+// The store holds what the agent recorded, command lines included: its
+// files (the database, its -wal and -shm, which SQLite creates with the
+// database's mode) are never every local user's, whatever the umask. A new
+// one is created 0600; an existing one loses the bits for others (a group
+// its owner granted keeps them). Not ours to change (EPERM): left as is.
+std::string close_to_others(const std::string &path) {
+  int fd = ::open(path.c_str(),
+                  O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (fd >= 0)
+    ::close(fd); // an empty file is a new SQLite database
+  for (const char *suffix : {"", "-wal", "-shm"}) {
+    auto p = path + suffix;
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISREG(st.st_mode)
+        || (st.st_mode & 0007) == 0)
+      continue;
+    if (::chmod(p.c_str(), st.st_mode & 0770) != 0 && errno != EPERM)
+      return "cannot close " + p + " to other users: " + std::strerror(errno);
+  }
+  return {};
 }
 
 } // namespace
@@ -235,6 +261,11 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
     // rebuild the WAL index, which a read-only connection cannot do (it
     // waits out busy_timeout on every open). query_only still refuses any
     // change to the data.
+    if (!ro) {
+      why = close_to_others(path);
+      if (!why.empty())
+        return {verdict::failed, nullptr};
+    }
     bool ro_file = ro && ::access(path.c_str(), W_OK) != 0;
     int flags = ro_file ? SQLITE_OPEN_READONLY
                 : ro    ? SQLITE_OPEN_READWRITE
@@ -385,6 +416,7 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
     if (std::filesystem::exists(path + suffix, ignored))
       std::filesystem::rename(path + suffix, aside + suffix, ignored);
   }
+  close_to_others(aside); // kept: the same secrets
   auto what = "history store " + path + " was damaged (" + why + "): moved to "
               + aside + ", a new store is created";
   std::string why2;

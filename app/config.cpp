@@ -4,6 +4,7 @@
 
 #include "messages/type_ids.hpp"
 
+#include "actors/common/text.hpp"
 #include "actors/common/time.hpp"
 
 #include <caf/all.hpp>
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <limits>
 #include <sstream>
 #ifdef _WIN32
 #include <windows.h> // GetComputerNameExA
@@ -156,6 +158,62 @@ std::string describe_type(const caf::config_option &opt) {
   return "a " + t;
 }
 
+bool is_duration(const caf::config_option &opt) {
+  return opt.type_name() == "timespan";
+}
+
+// CAF 0.17 multiplies a duration's number by its unit in 64 bits of
+// nanoseconds without a check: 5124096h became 25 minutes, 3000000h a
+// negative value. Empty when `text` is in range or not a duration CAF
+// reads (CAF names that itself), else what is wrong.
+std::string duration_range_error(std::string_view text) {
+  while (!text.empty()
+         && std::isspace(static_cast<unsigned char>(text.front())))
+    text.remove_prefix(1);
+  while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())))
+    text.remove_suffix(1);
+  std::string_view digits = text;
+  if (!digits.empty() && (digits.front() == '-' || digits.front() == '+'))
+    digits.remove_prefix(1);
+  std::size_t n = 0;
+  while (n < digits.size() && digits[n] >= '0' && digits[n] <= '9')
+    ++n;
+  if (n == 0)
+    return {};
+  auto unit = digits.substr(n);
+  struct unit_ns {
+    std::string_view name;
+    std::uint64_t ns;
+  };
+  constexpr unit_ns units[] = {{"ns", 1},
+                               {"us", 1000},
+                               {"ms", 1000'000},
+                               {"s", 1000'000'000},
+                               {"min", 60'000'000'000},
+                               {"h", 3600'000'000'000}};
+  const unit_ns *u = nullptr;
+  for (auto &x : units)
+    if (x.name == unit)
+      u = &x;
+  if (!u)
+    return {};
+  constexpr auto max =
+      static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  std::uint64_t value = 0;
+  bool over = false;
+  for (std::size_t i = 0; i < n && !over; ++i) {
+    auto d = static_cast<std::uint64_t>(digits[i] - '0');
+    over = value > (max - d) / 10;
+    value = value * 10 + d;
+  }
+  over = over || value > max / u->ns;
+  if (!over)
+    return {};
+  return std::string{text} + " is out of range: a duration is at most "
+         + std::to_string(max / u->ns) + std::string{u->name}
+         + " (about 292 years)";
+}
+
 } // namespace
 
 std::string proctrack_config::load(std::vector<std::string> args) {
@@ -176,6 +234,31 @@ std::string proctrack_config::load(std::vector<std::string> args) {
     auto parsed = parse_config(in);
     if (!parsed)
       return "config file " + file + ": " + caf::to_string(parsed.error());
+    // Durations are checked on the text: CAF's value may have wrapped.
+    std::ifstream again{file};
+    std::string line, category;
+    for (int number = 1; std::getline(again, line); ++number) {
+      std::string_view l = line;
+      if (auto c = l.find_first_of(";#"); c != std::string_view::npos)
+        l = l.substr(0, c);
+      auto open = l.find('['), close = l.find(']');
+      if (open != std::string_view::npos && close != std::string_view::npos
+          && open < close) {
+        category = std::string{trim(l.substr(open + 1, close - open - 1))};
+        continue;
+      }
+      auto eq = l.find('=');
+      if (eq == std::string_view::npos || category.empty())
+        continue;
+      auto opt = custom_options_.qualified_name_lookup(
+          category, std::string{trim(l.substr(0, eq))});
+      if (!opt || !is_duration(*opt))
+        continue;
+      if (auto e = duration_range_error(l.substr(eq + 1)); !e.empty())
+        return "config file " + file + ":" + std::to_string(number) + ": "
+               + category + "." + std::string{trim(l.substr(0, eq))} + " = "
+               + e;
+    }
     for (auto &[category, value] : *parsed) {
       auto dict = caf::get_if<caf::settings>(&value);
       if (!dict) {
@@ -281,6 +364,9 @@ std::string proctrack_config::load(std::vector<std::string> args) {
         return "--" + name + " needs a value: --" + name + "=VALUE";
       continue;
     }
+    if (is_duration(*opt))
+      if (auto e = duration_range_error(a.substr(eq + 1)); !e.empty())
+        return "--" + name + "=" + e;
     if (!opt->parse(a.substr(eq + 1)))
       return "--" + name + " must be " + describe_type(*opt) + ", not \""
              + a.substr(eq + 1) + "\"";

@@ -87,6 +87,33 @@ BOOST_AUTO_TEST_CASE(negative_max_expiry) {
   BOOST_TEST(has(r.err, "tracker.max-expiry"), r.err);
 }
 
+// A duration too large for 64 bits of nanoseconds is refused by name, on
+// the command line and in a config file: CAF's reader wrapped it (5124096h
+// became 25 minutes and expired everything; 3000000h "negative").
+BOOST_AUTO_TEST_CASE(durations_beyond_292_years_are_refused) {
+  for (auto bad :
+       {"--tracker.max-expiry=5124096h", "--tracker.max-expiry=3000000h",
+        "--tracker.sync-period=999999999h",
+        "--history.max-age=9223372036854775808ns",
+        "--stats.interval=153722868min"}) {
+    auto r = proctrack({"replay", "--dump-config", bad});
+    BOOST_TEST(r.status == 2, bad);
+    BOOST_TEST(has(r.err, "is out of range"), r.err);
+    BOOST_TEST(has(r.err, std::string{bad}.substr(2, 10)), r.err);
+  }
+  auto edge =
+      proctrack({"replay", "--dump-config", "--tracker.max-expiry=2562047h"});
+  BOOST_TEST(edge.status == 0, edge.err);
+  BOOST_TEST(has(edge.out, "max-expiry=2562047h"), edge.out);
+  temp_dir dir;
+  auto conf = dir.write("big.ini",
+                        "[tracker]\nmax-size=10\nmax-expiry = 5124096h ; x\n");
+  auto c = proctrack({"replay", "--config=" + conf, "--dump-config"});
+  BOOST_TEST(c.status == 2);
+  BOOST_TEST(has(c.err, ":3: tracker.max-expiry = 5124096h is out of range"),
+             c.err);
+}
+
 BOOST_AUTO_TEST_CASE(live_flush_out_of_range) {
   // The agent's live.flush (the longest wait of a live update for the
   // cache) is checked with every other key, before anything starts.

@@ -2,12 +2,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include "actors/cache/process_table.hpp"
+#include "actors/common/json_scan.hpp"
 #include "actors/common/json_text.hpp"
 #include "actors/common/time.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <deque>
+#include <functional>
 #include <map>
 #include <random>
 
@@ -1513,6 +1515,79 @@ BOOST_AUTO_TEST_CASE(json_strings_are_written_as_nlohmann_writes_them) {
   BOOST_TEST(out
              == "\"a\xEF\xBF\xBD"
                 "b\xEF\xBF\xBD\"");
+}
+
+// json_scan::unique_keys (nested Data values) against nlohmann/json's
+// ordered_json, which reads a repeated key as Python and jq do (first
+// place, last value): random nested values with repeated keys, compared as
+// parsed values; the values' text (here 2.50) is kept as it came.
+std::size_t count_keys(const nlohmann::ordered_json &j) {
+  std::size_t n = j.is_object() ? j.size() : 0;
+  if (j.is_structured())
+    for (auto &v : j)
+      n += count_keys(v);
+  return n;
+}
+
+BOOST_AUTO_TEST_CASE(nested_keys_are_made_unique_as_ordered_json_reads_them) {
+  std::mt19937 rng{5};
+  const char *keys[] = {"a", "b", "\\u0061", "MD5", "k"};
+  const char *scalars[] = {"1",    "2.50", "\"x\"",      "null",
+                           "true", "-3e2", "\"\\u00e9\""};
+  std::function<std::string(int)> gen = [&](int depth) -> std::string {
+    auto pick = rng() % 4;
+    if (depth > 3 || pick == 0)
+      return scalars[rng() % std::size(scalars)];
+    std::string out;
+    auto n = rng() % 5;
+    if (pick == 1) {
+      out = "[";
+      for (std::size_t i = 0; i < n; ++i)
+        out += (i ? " , " : "") + gen(depth + 1);
+      return out + "]";
+    }
+    out = "{";
+    for (std::size_t i = 0; i < n; ++i)
+      out += std::string{i ? ", " : ""} + "\"" + keys[rng() % std::size(keys)]
+             + "\" : " + gen(depth + 1);
+    return out + "}";
+  };
+  int rewritten = 0;
+  for (int n = 0; n < 5000; ++n) {
+    auto text = gen(0);
+    std::string out = "untouched";
+    bool changed = proctrack::json_scan::unique_keys(text, out);
+    auto want = nlohmann::ordered_json::parse(text);
+    if (!changed) {
+      // No key repeated: every key written is one the parse kept.
+      std::size_t written = 0;
+      for (auto at = text.find("\" : "); at != std::string::npos;
+           at = text.find("\" : ", at + 1))
+        ++written;
+      BOOST_REQUIRE_MESSAGE(out == "untouched", text);
+      BOOST_REQUIRE_MESSAGE(written == count_keys(want), text);
+      continue;
+    }
+    ++rewritten;
+    BOOST_REQUIRE_MESSAGE(nlohmann::ordered_json::parse(out) == want,
+                          text << " -> " << out);
+    BOOST_REQUIRE_MESSAGE(nlohmann::ordered_json::parse(out).dump()
+                              == want.dump(),
+                          text << " -> " << out);
+  }
+  BOOST_TEST(rewritten > 500);
+  std::string out;
+  BOOST_TEST(proctrack::json_scan::unique_keys(
+      R"({"MD5":"1","n":2.50,"MD5":"2"})", out));
+  BOOST_TEST(out == R"({"MD5":"2","n":2.50})");
+  BOOST_TEST(!proctrack::json_scan::unique_keys(R"({"a":1,"a":)", out));
+  // A hostile value: 100,000 keys in one object is one pass, not n².
+  std::string wide = "{";
+  for (int i = 0; i < 100000; ++i)
+    wide += (i ? ",\"" : "\"") + std::to_string(i) + "\":" + std::to_string(i);
+  wide += ",\"0\":\"last\"}";
+  BOOST_TEST(proctrack::json_scan::unique_keys(wide, out));
+  BOOST_TEST(out.rfind("{\"0\":\"last\",\"1\":1,", 0) == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // process_table_test

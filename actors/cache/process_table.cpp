@@ -210,6 +210,15 @@ void append_field(std::string &out, bool &first, std::string_view key,
   first = false;
   append_json_string(out, key);
   out += ':';
+  // A nested object's keys become unique too ({"MD5":"1","MD5":"2"} in
+  // Hashes): only objects and arrays are scanned, and copied only then.
+  if (!json.empty() && (json.front() == '{' || json.front() == '[')) {
+    thread_local std::string unique;
+    if (json_scan::unique_keys(json, unique)) {
+      out += unique;
+      return;
+    }
+  }
   out += json.empty() ? std::string_view{"null"} : std::string_view{json};
 }
 

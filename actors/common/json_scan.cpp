@@ -2,6 +2,10 @@
 
 #include "actors/common/json_text.hpp"
 
+#include <unordered_map>
+#include <unordered_set>
+#include <vector>
+
 namespace proctrack::json_scan {
 
 namespace {
@@ -366,6 +370,134 @@ std::string_view string_text(const value &v, std::string &buf) {
     return v.raw.substr(1, v.raw.size() - 2);
   unescape(v.raw, buf);
   return buf;
+}
+
+namespace {
+
+// A key's text: next_key gives it between its quotes, still escaped.
+std::string_view key_text(std::string_view k, bool escaped, std::string &buf) {
+  if (!escaped)
+    return k;
+  std::string quoted;
+  quoted.reserve(k.size() + 2);
+  quoted += '"';
+  quoted += k;
+  quoted += '"';
+  unescape(quoted, buf);
+  return buf;
+}
+
+// Whether an object in the value at the scanner's cursor repeats a key.
+// The scanner has validated nothing yet: a failure is "no" (the caller
+// keeps the text as it is).
+bool repeats_key(scanner &sc, int depth) {
+  if (depth > 64)
+    return false;
+  auto c = sc.peek();
+  bool first = true;
+  if (c == '{') {
+    if (!sc.begin_object(first))
+      return false;
+    std::unordered_set<std::string> keys; // a hostile line has 100k
+    std::string_view k;
+    bool esc = false;
+    std::string buf;
+    bool repeated = false;
+    while (sc.next_key(first, k, esc)) {
+      if (!keys.emplace(key_text(k, esc, buf)).second)
+        repeated = true;
+      if (repeats_key(sc, depth + 1))
+        repeated = true;
+      if (!sc.ok())
+        return false;
+    }
+    return sc.ok() && repeated;
+  }
+  if (c == '[') {
+    if (!sc.begin_array(first))
+      return false;
+    bool repeated = false;
+    while (sc.next_element(first)) {
+      if (repeats_key(sc, depth + 1))
+        repeated = true;
+      if (!sc.ok())
+        return false;
+    }
+    return sc.ok() && repeated;
+  }
+  value v;
+  sc.scan(v);
+  return false;
+}
+
+// Writes the value at the cursor with unique keys (repeats_key said the
+// text is valid).
+void write_unique(scanner &sc, std::string &out) {
+  auto c = sc.peek();
+  bool first = true;
+  if (c == '{') {
+    sc.begin_object(first);
+    struct member {
+      std::string key;
+      std::string_view raw_key;
+      std::string value;
+    };
+    std::vector<member> members;
+    std::unordered_map<std::string, std::size_t> position;
+    std::string_view k;
+    bool esc = false;
+    std::string buf;
+    while (sc.next_key(first, k, esc)) {
+      std::string text{key_text(k, esc, buf)};
+      std::string v;
+      write_unique(sc, v);
+      auto [at, fresh] = position.emplace(text, members.size());
+      if (!fresh)
+        members[at->second].value = std::move(v);
+      else
+        members.push_back({std::move(text), k, std::move(v)});
+    }
+    out += '{';
+    for (std::size_t i = 0; i < members.size(); ++i) {
+      if (i > 0)
+        out += ',';
+      out += '"'; // next_key gives the key's text between its quotes
+      out += members[i].raw_key;
+      out += "\":";
+      out += members[i].value;
+    }
+    out += '}';
+    return;
+  }
+  if (c == '[') {
+    sc.begin_array(first);
+    out += '[';
+    bool any = false;
+    while (sc.next_element(first)) {
+      if (any)
+        out += ',';
+      any = true;
+      write_unique(sc, out);
+    }
+    out += ']';
+    return;
+  }
+  value v;
+  sc.scan(v);
+  out += v.raw;
+}
+
+} // namespace
+
+bool unique_keys(std::string_view raw, std::string &out) {
+  scanner check{raw};
+  if (!repeats_key(check, 0) || !check.at_end())
+    return false;
+  scanner sc{raw};
+  std::string result;
+  write_unique(sc, result);
+  out = std::move(result);
+  return true;
 }
 
 } // namespace proctrack::json_scan

@@ -76,4 +76,13 @@ void unescape(std::string_view raw, std::string &out);
 /// unescaped into `buf`.
 std::string_view string_text(const value &v, std::string &buf);
 
+/// Makes the keys of every object in `raw`, a JSON value, unique at every
+/// depth: a key given twice keeps the position of its first occurrence
+/// and the value of its last, as Python's json and jq read such an object
+/// (RFC 8259 §4 leaves it to the reader). Values keep their text; white
+/// space between tokens goes. True with the result in `out` when some
+/// object repeated a key; false, and `out` unchanged, when none did or
+/// `raw` is not valid JSON (the usual case costs one scan, no copy).
+bool unique_keys(std::string_view raw, std::string &out);
+
 } // namespace proctrack::json_scan

@@ -758,6 +758,35 @@ BOOST_AUTO_TEST_CASE(duplicate_data_keys_in_every_answer) {
   BOOST_TEST(occurrences(full.out, "{\"Name\":\"d\"}") == 2u); // entry + data
 }
 
+// A key repeated inside a Data value (an object, objects in an array) is
+// one key too, at every depth, in answers and in the output stream: the
+// first place, the last value, the other values' text unchanged.
+BOOST_AUTO_TEST_CASE(duplicate_keys_nested_in_data_values) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "nested.jsonl",
+      {R"({"update_type":"start","id":7,"parent_id":1,"start_time":"2021-01-01T10:00:00Z","data":{"Name":"a","Hashes":{"MD5":"1","SHA256":"x","MD5":"2"},"Args":[{"k":1,"k":2.50},{"k":{"\u006b":3,"k":4}}]}})",
+       R"({"update_type":"sync","time":"2021-01-01T11:00:00Z","processes":[{"id":8,"parent_id":1,"start_time":"2021-01-01T09:00:00Z","data":{"Name":"b","VersionInformation":{"CompanyName":"Real","CompanyName":"Fake"}}}]})"});
+  auto r = replay(file, {"get:7", "get:8"});
+  BOOST_TEST(
+      r[0].at("Data").dump()
+      == R"({"Args":[{"k":2.5},{"k":{"k":4}}],"Hashes":{"MD5":"2","SHA256":"x"},"Name":"a"})");
+  BOOST_TEST(r.run.out.find(R"("Hashes":{"MD5":"2","SHA256":"x"})")
+                 != std::string::npos,
+             r.run.out);
+  BOOST_TEST(r.run.out.find(R"("Args":[{"k":2.50},{"k":{"\u006b":4}}])")
+                 != std::string::npos,
+             r.run.out);
+  BOOST_TEST(r[1].at("Data").at("VersionInformation")
+             == json({{"CompanyName", "Fake"}}));
+  BOOST_TEST(occurrences(r.run.out, "CompanyName") == 1u);
+  auto stream =
+      proctrack({"replay", file, "--tracker.also-forward-updates=true"});
+  BOOST_REQUIRE(stream.status == 0);
+  BOOST_TEST(stream.out.find("\"MD5\":\"1\"") == std::string::npos);
+  BOOST_TEST(stream.out.find("Real") == std::string::npos);
+}
+
 // A process without a Name is named by its Id in the tree.
 BOOST_AUTO_TEST_CASE(tree_name_is_the_id_without_a_name) {
   temp_dir dir;

@@ -787,6 +787,42 @@ BOOST_AUTO_TEST_CASE(duplicate_keys_nested_in_data_values) {
   BOOST_TEST(stream.out.find("Real") == std::string::npos);
 }
 
+// Pid reuse within a second, no GUIDs, the first process's exit not
+// logged (Sysmon without GUIDs, Security 4688): a start whose image and
+// creator differ from the pid's running holder is the pid's next process
+// (".1" in the same second), and the holder ended then; the holder's
+// children keep their parent.
+BOOST_AUTO_TEST_CASE(pid_reused_within_a_second_without_guids_is_two) {
+  temp_dir dir;
+  auto sysmon = dir.write_lines(
+      "sysmon.jsonl",
+      {R"({"EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Hostname": "ws1", "UtcTime": "2022-03-01 10:00:00.100", "ProcessId": "4096", "ParentProcessId": "512", "Image": "C:\\Windows\\System32\\cmd.exe", "CommandLine": "cmd /c evil"})",
+       R"({"EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Hostname": "ws1", "UtcTime": "2022-03-01 10:00:00.200", "ProcessId": "4352", "ParentProcessId": "4096", "Image": "C:\\Windows\\System32\\whoami.exe", "CommandLine": "whoami"})",
+       R"({"EventID": 1, "SourceName": "Microsoft-Windows-Sysmon", "Hostname": "ws1", "UtcTime": "2022-03-01 10:00:00.700", "ProcessId": "4096", "ParentProcessId": "768", "Image": "C:\\Windows\\System32\\conhost.exe", "CommandLine": "conhost.exe 0xffffffff"})"});
+  auto security = dir.write_lines(
+      "security.jsonl",
+      {R"({"EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2022-03-01T10:00:00.100Z","NewProcessId":"0x1000","ProcessId":"0x200","NewProcessName":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c evil","SubjectUserName":"bob","SubjectDomainName":"CORP","RecordNumber":1})",
+       R"({"EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2022-03-01T10:00:00.200Z","NewProcessId":"0x1100","ProcessId":"0x1000","NewProcessName":"C:\\Windows\\System32\\whoami.exe","CommandLine":"whoami","SubjectUserName":"bob","SubjectDomainName":"CORP","RecordNumber":2})",
+       R"({"EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2022-03-01T10:00:00.700Z","NewProcessId":"0x1000","ProcessId":"0x300","NewProcessName":"C:\\Windows\\System32\\conhost.exe","CommandLine":"conhost.exe 0xffffffff","SubjectUserName":"bob","SubjectDomainName":"CORP","RecordNumber":3})"});
+  for (auto &file : {sysmon, security}) {
+    auto r = replay(
+        file, {"pslist", "get:4096", "callchain:4352", "get:4096-1646128800"});
+    BOOST_TEST_CONTEXT(file) {
+      BOOST_TEST(r[0].size() == 3u);
+      BOOST_TEST(r[1].at("Id") == "4096-1646128800.1");
+      BOOST_TEST(r[1].at("Data").at("Name") == "conhost.exe");
+      BOOST_TEST(r[1].at("ParentId") == "768-?");
+      BOOST_TEST(r[1].at("EndTime") == zero_time);
+      BOOST_REQUIRE(r[2].size() == 2u);
+      BOOST_TEST(r[2].at(0).at("Id") == "4096-1646128800");
+      BOOST_TEST(r[2].at(0).at("Data").at("Name") == "cmd.exe");
+      BOOST_TEST(r[3].at("Data").at("CommandLine") == "cmd /c evil");
+      BOOST_TEST(r[3].at("ParentId") == "512-?");
+      BOOST_TEST(r[3].at("EndTime") == "2022-03-01T10:00:00.7Z");
+    }
+  }
+}
+
 // A process without a Name is named by its Id in the tree.
 BOOST_AUTO_TEST_CASE(tree_name_is_the_id_without_a_name) {
   temp_dir dir;

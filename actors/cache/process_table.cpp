@@ -1378,6 +1378,46 @@ apply_report process_table::apply(update_batch &&b, const batch_options &opt) {
   return r;
 }
 
+namespace {
+
+// The file name of an Exe given as JSON text ("C:\\Windows\\cmd.exe"),
+// lower-cased: a listing and an event may spell the directory otherwise
+// (a device path, another case).
+std::string exe_name_of(std::string_view raw) {
+  if (raw.size() >= 2 && raw.front() == '"' && raw.back() == '"')
+    raw = raw.substr(1, raw.size() - 2);
+  auto cut = raw.find_last_of("\\/");
+  if (cut != std::string_view::npos)
+    raw.remove_prefix(cut + 1);
+  std::string out{raw};
+  for (auto &c : out)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+} // namespace
+
+bool process_table::other_process(const process_entry &h,
+                                  const process_record &p) const {
+  for (auto &f : p.data)
+    if (f.key == "Exe") {
+      auto held = data_value(h.data, "Exe");
+      if (held && *held != "null" && f.json != "null"
+          && exe_name_of(*held) != exe_name_of(f.json))
+        return true;
+      break;
+    }
+  // A listing's parent may be a reaper (Linux): only a start event's
+  // parent is the creator.
+  if (h.last_sync_time != unknown_time || !is_digits(p.ppid))
+    return false;
+  std::string_view held = h.parent_id;
+  auto dash = held.find('-');
+  if (dash == std::string_view::npos || dash == 0)
+    return false;
+  return held.substr(0, dash) != p.ppid;
+}
+
 std::uint32_t process_table::apply_start(process_record &&p) {
   normalize_guid_in_place(p.guid);
   normalize_guid_in_place(p.parent_guid);
@@ -1411,7 +1451,19 @@ std::uint32_t process_table::apply_start(process_record &&p) {
       bool times_agree =
           p.start_time == unknown_time || h.start_time == unknown_time
           || abs_within(h.start_time, p.start_time, rounding_slack);
-      if (guids_agree && times_agree && h.running())
+      // Without GUIDs, a start within the slack of a running holder
+      // whose image or creator differs is the pid's next process (its
+      // exit not logged), not the holder seen again.
+      bool reused = p.guid.empty() && h.guid.empty() && h.running()
+                    && p.start_time != unknown_time
+                    && h.start_time != unknown_time && times_agree
+                    && other_process(h, p);
+      if (reused) {
+        if (lookup_real_id(id) != npos) {
+          collision = true; // the same second: "<pid>-<seconds>.N"
+          ++counters_.same_second_pids;
+        }
+      } else if (guids_agree && times_agree && h.running())
         same = holder;
       else if (guids_agree && !h.running() && p.start_time != unknown_time
                && h.start_time == p.start_time)

@@ -285,6 +285,12 @@ private:
   };
 
   std::uint32_t apply_start(process_record &&p);
+  /// Whether start `p` is another process than `holder`, a running holder
+  /// of its pid started within the rounding slack: their Exe names differ,
+  /// or, when the holder's parent came from a start event (never listed),
+  /// their creators' pids do.
+  bool other_process(const process_entry &holder,
+                     const process_record &p) const;
   void apply_exit(std::string_view target, const process_record &p,
                   timestamp end);
   // A sync in three steps, so a listing may come in parts (sync_part):

@@ -807,11 +807,15 @@ BOOST_AUTO_TEST_CASE(duplicate_data_keys_keep_the_last_value_once) {
              != std::string::npos);
   // A merge (a second start of the same process) with its own duplicates.
   auto again = start("7", "1", "2021-01-01T10:00:00Z");
-  again.process.data = {
-      {"Exe", "\"y\""}, {"Exe", "\"z\""}, {"New", "1"}, {"New", "2"}};
+  again.process.data = {{"CommandLine", "\"y\""},
+                        {"CommandLine", "\"z\""},
+                        {"New", "1"},
+                        {"New", "2"}};
   tab.apply(std::move(again));
-  BOOST_TEST(tab.get_json("7").find("{\"Name\":\"b\",\"Exe\":\"z\",\"New\":2}")
-             != std::string::npos);
+  BOOST_TEST(
+      tab.get_json("7").find(
+          "{\"Name\":\"b\",\"Exe\":\"x\",\"CommandLine\":\"z\",\"New\":2}")
+      != std::string::npos);
   // A sync row with duplicates replaces Data the same way.
   auto listed = rec("7", "1", "2021-01-01T10:00:00Z");
   listed.data = {{"Name", "\"c\""}, {"Name", "\"d\""}};

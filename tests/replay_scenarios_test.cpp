@@ -919,6 +919,27 @@ BOOST_AUTO_TEST_CASE(unknown_parent_is_not_rewritten_by_the_reaper) {
   BOOST_TEST(r[1].empty());
 }
 
+// A holder of the parent's pid that exited minutes before the child
+// started cannot have started it (the pid's next holder did, unseen): the
+// parent is "<ppid>-?", the old holder gets no child. Within the 1 s
+// rounding slack (an exit in whole seconds) it still is the parent.
+BOOST_AUTO_TEST_CASE(a_parent_that_had_exited_is_not_the_parent) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "dead.jsonl",
+      {R"({"update_type":"start","id":8,"parent_id":1,"start_time":"2021-01-01T09:50:00Z","data":{"Name":"old-8"}})",
+       R"({"update_type":"exit","id":8,"end_time":"2021-01-01T09:55:00Z"})",
+       R"({"update_type":"start","id":7,"parent_id":8,"start_time":"2021-01-01T10:01:00Z","data":{"Name":"payload"}})",
+       R"({"update_type":"start","id":9,"parent_id":1,"start_time":"2021-01-01T10:02:00Z","data":{"Name":"quick"}})",
+       R"({"update_type":"exit","id":9,"end_time":"2021-01-01T10:02:01Z"})",
+       R"({"update_type":"start","id":10,"parent_id":9,"start_time":"2021-01-01T10:02:01.600Z","data":{"Name":"its-child"}})"});
+  auto r = replay(file, {"callchain:7", "children:8", "get:10", "stats"});
+  BOOST_TEST(ids(r[0]) == (std::vector<std::string>{"7-1609495260"}));
+  BOOST_TEST(r[0].at(0).at("ParentId") == "8-?");
+  BOOST_TEST(r[1].empty());
+  BOOST_TEST(r[2].at("ParentId") == "9-1609495320");
+}
+
 // --- issue 15: a Sysmon child of a pslist parent ----------------------------
 
 // The outsiders' case: explorer is known from pslist only (no GUID); cmd.exe

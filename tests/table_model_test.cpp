@@ -531,6 +531,42 @@ struct model {
   }
   // Held the pid when a child started at `start`: started at or before it
   // and not known to have ended before it.
+  // Exited more than 1 s before `start` (an end at an unknown time, 1,
+  // proves nothing): not the parent of a process started then.
+  static bool exited_before(const proc &h, timestamp start) {
+    return !h.running() && h.end != 1 && known(start)
+           && static_cast<__int128>(start) - h.end > sec;
+  }
+  // The Exe's file name, lower-cased ("" when there is none).
+  static std::string exe_file(const fields &f) {
+    std::string exe;
+    for (auto &[k, v] : f)
+      if (k == "Exe" && v != "null")
+        exe = v;
+    auto cut = exe.find_last_of("\\/");
+    if (cut != std::string::npos)
+      exe = exe.substr(cut + 1);
+    for (auto &c : exe)
+      c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!exe.empty() && exe.back() == '"')
+      exe.pop_back();
+    if (!exe.empty() && exe.front() == '"')
+      exe.erase(0, 1);
+    return exe;
+  }
+  // docs/semantics.md "Pid reused within the second, no GUIDs": another
+  // process when the Exe names differ, or the creators do (the holder's
+  // parent as a start gave it: never listed).
+  static bool other_process(const proc &h, const process_record &r) {
+    auto a = exe_file(h.data), b = exe_file(to_fields(r.data));
+    if (!a.empty() && !b.empty() && a != b)
+      return true;
+    if (known(h.last_sync) || !digits(r.ppid))
+      return false;
+    auto dash = h.parent_id.find('-');
+    return dash != std::string::npos && dash > 0
+           && h.parent_id.substr(0, dash) != r.ppid;
+  }
   static bool held_at(const proc &h, timestamp start) {
     return before_or_same(h.start, start)
            && (h.running() || !known(start) || h.end >= start);
@@ -570,7 +606,7 @@ struct model {
       }
     } else if (!ppid.empty()) {
       auto h = by_link(ppid);
-      if (h && before_or_same(h->start, c.start))
+      if (h && before_or_same(h->start, c.start) && !exited_before(*h, c.start))
         parent = h;
     }
     link(c, parent, ppid);
@@ -646,7 +682,16 @@ struct model {
     } else if (!same && !r.pid.empty()) {
       if (auto h = by_link(r.pid)) {
         bool agree = guid.empty() || h->guid.empty() || guid == h->guid;
-        if (agree && h->running() && within_1s(h->start, r.start_time))
+        bool reused = guid.empty() && h->guid.empty() && h->running()
+                      && known(h->start) && known(r.start_time)
+                      && within_1s(h->start, r.start_time)
+                      && other_process(*h, r);
+        if (reused) {
+          if (procs.count(id)) {
+            collision = true;
+            ++n.same_second_pids;
+          }
+        } else if (agree && h->running() && within_1s(h->start, r.start_time))
           same = h;
         else if (agree && !h->running() && known(r.start_time)
                  && h->start == r.start_time)

@@ -1087,6 +1087,8 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
     parent = lookup_link(ppid);
     if (parent != npos && !before_or_same(slots_[parent].start_time, start))
       parent = npos; // the pid's holder started after the child: reused pid
+    else if (parent != npos && ended_before(slots_[parent], start))
+      parent = npos; // it had exited: an earlier holder of the pid
   }
   if (parent == child)
     parent = npos;
@@ -1119,6 +1121,13 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
     refresh_tier(parent);
   }
   touch(parent);
+}
+
+bool process_table::ended_before(const process_entry &holder, timestamp start) {
+  // end_time 1: ended at a time not known. The slack: a source may give
+  // the exit in whole seconds and the child's start with its fraction.
+  return !holder.running() && holder.end_time != 1 && start != unknown_time
+         && start - holder.end_time > rounding_slack;
 }
 
 bool process_table::held_pid_at(std::uint32_t holder, timestamp start) const {
@@ -1399,14 +1408,16 @@ std::string exe_name_of(std::string_view raw) {
 
 bool process_table::other_process(const process_entry &h,
                                   const process_record &p) const {
+  const std::string *exe = nullptr; // the last one given: the one stored
   for (auto &f : p.data)
-    if (f.key == "Exe") {
-      auto held = data_value(h.data, "Exe");
-      if (held && *held != "null" && f.json != "null"
-          && exe_name_of(*held) != exe_name_of(f.json))
-        return true;
-      break;
-    }
+    if (f.key == "Exe")
+      exe = &f.json;
+  if (exe && *exe != "null" && !exe->empty()) {
+    auto held = data_value(h.data, "Exe");
+    if (held && *held != "null" && !exe_name_of(*held).empty()
+        && exe_name_of(*held) != exe_name_of(*exe))
+      return true;
+  }
   // A listing's parent may be a reaper (Linux): only a start event's
   // parent is the creator.
   if (h.last_sync_time != unknown_time || !is_digits(p.ppid))

@@ -330,6 +330,9 @@ private:
   /// Whether `holder` may have held its pid when a child started at
   /// `start`: started at or before it, not known to have ended before it.
   bool held_pid_at(std::uint32_t holder, timestamp start) const;
+  /// Whether `holder` is known to have exited more than the rounding slack
+  /// (1 s) before `start`: it cannot have started a process then.
+  static bool ended_before(const process_entry &holder, timestamp start);
   /// Whether `ancestor` is `slot` or an ancestor of it.
   bool is_ancestor(std::uint32_t ancestor, std::uint32_t slot) const;
   void take_link(std::uint32_t slot, const std::string &pid,

@@ -321,4 +321,45 @@ BOOST_AUTO_TEST_CASE(stdin_is_sniffed) {
   BOOST_TEST(counter_of(res[1], "InputErrors") == 0);
 }
 
+// An outsider's Sysmon exports (issue: the Sysmon source cases), through
+// the binary: the values a user sees.
+
+// ECS with a winlog object but no winlog.event_id: event.code is the
+// EventID (docs/sources.md promised it); the flattened form reads the same.
+BOOST_AUTO_TEST_CASE(ecs_event_code_is_the_event_id_when_winlog_has_none) {
+  temp_dir dir;
+  auto nested = dir.write_lines(
+      "src3_ecs_event_code_only.jsonl",
+      {R"({"@timestamp":"2023-05-10T12:00:00.123Z","event":{"code":"1",)"
+       R"("provider":"Microsoft-Windows-Sysmon","module":"windows","dataset":)"
+       R"("windows.sysmon_operational"},"host":{"name":"ws10"},"process":)"
+       R"({"pid":7000,"entity_id":"{4b1c2d3e-0000-0000-0000-00000000c001}",)"
+       R"("executable":"C:\\Windows\\System32\\cmd.exe","command_line":)"
+       R"("cmd","parent":{"pid":4212}},"winlog":{"channel":"Microsoft-)"
+       R"(Windows-Sysmon/Operational","computer_name":"ws10","record_id":5,)"
+       R"("process":{"pid":2044}}})"});
+  auto o = replay(nested, {"pslist", "stats"});
+  BOOST_TEST_REQUIRE(o[0].size() == 1u, o.run.err);
+  BOOST_TEST(o[0][0]["Id"] == "7000-1683720000");
+  BOOST_TEST(o[0][0]["Data"]["Exe"] == "C:\\Windows\\System32\\cmd.exe");
+  BOOST_TEST(counter_of(o[1], "InputErrors") == 0);
+  BOOST_TEST(!has(o.run.err, "EventID is not a number"), o.run.err);
+
+  auto flat = dir.write_lines(
+      "src4_flattened_event_code_only.jsonl",
+      {R"({"@timestamp": "2023-05-10T12:00:00.123Z", "event.code": "1", )"
+       R"("event.provider": "Microsoft-Windows-Sysmon", "host.name": "ws9", )"
+       R"("process.pid": 6000, "process.entity_id": )"
+       R"("{4b1c2d3e-0000-0000-0000-00000000b001}", "process.executable": )"
+       R"("C:\\Windows\\System32\\cmd.exe", "process.command_line": )"
+       R"("cmd /c whoami", "process.parent.pid": 4212, "user.name": "alice", )"
+       R"("user.domain": "CORP", "winlog.provider_name": )"
+       R"("Microsoft-Windows-Sysmon", "winlog.computer_name": "ws9", )"
+       R"("winlog.record_id": "12", "winlog.process.pid": 2044})"});
+  auto f = replay(flat, {"pslist"});
+  BOOST_TEST_REQUIRE(f[0].size() == 1u, f.run.err);
+  BOOST_TEST(f[0][0]["Id"] == "6000-1683720000");
+  BOOST_TEST(f[0][0]["Data"]["Username"] == "CORP\\alice");
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

@@ -1024,4 +1024,62 @@ BOOST_AUTO_TEST_CASE(security_4688_nxlog_line_to_update) {
   BOOST_TEST(!to_update(ev, why));
 }
 
+// ECS without winlog.event_id (winlog kept only channel and record_id): the
+// EventID is event.code, a string or a number, nested or flattened (an
+// outsider's src3 and src4 lines).
+BOOST_AUTO_TEST_CASE(ecs_event_code_stands_for_a_missing_event_id) {
+  const std::string nested =
+      R"({"@timestamp":"2023-05-10T12:00:00.123Z","event":{"code":"1",)"
+      R"("provider":"Microsoft-Windows-Sysmon","module":"windows","dataset":)"
+      R"("windows.sysmon_operational"},"host":{"name":"ws10"},"process":)"
+      R"({"pid":7000,"entity_id":"{4b1c2d3e-0000-0000-0000-00000000c001}",)"
+      R"("executable":"C:\\Windows\\System32\\cmd.exe","command_line":"cmd",)"
+      R"("parent":{"pid":4212}},"winlog":{"channel":"Microsoft-Windows-)"
+      R"(Sysmon/Operational","computer_name":"ws10","record_id":5,"process":)"
+      R"({"pid":2044}}})";
+  for (auto code : {std::string{R"("code":"1")"}, std::string{R"("code":1)"}}) {
+    BOOST_TEST_CONTEXT(code) {
+      auto line = nested;
+      line.replace(line.find(R"("code":"1")"), 10, code);
+      sysmon_event ev;
+      std::string why;
+      BOOST_REQUIRE_MESSAGE(parse_event_json(line, ev, why), why);
+      BOOST_TEST(ev.event_id == 1);
+      BOOST_TEST(ev.record_number == 5u);
+      auto u = to_update(ev, why);
+      BOOST_REQUIRE_MESSAGE(u, why);
+      BOOST_TEST(u->process.pid == "7000");
+      BOOST_TEST(u->process.ppid == "4212");
+      BOOST_TEST(format_time(u->process.start_time)
+                 == "2023-05-10T12:00:00.123Z");
+      BOOST_TEST(field(u->process, "Exe")
+                 == R"("C:\\Windows\\System32\\cmd.exe")");
+    }
+  }
+  // Flattened (Elastic Agent) with only "event.code": sniffed and read.
+  temp_dir tmp;
+  auto flat = tmp.path / "src4_flattened_event_code_only.jsonl";
+  write_bytes(
+      flat,
+      R"({"@timestamp": "2023-05-10T12:00:00.123Z", "data_stream.dataset": )"
+      R"("windows.sysmon_operational", "event.code": "1", "event.provider": )"
+      R"("Microsoft-Windows-Sysmon", "host.name": "ws9", "process.pid": 6000, )"
+      R"("process.entity_id": "{4b1c2d3e-0000-0000-0000-00000000b001}", )"
+      R"("process.executable": "C:\\Windows\\System32\\cmd.exe", )"
+      R"("process.command_line": "cmd /c whoami", "process.parent.pid": 4212, )"
+      R"("process.parent.entity_id": "{4b1c2d3e-0000-0000-0000-00000000b000}", )"
+      R"("process.parent.executable": "C:\\Windows\\explorer.exe", )"
+      R"("user.name": "alice", "user.domain": "CORP", "winlog.provider_name": )"
+      R"("Microsoft-Windows-Sysmon", "winlog.computer_name": "ws9", )"
+      R"("winlog.record_id": "12", "winlog.process.pid": 2044})"
+      "\n");
+  auto ups = updates_of(flat);
+  BOOST_REQUIRE(ups.size() == 1u);
+  BOOST_TEST(ups[0].process.pid == "6000");
+  BOOST_TEST(ups[0].process.parent_guid
+             == "{4b1c2d3e-0000-0000-0000-00000000b000}");
+  BOOST_TEST(field(ups[0].process, "Username") == R"("CORP\\alice")");
+  BOOST_TEST(ups[0].host == "ws9");
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sysmon_decoder_test

@@ -19,8 +19,9 @@ using json = nlohmann::json;
 // ("winlog.event_data.Image", "process.parent.pid"), in the order of the
 // line. Objects are followed below the top level only under the roots the
 // forms use (winlog, event_data, host, EventData, process, user, Event,
-// System), at most five levels deep; anything else is skipped. A top-level
-// key that holds dots itself (a flattened ECS document) reads the same.
+// System, event), at most five levels deep; anything else is skipped. A
+// top-level key that holds dots itself (a flattened ECS document) reads the
+// same.
 class event_sax : public nlohmann::json_sax<json> {
 public:
   using fields = std::vector<std::pair<std::string, std::string>>;
@@ -99,9 +100,10 @@ private:
   };
 
   static bool kept_root(const std::string &k) {
+    // "event" for ECS's event.code, the EventID when winlog has none.
     static const char *const roots[] = {"winlog",    "event_data", "host",
                                         "EventData", "process",    "user",
-                                        "Event",     "System"};
+                                        "Event",     "System",     "event"};
     for (auto r : roots)
       if (k == r)
         return true;

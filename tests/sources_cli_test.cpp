@@ -362,4 +362,38 @@ BOOST_AUTO_TEST_CASE(ecs_event_code_is_the_event_id_when_winlog_has_none) {
   BOOST_TEST(f[0][0]["Data"]["Username"] == "CORP\\alice");
 }
 
+// &#0; in Splunk's XML keeps the whole value, as JSON's \u0000 does; a lone
+// surrogate reference is one U+FFFD, counted, as JSON's \ud800 is.
+BOOST_AUTO_TEST_CASE(xml_character_references_keep_the_value) {
+  temp_dir dir;
+  auto event = [](const std::string &pid, const std::string &cmd) {
+    return "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/"
+           "event'><System><Provider Name='Microsoft-Windows-Sysmon' "
+           "Guid='{5770385F-C22A-43E0-BF4C-06F5698FFBD9}'/><EventID>1</"
+           "EventID><Version>5</Version><TimeCreated "
+           "SystemTime='2025-11-28T07:28:19.936123Z'/><EventRecordID>1001</"
+           "EventRecordID><Computer>HOSTA.example.test</Computer></System>"
+           "<EventData><Data Name='RuleName'>-</Data><Data Name='UtcTime'>"
+           "2025-11-28 07:28:19.935</Data><Data Name='ProcessGuid'>"
+           "{0197231e-4f1"
+           + pid.substr(3)
+           + "-6929-a510-000000000d00}</Data><Data Name='ProcessId'>" + pid
+           + "</Data><Data Name='Image'>C:\\Windows\\System32\\cmd.exe</Data>"
+             "<Data Name='CommandLine'>"
+           + cmd
+           + "</Data><Data Name='ParentProcessId'>144</Data></EventData>"
+             "</Event>";
+  };
+  auto file = dir.write_lines("uni5_splunk_xml_odd_text.log",
+                              {event("3001", "cmd.exe &#xD800; surrogate ref"),
+                               event("3003", "cmd.exe &#0; nul")});
+  auto o = replay(file, {"get:3003", "get:3001", "stats"});
+  BOOST_TEST(o[0]["Data"]["CommandLine"] == std::string("cmd.exe \0 nul", 13));
+  BOOST_TEST(has(o.run.out, R"("CommandLine":"cmd.exe \u0000 nul")"),
+             o.run.out);
+  BOOST_TEST(o[1]["Data"]["CommandLine"]
+             == "cmd.exe \xEF\xBF\xBD surrogate ref");
+  BOOST_TEST(counter_of(o[2], "InvalidTextReplaced") == 1);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

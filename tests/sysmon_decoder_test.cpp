@@ -805,8 +805,8 @@ BOOST_AUTO_TEST_CASE(bad_text_in_every_json_form_and_in_evtx_xml) {
   n = 0;
   BOOST_TEST(!parse_event_json("{\"EventID\":1,\"x\":\"\xff", ev, why, &n));
   BOOST_TEST(n == 0u);
-  // EVTX: libevtx renders UTF-8, but bytes pass through pugixml and a
-  // character reference to a surrogate becomes three bad bytes.
+  // EVTX: libevtx renders UTF-8, but bytes pass through pugixml; a
+  // character reference to a lone surrogate is one U+FFFD, as JSON's \ud800.
   std::string xml =
       "<Event><System><Provider Name=\"Microsoft-Windows-Sysmon\"/>"
       "<EventID>1</EventID><Computer>H\xc3</Computer></System><EventData>"
@@ -814,10 +814,83 @@ BOOST_AUTO_TEST_CASE(bad_text_in_every_json_form_and_in_evtx_xml) {
       "<Data Name=\"User\">Jos\xe9</Data></EventData></Event>";
   n = 0;
   BOOST_REQUIRE(parse_event_xml(xml.data(), xml.size(), ev, why, &n));
-  BOOST_TEST(n == 5u);
+  BOOST_TEST(n == 3u);
   BOOST_TEST(ev.computer == "H" + fffd);
-  BOOST_TEST(*ev.find("CommandLine") == "a" + fffd + fffd + fffd + "b");
+  BOOST_TEST(*ev.find("CommandLine") == "a" + fffd + "b");
   BOOST_TEST(*ev.find("User") == "Jos" + fffd);
+}
+
+// Character references in the XML forms give what the same \u escapes give
+// in JSON (an outsider's Splunk XmlWinEventLog lines, uni5): &#0; is a NUL
+// kept inside the value, not the value's end, and not counted (JSON keeps
+// \u0000 the same); a lone surrogate is one U+FFFD, counted; a pair is
+// joined; entities are decoded and an unknown one stays text.
+BOOST_AUTO_TEST_CASE(xml_character_references_read_as_json_escapes) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto splunk = [](const std::string &cmd) {
+    return "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/"
+           "event'><System><Provider Name='Microsoft-Windows-Sysmon' "
+           "Guid='{5770385F-C22A-43E0-BF4C-06F5698FFBD9}'/><EventID>1</"
+           "EventID><TimeCreated SystemTime='2025-11-28T07:28:19.936123Z'/>"
+           "<EventRecordID>1001</EventRecordID><Computer>HOSTA.example.test</"
+           "Computer></System><EventData><Data Name='RuleName'>-</Data><Data "
+           "Name='UtcTime'>2025-11-28 07:28:19.935</Data><Data "
+           "Name='ProcessGuid'>{0197231e-4f13-6929-a510-000000000d00}</Data>"
+           "<Data Name='ProcessId'>3003</Data><Data Name='CommandLine'>"
+           + cmd + "</Data></EventData></Event>";
+  };
+  auto xml_value = [&](const std::string &cmd, std::uint64_t &n) {
+    sysmon_event ev;
+    std::string why;
+    auto xml = splunk(cmd);
+    BOOST_REQUIRE_MESSAGE(parse_event_xml(xml.data(), xml.size(), ev, why, &n),
+                          why);
+    return *ev.find("CommandLine");
+  };
+  auto json_value = [](const std::string &cmd, std::uint64_t &n) {
+    sysmon_event ev;
+    std::string why;
+    BOOST_REQUIRE_MESSAGE(
+        parse_event_json(R"({"EventID":1,"CommandLine":")" + cmd + "\"}", ev,
+                         why, &n),
+        why);
+    return *ev.find("CommandLine");
+  };
+  std::uint64_t n = 0, nj = 0;
+  auto nul = xml_value("cmd.exe &#0; nul", n);
+  BOOST_TEST(nul == std::string("cmd.exe \0 nul", 13));
+  BOOST_TEST(nul == json_value(R"(cmd.exe \u0000 nul)", nj));
+  BOOST_TEST(n == 0u);
+  BOOST_TEST(nj == 0u);
+  BOOST_TEST(xml_value("a&#x0;b&#00;c", n) == std::string("a\0b\0c", 5));
+  BOOST_TEST(xml_value("cmd.exe &#xD800; surrogate ref", n)
+             == "cmd.exe " + fffd + " surrogate ref");
+  BOOST_TEST(n == 1u);
+  BOOST_TEST(json_value(R"(cmd.exe \ud800 surrogate ref)", nj)
+             == "cmd.exe " + fffd + " surrogate ref");
+  BOOST_TEST(nj == 1u);
+  n = 0;
+  BOOST_TEST(xml_value("&#xDC00;&#55296;&#x110000;&#99999999999;", n)
+             == fffd + fffd + fffd + fffd);
+  BOOST_TEST(n == 4u);
+  n = 0;
+  BOOST_TEST(xml_value("&#xD83D;&#xDE00;|&#x1F600;|&#233;", n)
+             == "\xF0\x9F\x98\x80|\xF0\x9F\x98\x80|\xC3\xA9");
+  BOOST_TEST(n == 0u);
+  BOOST_TEST(xml_value("&lt;&gt;&amp;&quot;&apos; &bogus; &# &#x; &#1a; &", n)
+             == "<>&\"' &bogus; &# &#x; &#1a; &");
+  BOOST_TEST(xml_value("<![CDATA[&#0;]]>", n) == "&#0;");
+  BOOST_TEST(n == 0u);
+  // Attributes too (the Data names, the provider).
+  sysmon_event ev;
+  std::string why;
+  std::string xml = "<Event><System><Provider Name='A&amp;B'/><EventID>5</"
+                    "EventID></System><EventData><Data Name='Pro&#99;essId'>"
+                    "7</Data></EventData></Event>";
+  BOOST_REQUIRE(parse_event_xml(xml.data(), xml.size(), ev, why, &n));
+  BOOST_TEST(ev.provider == "A&B");
+  BOOST_TEST(ev.event_id == 5);
+  BOOST_TEST(*ev.find("ProcessId") == "7");
 }
 
 // --- winlogbeat 7/8 ECS and the event-as-JSON/XML forms (issue 15 kind 7) --

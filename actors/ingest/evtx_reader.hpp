@@ -127,9 +127,11 @@ private:
 };
 
 /// Parses one record's XML (as libevtx renders it) into ev. False and
-/// `why` when it is not an <Event> document. Invalid UTF-8 in the strings
-/// (raw, or from a character reference to a surrogate) becomes U+FFFD;
-/// `invalid_text` gets how many were replaced.
+/// `why` when it is not an <Event> document. Character references are
+/// decoded as JSON's \u escapes are: &#0; is kept as a NUL byte (the value
+/// goes on after it), a pair of surrogate references is joined. Invalid
+/// UTF-8 bytes, a lone surrogate reference and one beyond U+10FFFF each
+/// become one U+FFFD; `invalid_text` gets how many were replaced.
 bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
                      std::string &why, std::uint64_t *invalid_text = nullptr);
 

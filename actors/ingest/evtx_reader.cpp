@@ -572,4 +572,27 @@ bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
   return true;
 }
 
+bool parse_event_data_xml(std::string_view xml, sysmon_event &ev,
+                          std::string &why, std::uint64_t *invalid_text) {
+  pugi::xml_document doc;
+  if (!load_xml(doc, xml.data(), xml.size(), why))
+    return false;
+  // Log Analytics wraps it: <DataItem ..><EventData xmlns=..>..
+  auto data = doc.find_node(
+      [](pugi::xml_node n) { return std::strcmp(n.name(), "EventData") == 0; });
+  if (!data) {
+    why = "no <EventData> element";
+    return false;
+  }
+  std::size_t replaced = 0;
+  sysmon_event got;
+  take_data(data, got, replaced);
+  replaced += replace_invalid_text(got);
+  for (auto &f : got.fields)
+    ev.set(std::move(f.first), std::move(f.second));
+  if (invalid_text != nullptr)
+    *invalid_text += replaced;
+  return true;
+}
+
 } // namespace proctrack

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace proctrack {
@@ -134,5 +135,13 @@ private:
 /// become one U+FFFD; `invalid_text` gets how many were replaced.
 bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
                      std::string &why, std::uint64_t *invalid_text = nullptr);
+
+/// The <Data Name=..> fields of the first <EventData> element of an XML
+/// text (Log Analytics' Event table: `<DataItem ..><EventData ..>`), set
+/// into ev (a field already there is replaced), decoded as parse_event_xml
+/// does. False and `why` when it is not XML or has no <EventData>.
+bool parse_event_data_xml(std::string_view xml, sysmon_event &ev,
+                          std::string &why,
+                          std::uint64_t *invalid_text = nullptr);
 
 } // namespace proctrack

@@ -430,4 +430,25 @@ BOOST_AUTO_TEST_CASE(xml_character_references_keep_the_value) {
   BOOST_TEST(counter_of(o[2], "InvalidTextReplaced") == 1);
 }
 
+// A UTF-16 export (PowerShell 5.1's Out-File) is refused naming the
+// encoding and the conversion, not as "unknown format ... ??????{?".
+BOOST_AUTO_TEST_CASE(utf16_file_says_how_to_convert_it) {
+  temp_dir dir;
+  std::string text = "\xFF\xFE";
+  for (char c : std::string{R"({"EventID": 1, "ProcessId": 14364})"
+                            "\r\n"}) {
+    text += c;
+    text += '\0';
+  }
+  auto file = dir.write("uni3_utf16le_bom.jsonl", text);
+  auto r = proctrack({"replay", file, "--query=pslist"});
+  BOOST_TEST(r.status != 0);
+  BOOST_TEST(has(r.err, file
+                            + ": is UTF-16LE (with a byte order mark) text, "
+                              "not UTF-8: convert it first, e.g. iconv -f "
+                              "UTF-16 -t UTF-8 "),
+             r.err);
+  BOOST_TEST(!has(r.err, "??"), r.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

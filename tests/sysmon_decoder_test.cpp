@@ -1199,4 +1199,57 @@ BOOST_AUTO_TEST_CASE(sentinel_event_table_eventdata_xml_string) {
              why);
 }
 
+// UTF-16 text (PowerShell 5.1's Out-File; an outsider's uni3 file) is refused
+// when opened, naming the encoding and the conversion, in every text reader
+// and in the sniffer.
+BOOST_AUTO_TEST_CASE(utf16_text_is_refused_with_how_to_convert_it) {
+  temp_dir tmp;
+  const std::string line =
+      R"({"System": {"Provider": {"Name": "Microsoft-Windows-Sysmon"}, )"
+      R"("EventID": {"Value": 1}}, "EventData": {"ProcessId": 14364}})";
+  auto utf16 = [&](bool le, bool bom) {
+    std::string out = bom ? (le ? "\xFF\xFE" : "\xFE\xFF") : "";
+    for (char c : line + "\r\n") {
+      out += le ? c : '\0';
+      out += le ? '\0' : c;
+    }
+    return out;
+  };
+  struct kind {
+    bool le, bom;
+    const char *what, *iconv;
+  };
+  for (auto k :
+       {kind{true, true, "UTF-16LE (with a byte order mark)",
+             "iconv -f UTF-16 -t UTF-8 "},
+        kind{false, true, "UTF-16BE (with a byte order mark)",
+             "iconv -f UTF-16 -t UTF-8 "},
+        kind{true, false, "UTF-16LE", "iconv -f UTF-16LE -t UTF-8 "},
+        kind{false, false, "UTF-16BE", "iconv -f UTF-16BE -t UTF-8 "}}) {
+    BOOST_TEST_CONTEXT(k.what) {
+      auto path = (tmp.path / "uni3_utf16.jsonl").string();
+      write_bytes(path, utf16(k.le, k.bom));
+      std::string err;
+      BOOST_TEST((sniff_format(path, err) == input_format::unknown));
+      BOOST_TEST(err
+                     == path + ": is " + k.what
+                            + " text, not UTF-8: convert it first, e.g. "
+                            + k.iconv + path + " > " + path + ".utf8",
+                 err);
+      sysmon_json_reader r(path);
+      err.clear();
+      BOOST_TEST(!r.open(err));
+      BOOST_TEST(err.find(k.what) != std::string::npos, err);
+      write_gz(path, utf16(k.le, k.bom));
+      BOOST_TEST((sniff_format(path, err) == input_format::unknown));
+      BOOST_TEST(err.find(k.iconv) != std::string::npos, err);
+    }
+  }
+  // UTF-8 with its BOM is still read.
+  auto utf8 = (tmp.path / "utf8.jsonl").string();
+  write_bytes(utf8, "\xEF\xBB\xBF" + line + "\n");
+  std::string err;
+  BOOST_TEST((sniff_format(utf8, err) == input_format::sysmon_json), err);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sysmon_decoder_test

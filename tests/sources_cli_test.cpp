@@ -449,6 +449,11 @@ BOOST_AUTO_TEST_CASE(utf16_file_says_how_to_convert_it) {
                               "UTF-16 -t UTF-8 "),
              r.err);
   BOOST_TEST(!has(r.err, "??"), r.err);
+  // On standard input there is no file name to put in the command.
+  auto in = proctrack({"replay", "-", "--query=pslist"}, text);
+  BOOST_TEST(in.status != 0);
+  BOOST_TEST(has(in.err, "e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8"),
+             in.err);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

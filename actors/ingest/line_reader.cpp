@@ -67,7 +67,10 @@ bool line_reader::open(std::string &error) {
   // read as one line of junk per line: say what it is and how to convert it.
   fill();
   if (auto enc = utf16_encoding({buf_.data(), end_})) {
-    auto name = path_ == "-" ? std::string{"FILE"} : path_;
+    // Standard input ("-", or replay's spooled /proc/self/fd/N) has no
+    // name to convert.
+    bool no_name = path_ == "-" || path_.rfind("/proc/self/fd/", 0) == 0;
+    auto name = no_name ? std::string{"FILE"} : path_;
     error = path_ + ": is " + enc->what
             + " text, not UTF-8: convert it first, e.g. iconv -f " + enc->iconv
             + " -t UTF-8 " + name + " > " + name + ".utf8";

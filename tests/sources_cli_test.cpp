@@ -321,4 +321,139 @@ BOOST_AUTO_TEST_CASE(stdin_is_sniffed) {
   BOOST_TEST(counter_of(res[1], "InputErrors") == 0);
 }
 
+// An outsider's Sysmon exports (issue: the Sysmon source cases), through
+// the binary: the values a user sees.
+
+// ECS with a winlog object but no winlog.event_id: event.code is the
+// EventID (docs/sources.md promised it); the flattened form reads the same.
+BOOST_AUTO_TEST_CASE(ecs_event_code_is_the_event_id_when_winlog_has_none) {
+  temp_dir dir;
+  auto nested = dir.write_lines(
+      "src3_ecs_event_code_only.jsonl",
+      {R"({"@timestamp":"2023-05-10T12:00:00.123Z","event":{"code":"1",)"
+       R"("provider":"Microsoft-Windows-Sysmon","module":"windows","dataset":)"
+       R"("windows.sysmon_operational"},"host":{"name":"ws10"},"process":)"
+       R"({"pid":7000,"entity_id":"{4b1c2d3e-0000-0000-0000-00000000c001}",)"
+       R"("executable":"C:\\Windows\\System32\\cmd.exe","command_line":)"
+       R"("cmd","parent":{"pid":4212}},"winlog":{"channel":"Microsoft-)"
+       R"(Windows-Sysmon/Operational","computer_name":"ws10","record_id":5,)"
+       R"("process":{"pid":2044}}})"});
+  auto o = replay(nested, {"pslist", "stats"});
+  BOOST_TEST_REQUIRE(o[0].size() == 1u, o.run.err);
+  BOOST_TEST(o[0][0]["Id"] == "7000-1683720000");
+  BOOST_TEST(o[0][0]["Data"]["Exe"] == "C:\\Windows\\System32\\cmd.exe");
+  BOOST_TEST(counter_of(o[1], "InputErrors") == 0);
+  BOOST_TEST(!has(o.run.err, "EventID is not a number"), o.run.err);
+
+  auto flat = dir.write_lines(
+      "src4_flattened_event_code_only.jsonl",
+      {R"({"@timestamp": "2023-05-10T12:00:00.123Z", "event.code": "1", )"
+       R"("event.provider": "Microsoft-Windows-Sysmon", "host.name": "ws9", )"
+       R"("process.pid": 6000, "process.entity_id": )"
+       R"("{4b1c2d3e-0000-0000-0000-00000000b001}", "process.executable": )"
+       R"("C:\\Windows\\System32\\cmd.exe", "process.command_line": )"
+       R"("cmd /c whoami", "process.parent.pid": 4212, "user.name": "alice", )"
+       R"("user.domain": "CORP", "winlog.provider_name": )"
+       R"("Microsoft-Windows-Sysmon", "winlog.computer_name": "ws9", )"
+       R"("winlog.record_id": "12", "winlog.process.pid": 2044})"});
+  auto f = replay(flat, {"pslist"});
+  BOOST_TEST_REQUIRE(f[0].size() == 1u, f.run.err);
+  BOOST_TEST(f[0][0]["Id"] == "6000-1683720000");
+  BOOST_TEST(f[0][0]["Data"]["Username"] == "CORP\\alice");
+}
+
+// Log Analytics / Sentinel's Event table gives EventData as an XML string:
+// the event is read, not dropped "without ProcessId or ProcessGuid".
+BOOST_AUTO_TEST_CASE(sentinel_event_table_xml_eventdata_is_read) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "form1_sentinel_eventdata_xml_string.jsonl",
+      {R"({"TimeGenerated":"2025-11-28T07:28:20.000Z","Computer":"HOSTA.)"
+       R"(example.test","Source":"Microsoft-Windows-Sysmon","EventLog":)"
+       R"("Microsoft-Windows-Sysmon/Operational","EventID":1,)"
+       R"("EventLevelName":"Information","RenderedDescription":"Process )"
+       R"(Create:","EventData":"<DataItem type=\"Event\" time=\"2025-11-28T)"
+       R"(07:28:19.9361230Z\" sourceHealthServiceId=\"x\"><EventData xmlns=)"
+       R"(\"http://schemas.microsoft.com/win/2004/08/events/event\"><Data )"
+       R"(Name=\"RuleName\">-</Data><Data Name=\"UtcTime\">2025-11-28 )"
+       R"(07:28:19.935</Data><Data Name=\"ProcessGuid\">{0197231e-4f13-6929-)"
+       R"(a510-000000000d00}</Data><Data Name=\"ProcessId\">14364</Data>)"
+       R"(<Data Name=\"Image\">C:\\Windows\\System32\\cmd.exe</Data><Data )"
+       R"(Name=\"CommandLine\">cmd.exe</Data><Data Name=\"User\">HOSTA\\)"
+       R"(user1</Data><Data Name=\"ParentProcessGuid\">{0197231e-4ef4-6929-)"
+       R"(a410-000000000d00}</Data><Data Name=\"ParentProcessId\">144</Data>)"
+       R"(<Data Name=\"ParentImage\">C:\\Windows\\explorer.exe</Data>)"
+       R"(</EventData></DataItem>"})"});
+  auto o = replay(file, {"get:14364", "stats"});
+  auto &e = o[0];
+  BOOST_TEST(e["Id"] == "14364-1764314899", o.run.err);
+  BOOST_TEST(e["ParentId"] == "144-?");
+  BOOST_TEST(e["StartTime"] == "2025-11-28T07:28:19.935Z");
+  BOOST_TEST(e["Data"]["CommandLine"] == "cmd.exe");
+  BOOST_TEST(e["Data"]["Username"] == "HOSTA\\user1");
+  BOOST_TEST(e["Data"]["Computer"] == "HOSTA.example.test");
+  BOOST_TEST(counter_of(o[1], "InputErrors") == 0);
+  BOOST_TEST(!has(o.run.err, "without ProcessId"), o.run.err);
+}
+
+// &#0; in Splunk's XML keeps the whole value, as JSON's \u0000 does; a lone
+// surrogate reference is one U+FFFD, counted, as JSON's \ud800 is.
+BOOST_AUTO_TEST_CASE(xml_character_references_keep_the_value) {
+  temp_dir dir;
+  auto event = [](const std::string &pid, const std::string &cmd) {
+    return "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/"
+           "event'><System><Provider Name='Microsoft-Windows-Sysmon' "
+           "Guid='{5770385F-C22A-43E0-BF4C-06F5698FFBD9}'/><EventID>1</"
+           "EventID><Version>5</Version><TimeCreated "
+           "SystemTime='2025-11-28T07:28:19.936123Z'/><EventRecordID>1001</"
+           "EventRecordID><Computer>HOSTA.example.test</Computer></System>"
+           "<EventData><Data Name='RuleName'>-</Data><Data Name='UtcTime'>"
+           "2025-11-28 07:28:19.935</Data><Data Name='ProcessGuid'>"
+           "{0197231e-4f1"
+           + pid.substr(3)
+           + "-6929-a510-000000000d00}</Data><Data Name='ProcessId'>" + pid
+           + "</Data><Data Name='Image'>C:\\Windows\\System32\\cmd.exe</Data>"
+             "<Data Name='CommandLine'>"
+           + cmd
+           + "</Data><Data Name='ParentProcessId'>144</Data></EventData>"
+             "</Event>";
+  };
+  auto file = dir.write_lines("uni5_splunk_xml_odd_text.log",
+                              {event("3001", "cmd.exe &#xD800; surrogate ref"),
+                               event("3003", "cmd.exe &#0; nul")});
+  auto o = replay(file, {"get:3003", "get:3001", "stats"});
+  BOOST_TEST(o[0]["Data"]["CommandLine"] == std::string("cmd.exe \0 nul", 13));
+  BOOST_TEST(has(o.run.out, R"("CommandLine":"cmd.exe \u0000 nul")"),
+             o.run.out);
+  BOOST_TEST(o[1]["Data"]["CommandLine"]
+             == "cmd.exe \xEF\xBF\xBD surrogate ref");
+  BOOST_TEST(counter_of(o[2], "InvalidTextReplaced") == 1);
+}
+
+// A UTF-16 export (PowerShell 5.1's Out-File) is refused naming the
+// encoding and the conversion, not as "unknown format ... ??????{?".
+BOOST_AUTO_TEST_CASE(utf16_file_says_how_to_convert_it) {
+  temp_dir dir;
+  std::string text = "\xFF\xFE";
+  for (char c : std::string{R"({"EventID": 1, "ProcessId": 14364})"
+                            "\r\n"}) {
+    text += c;
+    text += '\0';
+  }
+  auto file = dir.write("uni3_utf16le_bom.jsonl", text);
+  auto r = proctrack({"replay", file, "--query=pslist"});
+  BOOST_TEST(r.status != 0);
+  BOOST_TEST(has(r.err, file
+                            + ": is UTF-16LE (with a byte order mark) text, "
+                              "not UTF-8: convert it first, e.g. iconv -f "
+                              "UTF-16 -t UTF-8 "),
+             r.err);
+  BOOST_TEST(!has(r.err, "??"), r.err);
+  // On standard input there is no file name to put in the command.
+  auto in = proctrack({"replay", "-", "--query=pslist"}, text);
+  BOOST_TEST(in.status != 0);
+  BOOST_TEST(has(in.err, "e.g. iconv -f UTF-16 -t UTF-8 FILE > FILE.utf8"),
+             in.err);
+}
+
 BOOST_AUTO_TEST_SUITE_END() // sources_cli_test

@@ -805,8 +805,8 @@ BOOST_AUTO_TEST_CASE(bad_text_in_every_json_form_and_in_evtx_xml) {
   n = 0;
   BOOST_TEST(!parse_event_json("{\"EventID\":1,\"x\":\"\xff", ev, why, &n));
   BOOST_TEST(n == 0u);
-  // EVTX: libevtx renders UTF-8, but bytes pass through pugixml and a
-  // character reference to a surrogate becomes three bad bytes.
+  // EVTX: libevtx renders UTF-8, but bytes pass through pugixml; a
+  // character reference to a lone surrogate is one U+FFFD, as JSON's \ud800.
   std::string xml =
       "<Event><System><Provider Name=\"Microsoft-Windows-Sysmon\"/>"
       "<EventID>1</EventID><Computer>H\xc3</Computer></System><EventData>"
@@ -814,10 +814,83 @@ BOOST_AUTO_TEST_CASE(bad_text_in_every_json_form_and_in_evtx_xml) {
       "<Data Name=\"User\">Jos\xe9</Data></EventData></Event>";
   n = 0;
   BOOST_REQUIRE(parse_event_xml(xml.data(), xml.size(), ev, why, &n));
-  BOOST_TEST(n == 5u);
+  BOOST_TEST(n == 3u);
   BOOST_TEST(ev.computer == "H" + fffd);
-  BOOST_TEST(*ev.find("CommandLine") == "a" + fffd + fffd + fffd + "b");
+  BOOST_TEST(*ev.find("CommandLine") == "a" + fffd + "b");
   BOOST_TEST(*ev.find("User") == "Jos" + fffd);
+}
+
+// Character references in the XML forms give what the same \u escapes give
+// in JSON (an outsider's Splunk XmlWinEventLog lines, uni5): &#0; is a NUL
+// kept inside the value, not the value's end, and not counted (JSON keeps
+// \u0000 the same); a lone surrogate is one U+FFFD, counted; a pair is
+// joined; entities are decoded and an unknown one stays text.
+BOOST_AUTO_TEST_CASE(xml_character_references_read_as_json_escapes) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  auto splunk = [](const std::string &cmd) {
+    return "<Event xmlns='http://schemas.microsoft.com/win/2004/08/events/"
+           "event'><System><Provider Name='Microsoft-Windows-Sysmon' "
+           "Guid='{5770385F-C22A-43E0-BF4C-06F5698FFBD9}'/><EventID>1</"
+           "EventID><TimeCreated SystemTime='2025-11-28T07:28:19.936123Z'/>"
+           "<EventRecordID>1001</EventRecordID><Computer>HOSTA.example.test</"
+           "Computer></System><EventData><Data Name='RuleName'>-</Data><Data "
+           "Name='UtcTime'>2025-11-28 07:28:19.935</Data><Data "
+           "Name='ProcessGuid'>{0197231e-4f13-6929-a510-000000000d00}</Data>"
+           "<Data Name='ProcessId'>3003</Data><Data Name='CommandLine'>"
+           + cmd + "</Data></EventData></Event>";
+  };
+  auto xml_value = [&](const std::string &cmd, std::uint64_t &n) {
+    sysmon_event ev;
+    std::string why;
+    auto xml = splunk(cmd);
+    BOOST_REQUIRE_MESSAGE(parse_event_xml(xml.data(), xml.size(), ev, why, &n),
+                          why);
+    return *ev.find("CommandLine");
+  };
+  auto json_value = [](const std::string &cmd, std::uint64_t &n) {
+    sysmon_event ev;
+    std::string why;
+    BOOST_REQUIRE_MESSAGE(
+        parse_event_json(R"({"EventID":1,"CommandLine":")" + cmd + "\"}", ev,
+                         why, &n),
+        why);
+    return *ev.find("CommandLine");
+  };
+  std::uint64_t n = 0, nj = 0;
+  auto nul = xml_value("cmd.exe &#0; nul", n);
+  BOOST_TEST(nul == std::string("cmd.exe \0 nul", 13));
+  BOOST_TEST(nul == json_value(R"(cmd.exe \u0000 nul)", nj));
+  BOOST_TEST(n == 0u);
+  BOOST_TEST(nj == 0u);
+  BOOST_TEST(xml_value("a&#x0;b&#00;c", n) == std::string("a\0b\0c", 5));
+  BOOST_TEST(xml_value("cmd.exe &#xD800; surrogate ref", n)
+             == "cmd.exe " + fffd + " surrogate ref");
+  BOOST_TEST(n == 1u);
+  BOOST_TEST(json_value(R"(cmd.exe \ud800 surrogate ref)", nj)
+             == "cmd.exe " + fffd + " surrogate ref");
+  BOOST_TEST(nj == 1u);
+  n = 0;
+  BOOST_TEST(xml_value("&#xDC00;&#55296;&#x110000;&#99999999999;", n)
+             == fffd + fffd + fffd + fffd);
+  BOOST_TEST(n == 4u);
+  n = 0;
+  BOOST_TEST(xml_value("&#xD83D;&#xDE00;|&#x1F600;|&#233;", n)
+             == "\xF0\x9F\x98\x80|\xF0\x9F\x98\x80|\xC3\xA9");
+  BOOST_TEST(n == 0u);
+  BOOST_TEST(xml_value("&lt;&gt;&amp;&quot;&apos; &bogus; &# &#x; &#1a; &", n)
+             == "<>&\"' &bogus; &# &#x; &#1a; &");
+  BOOST_TEST(xml_value("<![CDATA[&#0;]]>", n) == "&#0;");
+  BOOST_TEST(n == 0u);
+  // Attributes too (the Data names, the provider).
+  sysmon_event ev;
+  std::string why;
+  std::string xml = "<Event><System><Provider Name='A&amp;B'/><EventID>5</"
+                    "EventID></System><EventData><Data Name='Pro&#99;essId'>"
+                    "7</Data></EventData></Event>";
+  BOOST_REQUIRE(parse_event_xml(xml.data(), xml.size(), ev, why, &n));
+  BOOST_TEST(ev.provider == "A&B");
+  BOOST_TEST(ev.event_id == 5);
+  BOOST_TEST(*ev.find("ProcessId") == "7");
 }
 
 // --- winlogbeat 7/8 ECS and the event-as-JSON/XML forms (issue 15 kind 7) --
@@ -1022,6 +1095,161 @@ BOOST_AUTO_TEST_CASE(security_4688_nxlog_line_to_update) {
   BOOST_TEST(u->target == "5792");
   // Without security, Security events are not read.
   BOOST_TEST(!to_update(ev, why));
+}
+
+// ECS without winlog.event_id (winlog kept only channel and record_id): the
+// EventID is event.code, a string or a number, nested or flattened (an
+// outsider's src3 and src4 lines).
+BOOST_AUTO_TEST_CASE(ecs_event_code_stands_for_a_missing_event_id) {
+  const std::string nested =
+      R"({"@timestamp":"2023-05-10T12:00:00.123Z","event":{"code":"1",)"
+      R"("provider":"Microsoft-Windows-Sysmon","module":"windows","dataset":)"
+      R"("windows.sysmon_operational"},"host":{"name":"ws10"},"process":)"
+      R"({"pid":7000,"entity_id":"{4b1c2d3e-0000-0000-0000-00000000c001}",)"
+      R"("executable":"C:\\Windows\\System32\\cmd.exe","command_line":"cmd",)"
+      R"("parent":{"pid":4212}},"winlog":{"channel":"Microsoft-Windows-)"
+      R"(Sysmon/Operational","computer_name":"ws10","record_id":5,"process":)"
+      R"({"pid":2044}}})";
+  for (auto code : {std::string{R"("code":"1")"}, std::string{R"("code":1)"}}) {
+    BOOST_TEST_CONTEXT(code) {
+      auto line = nested;
+      line.replace(line.find(R"("code":"1")"), 10, code);
+      sysmon_event ev;
+      std::string why;
+      BOOST_REQUIRE_MESSAGE(parse_event_json(line, ev, why), why);
+      BOOST_TEST(ev.event_id == 1);
+      BOOST_TEST(ev.record_number == 5u);
+      auto u = to_update(ev, why);
+      BOOST_REQUIRE_MESSAGE(u, why);
+      BOOST_TEST(u->process.pid == "7000");
+      BOOST_TEST(u->process.ppid == "4212");
+      BOOST_TEST(format_time(u->process.start_time)
+                 == "2023-05-10T12:00:00.123Z");
+      BOOST_TEST(field(u->process, "Exe")
+                 == R"("C:\\Windows\\System32\\cmd.exe")");
+    }
+  }
+  // Flattened (Elastic Agent) with only "event.code": sniffed and read.
+  temp_dir tmp;
+  auto flat = tmp.path / "src4_flattened_event_code_only.jsonl";
+  write_bytes(
+      flat,
+      R"({"@timestamp": "2023-05-10T12:00:00.123Z", "data_stream.dataset": )"
+      R"("windows.sysmon_operational", "event.code": "1", "event.provider": )"
+      R"("Microsoft-Windows-Sysmon", "host.name": "ws9", "process.pid": 6000, )"
+      R"("process.entity_id": "{4b1c2d3e-0000-0000-0000-00000000b001}", )"
+      R"("process.executable": "C:\\Windows\\System32\\cmd.exe", )"
+      R"("process.command_line": "cmd /c whoami", "process.parent.pid": 4212, )"
+      R"("process.parent.entity_id": "{4b1c2d3e-0000-0000-0000-00000000b000}", )"
+      R"("process.parent.executable": "C:\\Windows\\explorer.exe", )"
+      R"("user.name": "alice", "user.domain": "CORP", "winlog.provider_name": )"
+      R"("Microsoft-Windows-Sysmon", "winlog.computer_name": "ws9", )"
+      R"("winlog.record_id": "12", "winlog.process.pid": 2044})"
+      "\n");
+  auto ups = updates_of(flat);
+  BOOST_REQUIRE(ups.size() == 1u);
+  BOOST_TEST(ups[0].process.pid == "6000");
+  BOOST_TEST(ups[0].process.parent_guid
+             == "{4b1c2d3e-0000-0000-0000-00000000b000}");
+  BOOST_TEST(field(ups[0].process, "Username") == R"("CORP\\alice")");
+  BOOST_TEST(ups[0].host == "ws9");
+}
+
+// Log Analytics / Microsoft Sentinel's Event table: EventData is an XML
+// string (an outsider's form1 row), read by the XML code of Splunk's form.
+BOOST_AUTO_TEST_CASE(sentinel_event_table_eventdata_xml_string) {
+  const std::string row =
+      R"({"TimeGenerated":"2025-11-28T07:28:20.000Z","Computer":"HOSTA.)"
+      R"(example.test","Source":"Microsoft-Windows-Sysmon","EventLog":)"
+      R"("Microsoft-Windows-Sysmon/Operational","EventID":1,)"
+      R"("EventLevelName":"Information","RenderedDescription":"Process )"
+      R"(Create:","EventData":"<DataItem type=\"Event\" time=\"2025-11-28T)"
+      R"(07:28:19.9361230Z\" sourceHealthServiceId=\"x\"><EventData xmlns=)"
+      R"(\"http://schemas.microsoft.com/win/2004/08/events/event\"><Data )"
+      R"(Name=\"RuleName\">-</Data><Data Name=\"UtcTime\">2025-11-28 )"
+      R"(07:28:19.935</Data><Data Name=\"ProcessGuid\">{0197231e-4f13-6929-)"
+      R"(a510-000000000d00}</Data><Data Name=\"ProcessId\">14364</Data>)"
+      R"(<Data Name=\"Image\">C:\\Windows\\System32\\cmd.exe</Data><Data )"
+      R"(Name=\"CommandLine\">cmd.exe</Data><Data Name=\"User\">HOSTA\\)"
+      R"(user1</Data><Data Name=\"ParentProcessGuid\">{0197231e-4ef4-6929-)"
+      R"(a410-000000000d00}</Data><Data Name=\"ParentProcessId\">144</Data>)"
+      R"(<Data Name=\"ParentImage\">C:\\Windows\\explorer.exe</Data>)"
+      R"(</EventData></DataItem>"})";
+  sysmon_event ev;
+  std::string why;
+  BOOST_REQUIRE_MESSAGE(parse_event_json(row, ev, why), why);
+  BOOST_TEST(ev.provider == "Microsoft-Windows-Sysmon");
+  BOOST_TEST(ev.computer == "HOSTA.example.test");
+  auto u = to_update(ev, why);
+  BOOST_REQUIRE_MESSAGE(u, why);
+  auto &p = u->process;
+  BOOST_TEST(p.pid == "14364");
+  BOOST_TEST(p.ppid == "144");
+  BOOST_TEST(p.guid == "{0197231e-4f13-6929-a510-000000000d00}");
+  BOOST_TEST(p.parent_guid == "{0197231e-4ef4-6929-a410-000000000d00}");
+  BOOST_TEST(format_time(p.start_time) == "2025-11-28T07:28:19.935Z");
+  BOOST_TEST(field(p, "Exe") == R"("C:\\Windows\\System32\\cmd.exe")");
+  BOOST_TEST(field(p, "Username") == R"("HOSTA\\user1")");
+  BOOST_TEST(field(p, "ParentImage") == R"("C:\\Windows\\explorer.exe")");
+  // A torn XML string says so, not "without ProcessId".
+  auto torn = row;
+  torn.replace(torn.find("</EventData>"), 12, "<Data Name=");
+  BOOST_TEST(!parse_event_json(torn, ev, why));
+  BOOST_TEST(why.find("EventData is an XML string that cannot be read") == 0u,
+             why);
+}
+
+// UTF-16 text (PowerShell 5.1's Out-File; an outsider's uni3 file) is refused
+// when opened, naming the encoding and the conversion, in every text reader
+// and in the sniffer.
+BOOST_AUTO_TEST_CASE(utf16_text_is_refused_with_how_to_convert_it) {
+  temp_dir tmp;
+  const std::string line =
+      R"({"System": {"Provider": {"Name": "Microsoft-Windows-Sysmon"}, )"
+      R"("EventID": {"Value": 1}}, "EventData": {"ProcessId": 14364}})";
+  auto utf16 = [&](bool le, bool bom) {
+    std::string out = bom ? (le ? "\xFF\xFE" : "\xFE\xFF") : "";
+    for (char c : line + "\r\n") {
+      out += le ? c : '\0';
+      out += le ? '\0' : c;
+    }
+    return out;
+  };
+  struct kind {
+    bool le, bom;
+    const char *what, *iconv;
+  };
+  for (auto k :
+       {kind{true, true, "UTF-16LE (with a byte order mark)",
+             "iconv -f UTF-16 -t UTF-8 "},
+        kind{false, true, "UTF-16BE (with a byte order mark)",
+             "iconv -f UTF-16 -t UTF-8 "},
+        kind{true, false, "UTF-16LE", "iconv -f UTF-16LE -t UTF-8 "},
+        kind{false, false, "UTF-16BE", "iconv -f UTF-16BE -t UTF-8 "}}) {
+    BOOST_TEST_CONTEXT(k.what) {
+      auto path = (tmp.path / "uni3_utf16.jsonl").string();
+      write_bytes(path, utf16(k.le, k.bom));
+      std::string err;
+      BOOST_TEST((sniff_format(path, err) == input_format::unknown));
+      BOOST_TEST(err
+                     == path + ": is " + k.what
+                            + " text, not UTF-8: convert it first, e.g. "
+                            + k.iconv + path + " > " + path + ".utf8",
+                 err);
+      sysmon_json_reader r(path);
+      err.clear();
+      BOOST_TEST(!r.open(err));
+      BOOST_TEST(err.find(k.what) != std::string::npos, err);
+      write_gz(path, utf16(k.le, k.bom));
+      BOOST_TEST((sniff_format(path, err) == input_format::unknown));
+      BOOST_TEST(err.find(k.iconv) != std::string::npos, err);
+    }
+  }
+  // UTF-8 with its BOM is still read.
+  auto utf8 = (tmp.path / "utf8.jsonl").string();
+  write_bytes(utf8, "\xEF\xBB\xBF" + line + "\n");
+  std::string err;
+  BOOST_TEST((sniff_format(utf8, err) == input_format::sysmon_json), err);
 }
 
 BOOST_AUTO_TEST_SUITE_END() // sysmon_decoder_test

@@ -393,49 +393,203 @@ bool evtx_reader::next_binxml(sysmon_event &ev) {
   }
 }
 
+namespace {
+
+// pugixml stops parsing character references itself (parse_escapes off):
+// it would write &#0; as a NUL, which ends its C string and cuts the value
+// there, and &#xD800; as three bytes of a surrogate, three U+FFFD later.
+// Decoded here instead, the way the JSON path decodes \u escapes: a NUL is
+// kept, a surrogate pair of two references is joined, and a lone surrogate
+// or a code point beyond U+10FFFF is one U+FFFD, counted in `replaced`. An
+// unknown entity (&bogus;) is kept as text, as pugixml keeps it.
+std::uint32_t char_ref(std::string_view s, std::size_t &i) {
+  // s[i] is '&'; on success i is past the ';'. Returns 0xFFFFFFFF when this
+  // is not a numeric character reference.
+  constexpr std::uint32_t none = 0xFFFFFFFF;
+  std::size_t j = i + 1;
+  if (j >= s.size() || s[j] != '#')
+    return none;
+  ++j;
+  bool hex = j < s.size() && s[j] == 'x';
+  if (hex)
+    ++j;
+  std::uint32_t v = 0;
+  std::size_t digits = 0;
+  for (; j < s.size() && s[j] != ';'; ++j, ++digits) {
+    char c = s[j];
+    int d = c >= '0' && c <= '9'          ? c - '0'
+            : hex && c >= 'a' && c <= 'f' ? c - 'a' + 10
+            : hex && c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                          : -1;
+    if (d < 0)
+      return none;
+    v = v > 0x10FFFF ? 0x110000 : v * (hex ? 16 : 10) + d;
+  }
+  if (digits == 0 || j >= s.size())
+    return none;
+  i = j + 1;
+  return v;
+}
+
+std::string decode_xml_text(std::string_view s, std::size_t &replaced) {
+  std::string out;
+  out.reserve(s.size());
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto amp = s.find('&', i);
+    if (amp == std::string_view::npos)
+      amp = s.size();
+    out.append(s.data() + i, amp - i);
+    i = amp;
+    if (i == s.size())
+      break;
+    static constexpr std::pair<std::string_view, char> named[] = {
+        {"&lt;", '<'},
+        {"&gt;", '>'},
+        {"&amp;", '&'},
+        {"&quot;", '"'},
+        {"&apos;", '\''}};
+    bool done = false;
+    for (auto &[name, c] : named)
+      if (s.compare(i, name.size(), name) == 0) {
+        out += c;
+        i += name.size();
+        done = true;
+        break;
+      }
+    if (done)
+      continue;
+    std::size_t next = i;
+    std::uint32_t cp = char_ref(s, next);
+    if (cp == 0xFFFFFFFF) {
+      out += '&';
+      ++i;
+      continue;
+    }
+    i = next;
+    if (cp >= 0xD800 && cp <= 0xDBFF && i < s.size() && s[i] == '&') {
+      std::size_t after = i;
+      std::uint32_t lo = char_ref(s, after);
+      if (lo >= 0xDC00 && lo <= 0xDFFF) {
+        cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+        i = after;
+      }
+    }
+    if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+      out += "\xEF\xBF\xBD";
+      ++replaced;
+    } else {
+      append_utf8(out, cp);
+    }
+  }
+  return out;
+}
+
+// The options every event XML is read with: references left to
+// decode_xml_text.
+constexpr unsigned xml_options =
+    (pugi::parse_default | pugi::parse_ws_pcdata_single) & ~pugi::parse_escapes;
+
+// What child_value() gives, decoded: the first text child (a CDATA section
+// as it is).
+std::string text_of(pugi::xml_node n, std::size_t &replaced) {
+  for (auto c : n.children()) {
+    if (c.type() == pugi::node_pcdata)
+      return decode_xml_text(c.value(), replaced);
+    if (c.type() == pugi::node_cdata)
+      return c.value();
+  }
+  return {};
+}
+
+std::string text_of(pugi::xml_attribute a, std::size_t &replaced) {
+  return decode_xml_text(a.value(), replaced);
+}
+
+// The <Data Name=..> elements of an <EventData>, in order (unnamed ones as
+// Data0, Data1, ...).
+void take_data(pugi::xml_node event_data, sysmon_event &ev,
+               std::size_t &replaced) {
+  int unnamed = 0;
+  for (auto d : event_data.children("Data")) {
+    auto n = d.attribute("Name");
+    std::string key =
+        n ? text_of(n, replaced) : "Data" + std::to_string(unnamed++);
+    ev.fields.emplace_back(std::move(key), text_of(d, replaced));
+  }
+}
+
+// pugixml passes bytes through: invalid UTF-8 is checked here, where it is
+// counted, not later where it is not.
+std::size_t replace_invalid_text(sysmon_event &ev) {
+  std::size_t replaced =
+      replace_invalid_utf8(ev.provider) + replace_invalid_utf8(ev.computer);
+  for (auto &f : ev.fields)
+    replaced += replace_invalid_utf8(f.first) + replace_invalid_utf8(f.second);
+  return replaced;
+}
+
+bool load_xml(pugi::xml_document &doc, const char *xml, std::size_t size,
+              std::string &why) {
+  auto res = doc.load_buffer(xml, size, xml_options, pugi::encoding_utf8);
+  if (!res)
+    why = std::string("bad XML: ") + res.description() + " at offset "
+          + std::to_string(res.offset);
+  return static_cast<bool>(res);
+}
+
+} // namespace
+
 bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
                      std::string &why, std::uint64_t *invalid_text) {
   ev.clear();
   pugi::xml_document doc;
-  auto res = doc.load_buffer(xml, size,
-                             pugi::parse_default | pugi::parse_ws_pcdata_single,
-                             pugi::encoding_utf8);
-  if (!res) {
-    why = std::string("bad XML: ") + res.description() + " at offset "
-          + std::to_string(res.offset);
+  if (!load_xml(doc, xml, size, why))
     return false;
-  }
   auto event = doc.child("Event");
   if (!event) {
     why = "no <Event> element";
     return false;
   }
+  std::size_t replaced = 0;
   auto sys = event.child("System");
-  ev.provider = sys.child("Provider").attribute("Name").value();
+  ev.provider = text_of(sys.child("Provider").attribute("Name"), replaced);
   {
-    const char *t = sys.child("EventID").child_value();
+    auto t = text_of(sys.child("EventID"), replaced);
     char *end = nullptr;
-    long long v = std::strtoll(t, &end, 10);
-    ev.event_id = (end != t && *end == '\0') ? v : -1;
+    long long v = std::strtoll(t.c_str(), &end, 10);
+    ev.event_id = (end != t.c_str() && *end == '\0') ? v : -1;
   }
-  ev.computer = sys.child("Computer").child_value();
-  ev.time_created = sys.child("TimeCreated").attribute("SystemTime").value();
-  {
-    const char *t = sys.child("EventRecordID").child_value();
-    ev.record_number = std::strtoull(t, nullptr, 10);
+  ev.computer = text_of(sys.child("Computer"), replaced);
+  ev.time_created =
+      text_of(sys.child("TimeCreated").attribute("SystemTime"), replaced);
+  ev.record_number = std::strtoull(
+      text_of(sys.child("EventRecordID"), replaced).c_str(), nullptr, 10);
+  take_data(event.child("EventData"), ev, replaced);
+  replaced += replace_invalid_text(ev);
+  if (invalid_text != nullptr)
+    *invalid_text += replaced;
+  return true;
+}
+
+bool parse_event_data_xml(std::string_view xml, sysmon_event &ev,
+                          std::string &why, std::uint64_t *invalid_text) {
+  pugi::xml_document doc;
+  if (!load_xml(doc, xml.data(), xml.size(), why))
+    return false;
+  // Log Analytics wraps it: <DataItem ..><EventData xmlns=..>..
+  auto data = doc.find_node(
+      [](pugi::xml_node n) { return std::strcmp(n.name(), "EventData") == 0; });
+  if (!data) {
+    why = "no <EventData> element";
+    return false;
   }
-  int unnamed = 0;
-  for (auto d : event.child("EventData").children("Data")) {
-    auto n = d.attribute("Name");
-    std::string key = n ? n.value() : "Data" + std::to_string(unnamed++);
-    ev.fields.emplace_back(std::move(key), d.child_value());
-  }
-  // pugixml passes bytes through and encodes &#xD800; as a surrogate, so the
-  // text is checked here, where it is counted, not later where it is not.
-  std::size_t replaced =
-      replace_invalid_utf8(ev.provider) + replace_invalid_utf8(ev.computer);
-  for (auto &f : ev.fields)
-    replaced += replace_invalid_utf8(f.first) + replace_invalid_utf8(f.second);
+  std::size_t replaced = 0;
+  sysmon_event got;
+  take_data(data, got, replaced);
+  replaced += replace_invalid_text(got);
+  for (auto &f : got.fields)
+    ev.set(std::move(f.first), std::move(f.second));
   if (invalid_text != nullptr)
     *invalid_text += replaced;
   return true;

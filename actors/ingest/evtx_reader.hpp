@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace proctrack {
@@ -127,10 +128,20 @@ private:
 };
 
 /// Parses one record's XML (as libevtx renders it) into ev. False and
-/// `why` when it is not an <Event> document. Invalid UTF-8 in the strings
-/// (raw, or from a character reference to a surrogate) becomes U+FFFD;
-/// `invalid_text` gets how many were replaced.
+/// `why` when it is not an <Event> document. Character references are
+/// decoded as JSON's \u escapes are: &#0; is kept as a NUL byte (the value
+/// goes on after it), a pair of surrogate references is joined. Invalid
+/// UTF-8 bytes, a lone surrogate reference and one beyond U+10FFFF each
+/// become one U+FFFD; `invalid_text` gets how many were replaced.
 bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
                      std::string &why, std::uint64_t *invalid_text = nullptr);
+
+/// The <Data Name=..> fields of the first <EventData> element of an XML
+/// text (Log Analytics' Event table: `<DataItem ..><EventData ..>`), set
+/// into ev (a field already there is replaced), decoded as parse_event_xml
+/// does. False and `why` when it is not XML or has no <EventData>.
+bool parse_event_data_xml(std::string_view xml, sysmon_event &ev,
+                          std::string &why,
+                          std::uint64_t *invalid_text = nullptr);
 
 } // namespace proctrack

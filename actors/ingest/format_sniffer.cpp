@@ -165,8 +165,13 @@ input_format sniff_format(const std::string &path, std::string &error) {
         && (has("__CURSOR") || has("SYSLOG_IDENTIFIER") || has("_HOSTNAME")
             || has("__REALTIME_TIMESTAMP")))
       return input_format::sysmon_linux;
+    // A flattened ECS document is known by any "winlog." key, as the reader
+    // knows it: its EventID may be only in "event.code".
+    bool flat_winlog = std::any_of(keys.begin(), keys.end(), [](auto &k) {
+      return k.rfind("winlog.", 0) == 0;
+    });
     if (has("EventID") || has("winlog") || has("event_data") || has("event_id")
-        || has("winlog.event_id"))
+        || flat_winlog)
       return input_format::sysmon_json;
     // The event's XML as JSON: evtx_dump's {"Event":{"System":..}} or
     // Velociraptor parse_evtx's {"System":..,"EventData":..}.

@@ -12,7 +12,7 @@ const char *to_string(input_format f);
 
 /// EVTX by its "ElfFile\0" signature; otherwise the first JSON object line
 /// (of the decompressed text for gzip) decides: "update_type" -> updates;
-/// EventID, event_id, winlog (or a flattened "winlog.event_id"),
+/// EventID, event_id, winlog (or a flattened "winlog.*" key),
 /// event_data, Event.System (evtx_dump) or System (Velociraptor
 /// parse_evtx) -> sysmon_json; so does a line starting with "<Event"
 /// (Splunk's XmlWinEventLog, one XML event a line). A syslog line (RFC

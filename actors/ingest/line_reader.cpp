@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
+#include <string_view>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -10,6 +12,29 @@ namespace proctrack {
 
 namespace {
 constexpr std::size_t chunk_size = 256 * 1024;
+
+// When the text starts as UTF-16 does (a BOM, or two ASCII characters each
+// with a zero byte): what it is, and the name iconv reads it by.
+struct utf16_kind {
+  const char *what;
+  const char *iconv;
+};
+
+std::optional<utf16_kind> utf16_encoding(std::string_view head) {
+  auto b = [&](std::size_t i) {
+    return i < head.size() ? static_cast<unsigned char>(head[i]) : 0x100u;
+  };
+  auto ascii = [](unsigned c) { return c != 0 && c < 0x80; };
+  if (b(0) == 0xFF && b(1) == 0xFE)
+    return utf16_kind{"UTF-16LE (with a byte order mark)", "UTF-16"};
+  if (b(0) == 0xFE && b(1) == 0xFF)
+    return utf16_kind{"UTF-16BE (with a byte order mark)", "UTF-16"};
+  if (ascii(b(0)) && b(1) == 0 && ascii(b(2)) && b(3) == 0)
+    return utf16_kind{"UTF-16LE", "UTF-16LE"};
+  if (b(0) == 0 && ascii(b(1)) && b(2) == 0 && ascii(b(3)))
+    return utf16_kind{"UTF-16BE", "UTF-16BE"};
+  return std::nullopt;
+}
 } // namespace
 
 line_reader::line_reader(std::string path, std::size_t max_line)
@@ -38,6 +63,21 @@ bool line_reader::open(std::string &error) {
   first_ = true;
   line_no_ = 0;
   error_.clear();
+  // UTF-16 (PowerShell 5.1's Out-File, "Unicode" in Windows' tools) would
+  // read as one line of junk per line: say what it is and how to convert it.
+  fill();
+  if (auto enc = utf16_encoding({buf_.data(), end_})) {
+    // Standard input ("-", or replay's spooled /proc/self/fd/N) has no
+    // name to convert.
+    bool no_name = path_ == "-" || path_.rfind("/proc/self/fd/", 0) == 0;
+    auto name = no_name ? std::string{"FILE"} : path_;
+    error = path_ + ": is " + enc->what
+            + " text, not UTF-8: convert it first, e.g. iconv -f " + enc->iconv
+            + " -t UTF-8 " + name + " > " + name + ".utf8";
+    gzclose(f);
+    gz_ = nullptr;
+    return false;
+  }
   return true;
 }
 

@@ -19,8 +19,9 @@ using json = nlohmann::json;
 // ("winlog.event_data.Image", "process.parent.pid"), in the order of the
 // line. Objects are followed below the top level only under the roots the
 // forms use (winlog, event_data, host, EventData, process, user, Event,
-// System), at most five levels deep; anything else is skipped. A top-level
-// key that holds dots itself (a flattened ECS document) reads the same.
+// System, event), at most five levels deep; anything else is skipped. A
+// top-level key that holds dots itself (a flattened ECS document) reads the
+// same.
 class event_sax : public nlohmann::json_sax<json> {
 public:
   using fields = std::vector<std::pair<std::string, std::string>>;
@@ -99,9 +100,10 @@ private:
   };
 
   static bool kept_root(const std::string &k) {
+    // "event" for ECS's event.code, the EventID when winlog has none.
     static const char *const roots[] = {"winlog",    "event_data", "host",
                                         "EventData", "process",    "user",
-                                        "Event",     "System"};
+                                        "Event",     "System",     "event"};
     for (auto r : roots)
       if (k == r)
         return true;
@@ -347,6 +349,7 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     return false;
   }
   auto &top = sax.top;
+  std::uint64_t xml_replaced = 0; // counted by parse_event_data_xml
   std::string sys; // "Event." (evtx_dump) or "" (Velociraptor parse_evtx)
   bool evtx_json = false;
   if (has_prefix(sax.all, "Event.System.")) {
@@ -411,6 +414,8 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
       ev.provider = text(top, "ProviderName");
     if (ev.provider.empty())
       ev.provider = text(top, "Provider");
+    if (ev.provider.empty())
+      ev.provider = text(top, "Source"); // Log Analytics' Event table
     ev.computer = text(top, "Hostname");
     if (ev.computer.empty())
       ev.computer = text(top, "Computer");
@@ -426,9 +431,20 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     for (auto &kv : top)
       if (!flat_envelope_key(kv.first))
         ev.fields.push_back(std::move(kv));
-    // Azure Monitor's WindowsEvent: EventData as an object or a JSON string.
+    // Azure Monitor's WindowsEvent: EventData as an object or a JSON string;
+    // Log Analytics' Event table: an XML string (<DataItem><EventData>).
     take_below(sax, "EventData.", ev);
-    if (auto s = lookup(top, "EventData"); s != nullptr) {
+    auto s = lookup(top, "EventData");
+    auto xml_at = s != nullptr ? s->find_first_not_of(" \t\r\n") : 0;
+    if (s != nullptr && xml_at != std::string::npos && (*s)[xml_at] == '<') {
+      std::string bad;
+      if (!parse_event_data_xml(std::string_view{*s}.substr(xml_at), ev, bad,
+                                &xml_replaced)) {
+        // Its fields are lost: say why rather than "without ProcessId".
+        why = "EventData is an XML string that cannot be read: " + bad;
+        return false;
+      }
+    } else if (s != nullptr) {
       event_sax inner;
       std::string fixed;
       std::string_view text = *s;
@@ -450,7 +466,7 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     return false;
   }
   if (invalid_text != nullptr)
-    *invalid_text += replaced;
+    *invalid_text += replaced + xml_replaced;
   return true;
 }
 

@@ -1266,6 +1266,82 @@ BOOST_AUTO_TEST_CASE(restored_row_naming_itself_as_parent_gets_none) {
   BOOST_TEST(tab.peek("20-1609495260")->parent_id == "20-?");
 }
 
+// The live agent's race (seen in live_differential_test under load): a
+// fork and its creator's exit fall between a sync's flush of the live
+// events and its read of /proc, so the listing creates the child under the
+// reaper (pid 1) before the fork event arrives. The fork names the
+// creator: it replaces the listing's parent, the reaper loses the child,
+// the creator gets it. A parent that a fork gave is never replaced so.
+BOOST_AUTO_TEST_CASE(a_fork_overtaken_by_a_listing_still_names_the_creator) {
+  auto at = [](int ms) { return t("2021-01-01T10:00:00Z") + ms * hns_per_ms; };
+  auto exact = [&](const char *pid, const char *ppid, int ms,
+                   const char *source, record_identity how) {
+    process_record p;
+    p.pid = pid;
+    p.ppid = ppid;
+    p.start_time = at(ms);
+    p.identity = how;
+    p.data = {{"Name", "\"w\""}, {"ParentSource", source}};
+    return p;
+  };
+  auto fork = [&](const char *pid, const char *ppid, int ms) {
+    process_update u;
+    u.kind = update_kind::start;
+    u.process = exact(pid, ppid, ms, "\"fork\"", record_identity::exact_new);
+    return u;
+  };
+  process_table tab;
+  process_update listing;
+  listing.kind = update_kind::sync;
+  listing.time = at(500);
+  listing.processes = {
+      exact("1", "0", 0, "\"listing\"", record_identity::exact)};
+  tab.apply(std::move(listing));
+  tab.apply(fork("100", "1", 100));
+  tab.apply(exit_of("100", "2021-01-01T10:00:00.300Z"));
+  // Listed before its fork event: under the reaper.
+  process_update second;
+  second.kind = update_kind::sync;
+  second.time = at(900);
+  second.processes = {
+      exact("1", "0", 0, "\"listing\"", record_identity::exact),
+      exact("101", "1", 200, "\"listing\"", record_identity::exact)};
+  tab.apply(std::move(second));
+  BOOST_REQUIRE(tab.find("101"));
+  BOOST_TEST(tab.find("101")->parent_id == "1-1609495200");
+  tab.apply(fork("101", "100", 200));
+  BOOST_TEST(tab.find("101")->parent_id == "100-1609495200");
+  BOOST_TEST(tab.children("100-1609495200").size() == 1u);
+  BOOST_TEST(tab.children("1-1609495200").size() == 1u); // 100 only
+  // Live counts moved with it: init's live child is now 100 (ended, but
+  // with a running child), 100's is 101.
+  BOOST_TEST(tab.peek("100-1609495200")->live_children == 1u);
+  BOOST_TEST(tab.peek("1-1609495200")->live_children == 1u);
+  BOOST_TEST(chain_ids(tab, "101")
+             == (std::vector<std::string>{"1-1609495200", "100-1609495200",
+                                          "101-1609495200"}));
+  // A second fork event of the same process changes nothing; a listing
+  // again under the reaper does not move it back.
+  tab.apply(fork("101", "100", 200));
+  BOOST_TEST(tab.find("101")->parent_id == "100-1609495200");
+  BOOST_TEST(tab.children("100-1609495200").size() == 1u);
+  process_update third;
+  third.kind = update_kind::sync;
+  third.time = at(1500);
+  third.processes = {
+      exact("1", "0", 0, "\"listing\"", record_identity::exact),
+      exact("101", "1", 200, "\"listing\"", record_identity::exact)};
+  tab.apply(std::move(third));
+  BOOST_TEST(tab.find("101")->parent_id == "100-1609495200");
+  // The child's end: the table's live counts stay consistent (the
+  // creator, ended, has no live child left and may be evicted first).
+  tab.apply(exit_of("101", "2021-01-01T10:00:02Z"));
+  BOOST_TEST(tab.find("101")->end_time == t("2021-01-01T10:00:02Z"));
+  BOOST_TEST(tab.peek("100-1609495200")->live_children == 0u);
+  BOOST_TEST(tab.peek("1-1609495200")->live_children == 0u);
+  BOOST_TEST(tab.size() == 3u);
+}
+
 // Exact starts (Linux agent): a pid reused twice within one second gives
 // ".1" and ".2"; with ".1" evicted, a late exact exit of ".2" must still
 // find it (the lookup stopped at the first missing suffix).

@@ -1123,6 +1123,26 @@ void process_table::resolve_parent(std::uint32_t child, const std::string &ppid,
   touch(parent);
 }
 
+void process_table::unlink_parent(std::uint32_t child) {
+  auto &e = slots_[child];
+  auto parent = parent_of(child);
+  if (parent == npos) {
+    if (e.tier != 0)
+      count_orphan(e.parent_id, -1);
+  } else if (parent != child) {
+    auto &p = slots_[parent];
+    auto it = std::find(p.children.begin(), p.children.end(), e.id);
+    if (it != p.children.end())
+      p.children.erase(it);
+    note_change(parent);
+    if (e.tier != 0 && p.live_children > 0) {
+      --p.live_children;
+      refresh_tier(parent);
+    }
+  }
+  e.parent_hint = npos;
+}
+
 bool process_table::ended_before(const process_entry &holder, timestamp start) {
   // end_time 1: ended at a time not known. The slack: a source may give
   // the exit in whole seconds and the child's start with its fraction.
@@ -1497,7 +1517,22 @@ std::uint32_t process_table::apply_start(process_record &&p) {
       e.guid = p.guid;
       by_guid_.assign(e.guid, same, guid_key());
     }
+    // A fork names the creator. A listing applied before it (the event
+    // overtaken by a sync between its flush and its read of /proc, the
+    // creator gone and the child listed under the reaper) named the
+    // reaper: the creator replaces that parent, and only that one.
+    bool creator_known = false;
+    if (fresh && is_digits(p.ppid)) {
+      auto source = data_value(e.data, "ParentSource");
+      std::string_view held = e.parent_id;
+      creator_known = source && *source == "\"listing\""
+                      && held.substr(0, held.find('-')) != p.ppid;
+    }
     merge_data(e, std::move(p.data));
+    if (creator_known) {
+      unlink_parent(same);
+      resolve_parent(same, p.ppid, parent_guid, npos);
+    }
     ++counters_.start_merges;
     touch(same);
     evict_if_full(); // the merged data may be larger

@@ -327,6 +327,9 @@ private:
   void resolve_parent(std::uint32_t child, const std::string &ppid,
                       const std::string &parent_guid,
                       std::uint32_t parent_hint);
+  /// Takes `child` out of its parent's children and live count (or the
+  /// orphan count), before resolve_parent() links it anew.
+  void unlink_parent(std::uint32_t child);
   /// Whether `holder` may have held its pid when a child started at
   /// `start`: started at or before it, not known to have ended before it.
   bool held_pid_at(std::uint32_t holder, timestamp start) const;

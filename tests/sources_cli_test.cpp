@@ -6,6 +6,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "tests/support/run_binary.hpp"
+#include "tests/support/sentinel_row.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -366,24 +367,8 @@ BOOST_AUTO_TEST_CASE(ecs_event_code_is_the_event_id_when_winlog_has_none) {
 // the event is read, not dropped "without ProcessId or ProcessGuid".
 BOOST_AUTO_TEST_CASE(sentinel_event_table_xml_eventdata_is_read) {
   temp_dir dir;
-  auto file = dir.write_lines(
-      "form1_sentinel_eventdata_xml_string.jsonl",
-      {R"({"TimeGenerated":"2025-11-28T07:28:20.000Z","Computer":"HOSTA.)"
-       R"(example.test","Source":"Microsoft-Windows-Sysmon","EventLog":)"
-       R"("Microsoft-Windows-Sysmon/Operational","EventID":1,)"
-       R"("EventLevelName":"Information","RenderedDescription":"Process )"
-       R"(Create:","EventData":"<DataItem type=\"Event\" time=\"2025-11-28T)"
-       R"(07:28:19.9361230Z\" sourceHealthServiceId=\"x\"><EventData xmlns=)"
-       R"(\"http://schemas.microsoft.com/win/2004/08/events/event\"><Data )"
-       R"(Name=\"RuleName\">-</Data><Data Name=\"UtcTime\">2025-11-28 )"
-       R"(07:28:19.935</Data><Data Name=\"ProcessGuid\">{0197231e-4f13-6929-)"
-       R"(a510-000000000d00}</Data><Data Name=\"ProcessId\">14364</Data>)"
-       R"(<Data Name=\"Image\">C:\\Windows\\System32\\cmd.exe</Data><Data )"
-       R"(Name=\"CommandLine\">cmd.exe</Data><Data Name=\"User\">HOSTA\\)"
-       R"(user1</Data><Data Name=\"ParentProcessGuid\">{0197231e-4ef4-6929-)"
-       R"(a410-000000000d00}</Data><Data Name=\"ParentProcessId\">144</Data>)"
-       R"(<Data Name=\"ParentImage\">C:\\Windows\\explorer.exe</Data>)"
-       R"(</EventData></DataItem>"})"});
+  auto file = dir.write_lines("form1_sentinel_eventdata_xml_string.jsonl",
+                              {proctrack_test::sentinel_event_row});
   auto o = replay(file, {"get:14364", "stats"});
   auto &e = o[0];
   BOOST_TEST(e["Id"] == "14364-1764314899", o.run.err);

@@ -1300,13 +1300,16 @@ BOOST_AUTO_TEST_CASE(a_fork_overtaken_by_a_listing_still_names_the_creator) {
   tab.apply(fork("100", "1", 100));
   tab.apply(exit_of("100", "2021-01-01T10:00:00.300Z"));
   // Listed before its fork event: under the reaper.
-  process_update second;
-  second.kind = update_kind::sync;
-  second.time = at(900);
-  second.processes = {
-      exact("1", "0", 0, "\"listing\"", record_identity::exact),
-      exact("101", "1", 200, "\"listing\"", record_identity::exact)};
-  tab.apply(std::move(second));
+  auto reaped = [&](int ms) {
+    process_update u;
+    u.kind = update_kind::sync;
+    u.time = at(ms);
+    u.processes = {
+        exact("1", "0", 0, "\"listing\"", record_identity::exact),
+        exact("101", "1", 200, "\"listing\"", record_identity::exact)};
+    return u;
+  };
+  tab.apply(reaped(900));
   BOOST_REQUIRE(tab.find("101"));
   BOOST_TEST(tab.find("101")->parent_id == "1-1609495200");
   tab.apply(fork("101", "100", 200));
@@ -1325,13 +1328,7 @@ BOOST_AUTO_TEST_CASE(a_fork_overtaken_by_a_listing_still_names_the_creator) {
   tab.apply(fork("101", "100", 200));
   BOOST_TEST(tab.find("101")->parent_id == "100-1609495200");
   BOOST_TEST(tab.children("100-1609495200").size() == 1u);
-  process_update third;
-  third.kind = update_kind::sync;
-  third.time = at(1500);
-  third.processes = {
-      exact("1", "0", 0, "\"listing\"", record_identity::exact),
-      exact("101", "1", 200, "\"listing\"", record_identity::exact)};
-  tab.apply(std::move(third));
+  tab.apply(reaped(1500));
   BOOST_TEST(tab.find("101")->parent_id == "100-1609495200");
   // The child's end: the table's live counts stay consistent (the
   // creator, ended, has no live child left and may be evicted first).

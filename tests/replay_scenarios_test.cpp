@@ -823,6 +823,22 @@ BOOST_AUTO_TEST_CASE(pid_reused_within_a_second_without_guids_is_two) {
   }
 }
 
+// The same process from a second source within the second stays one: an
+// Exe given empty names nothing, and another spelling of the directory
+// (a device path, another case) is the same file name.
+BOOST_AUTO_TEST_CASE(a_second_source_with_an_empty_or_respelled_exe_merges) {
+  temp_dir dir;
+  auto file = dir.write_lines(
+      "two.jsonl",
+      {R"({"update_type":"start","id":50,"parent_id":4,"start_time":"2021-01-01T10:00:00.100Z","data":{"Name":"cmd.exe","Exe":"C:\\Windows\\System32\\cmd.exe"}})",
+       R"({"update_type":"start","id":50,"parent_id":4,"start_time":"2021-01-01T10:00:00.300Z","data":{"Exe":"","CommandLine":"cmd /c x"}})",
+       R"({"update_type":"start","id":50,"parent_id":4,"start_time":"2021-01-01T10:00:00.500Z","data":{"Exe":"\\Device\\HarddiskVolume2\\Windows\\System32\\CMD.EXE"}})"});
+  auto r = replay(file, {"pslist", "stats"});
+  BOOST_TEST(r[0].size() == 1u);
+  BOOST_TEST(counter_of(r[1], "StartMerges") == 2);
+  BOOST_TEST(r[0].at(0).at("Data").at("CommandLine") == "cmd /c x");
+}
+
 // A process without a Name is named by its Id in the tree.
 BOOST_AUTO_TEST_CASE(tree_name_is_the_id_without_a_name) {
   temp_dir dir;

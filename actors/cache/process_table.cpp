@@ -1432,11 +1432,15 @@ bool process_table::other_process(const process_entry &h,
   for (auto &f : p.data)
     if (f.key == "Exe")
       exe = &f.json;
-  if (exe && *exe != "null" && !exe->empty()) {
+  if (exe && *exe != "null") {
+    // An Exe given empty ("") names nothing: compared only when both do.
     auto held = data_value(h.data, "Exe");
-    if (held && *held != "null" && !exe_name_of(*held).empty()
-        && exe_name_of(*held) != exe_name_of(*exe))
-      return true;
+    auto mine = exe_name_of(*exe);
+    if (held && *held != "null" && !mine.empty()) {
+      auto theirs = exe_name_of(*held);
+      if (!theirs.empty() && theirs != mine)
+        return true;
+    }
   }
   // A listing's parent may be a reaper (Linux): only a start event's
   // parent is the creator.

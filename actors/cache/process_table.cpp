@@ -121,11 +121,14 @@ bool process_table::by_start(const process_entry *a, const process_entry *b) {
   return a->id < b->id;
 }
 
-std::string_view process_entry::pid() const {
-  std::string_view v = id;
+static std::string_view pid_of(std::string_view v) {
   auto pos = v.rfind('-');
   // Disambiguated ids ("5-1609497000.1") keep the pid before the last '-'.
   return pos == std::string_view::npos ? v : v.substr(0, pos);
+}
+
+std::string_view process_entry::pid() const {
+  return pid_of(id);
 }
 
 std::string make_real_id(std::string_view pid, timestamp start) {
@@ -306,12 +309,8 @@ data_fields unpack_data(std::string_view packed) {
     json_scan::value v;
     if (!sc.scan(v))
       break;
-    std::string key;
-    if (esc)
-      json_scan::unescape("\"" + std::string{k} + "\"", key);
-    else
-      key.assign(k.data(), k.size());
-    out.push_back({std::move(key), std::string{v.raw}});
+    out.push_back(
+        {std::string{json_scan::key_text(k, esc, buf)}, std::string{v.raw}});
   }
   return out;
 }
@@ -1444,13 +1443,12 @@ bool process_table::other_process(const process_entry &h,
   }
   // A listing's parent may be a reaper (Linux): only a start event's
   // parent is the creator.
-  if (h.last_sync_time != unknown_time || !is_digits(p.ppid))
-    return false;
   std::string_view held = h.parent_id;
-  auto dash = held.find('-');
-  if (dash == std::string_view::npos || dash == 0)
+  if (h.last_sync_time != unknown_time || !is_digits(p.ppid)
+      || held.find('-') == std::string_view::npos)
     return false;
-  return held.substr(0, dash) != p.ppid;
+  auto creator = pid_of(held);
+  return !creator.empty() && creator != p.ppid;
 }
 
 std::uint32_t process_table::apply_start(process_record &&p) {
@@ -1528,9 +1526,8 @@ std::uint32_t process_table::apply_start(process_record &&p) {
     bool creator_known = false;
     if (fresh && is_digits(p.ppid)) {
       auto source = data_value(e.data, "ParentSource");
-      std::string_view held = e.parent_id;
-      creator_known = source && *source == "\"listing\""
-                      && held.substr(0, held.find('-')) != p.ppid;
+      creator_known =
+          source && *source == "\"listing\"" && pid_of(e.parent_id) != p.ppid;
     }
     merge_data(e, std::move(p.data));
     if (creator_known) {

@@ -372,9 +372,6 @@ std::string_view string_text(const value &v, std::string &buf) {
   return buf;
 }
 
-namespace {
-
-// A key's text: next_key gives it between its quotes, still escaped.
 std::string_view key_text(std::string_view k, bool escaped, std::string &buf) {
   if (!escaped)
     return k;
@@ -386,6 +383,8 @@ std::string_view key_text(std::string_view k, bool escaped, std::string &buf) {
   unescape(quoted, buf);
   return buf;
 }
+
+namespace {
 
 // Whether an object in the value at the scanner's cursor repeats a key.
 // The scanner has validated nothing yet: a failure is "no" (the caller
@@ -438,7 +437,6 @@ void write_unique(scanner &sc, std::string &out) {
   if (c == '{') {
     sc.begin_object(first);
     struct member {
-      std::string key;
       std::string_view raw_key;
       std::string value;
     };
@@ -448,14 +446,14 @@ void write_unique(scanner &sc, std::string &out) {
     bool esc = false;
     std::string buf;
     while (sc.next_key(first, k, esc)) {
-      std::string text{key_text(k, esc, buf)};
       std::string v;
       write_unique(sc, v);
-      auto [at, fresh] = position.emplace(text, members.size());
+      auto [at, fresh] =
+          position.emplace(key_text(k, esc, buf), members.size());
       if (!fresh)
         members[at->second].value = std::move(v);
       else
-        members.push_back({std::move(text), k, std::move(v)});
+        members.push_back({k, std::move(v)});
     }
     out += '{';
     for (std::size_t i = 0; i < members.size(); ++i) {

@@ -76,6 +76,11 @@ void unescape(std::string_view raw, std::string &out);
 /// unescaped into `buf`.
 std::string_view string_text(const value &v, std::string &buf);
 
+/// A key's text as next_key() gives it (between its quotes, `escaped`
+/// when it holds a backslash), unescaped into `buf` only when needed.
+std::string_view key_text(std::string_view raw_key, bool escaped,
+                          std::string &buf);
+
 /// Makes the keys of every object in `raw`, a JSON value, unique at every
 /// depth: a key given twice keeps the position of its first occurrence
 /// and the value of its last, as Python's json and jq read such an object

@@ -118,6 +118,10 @@ history(history_actor::stateful_pointer<history_state> self, history_config cfg,
     auto &tc = cfg.cache.table;
     auto rows = st0.store->recent("", tc.max_size, tc.max_bytes);
     auto alive = st0.store->last_write("");
+    if (auto failed = st0.store->take_read_error(); !failed.empty())
+      spdlog::error("history: reloading: {} (what was read before it is "
+                    "reloaded)",
+                    failed);
     auto state = restore_state_from(std::move(rows), tc,
                                     wall_clock_now() - tc.max_expiry);
     std::int64_t running = 0;

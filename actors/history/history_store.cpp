@@ -25,6 +25,7 @@
 #include <unistd.h>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 namespace proctrack {
 
@@ -280,11 +281,17 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
     sqlite3_busy_timeout(st->db_, 5000);
     if (ro && !st->exec("PRAGMA query_only=1", why))
       return {verdict::failed, nullptr};
-    // quick_check reads every page: a truncated file, a garbage page or a
-    // torn write the WAL did not cover shows here, not in the middle of a
-    // query later. (It costs about a second per GB at start.) A reader
-    // beside the writer: the writer's open has just checked it.
-    if (m != mode::reader) {
+    // The writer (the agent, a replay) runs quick_check, which reads every
+    // page: a truncated file, a garbage page or a torn write the WAL did not
+    // cover shows here, and the file is moved aside before anything is
+    // written to it. It costs about a second per GB, so a reader does not
+    // pay it on every query: `query --history` and the agent's reader
+    // check the header and the file's length below, pages are checked as
+    // they are read (cell_size_check), and a damaged page a query meets
+    // fails that query with the file named (take_read_error).
+    if (ro && !st->exec("PRAGMA cell_size_check=1", why))
+      return {verdict::failed, nullptr};
+    if (!ro) {
       statement s;
       s.s = st->prepare("PRAGMA quick_check(5)", why);
       if (!s.s) {
@@ -313,9 +320,12 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
     std::int64_t tables = 0, app = 0, version = 0;
     {
       statement s;
+      // page_count: SQLite compares the header's page count with the
+      // file's length, so a truncated file fails here.
       s.s = st->prepare("SELECT (SELECT count(*) FROM sqlite_master), "
                         "(SELECT application_id FROM pragma_application_id), "
-                        "(SELECT user_version FROM pragma_user_version)",
+                        "(SELECT user_version FROM pragma_user_version), "
+                        "(SELECT page_count FROM pragma_page_count)",
                         why);
       if (!s.s || sqlite3_step(s.s) != SQLITE_ROW) {
         if (s.s)
@@ -754,6 +764,24 @@ std::int64_t history_store::retire(std::uint64_t max_bytes, timestamp max_age,
 
 // -- reading ------------------------------------------------------------------
 
+bool history_store::next_row(sqlite3_stmt *s) {
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    return true;
+  if (rc != SQLITE_DONE)
+    read_failed(sqlite_error());
+  return false;
+}
+
+void history_store::read_failed(std::string what) {
+  if (read_error_.empty())
+    read_error_ = "history store " + path_ + ": " + what;
+}
+
+std::string history_store::take_read_error() {
+  return std::exchange(read_error_, {});
+}
+
 std::optional<history_row> history_store::find(std::string_view host,
                                                std::string_view raw,
                                                timestamp as_of) {
@@ -778,12 +806,14 @@ std::optional<history_row> history_store::find(std::string_view host,
          "ORDER BY start_time DESC, host LIMIT 1";
   statement s;
   s.s = prepare(sql.c_str(), error);
-  if (!s.s)
+  if (!s.s) {
+    read_failed(error);
     return std::nullopt;
+  }
   s.text(1, key);
   s.text(2, host);
   s.integer(3, as_of);
-  if (sqlite3_step(s.s) != SQLITE_ROW)
+  if (!next_row(s.s))
     return std::nullopt;
   return read_row(s.s);
 }
@@ -806,14 +836,16 @@ std::vector<history_row> history_store::pslist(std::string_view host,
   sql += "(?2 = '' OR host = ?2) ORDER BY start_time, id LIMIT ?3";
   statement s;
   s.s = prepare(sql.c_str(), error);
-  if (!s.s)
+  if (!s.s) {
+    read_failed(error);
     return out;
+  }
   s.integer(1, as_of);
   s.text(2, host);
   s.integer(3, max_rows == 0 ? -1 // SQLite: no limit
                              : static_cast<std::int64_t>(std::min<std::size_t>(
                                  max_rows, std::size_t{1} << 40)));
-  while (sqlite3_step(s.s) == SQLITE_ROW)
+  while (next_row(s.s))
     out.push_back(read_row(s.s));
   return out;
 }
@@ -830,13 +862,15 @@ std::vector<history_row> history_store::children(const std::string &host,
                       "LIMIT ?4";
   statement s;
   s.s = prepare(sql.c_str(), error);
-  if (!s.s)
+  if (!s.s) {
+    read_failed(error);
     return out;
+  }
   s.text(1, id);
   s.text(2, host);
   s.integer(3, as_of);
   s.integer(4, static_cast<std::int64_t>(std::min<std::size_t>(max, 1u << 30)));
-  while (sqlite3_step(s.s) == SQLITE_ROW)
+  while (next_row(s.s))
     out.push_back(read_row(s.s));
   return out;
 }
@@ -853,13 +887,15 @@ std::vector<history_row> history_store::recent(std::string_view host,
                    "LIMIT ?2")
                     .c_str(),
                 error);
-  if (!s.s)
+  if (!s.s) {
+    read_failed(error);
     return out;
+  }
   s.text(1, host);
   s.integer(2, static_cast<std::int64_t>(
                    std::min<std::size_t>(max_rows, std::size_t{1} << 31)));
   std::size_t bytes = 0;
-  while (sqlite3_step(s.s) == SQLITE_ROW) {
+  while (next_row(s.s)) {
     auto r = read_row(s.s);
     if (bytes + r.data.size() > max_bytes)
       break;
@@ -873,10 +909,12 @@ timestamp history_store::last_write(std::string_view host) {
   std::string error;
   statement s;
   s.s = prepare("SELECT max(last_seen) FROM process WHERE host = ?1", error);
-  if (!s.s)
+  if (!s.s) {
+    read_failed(error);
     return unknown_time;
+  }
   s.text(1, host);
-  if (sqlite3_step(s.s) != SQLITE_ROW)
+  if (!next_row(s.s))
     return unknown_time;
   return sqlite3_column_int64(s.s, 0); // NULL (no row) reads as 0
 }
@@ -906,6 +944,21 @@ std::optional<std::string> history_store::answer(const query &q,
                                                  timestamp as_of,
                                                  std::string &error,
                                                  std::size_t max_list) {
+  read_error_.clear();
+  auto out = answer_reads(q, as_of, error, max_list);
+  if (auto failed = take_read_error(); !failed.empty()) {
+    // Never an answer cut short without saying so: a damaged page found
+    // mid-way fails the query (the rest of the store still answers).
+    error = std::move(failed);
+    return std::nullopt;
+  }
+  return out;
+}
+
+std::optional<std::string> history_store::answer_reads(const query &q,
+                                                       timestamp as_of,
+                                                       std::string &error,
+                                                       std::size_t max_list) {
   std::string host, id = q.id;
   // HOST/ID: at the last '/', as the cache splits it (a host name may hold
   // one, an id never does).

@@ -120,6 +120,12 @@ public:
   /// agent that stopped is known to have been recording.
   timestamp last_write(std::string_view host);
 
+  /// The first read error (a damaged page, an I/O error) since the last
+  /// call or answer(), naming the file; empty when there was none. find,
+  /// pslist, children, recent and last_write return what they read before
+  /// it.
+  std::string take_read_error();
+
   /// Answers a query (SPEC §4 shapes; verbs get, callchain, children,
   /// tree, pslist) as JSON text, as it stood at `as_of` (unknown_time: now). An
   /// id of the form HOST/ID asks that host only. Entries carry Children as
@@ -128,12 +134,19 @@ public:
   /// pslist: more processes than that is an error saying so, not a
   /// silently cut list (an agent's answers are bounded; the file's reader
   /// is not).
+  /// A read error on the way is the answer's error (never a shorter answer).
   std::optional<std::string> answer(const query &q, timestamp as_of,
                                     std::string &error,
                                     std::size_t max_list = 0);
 
 private:
   history_store() = default;
+  std::optional<std::string> answer_reads(const query &q, timestamp as_of,
+                                          std::string &error,
+                                          std::size_t max_list);
+  /// sqlite3_step for a reader: true on a row; an error is kept (read_failed).
+  bool next_row(sqlite3_stmt *s);
+  void read_failed(std::string what);
   history_row read_row(sqlite3_stmt *s);
   /// Data as stored: a zstd frame (with the store's dictionary once it has
   /// one) when that is smaller than the text, else the text.
@@ -165,6 +178,7 @@ private:
   std::vector<std::pair<unsigned, ZSTD_DDict_s *>> ddicts_; ///< by dictID
   std::int64_t train_after_ = 0; ///< rows still to write before training
   std::string scratch_;
+  std::string read_error_; ///< take_read_error
 };
 
 } // namespace proctrack

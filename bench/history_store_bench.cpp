@@ -67,6 +67,8 @@ history_row make(std::size_t i, bool ended) {
   auto life = static_cast<timestamp>(1 + rnd() % 600) * hns_per_second;
   if (ended && i % 100 != 0) // 1 in 100 runs on
     r.end_time = r.start_time + life;
+  // An exit leaves Data as it was: the history sends it without Data.
+  r.data_kept = ended;
   std::string exe = exes[rnd() % 6];
   std::string cmd = exe;
   for (int k = 0; k < 12; ++k)

@@ -181,6 +181,15 @@ BOOST_AUTO_TEST_CASE(a_row_that_keeps_its_data_changes_only_the_rest) {
   history_row unknown = exits.back();
   unknown.id = "8-1609459200";
   exits.push_back(unknown);
+  // A listing that also gives another parent and a GUID (a fork relinked
+  // from the reaper): those change too, Data stays.
+  history_row relinked = all[10];
+  relinked.data.clear();
+  relinked.data_kept = true;
+  relinked.parent_id = "1010-1609459200";
+  relinked.guid = "{11111111-0000-0000-0000-000000000010}";
+  relinked.last_sync_time = relinked.start_time + hns_per_second;
+  exits.push_back(relinked);
   BOOST_REQUIRE_MESSAGE(s->write(exits, 2000, error), error);
   for (auto *r : {&all[0], &all[2400], &small}) {
     auto got = s->find("", r->id);
@@ -190,6 +199,18 @@ BOOST_AUTO_TEST_CASE(a_row_that_keeps_its_data_changes_only_the_rest) {
     BOOST_TEST(got->first_seen == 1000);
     BOOST_TEST(got->last_seen == 2000);
   }
+  auto moved = s->find("", all[10].id);
+  BOOST_REQUIRE(moved);
+  BOOST_TEST(moved->data == all[10].data);
+  BOOST_TEST(moved->parent_id == "1010-1609459200");
+  BOOST_TEST(moved->guid == relinked.guid);
+  BOOST_TEST(moved->end_time == unknown_time);
+  BOOST_TEST(moved->last_sync_time == relinked.last_sync_time);
+  BOOST_TEST(moved->last_seen == 2000);
+  BOOST_TEST(ids_of(ask(*s, "children", "1010-1609459200"))
+             == std::vector<std::string>{all[10].id});
+  BOOST_TEST(ask(*s, "get", "{11111111-0000-0000-0000-000000000010}").at("Id")
+             == all[10].id);
   auto got = s->find("", "8-1609459200");
   BOOST_REQUIRE(got);
   BOOST_TEST(got->data == "{}");

@@ -239,6 +239,7 @@ history_store::~history_store() {
     ZSTD_freeDDict(d);
   sqlite3_finalize(upsert_);
   sqlite3_finalize(upsert_kept_);
+  sqlite3_finalize(update_end_);
   if (db_)
     sqlite3_close_v2(db_);
 }
@@ -396,7 +397,15 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
       };
       st->upsert_ = st->prepare(upsert(false).c_str(), why);
       st->upsert_kept_ = st->prepare(upsert(true).c_str(), why);
-      if (!st->upsert_ || !st->upsert_kept_)
+      // An exit or a listing of a process the store has as it is: only
+      // the columns that change, so SQLite moves the entries of two
+      // indexes (end_time, last_seen), not four. Parameters as the upserts'.
+      st->update_end_ = st->prepare(
+          "UPDATE process SET end_time=?6, end_estimate=?7, "
+          "last_sync_time=?8, last_seen=?10 WHERE id=?2 AND host=?1 AND "
+          "parent_id=?3 AND guid=?4 AND start_time=?5 AND ?9 IS NULL",
+          why);
+      if (!st->upsert_ || !st->upsert_kept_ || !st->update_end_)
         return {verdict::failed, nullptr};
     }
     if (!st->load_dictionaries(why))
@@ -624,8 +633,9 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
   auto cdict_before = cdict_;
   maybe_train(rows);
   std::int64_t data_bytes = 0, stored_bytes = 0;
-  for (auto &r : rows) {
-    auto *s = r.data_kept ? upsert_kept_ : upsert_;
+  // Binds row `r` to statement `s` (the three share their parameters) and
+  // runs it: SQLite's result code.
+  auto step = [&](sqlite3_stmt *s, const history_row &r) {
     auto text = [s](int i, std::string_view v) {
       sqlite3_bind_text(s, i, v.data(), static_cast<int>(v.size()),
                         SQLITE_STATIC);
@@ -638,7 +648,9 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
     sqlite3_bind_int64(s, 6, r.end_time);
     sqlite3_bind_int64(s, 7, r.end_is_estimate ? 1 : 0);
     sqlite3_bind_int64(s, 8, r.last_sync_time);
-    if (r.data_kept) {
+    if (s == update_end_) {
+      sqlite3_bind_null(s, 9);
+    } else if (r.data_kept) {
       // Only when the store has no row yet (an earlier write failed): an
       // answer splices Data, so it is an object.
       text(9, "{}");
@@ -657,6 +669,19 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
     sqlite3_bind_int64(s, 10, now);
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
+    return rc;
+  };
+  for (auto &r : rows) {
+    int rc;
+    if (!r.data_kept) {
+      rc = step(upsert_, r);
+    } else {
+      rc = step(update_end_, r);
+      // Not stored, or stored with another parent, GUID or start: the
+      // whole upsert, keeping the stored Data.
+      if (rc == SQLITE_DONE && sqlite3_changes(db_) == 0)
+        rc = step(upsert_kept_, r);
+    }
     if (rc != SQLITE_DONE) {
       error = "history store " + path_ + ": writing " + r.id + ": "
               + sqlite_error();

@@ -169,6 +169,7 @@ private:
   std::string path_;
   sqlite3_stmt *upsert_ = nullptr;
   sqlite3_stmt *upsert_kept_ = nullptr; ///< the same, keeping the stored Data
+  sqlite3_stmt *update_end_ = nullptr; ///< data_kept, all but the end as stored
   history_counters counters_;
   // Data compression (docs/history.md "What is stored"): one dictionary per
   // store, trained from its first rows, kept in its `dictionary` table.

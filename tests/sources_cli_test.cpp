@@ -5,6 +5,7 @@
 // directory, a cut EVTX, expiry in replay).
 #include <boost/test/unit_test.hpp>
 
+#include "tests/support/event_xml_exports.hpp"
 #include "tests/support/run_binary.hpp"
 #include "tests/support/sentinel_row.hpp"
 
@@ -379,6 +380,27 @@ BOOST_AUTO_TEST_CASE(sentinel_event_table_xml_eventdata_is_read) {
   BOOST_TEST(e["Data"]["Computer"] == "HOSTA.example.test");
   BOOST_TEST(counter_of(o[1], "InputErrors") == 0);
   BOOST_TEST(!has(o.run.err, "without ProcessId"), o.run.err);
+}
+
+// Event Viewer's "Save All Events As... XML" (converted to UTF-8), here
+// pretty-printed: a declaration, <Events>, each event over many lines. Was:
+// one error per line, no process.
+BOOST_AUTO_TEST_CASE(event_viewer_xml_export_is_read) {
+  using namespace proctrack_test;
+  temp_dir dir;
+  auto file = dir.write(
+      "sysmon_export.xml",
+      event_viewer_export({sysmon_start_xml("3001", "cmd.exe /c whoami", true),
+                           sysmon_exit_xml("3001")}));
+  auto o = replay(file, {"get:3001", "stats"});
+  auto &e = o[0];
+  BOOST_TEST(e["Id"] == "3001-1764314899", o.run.err);
+  BOOST_TEST(e["ParentId"] == "144-?");
+  BOOST_TEST(e["StartTime"] == "2025-11-28T07:28:19.935Z");
+  BOOST_TEST(e["EndTime"] == "2025-11-28T07:30:00Z");
+  BOOST_TEST(e["Data"]["CommandLine"] == "cmd.exe /c whoami");
+  BOOST_TEST(e["Data"]["Username"] == "HOSTA\\user1");
+  BOOST_TEST(counter_of(o[1], "InputErrors") == 0);
 }
 
 // &#0; in Splunk's XML keeps the whole value, as JSON's \u0000 does; a lone

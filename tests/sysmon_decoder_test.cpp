@@ -9,6 +9,8 @@
 #include "actors/ingest/line_reader.hpp"
 #include "actors/ingest/sysmon_event.hpp"
 #include "actors/ingest/sysmon_json_reader.hpp"
+#include "actors/ingest/xml_event_gatherer.hpp"
+#include "tests/support/event_xml_exports.hpp"
 #include "tests/support/printers.hpp"
 #include "tests/support/sentinel_row.hpp"
 
@@ -48,8 +50,13 @@ nlohmann::json manifest() {
   return nlohmann::json::parse(in);
 }
 
+// A missing corpus file fails the case with its name (not an index past
+// the end of an empty string).
 std::string read_bytes(const fs::path &p) {
   std::ifstream in(p, std::ios::binary);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " << p.string()
+                                           << " (PROCTRACK_DATA names the "
+                                              "shared data folder)");
   std::ostringstream ss;
   ss << in.rdbuf();
   return ss.str();
@@ -920,6 +927,117 @@ std::vector<process_update> updates_of(const fs::path &path) {
 }
 
 } // namespace
+
+// --- Event XML whatever the line breaks (wevtutil, Event Viewer, pretty) ---
+
+BOOST_AUTO_TEST_CASE(xml_gatherer_finds_events_whatever_the_line_breaks) {
+  BOOST_TEST(find_event_start("<Events><EventData><EventID>")
+             == std::string_view::npos);
+  BOOST_TEST(find_event_start("<Events><Event xmlns='x'>") == 8u);
+  BOOST_TEST(find_event_start("<Event>") == 0u);
+  xml_event_gatherer g{1 << 20};
+  std::vector<std::string> errors;
+  xml_event_gatherer::event e;
+  g.feed("<?xml version=\"1.0\" encoding=\"UTF-16\"?>", 1, errors);
+  BOOST_TEST(!g.pop(e));
+  g.feed("<Events><Event a='1'><EventID>1</EventID></Event><Event>", 2, errors);
+  BOOST_REQUIRE(g.pop(e));
+  BOOST_TEST(e.xml == "<Event a='1'><EventID>1</EventID></Event>");
+  BOOST_TEST(e.line == 2u);
+  BOOST_TEST(!g.pop(e));
+  BOOST_TEST(g.inside());
+  // Inside an event a line is its text, whatever it holds.
+  g.feed("  <Data Name='CommandLine'>a", 3, errors);
+  g.feed("not markup \"EventID\": 3</Data>", 4, errors);
+  g.feed("</Event><!-- c --> </Events>", 5, errors);
+  BOOST_REQUIRE(g.pop(e));
+  BOOST_TEST(e.xml
+             == "<Event>\n  <Data Name='CommandLine'>a\nnot markup "
+                "\"EventID\": 3</Data>\n</Event>");
+  BOOST_TEST(e.line == 2u);
+  BOOST_TEST(!g.inside());
+  BOOST_TEST(errors.empty());
+  // Text between events is an error; the events around it are kept.
+  g.feed("junk<Event>x</Event> more junk", 6, errors);
+  BOOST_REQUIRE(g.pop(e));
+  BOOST_TEST(e.xml == "<Event>x</Event>");
+  BOOST_REQUIRE(errors.size() == 2u);
+  BOOST_TEST(errors[0] == "text outside an <Event> element: \"junk\"");
+  BOOST_TEST(errors[1] == "text outside an <Event> element: \"more junk\"");
+  BOOST_TEST(g.finish().empty());
+  // An event over the bound is skipped, its text not kept.
+  xml_event_gatherer small{64};
+  errors.clear();
+  small.feed("<Event>" + std::string(100, 'x'), 1, errors);
+  small.feed(std::string(1000, 'y'), 2, errors);
+  small.feed("</Event><Event>ok</Event>", 3, errors);
+  BOOST_REQUIRE(errors.size() == 1u);
+  BOOST_TEST(errors[0]
+             == "an <Event> longer than 64 bytes, from line 1, skipped");
+  BOOST_REQUIRE(small.pop(e));
+  BOOST_TEST(e.xml == "<Event>ok</Event>");
+  BOOST_TEST(!small.pop(e));
+  // The input ends inside an event.
+  small.feed("<Event><System>", 7, errors);
+  BOOST_TEST(small.finish()
+             == "an <Event> started on line 7 never ends (no </Event> before "
+                "the end of the input)");
+}
+
+// wevtutil qe /f:xml (no line break between events), Event Viewer's XML
+// (declaration, <Events>), a pretty-printed export whose CommandLine holds
+// a line break: each gives the start and the exit, values as logged.
+BOOST_AUTO_TEST_CASE(windows_xml_exports_are_read) {
+  using namespace proctrack_test;
+  temp_dir d;
+  auto multi = std::string{"powershell -c \"a\nb\""};
+  std::vector<std::pair<std::string, std::string>> files{
+      {"wevtutil.xml", sysmon_start_xml("3001", "cmd.exe /c x")
+                           + sysmon_exit_xml("3001") + "\r\n"},
+      {"eventviewer.xml",
+       event_viewer_export({sysmon_start_xml("3001", "cmd.exe /c x"),
+                            sysmon_exit_xml("3001")})},
+      {"pretty.xml", event_viewer_export({sysmon_start_xml("3001", multi, true),
+                                          sysmon_exit_xml("3001")})},
+  };
+  for (auto &[name, text] : files) {
+    BOOST_TEST_CONTEXT(name) {
+      write_bytes(d.path / name, text);
+      auto ups = updates_of(d.path / name);
+      BOOST_REQUIRE(ups.size() == 2u);
+      BOOST_TEST((ups[0].kind == update_kind::start));
+      BOOST_TEST(ups[0].process.pid == "3001");
+      BOOST_TEST(ups[0].process.ppid == "144");
+      BOOST_TEST(format_time(ups[0].process.start_time)
+                 == "2025-11-28T07:28:19.935Z");
+      BOOST_TEST(
+          field(ups[0].process, "CommandLine")
+          == nlohmann::json(name == "pretty.xml" ? multi : "cmd.exe /c x")
+                 .dump());
+      BOOST_TEST(field(ups[0].process, "Exe")
+                 == "\"C:\\\\Windows\\\\System32\\\\cmd.exe\"");
+      BOOST_TEST((ups[1].kind == update_kind::exit));
+      BOOST_TEST(format_time(ups[1].time) == "2025-11-28T07:30:00Z");
+    }
+  }
+  // Junk between two events, and an export cut inside its last event:
+  // each named with its line, the events around them read.
+  auto cut = event_viewer_export({sysmon_start_xml("3001", "a", true)});
+  cut.insert(cut.find("\r\n<Event"), "\r\ngarbage");
+  cut += sysmon_start_xml("3002", "b", true).substr(0, 200);
+  write_bytes(d.path / "cut.xml", cut);
+  auto got = decode(d.path / "cut.xml");
+  BOOST_TEST(got.open_error == "");
+  BOOST_REQUIRE(got.updates.size() == 1u);
+  BOOST_TEST(got.updates[0].process.pid == "3001");
+  BOOST_REQUIRE(got.errors.size() == 2u);
+  BOOST_TEST(got.errors[0]
+             == (d.path / "cut.xml").string()
+                    + ":2: text outside an <Event> element: \"garbage\"");
+  BOOST_TEST(got.errors[1].find("never ends") != std::string::npos,
+             got.errors[1]);
+  BOOST_TEST(got.corrupt == 2u);
+}
 
 // winlogbeat's Sysmon module moves the process out of winlog.event_data into
 // ECS process.*, user.* and @timestamp: read back under the Sysmon names.

@@ -1,4 +1,5 @@
 #include "actors/ingest/format_sniffer.hpp"
+#include "actors/ingest/xml_event_gatherer.hpp"
 
 #include "actors/common/json_scan.hpp"
 #include "actors/common/json_text.hpp"
@@ -134,10 +135,18 @@ input_format sniff_format(const std::string &path, std::string &error) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     ++looked;
-    // Splunk's XmlWinEventLog: one <Event> document a line.
+    // Event XML: Splunk's XmlWinEventLog (one <Event> document a line),
+    // wevtutil and Event Viewer exports (<?xml ..?>, <Events>, several
+    // events a line or one over many lines).
     auto first = line.find_first_not_of(" \t\r");
-    if (line.compare(first, 6, "<Event") == 0)
+    if (line[first] == '<'
+        && (find_event_start(line, first) != std::string::npos
+            || line.compare(first, 7, "<Events") == 0))
       return input_format::sysmon_json;
+    if (line.compare(first, 5, "<?xml") == 0) {
+      --looked; // a declaration says nothing yet
+      continue;
+    }
     // Where Sysmon for Linux's events are kept: syslog text, the journal's
     // export form, journalctl's "-- Journal begins at .." first line.
     syslog_line parts;

@@ -536,8 +536,26 @@ std::vector<std::string> sysmon_json_reader::take_errors() {
 
 bool sysmon_json_reader::next(sysmon_event &ev) {
   for (;;) {
+    xml_event_gatherer::event x;
+    if (xml_.pop(x)) {
+      std::string why;
+      if (!parse_event_xml(x.xml.data(), x.xml.size(), ev, why,
+                           &stats_.invalid_text)) {
+        ++stats_.bad_lines;
+        error(x.line, why);
+        continue;
+      }
+      if (ev.record_number == 0)
+        ev.record_number = x.line;
+      ++stats_.records;
+      return true;
+    }
     auto st = lines_.next(line_);
     if (st == line_reader::status::eof) {
+      if (auto open = xml_.finish(); !open.empty()) {
+        ++stats_.bad_lines;
+        error(lines_.line_number(), open);
+      }
       if (!lines_.last_error().empty() && stats_.read_errors == 0) {
         ++stats_.read_errors;
         if (errors_.size() < 10000)
@@ -552,7 +570,25 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
       error(n, "line longer than the limit, skipped");
       continue;
     }
-    if (line_.find_first_not_of(" \t\r") == std::string::npos)
+    auto first = line_.find_first_not_of(" \t\r");
+    if (first != std::string::npos && line_[first] == '<')
+      xml_seen_ = true;
+    if (xml_.inside()
+        || (first != std::string::npos && xml_seen_ && line_[first] != '{')) {
+      // Event XML: Splunk's XmlWinEventLog (one <Event> a line), wevtutil
+      // and Event Viewer exports (several a line, or one over many lines,
+      // in an <Events> wrapper). Never filtered by the line's text: a
+      // line may be part of an event. Once a file has given XML, a line
+      // that is not a JSON object is text outside an event.
+      xml_.feed(line_, n, xml_errors_);
+      for (auto &e : xml_errors_) {
+        ++stats_.bad_lines;
+        error(n, std::move(e));
+      }
+      xml_errors_.clear();
+      continue;
+    }
+    if (first == std::string::npos)
       continue; // blank line
     if (!wanted_.empty()) {
       std::int64_t seen = -1;
@@ -563,13 +599,7 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
       }
     }
     std::string why;
-    auto first = line_.find_first_not_of(" \t\r");
-    bool ok = line_[first] == '<'
-                  // Splunk's XmlWinEventLog: one <Event> document a line.
-                  ? parse_event_xml(line_.data() + first, line_.size() - first,
-                                    ev, why, &stats_.invalid_text)
-                  : parse_event_json(line_, ev, why, &stats_.invalid_text);
-    if (!ok) {
+    if (!parse_event_json(line_, ev, why, &stats_.invalid_text)) {
       ++stats_.bad_lines;
       error(n, why);
       continue;

@@ -12,6 +12,7 @@
 
 #include "actors/ingest/line_reader.hpp"
 #include "actors/ingest/sysmon_event.hpp"
+#include "actors/ingest/xml_event_gatherer.hpp"
 
 #include <cstdint>
 #include <map>
@@ -66,6 +67,10 @@ private:
   std::vector<std::string> errors_;
   std::string line_;
   std::vector<std::int64_t> wanted_;
+  /// Event XML (a line that starts with '<'), gathered across lines.
+  xml_event_gatherer xml_{std::size_t{16} << 20};
+  std::vector<std::string> xml_errors_;
+  bool xml_seen_ = false; ///< a line began with '<'
 };
 
 /// The quick scan behind only_event_ids(): false when every "EventID" /

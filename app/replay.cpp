@@ -445,6 +445,14 @@ int run_replay(const command_line &cl) {
                            "known time, or dated before the start of the "
                            "process they name (ExitsRefused)\n",
                            n);
+            if (auto n = count("ClockOutliers"); n > 0)
+              std::fprintf(stderr,
+                           "proctrack replay: %lld events dated more than "
+                           "tracker.max-expiry ahead of the log's clock did "
+                           "not move it: a skewed clock, or a gap in the log "
+                           "(ClockOutliers; docs/semantics.md, \"Clock "
+                           "outliers\")\n",
+                           n);
             if (auto n = count("UntimedSyncs"); n > 0)
               std::fprintf(stderr,
                            "proctrack replay: %lld syncs without a known "

@@ -378,6 +378,12 @@ BOOST_AUTO_TEST_CASE(future_time_purges_history_case) {
   BOOST_TEST(counter_of(r[1], "Expired") == 0);
   BOOST_TEST(counter_of(r[1], "ClockOutliers") == 1);
   BOOST_TEST(counter_of(r[1], "Length") == 3);
+  // Said on stderr too, as the other counters of what was not applied are.
+  BOOST_TEST(r.run.err.find("proctrack replay: 1 events dated more than "
+                            "tracker.max-expiry ahead of the log's clock")
+                 != std::string::npos,
+             r.run.err);
+  BOOST_TEST(off.run.err.find("ClockOutliers") == std::string::npos);
 }
 
 // --- kind 3: replaying proctrack's own stream ------------------------------

@@ -78,8 +78,13 @@ std::string show(const sysmon_event &ev) {
   return o.str();
 }
 
+// A missing corpus file fails the case with its name (not an index past
+// the end of an empty string).
 std::string read_bytes(const fs::path &p) {
   std::ifstream in(p, std::ios::binary);
+  BOOST_REQUIRE_MESSAGE(in, "cannot read " << p.string()
+                                           << " (PROCTRACK_DATA names the "
+                                              "shared data folder)");
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();

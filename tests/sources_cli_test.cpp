@@ -382,6 +382,54 @@ BOOST_AUTO_TEST_CASE(sentinel_event_table_xml_eventdata_is_read) {
   BOOST_TEST(!has(o.run.err, "without ProcessId"), o.run.err);
 }
 
+// Sentinel's SecurityEvent table: 4688/4689 whose provider is in
+// EventSourceName and time in TimeGenerated. Was: both skipped, "0 process
+// events" though 4688 and 4689 were named as process events.
+BOOST_AUTO_TEST_CASE(sentinel_security_event_table_is_read) {
+  temp_dir dir;
+  auto file = dir.write_lines("sentinel_securityevent.jsonl",
+                              {proctrack_test::sentinel_security_start_row,
+                               proctrack_test::sentinel_security_exit_row});
+  auto o = replay(file, {"get:14364", "stats"});
+  auto &e = o[0];
+  BOOST_TEST(e["Id"] == "14364-1764314899", o.run.err);
+  BOOST_TEST(e["ParentId"] == "144-?");
+  BOOST_TEST(e["StartTime"] == "2025-11-28T07:28:19.936123Z");
+  BOOST_TEST(e["EndTime"] == "2025-11-28T07:30:00Z");
+  BOOST_TEST(e["Data"]["Exe"] == "C:\\Windows\\System32\\cmd.exe");
+  BOOST_TEST(e["Data"]["CommandLine"] == "cmd.exe /c whoami");
+  BOOST_TEST(e["Data"]["ParentImage"] == "C:\\Windows\\explorer.exe");
+  BOOST_TEST(e["Data"]["Username"] == "HOSTA\\user1");
+  BOOST_TEST(e["Data"]["Computer"] == "HOSTA.example.test");
+  BOOST_TEST(!e["Data"].contains("TenantId"));
+  BOOST_TEST(!e["Data"].contains("TimeGenerated"));
+  BOOST_TEST(counter_of(o[1], "StartUpdates") == 1);
+  BOOST_TEST(counter_of(o[1], "ExitUpdates") == 1);
+  BOOST_TEST(counter_of(o[1], "SkippedEvents") == 0);
+}
+
+// wevtutil qe /f:xml of a whole log: one line of 20 MB, over the 16 MiB
+// line bound (was: "unknown format", exit 2). Every process is read; the
+// format is sniffed from the line's first piece.
+BOOST_AUTO_TEST_CASE(wevtutil_log_of_one_long_line_is_read) {
+  using namespace proctrack_test;
+  temp_dir dir;
+  std::string big;
+  std::string pad(1200, 'p');
+  for (int pid = 1000; pid < 10000; ++pid)
+    big += sysmon_start_xml(std::to_string(pid), "cmd.exe /c " + pad);
+  big += sysmon_exit_xml("9999");
+  auto file = dir.write("sysmon_wevtutil.xml", big);
+  big.clear();
+  auto o = replay(file, {"get:9999", "get:1000", "stats"});
+  BOOST_TEST(o[0]["Id"] == "9999-1764314899", o.run.err);
+  BOOST_TEST(o[0]["EndTime"] == "2025-11-28T07:30:00Z");
+  BOOST_TEST(o[1]["Data"]["CommandLine"] == "cmd.exe /c " + pad);
+  BOOST_TEST(counter_of(o[2], "StartUpdates") == 9000);
+  BOOST_TEST(counter_of(o[2], "ExitUpdates") == 1);
+  BOOST_TEST(counter_of(o[2], "InputErrors") == 0);
+}
+
 // Event Viewer's "Save All Events As... XML" (converted to UTF-8), here
 // pretty-printed: a declaration, <Events>, each event over many lines. Was:
 // one error per line, no process.

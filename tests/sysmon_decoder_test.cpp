@@ -984,6 +984,90 @@ BOOST_AUTO_TEST_CASE(xml_gatherer_finds_events_whatever_the_line_breaks) {
                 "the end of the input)");
 }
 
+// What an outsider's XML exports broke (helper-41): end tags with
+// whitespace, <Event/>, a cut event before a whole one, prefixed names,
+// and a line given in pieces with tags split across them.
+BOOST_AUTO_TEST_CASE(xml_gatherer_edges) {
+  std::vector<std::string> errors;
+  xml_event_gatherer::event e;
+  auto all = [](xml_event_gatherer &g) {
+    std::vector<std::string> out;
+    xml_event_gatherer::event x;
+    while (g.pop(x))
+      out.push_back(x.xml);
+    return out;
+  };
+  {
+    xml_event_gatherer g{1 << 20};
+    g.feed("<Event><A/></Event ><Event>b</Event\t>", 1, errors);
+    g.feed("<Event>c</Event", 2, errors);
+    g.feed(">", 3, errors);
+    BOOST_TEST(all(g)
+               == (std::vector<std::string>{"<Event><A/></Event >",
+                                            "<Event>b</Event\t>",
+                                            "<Event>c</Event\n>"}));
+    BOOST_TEST(errors.empty());
+  }
+  {
+    xml_event_gatherer g{1 << 20};
+    g.feed("<Event/><Event a='x/'>d</Event>", 1, errors);
+    BOOST_TEST(
+        all(g)
+        == (std::vector<std::string>{"<Event/>", "<Event a='x/'>d</Event>"}));
+  }
+  {
+    // A cut event, then a whole one on the next line: the whole one is
+    // read, the cut one named.
+    xml_event_gatherer g{1 << 20};
+    g.feed("<Event><System><EventID>1</Even", 1, errors);
+    g.feed("<Event>whole</Event>", 2, errors);
+    BOOST_TEST(all(g) == (std::vector<std::string>{"<Event>whole</Event>"}));
+    BOOST_REQUIRE(errors.size() == 1u);
+    BOOST_TEST(errors[0]
+               == "an <Event> started on line 1 has no </Event> before "
+                  "another <Event> on line 2: skipped");
+    errors.clear();
+  }
+  {
+    // Namespace prefixes.
+    xml_event_gatherer g{1 << 20};
+    g.feed("<e:Events><e:Event xmlns:e='u'><e:System/></e:Event>"
+           "</e:Events>",
+           1, errors);
+    auto got = all(g);
+    BOOST_REQUIRE(got.size() == 1u);
+    BOOST_TEST(got[0] == "<e:Event xmlns:e='u'><e:System/></e:Event>");
+    BOOST_TEST(errors.empty());
+    BOOST_TEST(strip_element_prefixes(got[0]));
+    BOOST_TEST(got[0] == "<Event xmlns:e='u'><System/></Event>");
+    std::string plain = "<Event><System/></Event>";
+    BOOST_TEST(!strip_element_prefixes(plain));
+  }
+  {
+    // One line in pieces, cut inside "<Event", "</Event>" and "<Events>":
+    // the same events as whole.
+    std::string text = "<Events><Event>1</Event><Event>2</Event>  "
+                       "<Event>3</Event></Events>";
+    for (std::size_t cut1 = 1; cut1 + 1 < text.size(); ++cut1) {
+      for (std::size_t cut2 = cut1 + 1; cut2 < text.size(); cut2 += 3) {
+        xml_event_gatherer g{1 << 20};
+        std::vector<std::string> errs;
+        g.feed(std::string_view{text}.substr(0, cut1), 1, errs, true);
+        g.feed(std::string_view{text}.substr(cut1, cut2 - cut1), 1, errs, true);
+        g.feed(std::string_view{text}.substr(cut2), 1, errs, false);
+        BOOST_TEST_CONTEXT("cuts " << cut1 << ", " << cut2) {
+          BOOST_TEST(all(g)
+                     == (std::vector<std::string>{"<Event>1</Event>",
+                                                  "<Event>2</Event>",
+                                                  "<Event>3</Event>"}));
+          BOOST_TEST(errs.empty());
+          BOOST_TEST(g.finish().empty());
+        }
+      }
+    }
+  }
+}
+
 // wevtutil qe /f:xml (no line break between events), Event Viewer's XML
 // (declaration, <Events>), a pretty-printed export whose CommandLine holds
 // a line break: each gives the start and the exit, values as logged.
@@ -999,7 +1083,32 @@ BOOST_AUTO_TEST_CASE(windows_xml_exports_are_read) {
                             sysmon_exit_xml("3001")})},
       {"pretty.xml", event_viewer_export({sysmon_start_xml("3001", multi, true),
                                           sysmon_exit_xml("3001")})},
+      {"values_on_lines.xml", ""},
   };
+  {
+    // A formatter that also put each value on a line of its own, indented.
+    auto text = event_viewer_export(
+        {sysmon_start_xml("3001", multi, true), sysmon_exit_xml("3001")});
+    std::string out;
+    for (std::size_t i = 0; i < text.size();) {
+      auto open = text.find("'>", i);
+      auto close = open == std::string::npos ? open : text.find("</", open);
+      if (close == std::string::npos) {
+        out += text.substr(i);
+        break;
+      }
+      auto value = text.substr(open + 2, close - open - 2);
+      out += text.substr(i, open + 2 - i);
+      if (!value.empty() && value.find('<') == std::string::npos
+          && value.find('\n') == std::string::npos)
+        out += "\r\n        " + value + "\r\n      ";
+      else
+        out += value;
+      i = close;
+    }
+    BOOST_REQUIRE(out.find("\r\n        3001\r\n") != std::string::npos);
+    files.back().second = out;
+  }
   for (auto &[name, text] : files) {
     BOOST_TEST_CONTEXT(name) {
       write_bytes(d.path / name, text);
@@ -1010,15 +1119,80 @@ BOOST_AUTO_TEST_CASE(windows_xml_exports_are_read) {
       BOOST_TEST(ups[0].process.ppid == "144");
       BOOST_TEST(format_time(ups[0].process.start_time)
                  == "2025-11-28T07:28:19.935Z");
-      BOOST_TEST(
-          field(ups[0].process, "CommandLine")
-          == nlohmann::json(name == "pretty.xml" ? multi : "cmd.exe /c x")
-                 .dump());
+      BOOST_TEST(field(ups[0].process, "CommandLine")
+                 == nlohmann::json(name == "pretty.xml"
+                                           || name == "values_on_lines.xml"
+                                       ? multi
+                                       : "cmd.exe /c x")
+                        .dump());
       BOOST_TEST(field(ups[0].process, "Exe")
                  == "\"C:\\\\Windows\\\\System32\\\\cmd.exe\"");
       BOOST_TEST((ups[1].kind == update_kind::exit));
       BOOST_TEST(format_time(ups[1].time) == "2025-11-28T07:30:00Z");
     }
+  }
+  // wevtutil writes a whole log as one line: 20 MB, over the 16 MiB line
+  // bound, every event read. An event cut by a truncated export is named
+  // and the whole one after it read; `</Event >` ends an event; a prefixed
+  // event is read; <Event/> is an error, not a silent skip.
+  {
+    std::string big;
+    std::string pad(1200, 'p');
+    for (int pid = 1000; pid < 10000; ++pid)
+      big += sysmon_start_xml(std::to_string(pid), "cmd.exe /c " + pad);
+    big += "\r\n";
+    BOOST_REQUIRE(big.size() > (std::size_t{16} << 20));
+    write_bytes(d.path / "wevtutil_big.xml", big);
+    big.clear();
+    auto got = decode(d.path / "wevtutil_big.xml");
+    BOOST_TEST(got.open_error == "");
+    BOOST_TEST(got.errors.empty(), (got.errors.empty() ? "" : got.errors[0]));
+    BOOST_REQUIRE(got.updates.size() == 9000u);
+    BOOST_TEST(got.updates[0].process.pid == "1000");
+    BOOST_TEST(got.updates[8999].process.pid == "9999");
+    BOOST_TEST(field(got.updates[4321].process, "CommandLine")
+               == "\"cmd.exe /c " + pad + "\"");
+  }
+  {
+    auto start = sysmon_start_xml("3001", "a");
+    auto cut = start.substr(0, 700) + "\n" + sysmon_start_xml("3002", "b")
+               + "\n" + sysmon_exit_xml("3002");
+    auto spaced = sysmon_start_xml("3003", "c");
+    spaced.replace(spaced.rfind("</Event>"), 8, "</Event >");
+    auto prefixed = sysmon_start_xml("3004", "d");
+    for (auto tag :
+         {"Event", "System", "Provider", "EventID", "Version", "TimeCreated",
+          "EventRecordID", "Computer", "EventData", "Data"}) {
+      for (std::string from :
+           {std::string{"<"} + tag + ">", std::string{"<"} + tag + " ",
+            std::string{"</"} + tag + ">"}) {
+        auto to = from.substr(0, from[1] == '/' ? 2 : 1)
+                  + "e:" + from.substr(from[1] == '/' ? 2 : 1);
+        for (auto at = prefixed.find(from); at != std::string::npos;
+             at = prefixed.find(from, at + to.size()))
+          prefixed.replace(at, from.size(), to);
+      }
+    }
+    prefixed.replace(prefixed.find("xmlns="), 6, "xmlns:e=");
+    write_bytes(d.path / "odd.xml",
+                cut + "\n" + spaced + "\n<Event/>\n" + prefixed + "\n");
+    auto got = decode(d.path / "odd.xml");
+    std::vector<std::string> pids;
+    for (auto &u : got.updates)
+      pids.push_back(u.kind == update_kind::exit ? "exit " + u.process.pid
+                                                 : u.process.pid);
+    BOOST_TEST(
+        pids
+        == (std::vector<std::string>{"3002", "exit 3002", "3003", "3004"}));
+    BOOST_REQUIRE(got.errors.size() == 2u);
+    BOOST_TEST(got.errors[0]
+               == (d.path / "odd.xml").string()
+                      + ":2: an <Event> started on line 1 has no </Event> "
+                        "before another <Event> on line 2: skipped");
+    BOOST_TEST(got.errors[1]
+               == (d.path / "odd.xml").string()
+                      + ":5: an <Event> without a numeric "
+                        "<System><EventID>");
   }
   // Junk between two events, and an export cut inside its last event:
   // each named with its line, the events around them read.

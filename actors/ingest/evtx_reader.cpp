@@ -508,6 +508,23 @@ std::string text_of(pugi::xml_attribute a, std::size_t &replaced) {
 
 // The <Data Name=..> elements of an <EventData>, in order (unnamed ones as
 // Data0, Data1, ...).
+// A pretty-printer that moved a value onto a line of its own
+// (`<Data Name='UtcTime'>\n      2019-..\n    </Data>`) added the line
+// breaks and the indentation around it: a value that begins with a line
+// break and ends with one followed by blanks loses them. No value an event
+// logs has that shape (a command line does not begin with a line break).
+std::string formatter_trimmed(std::string v) {
+  if (v.size() < 2 || (v.front() != '\n' && v.rfind("\r\n", 0) != 0))
+    return v;
+  auto last = v.find_last_not_of(" \t\r\n");
+  if (last == std::string::npos)
+    return {};
+  if (v.find('\n', last) == std::string::npos)
+    return v; // no line break after the value: as logged
+  auto first = v.find_first_not_of(" \t\r\n");
+  return v.substr(first, last + 1 - first);
+}
+
 void take_data(pugi::xml_node event_data, sysmon_event &ev,
                std::size_t &replaced) {
   int unnamed = 0;
@@ -515,7 +532,8 @@ void take_data(pugi::xml_node event_data, sysmon_event &ev,
     auto n = d.attribute("Name");
     std::string key =
         n ? text_of(n, replaced) : "Data" + std::to_string(unnamed++);
-    ev.fields.emplace_back(std::move(key), text_of(d, replaced));
+    ev.fields.emplace_back(std::move(key),
+                           formatter_trimmed(text_of(d, replaced)));
   }
 }
 
@@ -555,16 +573,17 @@ bool parse_event_xml(const char *xml, std::size_t size, sysmon_event &ev,
   auto sys = event.child("System");
   ev.provider = text_of(sys.child("Provider").attribute("Name"), replaced);
   {
-    auto t = text_of(sys.child("EventID"), replaced);
+    auto t = formatter_trimmed(text_of(sys.child("EventID"), replaced));
     char *end = nullptr;
     long long v = std::strtoll(t.c_str(), &end, 10);
     ev.event_id = (end != t.c_str() && *end == '\0') ? v : -1;
   }
-  ev.computer = text_of(sys.child("Computer"), replaced);
+  ev.computer = formatter_trimmed(text_of(sys.child("Computer"), replaced));
   ev.time_created =
       text_of(sys.child("TimeCreated").attribute("SystemTime"), replaced);
   ev.record_number = std::strtoull(
-      text_of(sys.child("EventRecordID"), replaced).c_str(), nullptr, 10);
+      formatter_trimmed(text_of(sys.child("EventRecordID"), replaced)).c_str(),
+      nullptr, 10);
   take_data(event.child("EventData"), ev, replaced);
   replaced += replace_invalid_text(ev);
   if (invalid_text != nullptr)

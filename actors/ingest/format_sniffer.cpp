@@ -124,12 +124,26 @@ input_format sniff_format(const std::string &path, std::string &error) {
   std::string line;
   int looked = 0, too_long = 0;
   std::string found; // what the first line held, for the message
+  // Pieces: a line over the bound may still be event XML (wevtutil writes
+  // a whole log as one line); its first piece tells.
+  lines.pieces(true);
+  bool rest_of_long_line = false;
   while (looked < 20) {
     auto st = lines.next(line);
     if (st == line_reader::status::eof)
       break;
-    if (st == line_reader::status::too_long) {
+    if (rest_of_long_line) {
+      rest_of_long_line = st == line_reader::status::piece;
+      continue;
+    }
+    if (st == line_reader::status::piece) {
+      auto at = line.find_first_not_of(" \t\r");
+      if (at != std::string::npos && line[at] == '<'
+          && (find_event_start(line, at) != std::string::npos
+              || line.compare(at, 5, "<?xml") == 0))
+        return input_format::sysmon_json;
       ++looked, ++too_long;
+      rest_of_long_line = true;
       continue;
     }
     if (line.find_first_not_of(" \t\r") == std::string::npos)

@@ -116,7 +116,7 @@ bool line_reader::fill() {
 line_reader::status line_reader::next(std::string &line) {
   std::string_view v;
   auto st = next(v);
-  if (st == status::ok)
+  if (st == status::ok || st == status::piece)
     line.assign(v.data(), v.size());
   return st;
 }
@@ -132,13 +132,30 @@ line_reader::status line_reader::next(std::string_view &line) {
     const void *nl = scanned < avail
                          ? std::memchr(base + scanned, '\n', avail - scanned)
                          : nullptr;
+    std::size_t to_nl =
+        nl != nullptr
+            ? static_cast<std::size_t>(static_cast<const char *>(nl) - base)
+            : avail;
+    if (pieces_ && (nl != nullptr || eof_ || avail > max_line_)
+        && to_nl > max_line_) {
+      // The next max_line bytes of a longer line.
+      if (!in_piece_)
+        ++line_no_;
+      in_piece_ = true;
+      std::size_t off = 0;
+      if (first_ && std::memcmp(base, "\xEF\xBB\xBF", 3) == 0)
+        off = 3;
+      first_ = false;
+      line = std::string_view{base + off, max_line_ - off};
+      pos_ += max_line_;
+      return status::piece;
+    }
     if (nl != nullptr || (eof_ && avail > 0) || (eof_ && skipping)) {
-      std::size_t len =
-          nl != nullptr
-              ? static_cast<std::size_t>(static_cast<const char *>(nl) - base)
-              : avail;
+      std::size_t len = to_nl;
       pos_ += len + (nl != nullptr ? 1 : 0);
-      ++line_no_;
+      if (!in_piece_)
+        ++line_no_;
+      in_piece_ = false;
       if (skipping || len > max_line_) {
         first_ = false;
         return status::too_long;

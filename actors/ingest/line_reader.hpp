@@ -20,6 +20,8 @@ public:
     ok,       ///< `line` holds the next line (without '\n' or "\r\n")
     too_long, ///< the line exceeded max_line; it was skipped
     eof,      ///< no more lines (a read error, if any, is in last_error())
+    piece,    ///< with pieces(true): max_line bytes of a longer line, whose
+              ///< rest comes in the next calls (the last part as ok)
   };
 
   explicit line_reader(std::string path,
@@ -37,6 +39,14 @@ public:
   /// The same without a copy: `line` views the reader's buffer and stays
   /// valid until the next call (a 16 MiB sync row is held once, not twice).
   status next(std::string_view &line);
+
+  /// A line longer than max_line is returned in pieces of max_line bytes
+  /// (status::piece, then the rest as status::ok) instead of skipped: for
+  /// text whose records do not follow its lines (event XML, which wevtutil
+  /// writes as one line). Off by default.
+  void pieces(bool on) {
+    pieces_ = on;
+  }
 
   /// 1-based number of the line last returned (or skipped as too long).
   std::uint64_t line_number() const {
@@ -69,6 +79,8 @@ private:
   std::size_t end_ = 0;
   bool eof_ = false;
   bool first_ = true;
+  bool pieces_ = false;
+  bool in_piece_ = false; ///< the last return was a piece of this line
   std::uint64_t line_no_ = 0;
   std::string error_;
 };

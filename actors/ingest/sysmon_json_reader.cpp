@@ -199,42 +199,21 @@ std::string nxlog_event_time(const std::string &event_time,
 
 // The envelope keys of the flat forms, which are not EventData fields.
 bool flat_envelope_key(const std::string &k) {
-  static const char *const keys[] = {"EventID",
-                                     "SourceName",
-                                     "Hostname",
-                                     "Computer",
-                                     "RecordNumber",
-                                     "EventRecordID",
-                                     "Message",
-                                     "@timestamp",
-                                     "@version",
-                                     "ProviderGuid",
-                                     "Channel",
-                                     "Keywords",
-                                     "Level",
-                                     "Task",
-                                     "Opcode",
-                                     "OpcodeValue",
-                                     "Severity",
-                                     "SeverityValue",
-                                     "EventType",
-                                     "EventTime",
-                                     "EventReceivedTime",
-                                     "SourceModuleName",
-                                     "SourceModuleType",
-                                     "ExecutionProcessID",
-                                     "ThreadID",
-                                     "Category",
-                                     "TimeCreated",
-                                     "port",
-                                     "Version",
-                                     "AccountName",
-                                     "AccountType",
-                                     "Domain",
-                                     "UserID",
-                                     "ProviderName",
-                                     "Provider",
-                                     "EventData"};
+  static const char *const keys[] = {
+      "EventID", "SourceName", "Hostname", "Computer", "RecordNumber",
+      "EventRecordID", "Message", "@timestamp", "@version", "ProviderGuid",
+      "Channel", "Keywords", "Level", "Task", "Opcode", "OpcodeValue",
+      "Severity", "SeverityValue", "EventType", "EventTime",
+      "EventReceivedTime", "SourceModuleName", "SourceModuleType",
+      "ExecutionProcessID", "ThreadID", "Category", "TimeCreated", "port",
+      "Version", "AccountName", "AccountType", "Domain", "UserID",
+      "ProviderName", "Provider", "EventData",
+      // Log Analytics / Sentinel columns
+      // (SecurityEvent, Event, WindowsEvent)
+      "TimeGenerated", "EventSourceName", "TenantId", "SourceSystem",
+      "Activity", "Type", "ManagementGroupName", "EventOriginId", "MG",
+      "EventLevel", "EventLevelName", "EventLog", "RenderedDescription",
+      "_ResourceId", "_ItemId"};
   for (auto key : keys)
     if (k == key)
       return true;
@@ -416,6 +395,8 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
       ev.provider = text(top, "Provider");
     if (ev.provider.empty())
       ev.provider = text(top, "Source"); // Log Analytics' Event table
+    if (ev.provider.empty())             // Log Analytics' SecurityEvent table
+      ev.provider = text(top, "EventSourceName");
     ev.computer = text(top, "Hostname");
     if (ev.computer.empty())
       ev.computer = text(top, "Computer");
@@ -423,6 +404,8 @@ bool parse_event_json(std::string_view line, sysmon_event &ev, std::string &why,
     if (ev.record_number == 0)
       ev.record_number = number_of(lookup(top, "EventRecordID"));
     ev.time_created = text(top, "TimeCreated");
+    if (ev.time_created.empty()) // Log Analytics: when the event was logged
+      ev.time_created = text(top, "TimeGenerated");
     if (ev.time_created.empty())
       ev.time_created = nxlog_event_time(text(top, "EventTime"),
                                          text(top, "EventReceivedTime"),
@@ -519,6 +502,9 @@ sysmon_json_reader::sysmon_json_reader(std::string path)
     : lines_(std::move(path)) {}
 
 bool sysmon_json_reader::open(std::string &error) {
+  // Long lines in pieces: event XML may be one line of a whole log
+  // (wevtutil); a JSON line over the bound is still skipped, in next().
+  lines_.pieces(true);
   return lines_.open(error);
 }
 
@@ -539,10 +525,18 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
     xml_event_gatherer::event x;
     if (xml_.pop(x)) {
       std::string why;
+      // <e:System>: parse_event_xml looks elements up by local name.
+      strip_element_prefixes(x.xml);
       if (!parse_event_xml(x.xml.data(), x.xml.size(), ev, why,
                            &stats_.invalid_text)) {
         ++stats_.bad_lines;
         error(x.line, why);
+        continue;
+      }
+      if (ev.event_id < 0) {
+        // Never a silent skip: an event without a readable EventID.
+        ++stats_.bad_lines;
+        error(x.line, "an <Event> without a numeric <System><EventID>");
         continue;
       }
       if (ev.record_number == 0)
@@ -563,24 +557,29 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
       }
       return false;
     }
-    ++stats_.lines;
+    bool piece = st == line_reader::status::piece;
+    if (!in_long_line_)
+      ++stats_.lines;
     auto n = lines_.line_number();
-    if (st == line_reader::status::too_long) {
-      ++stats_.bad_lines;
-      error(n, "line longer than the limit, skipped");
+    if (in_long_line_ && skip_long_line_) {
+      // The rest of a JSON line over the bound.
+      in_long_line_ = piece;
       continue;
     }
     auto first = line_.find_first_not_of(" \t\r");
-    if (first != std::string::npos && line_[first] == '<')
+    if (!in_long_line_ && first != std::string::npos && line_[first] == '<')
       xml_seen_ = true;
-    if (xml_.inside()
+    if (xml_.inside() || (in_long_line_ && !skip_long_line_)
         || (first != std::string::npos && xml_seen_ && line_[first] != '{')) {
       // Event XML: Splunk's XmlWinEventLog (one <Event> a line), wevtutil
       // and Event Viewer exports (several a line, or one over many lines,
-      // in an <Events> wrapper). Never filtered by the line's text: a
-      // line may be part of an event. Once a file has given XML, a line
-      // that is not a JSON object is text outside an event.
-      xml_.feed(line_, n, xml_errors_);
+      // in an <Events> wrapper; a whole log may be one line, read in
+      // pieces). Never filtered by the line's text: a line may be part of
+      // an event. Once a file has given XML, a line that is not a JSON
+      // object is text outside an event.
+      xml_.feed(line_, n, xml_errors_, piece);
+      in_long_line_ = piece;
+      skip_long_line_ = false;
       for (auto &e : xml_errors_) {
         ++stats_.bad_lines;
         error(n, std::move(e));
@@ -588,6 +587,15 @@ bool sysmon_json_reader::next(sysmon_event &ev) {
       xml_errors_.clear();
       continue;
     }
+    if (piece) {
+      // A JSON line over the bound: skipped, as the line reader used to.
+      in_long_line_ = true;
+      skip_long_line_ = true;
+      ++stats_.bad_lines;
+      error(n, "line longer than the limit, skipped");
+      continue;
+    }
+    in_long_line_ = false;
     if (first == std::string::npos)
       continue; // blank line
     if (!wanted_.empty()) {

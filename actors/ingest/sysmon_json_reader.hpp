@@ -70,7 +70,9 @@ private:
   /// Event XML (a line that starts with '<'), gathered across lines.
   xml_event_gatherer xml_{std::size_t{16} << 20};
   std::vector<std::string> xml_errors_;
-  bool xml_seen_ = false; ///< a line began with '<'
+  bool xml_seen_ = false;       ///< a line began with '<'
+  bool in_long_line_ = false;   ///< the last read was a piece of a line
+  bool skip_long_line_ = false; ///< ... of a JSON line, being skipped
 };
 
 /// The quick scan behind only_event_ids(): false when every "EventID" /

@@ -15,6 +15,7 @@
 #include <deque>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace proctrack {
@@ -39,13 +40,21 @@ public:
     return open_;
   }
 
-  /// Feeds line `n` (without its line break). The events it completes go
-  /// to pop(). Text between events other than whitespace, an XML
-  /// declaration (<?xml ..?>), a comment and the <Events> wrapper's tags
-  /// is an error ("text outside an <Event> element: ..."), added to
-  /// `errors`; the events around it are still gathered.
+  /// Feeds line `n` (without its line break), or a piece of it: `more`
+  /// says the line goes on in the next feed (a line longer than the line
+  /// reader's bound comes in pieces; wevtutil writes a whole log as one
+  /// line). The events it completes go to pop(). An event ends at its
+  /// `</Event>` (whitespace before the '>' allowed); `<Event/>` is
+  /// complete at once. A new `<Event` before the open one's end drops the
+  /// open one (a cut export joined to another): "an <Event> started on
+  /// line N has no </Event> before another <Event> on line M: skipped".
+  /// Text between events other than whitespace, an XML declaration
+  /// (<?xml ..?>), a comment and the <Events> wrapper's tags is an error
+  /// ("text outside an <Event> element: ..."). Errors go to `errors`; the
+  /// events around them are still gathered. Element names may carry a
+  /// namespace prefix (<e:Event>).
   void feed(std::string_view line, std::uint64_t n,
-            std::vector<std::string> &errors);
+            std::vector<std::string> &errors, bool more = false);
 
   /// The oldest complete event; false when there is none.
   bool pop(event &out);
@@ -56,16 +65,34 @@ public:
 
 private:
   void outside(std::string_view text, std::vector<std::string> &errors);
+  void drop_open(std::string why, std::vector<std::string> &errors);
 
   std::size_t max_;
   bool open_ = false;
-  bool too_long_ = false; ///< the open event is over max_: not kept
+  bool too_long_ = false;   ///< the open event is over max_: not kept
+  bool continuing_ = false; ///< the last feed had `more`
   event current_;
+  std::string held_; ///< a piece's last bytes, outside events, not yet read
+  std::string tail_; ///< the last bytes of an event over max_
   std::deque<event> ready_;
 };
 
-/// Where `<Event` starts an element named Event (not Events, EventData,
-/// EventID...) in `text`, from `from`; npos when nowhere.
-std::size_t find_event_start(std::string_view text, std::size_t from = 0);
+/// Where `<Event` (or `<prefix:Event`) starts an element named Event (not
+/// Events, EventData, EventID...) in `text`, from `from`; npos when
+/// nowhere. `complete`: the text ends there (else "<Event" at its very
+/// end is not yet a start: the next piece decides).
+std::size_t find_event_start(std::string_view text, std::size_t from = 0,
+                             bool complete = true);
+
+/// The first end tag `</Event>` (or `</prefix:Event >`, whitespace before
+/// the '>') in `text` from `from`: its position and length; npos when none.
+std::pair<std::size_t, std::size_t> find_event_end(std::string_view text,
+                                                   std::size_t from = 0);
+
+/// Drops namespace prefixes from an event's element names (`<e:System>`
+/// -> `<System>`), which parse_event_xml looks up by local name; only
+/// when the event's own tag or its System element has one. True when it
+/// changed `xml`.
+bool strip_element_prefixes(std::string &xml);
 
 } // namespace proctrack

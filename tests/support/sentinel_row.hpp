@@ -25,4 +25,40 @@ inline const std::string sentinel_event_row =
     R"(<Data Name=\"ParentImage\">C:\\Windows\\explorer.exe</Data>)"
     R"(</EventData></DataItem>"})";
 
+/// Log Analytics / Sentinel's SecurityEvent table (`SecurityEvent | where
+/// EventID in (4688, 4689)` exported as JSON): the provider in
+/// EventSourceName, the time in TimeGenerated, the fields both as columns
+/// and in an EventData XML string. cmd.exe 0x381c (14364) started by
+/// explorer 0x90 (144) at 07:28:19.936123, exited at 07:30:00.
+inline const std::string sentinel_security_start_row =
+    R"({"TenantId":"x","TimeGenerated":"2025-11-28T07:28:19.9361230Z","So)"
+    R"(urceSystem":"OpsManager","Account":"HOSTA\\user1","AccountType":"U)"
+    R"(ser","Computer":"HOSTA.example.test","EventSourceName":"Microsoft-)"
+    R"(Windows-Security-Auditing","Channel":"Security","Task":13312,"Leve)"
+    R"(l":"8","EventData":"<EventData xmlns=\"http://schemas.microsoft.co)"
+    R"(m/win/2004/08/events/event\"><Data Name=\"SubjectUserSid\">S-1-5-2)"
+    R"(1-1</Data><Data Name=\"SubjectUserName\">user1</Data><Data Name=\")"
+    R"(SubjectDomainName\">HOSTA</Data><Data Name=\"SubjectLogonId\">0x3e)"
+    R"(7</Data><Data Name=\"NewProcessId\">0x381c</Data><Data Name=\"NewP)"
+    R"(rocessName\">C:\\Windows\\System32\\cmd.exe</Data><Data Name=\"Tok)"
+    R"(enElevationType\">%%1936</Data><Data Name=\"ProcessId\">0x90</Data)"
+    R"(><Data Name=\"CommandLine\">cmd.exe /c whoami</Data><Data Name=\"T)"
+    R"(argetUserSid\">S-1-0-0</Data><Data Name=\"TargetUserName\">-</Data)"
+    R"(><Data Name=\"TargetDomainName\">-</Data><Data Name=\"TargetLogonI)"
+    R"(d\">0x0</Data><Data Name=\"ParentProcessName\">C:\\Windows\\explor)"
+    R"(er.exe</Data><Data Name=\"MandatoryLabel\">S-1-16-8192</Data></Eve)"
+    R"(ntData>","EventID":4688,"Activity":"4688 - A new process has been )"
+    R"(created.","CommandLine":"cmd.exe /c whoami","NewProcessId":"0x381c)"
+    R"(","NewProcessName":"C:\\Windows\\System32\\cmd.exe","ParentProcess)"
+    R"(Name":"C:\\Windows\\explorer.exe","ProcessId":"0x90","SubjectUserN)"
+    R"(ame":"user1","SubjectDomainName":"HOSTA","TokenElevationType":"%%1)"
+    R"(936","MandatoryLabel":"S-1-16-8192","Type":"SecurityEvent"})";
+inline const std::string sentinel_security_exit_row =
+    R"({"TenantId":"x","TimeGenerated":"2025-11-28T07:30:00.0000000Z","Co)"
+    R"(mputer":"HOSTA.example.test","EventSourceName":"Microsoft-Windows-)"
+    R"(Security-Auditing","Channel":"Security","EventID":4689,"Activity":)"
+    R"("4689 - A process has exited.","ProcessId":"0x381c","ProcessName":)"
+    R"("C:\\Windows\\System32\\cmd.exe","Status":"0x0","SubjectUserName":)"
+    R"("user1","SubjectDomainName":"HOSTA","Type":"SecurityEvent"})";
+
 } // namespace proctrack_test

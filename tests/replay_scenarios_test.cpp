@@ -823,6 +823,77 @@ BOOST_AUTO_TEST_CASE(pid_reused_within_a_second_without_guids_is_two) {
   }
 }
 
+// The same, with the first holder's exit logged (helper-42): a start, or a
+// listing, after that exit is the pid's next process, even with the same
+// image and creator (an exit proves the holder gone). Before, it merged
+// into the dead entry: conhost's Name over cmd's command line, shown
+// exited, with conhost's children.
+BOOST_AUTO_TEST_CASE(a_start_after_a_logged_exit_is_the_pids_next_process) {
+  temp_dir dir;
+  auto security = dir.write_lines(
+      "security.jsonl",
+      {R"({"EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2021-01-01T10:05:00.100Z","NewProcessId":"0x1000","ProcessId":"0x3e8","NewProcessName":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c whoami"})",
+       R"({"EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2021-01-01T10:05:00.200Z","NewProcessId":"0x1004","ProcessId":"0x1000","NewProcessName":"C:\\Windows\\System32\\whoami.exe","CommandLine":"whoami"})",
+       R"({"EventID":4689,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2021-01-01T10:05:00.500Z","ProcessId":"0x1000","ProcessName":"C:\\Windows\\System32\\cmd.exe"})",
+       R"({"EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2021-01-01T10:05:00.700Z","NewProcessId":"0x1000","ProcessId":"0x3e8","NewProcessName":"C:\\Windows\\System32\\conhost.exe","CommandLine":"conhost.exe 0x4"})",
+       R"({"EventID":4688,"SourceName":"Microsoft-Windows-Security-Auditing","Hostname":"ws1","TimeCreated":"2021-01-01T10:05:00.800Z","NewProcessId":"0x1008","ProcessId":"0x1000","NewProcessName":"C:\\Windows\\System32\\net.exe","CommandLine":"net user"})"});
+  auto r =
+      replay(security, {"get:4096-1609495500", "get:4096", "callchain:4104",
+                        "children:4096-1609495500", "stats"});
+  BOOST_TEST(r[0].at("Data").at("Name") == "cmd.exe");
+  BOOST_TEST(r[0].at("Data").at("CommandLine") == "cmd /c whoami");
+  BOOST_TEST(r[0].at("EndTime") == "2021-01-01T10:05:00.5Z");
+  BOOST_TEST(r[1].at("Id") == "4096-1609495500.1");
+  BOOST_TEST(r[1].at("Data").at("Name") == "conhost.exe");
+  BOOST_TEST(r[1].at("EndTime") == zero_time);
+  BOOST_REQUIRE(r[2].size() == 2u);
+  BOOST_TEST(r[2].at(0).at("Id") == "4096-1609495500.1");
+  BOOST_TEST(ids(r[3]) == std::vector<std::string>{"4100-1609495500"});
+  BOOST_TEST(counter_of(r[4], "SameSecondPids") == 1);
+  BOOST_TEST(counter_of(r[4], "GuidCollisions") == 0);
+  BOOST_TEST(counter_of(r[4], "StartMerges") == 0);
+
+  // Update rows, the same image and parent twice, and a listing after a
+  // logged exit (in the next second, and in the same one).
+  auto rows = dir.write_lines(
+      "rows.jsonl",
+      {R"({"update_type":"start","id":4096,"parent_id":1000,"start_time":"2021-01-01T10:05:00.1Z","data":{"Name":"cmd.exe","CommandLine":"cmd /c one"}})",
+       R"({"update_type":"exit","id":4096,"end_time":"2021-01-01T10:05:00.5Z"})",
+       R"({"update_type":"start","id":4096,"parent_id":1000,"start_time":"2021-01-01T10:05:00.7Z","data":{"Name":"cmd.exe","CommandLine":"cmd /c two"}})",
+       R"({"update_type":"start","id":5000,"parent_id":1000,"start_time":"2021-01-01T10:06:00.9Z","data":{"Name":"cmd.exe"}})",
+       R"({"update_type":"exit","id":5000,"end_time":"2021-01-01T10:06:01.0Z"})",
+       R"({"update_type":"start","id":6000,"parent_id":1000,"start_time":"2021-01-01T10:07:00.2Z","data":{"Name":"a.exe"}})",
+       R"({"update_type":"exit","id":6000,"end_time":"2021-01-01T10:07:00.4Z"})",
+       R"({"update_type":"sync","time":"2021-01-01T10:07:02Z","processes":[{"id":4096,"parent_id":1000,"start_time":"2021-01-01T10:05:00.7Z","data":{"Name":"cmd.exe","CommandLine":"cmd /c two"}},{"id":5000,"parent_id":1000,"start_time":"2021-01-01T10:06:01.2Z","data":{"Name":"conhost.exe"}},{"id":6000,"parent_id":1000,"start_time":"2021-01-01T10:07:00.6Z","data":{"Name":"b.exe"}}]})",
+       // A second source restating a process after its exit gives its
+       // own start: the process seen again.
+       R"({"update_type":"start","id":7000,"parent_id":1000,"start_time":"2021-01-01T10:08:00.1Z","data":{"Name":"c.exe"}})",
+       R"({"update_type":"exit","id":7000,"end_time":"2021-01-01T10:08:00.6Z"})",
+       R"({"update_type":"start","id":7000,"parent_id":1000,"start_time":"2021-01-01T10:08:00.1Z","data":{"CommandLine":"c.exe /x"}})"});
+  auto o = replay(rows, {"pslist", "stats"});
+  std::vector<std::string> got;
+  for (auto &e : o[0])
+    got.push_back(e.at("Id").get<std::string>() + " "
+                  + e.at("Data").value("Name", std::string{"-"}) + " "
+                  + (e.at("EndTime") == zero_time ? "running" : "ended"));
+  BOOST_TEST(
+      got
+          == (std::vector<std::string>{"4096-1609495500 cmd.exe ended",
+                                       "4096-1609495500.1 cmd.exe running",
+                                       "5000-1609495560 cmd.exe ended",
+                                       "5000-1609495561 conhost.exe running",
+                                       "6000-1609495620 a.exe ended",
+                                       "6000-1609495620.1 b.exe running",
+                                       "7000-1609495680 c.exe ended"}),
+      o.run.err);
+  BOOST_TEST(entry(o[0], "4096-1609495500").at("Data").at("CommandLine")
+             == "cmd /c one");
+  BOOST_TEST(entry(o[0], "7000-1609495680").at("Data").at("CommandLine")
+             == "c.exe /x");
+  BOOST_TEST(counter_of(o[1], "SameSecondPids") == 2);
+  BOOST_TEST(counter_of(o[1], "GuidCollisions") == 0);
+}
+
 // The same process from a second source within the second stays one: an
 // Exe given empty names nothing, and another spelling of the directory
 // (a device path, another case) is the same file name.

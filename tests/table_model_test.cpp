@@ -698,12 +698,19 @@ struct model {
           same = h;
       }
     }
+    bool guid_collision = false;
     if (!same && !exact_id && !collision) {
       if (auto x = get(id)) {
-        if (guid.empty() || x->guid.empty() || x->guid == guid)
-          same = x;
-        else
+        if (!guid.empty() && !x->guid.empty() && x->guid != guid) {
+          collision = guid_collision = true;
+        } else if (!x->running() && !x->estimate && x->end != 1
+                   && known(r.start_time) && r.start_time > x->end) {
+          // docs/semantics.md: started after the other's logged exit.
           collision = true;
+          ++n.same_second_pids;
+        } else {
+          same = x;
+        }
       }
     }
     if (same) {
@@ -719,7 +726,7 @@ struct model {
     }
     if (collision) {
       id = unique(id);
-      if (!exact_id)
+      if (guid_collision)
         ++n.guid_collisions;
     }
     auto &p = insert(id, r);
@@ -795,17 +802,30 @@ struct model {
       bool exact_id =
           r.identity != record_identity::approximate && !r.pid.empty();
       proc *p = by_guid(guid);
+      // docs/semantics.md: a process whose exit was logged before this
+      // listing, with another start, is not the one listed.
+      auto exited = [&](const proc &h) {
+        return !h.running() && !h.estimate && h.end != 1 && known(time)
+               && known(h.start) && h.start != r.start_time && h.end < time;
+      };
+      bool after_exit = false;
       if (!p && exact_id) {
         p = exact(r.pid, r.start_time);
       } else if (!p && !r.pid.empty()) {
         if (auto h = by_link(r.pid)) {
           bool agree = guid.empty() || h->guid.empty() || guid == h->guid;
-          if (agree && within_1s(h->start, r.start_time))
+          after_exit = exited(*h);
+          if (agree && !after_exit && within_1s(h->start, r.start_time))
             p = h;
         }
       }
-      if (!p && guid.empty() && !exact_id)
+      if (!p && guid.empty() && !exact_id) {
         p = get(real_id(r.pid, r.start_time));
+        if (p && exited(*p)) {
+          p = nullptr;
+          after_exit = true;
+        }
+      }
       if (p && p->seen == gen) {
         // Listed twice: one process, the last row wins.
         bool created = pl[p->sync_row].created;
@@ -834,8 +854,11 @@ struct model {
       auto id = real_id(r.pid, r.start_time);
       if (restorable(r.real_id, id) && !procs.count(r.real_id))
         id = r.real_id; // our own output stream names its exact id
-      else if (procs.count(id))
+      else if (procs.count(id)) {
         id = unique(id);
+        if (after_exit)
+          ++n.same_second_pids;
+      }
       auto &c = insert(id, r);
       c.last_sync = time;
       c.seen = gen;

@@ -69,6 +69,28 @@ bool before_or_same(timestamp parent_start, timestamp child_start) {
 
 // Without overflow: the times span 1677..2262, whose difference does not
 // fit in an int64 (a 1677 start and a 2262 one were "within 1 s").
+// Whether a process's logged end (an exit event, not an estimate; end
+// time 1 is "ended, time not known") is before `start`: then a start at
+// `start` is the pid's next holder, not this one seen again (its real id
+// gets ".N" in the same second). A second source restating this process
+// gives its own start, which is before its end.
+bool exited_before_start(const process_entry &e, timestamp start) {
+  return !e.running() && !e.end_is_estimate && e.end_time != 1
+         && start != unknown_time && start > e.end_time;
+}
+
+// A listing at `sync_time` of a process that started at `start`: a
+// process whose exit was logged before the listing is not the one listed
+// (a listed process is alive), unless the listing gives its very start.
+bool exited_before_listing(const process_entry &e, timestamp start,
+                           timestamp sync_time) {
+  if (e.running() || e.end_is_estimate || e.end_time == 1
+      || sync_time == unknown_time || e.start_time == unknown_time
+      || start == e.start_time)
+    return false;
+  return e.end_time < sync_time;
+}
+
 bool abs_within(timestamp a, timestamp b, timestamp slack) {
   auto hi = a > b ? a : b, lo = a > b ? b : a;
   return static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo)
@@ -1503,14 +1525,21 @@ std::uint32_t process_table::apply_start(process_record &&p) {
         same = holder;
     }
   }
+  bool guid_collision = false;
   if (same == npos && !exact && !collision) {
     auto exact = lookup_real_id(id);
     if (exact != npos) {
       auto &x = slots_[exact];
-      if (p.guid.empty() || x.guid.empty() || x.guid == p.guid)
+      if (!p.guid.empty() && !x.guid.empty() && x.guid != p.guid) {
+        // Same pid and second, different GUIDs: two processes.
+        collision = guid_collision = true;
+      } else if (exited_before_start(x, p.start_time)) {
+        // Same pid and second, started after the other's logged exit.
+        collision = true;
+        ++counters_.same_second_pids;
+      } else {
         same = exact;
-      else
-        collision = true; // same pid and second, different GUIDs: two processes
+      }
     }
   }
   if (same != npos) {
@@ -1541,7 +1570,7 @@ std::uint32_t process_table::apply_start(process_record &&p) {
   }
   if (collision) {
     id = unique_id(id);
-    if (!exact)
+    if (guid_collision)
       ++counters_.guid_collisions;
   }
   auto slot = insert(id, std::move(p)); // takes only p's guid and data
@@ -1663,6 +1692,7 @@ void process_table::sync_rows(std::vector<process_record> &&listing) {
     auto &p = listing[row];
     normalize_guid_in_place(p.guid);
     std::uint32_t slot = lookup_guid(p.guid);
+    bool after_exit = false; // the pid's holder exited before this listing
     const bool exact =
         p.identity != record_identity::approximate && !p.pid.empty();
     if (slot == npos && exact) {
@@ -1675,14 +1705,21 @@ void process_table::sync_rows(std::vector<process_record> &&listing) {
       if (holder != npos) {
         auto &h = slots_[holder];
         bool guids_agree = p.guid.empty() || h.guid.empty() || p.guid == h.guid;
-        if (guids_agree
+        after_exit = exited_before_listing(h, p.start_time, time);
+        if (guids_agree && !after_exit
             && (p.start_time == unknown_time || h.start_time == unknown_time
                 || abs_within(h.start_time, p.start_time, rounding_slack)))
           slot = holder;
       }
     }
-    if (slot == npos && p.guid.empty() && !exact)
+    if (slot == npos && p.guid.empty() && !exact) {
       slot = lookup_real_id(make_real_id(p.pid, p.start_time));
+      if (slot != npos
+          && exited_before_listing(slots_[slot], p.start_time, time)) {
+        slot = npos; // listed, so running: the pid's next holder
+        after_exit = true;
+      }
+    }
     if (slot != npos && exact)
       keep_creator_fields(slots_[slot].data, p.data, time);
     if (slot != npos && slots_[slot].seen_in_sync == gen) {
@@ -1711,8 +1748,13 @@ void process_table::sync_rows(std::vector<process_record> &&listing) {
       auto id = make_real_id(p.pid, p.start_time);
       if (restorable_id(p.real_id, id) && lookup_real_id(p.real_id) == npos)
         id = p.real_id; // a replayed output stream names its exact id
-      else if (lookup_real_id(id) != npos)
-        id = unique_id(id); // same second, other GUID
+      else if (lookup_real_id(id) != npos) {
+        // Same pid and second: another GUID, another start (exact), or
+        // listed after the other's logged exit.
+        id = unique_id(id);
+        if (after_exit)
+          ++counters_.same_second_pids;
+      }
       process_record rec;
       rec.pid = p.pid;
       rec.ppid = p.ppid;

@@ -305,6 +305,7 @@ int run_agent(const command_line &cl) {
       auto hc =
           cfg.make_history_config(cfg.history_path, cfg.make_cache_config());
       hc.reload = true;
+      hc.cache_bytes = defaults::agent_history_cache_bytes;
       history = spawn_history(sys, hc, cache, error);
       if (!history)
         return fail_running(error);

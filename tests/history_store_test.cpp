@@ -3,7 +3,9 @@
 // garbage, someone else's database).
 #include <boost/test/unit_test.hpp>
 
+#include "actors/common/defaults.hpp"
 #include "actors/common/time.hpp"
+#include "actors/history/history.hpp"
 #include "actors/history/history_store.hpp"
 #include "tests/support/run_binary.hpp"
 
@@ -636,6 +638,27 @@ BOOST_AUTO_TEST_CASE(a_version_2_store_is_read_and_upgraded) {
   BOOST_TEST(sqlite3_column_int(st, 0) == 3);
   sqlite3_finalize(st);
   sqlite3_close(db);
+}
+
+// The writer's page cache: 32 MiB as opened (a replay's bulk writes), set
+// smaller for the agent (defaults::agent_history_cache_bytes), whose
+// memory is its hot cache's; a config below 256 KiB is refused.
+BOOST_AUTO_TEST_CASE(the_page_cache_is_bounded_as_configured) {
+  temp_dir d;
+  auto s = open_rw((d.path() / "h.db").string());
+  BOOST_TEST(s->cache_bytes() == (std::uint64_t{32} << 20));
+  std::string error;
+  BOOST_REQUIRE_MESSAGE(
+      s->set_cache_bytes(defaults::agent_history_cache_bytes, error), error);
+  BOOST_TEST(s->cache_bytes() == (std::uint64_t{4} << 20));
+  write_timeline(*s);
+  BOOST_TEST(ask(*s, "pslist", "").size() == 5u);
+  history_config cfg;
+  cfg.path = (d.path() / "other.db").string();
+  BOOST_TEST(cfg.validate() == "");
+  cfg.cache_bytes = 1000;
+  BOOST_TEST(cfg.validate()
+             == "history cache_bytes must be at least 256 KiB (got 1000)");
 }
 
 BOOST_AUTO_TEST_CASE(a_missing_store_is_an_error_for_a_reader) {

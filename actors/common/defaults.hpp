@@ -78,6 +78,13 @@ inline constexpr std::uint64_t history_max_bytes = std::uint64_t{1} << 30;
 inline constexpr std::chrono::hours history_max_age{24 * 30};
 inline constexpr std::size_t history_max_unacked_rows = 10000;
 inline constexpr std::size_t history_max_unacked_bytes = std::size_t{16} << 20;
+/// SQLite's page cache of the history's writer: 32 MiB keeps the indexes'
+/// pages in memory while a replay writes millions of processes;
+/// the agent writes a few a second and keeps 4 MiB (its memory is the hot
+/// cache's, docs/history.md "Memory").
+inline constexpr std::uint64_t history_cache_bytes = std::uint64_t{32} << 20;
+inline constexpr std::uint64_t agent_history_cache_bytes = std::uint64_t{4}
+                                                           << 20;
 
 // -- listen.*, collector.*
 // ---------------------------------------------------------

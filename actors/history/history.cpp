@@ -232,6 +232,8 @@ history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,
     return {};
   if (!recovered.empty())
     spdlog::warn("{}", recovered);
+  if (!store->set_cache_bytes(cfg.cache_bytes, error))
+    return {};
   // Queries read on a connection of their own (WAL: readers and the
   // writer do not wait for each other).
   std::string why;

@@ -32,6 +32,9 @@ struct history_config {
   /// Changed processes held between writes; more are written at once, so
   /// memory stays bounded whatever the input rate.
   std::size_t max_pending = 20000;
+  /// The writer's SQLite page cache, bytes (defaults.hpp: 32 MiB, the
+  /// agent 4 MiB).
+  std::uint64_t cache_bytes = defaults::history_cache_bytes;
   /// An agent's start (docs/history.md "Restart"): the newest processes
   /// of the store (host "") are reloaded into the empty cache before its
   /// first listing, which then reconciles the ones that ended meanwhile.

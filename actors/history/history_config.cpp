@@ -22,6 +22,9 @@ std::string history_config::validate() const {
     return "history.max-age must not be negative (0: no age limit)";
   if (max_pending == 0)
     return "history max_pending must be at least 1";
+  if (cache_bytes < (std::uint64_t{256} << 10))
+    return "history cache_bytes must be at least 256 KiB (got "
+           + std::to_string(cache_bytes) + ")";
   if (auto why = cache.validate(); !why.empty())
     return why;
   return {};

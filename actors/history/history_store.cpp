@@ -706,6 +706,35 @@ bool history_store::write(const std::vector<history_row> &rows, timestamp now,
   return true;
 }
 
+bool history_store::set_cache_bytes(std::uint64_t bytes, std::string &error) {
+  // A negative cache_size is KiB.
+  auto sql = "PRAGMA cache_size=-"
+             + std::to_string(std::max<std::uint64_t>(bytes >> 10, 1));
+  if (!exec(sql.c_str(), error)) {
+    error = "history store " + path_ + ": " + error;
+    return false;
+  }
+  return true;
+}
+
+std::uint64_t history_store::cache_bytes() {
+  std::string error;
+  statement s;
+  s.s = prepare("PRAGMA cache_size", error);
+  if (!s.s || sqlite3_step(s.s) != SQLITE_ROW)
+    return 0;
+  auto v = sqlite3_column_int64(s.s, 0);
+  if (v < 0)
+    return static_cast<std::uint64_t>(-v) << 10;
+  // Pages.
+  statement p;
+  p.s = prepare("PRAGMA page_size", error);
+  if (!p.s || sqlite3_step(p.s) != SQLITE_ROW)
+    return 0;
+  return static_cast<std::uint64_t>(v)
+         * static_cast<std::uint64_t>(sqlite3_column_int64(p.s, 0));
+}
+
 std::uint64_t history_store::used_bytes() {
   std::string error;
   statement s;

@@ -82,6 +82,13 @@ public:
   std::int64_t retire(std::uint64_t max_bytes, timestamp max_age, timestamp now,
                       std::string &error);
 
+  /// The connection's page cache, at most `bytes` (SQLite's cache_size;
+  /// open() sets 32 MiB for a writer, SQLite's 2 MiB for a reader). False
+  /// with `error` when SQLite refuses.
+  bool set_cache_bytes(std::uint64_t bytes, std::string &error);
+  /// The page cache's bound, bytes.
+  std::uint64_t cache_bytes();
+
   /// Bytes of the database file that hold data (pages in use x page size).
   std::uint64_t used_bytes();
   std::int64_t row_count();

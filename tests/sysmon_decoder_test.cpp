@@ -1068,6 +1068,23 @@ BOOST_AUTO_TEST_CASE(xml_gatherer_edges) {
   }
 }
 
+// A Hayabusa json-timeline line is a rule's summary (abbreviated keys under
+// Details), not the event: said so, not only "without ProcessId".
+BOOST_AUTO_TEST_CASE(a_detection_timeline_line_is_named) {
+  sysmon_event ev;
+  std::string why;
+  BOOST_REQUIRE_MESSAGE(
+      parse_event_json(
+          R"({"Timestamp":"2019-02-16 10:03:48.058 +00:00","RuleTitle":"Proc Exec","Level":"info","Computer":"PC01","Channel":"Sysmon","EventID":1,"RecordID":1940906,"Details":{"PID":2504,"Proc":"C:\\Windows\\System32\\UI0Detect.exe"}})",
+          ev, why),
+      why);
+  BOOST_TEST(!to_update(ev, why).has_value());
+  BOOST_TEST(why
+             == "EventID 1 without ProcessId or ProcessGuid: a detection "
+                "timeline line (RuleTitle), not an event export; replay the "
+                ".evtx files it was made from");
+}
+
 // wevtutil qe /f:xml (no line break between events), Event Viewer's XML
 // (declaration, <Events>), a pretty-printed export whose CommandLine holds
 // a line break: each gives the start and the exit, values as logged.

@@ -353,6 +353,11 @@ std::optional<process_update> to_update_on(const sysmon_event &ev,
   if (pid == nullptr && guid == nullptr) {
     why_not = "EventID " + std::to_string(ev.event_id)
               + " without ProcessId or ProcessGuid";
+    if (ev.find("RuleTitle") != nullptr)
+      // Hayabusa's (and similar) detection timelines: a rule's summary of
+      // the event in abbreviated keys, not the event.
+      why_not += ": a detection timeline line (RuleTitle), not an event "
+                 "export; replay the .evtx files it was made from";
     return std::nullopt;
   }
   std::optional<timestamp> when;

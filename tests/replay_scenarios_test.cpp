@@ -853,6 +853,22 @@ BOOST_AUTO_TEST_CASE(a_start_after_a_logged_exit_is_the_pids_next_process) {
   BOOST_TEST(counter_of(r[4], "GuidCollisions") == 0);
   BOOST_TEST(counter_of(r[4], "StartMerges") == 0);
 
+  // A process that lived 5 ms, from two sources without GUIDs (a replay
+  // pairs Sysmon with 4688 itself; other sources, here update rows, reach
+  // the table as two starts): the second is dated after the first's exit,
+  // with the same image and creator. One process, not two.
+  auto both = dir.write_lines(
+      "both.jsonl",
+      {R"({"update_type":"start","id":4200,"parent_id":1000,"start_time":"2021-01-01T10:05:00.100Z","data":{"Name":"cmd.exe","Exe":"C:\\Windows\\System32\\cmd.exe","CommandLine":"cmd /c exit"}})",
+       R"({"update_type":"exit","id":4200,"end_time":"2021-01-01T10:05:00.105Z"})",
+       R"({"update_type":"start","id":4200,"parent_id":1000,"start_time":"2021-01-01T10:05:00.110Z","data":{"Exe":"C:\\Windows\\System32\\CMD.EXE","Username":"CORP\\bob"}})"});
+  auto one = replay(both, {"pslist", "stats"});
+  BOOST_REQUIRE(one[0].size() == 1u);
+  BOOST_TEST(one[0].at(0).at("Id") == "4200-1609495500");
+  BOOST_TEST(one[0].at(0).at("EndTime") == "2021-01-01T10:05:00.105Z");
+  BOOST_TEST(one[0].at(0).at("Data").at("Username") == "CORP\\bob");
+  BOOST_TEST(counter_of(one[1], "StartMerges") == 1);
+
   // Update rows, the same image and parent twice, and a listing after a
   // logged exit (in the next second, and in the same one).
   auto rows = dir.write_lines(

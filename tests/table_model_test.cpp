@@ -704,8 +704,13 @@ struct model {
         if (!guid.empty() && !x->guid.empty() && x->guid != guid) {
           collision = guid_collision = true;
         } else if (!x->running() && !x->estimate && x->end != 1
-                   && known(r.start_time) && r.start_time > x->end) {
-          // docs/semantics.md: started after the other's logged exit.
+                   && known(r.start_time) && r.start_time > x->end
+                   && (static_cast<std::uint64_t>(r.start_time)
+                               - static_cast<std::uint64_t>(x->end)
+                           > static_cast<std::uint64_t>(hns_per_second / 10)
+                       || other_process(*x, r))) {
+          // docs/semantics.md: started after the other's logged exit
+          // (more than 100 ms after, or as another image or creator).
           collision = true;
           ++n.same_second_pids;
         } else {

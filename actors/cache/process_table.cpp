@@ -69,14 +69,24 @@ bool before_or_same(timestamp parent_start, timestamp child_start) {
 
 // Without overflow: the times span 1677..2262, whose difference does not
 // fit in an int64 (a 1677 start and a 2262 one were "within 1 s").
+// Two sources of one short-lived process (Sysmon's UtcTime and a 4688's
+// TimeCreated) may date its start a few ms after the other's logged exit.
+constexpr timestamp restated_start_slack = hns_per_second / 10; // 100 ms
+
 // Whether a process's logged end (an exit event, not an estimate; end
 // time 1 is "ended, time not known") is before `start`: then a start at
-// `start` is the pid's next holder, not this one seen again (its real id
-// gets ".N" in the same second). A second source restating this process
-// gives its own start, which is before its end.
+// `start` may be the pid's next holder, not this one seen again.
 bool exited_before_start(const process_entry &e, timestamp start) {
   return !e.running() && !e.end_is_estimate && e.end_time != 1
          && start != unknown_time && start > e.end_time;
+}
+
+// Beyond restated_start_slack after that end.
+bool long_after_exit(const process_entry &e, timestamp start) {
+  return exited_before_start(e, start)
+         && static_cast<std::uint64_t>(start)
+                    - static_cast<std::uint64_t>(e.end_time)
+                > static_cast<std::uint64_t>(restated_start_slack);
 }
 
 // A listing at `sync_time` of a process that started at `start`: a
@@ -1533,8 +1543,11 @@ std::uint32_t process_table::apply_start(process_record &&p) {
       if (!p.guid.empty() && !x.guid.empty() && x.guid != p.guid) {
         // Same pid and second, different GUIDs: two processes.
         collision = guid_collision = true;
-      } else if (exited_before_start(x, p.start_time)) {
-        // Same pid and second, started after the other's logged exit.
+      } else if (exited_before_start(x, p.start_time)
+                 && (long_after_exit(x, p.start_time) || other_process(x, p))) {
+        // Same pid and second, started after the other's logged exit: well
+        // after it, or as another image or creator (a second source of a
+        // short-lived process may date its start just after the exit).
         collision = true;
         ++counters_.same_second_pids;
       } else {

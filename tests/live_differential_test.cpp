@@ -62,7 +62,8 @@ long long fraction_ns(const std::string &t) {
 
 struct counts {
   int truth = 0, missing = 0, duplicate = 0, wrong_parent = 0, wrong_end = 0,
-      wrong_image = 0, unknown_image = 0, estimated_start = 0;
+      wrong_image = 0, unknown_image = 0, estimated_start = 0,
+      next_holder_image = 0;
 };
 
 // Runs the workload under an agent reading its kernel events from `source`
@@ -263,7 +264,29 @@ void check_against_truth(const std::string &source) {
         else if (d[dk] != t[tk])
           wrong = true;
       }
-      if (wrong) {
+      // docs/agent.md, limits: the pid's next holder, started within the
+      // next clock tick (the workload's ns_last_pid rounds), can have its
+      // /proc image read for this one when this one's exit event comes in
+      // a later batch than that read. The proc connector only: eBPF events
+      // carry their image.
+      auto next_holder_image = [&] {
+        for (long long dt : {0LL, 1LL}) {
+          auto u = truth.find({key.first, key.second + dt});
+          if (u == truth.end())
+            continue;
+          for (auto &o : u->second)
+            if (&o != &t && d.value("Name", json{}) == o["name"]
+                && d.value("Exe", json{}) == o["exe"]
+                && d.value("CommandLine", json{}) == o["cmdline"])
+              return true;
+        }
+        return false;
+      };
+      if (wrong && source != "ebpf" && next_holder_image()) {
+        ++c.next_holder_image;
+        note("the pid's next holder's image (same-tick reuse, docs/agent.md)",
+             t, &e);
+      } else if (wrong) {
         ++c.wrong_image;
         note("wrong image", t, &e);
       } else if (unknown) {
@@ -276,7 +299,8 @@ void check_against_truth(const std::string &source) {
             << " processes (workload " << workload_s << " s): " << c.missing
             << " missing, " << c.duplicate << " duplicate, " << c.wrong_parent
             << " wrong parent, " << c.wrong_end << " wrong end state, "
-            << c.wrong_image << " wrong image, " << c.unknown_image
+            << c.wrong_image << " wrong image, " << c.next_holder_image
+            << " with the pid's next holder's image, " << c.unknown_image
             << " unknown image (" << c.estimated_start
             << " gone before /proc was read: matched one tick late, "
                "StartEstimated)\n"
@@ -289,6 +313,9 @@ void check_against_truth(const std::string &source) {
   BOOST_TEST(c.wrong_parent == 0);
   BOOST_TEST(c.wrong_end == 0);
   BOOST_TEST(c.wrong_image == 0);
+  // The documented same-tick limit, a few of the workload's reuse rounds
+  // at most.
+  BOOST_TEST(c.next_holder_image <= 5);
   if (source == "ebpf") {
     // The image comes with each event: never unknown.
     BOOST_TEST(c.unknown_image == 0);

@@ -454,24 +454,13 @@ BOOST_AUTO_TEST_CASE(a_kill_9_mid_replay_keeps_every_flushed_row) {
   auto log = d.write("big.jsonl", text);
   auto killed = (d.path() / "killed.db").string();
   {
-    int in[2];
-    BOOST_REQUIRE(pipe(in) == 0);
-    pid_t pid = fork();
-    BOOST_REQUIRE(pid >= 0);
-    if (pid == 0) {
-      dup2(in[0], 0);
-      close(in[0]);
-      close(in[1]);
-      int null = ::open("/dev/null", O_WRONLY);
-      dup2(null, 1);
-      dup2(null, 2);
-      exec_or_exit({binary(), "replay", "-", "--format=updates",
-                    "--history=" + killed, "--history.flush-interval=100ms"});
-    }
-    close(in[0]);
+    auto child = start_with_input({binary(), "replay", "-", "--format=updates",
+                                   "--history=" + killed,
+                                   "--history.flush-interval=100ms"});
+    pid_t pid = child.pid;
     std::size_t written = 0;
     while (written < half) {
-      auto w = write(in[1], text.data() + written, half - written);
+      auto w = write(child.input, text.data() + written, half - written);
       BOOST_REQUIRE(w > 0);
       written += static_cast<std::size_t>(w);
     }
@@ -491,7 +480,7 @@ BOOST_AUTO_TEST_CASE(a_kill_9_mid_replay_keeps_every_flushed_row) {
     kill(pid, SIGKILL);
     int st = 0;
     waitpid(pid, &st, 0);
-    close(in[1]);
+    close(child.input);
     BOOST_REQUIRE_MESSAGE(flushed, "the first half never reached the store");
     BOOST_TEST(WIFSIGNALED(st));
   }

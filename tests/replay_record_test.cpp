@@ -453,25 +453,13 @@ BOOST_AUTO_TEST_CASE(host_less_pslist_joins_the_first_named_host) {
 // standard input (and after SIGINT) $TMPDIR holds nothing of it.
 BOOST_AUTO_TEST_CASE(stdin_spool_file_is_never_left_behind) {
   temp_dir dir;
-  int in[2];
-  BOOST_REQUIRE(pipe(in) == 0);
-  pid_t pid = fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
-    dup2(in[0], 0);
-    close(in[0]);
-    close(in[1]);
-    int null = open("/dev/null", O_WRONLY);
-    dup2(null, 1);
-    dup2(null, 2);
-    setenv("TMPDIR", dir.path().c_str(), 1);
-    exec_or_exit({binary(), "replay", "-"});
-  }
-  close(in[0]);
+  auto child = start_with_input({binary(), "replay", "-"},
+                                {{"TMPDIR", dir.path().string()}});
+  pid_t pid = child.pid;
   std::string row =
       R"({"update_type":"start","id":5,"parent_id":1,"start_time":"2021-01-01T10:00:00Z"})"
       "\n";
-  BOOST_REQUIRE(write(in[1], row.data(), row.size())
+  BOOST_REQUIRE(write(child.input, row.data(), row.size())
                 == static_cast<ssize_t>(row.size()));
   // Wait until the replay holds its spool file open.
   std::string held;
@@ -489,7 +477,7 @@ BOOST_AUTO_TEST_CASE(stdin_spool_file_is_never_left_behind) {
   BOOST_TEST(has(held, " (deleted)"), held);
   BOOST_TEST(std::filesystem::is_empty(dir.path()));
   kill(pid, SIGINT);
-  close(in[1]);
+  close(child.input);
   int st = 0;
   waitpid(pid, &st, 0);
   BOOST_TEST(std::filesystem::is_empty(dir.path()));

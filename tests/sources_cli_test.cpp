@@ -414,17 +414,12 @@ BOOST_AUTO_TEST_CASE(sentinel_security_event_table_is_read) {
 BOOST_AUTO_TEST_CASE(wevtutil_log_of_one_long_line_is_read) {
   using namespace proctrack_test;
   temp_dir dir;
-  std::string big;
-  std::string pad(1200, 'p');
-  for (int pid = 1000; pid < 10000; ++pid)
-    big += sysmon_start_xml(std::to_string(pid), "cmd.exe /c " + pad);
-  big += sysmon_exit_xml("9999");
-  auto file = dir.write("sysmon_wevtutil.xml", big);
-  big.clear();
+  auto file = dir.write("sysmon_wevtutil.xml",
+                        wevtutil_one_line_log(sysmon_exit_xml("9999")));
   auto o = replay(file, {"get:9999", "get:1000", "stats"});
   BOOST_TEST(o[0]["Id"] == "9999-1764314899", o.run.err);
   BOOST_TEST(o[0]["EndTime"] == "2025-11-28T07:30:00Z");
-  BOOST_TEST(o[1]["Data"]["CommandLine"] == "cmd.exe /c " + pad);
+  BOOST_TEST(o[1]["Data"]["CommandLine"] == long_command_line());
   BOOST_TEST(counter_of(o[2], "StartUpdates") == 9000);
   BOOST_TEST(counter_of(o[2], "ExitUpdates") == 1);
   BOOST_TEST(counter_of(o[2], "InputErrors") == 0);

@@ -67,26 +67,25 @@ bool before_or_same(timestamp parent_start, timestamp child_start) {
          || parent_start <= child_start;
 }
 
-// Without overflow: the times span 1677..2262, whose difference does not
-// fit in an int64 (a 1677 start and a 2262 one were "within 1 s").
 // Two sources of one short-lived process (Sysmon's UtcTime and a 4688's
 // TimeCreated) may date its start a few ms after the other's logged exit.
 constexpr timestamp restated_start_slack = hns_per_second / 10; // 100 ms
 
-// Whether a process's logged end (an exit event, not an estimate; end
-// time 1 is "ended, time not known") is before `start`: then a start at
-// `start` may be the pid's next holder, not this one seen again.
-bool exited_before_start(const process_entry &e, timestamp start) {
-  return !e.running() && !e.end_is_estimate && e.end_time != 1
-         && start != unknown_time && start > e.end_time;
+// An end from an exit event: not an estimate, and not end time 1 ("ended,
+// time not known").
+bool logged_end(const process_entry &e) {
+  return !e.running() && !e.end_is_estimate && e.end_time != 1;
 }
 
-// Beyond restated_start_slack after that end.
-bool long_after_exit(const process_entry &e, timestamp start) {
-  return exited_before_start(e, start)
+// Whether a start at `start` comes more than `slack` after `e`'s logged
+// end: then it may be the pid's next holder, not `e` seen again. Without
+// overflow (the times span 1677..2262).
+bool started_after_exit(const process_entry &e, timestamp start,
+                        timestamp slack = 0) {
+  return logged_end(e) && start != unknown_time && start > e.end_time
          && static_cast<std::uint64_t>(start)
                     - static_cast<std::uint64_t>(e.end_time)
-                > static_cast<std::uint64_t>(restated_start_slack);
+                > static_cast<std::uint64_t>(slack);
 }
 
 // A listing at `sync_time` of a process that started at `start`: a
@@ -94,13 +93,13 @@ bool long_after_exit(const process_entry &e, timestamp start) {
 // (a listed process is alive), unless the listing gives its very start.
 bool exited_before_listing(const process_entry &e, timestamp start,
                            timestamp sync_time) {
-  if (e.running() || e.end_is_estimate || e.end_time == 1
-      || sync_time == unknown_time || e.start_time == unknown_time
-      || start == e.start_time)
-    return false;
-  return e.end_time < sync_time;
+  return logged_end(e) && sync_time != unknown_time
+         && e.start_time != unknown_time && start != e.start_time
+         && e.end_time < sync_time;
 }
 
+// Without overflow: the times span 1677..2262, whose difference does not
+// fit in an int64 (a 1677 start and a 2262 one were "within 1 s").
 bool abs_within(timestamp a, timestamp b, timestamp slack) {
   auto hi = a > b ? a : b, lo = a > b ? b : a;
   return static_cast<std::uint64_t>(hi) - static_cast<std::uint64_t>(lo)
@@ -1543,8 +1542,9 @@ std::uint32_t process_table::apply_start(process_record &&p) {
       if (!p.guid.empty() && !x.guid.empty() && x.guid != p.guid) {
         // Same pid and second, different GUIDs: two processes.
         collision = guid_collision = true;
-      } else if (exited_before_start(x, p.start_time)
-                 && (long_after_exit(x, p.start_time) || other_process(x, p))) {
+      } else if (started_after_exit(x, p.start_time)
+                 && (started_after_exit(x, p.start_time, restated_start_slack)
+                     || other_process(x, p))) {
         // Same pid and second, started after the other's logged exit: well
         // after it, or as another image or creator (a second source of a
         // short-lived process may date its start just after the exit).

@@ -232,8 +232,10 @@ history_actor spawn_history(caf::actor_system &sys, const history_config &cfg,
     return {};
   if (!recovered.empty())
     spdlog::warn("{}", recovered);
-  if (!store->set_cache_bytes(cfg.cache_bytes, error))
+  if (!store->set_cache_bytes(cfg.cache_bytes, error)) {
+    error = "history store " + cfg.path + ": " + error;
     return {};
+  }
   // Queries read on a connection of their own (WAL: readers and the
   // writer do not wait for each other).
   std::string why;

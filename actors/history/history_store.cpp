@@ -1,5 +1,6 @@
 #include "actors/history/history_store.hpp"
 
+#include "actors/common/defaults.hpp"
 #include "actors/common/entry_json.hpp"
 
 #include "actors/common/text.hpp"
@@ -378,10 +379,10 @@ std::unique_ptr<history_store> history_store::open(const std::string &path,
             || !st->exec("COMMIT", why))
           return {verdict::failed, nullptr};
       }
-      // 32 MiB of page cache (SQLite's default is 2 MiB): the indexes'
+      // A writer's page cache (SQLite's default is 2 MiB): the indexes'
       // pages stay in memory while a store grows to millions of rows.
       if (!st->exec("PRAGMA synchronous=NORMAL", why)
-          || !st->exec("PRAGMA cache_size=-32768", why))
+          || !st->set_cache_bytes(defaults::history_cache_bytes, why))
         return {verdict::failed, nullptr};
       auto upsert = [&](bool keep_data) {
         return std::string{"INSERT INTO process("} + columns
@@ -710,11 +711,7 @@ bool history_store::set_cache_bytes(std::uint64_t bytes, std::string &error) {
   // A negative cache_size is KiB.
   auto sql = "PRAGMA cache_size=-"
              + std::to_string(std::max<std::uint64_t>(bytes >> 10, 1));
-  if (!exec(sql.c_str(), error)) {
-    error = "history store " + path_ + ": " + error;
-    return false;
-  }
-  return true;
+  return exec(sql.c_str(), error);
 }
 
 std::uint64_t history_store::cache_bytes() {

@@ -83,8 +83,9 @@ public:
                       std::string &error);
 
   /// The connection's page cache, at most `bytes` (SQLite's cache_size;
-  /// open() sets 32 MiB for a writer, SQLite's 2 MiB for a reader). False
-  /// with `error` when SQLite refuses.
+  /// open() sets defaults::history_cache_bytes for a writer, a reader
+  /// keeps SQLite's 2 MiB). False
+  /// with SQLite's message in `error` when it refuses.
   bool set_cache_bytes(std::uint64_t bytes, std::string &error);
   /// The page cache's bound, bytes.
   std::uint64_t cache_bytes();

@@ -128,6 +128,14 @@ input_format sniff_format(const std::string &path, std::string &error) {
   // a whole log as one line); its first piece tells.
   lines.pieces(true);
   bool rest_of_long_line = false;
+  // Event XML: Splunk's XmlWinEventLog (one <Event> document a line),
+  // wevtutil and Event Viewer exports (<?xml ..?>, <Events>, several events
+  // a line or one over many lines), from the line's first non-blank `at`.
+  auto event_xml = [&line](std::size_t at) {
+    return line[at] == '<'
+           && (find_event_start(line, at) != std::string::npos
+               || line.compare(at, 7, "<Events") == 0);
+  };
   while (looked < 20) {
     auto st = lines.next(line);
     if (st == line_reader::status::eof)
@@ -138,9 +146,8 @@ input_format sniff_format(const std::string &path, std::string &error) {
     }
     if (st == line_reader::status::piece) {
       auto at = line.find_first_not_of(" \t\r");
-      if (at != std::string::npos && line[at] == '<'
-          && (find_event_start(line, at) != std::string::npos
-              || line.compare(at, 5, "<?xml") == 0))
+      if (at != std::string::npos
+          && (event_xml(at) || line.compare(at, 5, "<?xml") == 0))
         return input_format::sysmon_json;
       ++looked, ++too_long;
       rest_of_long_line = true;
@@ -149,13 +156,8 @@ input_format sniff_format(const std::string &path, std::string &error) {
     if (line.find_first_not_of(" \t\r") == std::string::npos)
       continue;
     ++looked;
-    // Event XML: Splunk's XmlWinEventLog (one <Event> document a line),
-    // wevtutil and Event Viewer exports (<?xml ..?>, <Events>, several
-    // events a line or one over many lines).
     auto first = line.find_first_not_of(" \t\r");
-    if (line[first] == '<'
-        && (find_event_start(line, first) != std::string::npos
-            || line.compare(first, 7, "<Events") == 0))
+    if (event_xml(first))
       return input_format::sysmon_json;
     if (line.compare(first, 5, "<?xml") == 0) {
       --looked; // a declaration says nothing yet

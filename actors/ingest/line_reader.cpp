@@ -136,8 +136,7 @@ line_reader::status line_reader::next(std::string_view &line) {
         nl != nullptr
             ? static_cast<std::size_t>(static_cast<const char *>(nl) - base)
             : avail;
-    if (pieces_ && (nl != nullptr || eof_ || avail > max_line_)
-        && to_nl > max_line_) {
+    if (pieces_ && to_nl > max_line_) {
       // The next max_line bytes of a longer line.
       if (!in_piece_)
         ++line_no_;

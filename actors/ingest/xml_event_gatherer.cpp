@@ -26,6 +26,15 @@ std::size_t skip_prefix(std::string_view text, std::size_t q) {
   return q;
 }
 
+// Where an element name `name` (an optional prefix before it) at `q`, just
+// after '<' or "</", ends; npos when the name there is another.
+std::size_t after_name(std::string_view text, std::size_t q,
+                       std::string_view name) {
+  auto local = skip_prefix(text, q);
+  return text.compare(local, name.size(), name) == 0 ? local + name.size()
+                                                     : std::string_view::npos;
+}
+
 // Drops what may stand between events: whitespace, <?..?>, <!--..-->,
 // <Events ..>, </Events>. What is left is not an event's.
 std::string_view skip_wrapper(std::string_view s) {
@@ -46,11 +55,9 @@ std::string_view skip_wrapper(std::string_view s) {
       if (!drop_through(4, "-->"))
         return s;
     } else if (!s.empty() && s.front() == '<') {
-      auto q = s.size() > 1 && s[1] == '/' ? 2 : 1;
-      auto local = skip_prefix(s, q);
-      if (s.compare(local, 6, "Events") != 0
-          || (local + 6 < s.size() && !is_space(s[local + 6])
-              && s[local + 6] != '>')
+      auto end = after_name(s, s.size() > 1 && s[1] == '/' ? 2 : 1, "Events");
+      if (end == std::string_view::npos
+          || (end < s.size() && !is_space(s[end]) && s[end] != '>')
           || !drop_through(1, ">"))
         return s;
     } else {
@@ -85,10 +92,9 @@ std::size_t find_event_start(std::string_view text, std::size_t from,
                              bool complete) {
   for (auto p = text.find('<', from); p != std::string_view::npos;
        p = text.find('<', p + 1)) {
-    auto local = skip_prefix(text, p + 1);
-    if (text.compare(local, 5, "Event") != 0)
+    auto after = after_name(text, p + 1, "Event");
+    if (after == std::string_view::npos)
       continue;
-    auto after = local + 5;
     if (after == text.size())
       return complete ? p : std::string_view::npos;
     if (is_space(text[after]) || text[after] == '>' || text[after] == '/')
@@ -101,10 +107,9 @@ std::pair<std::size_t, std::size_t> find_event_end(std::string_view text,
                                                    std::size_t from) {
   for (auto p = text.find("</", from); p != std::string_view::npos;
        p = text.find("</", p + 2)) {
-    auto local = skip_prefix(text, p + 2);
-    if (text.compare(local, 5, "Event") != 0)
+    auto i = after_name(text, p + 2, "Event");
+    if (i == std::string_view::npos)
       continue;
-    auto i = local + 5;
     while (i < text.size() && is_space(text[i]))
       ++i;
     if (i < text.size() && text[i] == '>')
@@ -115,9 +120,10 @@ std::pair<std::size_t, std::size_t> find_event_end(std::string_view text,
 
 bool strip_element_prefixes(std::string &xml) {
   auto start = find_event_start(xml);
-  if (start == std::string::npos || skip_prefix(xml, start + 1) == start + 1)
-    if (xml.find(":System") == std::string::npos)
-      return false;
+  bool prefixed_event =
+      start != std::string::npos && skip_prefix(xml, start + 1) != start + 1;
+  if (!prefixed_event && xml.find(":System") == std::string::npos)
+    return false;
   std::string out;
   out.reserve(xml.size());
   for (std::size_t i = 0; i < xml.size();) {

@@ -78,6 +78,22 @@ inline std::string sysmon_exit_xml(const std::string &pid) {
            "</EventData></Event>";
 }
 
+/// The command line of every start in wevtutil_one_line_log().
+inline std::string long_command_line() {
+  return "cmd.exe /c " + std::string(1200, 'p');
+}
+
+/// `wevtutil qe /f:xml` of a whole log: 9,000 starts (pids 1000..9999,
+/// long_command_line()) back to back on one line of about 20 MB, over the
+/// line reader's 16 MiB bound, then `tail` (e.g. an exit, a line break).
+inline std::string wevtutil_one_line_log(const std::string &tail) {
+  std::string big;
+  auto cmd = long_command_line();
+  for (int pid = 1000; pid < 10000; ++pid)
+    big += sysmon_start_xml(std::to_string(pid), cmd);
+  return big + tail;
+}
+
 /// Event Viewer's "Save All Events As... XML", converted to UTF-8.
 inline std::string event_viewer_export(const std::vector<std::string> &events) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-16\"?>\r\n<Events>";

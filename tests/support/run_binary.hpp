@@ -23,6 +23,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <utility>
 #include <vector>
 
 namespace proctrack_test {
@@ -52,6 +53,41 @@ inline std::string binary() {
   if (!argv.empty())
     execv(args[0], args.data());
   _exit(127);
+}
+
+/// A child whose standard input is a pipe the test writes to (`input`,
+/// closed by the test), its stdout and stderr /dev/null: a replay that
+/// reads "-" for as long as the test keeps the pipe open.
+struct piped_child {
+  pid_t pid = -1;
+  int input = -1;
+};
+
+/// Starts `argv` (argv[0] the program, no PATH lookup) as a piped_child,
+/// with `env` (name, value) set in it first. Throws when pipe or fork
+/// fails.
+inline piped_child start_with_input(
+    const std::vector<std::string> &argv,
+    const std::vector<std::pair<std::string, std::string>> &env = {}) {
+  int in[2];
+  if (pipe(in) != 0)
+    throw std::runtime_error(std::string{"pipe: "} + std::strerror(errno));
+  pid_t pid = fork();
+  if (pid < 0)
+    throw std::runtime_error(std::string{"fork: "} + std::strerror(errno));
+  if (pid == 0) {
+    dup2(in[0], 0);
+    close(in[0]);
+    close(in[1]);
+    int null = ::open("/dev/null", O_WRONLY);
+    dup2(null, 1);
+    dup2(null, 2);
+    for (auto &[name, value] : env)
+      setenv(name.c_str(), value.c_str(), 1);
+    exec_or_exit(argv);
+  }
+  close(in[0]);
+  return {pid, in[1]};
 }
 
 /// Runs `program args...`; `input` is written to its stdin (then closed).
